@@ -1,0 +1,2 @@
+Console.WriteLine("kindling: nothing to run yet");
+return 0;

@@ -1,0 +1,2 @@
+Console.WriteLine("benchmarks: no suites yet");
+return 0;

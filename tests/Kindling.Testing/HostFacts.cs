@@ -1,0 +1,73 @@
+using System.Runtime.InteropServices;
+using Xunit;
+
+namespace Kindling.Testing;
+
+/// <summary>What this host offers the tests, each with the reason when it is missing.</summary>
+public static partial class HostFacts
+{
+    private static readonly Lazy<string?> KvmMissing = new(ProbeKvm);
+
+    /// <summary>Null when /dev/kvm can be opened read-write; otherwise why not.</summary>
+    public static string? KvmUnavailableReason => KvmMissing.Value;
+
+    /// <summary>Null when running as root (TAP, namespaces, cgroups, mknod); otherwise why not.</summary>
+    public static string? RootUnavailableReason =>
+        Environment.UserName == "root" || GetEuid() == 0 ? null : "needs root (TAP devices, namespaces, cgroups); run tests/run.sh as root";
+
+    private static string? ProbeKvm()
+    {
+        const string path = "/dev/kvm";
+        if (!File.Exists(path))
+        {
+            string detail = File.Exists("/sys/module/kvm_pvm/parameters") || Directory.Exists("/sys/module/kvm_pvm")
+                ? " (the kvm module is loaded but registered no /dev/kvm: this host is itself a kvm-pvm guest)"
+                : "";
+            return $"/dev/kvm does not exist on this host{detail}";
+        }
+
+        try
+        {
+            using FileStream f = new(path, FileMode.Open, FileAccess.ReadWrite);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"/dev/kvm cannot be opened: {e.Message}";
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "geteuid")]
+    private static partial uint GetEuid();
+
+}
+
+/// <summary>A fact that needs /dev/kvm: skipped, with the measured reason, where KVM is absent.</summary>
+public sealed class KvmFactAttribute : FactAttribute
+{
+    public KvmFactAttribute(
+        [System.Runtime.CompilerServices.CallerFilePath] string? sourceFilePath = null,
+        [System.Runtime.CompilerServices.CallerLineNumber] int sourceLineNumber = -1)
+        : base(sourceFilePath, sourceLineNumber)
+    {
+        if (HostFacts.KvmUnavailableReason is { } reason)
+        {
+            Skip = "needs KVM: " + reason;
+        }
+    }
+}
+
+/// <summary>A fact that needs root: skipped, with the reason, otherwise.</summary>
+public sealed class RootFactAttribute : FactAttribute
+{
+    public RootFactAttribute(
+        [System.Runtime.CompilerServices.CallerFilePath] string? sourceFilePath = null,
+        [System.Runtime.CompilerServices.CallerLineNumber] int sourceLineNumber = -1)
+        : base(sourceFilePath, sourceLineNumber)
+    {
+        if (HostFacts.RootUnavailableReason is { } reason)
+        {
+            Skip = reason;
+        }
+    }
+}

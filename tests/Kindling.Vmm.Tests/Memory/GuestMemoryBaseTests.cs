@@ -1,0 +1,40 @@
+using Kindling.Testing;
+using Kindling.Vmm.Memory;
+
+namespace Kindling.Vmm.Tests.Memory;
+
+public sealed class GuestMemoryBaseTests
+{
+    private readonly FakeGuestMemory _memory = new(
+        new GuestRegion(new GuestAddress(0), 0x1000),
+        new GuestRegion(new GuestAddress(0x2000), 0x1000));
+
+    [Fact]
+    public void WriteRead_InsideRegion_RoundTrips()
+    {
+        _memory.Write(new GuestAddress(0x2ff8), 0x1122334455667788UL);
+        Assert.Equal(0x1122334455667788UL, _memory.Read<ulong>(new GuestAddress(0x2ff8)));
+    }
+
+    [Theory]
+    [InlineData(0xffcUL, 8UL)]      // straddles the end of region 0
+    [InlineData(0x1000UL, 1UL)]     // the hole
+    [InlineData(0x2ffcUL, 8UL)]     // past the end of RAM
+    [InlineData(ulong.MaxValue, 2UL)] // wraps
+    public void IsValidRange_OutsideOneRegion_IsFalse(ulong address, ulong length)
+    {
+        Assert.False(_memory.IsValidRange(new GuestAddress(address), length));
+    }
+
+    [Fact]
+    public void Read_Straddling_Throws()
+    {
+        Assert.Throws<GuestMemoryException>(() => _memory.Read<ulong>(new GuestAddress(0xffc)));
+    }
+
+    [Fact]
+    public void Add_Wrapping_Throws()
+    {
+        Assert.Throws<GuestMemoryException>(() => new GuestAddress(ulong.MaxValue).Add(1));
+    }
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs what the test suite needs (only what is missing), builds the solution and runs every test.
+# Usage: tests/run.sh [extra `dotnet test` arguments, e.g. --filter Category!=Slow]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+# Debian packages the tests drive for real: gcc builds the freestanding test guests, qemu-system-x86 checks them
+# against QEMU's own devices, e2fsprogs/cpio/busybox-static/lz4 build and inspect images, iproute2 makes TAPs and
+# namespaces, dpkg-dev fetches the Debian kernel package, chromium drives the admin page in browser tests.
+packages=(gcc make libc6-dev e2fsprogs qemu-system-x86 lz4 busybox-static cpio iproute2 dpkg-dev strace
+          util-linux kmod xz-utils zstd)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "tests/run.sh: missing Debian packages: ${missing[*]}; run as root or install them" >&2
+    exit 1
+  fi
+  log "installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+export KINDLING_TEST_CACHE="${KINDLING_TEST_CACHE:-$root/.cache}"
+mkdir -p "$KINDLING_TEST_CACHE"
+
+log "restoring and building"
+dotnet restore Runner.sln
+dotnet build Runner.sln -c Debug --no-restore -nologo -clp:ErrorsOnly
+
+results="$root/artifacts/test-results"
+rm -rf "$results"
+mkdir -p "$results"
+log "running tests"
+status=0
+dotnet test Runner.sln -c Debug --no-build --nologo \
+  --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" "$@" || status=$?
+
+# One summary over every test assembly, with each skipped test's reason (skips are never silent).
+python3 - "$results" <<'PY' || true
+import glob, sys, xml.etree.ElementTree as ET
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+passed = failed = skipped = 0
+skips = []
+for f in glob.glob(sys.argv[1] + "/**/*.trx", recursive=True):
+    for r in ET.parse(f).getroot().iterfind(".//t:UnitTestResult", ns):
+        o = r.get("outcome")
+        if o == "Passed": passed += 1
+        elif o == "NotExecuted":
+            skipped += 1
+            msg = r.find(".//t:Output/t:StdOut", ns)
+            why = r.find(".//t:Output/t:ErrorInfo/t:Message", ns)
+            skips.append((r.get("testName"), (why.text if why is not None else msg.text if msg is not None else "") or ""))
+        else: failed += 1
+for name, why in skips:
+    print(f"skipped: {name}: {why.strip()}")
+print(f"Tests: {passed} passed, {failed} failed, {skipped} skipped")
+PY
+exit $status

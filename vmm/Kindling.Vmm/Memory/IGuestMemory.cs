@@ -1,0 +1,29 @@
+namespace Kindling.Vmm.Memory;
+
+/// <summary>
+/// Guest RAM as the VMM sees it. Every access is bounds-checked against the regions: an address or length that
+/// leaves guest RAM (or straddles two regions) throws <see cref="GuestMemoryException"/>; nothing outside the
+/// guest's RAM is ever touched. Guest memory is hostile: treat every value read from it as untrusted.
+/// </summary>
+public interface IGuestMemory
+{
+    /// <summary>The RAM regions, sorted by start address, non-overlapping.</summary>
+    IReadOnlyList<GuestRegion> Regions { get; }
+
+    /// <summary>True when [address, address + length) lies inside one region.</summary>
+    bool IsValidRange(GuestAddress address, ulong length);
+
+    /// <summary>
+    /// A view of [address, address + length) inside one region. The span aliases guest RAM: the guest may change
+    /// it concurrently, so read each value once and validate the copy.
+    /// </summary>
+    Span<byte> GetSpan(GuestAddress address, int length);
+
+    T Read<T>(GuestAddress address) where T : unmanaged;
+
+    void Write<T>(GuestAddress address, T value) where T : unmanaged;
+
+    void Read(GuestAddress address, Span<byte> destination);
+
+    void Write(GuestAddress address, ReadOnlySpan<byte> source);
+}
