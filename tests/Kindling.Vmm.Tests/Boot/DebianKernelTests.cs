@@ -86,6 +86,8 @@ public sealed class DebianKernelTests : IDisposable
         Assert.Equal(firstPaddr, k.EntryPoint.Value);
         Assert.Equal(new GuestAddress(firstPaddr), k.LoadStart);
         Assert.Equal(0x1000000UL, firstPaddr); // CONFIG_PHYSICAL_START
+        Assert.NotNull(k.PvhEntryPoint); // the cloud kernel is built with CONFIG_PVH
+        Assert.InRange(k.PvhEntryPoint.Value.Value, k.LoadStart.Value, k.LoadEnd.Value - 1);
     }
 
     [Fact]
