@@ -17,6 +17,7 @@ public sealed class CpuidTemplatesTests
         new(0x4, 3, Significant, 0x1c03_c163, 0x03c0_003f, 0xbfff, 0x4),
         new(0x4, 4, Significant, 0, 0, 0, 0),
         new(0x5, 0, 0, 0x40, 0x40, 0x3, 0x11142120),
+        new(0x6, 0, 0, 0x77, 0x2, 0x9, 0),
         new(0x7, 0, Significant, 1, 0xf3bf_fbff, 0x1b40_5f6e, 0xbfc1_c790),
         new(0x7, 1, Significant, 0x30, 0, 0, 0),
         new(0xa, 0, 0, 0x0804_3004, 0, 0, 0x603),
@@ -48,6 +49,29 @@ public sealed class CpuidTemplatesTests
         Assert.True(CpuidFeatures.Htt.IsSet(leaf1));
         Assert.True(CpuidFeatures.Monitor.IsSet(leaf1)); // None keeps features
         Assert.Equal(Supported.Length, t.Length);
+    }
+
+    [Fact]
+    public void Apply_None_FirecrackerNormalisationClearsPdcmTurboAndPmu()
+    {
+        CpuidEntry[] t = CpuidTemplates.Apply(Supported, CpuTemplate.None, 0, 1);
+
+        Assert.False(CpuidFeatures.Pdcm.IsSet(Find(t, 1)));
+        Assert.False(CpuidFeatures.TurboBoost.IsSet(Find(t, 6)));
+        Assert.False(CpuidFeatures.Epb.IsSet(Find(t, 6)));
+        Assert.Equal(Find(Supported, 6).Eax & ~2u, Find(t, 6).Eax);
+        Assert.Equal(new CpuidEntry(0xa, 0, 0, 0, 0, 0, 0), Find(t, 0xa));
+    }
+
+    [Fact]
+    public void Apply_None_MissingTopologyCoreLevel_Inserted()
+    {
+        CpuidEntry[] supported = [.. Supported.Where(e => !(e.Function == 0xb && e.Index >= 1))];
+
+        CpuidEntry[] t = CpuidTemplates.Apply(supported, CpuTemplate.None, 1, 2);
+
+        Assert.Equal(new CpuidEntry(0xb, 1, Significant, 1, 2, 0x201, 1), Find(t, 0xb, 1));
+        Assert.Equal(supported.Length + 1, t.Length);
     }
 
     [Fact]

@@ -6,6 +6,7 @@ public static class CpuidFeatures
     public const uint LeafFeatureInfo = 0x1;
     public const uint LeafCacheParameters = 0x4;
     public const uint LeafMonitorMwait = 0x5;
+    public const uint LeafThermalPower = 0x6;
     public const uint LeafStructuredExtended = 0x7;
     public const uint LeafArchPerfMon = 0xa;
     public const uint LeafExtendedTopology = 0xb;
@@ -44,6 +45,10 @@ public static class CpuidFeatures
     public static readonly CpuidFeature Htt = new("HTT", 0x1, 0, CpuidRegister.Edx, 28);
     public static readonly CpuidFeature Tm = new("TM", 0x1, 0, CpuidRegister.Edx, 29);
     public static readonly CpuidFeature Pbe = new("PBE", 0x1, 0, CpuidRegister.Edx, 31);
+
+    // Leaf 6.
+    public static readonly CpuidFeature TurboBoost = new("TURBO_BOOST", 0x6, 0, CpuidRegister.Eax, 1);
+    public static readonly CpuidFeature Epb = new("EPB", 0x6, 0, CpuidRegister.Ecx, 3);
 
     // Leaf 7.0 EBX.
     public static readonly CpuidFeature Sgx = new("SGX", 0x7, 0, CpuidRegister.Ebx, 2);

@@ -5,15 +5,16 @@ namespace Kindling.Vmm.Boot;
 /// <summary>
 /// Turns the table KVM_GET_SUPPORTED_CPUID returns into what one vCPU sees.
 /// <list type="bullet">
-/// <item><see cref="CpuTemplate.None"/>: the supported table with Firecracker's common per-vCPU normalisation:
-/// leaf 1 (initial APIC ID = vCPU index, CLFLUSH line 64 bytes, logical processor count, HTT when SMP, HYPERVISOR
-/// and TSC_DEADLINE_TIMER set — KVM's in-kernel LAPIC emulates the deadline timer though the supported table omits
-/// it), leaf 4 (cores per package; L1/L2 private, L3 shared by all vCPUs) and leaves 0xB/0x1F (one thread per core,
-/// vcpuCount cores, x2APIC ID = vCPU index).</item>
+/// <item><see cref="CpuTemplate.None"/>: the supported table with Firecracker's CPUID normalisation
+/// (docs/cpu_templates/cpuid-normalization.md): leaf 1 (initial APIC ID = vCPU index, CLFLUSH line 64 bytes,
+/// logical processor count, HTT when SMP, PDCM cleared, HYPERVISOR and TSC_DEADLINE_TIMER set — KVM's in-kernel
+/// LAPIC emulates the deadline timer though the supported table omits it), leaf 4 (cores per package; L1/L2
+/// private, L3 shared by all vCPUs), leaf 6 (no turbo, no EPB), the PMU leaf 0xA zeroed, and leaves 0xB/0x1F (one
+/// thread per core, vcpuCount cores, x2APIC ID = vCPU index; 0xB subleaf 1 inserted when KVM left it out).</item>
 /// <item><see cref="CpuTemplate.Minimal"/>: None minus what a small CI guest does not need: <see cref="MinimalCleared"/>
-/// (MONITOR/MWAIT, VMX/SVM, SMX, thermal and power management, debug store, PDCM, DCA, xTPR, TSX (HLE/RTM/TSXLDTRK/
+/// (MONITOR/MWAIT, VMX/SVM, SMX, thermal and power management, debug store, DCA, xTPR, TSX (HLE/RTM/TSXLDTRK/
 /// TSX_FORCE_ABORT), MPX, SGX, Intel PT, RDT, WAITPKG, PCONFIG, ARCH_LBR, HYBRID) and the leaves
-/// <see cref="MinimalZeroedLeaves"/> zeroed (MONITOR/MWAIT 0x5, PMU 0xA, RDT 0xF/0x10, SGX 0x12, PT 0x14, PCONFIG 0x1B).</item>
+/// <see cref="MinimalZeroedLeaves"/> zeroed (MONITOR/MWAIT 0x5, RDT 0xF/0x10, SGX 0x12, PT 0x14, PCONFIG 0x1B).</item>
 /// <item><see cref="CpuTemplate.Emulated"/>: Minimal minus CX16 and the XSAVE family (<see cref="EmulatedCleared"/>:
 /// XSAVE, OSXSAVE, AVX and everything built on it — FMA, F16C, AVX2, AVX-512, VAES, VPCLMULQDQ, AMX, AVX-VNNI, XOP,
 /// FMA4) with leaf 0xD zeroed; the kernel is further told <see cref="KernelCommandLineAdditions"/> because on hosts
@@ -41,10 +42,17 @@ public static class CpuidTemplates
     /// <summary>Extended topology level types (leaf 0xB/0x1F ECX[15:8]).</summary>
     public const uint TopologyLevelInvalid = 0, TopologyLevelSmt = 1, TopologyLevelCore = 2;
 
+    /// <summary>Cleared by every template (Firecracker's normalisation).</summary>
+    public static IReadOnlyList<CpuidFeature> NormalisationCleared { get; } =
+        [CpuidFeatures.Pdcm, CpuidFeatures.TurboBoost, CpuidFeatures.Epb];
+
+    /// <summary>Zeroed by every template: the architectural PMU (leaf 0xA), which KVM would otherwise expose.</summary>
+    public static IReadOnlyList<uint> NormalisationZeroedLeaves { get; } = [CpuidFeatures.LeafArchPerfMon];
+
     public static IReadOnlyList<CpuidFeature> MinimalCleared { get; } =
     [
         CpuidFeatures.Dtes64, CpuidFeatures.Monitor, CpuidFeatures.DsCpl, CpuidFeatures.Vmx, CpuidFeatures.Smx,
-        CpuidFeatures.Est, CpuidFeatures.Tm2, CpuidFeatures.Xtpr, CpuidFeatures.Pdcm, CpuidFeatures.Dca,
+        CpuidFeatures.Est, CpuidFeatures.Tm2, CpuidFeatures.Xtpr, CpuidFeatures.Dca,
         CpuidFeatures.Ds, CpuidFeatures.Acpi, CpuidFeatures.Tm, CpuidFeatures.Pbe,
         CpuidFeatures.Sgx, CpuidFeatures.Hle, CpuidFeatures.Rtm, CpuidFeatures.RdtM, CpuidFeatures.Mpx,
         CpuidFeatures.RdtA, CpuidFeatures.IntelPt, CpuidFeatures.Waitpkg, CpuidFeatures.SgxLc,
@@ -54,7 +62,7 @@ public static class CpuidTemplates
 
     public static IReadOnlyList<uint> MinimalZeroedLeaves { get; } =
     [
-        CpuidFeatures.LeafMonitorMwait, CpuidFeatures.LeafArchPerfMon, CpuidFeatures.LeafRdtMonitoring,
+        CpuidFeatures.LeafMonitorMwait, CpuidFeatures.LeafRdtMonitoring,
         CpuidFeatures.LeafRdtAllocation, CpuidFeatures.LeafSgx, CpuidFeatures.LeafProcessorTrace,
         CpuidFeatures.LeafPconfig,
     ];
@@ -87,8 +95,8 @@ public static class CpuidTemplates
             throw new ArgumentOutOfRangeException(nameof(template), template, "unknown CPU template");
         }
 
-        var cleared = new List<CpuidFeature>();
-        var zeroed = new HashSet<uint>();
+        var cleared = new List<CpuidFeature>(NormalisationCleared);
+        var zeroed = new HashSet<uint>(NormalisationZeroedLeaves);
         if (template is CpuTemplate.Minimal or CpuTemplate.Emulated)
         {
             cleared.AddRange(MinimalCleared);
@@ -101,10 +109,11 @@ public static class CpuidTemplates
             zeroed.UnionWith(EmulatedZeroedLeaves);
         }
 
-        var result = new CpuidEntry[supported.Count];
-        for (int i = 0; i < supported.Count; i++)
+        List<CpuidEntry> table = WithTopologySubleaf(supported);
+        var result = new CpuidEntry[table.Count];
+        for (int i = 0; i < table.Count; i++)
         {
-            CpuidEntry entry = Normalise(supported[i], (uint)vcpuIndex, (uint)vcpuCount);
+            CpuidEntry entry = Normalise(table[i], (uint)vcpuIndex, (uint)vcpuCount);
             if (zeroed.Contains(entry.Function))
             {
                 entry = entry with { Eax = 0, Ebx = 0, Ecx = 0, Edx = 0 };
@@ -127,6 +136,19 @@ public static class CpuidTemplates
         CpuTemplate.Emulated => $"clearcpuid={EmulatedClearCpuid} {EmulatedBootSwitches}",
         _ => "",
     };
+
+    /// <summary>The table with leaf 0xB subleaf 1 (the core level) added after subleaf 0 when KVM reported only subleaf 0.</summary>
+    private static List<CpuidEntry> WithTopologySubleaf(IReadOnlyList<CpuidEntry> supported)
+    {
+        var table = new List<CpuidEntry>(supported);
+        int smtLevel = table.FindIndex(e => e.Function == CpuidFeatures.LeafExtendedTopology && e.Index == 0);
+        if (smtLevel >= 0 && !table.Exists(e => e.Function == CpuidFeatures.LeafExtendedTopology && e.Index == 1))
+        {
+            table.Insert(smtLevel + 1, new CpuidEntry(CpuidFeatures.LeafExtendedTopology, 1, CpuidEntry.FlagSignificantIndex, 0, 0, 0, 0));
+        }
+
+        return table;
+    }
 
     private static CpuidEntry Normalise(CpuidEntry entry, uint vcpuIndex, uint vcpuCount) => entry.Function switch
     {
