@@ -141,7 +141,7 @@ public sealed class KernelLoaderTests : IDisposable
         Assert.Equal(KernelFormat.BzImage, k.Format);
         Assert.Equal(new GuestAddress(0x100200), k.EntryPoint);
         Assert.Equal(new GuestAddress(0x100000), k.LoadStart);
-        Assert.Equal(new GuestAddress(0x100000 + 8192), k.LoadEnd);
+        Assert.Equal(new GuestAddress(0x100_0000 + 8192), k.LoadEnd); // decompresses at pref_address, init_size long
         Assert.Equal(kernel, memory.GetSpan(new GuestAddress(0x100000), kernel.Length).ToArray());
         Assert.Equal((ushort)0x020f, k.Header!.Value.Version);
     }
@@ -154,6 +154,20 @@ public sealed class KernelLoaderTests : IDisposable
         var e = Assert.Throws<BootException>(() => KernelLoader.Load(new FakeGuestMemory(32 * MiB), path));
 
         Assert.Contains("does not fit in guest memory", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Load_BzImageRelocatableAboveLoadPhysicalAddr_RunsAtAlignedLoadAddress()
+    {
+        var memory = new FakeGuestMemory(32 * MiB);
+        string path = _temp.Write("bzImage", TestBzImage.Build(new byte[4096], h => h with
+        {
+            PrefAddress = 0x10_0000, KernelAlignment = 0x20_0000, InitSize = 0x30_0000,
+        }));
+
+        LoadedKernel k = KernelLoader.Load(memory, path);
+
+        Assert.Equal(new GuestAddress(0x20_0000 + 0x30_0000), k.LoadEnd);
     }
 
     [Fact]

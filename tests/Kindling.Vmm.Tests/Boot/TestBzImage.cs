@@ -25,6 +25,7 @@ internal static class TestBzImage
         CmdlineSize = 2047,
         PayloadOffset = 0x40,
         PayloadLength = 0x80,
+        PrefAddress = 0x100_0000,
         InitSize = (uint)kernelSize,
     };
 

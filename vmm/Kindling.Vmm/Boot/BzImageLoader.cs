@@ -68,22 +68,50 @@ internal static class BzImageLoader
         }
 
         var loadStart = new GuestAddress(BootLayout.HimemStart);
-        ulong footprint = Math.Max(kernelSize, header.Version >= InitSizeProtocol ? header.InitSize : 0);
-        if (!memory.IsValidRange(loadStart, footprint))
+        ulong end = FootprintEnd(header, kernelSize);
+        if (!memory.IsValidRange(loadStart, end - loadStart.Value))
         {
             throw new BootException(
-                $"kernel {file.Path} does not fit in guest memory: it needs [0x{loadStart.Value:x}, " +
-                $"0x{loadStart.Value + footprint:x}) (init_size 0x{header.InitSize:x}) but guest RAM is " +
+                $"kernel {file.Path} does not fit in guest memory: it needs [0x{loadStart.Value:x}, 0x{end:x}) " +
+                $"(it decompresses to 0x{RunAddress(header):x} + init_size 0x{header.InitSize:x}) but guest RAM is " +
                 $"{GuestMemoryText.Describe(memory)}; raise machine-config mem_size_mib");
         }
 
         file.CopyToGuest(memory, setupSize, loadStart, kernelSize, "the protected-mode kernel");
         return new LoadedKernel(
-            KernelFormat.BzImage, loadStart.Add(Entry64Offset), loadStart, loadStart.Add(footprint))
+            KernelFormat.BzImage, loadStart.Add(Entry64Offset), loadStart, new GuestAddress(end))
         {
             Header = header,
             Path = file.Path,
         };
+    }
+
+    /// <summary>
+    /// Where the kernel decompresses itself (arch/x86/boot/compressed/head_64.S): the load address rounded up to
+    /// kernel_alignment when relocatable, but never below pref_address (LOAD_PHYSICAL_ADDR).
+    /// </summary>
+    internal static ulong RunAddress(SetupHeader header)
+    {
+        ulong run = BootLayout.HimemStart;
+        if (header.Version < InitSizeProtocol)
+        {
+            return run;
+        }
+
+        ulong alignment = header.KernelAlignment;
+        if (header.RelocatableKernel != 0 && alignment > 1 && ulong.IsPow2(alignment))
+        {
+            run = (run + alignment - 1) & ~(alignment - 1);
+        }
+
+        return Math.Max(run, header.PrefAddress);
+    }
+
+    /// <summary>End of the memory the kernel uses: its loaded image, and the init_size bytes it decompresses into.</summary>
+    private static ulong FootprintEnd(SetupHeader header, ulong kernelSize)
+    {
+        ulong loaded = BootLayout.HimemStart + kernelSize;
+        return header.Version < InitSizeProtocol ? loaded : Math.Max(loaded, RunAddress(header) + header.InitSize);
     }
 
     private static void Check(ImageFile file, SetupHeader header)

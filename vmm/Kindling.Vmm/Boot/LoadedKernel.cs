@@ -5,8 +5,8 @@ namespace Kindling.Vmm.Boot;
 /// <summary>
 /// A kernel placed in guest memory. <paramref name="EntryPoint"/> is the guest-physical 64-bit entry (RIP with
 /// paging identity-mapped). [<paramref name="LoadStart"/>, <paramref name="LoadEnd"/>) is the memory the kernel
-/// occupies: its segments (and bss) for ELF; for a bzImage the protected-mode part, extended to the header's
-/// init_size because the kernel decompresses itself in place.
+/// occupies: its segments (and bss) for ELF; for a bzImage the protected-mode part at 1 MiB, extended to where the
+/// kernel decompresses itself (max(kernel_alignment-rounded load address, pref_address) + init_size).
 /// </summary>
 public sealed record LoadedKernel(KernelFormat Format, GuestAddress EntryPoint, GuestAddress LoadStart, GuestAddress LoadEnd)
 {
