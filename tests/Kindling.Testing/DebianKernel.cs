@@ -39,7 +39,7 @@ public static partial class DebianKernel
             throw new IOException($"flock {root}/.lock failed: errno {Marshal.GetLastPInvokeError()}");
         }
 
-        string package = ResolvePackage();
+        string package = ResolvePackage(root);
         string dir = Path.Combine(root, package);
         string bzImage = Path.Combine(dir, "vmlinuz");
         string vmlinux = Path.Combine(dir, "vmlinux");
@@ -68,8 +68,11 @@ public static partial class DebianKernel
         return new Files(package, bzImage, vmlinux);
     }
 
-    /// <summary>The versioned kernel package the metapackage depends on; runs apt-get update once if apt does not know it.</summary>
-    private static string ResolvePackage()
+    /// <summary>
+    /// The versioned kernel package the metapackage depends on; runs apt-get update once if apt does not know it.
+    /// Where apt cannot answer (no lists, not root, offline), a kernel already in the cache is used.
+    /// </summary>
+    private static string ResolvePackage(string root)
     {
         if (Environment.GetEnvironmentVariable("KINDLING_DEBIAN_KERNEL_PACKAGE") is { Length: > 0 } pinned)
         {
@@ -79,12 +82,23 @@ public static partial class DebianKernel
         string? found = TryResolve();
         if (found is null)
         {
-            Run("apt-get", ["update", "-qq"], RepoPaths.Cache);
+            (int code, string output) = TryRun("apt-get", ["update", "-qq"], RepoPaths.Cache);
             found = TryResolve();
+            if (found is null)
+            {
+                string? cached = Directory.GetDirectories(root, "linux-image-*-cloud-amd64")
+                    .Where(d => File.Exists(Path.Combine(d, "vmlinux")))
+                    .Order(StringComparer.Ordinal)
+                    .LastOrDefault();
+                return cached is not null
+                    ? Path.GetFileName(cached)
+                    : throw new InvalidOperationException(
+                        $"apt-cache knows no {MetaPackage} (apt-get update exited {code}: {output.Trim()}); run the " +
+                        "tests as root with Debian's main archive in the apt sources, or set KINDLING_DEBIAN_KERNEL_PACKAGE");
+            }
         }
 
-        return found ?? throw new InvalidOperationException(
-            $"apt-cache knows no {MetaPackage} even after apt-get update: enable Debian's main archive in the apt sources");
+        return found;
     }
 
     private static string? TryResolve()

@@ -146,4 +146,52 @@ public sealed class DebianKernelTests : IDisposable
 
         Assert.Contains("does not fit in guest memory", e.Message, StringComparison.Ordinal);
     }
+
+    /// <summary>Everything a boot writes, for the real kernel, in one guest: nothing overlaps and boot_params describes it.</summary>
+    [Fact]
+    public void FullBootSetup_DebianVmlinuxWithInitrd_StructuresDisjointAndDescribed()
+    {
+        var memory = new FakeGuestMemory(GuestRam);
+        string initrdPath = _temp.Write("initrd.cpio", TestBzImage.Pattern(300_000));
+        const string cmdline = "console=ttyS0 reboot=k panic=1";
+
+        LoadedKernel kernel = KernelLoader.Load(memory, DebianKernel.VmlinuxPath);
+        GuestRegion initrd = InitrdLoader.Load(memory, initrdPath, kernel);
+        IReadOnlyList<E820Entry> e820 = BootLayout.BuildE820(memory);
+        GuestAddress zeroPage = LinuxBoot.WriteBootParams(memory, kernel, cmdline, initrd, e820);
+        LongModeState sregs = LongMode.Setup(memory);
+        MpTable.Write(memory, 2);
+        BootRegisters regs = BootRegisters.ForBootCpu(kernel, zeroPage);
+
+        (ulong Start, ulong End, string Name)[] used =
+        [
+            (BootLayout.GdtStart, BootLayout.GdtStart + 32, "GDT"),
+            (BootLayout.IdtStart, BootLayout.IdtStart + 8, "IDT"),
+            (BootLayout.ZeroPageStart, BootLayout.ZeroPageStart + 4096, "boot_params"),
+            (BootLayout.ZeroPageStart + 4096, BootLayout.BootStackPointer, "stack"),
+            (BootLayout.Pml4Start, BootLayout.PdeStart + 4096, "page tables"),
+            (BootLayout.CmdlineStart, BootLayout.CmdlineStart + BootLayout.CmdlineMaxSize, "cmdline"),
+            (BootLayout.MpTableStart, BootLayout.MpTableStart + (ulong)MpTable.Size(2), "MP table"),
+            (kernel.LoadStart.Value, kernel.LoadEnd.Value, "kernel"),
+            (initrd.Start.Value, initrd.End, "initrd"),
+        ];
+        foreach (var a in used)
+        {
+            foreach (var b in used.Where(b => b.Name != a.Name))
+            {
+                Assert.False(a.Start < b.End && b.Start < a.End, $"{a.Name} overlaps {b.Name}");
+            }
+        }
+
+        BootParams bp = memory.Read<BootParams>(zeroPage);
+        Assert.Equal((uint)initrd.Start.Value, bp.Hdr.RamdiskImage);
+        Assert.Equal(300_000u, bp.Hdr.RamdiskSize);
+        Assert.True(GuestRam - initrd.End < 4096, "the initrd goes to the top of RAM");
+        Assert.Equal(0, (int)(initrd.Start.Value % 4096));
+        Assert.Equal(e820.Count, bp.E820Entries);
+        Assert.Equal(kernel.EntryPoint.Value, regs.Rip);
+        Assert.Equal(BootLayout.ZeroPageStart, regs.Rsi);
+        Assert.True(kernel.LoadEnd.Value <= 1UL << 30, "the kernel must lie inside the identity-mapped first GiB");
+        Assert.Equal(BootLayout.Pml4Start, sregs.Cr3);
+    }
 }
