@@ -182,6 +182,16 @@ public sealed class KernelLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Load_BzImageProtocol210_RejectedAsPredatingXloadflags()
+    {
+        string path = _temp.Write("bzImage", TestBzImage.Build(new byte[4096], h => h with { Version = 0x020a }));
+
+        var e = Assert.Throws<BootException>(() => KernelLoader.Load(new FakeGuestMemory(32 * MiB), path));
+
+        Assert.Contains("boot protocol 2.10, older than 2.12", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Load_BzImageWithout64BitEntry_RejectedNamingXloadflags()
     {
         string path = _temp.Write("bzImage", TestBzImage.Build(new byte[4096], h => h with { XLoadFlags = 0 }));

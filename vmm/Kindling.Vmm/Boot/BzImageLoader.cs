@@ -19,6 +19,9 @@ internal static class BzImageLoader
     /// <summary>Protocol 2.10 added init_size and pref_address.</summary>
     private const ushort InitSizeProtocol = 0x020a;
 
+    /// <summary>Protocol 2.12 added xloadflags, whose XLF_KERNEL_64 announces the 64-bit entry.</summary>
+    private const ushort XLoadFlagsProtocol = 0x020c;
+
     /// <summary>The 64-bit entry (startup_64) is 0x200 bytes into the protected-mode part (boot.rst, "64-bit boot protocol").</summary>
     public const ulong Entry64Offset = 0x200;
 
@@ -130,6 +133,13 @@ internal static class BzImageLoader
         if ((header.LoadFlags & SetupHeader.LoadedHigh) == 0)
         {
             throw file.Corrupt("it is a zImage (loadflags LOADED_HIGH clear), which loads at 0x10000; use a bzImage");
+        }
+
+        if (header.Version < XLoadFlagsProtocol)
+        {
+            throw file.Corrupt(
+                $"it uses Linux boot protocol {header.VersionText}, older than 2.12 where xloadflags announce the 64-bit " +
+                "entry point; Kindling enters kernels in long mode, so use a Linux 3.8+ x86_64 kernel");
         }
 
         if ((header.XLoadFlags & SetupHeader.XlfKernel64) == 0)

@@ -55,6 +55,7 @@ internal static class ElfKernelLoader
 
     private static unsafe void CheckHeader(ImageFile file, Elf64Ehdr ehdr)
     {
+        // SAFETY: e_ident is a fixed 16-byte buffer inside the local copy; EIClass and EIData are constant indices below 16.
         byte elfClass = ehdr.EIdent[Elf64.EIClass];
         if (elfClass != Elf64.ElfClass64)
         {

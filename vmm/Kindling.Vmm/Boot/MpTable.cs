@@ -74,6 +74,7 @@ public static class MpTable
         int offset = 0;
         byte ioApicId = (byte)(vcpuCount + 1);
 
+        // SAFETY: the spans below cover fixed buffers of locals with exactly the buffers' declared lengths.
         var mpf = default(MpfIntel);
         FloatingSignature.CopyTo(new Span<byte>(mpf.Signature, 4));
         mpf.PhysPtr = (uint)(BootLayout.MpTableStart + (ulong)Unsafe.SizeOf<MpfIntel>());
