@@ -88,6 +88,19 @@ public sealed class KernelLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Load_ElfSecondSegmentBeyondRam_NothingWritten()
+    {
+        var memory = new FakeGuestMemory(32 * MiB);
+        string path = _temp.Write("vmlinux", new TestElf { Entry = 0x200000 }
+            .Load(0x200000, 0x200000, TestBzImage.Pattern(64), 64)
+            .Load(0x1f00000, 0x1f00000, new byte[16], 2 * MiB).Build());
+
+        Assert.Throws<BootException>(() => KernelLoader.Load(memory, path));
+
+        Assert.All(memory.GetSpan(new GuestAddress(0x200000), 64).ToArray(), b => Assert.Equal(0, b));
+    }
+
+    [Fact]
     public void Load_ElfSegmentBelow1MiB_Rejected()
     {
         string path = _temp.Write("vmlinux", new TestElf { Entry = 0x7000 }.Load(0x7000, 0x7000, new byte[16], 16).Build());

@@ -20,32 +20,34 @@ internal static class ElfKernelLoader
         CheckHeader(file, ehdr);
         Elf64Phdr[] phdrs = ReadProgramHeaders(file, ehdr);
 
-        ulong loadStart = ulong.MaxValue;
-        ulong loadEnd = 0;
-        int loads = 0;
+        // Check every segment before copying any, so a rejected kernel leaves guest memory untouched.
+        var loads = new List<Elf64Phdr>();
         for (int i = 0; i < phdrs.Length; i++)
         {
-            Elf64Phdr ph = phdrs[i];
-            if (ph.PType != Elf64.PtLoad)
+            if (phdrs[i].PType == Elf64.PtLoad)
             {
-                continue;
+                CheckSegment(memory, file, i, phdrs[i]);
+                loads.Add(phdrs[i]);
             }
-
-            CheckSegment(memory, file, i, ph);
-            var destination = new GuestAddress(ph.PPaddr);
-            file.CopyToGuest(memory, (long)ph.POffset, destination, ph.PFilesz, $"PT_LOAD segment {i}");
-            ImageFile.ZeroGuest(memory, destination.Add(ph.PFilesz), ph.PMemsz - ph.PFilesz);
-            loadStart = Math.Min(loadStart, ph.PPaddr);
-            loadEnd = Math.Max(loadEnd, ph.PPaddr + ph.PMemsz);
-            loads++;
         }
 
-        if (loads == 0)
+        if (loads.Count == 0)
         {
             throw file.Corrupt("the ELF file has no PT_LOAD segment, so there is nothing to load");
         }
 
         GuestAddress entry = TranslateEntry(file, ehdr.EEntry, phdrs);
+        ulong loadStart = ulong.MaxValue;
+        ulong loadEnd = 0;
+        foreach (Elf64Phdr ph in loads)
+        {
+            var destination = new GuestAddress(ph.PPaddr);
+            file.CopyToGuest(memory, (long)ph.POffset, destination, ph.PFilesz, $"PT_LOAD segment at 0x{ph.PPaddr:x}");
+            ImageFile.ZeroGuest(memory, destination.Add(ph.PFilesz), ph.PMemsz - ph.PFilesz);
+            loadStart = Math.Min(loadStart, ph.PPaddr);
+            loadEnd = Math.Max(loadEnd, ph.PPaddr + ph.PMemsz);
+        }
+
         return new LoadedKernel(KernelFormat.Elf, entry, new GuestAddress(loadStart), new GuestAddress(loadEnd))
         {
             PvhEntryPoint = FindPvhEntry(file, phdrs),
