@@ -10,7 +10,7 @@ namespace Kindling.Vmm.Tests.Boot;
 public sealed class DebianKernelTests : IDisposable
 {
     private const ulong MiB = 1 << 20;
-    private const ulong GuestRam = 256 * MiB;
+    private const ulong GuestRam = 128 * MiB; // Firecracker's default; the kernel needs up to ~67 MiB
     private readonly TempFiles _temp = new();
 
     public void Dispose() => _temp.Dispose();
