@@ -105,6 +105,7 @@ public sealed class Serial8250 : IBusDevice, IDisposable
                 _inputWasFull = true;
             }
 
+            UpdateDataReady();
             trigger = taken > 0 && ReceiveDataAvailable();
         }
 
