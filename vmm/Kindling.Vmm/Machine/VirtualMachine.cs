@@ -352,10 +352,21 @@ public sealed class VirtualMachine : IDisposable
         switch (exit.Kind)
         {
             case VcpuExitKind.IoIn:
-                ForEachElement(vcpu.ExitData, exit, (address, element) => PortIo.Read(address, element));
-                return true;
             case VcpuExitKind.IoOut:
-                ForEachElement(vcpu.ExitData, exit, (address, element) => PortIo.Write(address, element));
+                // INS/OUTS with a REP prefix hand over Count elements of Size bytes, all for the same port.
+                Span<byte> data = vcpu.ExitData;
+                for (int i = 0; i + exit.Size <= data.Length; i += exit.Size)
+                {
+                    if (exit.Kind == VcpuExitKind.IoIn)
+                    {
+                        PortIo.Read(exit.Address, data.Slice(i, exit.Size));
+                    }
+                    else
+                    {
+                        PortIo.Write(exit.Address, data.Slice(i, exit.Size));
+                    }
+                }
+
                 return true;
             case VcpuExitKind.MmioRead:
                 Mmio.Read(exit.Address, vcpu.ExitData);
@@ -373,15 +384,4 @@ public sealed class VirtualMachine : IDisposable
                 return false;
         }
     }
-
-    private static void ForEachElement(Span<byte> data, VcpuExit exit, SpanAction<ulong> access)
-    {
-        int size = exit.Size;
-        for (int i = 0; i + size <= data.Length; i += size)
-        {
-            access(exit.Address, data.Slice(i, size));
-        }
-    }
-
-    private delegate void SpanAction<in TArg>(TArg argument, Span<byte> data);
 }
