@@ -355,7 +355,7 @@ public sealed class VirtualMachine : IDisposable
             case VcpuExitKind.IoOut:
                 // INS/OUTS with a REP prefix hand over Count elements of Size bytes, all for the same port.
                 Span<byte> data = vcpu.ExitData;
-                for (int i = 0; i + exit.Size <= data.Length; i += exit.Size)
+                for (int i = 0; exit.Size > 0 && i + exit.Size <= data.Length; i += exit.Size)
                 {
                     if (exit.Kind == VcpuExitKind.IoIn)
                     {
