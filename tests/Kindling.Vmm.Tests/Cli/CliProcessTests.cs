@@ -1,0 +1,153 @@
+using Kindling.Testing;
+using Kindling.Vmm.Tests.Machine;
+
+namespace Kindling.Vmm.Tests.Cli;
+
+/// <summary>kindling-vmm as a process: each failure exits non-zero with exactly one "kindling-vmm: ..." line.</summary>
+public sealed class CliProcessTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("kindling-cli-test").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string Config(string json)
+    {
+        string path = Path.Combine(_dir, $"vm-{Guid.NewGuid():N}.json");
+        File.WriteAllText(path, json);
+        return path;
+    }
+
+    private string ExistingKernel()
+    {
+        string path = Path.Combine(_dir, "vmlinux");
+        File.WriteAllBytes(path, [0x7f, (byte)'E', (byte)'L', (byte)'F']);
+        return path;
+    }
+
+    private static async Task<VmmProcess.Result> RunConfig(string config) =>
+        await VmmProcess.RunAsync(TestContext.Current.CancellationToken, "--no-api", "--config-file", config);
+
+    private static void AssertOneLineFailure(VmmProcess.Result result, string expectedFragment)
+    {
+        Assert.NotEqual(0, result.ExitCode);
+        string line = Assert.Single(result.StderrLines);
+        Assert.StartsWith("kindling-vmm: ", line, StringComparison.Ordinal);
+        Assert.Contains(expectedFragment, line, StringComparison.Ordinal);
+        Assert.Equal("", result.Stdout);
+    }
+
+    [Fact]
+    public async Task Run_BadJson_FailsNamingTheFileAndPosition()
+    {
+        string config = Config("{\"boot-source\": {\"kernel_image_path\": ");
+
+        VmmProcess.Result result = await RunConfig(config);
+
+        AssertOneLineFailure(result, $"config file {config}: invalid JSON");
+    }
+
+    [Fact]
+    public async Task Run_UnknownField_FailsNamingTheField()
+    {
+        string config = Config($"{{\"boot-source\": {{\"kernel_image_path\": \"{ExistingKernel()}\", \"kernel_args\": \"x\"}}}}");
+
+        VmmProcess.Result result = await RunConfig(config);
+
+        AssertOneLineFailure(result, "$.boot-source.kernel_args");
+    }
+
+    [Fact]
+    public async Task Run_MissingKernel_FailsNamingFieldAndPath()
+    {
+        string missing = Path.Combine(_dir, "no-such-vmlinux");
+        string config = Config($"{{\"boot-source\": {{\"kernel_image_path\": \"{missing}\"}}}}");
+
+        VmmProcess.Result result = await RunConfig(config);
+
+        AssertOneLineFailure(result, $"boot-source.kernel_image_path: kernel image {missing} does not exist");
+    }
+
+    [Fact]
+    public async Task Run_MissingInitrd_FailsNamingTheField()
+    {
+        string config = Config($"{{\"boot-source\": {{\"kernel_image_path\": \"{ExistingKernel()}\", \"initrd_path\": \"{_dir}/nope.cpio\"}}}}");
+
+        VmmProcess.Result result = await RunConfig(config);
+
+        AssertOneLineFailure(result, "boot-source.initrd_path: initrd");
+    }
+
+    [Fact]
+    public async Task Run_BadVcpuCount_FailsNamingTheRange()
+    {
+        string config = Config(
+            $"{{\"boot-source\": {{\"kernel_image_path\": \"{ExistingKernel()}\"}}, \"machine-config\": {{\"vcpu_count\": 0, \"mem_size_mib\": 128}}}}");
+
+        VmmProcess.Result result = await RunConfig(config);
+
+        AssertOneLineFailure(result, "machine-config.vcpu_count is 0; it must be 1..32");
+    }
+
+    [Fact]
+    public async Task Run_DrivesSection_FailsAsNotSupportedYet()
+    {
+        string config = Config(
+            $"{{\"boot-source\": {{\"kernel_image_path\": \"{ExistingKernel()}\"}}, \"drives\": [{{\"drive_id\": \"rootfs\", \"path_on_host\": \"/x\", \"is_root_device\": true, \"is_read_only\": false}}]}}");
+
+        VmmProcess.Result result = await RunConfig(config);
+
+        AssertOneLineFailure(result, "drives is not supported yet");
+    }
+
+    [Fact]
+    public async Task Run_KvmMissingOnThisHost_FailsWithTheModuleHint()
+    {
+        if (File.Exists("/dev/kvm"))
+        {
+            Assert.Skip("this host has /dev/kvm; the missing-KVM message cannot be provoked");
+        }
+
+        string config = Config($"{{\"boot-source\": {{\"kernel_image_path\": \"{ExistingKernel()}\"}}}}");
+
+        VmmProcess.Result result = await RunConfig(config);
+
+        AssertOneLineFailure(result, "kindling-vmm: /dev/kvm not found: load kvm_intel or kvm_amd");
+    }
+
+    [Fact]
+    public async Task Run_ApiSocketWithoutNoApi_FailsAsNotSupportedYet()
+    {
+        VmmProcess.Result result = await VmmProcess.RunAsync(TestContext.Current.CancellationToken, "--api-sock", Path.Combine(_dir, "api.sock"));
+
+        AssertOneLineFailure(result, "API socket not supported yet");
+    }
+
+    [Fact]
+    public async Task Run_UnknownOption_FailsWithUsage()
+    {
+        VmmProcess.Result result = await VmmProcess.RunAsync(TestContext.Current.CancellationToken, "--no-api", "--frobnicate");
+
+        AssertOneLineFailure(result, "unknown option --frobnicate; usage: kindling-vmm");
+    }
+
+    [Fact]
+    public async Task Run_Help_PrintsUsageAndSucceeds()
+    {
+        VmmProcess.Result result = await VmmProcess.RunAsync(TestContext.Current.CancellationToken, "--help");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.StartsWith("usage: kindling-vmm", result.Stdout, StringComparison.Ordinal);
+    }
+
+    [KvmFact]
+    public async Task Run_TinyGuest_PrintsItsSerialOutputAndExitsZeroOnReset()
+    {
+        string kernel = TinyElfGuest.Write(_dir);
+        string config = Config($"{{\"boot-source\": {{\"kernel_image_path\": \"{kernel}\"}}, \"machine-config\": {{\"vcpu_count\": 1, \"mem_size_mib\": 64}}}}");
+
+        VmmProcess.Result result = await RunConfig(config);
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(((char)TinyElfGuest.Marker).ToString(), result.Stdout);
+    }
+}

@@ -1,0 +1,71 @@
+using Kindling.Testing;
+using Kindling.Vmm.Machine;
+using Kindling.Vmm.Memory;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Kindling.Vmm.Tests.Machine;
+
+public sealed class VirtualMachineTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("kindling-vm-test").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public void Create_KvmDeviceMissing_ThrowsTheActionableMessage()
+    {
+        var options = new VirtualMachineOptions
+        {
+            KernelImagePath = "/nonexistent",
+            SerialOutput = new StreamSerialOutput(Stream.Null),
+            KvmDevicePath = Path.Combine(_dir, "no-kvm"),
+        };
+
+        Kindling.Vmm.Kvm.KvmException e = Assert.Throws<Kindling.Vmm.Kvm.KvmException>(() => VirtualMachine.Create(options, NullLoggerFactory.Instance));
+
+        Assert.Contains("not found: load kvm_intel or kvm_amd", e.Message, StringComparison.Ordinal);
+    }
+
+    [KvmFact]
+    public void Create_ThenStopBeforeStart_CompletesStoppedAndRegistersLegacyDevices()
+    {
+        using VirtualMachine vm = VirtualMachine.Create(
+            new VirtualMachineOptions { KernelImagePath = "unused", SerialOutput = new StreamSerialOutput(Stream.Null), MemSizeMib = 16 },
+            NullLoggerFactory.Instance);
+
+        Assert.NotNull(vm.PortIo.Find(VirtualMachine.SerialPort, 1));
+        Assert.NotNull(vm.PortIo.Find(0x64, 1));
+        Assert.Equal(16UL * 1024 * 1024, Assert.Single(vm.MemoryRegions).Size);
+        vm.Stop();
+
+        Assert.Equal(VmExitReason.Stopped, vm.WaitForExit().Reason);
+    }
+
+    [KvmFact]
+    public void AddMmioDevice_OverlappingRam_Throws()
+    {
+        using VirtualMachine vm = VirtualMachine.Create(
+            new VirtualMachineOptions { KernelImagePath = "unused", SerialOutput = new StreamSerialOutput(Stream.Null), MemSizeMib = 16 },
+            NullLoggerFactory.Instance);
+
+        Assert.Throws<ArgumentException>(() => vm.AddMmioDevice(new GuestAddress(0x1000), 0x1000, vm.I8042));
+        vm.AddMmioDevice(new GuestAddress(0xd000_0000), 0x1000, vm.I8042);
+        Assert.NotNull(vm.Mmio.Find(0xd000_0000, 4));
+    }
+
+    [KvmFact]
+    public async Task Start_TinyGuest_PrintsItsMarkerAndResetsThroughTheI8042()
+    {
+        string kernel = TinyElfGuest.Write(_dir);
+        using var serial = new MemoryStream();
+        using VirtualMachine vm = VirtualMachine.Create(
+            new VirtualMachineOptions { KernelImagePath = kernel, SerialOutput = new StreamSerialOutput(serial), MemSizeMib = 64 },
+            NullLoggerFactory.Instance);
+
+        vm.Start();
+        VmExit exit = await vm.Completion.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+
+        Assert.Equal(VmExitReason.GuestReset, exit.Reason);
+        Assert.Equal([TinyElfGuest.Marker], serial.ToArray());
+    }
+}

@@ -1,0 +1,76 @@
+using Kindling.Vmm.Boot;
+using Kindling.Vmm.Config;
+using Kindling.Vmm.Devices.Legacy;
+using Kindling.Vmm.Machine;
+
+namespace Kindling.Vmm.Cli;
+
+/// <summary>Turns a validated config file into <see cref="VirtualMachineOptions"/>, refusing what is not built yet.</summary>
+public static class ConfigMapping
+{
+    public const int DefaultVcpuCount = 1;
+    public const int DefaultMemSizeMib = 128;
+
+    /// <summary>Throws <see cref="CliException"/> for sections this build cannot run yet.</summary>
+    public static void RejectUnsupported(VmConfig config)
+    {
+        string? section = config switch
+        {
+            { Drives.Count: > 0 } => "drives",
+            { NetworkInterfaces.Count: > 0 } => "network-interfaces",
+            { Vsock: not null } => "vsock",
+            { Entropy: not null } => "entropy",
+            { MmdsConfig: not null } => "mmds-config",
+            { Logger: not null } => "logger",
+            { Metrics: not null } => "metrics",
+            _ => null,
+        };
+        if (section is not null)
+        {
+            throw new CliException($"{section} is not supported yet: remove the \"{section}\" section from the config file");
+        }
+    }
+
+    /// <summary>The machine options; checks that the kernel and initrd files exist (and are files).</summary>
+    public static VirtualMachineOptions ToOptions(VmConfig config, ISerialOutput serialOutput)
+    {
+        RejectUnsupported(config);
+        BootSourceConfig boot = config.BootSource ?? throw new CliException("boot-source is missing: set boot-source.kernel_image_path");
+        RequireFile(boot.KernelImagePath, "boot-source.kernel_image_path", "kernel image");
+        if (boot.InitrdPath is { Length: > 0 } initrd)
+        {
+            RequireFile(initrd, "boot-source.initrd_path", "initrd");
+        }
+
+        MachineConfig? machine = config.MachineConfig;
+        CpuTemplate template = CpuTemplate.None;
+        if (machine?.CpuTemplate is { } name && !Enum.TryParse(name, ignoreCase: true, out template))
+        {
+            throw new CliException($"machine-config.cpu_template \"{name}\" is unknown; use None, Minimal or Emulated");
+        }
+
+        return new VirtualMachineOptions
+        {
+            KernelImagePath = boot.KernelImagePath,
+            InitrdPath = boot.InitrdPath,
+            BootArgs = boot.BootArgs,
+            VcpuCount = machine?.VcpuCount ?? DefaultVcpuCount,
+            MemSizeMib = machine?.MemSizeMib ?? DefaultMemSizeMib,
+            CpuTemplate = template,
+            SerialOutput = serialOutput,
+        };
+    }
+
+    private static void RequireFile(string path, string field, string what)
+    {
+        if (Directory.Exists(path))
+        {
+            throw new CliException($"{field}: {path} is a directory, not a {what} file");
+        }
+
+        if (!File.Exists(path))
+        {
+            throw new CliException($"{field}: {what} {path} does not exist; fix the path");
+        }
+    }
+}

@@ -1,0 +1,22 @@
+using System.Runtime.InteropServices;
+
+namespace Kindling.Vmm.Kvm.Abi;
+
+/// <summary><c>struct kvm_fpu</c> (KVM_GET_FPU / KVM_SET_FPU): the legacy FXSAVE-style state.</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KvmFpu
+{
+    /// <summary>8 x87 registers of 16 bytes each.</summary>
+    public fixed byte Fpr[8 * 16];
+    public ushort Fcw;
+    public ushort Fsw;
+    public byte Ftwx;
+    private readonly byte _pad1;
+    public ushort LastOpcode;
+    public ulong LastIp;
+    public ulong LastDp;
+    /// <summary>16 XMM registers of 16 bytes each.</summary>
+    public fixed byte Xmm[16 * 16];
+    public uint Mxcsr;
+    private readonly uint _pad2;
+}

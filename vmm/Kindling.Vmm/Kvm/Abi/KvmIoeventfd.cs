@@ -1,0 +1,22 @@
+using System.Runtime.InteropServices;
+
+namespace Kindling.Vmm.Kvm.Abi;
+
+/// <summary><c>struct kvm_ioeventfd</c> (KVM_IOEVENTFD).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KvmIoeventfd
+{
+    /// <summary>KVM_IOEVENTFD_FLAG_DATAMATCH (1 &lt;&lt; kvm_ioeventfd_flag_nr_datamatch).</summary>
+    public const uint FlagDatamatch = 1 << 0;
+    /// <summary>KVM_IOEVENTFD_FLAG_PIO.</summary>
+    public const uint FlagPio = 1 << 1;
+    /// <summary>KVM_IOEVENTFD_FLAG_DEASSIGN.</summary>
+    public const uint FlagDeassign = 1 << 2;
+
+    public ulong Datamatch;
+    public ulong Addr;
+    public uint Len;
+    public int Fd;
+    public uint Flags;
+    private fixed byte _pad[36];
+}

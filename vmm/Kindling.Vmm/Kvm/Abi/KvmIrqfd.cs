@@ -1,0 +1,17 @@
+using System.Runtime.InteropServices;
+
+namespace Kindling.Vmm.Kvm.Abi;
+
+/// <summary><c>struct kvm_irqfd</c> (KVM_IRQFD).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public unsafe struct KvmIrqfd
+{
+    /// <summary>KVM_IRQFD_FLAG_DEASSIGN.</summary>
+    public const uint FlagDeassign = 1 << 0;
+
+    public uint Fd;
+    public uint Gsi;
+    public uint Flags;
+    public uint ResampleFd;
+    private fixed byte _pad[16];
+}

@@ -1,0 +1,41 @@
+using System.Runtime.InteropServices;
+using Kindling.Vmm.Interop;
+
+namespace Kindling.Vmm.Kvm;
+
+/// <summary>An open KVM file descriptor (system, VM or vCPU); closing it releases the kernel object.</summary>
+public abstract class KvmFd : SafeHandle
+{
+    protected KvmFd(int fd) : base(invalidHandleValue: -1, ownsHandle: true) => SetHandle(fd);
+
+    public override bool IsInvalid => handle == -1;
+
+    /// <summary>The raw descriptor number (for logging and for fds passed to other processes; never close it).</summary>
+    public int Number => (int)handle;
+
+    protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
+
+    /// <summary>Issues an ioctl with a structure argument; throws <see cref="KvmException"/> with errno on failure.</summary>
+    private protected unsafe int Ioctl(nuint request, void* argument, string what)
+    {
+        int result = LibcKvm.Ioctl(this, request, argument);
+        if (result < 0)
+        {
+            throw new KvmException(what, Marshal.GetLastPInvokeError());
+        }
+
+        return result;
+    }
+
+    /// <summary>Issues an ioctl with an integer argument; throws <see cref="KvmException"/> with errno on failure.</summary>
+    private protected int Ioctl(nuint request, nuint argument, string what)
+    {
+        int result = LibcKvm.Ioctl(this, request, argument);
+        if (result < 0)
+        {
+            throw new KvmException(what, Marshal.GetLastPInvokeError());
+        }
+
+        return result;
+    }
+}

@@ -1,0 +1,71 @@
+using System.Runtime.CompilerServices;
+using Kindling.Vmm.Kvm.Abi;
+
+namespace Kindling.Vmm.Kvm;
+
+/// <summary>
+/// The KVM ioctl request numbers, computed like the kernel's _IO/_IOR/_IOW/_IOWR macros from the argument
+/// structure's size. Internal to the assembly: only the typed methods of the fd handles use them (and the ABI test
+/// compares them with the values gcc computes from &lt;linux/kvm.h&gt;).
+/// </summary>
+internal static class KvmIoctlCodes
+{
+    /// <summary>KVMIO, the ioctl type byte of KVM.</summary>
+    private const uint Kvmio = 0xAE;
+
+    private const int IocNrShift = 0;
+    private const int IocTypeShift = 8;
+    private const int IocSizeShift = 16;
+    private const int IocDirShift = 30;
+    private const uint IocNone = 0;
+    private const uint IocWrite = 1;
+    private const uint IocRead = 2;
+
+    // System ioctls (/dev/kvm).
+    internal static readonly nuint KVM_GET_API_VERSION = Io(0x00);
+    internal static readonly nuint KVM_CREATE_VM = Io(0x01);
+    internal static readonly nuint KVM_CHECK_EXTENSION = Io(0x03);
+    internal static readonly nuint KVM_GET_VCPU_MMAP_SIZE = Io(0x04);
+    internal static readonly nuint KVM_GET_SUPPORTED_CPUID = IoWR<KvmCpuid2>(0x05);
+
+    // VM ioctls.
+    internal static readonly nuint KVM_CREATE_VCPU = Io(0x41);
+    internal static readonly nuint KVM_SET_USER_MEMORY_REGION = IoW<KvmUserspaceMemoryRegion>(0x46);
+    internal static readonly nuint KVM_SET_TSS_ADDR = Io(0x47);
+    internal static readonly nuint KVM_SET_IDENTITY_MAP_ADDR = IoW<ulong>(0x48);
+    internal static readonly nuint KVM_CREATE_IRQCHIP = Io(0x60);
+    internal static readonly nuint KVM_IRQ_LINE = IoW<KvmIrqLevel>(0x61);
+    internal static readonly nuint KVM_IRQFD = IoW<KvmIrqfd>(0x76);
+    internal static readonly nuint KVM_CREATE_PIT2 = IoW<KvmPitConfig>(0x77);
+    internal static readonly nuint KVM_IOEVENTFD = IoW<KvmIoeventfd>(0x79);
+    internal static readonly nuint KVM_ENABLE_CAP = IoW<KvmEnableCap>(0xa3);
+
+    // vCPU ioctls.
+    internal static readonly nuint KVM_RUN = Io(0x80);
+    internal static readonly nuint KVM_GET_REGS = IoR<KvmRegs>(0x81);
+    internal static readonly nuint KVM_SET_REGS = IoW<KvmRegs>(0x82);
+    internal static readonly nuint KVM_GET_SREGS = IoR<KvmSregs>(0x83);
+    internal static readonly nuint KVM_SET_SREGS = IoW<KvmSregs>(0x84);
+    internal static readonly nuint KVM_TRANSLATE = IoWR<KvmTranslation>(0x85);
+    internal static readonly nuint KVM_SET_MSRS = IoW<KvmMsrs>(0x89);
+    internal static readonly nuint KVM_GET_FPU = IoR<KvmFpu>(0x8c);
+    internal static readonly nuint KVM_SET_FPU = IoW<KvmFpu>(0x8d);
+    internal static readonly nuint KVM_GET_LAPIC = IoR<KvmLapicState>(0x8e);
+    internal static readonly nuint KVM_SET_LAPIC = IoW<KvmLapicState>(0x8f);
+    internal static readonly nuint KVM_SET_CPUID2 = IoW<KvmCpuid2>(0x90);
+    internal static readonly nuint KVM_GET_MP_STATE = IoR<KvmMpState>(0x98);
+    internal static readonly nuint KVM_SET_MP_STATE = IoW<KvmMpState>(0x99);
+    internal static readonly nuint KVM_GET_VCPU_EVENTS = IoR<KvmVcpuEvents>(0x9f);
+    internal static readonly nuint KVM_SET_VCPU_EVENTS = IoW<KvmVcpuEvents>(0xa0);
+
+    private static nuint Ioc(uint direction, uint nr, uint size) =>
+        (nuint)((direction << IocDirShift) | (size << IocSizeShift) | (Kvmio << IocTypeShift) | (nr << IocNrShift));
+
+    private static nuint Io(uint nr) => Ioc(IocNone, nr, 0);
+
+    private static nuint IoR<T>(uint nr) where T : unmanaged => Ioc(IocRead, nr, (uint)Unsafe.SizeOf<T>());
+
+    private static nuint IoW<T>(uint nr) where T : unmanaged => Ioc(IocWrite, nr, (uint)Unsafe.SizeOf<T>());
+
+    private static nuint IoWR<T>(uint nr) where T : unmanaged => Ioc(IocRead | IocWrite, nr, (uint)Unsafe.SizeOf<T>());
+}

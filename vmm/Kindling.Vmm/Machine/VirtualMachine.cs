@@ -1,0 +1,387 @@
+using System.Runtime.InteropServices;
+using Kindling.Vmm.Boot;
+using Kindling.Vmm.Devices;
+using Kindling.Vmm.Devices.Legacy;
+using Kindling.Vmm.Kvm;
+using Kindling.Vmm.Memory;
+using Microsoft.Extensions.Logging;
+
+namespace Kindling.Vmm.Machine;
+
+/// <summary>
+/// One microVM on KVM: guest RAM, the in-kernel IRQ chip and PIT, the port-I/O and MMIO buses with COM1 (0x3f8,
+/// IRQ 4) and the i8042 (0x60/0x64), and one thread per vCPU running KVM_RUN and dispatching its exits.
+/// <para>Life cycle: <see cref="Create"/> (KVM checks, VM, memory, legacy devices) → integrators add devices
+/// (<see cref="AddMmioDevice"/>, <see cref="AllocateInterrupt"/>, <see cref="RegisterIoEventFd"/>, append to
+/// <see cref="CommandLine"/>) → <see cref="Start"/> (loads the kernel, builds boot_params, configures and starts the
+/// vCPUs) → <see cref="Completion"/> when the guest resets, faults or <see cref="Stop"/> is called → Dispose.</para>
+/// </summary>
+public sealed class VirtualMachine : IDisposable
+{
+    /// <summary>COM1.</summary>
+    public const ushort SerialPort = 0x3f8;
+
+    /// <summary>COM1's ISA interrupt.</summary>
+    public const uint SerialIrq = 4;
+
+    private const ulong Mib = 1024 * 1024;
+
+    private readonly VirtualMachineOptions _options;
+    private readonly ILogger _logger;
+    private readonly KvmSystem _kvm;
+    private readonly VmFd _vm;
+    private readonly GuestMemoryMmap _memory;
+    private readonly IrqAllocator _irqs = new();
+    private readonly TaskCompletionSource<VmExit> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly object _kickGate = new();
+    private VcpuFd[] _vcpus = [];
+    private Thread[] _threads = [];
+    private nuint[] _threadIds = [];
+    private bool[] _inRunLoop = [];
+    private VmExit? _exit;
+    private volatile bool _stopping;
+    private int _runningVcpus;
+    private int _started;
+    private bool _disposed;
+
+    private VirtualMachine(VirtualMachineOptions options, ILoggerFactory loggerFactory, KvmSystem kvm, VmFd vm, GuestMemoryMmap memory)
+    {
+        _options = options;
+        _logger = loggerFactory.CreateLogger<VirtualMachine>();
+        _kvm = kvm;
+        _vm = vm;
+        _memory = memory;
+        PortIo = new DeviceBus("port I/O", loggerFactory.CreateLogger("Kindling.Vmm.Machine.PortIoBus"));
+        Mmio = new DeviceBus("MMIO", loggerFactory.CreateLogger("Kindling.Vmm.Machine.MmioBus"));
+        CommandLine = new KernelCommandLine(options.BootArgs);
+
+        SerialInterrupt = new IrqLineInterrupt(vm, SerialIrq);
+        Serial = new Serial8250(SerialInterrupt, options.SerialOutput);
+        PortIo.Register(SerialPort, Uart8250Registers.Size, Serial);
+        I8042 = new I8042();
+        I8042.ResetRequested += () => Stop(new VmExit(VmExitReason.GuestReset));
+        PortIo.Register(I8042.BasePort, I8042.Size, I8042);
+    }
+
+    public VirtualMachineOptions Options => _options;
+
+    public IGuestMemory Memory => _memory;
+
+    /// <summary>(guest address, host address, size) of each RAM region, as registered with KVM.</summary>
+    public IReadOnlyList<HostMappedRegion> MemoryRegions => _memory.HostRegions;
+
+    public DeviceBus PortIo { get; }
+
+    public DeviceBus Mmio { get; }
+
+    public Serial8250 Serial { get; }
+
+    public IrqLineInterrupt SerialInterrupt { get; }
+
+    public I8042 I8042 { get; }
+
+    /// <summary>The kernel command line; append device parameters before <see cref="Start"/>.</summary>
+    public KernelCommandLine CommandLine { get; }
+
+    /// <summary>Completes once every vCPU thread has left KVM_RUN, with the first stop reason.</summary>
+    public Task<VmExit> Completion => _completion.Task;
+
+    /// <summary>
+    /// Opens KVM (checking the API version and capabilities), creates the VM with its TSS and identity-map pages,
+    /// in-kernel IRQ chip and PIT, maps and registers guest RAM, and adds COM1 and the i8042.
+    /// Throws <see cref="KvmException"/> with an actionable message when KVM is missing or unfit.
+    /// </summary>
+    public static VirtualMachine Create(VirtualMachineOptions options, ILoggerFactory loggerFactory)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.VcpuCount, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MemSizeMib, 1);
+
+        KvmSystem kvm = KvmSystem.Open(options.KvmDevicePath);
+        VmFd? vm = null;
+        GuestMemoryMmap? memory = null;
+        try
+        {
+            kvm.CheckRequirements();
+            vm = kvm.CreateVm();
+            vm.SetTssAddress(BootLayout.TssAddress);
+            vm.SetIdentityMapAddress(BootLayout.IdentityMapAddress);
+            vm.CreateIrqChip();
+            vm.CreatePit2();
+            if (kvm.CheckExtension(KvmCapability.ExitOnEmulationFailure) > 0)
+            {
+                // Emulation failures then carry the instruction bytes, which the error message prints.
+                vm.EnableCapability(KvmCapability.ExitOnEmulationFailure, 1);
+            }
+
+            memory = GuestMemoryMmap.Create((ulong)options.MemSizeMib * Mib);
+            uint slot = 0;
+            foreach (HostMappedRegion region in memory.HostRegions)
+            {
+                vm.SetUserMemoryRegion(slot++, region.GuestAddress.Value, region.Size, region.HostAddress);
+            }
+
+            return new VirtualMachine(options, loggerFactory, kvm, vm, memory);
+        }
+        catch
+        {
+            memory?.Dispose();
+            vm?.Dispose();
+            kvm.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Maps an MMIO device (e.g. a virtio-mmio transport) at [<paramref name="baseAddress"/>, +<paramref name="size"/>).</summary>
+    public void AddMmioDevice(GuestAddress baseAddress, ulong size, IBusDevice device)
+    {
+        if (_memory.IsValidRange(baseAddress, 1) || _memory.Regions.Any(r => baseAddress.Value < r.End && r.Start.Value < baseAddress.Value + size))
+        {
+            throw new ArgumentException($"MMIO device at {baseAddress} +0x{size:x} overlaps guest RAM; place it in the MMIO gap", nameof(baseAddress));
+        }
+
+        Mmio.Register(baseAddress.Value, size, device);
+    }
+
+    /// <summary>Maps a port-I/O device at [<paramref name="basePort"/>, +<paramref name="size"/>).</summary>
+    public void AddPortIoDevice(ushort basePort, ushort size, IBusDevice device) => PortIo.Register(basePort, size, device);
+
+    /// <summary>Allocates a device GSI (5..23) and an edge trigger for it (KVM_IRQ_LINE pulse).</summary>
+    public (uint Gsi, IInterruptTrigger Trigger) AllocateInterrupt()
+    {
+        uint gsi = _irqs.Allocate();
+        return (gsi, new IrqLineInterrupt(_vm, gsi));
+    }
+
+    /// <summary>Allocates a device GSI (5..23) for use with <see cref="RegisterIrqFd"/>.</summary>
+    public uint AllocateIrq() => _irqs.Allocate();
+
+    /// <summary>KVM_IRQFD: a write of the eventfd <paramref name="eventFd"/> raises GSI <paramref name="gsi"/> in the kernel.</summary>
+    public void RegisterIrqFd(SafeHandle eventFd, uint gsi) => _vm.RegisterIrqFd(eventFd, gsi);
+
+    /// <summary>KVM_IOEVENTFD on an MMIO address (e.g. a virtio QueueNotify register, datamatch = queue index).</summary>
+    public void RegisterIoEventFd(SafeHandle eventFd, GuestAddress address, uint length, ulong? datamatch) =>
+        _vm.RegisterIoEventFd(eventFd, address.Value, length, datamatch, isPio: false);
+
+    /// <summary>
+    /// Loads the kernel (and initrd), writes the MP table, e820 map, command line and boot_params, sets up long
+    /// mode, creates and configures the vCPUs and starts one thread per vCPU. Throws <see cref="BootException"/> for
+    /// a bad kernel/initrd, <see cref="KvmException"/> when KVM refuses the vCPU state.
+    /// </summary>
+    public void Start()
+    {
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+        {
+            throw new InvalidOperationException("the VM was already started");
+        }
+
+        int count = _options.VcpuCount;
+        LoadedKernel kernel = KernelLoader.Load(_memory, _options.KernelImagePath);
+        GuestRegion? initrd = _options.InitrdPath is { Length: > 0 } initrdPath
+            ? InitrdLoader.Load(_memory, initrdPath, kernel)
+            : null;
+        MpTable.Write(_memory, count);
+        string additions = CpuidTemplates.KernelCommandLineAdditions(_options.CpuTemplate);
+        CommandLine.Append(additions);
+        IReadOnlyList<E820Entry> e820 = BootLayout.BuildE820(_memory);
+        GuestAddress bootParams = LinuxBoot.WriteBootParams(_memory, kernel, CommandLine.ToString(), initrd, e820);
+        LongModeState longMode = LongMode.Setup(_memory);
+        CpuidEntry[] supported = [.. _kvm.GetSupportedCpuid().Select(VcpuSetup.FromKvm)];
+
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            _logger.LogInformation("booting {Format} kernel {Path}: entry {Entry}, {Vcpus} vCPU(s), {Mib} MiB, cmdline \"{Cmdline}\"",
+                kernel.Format, _options.KernelImagePath, kernel.EntryPoint, count, _options.MemSizeMib, CommandLine.ToString());
+        }
+
+        var vcpus = new List<VcpuFd>(count);
+        try
+        {
+            for (int i = 0; i < count; i++)
+            {
+                vcpus.Add(_vm.CreateVcpu(i));
+                VcpuSetup.Configure(vcpus[i], supported, _options.CpuTemplate, count, longMode, kernel.EntryPoint, bootParams);
+            }
+
+            VcpuKicker.EnsureInstalled();
+        }
+        catch
+        {
+            vcpus.ForEach(v => v.Dispose());
+            throw;
+        }
+
+        var threads = new Thread[count];
+        for (int i = 0; i < count; i++)
+        {
+            int index = i;
+            threads[i] = new Thread(() => RunVcpu(index)) { IsBackground = true, Name = $"vcpu{i}" };
+        }
+
+        lock (_kickGate)
+        {
+            _vcpus = [.. vcpus];
+            _threadIds = new nuint[count];
+            _inRunLoop = new bool[count];
+            _runningVcpus = count;
+            _threads = threads;
+        }
+
+        foreach (Thread thread in threads)
+        {
+            thread.Start();
+        }
+    }
+
+    /// <summary>
+    /// Stops every vCPU (immediate_exit + kick signal); the first reason given is the VM's exit. Safe from any
+    /// thread, including a vCPU thread (the i8042 reset handler), and idempotent.
+    /// </summary>
+    public void Stop(VmExit? reason = null)
+    {
+        reason ??= new VmExit(VmExitReason.Stopped);
+        if (Interlocked.CompareExchange(ref _exit, reason, null) is null)
+        {
+            if (reason.Reason == VmExitReason.Error)
+            {
+                _logger.LogError("stopping the VM: {Reason}", reason.Message);
+            }
+            else if (_logger.IsEnabled(LogLevel.Information))
+            {
+                _logger.LogInformation("stopping the VM: {Reason}", reason.ToString());
+            }
+        }
+
+        _stopping = true;
+        lock (_kickGate)
+        {
+            foreach (VcpuFd vcpu in _vcpus)
+            {
+                vcpu.RequestImmediateExit(true);
+            }
+
+            for (int i = 0; i < _inRunLoop.Length; i++)
+            {
+                if (_inRunLoop[i] && _threads[i] != Thread.CurrentThread)
+                {
+                    VcpuKicker.Kick(_threadIds[i]);
+                }
+            }
+
+            if (_threads.Length == 0)
+            {
+                // No vCPU thread was ever started: nothing to wait for.
+                _completion.TrySetResult(_exit!);
+            }
+        }
+    }
+
+    /// <summary>Blocks until the VM has stopped.</summary>
+    public VmExit WaitForExit() => Completion.GetAwaiter().GetResult();
+
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        Stop(new VmExit(VmExitReason.Stopped));
+        foreach (Thread thread in _threads)
+        {
+            if (thread != Thread.CurrentThread)
+            {
+                thread.Join();
+            }
+        }
+
+        _disposed = true;
+        foreach (VcpuFd vcpu in _vcpus)
+        {
+            vcpu.Dispose();
+        }
+
+        Serial.Dispose();
+        _vm.Dispose();
+        _kvm.Dispose();
+        _memory.Dispose();
+    }
+
+    private void RunVcpu(int index)
+    {
+        VcpuFd vcpu = _vcpus[index];
+        lock (_kickGate)
+        {
+            _threadIds[index] = VcpuKicker.CurrentThread();
+            _inRunLoop[index] = true;
+        }
+
+        try
+        {
+            while (!_stopping)
+            {
+                VcpuExit exit = vcpu.Run();
+                if (!HandleExit(vcpu, exit))
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception e)
+        {
+            Stop(new VmExit(VmExitReason.Error, $"vCPU {index}: {e.Message}"));
+        }
+        finally
+        {
+            lock (_kickGate)
+            {
+                _inRunLoop[index] = false;
+            }
+
+            if (Interlocked.Decrement(ref _runningVcpus) == 0)
+            {
+                _completion.TrySetResult(Volatile.Read(ref _exit) ?? new VmExit(VmExitReason.Stopped));
+            }
+        }
+    }
+
+    /// <summary>Handles one exit; false when this vCPU must stop.</summary>
+    private bool HandleExit(VcpuFd vcpu, VcpuExit exit)
+    {
+        switch (exit.Kind)
+        {
+            case VcpuExitKind.IoIn:
+            case VcpuExitKind.IoOut:
+                // INS/OUTS with a REP prefix hand over Count elements of Size bytes, all for the same port.
+                Span<byte> data = vcpu.ExitData;
+                for (int i = 0; exit.Size > 0 && i + exit.Size <= data.Length; i += exit.Size)
+                {
+                    if (exit.Kind == VcpuExitKind.IoIn)
+                    {
+                        PortIo.Read(exit.Address, data.Slice(i, exit.Size));
+                    }
+                    else
+                    {
+                        PortIo.Write(exit.Address, data.Slice(i, exit.Size));
+                    }
+                }
+
+                return true;
+            case VcpuExitKind.MmioRead:
+                Mmio.Read(exit.Address, vcpu.ExitData);
+                return true;
+            case VcpuExitKind.MmioWrite:
+                Mmio.Write(exit.Address, vcpu.ExitData);
+                return true;
+            case VcpuExitKind.Intr:
+                return true;
+            case VcpuExitKind.Hlt:
+                Stop(new VmExit(VmExitReason.Halted, $"vCPU {vcpu.Id} halted"));
+                return false;
+            default:
+                Stop(new VmExit(VmExitReason.Error, VcpuExitDiagnostics.Describe(vcpu, exit, _memory)));
+                return false;
+        }
+    }
+}

@@ -1,0 +1,28 @@
+using Kindling.Vmm.Boot;
+using Kindling.Vmm.Devices.Legacy;
+
+namespace Kindling.Vmm.Machine;
+
+/// <summary>What a <see cref="VirtualMachine"/> is built from (the config file's boot-source and machine-config).</summary>
+public sealed record VirtualMachineOptions
+{
+    /// <summary>ELF vmlinux or bzImage.</summary>
+    public required string KernelImagePath { get; init; }
+
+    public string? InitrdPath { get; init; }
+
+    /// <summary>The kernel command line given by the user; devices append to <see cref="VirtualMachine.CommandLine"/>.</summary>
+    public string? BootArgs { get; init; }
+
+    public int VcpuCount { get; init; } = 1;
+
+    public int MemSizeMib { get; init; } = 128;
+
+    public CpuTemplate CpuTemplate { get; init; } = CpuTemplate.None;
+
+    /// <summary>Where the guest's COM1 output goes.</summary>
+    public required ISerialOutput SerialOutput { get; init; }
+
+    /// <summary>The KVM device (tests may point elsewhere).</summary>
+    public string KvmDevicePath { get; init; } = Kvm.KvmSystem.DevicePath;
+}
