@@ -1,0 +1,2 @@
+#include "virtio.h"
+void scenario_blk(void) { fail("not written yet"); }
