@@ -117,6 +117,7 @@ ap_stacks:
 linux_entry64:
     cli
     cld
+    lea boot_stack_top(%rip), %rsp      /* the VMM's RSP may point nowhere useful */
     lgdt gdt_desc(%rip)
     lea 1f(%rip), %rax
     push $SEL_CODE64
@@ -125,7 +126,6 @@ linux_entry64:
 1:  LOAD_DATA_SEGMENTS
     mov $pml4, %eax
     mov %rax, %cr3
-    lea boot_stack_top(%rip), %rsp
     mov %rsi, %rdi
     call linux_main
     jmp halt_forever

@@ -8,6 +8,10 @@
 #define HVM_START_MAGIC 0x336ec578
 #define HVM_START_INFO_MAGIC 0
 #define HVM_START_INFO_CMDLINE_PADDR 24
+#define BOOT_PARAMS_SIZE 4096
+/* On QEMU, `kindling.entry=linux64` makes the PVH entry re-enter through linux_entry64 with a boot_params of its own,
+ * so the entry Kindling uses is exercised on QEMU too. */
+#define ENTRY_VIA_LINUX64 "linux64"
 
 struct scenario {
     const char *name;
@@ -58,6 +62,22 @@ void linux_main(const uint8_t *boot_params)
     run_scenario();
 }
 
+extern char linux_entry64[];
+
+/* Builds a zero page whose cmd_line_ptr points at a copy of the command line and jumps to the 64-bit entry. */
+static void reenter_through_linux_entry(void) __attribute__((noreturn));
+static void reenter_through_linux_entry(void)
+{
+    static uint8_t boot_params[BOOT_PARAMS_SIZE] __attribute__((aligned(4096)));
+    static char cmdline[CMDLINE_MAX];
+    memset(boot_params, 0, sizeof boot_params);
+    memcpy(cmdline, g_cmdline, CMDLINE_MAX);
+    *(uint32_t *)(boot_params + BOOT_PARAMS_CMD_LINE_PTR) = (uint32_t)(uint64_t)cmdline;
+    *(uint32_t *)(boot_params + BOOT_PARAMS_EXT_CMD_LINE_PTR) = (uint32_t)((uint64_t)cmdline >> 32);
+    __asm__ volatile("mov %0, %%rsi\n\tjmp *%1" : : "r"(boot_params), "r"(linux_entry64) : "rsi", "memory");
+    __builtin_unreachable();
+}
+
 void pvh_main(const uint8_t *start_info)
 {
     g_boot_kind = BOOT_PVH;
@@ -67,5 +87,8 @@ void pvh_main(const uint8_t *start_info)
              *(const uint32_t *)(start_info + HVM_START_INFO_MAGIC), HVM_START_MAGIC);
     }
     copy_cmdline(*(const uint64_t *)(start_info + HVM_START_INFO_CMDLINE_PADDR));
+    static char entry[16];
+    if (cmdline_get("kindling.entry", entry, sizeof entry) && strncmp(entry, ENTRY_VIA_LINUX64, sizeof entry) == 0)
+        reenter_through_linux_entry();
     run_scenario();
 }

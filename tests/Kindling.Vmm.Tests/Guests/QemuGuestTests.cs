@@ -43,6 +43,41 @@ public sealed class QemuGuestTests
         Assert.Contains($"KINDLING-CMDLINE<<<{append}>>>", r.Lines);
     }
 
+    /// <summary>
+    /// <c>kindling.entry=linux64</c>: the guest's PVH entry builds a zero page and re-enters through the 64-bit Linux
+    /// entry that kindling-vmm uses, so that entry (GDT/CR3 switch, boot_params command line) is checked on QEMU too.
+    /// </summary>
+    [Theory]
+    [InlineData("timer", 1)]
+    [InlineData("smp", 2)]
+    public async Task Scenario_ThroughTheLinux64EntryOnQemu_Passes(string scenario, int cpus)
+    {
+        GuestRunResult r = await RunAsync(new QemuMicrovm(GuestBuilder.ImagePath,
+            $"kindling.test={scenario} kindling.entry=linux64 kindling.cpus={cpus}") { Cpus = cpus });
+
+        AssertPassed(r, scenario);
+    }
+
+    [Fact]
+    public async Task Cmdline_ThroughTheLinux64EntryOnQemu_EchoesTheBootParamsCommandLine()
+    {
+        const string append = "kindling.test=cmdline kindling.entry=linux64 quiet x=\"y z\"";
+
+        GuestRunResult r = await RunAsync(new QemuMicrovm(GuestBuilder.ImagePath, append));
+
+        AssertPassed(r, "cmdline");
+        Assert.Contains($"KINDLING-CMDLINE<<<{append}>>>", r.Lines);
+    }
+
+    [Fact]
+    public async Task Hello_ThroughTheLinux64EntryOnQemu_RunsFromTheLinuxEntry()
+    {
+        GuestRunResult r = await RunAsync(new QemuMicrovm(GuestBuilder.ImagePath, "kindling.test=hello kindling.entry=linux64"));
+
+        AssertPassed(r, "hello");
+        Assert.Contains("Hello from the Kindling test guest (64-bit Linux entry)", r.Lines);
+    }
+
     [Fact]
     public async Task UnknownScenario_OnQemuMicrovm_FailsNamingIt()
     {
