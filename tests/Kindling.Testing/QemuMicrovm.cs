@@ -22,6 +22,17 @@ public sealed class QemuMicrovm(string kernelPath, string append)
     public int Cpus { get; init; } = 1;
     public int MemoryMib { get; init; } = 128;
 
+    /// <summary>
+    /// With ACPI (QEMU's default) the virtio transports sit on a second IOAPIC and the guest finds them by scanning
+    /// (and polls). Without it QEMU puts 8 transports on GSIs 5..12 of the one IOAPIC and adds
+    /// <c>virtio_mmio.device=512@0x...:GSI</c> words to the command line, as kindling-vmm does, so the guest takes
+    /// used-buffer interrupts through the IOAPIC.
+    /// </summary>
+    public bool Acpi { get; init; } = true;
+
+    /// <summary>False stops QEMU adding the <c>virtio_mmio.device=</c> words (only matters without ACPI).</summary>
+    public bool AutoKernelCmdline { get; init; } = true;
+
     /// <summary>Modern (version 2) virtio-mmio transports; false leaves QEMU's legacy default (version 1).</summary>
     public bool ModernVirtio { get; init; } = true;
 
@@ -63,7 +74,7 @@ public sealed class QemuMicrovm(string kernelPath, string append)
 
     public IReadOnlyList<string> Arguments() =>
     [
-        "-M", "microvm", "-accel", "tcg", "-cpu", "max", "-smp", Cpus.ToString(), "-m", MemoryMib.ToString(),
+        "-M", "microvm" + (Acpi ? "" : ",acpi=off") + (AutoKernelCmdline ? "" : ",auto-kernel-cmdline=off"), "-accel", "tcg", "-cpu", "max", "-smp", Cpus.ToString(), "-m", MemoryMib.ToString(),
         "-nodefaults", "-no-user-config", "-nographic", "-no-reboot", "-serial", "stdio",
         "-device", "isa-debug-exit,iobase=0xf4,iosize=4",
         .. (ModernVirtio ? (string[])["-global", "virtio-mmio.force-legacy=false"] : []),

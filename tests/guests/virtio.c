@@ -43,6 +43,10 @@
 #define MICROVM_MMIO_SLOTS 24
 #define CMDLINE_DEVICE_KEY "virtio_mmio.device="
 #define INTERRUPT_STATUS_WAIT_SPINS 1000000
+#define INTERRUPT_WAIT_SECONDS 10
+#define IOAPIC_PINS 24
+#define VECTOR_VIRTIO_BASE 0x38
+#define VIRTIO_IRQ_VECTORS 6
 #define DMA_POOL_SIZE (256 * 1024)
 
 static uint8_t dma_pool[DMA_POOL_SIZE] __attribute__((aligned(4096), section(".noinit")));
@@ -67,6 +71,56 @@ static bool probe(uint64_t base, uint32_t device_id)
            mmio_read32(base + VIRTIO_MMIO_DEVICE_ID) == device_id;
 }
 
+static struct virtio_dev *irq_devices[VIRTIO_IRQ_VECTORS];
+static uint32_t irq_device_count;
+
+/* What Linux's vm_interrupt does: read InterruptStatus, acknowledge exactly those bits. */
+static void on_virtio_irq(uint32_t vector)
+{
+    struct virtio_dev *d = irq_devices[vector - VECTOR_VIRTIO_BASE];
+    uint32_t status = rd(d, VIRTIO_MMIO_INTERRUPT_STATUS);
+    if (status) {
+        wr(d, VIRTIO_MMIO_INTERRUPT_ACK, status);
+        if (status & VIRTIO_MMIO_INT_VRING)
+            d->interrupts_seen++;
+    }
+}
+
+/* Routes the device's IOAPIC pin to a vector of its own on the BSP (edge, as an irqfd-driven GSI behaves). */
+static void setup_irq(struct virtio_dev *dev)
+{
+    if (dev->irq >= IOAPIC_PINS)
+        fail("virtio device at %lx has IRQ %u; the IOAPIC has pins 0..%u", dev->base, dev->irq, IOAPIC_PINS - 1);
+    for (uint32_t i = 0; i < irq_device_count; i++)
+        if (irq_devices[i] == dev)
+            return;
+    if (irq_device_count == VIRTIO_IRQ_VECTORS)
+        fail("more than %u virtio devices with IRQs", VIRTIO_IRQ_VECTORS);
+    if (irq_device_count == 0) {
+        pic_disable();
+        lapic_enable();
+    }
+    uint32_t vector = VECTOR_VIRTIO_BASE + irq_device_count;
+    irq_devices[irq_device_count++] = dev;
+    idt_set_handler(vector, on_virtio_irq);
+    ioapic_route(dev->irq, vector, lapic_id());
+    sti();
+}
+
+void virtio_expect_interrupts(struct virtio_dev *dev)
+{
+    uint64_t deadline = deadline_after_seconds(INTERRUPT_WAIT_SECONDS);
+    while (!dev->interrupts_seen && !past(deadline))
+        cpu_relax();
+    if (!dev->interrupts_seen) {
+        if (dev->irq)
+            fail("device %u at %lx: no used-buffer interrupt arrived on IRQ %u", dev->device_id, dev->base, dev->irq);
+        fail("device %u at %lx never set the used-buffer bit of InterruptStatus", dev->device_id, dev->base);
+    }
+    printf("virtio: device %u at %lx signalled %u used-buffer interrupts%s\n", dev->device_id, dev->base,
+           dev->interrupts_seen, dev->irq ? " through the IOAPIC" : " (InterruptStatus, polled)");
+}
+
 static bool accept(uint64_t base, uint32_t irq, uint32_t device_id, struct virtio_dev *out)
 {
     uint32_t version = mmio_read32(base + VIRTIO_MMIO_VERSION);
@@ -77,6 +131,8 @@ static bool accept(uint64_t base, uint32_t irq, uint32_t device_id, struct virti
     out->base = base;
     out->irq = irq;
     out->device_id = device_id;
+    if (irq)
+        setup_irq(out);
     return true;
 }
 
@@ -225,7 +281,7 @@ void virtq_notify(struct virtq *q)
     wr(q->dev, VIRTIO_MMIO_QUEUE_NOTIFY, q->index);
 }
 
-/* What Linux's vm_interrupt does: read InterruptStatus, acknowledge exactly those bits. */
+/* Without an IRQ: poll InterruptStatus after a completion and acknowledge it as the handler would. */
 static void ack_interrupt(struct virtio_dev *dev)
 {
     for (int i = 0; i < INTERRUPT_STATUS_WAIT_SPINS; i++) {
@@ -257,6 +313,7 @@ bool virtq_wait_used(struct virtq *q, uint32_t seconds, uint32_t *id, uint32_t *
     if (len)
         *len = e->len;
     q->last_used++;
-    ack_interrupt(q->dev);
+    if (!q->dev->irq)
+        ack_interrupt(q->dev);
     return true;
 }

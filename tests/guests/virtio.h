@@ -42,10 +42,11 @@ struct virtq_used {
 
 struct virtio_dev {
     uint64_t base;
-    uint32_t irq;       /* from the command line; 0 when found by scanning */
+    uint32_t irq;       /* IOAPIC pin from the command line; 0 (found by scanning) = polled */
     uint32_t device_id;
     uint64_t features;  /* negotiated */
-    uint32_t interrupts_seen; /* InterruptStatus "used buffer" bits observed and acknowledged */
+    volatile uint32_t interrupts_seen; /* "used buffer" InterruptStatus bits acknowledged (in the IRQ handler
+                                        * when the device has an IRQ, else by polling after each completion) */
 };
 
 struct virtq {
@@ -80,6 +81,8 @@ uint16_t virtq_add(struct virtq *q, const struct vbuf *bufs, int count);
 void virtq_notify(struct virtq *q);
 /* Waits (bounded) for the next used element; false on timeout. */
 bool virtq_wait_used(struct virtq *q, uint32_t seconds, uint32_t *id, uint32_t *len);
+/* Waits (bounded) until the device has signalled at least one used buffer; fails the test otherwise. */
+void virtio_expect_interrupts(struct virtio_dev *dev);
 /* Fails the test when the device has set DEVICE_NEEDS_RESET. */
 void virtio_check_status(struct virtio_dev *dev, const char *when);
 /* Bump allocator over a static DMA pool (identity-mapped, so guest-virtual = guest-physical). */

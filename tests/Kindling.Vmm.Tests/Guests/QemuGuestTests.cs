@@ -139,12 +139,13 @@ public sealed class QemuGuestTests
             string ro = BlockImages.Create(dir.FullName, readOnly: true);
             byte[] roBefore = File.ReadAllBytes(ro);
 
-            GuestRunResult r = await RunAsync(new QemuMicrovm(GuestBuilder.ImagePath, "kindling.test=blk")
+            GuestRunResult r = await RunAsync(new QemuMicrovm(GuestBuilder.ImagePath, "kindling.test=blk") { Acpi = false }
                 .AddDrive(rw, readOnly: false).AddDrive(ro, readOnly: true));
 
             AssertPassed(r, "blk");
             Assert.Contains("blk: flushed", r.Lines);
             Assert.Contains("blk: write to the read-only drive refused with IOERR, sector unchanged", r.Lines);
+            Assert.Equal(2, r.Lines.Count(l => l.EndsWith("used-buffer interrupts through the IOAPIC", StringComparison.Ordinal)));
             Assert.Equal(BlockImages.WrittenSector1, BlockImages.ReadSector(rw, 1));
             Assert.Equal(BlockImages.Sector0(readOnly: false), BlockImages.ReadSector(rw, 0));
             Assert.Equal(roBefore, File.ReadAllBytes(ro));
@@ -175,11 +176,34 @@ public sealed class QemuGuestTests
     }
 
     [Fact]
-    public async Task Rng_OnQemuMicrovm_ReadsVariedEntropy()
+    public async Task Rng_OnQemuMicrovmPolled_ReadsVariedEntropy()
     {
         GuestRunResult r = await RunAsync(new QemuMicrovm(GuestBuilder.ImagePath, "kindling.test=rng").AddRng());
 
         AssertPassed(r, "rng");
+        Assert.Contains(r.Lines, l => l.EndsWith("used-buffer interrupts (InterruptStatus, polled)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Rng_OnQemuMicrovmFromTheCommandLine_TakesUsedBufferInterruptsThroughTheIoapic()
+    {
+        GuestRunResult r = await RunAsync(new QemuMicrovm(GuestBuilder.ImagePath, "kindling.test=rng") { Acpi = false }.AddRng());
+
+        AssertPassed(r, "rng");
+        Assert.Contains(r.Lines, l => l.StartsWith("virtio: device 4 at feb00e00 irq 12:", StringComparison.Ordinal));
+        Assert.Contains(r.Lines, l => l.EndsWith("used-buffer interrupts through the IOAPIC", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Rng_WithIrqOnAPinNothingRaises_FailsNamingTheIrq()
+    {
+        // The transport (slot 7, GSI 12) announced on pin 16, which QEMU never raises: the guest must notice.
+        GuestRunResult r = await RunAsync(new QemuMicrovm(GuestBuilder.ImagePath,
+            "kindling.test=rng virtio_mmio.device=512@0xfeb00e00:16") { Acpi = false, AutoKernelCmdline = false }.AddRng());
+
+        Assert.Contains(r.Lines, l => l.StartsWith("KINDLING-TEST rng FAIL device 4 at ", StringComparison.Ordinal) &&
+                                      l.EndsWith("no used-buffer interrupt arrived on IRQ 16", StringComparison.Ordinal));
+        Assert.Equal(QemuMicrovm.FailExitCode, r.ExitCode);
     }
 
     [Fact]
@@ -199,7 +223,7 @@ public sealed class QemuGuestTests
         using UdpClient peer = new(new IPEndPoint(IPAddress.Loopback, 0));
         int qemuPort = FreeUdpPort();
         string reply = $"{EthernetFrames.HostPayloadPrefix} {Guid.NewGuid():N}";
-        QemuMicrovm vm = new QemuMicrovm(GuestBuilder.ImagePath, "kindling.test=net")
+        QemuMicrovm vm = new QemuMicrovm(GuestBuilder.ImagePath, "kindling.test=net") { Acpi = false }
             .AddNetUdp(qemuPort, ((IPEndPoint)peer.Client.LocalEndPoint!).Port, GuestMac);
 
         Task<GuestRunResult> run = RunAsync(vm);
@@ -240,7 +264,8 @@ public sealed class QemuGuestTests
         using PacketSocket wire = new(tap.Name);
         string reply = $"{EthernetFrames.HostPayloadPrefix} {Guid.NewGuid():N}";
 
-        Task<GuestRunResult> run = RunAsync(new QemuMicrovm(GuestBuilder.ImagePath, "kindling.test=net").AddNetTap(tap.Name, GuestMac));
+        Task<GuestRunResult> run = RunAsync(new QemuMicrovm(GuestBuilder.ImagePath, "kindling.test=net") { Acpi = false }
+            .AddNetTap(tap.Name, GuestMac));
         byte[]? guestFrame = await Task.Run(() => wire.Receive(f => EthernetFrames.IsGuestFrame(f), FrameTimeout, ct), ct);
         if (guestFrame is not null)
         {
