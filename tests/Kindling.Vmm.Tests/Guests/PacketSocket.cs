@@ -50,11 +50,12 @@ internal sealed partial class PacketSocket : IDisposable
     }
 
     /// <summary>Frames from the interface until <paramref name="accept"/> takes one; null at the deadline.</summary>
-    public byte[]? Receive(Func<byte[], bool> accept, TimeSpan timeout, CancellationToken cancellationToken)
+    public byte[]? Receive(Func<byte[], bool> accept, TimeSpan timeout, CancellationToken cancellationToken, TimeProvider? time = null)
     {
+        time ??= TimeProvider.System;
         byte[] buffer = new byte[MaxFrame];
-        DateTime deadline = DateTime.UtcNow + timeout;
-        while (DateTime.UtcNow < deadline)
+        long started = time.GetTimestamp();
+        while (time.GetElapsedTime(started) < timeout)
         {
             cancellationToken.ThrowIfCancellationRequested();
             PollFd p = new() { Fd = (int)_fd.DangerousGetHandle(), Events = POLLIN };
