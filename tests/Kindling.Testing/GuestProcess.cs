@@ -5,7 +5,7 @@ namespace Kindling.Testing;
 
 /// <summary>
 /// Runs a VM process with stdin closed, collects stdout (the serial console) and stderr, timestamps the first
-/// stdout byte, and kills the whole process tree when it runs past its timeout, so nothing is left behind.
+/// stdout byte and every serial line (the KVM probe times the <c>loop</c> guest's markers), and kills the whole process tree when it runs past its timeout, so nothing is left behind.
 /// </summary>
 public static class GuestProcess
 {
@@ -36,6 +36,8 @@ public static class GuestProcess
         process.StandardInput.Close();
         long? firstByte = null;
         MemoryStream stdout = new();
+        List<(TimeSpan, string)> lineTimes = [];
+        List<byte> partial = [];
         Task pumpOut = Task.Run(async () =>
         {
             byte[] buffer = new byte[4096];
@@ -43,10 +45,29 @@ public static class GuestProcess
             int n;
             while ((n = await s.ReadAsync(buffer, CancellationToken.None)) > 0)
             {
-                firstByte ??= time.GetTimestamp();
+                long now = time.GetTimestamp();
+                firstByte ??= now;
                 lock (stdout)
                 {
                     stdout.Write(buffer, 0, n);
+                }
+
+                for (int i = 0; i < n; i++)
+                {
+                    if (buffer[i] == (byte)'\n')
+                    {
+                        string line = Encoding.UTF8.GetString([.. partial]).TrimEnd('\r');
+                        lock (lineTimes)
+                        {
+                            lineTimes.Add((time.GetElapsedTime(started, now), line));
+                        }
+
+                        partial.Clear();
+                    }
+                    else
+                    {
+                        partial.Add(buffer[i]);
+                    }
                 }
             }
         }, CancellationToken.None);
@@ -77,9 +98,15 @@ public static class GuestProcess
             serial = Encoding.UTF8.GetString(stdout.ToArray());
         }
 
+        List<(TimeSpan, string)> lines;
+        lock (lineTimes)
+        {
+            lines = [.. lineTimes];
+        }
+
         cancellationToken.ThrowIfCancellationRequested();
         return new GuestRunResult(
             timedOut ? -1 : process.ExitCode, timedOut, serial, stderr,
-            firstByte is { } fb ? time.GetElapsedTime(started, fb) : null, time.GetElapsedTime(started, ended));
+            firstByte is { } fb ? time.GetElapsedTime(started, fb) : null, time.GetElapsedTime(started, ended), lines);
     }
 }

@@ -7,8 +7,15 @@ namespace Kindling.Testing;
 /// <param name="Stderr">Everything on stderr: the VM process's own messages.</param>
 /// <param name="FirstByte">From process start to the first byte on stdout; null when nothing came.</param>
 /// <param name="Elapsed">From process start to its exit (or kill).</param>
-public sealed record GuestRunResult(int ExitCode, bool TimedOut, string Serial, string Stderr, TimeSpan? FirstByte, TimeSpan Elapsed)
+/// <param name="LineTimes">Each complete serial line (no CR/LF) with the time from process start its newline came.</param>
+public sealed record GuestRunResult(
+    int ExitCode, bool TimedOut, string Serial, string Stderr, TimeSpan? FirstByte, TimeSpan Elapsed,
+    IReadOnlyList<(TimeSpan At, string Line)> LineTimes)
 {
+    /// <summary>When <paramref name="line"/> (exactly) arrived first; null when it never did.</summary>
+    public TimeSpan? TimeOf(string line) =>
+        LineTimes.Where(t => t.Line == line).Select(t => (TimeSpan?)t.At).FirstOrDefault();
+
     /// <summary>The line a guest prints when scenario <paramref name="name"/> passed.</summary>
     public static string PassLine(string name) => $"KINDLING-TEST {name} PASS";
 
