@@ -229,7 +229,10 @@ void virtq_setup(struct virtio_dev *dev, struct virtq *q, uint16_t index)
     memset(q, 0, sizeof *q);
     q->dev = dev;
     q->index = index;
-    q->size = max < VIRTQ_MAX_SIZE ? (uint16_t)max : VIRTQ_MAX_SIZE;
+    /* Split queues have power-of-two sizes: the largest one within both limits. */
+    q->size = VIRTQ_MAX_SIZE;
+    while (q->size > max)
+        q->size /= 2;
     q->desc = dma_alloc(sizeof(struct virtq_desc) * VIRTQ_MAX_SIZE, 16);
     q->avail = dma_alloc(sizeof(struct virtq_avail), 2);
     q->used = dma_alloc(sizeof(struct virtq_used), 4);
