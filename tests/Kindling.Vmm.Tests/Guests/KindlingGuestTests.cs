@@ -1,0 +1,215 @@
+using System.Net.Sockets;
+using System.Text;
+using Kindling.Testing;
+using Kindling.Vmm.Config;
+
+namespace Kindling.Vmm.Tests.Guests;
+
+/// <summary>
+/// The test guests on kindling-vmm, run as a real process from a Firecracker-format config file. The guests are
+/// entered through their 64-bit Linux entry (boot_params in RSI) and find virtio devices from the
+/// <c>virtio_mmio.device=</c> words the VMM adds to the command line. Guest kernel code is emulated ~3600× slower
+/// on this kind of host's KVM, hence the generous timeout (the guests stay under ~10⁶ instructions).
+/// </summary>
+public sealed class KindlingGuestTests
+{
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromSeconds(180);
+    private static readonly TimeSpan FrameTimeout = TimeSpan.FromSeconds(120);
+    private const string GuestMac = "06:00:ac:10:00:02";
+    private const int VsockPort = 52000;
+    private const string VsockMessage = "KINDLING-VSOCK-ECHO ping";
+
+    private static async Task<GuestRunResult> RunAsync(VmConfig config)
+    {
+        DirectoryInfo dir = Directory.CreateTempSubdirectory("kindling-vmm-guest-");
+        try
+        {
+            return await KindlingVmmProcess.RunAsync(config, dir.FullName, RunTimeout, TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static void AssertPassed(GuestRunResult result, string scenario)
+    {
+        Assert.True(result.Passed(scenario) && result.ExitCode == 0,
+            $"expected '{GuestRunResult.PassLine(scenario)}' and exit 0; {result.Describe()}");
+    }
+
+    [KvmFact]
+    public async Task Hello_OnKindlingVmm_PassesAndExitsZero()
+    {
+        GuestRunResult r = await RunAsync(KindlingVmmProcess.GuestConfig("kindling.test=hello"));
+
+        AssertPassed(r, "hello");
+        Assert.Contains("Hello from the Kindling test guest (64-bit Linux entry)", r.Lines);
+    }
+
+    [KvmFact]
+    public async Task Cmdline_OnKindlingVmm_EchoesExactlyTheBootArgs()
+    {
+        const string bootArgs = "kindling.test=cmdline console=ttyS0 a=b=c \"two words\" trailing";
+
+        GuestRunResult r = await RunAsync(KindlingVmmProcess.GuestConfig(bootArgs));
+
+        AssertPassed(r, "cmdline");
+        Assert.Contains($"KINDLING-CMDLINE<<<{bootArgs}>>>", r.Lines);
+    }
+
+    [KvmFact]
+    public async Task Loop_OnKindlingVmm_PrintsBothMarkers()
+    {
+        GuestRunResult r = await RunAsync(KindlingVmmProcess.GuestConfig("kindling.test=loop kindling.loops=100000"));
+
+        AssertPassed(r, "loop");
+        Assert.Contains("KINDLING-LOOP-END 100000", r.Lines);
+    }
+
+    [KvmFact]
+    public async Task Smp_OnKindlingVmmWithTwoVcpus_EveryVcpuChecksIn() => await AssertSmpAsync(2);
+
+    [KvmFact]
+    public async Task Smp_OnKindlingVmmWithFourVcpus_EveryVcpuChecksIn() => await AssertSmpAsync(4);
+
+    private static async Task AssertSmpAsync(int cpus)
+    {
+        GuestRunResult r = await RunAsync(KindlingVmmProcess.GuestConfig($"kindling.test=smp kindling.cpus={cpus}", vcpus: cpus));
+
+        AssertPassed(r, "smp");
+        Assert.Contains(r.Lines, l => l.StartsWith($"smp: {cpus} of {cpus} vCPUs checked in", StringComparison.Ordinal));
+    }
+
+    [KvmFact]
+    public async Task Smp_OnKindlingVmmWithoutCount_TakesTheCountFromTheMpTable()
+    {
+        GuestRunResult r = await RunAsync(KindlingVmmProcess.GuestConfig("kindling.test=smp", vcpus: 2));
+
+        AssertPassed(r, "smp");
+        Assert.Contains("smp: BSP APIC ID 0, expecting 2 vCPUs (from MP table)", r.Lines);
+    }
+
+    [KvmFact]
+    public async Task Timer_OnKindlingVmm_LapicAndPitInterruptsArrive()
+    {
+        GuestRunResult r = await RunAsync(KindlingVmmProcess.GuestConfig("kindling.test=timer"));
+
+        AssertPassed(r, "timer");
+        Assert.Contains("timer: PIT interrupt arrived through the IOAPIC", r.Lines);
+    }
+
+    [KvmFact]
+    public async Task Blk_OnKindlingVmm_ReadsWritesFlushesAndReadOnlyDriveRefusesWrites()
+    {
+        DirectoryInfo dir = Directory.CreateTempSubdirectory("kindling-vmm-blk-");
+        try
+        {
+            string rw = BlockImages.Create(dir.FullName, readOnly: false);
+            string ro = BlockImages.Create(dir.FullName, readOnly: true);
+            byte[] roBefore = File.ReadAllBytes(ro);
+            VmConfig config = KindlingVmmProcess.GuestConfig("kindling.test=blk") with
+            {
+                Drives =
+                [
+                    new DriveConfig { DriveId = "rw", PathOnHost = rw, IsRootDevice = false, IsReadOnly = false },
+                    new DriveConfig { DriveId = "ro", PathOnHost = ro, IsRootDevice = false, IsReadOnly = true },
+                ],
+            };
+
+            GuestRunResult r = await RunAsync(config);
+
+            AssertPassed(r, "blk");
+            Assert.Equal(BlockImages.WrittenSector1, BlockImages.ReadSector(rw, 1));
+            Assert.Equal(roBefore, File.ReadAllBytes(ro));
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    [KvmFact]
+    public async Task Rng_OnKindlingVmm_ReadsVariedEntropy()
+    {
+        GuestRunResult r = await RunAsync(KindlingVmmProcess.GuestConfig("kindling.test=rng") with { Entropy = new EntropyConfig() });
+
+        AssertPassed(r, "rng");
+    }
+
+    [KvmFact]
+    public async Task Net_OnKindlingVmmOverTap_SendsAFrameAndReceivesTheReply()
+    {
+        Assert.SkipWhen(HostFacts.RootUnavailableReason is not null, HostFacts.RootUnavailableReason ?? "");
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        using TapDevice tap = TapDevice.Create();
+        using PacketSocket wire = new(tap.Name);
+        string reply = $"{EthernetFrames.HostPayloadPrefix} {Guid.NewGuid():N}";
+        VmConfig config = KindlingVmmProcess.GuestConfig("kindling.test=net") with
+        {
+            NetworkInterfaces = [new NetworkInterfaceConfig { IfaceId = "eth0", HostDevName = tap.Name, GuestMac = GuestMac }],
+        };
+
+        Task<GuestRunResult> run = RunAsync(config);
+        byte[]? guestFrame = await Task.Run(() => wire.Receive(f => EthernetFrames.IsGuestFrame(f), FrameTimeout, ct), ct);
+        if (guestFrame is not null)
+        {
+            wire.Send(EthernetFrames.HostFrame(reply));
+        }
+
+        GuestRunResult r = await run;
+        Assert.True(guestFrame is not null, $"the guest's frame never appeared on {tap.Name}; {r.Describe()}");
+        AssertPassed(r, "net");
+        Assert.Contains(r.Lines, l => l.StartsWith(EthernetFrames.ReceivedLine(reply), StringComparison.Ordinal));
+    }
+
+    /// <summary>Hybrid vsock: the guest connects to host port 52000; the VMM connects to <c>uds_path_52000</c>.</summary>
+    [KvmFact]
+    public async Task Vsock_OnKindlingVmm_GuestConnectionIsEchoedThroughTheUnixSocket()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        DirectoryInfo dir = Directory.CreateTempSubdirectory("kindling-vmm-vsock-");
+        try
+        {
+            string uds = Path.Combine(dir.FullName, "v.sock");
+            using Socket listener = new(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+            listener.Bind(new UnixDomainSocketEndPoint($"{uds}_{VsockPort}"));
+            listener.Listen(1);
+            Task<string> echo = EchoOnceAsync(listener, VsockMessage.Length, ct);
+            VmConfig config = KindlingVmmProcess.GuestConfig($"kindling.test=vsock kindling.vsock_port={VsockPort}") with
+            {
+                Vsock = new VsockConfig { GuestCid = 3, UdsPath = uds },
+            };
+
+            GuestRunResult r = await RunAsync(config);
+
+            AssertPassed(r, "vsock");
+            Assert.True(echo.IsCompletedSuccessfully, $"the host side saw no connection; {r.Describe()}");
+            Assert.Equal(VsockMessage, await echo);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
+    }
+
+    private static async Task<string> EchoOnceAsync(Socket listener, int length, CancellationToken ct)
+    {
+        using Socket s = await listener.AcceptAsync(ct);
+        byte[] buffer = new byte[length];
+        int got = 0;
+        while (got < length)
+        {
+            int n = await s.ReceiveAsync(buffer.AsMemory(got), SocketFlags.None, ct);
+            if (n == 0)
+            {
+                break;
+            }
+
+            got += n;
+        }
+
+        await s.SendAsync(buffer.AsMemory(0, got), SocketFlags.None, ct);
+        return Encoding.ASCII.GetString(buffer, 0, got);
+    }
+}
