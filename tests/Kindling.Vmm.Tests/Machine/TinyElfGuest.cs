@@ -16,9 +16,16 @@ internal static class TinyElfGuest
     // mov dx, 0x3f8; mov al, 'K'; out dx, al; mov al, 0xfe; out 0x64, al; hlt; jmp $-1
     private static readonly byte[] Code = [0x66, 0xba, 0xf8, 0x03, 0xb0, Marker, 0xee, 0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb, 0xfd];
 
-    public static string Write(string directory)
+    // jmp $ : spins until the VMM stops the vCPU.
+    private static readonly byte[] SpinCode = [0xeb, 0xfe];
+
+    public static string WriteSpinner(string directory) => Write(directory, SpinCode, "spin-guest.elf");
+
+    public static string Write(string directory) => Write(directory, Code, "tiny-guest.elf");
+
+    private static string Write(string directory, byte[] code, string name)
     {
-        byte[] image = new byte[CodeOffset + Code.Length];
+        byte[] image = new byte[CodeOffset + code.Length];
         Span<byte> h = image;
         h[0] = 0x7f;
         h[1] = (byte)'E';
@@ -42,12 +49,12 @@ internal static class TinyElfGuest
         BinaryPrimitives.WriteUInt64LittleEndian(p[8..], CodeOffset);
         BinaryPrimitives.WriteUInt64LittleEndian(p[16..], LoadAddress); // p_vaddr
         BinaryPrimitives.WriteUInt64LittleEndian(p[24..], LoadAddress); // p_paddr
-        BinaryPrimitives.WriteUInt64LittleEndian(p[32..], (ulong)Code.Length);
-        BinaryPrimitives.WriteUInt64LittleEndian(p[40..], (ulong)Code.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[32..], (ulong)code.Length);
+        BinaryPrimitives.WriteUInt64LittleEndian(p[40..], (ulong)code.Length);
         BinaryPrimitives.WriteUInt64LittleEndian(p[48..], 0x1000);
-        Code.CopyTo(h[CodeOffset..]);
+        code.CopyTo(h[CodeOffset..]);
 
-        string path = Path.Combine(directory, "tiny-guest.elf");
+        string path = Path.Combine(directory, name);
         File.WriteAllBytes(path, image);
         return path;
     }

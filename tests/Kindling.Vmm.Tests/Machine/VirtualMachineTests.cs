@@ -68,4 +68,19 @@ public sealed class VirtualMachineTests : IDisposable
         Assert.Equal(VmExitReason.GuestReset, exit.Reason);
         Assert.Equal([TinyElfGuest.Marker], serial.ToArray());
     }
+
+    [KvmFact]
+    public async Task Stop_GuestSpinningInKvmRun_KicksEveryVcpuOut()
+    {
+        string kernel = TinyElfGuest.WriteSpinner(_dir);
+        using VirtualMachine vm = VirtualMachine.Create(
+            new VirtualMachineOptions { KernelImagePath = kernel, SerialOutput = new StreamSerialOutput(Stream.Null), MemSizeMib = 64, VcpuCount = 2 },
+            NullLoggerFactory.Instance);
+        vm.Start();
+
+        vm.Stop();
+        VmExit exit = await vm.Completion.WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+
+        Assert.Equal(VmExitReason.Stopped, exit.Reason);
+    }
 }

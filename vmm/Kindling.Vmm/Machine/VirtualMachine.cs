@@ -241,16 +241,10 @@ public sealed class VirtualMachine : IDisposable
     public void Stop(VmExit? reason = null)
     {
         reason ??= new VmExit(VmExitReason.Stopped);
-        if (Interlocked.CompareExchange(ref _exit, reason, null) is null)
+        // Logged at Information even for errors: the owner reports the exit (kindling-vmm prints exactly one line).
+        if (Interlocked.CompareExchange(ref _exit, reason, null) is null && _logger.IsEnabled(LogLevel.Information))
         {
-            if (reason.Reason == VmExitReason.Error)
-            {
-                _logger.LogError("stopping the VM: {Reason}", reason.Message);
-            }
-            else if (_logger.IsEnabled(LogLevel.Information))
-            {
-                _logger.LogInformation("stopping the VM: {Reason}", reason.ToString());
-            }
+            _logger.LogInformation("stopping the VM: {Reason}", reason.ToString());
         }
 
         _stopping = true;
