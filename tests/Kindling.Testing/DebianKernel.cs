@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text.RegularExpressions;
+using Kindling.Vmm.Boot;
 
 namespace Kindling.Testing;
 
@@ -121,11 +122,15 @@ public static partial class DebianKernel
     public static void ExtractVmlinux(string bzImage, string vmlinux)
     {
         byte[] image = File.ReadAllBytes(bzImage);
-        int setupSects = image[0x1f1] == 0 ? 4 : image[0x1f1];
-        int setupSize = (setupSects + 1) * 512;
-        int payloadOffset = checked((int)BinaryPrimitives.ReadUInt32LittleEndian(image.AsSpan(0x248)));
-        int payloadLength = checked((int)BinaryPrimitives.ReadUInt32LittleEndian(image.AsSpan(0x24c)));
-        ReadOnlySpan<byte> payload = image.AsSpan(setupSize + payloadOffset, payloadLength);
+        SetupHeader header = MemoryMarshal.Read<SetupHeader>(image.AsSpan(SetupHeader.Offset));
+        if (header.Header != SetupHeader.HeaderMagic)
+        {
+            throw new InvalidOperationException($"{bzImage} has no \"HdrS\" setup header: not a bzImage");
+        }
+
+        int payloadOffset = checked((int)header.PayloadOffset);
+        int payloadLength = checked((int)header.PayloadLength);
+        ReadOnlySpan<byte> payload = image.AsSpan(header.SetupSize + payloadOffset, payloadLength);
         uint expectedSize = BinaryPrimitives.ReadUInt32LittleEndian(payload[^4..]);
         ReadOnlySpan<byte> lz4LegacyMagic = [0x02, 0x21, 0x4c, 0x18];
         if (!payload.StartsWith(lz4LegacyMagic))

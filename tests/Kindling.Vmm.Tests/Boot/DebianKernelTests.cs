@@ -51,6 +51,26 @@ public sealed class DebianKernelTests : IDisposable
     }
 
     [Fact]
+    public void WriteBootParams_DebianBzImage_CarriesItsHeaderAndRejectsCmdlineBeyondCmdlineSize()
+    {
+        var memory = new FakeGuestMemory(GuestRam);
+        LoadedKernel k = KernelLoader.Load(memory, DebianKernel.BzImagePath);
+        IReadOnlyList<E820Entry> e820 = BootLayout.BuildE820(memory);
+
+        LinuxBoot.WriteBootParams(memory, k, "console=ttyS0", null, e820);
+        BootParams bp = memory.Read<BootParams>(new GuestAddress(BootLayout.ZeroPageStart));
+        var e = Assert.Throws<BootException>(() => LinuxBoot.WriteBootParams(memory, k, new string('x', 2048), null, e820));
+
+        Assert.Equal(k.Header!.Value.Version, bp.Hdr.Version);
+        Assert.Equal(k.Header.Value.InitSize, bp.Hdr.InitSize);
+        Assert.Equal(k.Header.Value.SetupSects, bp.Hdr.SetupSects);
+        Assert.Equal(0xff, bp.Hdr.TypeOfLoader);
+        Assert.NotEqual(0, bp.Hdr.LoadFlags & SetupHeader.CanUseHeap);
+        Assert.Equal(2047u, bp.Hdr.CmdlineSize);
+        Assert.Contains("at most 2047 fit", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Load_DebianVmlinux_PtLoadsAtPaddrEntryIsStartup64Physical()
     {
         var memory = new FakeGuestMemory(GuestRam);
