@@ -1,3 +1,5 @@
+[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
+
 namespace Kindling.Images;
 
 /// <summary>Marker for the images assembly.</summary>
