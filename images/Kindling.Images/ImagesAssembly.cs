@@ -1,5 +1,3 @@
-[assembly: System.Runtime.Versioning.SupportedOSPlatform("linux")]
-
 namespace Kindling.Images;
 
 /// <summary>Marker for the images assembly.</summary>

@@ -1,3 +1,5 @@
+using Kindling.Images.Tools;
+
 namespace Kindling.Images.Cache;
 
 /// <summary>
@@ -36,7 +38,7 @@ internal sealed class TempDirectory : IDisposable
             {
                 try
                 {
-                    File.SetUnixFileMode(d, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+                    UnixMode.Set(d, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
                 }
                 catch (IOException)
                 {

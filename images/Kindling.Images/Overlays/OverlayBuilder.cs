@@ -91,7 +91,7 @@ internal sealed class OverlayBuilder(string directory)
 
             Directory.CreateDirectory(Path.GetDirectoryName(dst)!);
             File.WriteAllBytes(dst, f.Content.ToArray());
-            File.SetUnixFileMode(dst, f.Mode);
+            UnixMode.Set(dst, f.Mode);
         }
     }
 }

@@ -65,10 +65,10 @@ internal sealed class BaseImageBuilder(GuestFiles guest, BaseImageRecipe recipe)
         }
 
         Directory.CreateDirectory(Path.Combine(tree, "tmp"));
-        File.SetUnixFileMode(Path.Combine(tree, "tmp"), (UnixFileMode)0x3FF);
+        UnixMode.Set(Path.Combine(tree, "tmp"), (UnixFileMode)0x3FF);
         string busybox = Path.Combine(tree, "bin", "busybox");
         await File.WriteAllBytesAsync(busybox, guest.Busybox, ct);
-        File.SetUnixFileMode(busybox, (UnixFileMode)0x1ED);
+        UnixMode.Set(busybox, (UnixFileMode)0x1ED);
         foreach (string applet in await guest.AppletsAsync(ct))
         {
             string link = Path.Combine(tree, "bin", applet);
@@ -100,10 +100,10 @@ internal sealed class BaseImageBuilder(GuestFiles guest, BaseImageRecipe recipe)
         Directory.CreateDirectory(Path.Combine(tree, "workspace"));
         string agent = Path.Combine(tree, GuestFiles.GuestAgentPath);
         File.WriteAllBytes(agent, guest.Agent);
-        File.SetUnixFileMode(agent, (UnixFileMode)0x1ED);
+        UnixMode.Set(agent, (UnixFileMode)0x1ED);
         string bb = Path.Combine(tree, GuestFiles.GuestBusyboxPath);
         File.WriteAllBytes(bb, guest.Busybox);
-        File.SetUnixFileMode(bb, (UnixFileMode)0x1ED);
+        UnixMode.Set(bb, (UnixFileMode)0x1ED);
     }
 
     private async Task DebootstrapAsync(string tree, IProgress<ImageProgress>? progress, CancellationToken ct)
