@@ -32,7 +32,6 @@ public static class Lz4LegacyDecoder
         using MemoryStream output = new();
         byte[] block = new byte[LegacyBlockSize];
         int pos = 4;
-        int blocks = 0;
         while (pos < input.Length)
         {
             if (input.Length - pos < 4)
@@ -47,7 +46,7 @@ public static class Lz4LegacyDecoder
                 continue; // A concatenated legacy frame.
             }
 
-            if (pos == input.Length && blocks > 0)
+            if (pos == input.Length)
             {
                 // The kernel's size_append trailer: the total decompressed size.
                 if (size != output.Length)
@@ -73,7 +72,6 @@ public static class Lz4LegacyDecoder
 
             output.Write(block, 0, n);
             pos += (int)size;
-            blocks++;
         }
 
         return output.ToArray();

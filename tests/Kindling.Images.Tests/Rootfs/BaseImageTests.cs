@@ -108,11 +108,3 @@ public sealed class BaseImageTests(ImageStoreFixture fixture)
         Assert.Equal(0, fsck.Exit);
     }
 }
-
-/// <summary>A private cache directory for one test, deleted afterwards.</summary>
-internal sealed class TempCache : IDisposable
-{
-    public string Path { get; } = Directory.CreateTempSubdirectory("kindling-images-").FullName;
-
-    public void Dispose() => Directory.Delete(Path, recursive: true);
-}
