@@ -228,7 +228,7 @@ public sealed class ImageStore
     private async Task PublishAsync(string path, Func<string, Task> build, CancellationToken ct)
     {
         string dir = Path.GetDirectoryName(path)!;
-        string tmp = Path.Combine(dir, TempDirectory.Prefix + Guid.NewGuid().ToString("N") + Path.GetExtension(path));
+        string tmp = Path.Combine(dir, TempDirectory.NewName() + Path.GetExtension(path));
         try
         {
             File.Delete(path + HashSuffix);

@@ -5,7 +5,7 @@ internal static class AtomicFile
 {
     public static async Task WriteAllBytesAsync(string path, ReadOnlyMemory<byte> bytes, CancellationToken ct)
     {
-        string tmp = Path.Combine(Path.GetDirectoryName(path)!, TempDirectory.Prefix + Path.GetFileName(path));
+        string tmp = Path.Combine(Path.GetDirectoryName(path)!, TempDirectory.NewName() + "-" + Path.GetFileName(path));
         try
         {
             await using (FileStream f = new(tmp, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))

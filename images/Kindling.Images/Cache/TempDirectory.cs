@@ -12,11 +12,14 @@ internal sealed class TempDirectory : IDisposable
 
     public TempDirectory(string parent)
     {
-        Path = System.IO.Path.Combine(parent, Prefix + Guid.NewGuid().ToString("N"));
+        Path = System.IO.Path.Combine(parent, NewName());
         Directory.CreateDirectory(Path);
     }
 
     public string Path { get; }
+
+    /// <summary>A scratch name that records the owning process: ".tmp-PID-GUID".</summary>
+    public static string NewName() => $"{Prefix}{Environment.ProcessId}-{Guid.NewGuid():N}";
 
     public void Dispose() => DeleteTree(Path);
 
@@ -49,7 +52,10 @@ internal sealed class TempDirectory : IDisposable
         }
     }
 
-    /// <summary>Removes scratch directories and files left by a crashed build.</summary>
+    /// <summary>
+    /// Removes scratch directories and files left by a crashed build: those whose owning process is gone (a build
+    /// running in another process is left alone).
+    /// </summary>
     public static void SweepStale(string parent)
     {
         if (!Directory.Exists(parent))
@@ -57,14 +63,21 @@ internal sealed class TempDirectory : IDisposable
             return;
         }
 
-        foreach (string d in Directory.GetDirectories(parent, Prefix + "*"))
+        foreach (string d in Directory.GetDirectories(parent, Prefix + "*").Where(IsOrphan))
         {
             DeleteTree(d);
         }
 
-        foreach (string f in Directory.GetFiles(parent, Prefix + "*"))
+        foreach (string f in Directory.GetFiles(parent, Prefix + "*").Where(IsOrphan))
         {
             File.Delete(f);
         }
+    }
+
+    private static bool IsOrphan(string path)
+    {
+        string name = System.IO.Path.GetFileName(path)[Prefix.Length..];
+        int dash = name.IndexOf('-', StringComparison.Ordinal);
+        return dash <= 0 || !int.TryParse(name[..dash], out int pid) || (pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"));
     }
 }
