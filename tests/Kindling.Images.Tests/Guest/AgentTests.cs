@@ -30,11 +30,67 @@ public sealed class AgentTests(ImageStoreFixture fixture)
         """)!;
 
     [RootFact]
-    public async Task Init_ThreeStepJobOnOverlayRoot_FramedOutputExitCodesAndMaskedSecret()
+    public async Task Init_ThreeStepJobOnOverlayRoot_FramedOutputExitCodesAndMaskedSecret() =>
+        await RunThreeStepJobAsync(await fixture.MinimalAsync());
+
+    [RootFact]
+    public async Task Init_ThreeStepJobOnDebianBase_SameFraming()
+    {
+        Assert.SkipUnless(Environment.GetEnvironmentVariable("KINDLING_SLOW_TESTS") == "1", "slow (builds the debian base with debootstrap when not cached): set KINDLING_SLOW_TESTS=1");
+        await RunThreeStepJobAsync(await fixture.Store.EnsureBaseAsync(Kindling.Images.Rootfs.Flavour.Debian, null, TestContext.Current.CancellationToken));
+    }
+
+    [RootFact]
+    public async Task Init_Eth0Present_AgentReachesMmdsOverLinkLocalAndAppliesNetworkConfig()
     {
         CancellationToken ct = TestContext.Current.CancellationToken;
         KernelArtifacts kernel = await fixture.KernelAsync();
         BaseImage baseImage = await fixture.MinimalAsync();
+        using Overlay overlay = await fixture.Store.CreateOverlayAsync((string?)null, 32L << 20, ct);
+        using NetworkNamespace host = await NetworkNamespace.CreateAsync("127.0.0.2");
+        using NetworkNamespace guest = await NetworkNamespace.CreateWithEth0Async(host, MmdsAddress + "/16");
+        JsonNode job = JsonNode.Parse("""
+            {"kindling": {"job": {"id": "5", "step_count": "1", "steps": {"0": {"name": "Net", "run": "ip -4 addr show dev eth0; ip route; cat /etc/resolv.conf"}}},
+             "network": {"address": "172.16.0.2/30", "gateway": "172.16.0.1", "dns": "9.9.9.9"}}}
+            """)!;
+        await using MmdsTestServer mmds = new(host.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), job);
+        string root = Directory.CreateTempSubdirectory("kindling-root-").FullName;
+        try
+        {
+            GuestRunResult r = await GuestRun.RunAsync(guest.Name, InitScript(root, kernel, baseImage, overlay), new Dictionary<string, string>
+            {
+                ["KINDLING_CMDLINE"] = "kindling.base=/images/base.ext4 kindling.overlay=/images/overlay.ext4 kindling.modules=0",
+            }, ct);
+
+            Assert.True(r.ExitCode == 0, r.Output);
+            Assert.Contains("inet 169.254.0.2/16", r.Output);
+            Assert.Contains("inet 172.16.0.2/30", r.Output);
+            Assert.Contains("default via 172.16.0.1 dev eth0", r.Output);
+            Assert.Contains("nameserver 9.9.9.9", r.Output);
+            Assert.Equal("##kindling[job-end result=succeeded exit=0]", r.ControlLines[^1]);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static string InitScript(string root, KernelArtifacts kernel, BaseImage baseImage, Overlay overlay) => $"""
+        set -e
+        mount -t tmpfs -o mode=0755 tmpfs '{root}'
+        cd '{root}'
+        zcat '{kernel.InitramfsPath}' | cpio -idm --quiet
+        mkdir -p images && touch images/base.ext4 images/overlay.ext4
+        mount --bind '{baseImage.Path}' images/base.ext4
+        mount --bind '{overlay.Path}' images/overlay.ext4
+        cd /
+        exec chroot '{root}' /init
+        """;
+
+    private async Task RunThreeStepJobAsync(BaseImage baseImage)
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        KernelArtifacts kernel = await fixture.KernelAsync();
         using Overlay overlay = await fixture.Store.CreateOverlayAsync([new OverlayFile("src/a.txt", "workspace file A\n"u8.ToArray())], 64L << 20, ct);
         using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
         MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), ThreeStepJob());
@@ -45,18 +101,7 @@ public sealed class AgentTests(ImageStoreFixture fixture)
             {
                 // Unpack the initramfs with cpio(1) onto a tmpfs root, put the two images where the command line
                 // says, and start /init in a chroot: init loop-mounts them, builds the overlay root, switch_roots.
-                string script = $"""
-                    set -e
-                    mount -t tmpfs -o mode=0755 tmpfs '{root}'
-                    cd '{root}'
-                    zcat '{kernel.InitramfsPath}' | cpio -idm --quiet
-                    mkdir -p images && touch images/base.ext4 images/overlay.ext4
-                    mount --bind '{baseImage.Path}' images/base.ext4
-                    mount --bind '{overlay.Path}' images/overlay.ext4
-                    cd /
-                    exec chroot '{root}' /init
-                    """;
-                GuestRunResult r = await GuestRun.RunAsync(ns.Name, script, new Dictionary<string, string>
+                GuestRunResult r = await GuestRun.RunAsync(ns.Name, InitScript(root, kernel, baseImage, overlay), new Dictionary<string, string>
                 {
                     ["KINDLING_CMDLINE"] = "kindling.base=/images/base.ext4 kindling.overlay=/images/overlay.ext4 kindling.modules=0",
                 }, ct);

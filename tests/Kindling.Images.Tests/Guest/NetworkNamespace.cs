@@ -26,6 +26,21 @@ internal sealed partial class NetworkNamespace : IDisposable
         return ns;
     }
 
+    /// <summary>
+    /// An empty namespace for the guest whose only interface besides lo is <c>eth0</c>, one end of a veth pair whose
+    /// other end sits in <paramref name="peer"/> with <paramref name="peerAddress"/> (e.g. the MMDS address /16).
+    /// </summary>
+    public static async Task<NetworkNamespace> CreateWithEth0Async(NetworkNamespace peer, string peerAddress)
+    {
+        NetworkNamespace ns = new($"kindling-img-{Guid.NewGuid():N}"[..24]);
+        await Ip("netns", "add", ns.Name);
+        string hostSide = "kv" + Guid.NewGuid().ToString("N")[..10];
+        await Ip("-n", ns.Name, "link", "add", "eth0", "type", "veth", "peer", "name", hostSide, "netns", peer.Name);
+        await Ip("-n", peer.Name, "addr", "add", peerAddress, "dev", hostSide);
+        await Ip("-n", peer.Name, "link", "set", hostSide, "up");
+        return ns;
+    }
+
     /// <summary>A listening TCP socket bound in this namespace (a socket stays in the namespace it was made in).</summary>
     public Socket Listen(IPEndPoint endpoint)
     {
