@@ -27,6 +27,7 @@ public sealed class ImageStore
     private readonly ImageStoreOptions _options;
     private readonly SemaphoreSlim _buildLock = new(1, 1);
     private readonly ConcurrentDictionary<string, (long Length, DateTime Mtime)> _verified = new(StringComparer.Ordinal);
+    private KernelArtifacts? _kernel;
 
     public ImageStore(ImageStoreOptions options)
     {
@@ -38,12 +39,20 @@ public sealed class ImageStore
 
     public ImageStoreOptions Options => _options;
 
-    /// <summary>Fetches (once) the Debian cloud kernel and builds (once per content) its initramfs.</summary>
+    /// <summary>
+    /// Fetches (once) the Debian cloud kernel and builds (once per content) its initramfs. The answer is remembered
+    /// by this store while its files stay intact, so per-job calls do not ask apt again.
+    /// </summary>
     public async Task<KernelArtifacts> EnsureKernelAsync(IProgress<ImageProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         await _buildLock.WaitAsync(cancellationToken);
         try
         {
+            if (_kernel is { } known && File.Exists(known.VmlinuxPath) && File.Exists(known.BzImagePath) && IsIntact(known.InitramfsPath))
+            {
+                return known;
+            }
+
             GuestFiles guest = LoadGuest();
             KernelBuild kernel = await new DebianKernelFetcher(_options.CacheDirectory, _options.KernelPackage, guest.Modules).EnsureAsync(progress, cancellationToken);
             IReadOnlyList<string> applets = await guest.AppletsAsync(cancellationToken);
@@ -61,7 +70,7 @@ public sealed class ImageStore
             }
 
             progress?.Report(new ImageProgress("kernel", $"kernel {kernel.KernelVersion} ready", 1));
-            return new KernelArtifacts(kernel.BzImagePath, kernel.VmlinuxPath, path, kernel.KernelVersion, kernel.Package,
+            return _kernel = new KernelArtifacts(kernel.BzImagePath, kernel.VmlinuxPath, path, kernel.KernelVersion, kernel.Package,
                 kernel.ModuleFiles.Select(m => Path.Combine(kernel.ModulesDirectory, m)).ToArray());
         }
         finally

@@ -78,6 +78,8 @@ internal sealed class BaseImageBuilder(GuestFiles guest, BaseImageRecipe recipe)
             }
         }
 
+        File.CreateSymbolicLink(Path.Combine(tree, "usr", "bin", "env"), "/bin/busybox"); // #!/usr/bin/env scripts
+
         Dictionary<string, string> etc = new()
         {
             ["passwd"] = "root:x:0:0:root:/root:/bin/sh\n",
