@@ -122,6 +122,28 @@ public sealed class BaseImageTests(ImageStoreFixture fixture)
         }
     }
 
+    [RootFact]
+    public async Task EnsureBase_DiskFull_ClearMessageAndNothingLeftInTheCache()
+    {
+        using TempCache cache = new();
+        string small = Path.Combine(cache.Path, "small");
+        Directory.CreateDirectory(small);
+        Assert.Equal(0, (await Tools.RunAsync("mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", small)).Exit);
+        try
+        {
+            ImageStore store = new(ImageStoreFixture.Options(small));
+
+            ImageBuildException e = await Assert.ThrowsAsync<ImageBuildException>(() => store.EnsureBaseAsync(Flavour.Minimal, null, TestContext.Current.CancellationToken));
+
+            Assert.Matches("disk full|not enough disk space|No space left", e.Message);
+            Assert.Empty(Directory.GetFileSystemEntries(Path.Combine(small, ImageStore.BaseDir)));
+        }
+        finally
+        {
+            await Tools.RunAsync("umount", small);
+        }
+    }
+
     [Fact]
     public async Task EnsureBase_Debian_BuildsWithDebootstrap()
     {
