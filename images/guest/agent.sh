@@ -1,0 +1,284 @@
+# Kindling in-guest job agent. Run by busybox sh: `/kindling/bin/busybox sh /kindling/agent.sh`.
+# It is exec'd by init (after switch_root into the overlay root, or from the initramfs when there are no drives),
+# so in a VM it is PID 1. Contract with the runner: images/guest/PROTOCOL.md (MMDS job tree, serial framing).
+#
+# Test switches (never set in a VM): KINDLING_CMDLINE replaces /proc/cmdline for kindling.* options;
+# KINDLING_AGENT_NO_REBOOT=1 ends with `exit` instead of `reboot -f`. Independently of them, the agent only
+# reboots when it is PID 1 and the real /proc/cmdline carries kindling.agent=1 (the runner's VMs do; a host
+# never does).
+
+BB=${KINDLING_BUSYBOX:-/kindling/bin/busybox}
+PATH=${PATH:-/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin}
+export PATH
+set -o pipefail
+CR=$(printf '\r')
+NL='
+'
+EXIT_AGENT_ERROR=125
+HTTP_TIMEOUT=10
+TOKEN_TTL=21600
+MMDS_PREFIX=kindling
+
+CMDLINE=${KINDLING_CMDLINE-$($BB cat /proc/cmdline 2>/dev/null)}
+
+# arg NAME: the value of NAME=... on the command line; fails when absent.
+arg() {
+  for w in $CMDLINE; do
+    case "$w" in "$1="*) printf '%s' "${w#*=}"; return 0 ;; esac
+  done
+  return 1
+}
+
+b64url() { printf '%s' "$1" | $BB base64 | $BB tr -d '\n=' | $BB tr '+/' '-_'; }
+ctl() { printf '##kindling[%s]\n' "$*"; }
+uptime_s() { $BB cut -d' ' -f1 /proc/uptime; }
+
+end_vm() {
+  code=$1
+  $BB sync
+  if [ "$$" = 1 ] && [ -z "$KINDLING_AGENT_NO_REBOOT" ] && $BB grep -qw 'kindling.agent=1' /proc/cmdline 2>/dev/null; then
+    $BB reboot -f
+    $BB sleep 5
+  fi
+  exit "$code"
+}
+
+fatal() {
+  ctl "error message=$(b64url "$*")"
+  ctl "job-end result=failed exit=$EXIT_AGENT_ERROR"
+  end_vm "$EXIT_AGENT_ERROR"
+}
+
+MMDS=$(arg kindling.mmds) || MMDS=169.254.169.254
+TOKEN=
+
+# http METHOD PATH [HEADER...]: one HTTP/1.1 request over busybox nc (wget cannot PUT). Sets HTTP_STATUS and
+# HTTP_BODY. The request says Connection: close and half-closes; MMDS answers and closes (PROTOCOL.md).
+http() {
+  method=$1 path=$2
+  shift 2
+  req="$method $path HTTP/1.1\r\nHost: $MMDS\r\nAccept: text/plain\r\nConnection: close\r\n"
+  for h in "$@"; do req="$req$h\r\n"; done
+  resp=$(printf '%b\r\n' "$req" | $BB timeout "$HTTP_TIMEOUT" $BB nc "$MMDS" 80 2>/dev/null; echo .)
+  resp=${resp%.}
+  status_line=${resp%%"$NL"*}
+  HTTP_STATUS=$(printf '%s' "$status_line" | $BB cut -d' ' -f2)
+  case "$resp" in
+    *"$CR$NL$CR$NL"*) HTTP_BODY=${resp#*"$CR$NL$CR$NL"} ;;
+    *) HTTP_BODY= ; HTTP_STATUS=${HTTP_STATUS:-000} ;;
+  esac
+}
+
+# get PATH: GET /kindling/PATH with the token into VALUE. 0 when found, 1 when absent (404); any other answer
+# (401: bad or expired token) ends the job as an agent error.
+get() {
+  http GET "/$MMDS_PREFIX/$1" "X-metadata-token: $TOKEN"
+  case "$HTTP_STATUS" in
+    200) VALUE=$HTTP_BODY; return 0 ;;
+    404) VALUE=; return 1 ;;
+    401) fatal "MMDS refused the token (401) reading /$MMDS_PREFIX/$1" ;;
+    *) fatal "MMDS answered ${HTTP_STATUS:-nothing} reading /$MMDS_PREFIX/$1" ;;
+  esac
+}
+
+# keys PATH: the keys of an object into KEYS (one per line, trailing / stripped); empty when absent. Never
+# called in a command substitution, so that a fatal answer ends the agent rather than a subshell.
+keys() {
+  KEYS=
+  if get "$1"; then KEYS=$(printf '%s\n' "$VALUE" | $BB sed -e "s/$CR\$//" -e 's#/$##' | $BB grep -v '^$'); fi
+}
+
+valid_name() {
+  case "$1" in ''|[0-9]*|*[!A-Za-z0-9_]*) return 1 ;; esac
+  return 0
+}
+
+# export_tree PATH: exports every NAME=value under an MMDS object.
+export_tree() {
+  keys "$1"
+  for k in $KEYS; do
+    valid_name "$k" || fatal "environment name '$k' under /$MMDS_PREFIX/$1 is not a valid variable name"
+    get "$1/$k"
+    export "$k=$VALUE"
+  done
+}
+
+# mask: copies stdin to stdout line by line, replacing every secret value (the lines of each value named in
+# KINDLING_MASK_NAMES, longest first) with ***, and prefixing lines that would forge a control line with a space.
+mask() {
+  $BB awk '
+    BEGIN {
+      n = 0
+      split(ENVIRON["KINDLING_MASK_NAMES"], names, " ")
+      for (i in names) {
+        m = split(ENVIRON[names[i]], parts, "\n")
+        for (j = 1; j <= m; j++) { p = parts[j]; sub(/\r$/, "", p); if (length(p) > 0) s[++n] = p }
+      }
+      for (i = 2; i <= n; i++) { v = s[i]; for (j = i - 1; j >= 1 && length(s[j]) < length(v); j--) s[j + 1] = s[j]; s[j + 1] = v }
+    }
+    {
+      line = $0
+      for (i = 1; i <= n; i++) {
+        out = ""
+        while ((k = index(line, s[i])) > 0) { out = out substr(line, 1, k - 1) "***"; line = substr(line, k + length(s[i])) }
+        line = out line
+      }
+      if (substr(line, 1, 11) == "##kindling[") line = " " line
+      print line
+      fflush()
+    }'
+}
+
+elapsed() { $BB awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }'; }
+
+setup_network() {
+  [ -e /sys/class/net/eth0 ] || return 0
+  $BB ip link set lo up 2>/dev/null
+  $BB ip link set eth0 up || fatal "cannot bring eth0 up"
+  if [ -z "$($BB ip -4 addr show dev eth0 2>/dev/null | $BB grep inet)" ]; then
+    $BB ip addr add 169.254.0.2/16 dev eth0 || fatal "cannot give eth0 a link-local address for MMDS"
+  fi
+  $BB ip route replace "$MMDS/32" dev eth0 || fatal "cannot route to MMDS $MMDS via eth0"
+}
+
+apply_network() {
+  get network/address || return 0
+  $BB ip addr add "$VALUE" dev eth0 || fatal "cannot set eth0 address $VALUE from MMDS network/address"
+  if get network/gateway; then $BB ip route replace default via "$VALUE" dev eth0 || fatal "cannot add default route via $VALUE"; fi
+  if get network/dns; then printf 'nameserver %s\n' "$VALUE" > /etc/resolv.conf; fi
+}
+
+# --- token ------------------------------------------------------------------------------------------------------
+setup_network
+http PUT /latest/api/token "X-metadata-token-ttl-seconds: $TOKEN_TTL"
+[ "$HTTP_STATUS" = 200 ] || fatal "no MMDS V2 token from $MMDS (PUT /latest/api/token answered ${HTTP_STATUS:-nothing})"
+TOKEN=$(printf '%s' "$HTTP_BODY" | $BB tr -d '\r\n')
+[ -n "$TOKEN" ] || fatal "MMDS returned an empty token"
+
+get job/id || fatal "MMDS has no /$MMDS_PREFIX/job/id: the runner put no job"
+JOB_ID=$VALUE
+apply_network
+
+# --- secrets: environment only, never a file -------------------------------------------------------------------
+KINDLING_MASK_NAMES=
+keys secrets
+for k in $KEYS; do
+  valid_name "$k" || fatal "secret name '$k' is not a valid variable name"
+  get "secrets/$k"
+  export "$k=$VALUE"
+  KINDLING_MASK_NAMES="$KINDLING_MASK_NAMES $k"
+done
+export KINDLING_MASK_NAMES
+export_tree job/env
+export CI=true KINDLING=true KINDLING_JOB_ID="$JOB_ID" HOME="${HOME:-/root}"
+WORKSPACE=/workspace
+[ -d "$WORKSPACE" ] || WORKSPACE=/
+export KINDLING_WORKSPACE="$WORKSPACE"
+
+ctl "job-start id=$(printf '%s' "$JOB_ID" | $BB tr -c 'A-Za-z0-9._-' '_')"
+
+# --- GitHub jobs: the official runner, once -------------------------------------------------------------------
+if get github/jitconfig; then
+  KINDLING_JIT=$VALUE
+  export KINDLING_JIT
+  KINDLING_MASK_NAMES="$KINDLING_MASK_NAMES KINDLING_JIT"
+  runner=/opt/actions-runner/run.sh
+  [ -x "$runner" ] || fatal "GitHub job but $runner is missing from the base image: build the image with the actions runner in /opt/actions-runner"
+  ctl "step-start n=0 name=$(b64url "GitHub Actions runner")"
+  t0=$(uptime_s)
+  (cd /opt/actions-runner && RUNNER_ALLOW_RUNASROOT=1 exec ./run.sh --jitconfig "$KINDLING_JIT") 2>&1 < /dev/null | mask
+  code=$?
+  ctl "step-end n=0 exit=$code seconds=$(elapsed "$t0")"
+  if [ "$code" = 0 ]; then ctl "job-end result=succeeded exit=0"; else ctl "job-end result=failed exit=$code"; fi
+  end_vm "$code"
+fi
+
+# --- run: steps ---------------------------------------------------------------------------------------------------
+get job/step_count || fatal "MMDS has no /$MMDS_PREFIX/job/step_count"
+COUNT=$VALUE
+case "$COUNT" in ''|*[!0-9]*) fatal "job/step_count '$COUNT' is not a number" ;; esac
+TIMEOUT=0
+if get job/timeout_seconds; then TIMEOUT=$VALUE; fi
+case "$TIMEOUT" in ''|*[!0-9]*) TIMEOUT=0 ;; esac
+JOB_T0=$(uptime_s)
+FAILED=0
+FIRST_EXIT=0
+
+# field N KEY DEFAULT: job/steps/N/KEY into VALUE, or DEFAULT when absent.
+field() { get "job/steps/$1/$2" || VALUE=$3; }
+
+n=0
+while [ "$n" -lt "$COUNT" ]; do
+  field "$n" name "step $n"; name=$VALUE
+  field "$n" if "success()"; cond=$VALUE
+  field "$n" run ""; run=$VALUE
+  field "$n" shell sh; shell=$VALUE
+  field "$n" working_directory ""; wd=$VALUE
+  field "$n" continue_on_error false; coe=$VALUE
+  keys "job/steps/$n/env"; step_env=$KEYS
+  for k in $step_env; do
+    valid_name "$k" || fatal "step $n env name '$k' is not a valid variable name"
+  done
+  ename=$(b64url "$name")
+
+  case "$cond" in
+    ''|'success()') go=$([ "$FAILED" = 0 ] && echo 1 || echo 0) ;;
+    'failure()') go=$([ "$FAILED" = 1 ] && echo 1 || echo 0) ;;
+    'always()') go=1 ;;
+    'cancelled()') go=0 ;;
+    *) go=bad ;;
+  esac
+  if [ "$go" = 0 ]; then
+    ctl "step-skip n=$n name=$ename reason=if"
+    n=$((n + 1))
+    continue
+  fi
+
+  ctl "step-start n=$n name=$ename"
+  t0=$(uptime_s)
+  case "$wd" in
+    '') dir=$WORKSPACE ;;
+    /*) dir=$wd ;;
+    *) dir=$WORKSPACE/$wd ;;
+  esac
+  case "$shell" in
+    sh) set -- sh -e -c ;;
+    bash) set -- bash --noprofile --norc -eo pipefail -c ;;
+    *) set -- $shell -c ;;
+  esac
+  limit=
+  if [ "$TIMEOUT" -gt 0 ]; then
+    left=$($BB awk -v t="$TIMEOUT" -v a="$JOB_T0" -v b="$(uptime_s)" 'BEGIN { l = int(t - (b - a)); print (l < 1 ? 1 : l) }')
+    limit="$BB timeout -s KILL $left"
+  fi
+  if [ "$go" = bad ]; then
+    echo "kindling: step $n: unsupported if: '$cond' (use success(), failure(), always() or cancelled())"
+    code=2
+  else
+    for k in $step_env; do
+      get "job/steps/$n/env/$k"
+      eval "step_val_$k=\$VALUE"
+    done
+    (
+      for k in $step_env; do
+        eval "export $k=\"\$step_val_$k\""
+      done
+      cd "$dir" 2>/dev/null || { echo "kindling: working directory '$dir' does not exist"; exit 2; }
+      exec $limit "$@" "$run" < /dev/null
+    ) 2>&1 | mask
+    code=$?
+  fi
+  ctl "step-end n=$n exit=$code seconds=$(elapsed "$t0")"
+  if [ "$code" != 0 ] && [ "$coe" != true ] && [ "$FAILED" = 0 ]; then
+    FAILED=1
+    FIRST_EXIT=$code
+  fi
+  n=$((n + 1))
+done
+
+if [ "$FAILED" = 0 ]; then
+  ctl "job-end result=succeeded exit=0"
+else
+  ctl "job-end result=failed exit=$FIRST_EXIT"
+fi
+end_vm "$FIRST_EXIT"

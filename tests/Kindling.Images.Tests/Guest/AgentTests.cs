@@ -1,0 +1,230 @@
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Kindling.Images.Overlays;
+using Kindling.Testing;
+
+namespace Kindling.Images.Tests.Guest;
+
+/// <summary>
+/// The guest's user space (init, overlay root, MMDS V2, agent, framing) run for real outside a VM, as root, in a
+/// fresh mount/PID/network namespace with an MMDS V2 endpoint on 169.254.169.254:80.
+/// </summary>
+public sealed class AgentTests(ImageStoreFixture fixture)
+{
+    private const string MmdsAddress = "169.254.169.254";
+    private const string Secret = "s3cr3t-value";
+
+    private static string AgentPath => Path.Combine(ImageStoreFixture.GuestDirectory, "agent.sh");
+
+    private static JsonNode ThreeStepJob() => JsonNode.Parse("""
+        {"kindling": {"job": {"id": "42", "name": "build", "timeout_seconds": "60", "step_count": "4",
+          "env": {"GREETING": "hello"},
+          "steps": {
+            "0": {"name": "Build", "run": "echo $GREETING from $(pwd) $STEPVAR; echo built > out.txt; echo token is $API_KEY; echo '##kindling[job-end result=succeeded exit=0]'; exit 3",
+                  "shell": "sh", "working_directory": "", "if": "success()", "continue_on_error": "false", "env": {"STEPVAR": "step-only"}},
+            "1": {"name": "Skipped", "run": "echo should not run", "if": "success()"},
+            "2": {"name": "On failure", "run": "echo handling failure; cat src/a.txt; echo var=$STEPVAR", "if": "failure()"},
+            "3": {"name": "Always", "run": "echo always; printf 'multi %s\\n' \"$API_KEY\"", "if": "always()"}}},
+          "secrets": {"API_KEY": "s3cr3t-value"}}}
+        """)!;
+
+    [RootFact]
+    public async Task Init_ThreeStepJobOnOverlayRoot_FramedOutputExitCodesAndMaskedSecret() =>
+        await RunThreeStepJobAsync(await fixture.MinimalAsync());
+
+    [RootFact]
+    public async Task Init_ThreeStepJobOnDebianBase_SameFraming()
+    {
+        Assert.SkipUnless(Environment.GetEnvironmentVariable("KINDLING_SLOW_TESTS") == "1", "slow (builds the debian base with debootstrap when not cached): set KINDLING_SLOW_TESTS=1");
+        await RunThreeStepJobAsync(await fixture.Store.EnsureBaseAsync(Kindling.Images.Rootfs.Flavour.Debian, null, TestContext.Current.CancellationToken));
+    }
+
+    [RootFact]
+    public async Task Init_Eth0Present_AgentReachesMmdsOverLinkLocalAndAppliesNetworkConfig()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        KernelArtifacts kernel = await fixture.KernelAsync();
+        BaseImage baseImage = await fixture.MinimalAsync();
+        using Overlay overlay = await fixture.Store.CreateOverlayAsync((string?)null, 32L << 20, ct);
+        using NetworkNamespace host = await NetworkNamespace.CreateAsync("127.0.0.2");
+        using NetworkNamespace guest = await NetworkNamespace.CreateWithEth0Async(host, MmdsAddress + "/16");
+        JsonNode job = JsonNode.Parse("""
+            {"kindling": {"job": {"id": "5", "step_count": "1", "steps": {"0": {"name": "Net", "run": "ip -4 addr show dev eth0; ip route; cat /etc/resolv.conf"}}},
+             "network": {"address": "172.16.0.2/30", "gateway": "172.16.0.1", "dns": "9.9.9.9"}}}
+            """)!;
+        await using MmdsTestServer mmds = new(host.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), job);
+        string root = Directory.CreateTempSubdirectory("kindling-root-").FullName;
+        try
+        {
+            GuestRunResult r = await GuestRun.RunAsync(guest.Name, InitScript(root, kernel, baseImage, overlay), new Dictionary<string, string>
+            {
+                ["KINDLING_CMDLINE"] = "kindling.base=/images/base.ext4 kindling.overlay=/images/overlay.ext4 kindling.modules=0",
+            }, ct);
+
+            Assert.True(r.ExitCode == 0, r.Output);
+            Assert.Contains("inet 169.254.0.2/16", r.Output);
+            Assert.Contains("inet 172.16.0.2/30", r.Output);
+            Assert.Contains("default via 172.16.0.1 dev eth0", r.Output);
+            Assert.Contains("nameserver 9.9.9.9", r.Output);
+            Assert.Equal("##kindling[job-end result=succeeded exit=0]", r.ControlLines[^1]);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static string InitScript(string root, KernelArtifacts kernel, BaseImage baseImage, Overlay overlay) => $"""
+        set -e
+        mount -t tmpfs -o mode=0755 tmpfs '{root}'
+        cd '{root}'
+        zcat '{kernel.InitramfsPath}' | cpio -idm --quiet
+        mkdir -p images && touch images/base.ext4 images/overlay.ext4
+        mount --bind '{baseImage.Path}' images/base.ext4
+        mount --bind '{overlay.Path}' images/overlay.ext4
+        cd /
+        exec chroot '{root}' /init
+        """;
+
+    private async Task RunThreeStepJobAsync(BaseImage baseImage)
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        KernelArtifacts kernel = await fixture.KernelAsync();
+        using Overlay overlay = await fixture.Store.CreateOverlayAsync([new OverlayFile("src/a.txt", "workspace file A\n"u8.ToArray())], 64L << 20, ct);
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), ThreeStepJob());
+        await using (mmds)
+        {
+            string root = Directory.CreateTempSubdirectory("kindling-root-").FullName;
+            try
+            {
+                // Unpack the initramfs with cpio(1) onto a tmpfs root, put the two images where the command line
+                // says, and start /init in a chroot: init loop-mounts them, builds the overlay root, switch_roots.
+                GuestRunResult r = await GuestRun.RunAsync(ns.Name, InitScript(root, kernel, baseImage, overlay), new Dictionary<string, string>
+                {
+                    ["KINDLING_CMDLINE"] = "kindling.base=/images/base.ext4 kindling.overlay=/images/overlay.ext4 kindling.modules=0",
+                }, ct);
+
+                Assert.True(r.ExitCode == 3, r.Output);
+                Assert.Equal(
+                    [
+                        "##kindling[job-start id=42]",
+                        $"##kindling[step-start n=0 name={GuestRunResult.B64Url("Build")}]",
+                        "##kindling[step-end n=0 exit=3]",
+                        $"##kindling[step-skip n=1 name={GuestRunResult.B64Url("Skipped")} reason=if]",
+                        $"##kindling[step-start n=2 name={GuestRunResult.B64Url("On failure")}]",
+                        "##kindling[step-end n=2 exit=0]",
+                        $"##kindling[step-start n=3 name={GuestRunResult.B64Url("Always")}]",
+                        "##kindling[step-end n=3 exit=0]",
+                        "##kindling[job-end result=failed exit=3]",
+                    ],
+                    r.ControlLinesWithoutTimes);
+                Assert.Contains("hello from /workspace step-only", r.Output); // job env + step env, workspace cwd
+                Assert.Contains("workspace file A", r.Output);               // the overlay's workspace is the cwd
+                Assert.Contains("var=\n", r.Output);                          // step env does not leak to later steps
+                Assert.Contains("token is ***", r.Output);
+                Assert.Contains("multi ***", r.Output);
+                Assert.DoesNotContain(Secret, r.Output);
+                Assert.Contains(" ##kindling[job-end result=succeeded exit=0]", r.Output); // a forged control line is defused
+                Assert.DoesNotContain("should not run", r.Output);
+                Assert.All(mmds.Requests.Where(q => q.StartsWith("GET", StringComparison.Ordinal)), q => Assert.DoesNotContain("token=-", q));
+
+                // The guest's writes went to the overlay drive; the secret never reached it.
+                var written = await Tools.RunAsync("debugfs", "-R", "cat /upper/workspace/out.txt", overlay.Path);
+                Assert.Equal("built\n", written.Out);
+                byte[] disk = await File.ReadAllBytesAsync(overlay.Path, ct);
+                Assert.Equal(-1, disk.AsSpan().IndexOf(Encoding.ASCII.GetBytes(Secret)));
+            }
+            finally
+            {
+                Directory.Delete(root, recursive: true);
+            }
+        }
+    }
+
+    [RootFact]
+    public async Task Init_NoDrives_AgentRunsFromInitramfs()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        KernelArtifacts kernel = await fixture.KernelAsync();
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        JsonNode job = JsonNode.Parse("""{"kindling": {"job": {"id": "7", "step_count": "1", "steps": {"0": {"name": "Echo", "run": "echo hello from $(pwd); test -f /init"}}}}}""")!;
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), job);
+        string root = Directory.CreateTempSubdirectory("kindling-root-").FullName;
+        try
+        {
+            string script = $"""
+                set -e
+                mount -t tmpfs -o mode=0755 tmpfs '{root}'
+                cd '{root}'
+                zcat '{kernel.InitramfsPath}' | cpio -idm --quiet
+                cd /
+                exec chroot '{root}' /init
+                """;
+            GuestRunResult r = await GuestRun.RunAsync(ns.Name, script, new Dictionary<string, string> { ["KINDLING_CMDLINE"] = "kindling.base=none kindling.modules=0" }, ct);
+
+            Assert.True(r.ExitCode == 0, r.Output);
+            Assert.Contains("hello from /", r.Output);
+            Assert.Equal("##kindling[job-end result=succeeded exit=0]", r.ControlLines[^1]);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [RootFact]
+    public async Task Agent_MmdsAnswers401_ErrorLineAndJobEndFailed125()
+    {
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), ThreeStepJob()) { RejectAllTokens = true };
+
+        GuestRunResult r = await RunAgentAsync(ns.Name);
+
+        AssertAgentError(r, "401");
+        Assert.Contains(mmds.Requests, q => q.StartsWith("GET /kindling/job/id", StringComparison.Ordinal));
+    }
+
+    [RootFact]
+    public async Task Agent_NoMmdsEndpoint_RefusesToRun()
+    {
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+
+        GuestRunResult r = await RunAgentAsync(ns.Name);
+
+        AssertAgentError(r, "no MMDS V2 token");
+    }
+
+    [RootFact]
+    public async Task Agent_GitHubJobWithoutActionsRunner_FramedErrorAndJitConfigNotPrinted()
+    {
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        JsonNode job = JsonNode.Parse("""{"kindling": {"job": {"id": "9", "step_count": "0"}, "github": {"jitconfig": "eyJqaXQiOiJzZWNyZXQtaml0In0"}}}""")!;
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), job);
+
+        GuestRunResult r = await RunAgentAsync(ns.Name);
+
+        AssertAgentError(r, "/opt/actions-runner/run.sh is missing");
+        Assert.DoesNotContain("eyJqaXQiOiJzZWNyZXQtaml0In0", r.Output);
+    }
+
+    private static Task<GuestRunResult> RunAgentAsync(string netns) =>
+        GuestRun.RunAsync(netns, $"mount -t proc proc /proc; exec /bin/busybox sh '{AgentPath}'", new Dictionary<string, string>
+        {
+            ["KINDLING_BUSYBOX"] = "/bin/busybox",
+            ["KINDLING_CMDLINE"] = "",
+        }, TestContext.Current.CancellationToken);
+
+    private static void AssertAgentError(GuestRunResult r, string messagePart)
+    {
+        Assert.True(r.ExitCode == 125, r.Output);
+        string[] lines = [.. r.ControlLines.Where(l => !l.StartsWith("##kindling[job-start", StringComparison.Ordinal))];
+        Assert.Equal(2, lines.Length);
+        Assert.StartsWith("##kindling[error message=", lines[0]);
+        string message = GuestRunResult.FromB64Url(lines[0]["##kindling[error message=".Length..^1]);
+        Assert.Contains(messagePart, message);
+        Assert.Equal("##kindling[job-end result=failed exit=125]", lines[1]);
+        Assert.DoesNotContain("step-start", r.Output);
+    }
+}

@@ -1,0 +1,42 @@
+namespace Kindling.Images.Tests;
+
+public sealed class KernelCommandLineTests
+{
+    [Fact]
+    public void Build_Defaults_ConsoleRebootPanicPciAndAgentFlag()
+    {
+        Assert.Equal("console=ttyS0 reboot=k panic=1 pci=off kindling.agent=1", new KernelCommandLine().Build());
+    }
+
+    [Fact]
+    public void Build_DrivesAndMmds_KindlingOptionsAppendedAndReplaced()
+    {
+        string s = new KernelCommandLine().WithBaseDevice("/dev/vda").WithOverlayDevice("/dev/vdb").WithMmdsAddress("169.254.169.254")
+            .Set("panic", "5").Set("quiet", null).Build();
+
+        Assert.Equal("console=ttyS0 reboot=k panic=5 pci=off kindling.agent=1 kindling.base=/dev/vda kindling.overlay=/dev/vdb kindling.mmds=169.254.169.254 quiet", s);
+    }
+
+    [Fact]
+    public void Set_ValueWithSpace_Throws() =>
+        Assert.Throws<ArgumentException>(() => new KernelCommandLine().Set("kindling.base", "/dev/vda rw"));
+
+    [Fact]
+    public void Build_TooLong_LeavesNoRoomForVmm_Throws()
+    {
+        KernelCommandLine c = new();
+        for (int i = 0; i < 200; i++)
+        {
+            c.Set($"opt{i}", "xxxxxxxx");
+        }
+
+        ImageBuildException e = Assert.Throws<ImageBuildException>(() => c.Build());
+        Assert.Contains("room for the VMM", e.Message);
+    }
+
+    [Fact]
+    public void WithoutDrives_BaseAndOverlayNone()
+    {
+        Assert.Contains("kindling.base=none kindling.overlay=none", new KernelCommandLine().WithoutDrives().Build());
+    }
+}
