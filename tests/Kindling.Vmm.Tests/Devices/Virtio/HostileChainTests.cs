@@ -1,0 +1,117 @@
+using Kindling.Testing;
+using Kindling.Vmm.Devices.Virtio;
+using Kindling.Vmm.Devices.Virtio.Block;
+using Kindling.Vmm.Devices.Virtio.Rng;
+using Kindling.Vmm.Memory;
+
+namespace Kindling.Vmm.Tests.Devices.Virtio;
+
+/// <summary>
+/// 10⁵ random hostile chains per device (seeded): loops, buffers in the hole or past the end of RAM, wrapping
+/// lengths, wrong directions, random indirect tables, bogus heads and avail indices, bad queue sizes. Nothing may
+/// escape the device and a guard area that no valid buffer names must stay untouched.
+/// </summary>
+public sealed class HostileChainTests : IDisposable
+{
+    private const int Chains = 100_000;
+    private const ulong GuardStart = 0xf0000, GuardSize = 0x10000; // inside RAM, never a legitimate buffer
+    private const byte GuardByte = 0x5a;
+    private readonly string _disk = Path.Combine(Path.GetTempPath(), $"kindling-hostile-{Guid.NewGuid():N}.img");
+
+    public HostileChainTests() => File.WriteAllBytes(_disk, new byte[64 * 512]);
+
+    public void Dispose() => File.Delete(_disk);
+
+    public static TheoryData<string> Devices => ["blk", "rng"];
+
+    private IVirtioDevice Make(string name) => name switch
+    {
+        "blk" => new VirtioBlock("hostile", DiskBackend.Open("hostile", _disk, readOnly: false)),
+        _ => new VirtioRng(),
+    };
+
+    [Theory]
+    [MemberData(nameof(Devices))]
+    public void RandomChains_NeverThrowNorTouchOutsideBuffers(string deviceName)
+    {
+        var random = new Random(20261122 + deviceName.Length);
+        var h = new DeviceHarness(Make(deviceName));
+        h.Memory.GetSpan(new GuestAddress(GuardStart), (int)GuardSize).Fill(GuardByte);
+        int resets = 0;
+        ushort size = h.Q.Size;
+        ushort avail = 0;
+        for (int i = 0; i < Chains; i++)
+        {
+            if ((h.Driver.Status & VirtioSpec.DEVICE_NEEDS_RESET) != 0 || !h.Transport.IsActivated)
+            {
+                resets++;
+                h.Driver.WriteRegister(VirtioMmio.Status, 0);
+                h.Driver.Initialize(ulong.MaxValue, h.Queues.Length > 1 ? h.Queues : [new VirtQueueBuilder(h.Memory, h.Q.Desc, size, new GuestAddress(0x20000), 0x30000)]);
+                h.Memory.GetSpan(h.Q.Desc, (int)VirtQueueBuilder.RingBytes(size)).Clear();
+                avail = 0;
+            }
+
+            int count = random.Next(1, 5);
+            ushort start = (ushort)random.Next(size);
+            for (int d = 0; d < count; d++)
+            {
+                ushort index = (ushort)((start + d) % size);
+                bool last = d == count - 1;
+                ushort flags = (ushort)(random.Next(8) & (VirtqDesc.VIRTQ_DESC_F_WRITE | VirtqDesc.VIRTQ_DESC_F_INDIRECT | (random.Next(4) == 0 ? VirtqDesc.VIRTQ_DESC_F_NEXT : 0)));
+                if (!last)
+                {
+                    flags |= VirtqDesc.VIRTQ_DESC_F_NEXT;
+                }
+
+                ushort next = random.Next(8) == 0 ? (ushort)random.Next(ushort.MaxValue) : (ushort)((index + 1) % size);
+                if (random.Next(16) == 0)
+                {
+                    next = start; // loop
+                }
+
+                (ulong addr, uint len) = RandomBuffer(random, flags);
+                h.Q.WriteDescriptor(index, addr, len, flags, next);
+                if ((flags & VirtqDesc.VIRTQ_DESC_F_INDIRECT) != 0 && addr >= 0x20000 && addr < 0x50000 && len <= 0x50000 - addr)
+                {
+                    // Fill the indirect table with more random descriptors.
+                    for (uint t = 0; t + 16 <= len && t < 256; t += 16)
+                    {
+                        (ulong ia, uint il) = RandomBuffer(random, 0);
+                        h.Q.WriteDescriptorAt(new GuestAddress(addr + t), ia, il, (ushort)random.Next(8), (ushort)random.Next(20));
+                    }
+                }
+            }
+
+            // Publish; sometimes a bogus head or an avail index jump.
+            ushort head = random.Next(64) == 0 ? (ushort)random.Next(ushort.MaxValue) : start;
+            h.Memory.Write(h.Q.Avail.Add(4 + (2UL * (ulong)(avail % size))), head);
+            avail += random.Next(512) == 0 ? (ushort)random.Next(2, 1000) : (ushort)1;
+            h.Memory.Write(h.Q.Avail.Add(2), avail);
+            if (random.Next(4) == 0 || i == Chains - 1)
+            {
+                h.Driver.Notify(random.Next(256) == 0 ? random.Next(5) : 0);
+            }
+        }
+
+        byte[] guard = h.Memory.GetSpan(new GuestAddress(GuardStart), (int)GuardSize).ToArray();
+        Assert.All(guard, b => Assert.Equal(GuardByte, b));
+        Assert.True(((VirtioDeviceBase)h.Device).BadChains > 1000, $"only {((VirtioDeviceBase)h.Device).BadChains} bad chains seen");
+        Assert.True(resets > 0);
+    }
+
+    private static (ulong Address, uint Length) RandomBuffer(Random random, ushort flags)
+    {
+        switch (random.Next(8))
+        {
+            case 0: return (DeviceHarness.RamLow + (ulong)random.Next(0x1000), 16);                  // hole
+            case 1: return (DeviceHarness.HighStart + DeviceHarness.HighSize - 8, 64);               // straddles end of RAM
+            case 2: return (ulong.MaxValue - (ulong)random.Next(64), (uint)random.Next(1, 4096));   // wraps
+            case 3: return (0x20000 + (ulong)random.Next(0x10000), uint.MaxValue - (uint)random.Next(16)); // huge length
+            case 4: return ((ulong)random.NextInt64(), (uint)random.Next());                         // anything
+            default:
+                // A legitimate-looking buffer in the data area (never in the guard).
+                uint len = (flags & VirtqDesc.VIRTQ_DESC_F_INDIRECT) != 0 ? (uint)(16 * random.Next(0, 20)) + (uint)random.Next(2) : (uint)random.Next(0, 2048);
+                return (0x20000 + (ulong)random.Next(0x20000), len);
+        }
+    }
+}
