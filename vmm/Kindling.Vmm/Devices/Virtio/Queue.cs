@@ -177,9 +177,9 @@ public sealed class Queue
     }
 
     /// <summary>Puts the last popped chain back (the device could not serve it yet, e.g. rate limited).</summary>
-    public void UndoPop()
+    public void UndoPop(int count = 1)
     {
-        NextAvail--;
+        NextAvail -= (ushort)count;
     }
 
     /// <summary>Returns chain <paramref name="head"/> to the driver with <paramref name="length"/> bytes written.</summary>

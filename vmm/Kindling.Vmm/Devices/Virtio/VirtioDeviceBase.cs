@@ -47,7 +47,7 @@ public abstract class VirtioDeviceBase : IVirtioDevice
     protected ILogger Logger { get; }
 
     /// <summary>Chains completed with length 0 because they were malformed (for tests and metrics).</summary>
-    public long BadChains { get; private set; }
+    public long BadChains { get; protected set; }
 
     public abstract void ReadConfig(ulong offset, Span<byte> data);
 
