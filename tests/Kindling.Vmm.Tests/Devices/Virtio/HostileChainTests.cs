@@ -1,6 +1,7 @@
 using Kindling.Testing;
 using Kindling.Vmm.Devices.Virtio;
 using Kindling.Vmm.Devices.Virtio.Block;
+using Kindling.Vmm.Devices.Virtio.Net;
 using Kindling.Vmm.Devices.Virtio.Rng;
 using Kindling.Vmm.Memory;
 
@@ -20,13 +21,20 @@ public sealed class HostileChainTests : IDisposable
 
     public HostileChainTests() => File.WriteAllBytes(_disk, new byte[64 * 512]);
 
-    public void Dispose() => File.Delete(_disk);
+    public void Dispose()
+    {
+        File.Delete(_disk);
+        _tap.Dispose();
+    }
 
-    public static TheoryData<string> Devices => ["blk", "rng"];
+    private readonly Net.SocketTap _tap = new();
+
+    public static TheoryData<string> Devices => ["blk", "rng", "net-tx", "net-rx"];
 
     private IVirtioDevice Make(string name) => name switch
     {
         "blk" => new VirtioBlock("hostile", DiskBackend.Open("hostile", _disk, readOnly: false)),
+        "net-tx" or "net-rx" => new VirtioNet("hostile", _tap),
         _ => new VirtioRng(),
     };
 
@@ -36,9 +44,13 @@ public sealed class HostileChainTests : IDisposable
     {
         var random = new Random(20261122 + deviceName.Length);
         var h = new DeviceHarness(Make(deviceName));
+        int target = deviceName == "net-tx" ? VirtioNet.TxQueue : 0;
+        VirtQueueBuilder q = h.Queues[target];
+        byte[] frame = new byte[200];
+        _tap.Host.Blocking = false;
         h.Memory.GetSpan(new GuestAddress(GuardStart), (int)GuardSize).Fill(GuardByte);
         int resets = 0;
-        ushort size = h.Q.Size;
+        ushort size = h.Queues[0].Size;
         ushort avail = 0;
         for (int i = 0; i < Chains; i++)
         {
@@ -46,8 +58,8 @@ public sealed class HostileChainTests : IDisposable
             {
                 resets++;
                 h.Driver.WriteRegister(VirtioMmio.Status, 0);
-                h.Driver.Initialize(ulong.MaxValue, h.Queues.Length > 1 ? h.Queues : [new VirtQueueBuilder(h.Memory, h.Q.Desc, size, new GuestAddress(0x20000), 0x30000)]);
-                h.Memory.GetSpan(h.Q.Desc, (int)VirtQueueBuilder.RingBytes(size)).Clear();
+                h.Driver.Initialize(ulong.MaxValue, h.Queues);
+                h.Memory.GetSpan(q.Desc, (int)VirtQueueBuilder.RingBytes(size)).Clear();
                 avail = 0;
             }
 
@@ -70,26 +82,38 @@ public sealed class HostileChainTests : IDisposable
                 }
 
                 (ulong addr, uint len) = RandomBuffer(random, flags);
-                h.Q.WriteDescriptor(index, addr, len, flags, next);
+                q.WriteDescriptor(index, addr, len, flags, next);
                 if ((flags & VirtqDesc.VIRTQ_DESC_F_INDIRECT) != 0 && addr >= 0x20000 && addr < 0x50000 && len <= 0x50000 - addr)
                 {
                     // Fill the indirect table with more random descriptors.
                     for (uint t = 0; t + 16 <= len && t < 256; t += 16)
                     {
                         (ulong ia, uint il) = RandomBuffer(random, 0);
-                        h.Q.WriteDescriptorAt(new GuestAddress(addr + t), ia, il, (ushort)random.Next(8), (ushort)random.Next(20));
+                        q.WriteDescriptorAt(new GuestAddress(addr + t), ia, il, (ushort)random.Next(8), (ushort)random.Next(20));
                     }
                 }
             }
 
             // Publish; sometimes a bogus head or an avail index jump.
             ushort head = random.Next(64) == 0 ? (ushort)random.Next(ushort.MaxValue) : start;
-            h.Memory.Write(h.Q.Avail.Add(4 + (2UL * (ulong)(avail % size))), head);
+            h.Memory.Write(q.Avail.Add(4 + (2UL * (ulong)(avail % size))), head);
             avail += random.Next(512) == 0 ? (ushort)random.Next(2, 1000) : (ushort)1;
-            h.Memory.Write(h.Q.Avail.Add(2), avail);
+            h.Memory.Write(q.Avail.Add(2), avail);
             if (random.Next(4) == 0 || i == Chains - 1)
             {
-                h.Driver.Notify(random.Next(256) == 0 ? random.Next(5) : 0);
+                if (deviceName == "net-rx")
+                {
+                    try
+                    {
+                        _tap.Host.Send(frame);
+                    }
+                    catch (System.Net.Sockets.SocketException)
+                    {
+                        // The device's socket buffer is full: fine.
+                    }
+                }
+
+                h.Driver.Notify(random.Next(256) == 0 ? random.Next(5) : target);
             }
         }
 
