@@ -5,7 +5,6 @@ using Kindling.Vmm.Memory;
 
 namespace Kindling.Testing;
 
-/// <summary>One buffer of a chain as a driver describes it.</summary>
 /// <summary>One buffer of a chain. <see cref="DeviceReads"/>: driver → device (Linux out_sgs); <see cref="DeviceWrites"/>: device → driver (in_sgs).</summary>
 public readonly record struct DriverBuffer(GuestAddress Address, uint Length, bool Writable)
 {
@@ -53,6 +52,15 @@ public sealed class VirtQueueBuilder
     }
 
     public ushort Size { get; }
+
+    /// <summary>After a device reset: clears the rings and the driver's indices, as a re-probing driver would.</summary>
+    public void ResetDriverState()
+    {
+        _memory.GetSpan(Desc, checked((int)(Used.Value + 4 + (8UL * Size) + 2 - Desc.Value))).Clear();
+        _availIdx = 0;
+        _lastUsedSeen = 0;
+        _nextFreeDesc = 0;
+    }
 
     public GuestAddress Desc { get; }
 

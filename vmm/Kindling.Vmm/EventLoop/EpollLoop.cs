@@ -114,6 +114,14 @@ public sealed class EpollLoop : IDisposable
         done.Task.GetAwaiter().GetResult();
     }
 
+    /// <summary>Computes a value on the loop thread and returns it.</summary>
+    public T InvokeValue<T>(Func<T> work)
+    {
+        T result = default!;
+        Invoke(() => result = work());
+        return result;
+    }
+
     /// <summary>A one-shot/periodic timer whose callback runs on the loop thread.</summary>
     public ITimer CreateTimer(Action callback, TimeSpan dueTime, TimeSpan period) =>
         _time.CreateTimer(_ => Post(callback), null, dueTime, period);

@@ -25,16 +25,22 @@ public sealed class HostileChainTests : IDisposable
     {
         File.Delete(_disk);
         _tap.Dispose();
+        _loop.Dispose();
+        Directory.Delete(_vsockDir, true);
     }
 
     private readonly Net.SocketTap _tap = new();
 
-    public static TheoryData<string> Devices => ["blk", "rng", "net-tx", "net-rx"];
+    private readonly Kindling.Vmm.EventLoop.EpollLoop _loop = new();
+    private readonly string _vsockDir = Directory.CreateTempSubdirectory("kindling-hostile-vsock-").FullName;
+
+    public static TheoryData<string> Devices => ["blk", "rng", "net-tx", "net-rx", "vsock-tx", "vsock-rx"];
 
     private IVirtioDevice Make(string name) => name switch
     {
         "blk" => new VirtioBlock("hostile", DiskBackend.Open("hostile", _disk, readOnly: false)),
         "net-tx" or "net-rx" => new VirtioNet("hostile", _tap),
+        "vsock-tx" or "vsock-rx" => new Kindling.Vmm.Devices.Virtio.Vsock.VirtioVsock(3, Path.Combine(_vsockDir, "v.sock"), _loop),
         _ => new VirtioRng(),
     };
 
@@ -44,7 +50,7 @@ public sealed class HostileChainTests : IDisposable
     {
         var random = new Random(20261122 + deviceName.Length);
         var h = new DeviceHarness(Make(deviceName));
-        int target = deviceName == "net-tx" ? VirtioNet.TxQueue : 0;
+        int target = deviceName is "net-tx" or "vsock-tx" ? 1 : 0;
         VirtQueueBuilder q = h.Queues[target];
         byte[] frame = new byte[200];
         _tap.Host.Blocking = false;
@@ -58,8 +64,12 @@ public sealed class HostileChainTests : IDisposable
             {
                 resets++;
                 h.Driver.WriteRegister(VirtioMmio.Status, 0);
+                foreach (VirtQueueBuilder b in h.Queues)
+                {
+                    b.ResetDriverState();
+                }
+
                 h.Driver.Initialize(ulong.MaxValue, h.Queues);
-                h.Memory.GetSpan(q.Desc, (int)VirtQueueBuilder.RingBytes(size)).Clear();
                 avail = 0;
             }
 
@@ -101,6 +111,16 @@ public sealed class HostileChainTests : IDisposable
             h.Memory.Write(q.Avail.Add(2), avail);
             if (random.Next(4) == 0 || i == Chains - 1)
             {
+                if (deviceName == "vsock-rx")
+                {
+                    // A packet from a wrong CID: the device answers RST on the (hostile) RX queue.
+                    VirtQueueBuilder tx = h.Queues[1];
+                    GuestAddress hdr = tx.Alloc(Kindling.Vmm.Devices.Virtio.Vsock.VsockHeader.Size);
+                    h.Memory.Write(hdr, new Kindling.Vmm.Devices.Virtio.Vsock.VsockHeader { SrcCid = 99, DstCid = 2, Type = 1, Op = 1 });
+                    tx.Push(DriverBuffer.DeviceReads(hdr, Kindling.Vmm.Devices.Virtio.Vsock.VsockHeader.Size));
+                    h.Driver.Notify(1);
+                }
+
                 if (deviceName == "net-rx")
                 {
                     try
