@@ -55,7 +55,7 @@ public sealed class HostileChainTests : IDisposable
         byte[] frame = new byte[200];
         _tap.Host.Blocking = false;
         h.Memory.GetSpan(new GuestAddress(GuardStart), (int)GuardSize).Fill(GuardByte);
-        int resets = 0;
+        int resets = 0, badSizes = 0;
         ushort size = h.Queues[0].Size;
         ushort avail = 0;
         for (int i = 0; i < Chains; i++)
@@ -67,6 +67,19 @@ public sealed class HostileChainTests : IDisposable
                 foreach (VirtQueueBuilder b in h.Queues)
                 {
                     b.ResetDriverState();
+                }
+
+                if (random.Next(8) == 0)
+                {
+                    // A driver that picks a queue size that is not a power of two (or above the maximum).
+                    h.Driver.Probe();
+                    h.Driver.Negotiate(VirtioSpec.Bit(VirtioSpec.VIRTIO_F_VERSION_1));
+                    ushort bad = random.Next(2) == 0 ? (ushort)(size - 1) : (ushort)(h.Device.QueueMaxSizes[0] * 2);
+                    h.Driver.SetupQueue(0, bad, h.Queues[0].Desc, h.Queues[0].Avail, h.Queues[0].Used);
+                    h.Driver.DriverOk();
+                    Assert.NotEqual(0u, h.Driver.Status & VirtioSpec.DEVICE_NEEDS_RESET);
+                    badSizes++;
+                    continue;
                 }
 
                 h.Driver.Initialize(ulong.MaxValue, h.Queues);
@@ -141,6 +154,7 @@ public sealed class HostileChainTests : IDisposable
         Assert.All(guard, b => Assert.Equal(GuardByte, b));
         Assert.True(((VirtioDeviceBase)h.Device).BadChains > 1000, $"only {((VirtioDeviceBase)h.Device).BadChains} bad chains seen");
         Assert.True(resets > 0);
+        Assert.True(badSizes > 0);
     }
 
     private static (ulong Address, uint Length) RandomBuffer(Random random, ushort flags)
