@@ -162,11 +162,12 @@ internal static class IoBenchmarks
         // Pre-build one batch of requests (header, data, status per slot); each round rewrites sectors and republishes.
         var headers = new GuestAddress[batch];
         var heads = new ushort[batch];
+        // Page-aligned data buffers, as a Linux guest's bios are, laid out like the baseline's (one contiguous area).
+        ulong dataArea = (q.Alloc(((ulong)blockSize * batch) + 4096).Value + 4095) & ~4095UL;
         for (int i = 0; i < batch; i++)
         {
             headers[i] = q.Alloc(16);
-            // Page-aligned data buffers, as a Linux guest's bios are.
-            GuestAddress data = new((q.Alloc((ulong)blockSize + 4096).Value + 4095) & ~4095UL);
+            GuestAddress data = new(dataArea + ((ulong)i * (ulong)blockSize));
             GuestAddress status = q.Alloc(1);
             heads[i] = q.AddChain(DriverBuffer.DeviceReads(headers[i], 16), DriverBuffer.DeviceWrites(data, (uint)blockSize), DriverBuffer.DeviceWrites(status, 1));
         }
