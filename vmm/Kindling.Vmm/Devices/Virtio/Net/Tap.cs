@@ -1,0 +1,66 @@
+using System.ComponentModel;
+using System.Runtime.InteropServices;
+using Kindling.Vmm.Interop;
+
+namespace Kindling.Vmm.Devices.Virtio.Net;
+
+/// <summary>
+/// A host TAP interface opened through /dev/net/tun with IFF_TAP | IFF_NO_PI | IFF_VNET_HDR and a 12-byte
+/// virtio-net header (TUNSETVNETHDRSZ), non-blocking. The interface must exist (the runner creates it).
+/// </summary>
+public sealed class Tap : ITapDevice
+{
+    private readonly TapFdHandle _fd;
+
+    private Tap(TapFdHandle fd, string name)
+    {
+        _fd = fd;
+        Name = name;
+    }
+
+    public string Name { get; }
+
+    public SafeHandle Handle => _fd;
+
+    /// <summary>Opens TAP <paramref name="hostDevName"/>; fails naming it when it is missing or cannot be opened.</summary>
+    public static Tap Open(string hostDevName)
+    {
+        if (string.IsNullOrEmpty(hostDevName) || hostDevName.Length > 15 || hostDevName.Contains('/', StringComparison.Ordinal))
+        {
+            throw new VirtioDeviceException($"host_dev_name '{hostDevName}' is not a valid interface name (1-15 characters, no '/')");
+        }
+
+        if (!Directory.Exists(Path.Combine("/sys/class/net", hostDevName)))
+        {
+            throw new VirtioDeviceException($"host_dev_name '{hostDevName}': no such TAP interface on the host; create it first (ip tuntap add {hostDevName} mode tap)");
+        }
+
+        try
+        {
+            TapFdHandle fd = LibcEvents.OpenTap(hostDevName);
+            try
+            {
+                LibcEvents.TapSetVnetHdrSize(fd, VirtioNetHeader.Size);
+            }
+            catch
+            {
+                fd.Dispose();
+                throw;
+            }
+
+            return new Tap(fd, hostDevName);
+        }
+        catch (Win32Exception e)
+        {
+            throw new VirtioDeviceException($"host_dev_name '{hostDevName}': cannot open the TAP: {e.Message} (is it a TAP, owned by this user, not busy?)", e);
+        }
+    }
+
+    public int Read(Span<byte> frame) => LibcEvents.Read(_fd, frame);
+
+    public bool Write(ReadOnlySpan<byte> frame) => LibcEvents.Write(_fd, frame) >= 0;
+
+    public void SetOffload(uint tunFlags) => LibcEvents.TapSetOffload(_fd, tunFlags);
+
+    public void Dispose() => _fd.Dispose();
+}

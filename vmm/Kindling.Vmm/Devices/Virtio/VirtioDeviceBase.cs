@@ -1,0 +1,185 @@
+using Kindling.Vmm.EventLoop;
+using Kindling.Vmm.Memory;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace Kindling.Vmm.Devices.Virtio;
+
+/// <summary>What a device did with one chain.</summary>
+public enum ChainOutcome
+{
+    /// <summary>Served: return it to the used ring with the given length.</summary>
+    Completed,
+
+    /// <summary>Cannot be served now (rate limited, no backend room): put back and stop processing this queue.</summary>
+    Deferred,
+}
+
+/// <summary>
+/// The common queue loop of the devices: pop chains, hand each valid one to <see cref="HandleChain"/>, complete
+/// malformed ones with length 0 (with a log line), mark the device NEEDS_RESET when the rings are unusable, and
+/// raise one used-buffer interrupt per batch when the driver wants it. Never lets a guest-caused exception out.
+/// </summary>
+public abstract class VirtioDeviceBase : IVirtioDevice
+{
+    private readonly ushort[] _maxSizes;
+
+    protected VirtioDeviceBase(uint deviceType, ulong features, ushort[] queueMaxSizes, EpollLoop? loop, ILogger? logger)
+    {
+        DeviceType = deviceType;
+        AvailableFeatures = features | VirtioSpec.Bit(VirtioSpec.VIRTIO_F_VERSION_1);
+        _maxSizes = queueMaxSizes;
+        Loop = loop;
+        Logger = logger ?? NullLogger.Instance;
+    }
+
+    public uint DeviceType { get; }
+
+    public ulong AvailableFeatures { get; }
+
+    public IReadOnlyList<ushort> QueueMaxSizes => _maxSizes;
+
+    /// <summary>Set while activated.</summary>
+    protected VirtioActivation? Active { get; private set; }
+
+    protected EpollLoop? Loop { get; }
+
+    protected ILogger Logger { get; }
+
+    /// <summary>Chains completed with length 0 because they were malformed (for tests and metrics).</summary>
+    public long BadChains { get; protected set; }
+
+    public abstract void ReadConfig(ulong offset, Span<byte> data);
+
+    public virtual void WriteConfig(ulong offset, ReadOnlySpan<byte> data) =>
+        Logger.LogWarning("virtio device {Type}: config write at 0x{Offset:x} ignored", DeviceType, offset);
+
+    public virtual void Activate(VirtioActivation activation) => Active = activation;
+
+    public virtual void Reset() => Active = null;
+
+    public virtual void ProcessQueue(int queueIndex) => RunQueue(queueIndex);
+
+    /// <summary>Serves one valid chain; <paramref name="usedLength"/> is the number of bytes written to it.</summary>
+    protected abstract ChainOutcome HandleChain(int queueIndex, IGuestMemory memory, DescriptorChain chain, out uint usedLength);
+
+    /// <summary>Copies config bytes from <paramref name="config"/> (reads past its end stay zero).</summary>
+    protected static void CopyConfig(ReadOnlySpan<byte> config, ulong offset, Span<byte> data)
+    {
+        if (offset >= (ulong)config.Length)
+        {
+            return;
+        }
+
+        ReadOnlySpan<byte> src = config[(int)offset..];
+        src[..Math.Min(src.Length, data.Length)].CopyTo(data);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="work"/> under the transport lock when activated (for callbacks from timers, the TAP or
+    /// sockets), on the event loop when there is one.
+    /// </summary>
+    protected void RunLocked(Action work)
+    {
+        void Body()
+        {
+            VirtioActivation? a = Active;
+            if (a is null)
+            {
+                return;
+            }
+
+            lock (a.Gate)
+            {
+                if (ReferenceEquals(a, Active))
+                {
+                    work();
+                }
+            }
+        }
+
+        if (Loop is null || Loop.IsLoopThread)
+        {
+            Body();
+        }
+        else
+        {
+            Loop.Post(Body);
+        }
+    }
+
+    /// <summary>Processes queue <paramref name="queueIndex"/> until it is empty or a chain is deferred.</summary>
+    protected void RunQueue(int queueIndex)
+    {
+        VirtioActivation? a = Active;
+        if (a is null || (uint)queueIndex >= (uint)a.Queues.Count)
+        {
+            return;
+        }
+
+        Queue queue = a.Queues[queueIndex];
+        if (!queue.Ready)
+        {
+            return;
+        }
+
+        bool used = false;
+        while (true)
+        {
+            PopResult result = queue.Pop(a.Memory, out DescriptorChain chain);
+            if (result == PopResult.Empty)
+            {
+                break;
+            }
+
+            if (result == PopResult.Broken)
+            {
+                a.Interrupt.NeedsReset($"queue {queueIndex}: {queue.LastError}");
+                Active = null;
+                return;
+            }
+
+            uint length = 0;
+            if (result == PopResult.BadChain)
+            {
+                BadChains++;
+                Logger.LogWarning("virtio device {Type} queue {Queue}: malformed chain {Head} failed: {Error}", DeviceType, queueIndex, chain.Head, queue.LastError);
+            }
+            else
+            {
+                ChainOutcome outcome;
+                try
+                {
+                    outcome = HandleChain(queueIndex, a.Memory, chain, out length);
+                }
+                catch (GuestMemoryException e)
+                {
+                    BadChains++;
+                    Logger.LogWarning("virtio device {Type} queue {Queue}: chain {Head} failed: {Error}", DeviceType, queueIndex, chain.Head, e.Message);
+                    outcome = ChainOutcome.Completed;
+                    length = 0;
+                }
+
+                if (outcome == ChainOutcome.Deferred)
+                {
+                    queue.UndoPop();
+                    break;
+                }
+            }
+
+            if (!queue.AddUsed(a.Memory, chain.Head, length))
+            {
+                a.Interrupt.NeedsReset($"queue {queueIndex}: {queue.LastError}");
+                Active = null;
+                return;
+            }
+
+            used = true;
+        }
+
+        if (used && queue.NeedsNotification(a.Memory))
+        {
+            a.Interrupt.SignalUsedBuffer();
+        }
+    }
+}
