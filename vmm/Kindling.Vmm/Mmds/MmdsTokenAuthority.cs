@@ -20,6 +20,7 @@ public sealed class MmdsTokenAuthority
     private const int NonceBytes = 16;
     private const int MacBytes = HMACSHA256.HashSizeInBytes;
     private const int TokenBytes = ExpiryBytes + NonceBytes + MacBytes;
+    private const int MaxTokenChars = 128;
 
     private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
     private readonly TimeProvider _time;
@@ -46,7 +47,7 @@ public sealed class MmdsTokenAuthority
     /// <summary>True for a token this authority issued that has not expired.</summary>
     public bool IsValid(string? token)
     {
-        if (string.IsNullOrEmpty(token) || token.Length > 64)
+        if (string.IsNullOrEmpty(token) || token.Length > MaxTokenChars)
         {
             return false;
         }

@@ -33,6 +33,7 @@ public sealed partial class MmdsNetworkStack : IFrameInterceptor, IDisposable
     private readonly Queue<byte[]> _pending = new();
     private readonly ITimer _timer;
     private long _dropped;
+    private long _internalErrors;
 
     public MmdsNetworkStack(MmdsHttpResponder responder, TimeProvider time, IPAddress? address = null, ILogger? logger = null,
         int maxConnections = DefaultMaxConnections)
@@ -73,6 +74,9 @@ public sealed partial class MmdsNetworkStack : IFrameInterceptor, IDisposable
     /// <summary>Frames for the MMDS address that were malformed or refused.</summary>
     public long DroppedFrames => Interlocked.Read(ref _dropped);
 
+    /// <summary>Frames whose handling hit a bug (an exception caught at the boundary); zero in a healthy stack.</summary>
+    public long InternalErrors => Interlocked.Read(ref _internalErrors);
+
     public bool TryIntercept(ReadOnlySpan<byte> frame)
     {
         bool consumed;
@@ -89,6 +93,7 @@ public sealed partial class MmdsNetworkStack : IFrameInterceptor, IDisposable
                 // Defence in depth: a parsing bug must not take the VMM down; the frame is dropped.
                 LogDropped(_logger, e.Message);
                 Interlocked.Increment(ref _dropped);
+                Interlocked.Increment(ref _internalErrors);
                 consumed = true;
             }
         }

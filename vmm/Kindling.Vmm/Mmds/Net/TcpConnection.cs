@@ -221,9 +221,9 @@ internal sealed class TcpConnection
                 response = response with { Close = true };
             }
 
-            Queue(response);
             _received.AsSpan(consumed, _receivedCount - consumed).CopyTo(_received);
             _receivedCount -= consumed;
+            Queue(response);
         }
     }
 
@@ -245,7 +245,12 @@ internal sealed class TcpConnection
             return;
         }
 
-        int inFlight = (int)(_sndNxt - _sndUna) - (_finSent ? 1 : 0);
+        if (_finSent)
+        {
+            return; // nothing follows our FIN; a retransmission clears _finSent first
+        }
+
+        int inFlight = (int)(_sndNxt - _sndUna);
         int window = Math.Max(_peerWindow, 1);
         while (inFlight < _unacked.Count && inFlight < window)
         {
