@@ -52,7 +52,13 @@ public sealed class MmdsTokenAuthority
             return false;
         }
 
-        Span<byte> raw = stackalloc byte[TokenBytes + 3];
+        // Validate before decoding: TryDecodeFromChars throws on characters outside the alphabet.
+        if (!Base64Url.IsValid(token, out int decodedLength) || decodedLength != TokenBytes)
+        {
+            return false;
+        }
+
+        Span<byte> raw = stackalloc byte[TokenBytes];
         if (!Base64Url.TryDecodeFromChars(token, raw, out int written) || written != TokenBytes)
         {
             return false;

@@ -299,6 +299,12 @@ public sealed class MmdsNetworkStackTests : IDisposable
         Assert.Equal(1, _stack.DroppedFrames);
     }
 
+    private static string RandomToken(Random random)
+    {
+        const string alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_=+/!% ";
+        return new string(Enumerable.Range(0, random.Next(1, 100)).Select(_ => alphabet[random.Next(alphabet.Length)]).ToArray());
+    }
+
     [Fact]
     public void Fuzz_RandomAndMutatedFrames_NeverThrow()
     {
@@ -338,7 +344,7 @@ public sealed class MmdsNetworkStackTests : IDisposable
                     random.NextBytes(payload);
                     if (random.Next(3) == 0)
                     {
-                        payload = Encoding.ASCII.GetBytes(random.Next(2) == 0 ? TokenRequest(random.Next(-5, 30000)) : Get("/latest/" + random.Next(), "x"));
+                        payload = Encoding.ASCII.GetBytes(random.Next(2) == 0 ? TokenRequest(random.Next(-5, 30000)) : Get("/latest/" + random.Next(), RandomToken(random)));
                     }
 
                     frame = GuestFrames.Tcp((ushort)random.Next(1000, 1040), (uint)random.Next(), (uint)random.Next(), (byte)random.Next(64), payload,

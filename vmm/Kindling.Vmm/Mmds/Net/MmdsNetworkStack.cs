@@ -88,7 +88,7 @@ public sealed partial class MmdsNetworkStack : IFrameInterceptor, IDisposable
             {
                 consumed = Handle(frame);
             }
-            catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidOperationException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
                 // Defence in depth: a parsing bug must not take the VMM down; the frame is dropped.
                 LogDropped(_logger, e.Message);
