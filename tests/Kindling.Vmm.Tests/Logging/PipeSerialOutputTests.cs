@@ -44,7 +44,8 @@ public sealed class PipeSerialOutputTests : IDisposable
             await using var input = new FileStream(fifo, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
             byte[] buffer = new byte[8192];
             long read = 0;
-            long nextStall = 0;
+            long nextStall = 1024 * 1024;
+            bool spilledOnce = false;
             while (read < total)
             {
                 int n = await input.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, total - read)), ct);
@@ -53,9 +54,16 @@ public sealed class PipeSerialOutputTests : IDisposable
                 read += n;
                 if (read >= nextStall)
                 {
-                    // The deliberately slow reader: stops reading for a while every 4 MiB.
+                    // The deliberately slow reader: stops reading for a while every 4 MiB; the first stall lasts
+                    // until the sink gave up holding the guest and spilled, so the spill path is always exercised.
                     nextStall += 4 * 1024 * 1024;
                     await Task.Delay(30, ct);
+                    while (!spilledOnce && !sink.IsSpilling)
+                    {
+                        await Task.Delay(1, ct);
+                    }
+
+                    spilledOnce = true;
                 }
             }
 
