@@ -83,6 +83,9 @@ public sealed record NetworkInterfaceConfig
     [JsonPropertyName("iface_id")] public required string IfaceId { get; init; }
     [JsonPropertyName("host_dev_name")] public required string HostDevName { get; init; }
     [JsonPropertyName("guest_mac")] public string? GuestMac { get; init; }
+
+    /// <summary>MTU advertised through VIRTIO_NET_F_MTU (68..65535); absent: not advertised.</summary>
+    [JsonPropertyName("mtu")] public int? Mtu { get; init; }
     [JsonPropertyName("rx_rate_limiter")] public RateLimiterConfig? RxRateLimiter { get; init; }
     [JsonPropertyName("tx_rate_limiter")] public RateLimiterConfig? TxRateLimiter { get; init; }
 }
@@ -130,4 +133,7 @@ public sealed record MetricsConfig
 public sealed record SerialConfig
 {
     [JsonPropertyName("serial_out_path")] public string? SerialOutPath { get; init; }
+
+    /// <summary>Firecracker drops serial bytes over this bucket; Kindling never drops guest output, so it is refused.</summary>
+    [JsonPropertyName("rate_limiter")] public TokenBucketConfig? RateLimiter { get; init; }
 }

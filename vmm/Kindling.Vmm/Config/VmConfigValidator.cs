@@ -11,6 +11,11 @@ public static partial class VmConfigValidator
     public const int MaxVcpus = 32;
     public const int MaxMemSizeMib = 1024 * 1024;
     public static readonly IReadOnlyList<string> CpuTemplates = ["None", "Minimal", "Emulated"];
+    public static readonly IReadOnlyList<string> LogLevels = ["Error", "Warning", "Info", "Debug", "Trace", "Off"];
+
+    /// <summary>The smallest IPv4 MTU (RFC 791) and the largest a virtio-net config can advertise.</summary>
+    public const int MinMtu = 68;
+    public const int MaxMtu = 65535;
 
     public static void Validate(VmConfig config)
     {
@@ -66,6 +71,21 @@ public static partial class VmConfigValidator
         if (config.MmdsConfig is not null)
         {
             Validate(config.MmdsConfig, ifaceIds);
+        }
+
+        if (config.Logger is not null)
+        {
+            Validate(config.Logger);
+        }
+
+        if (config.Metrics is not null)
+        {
+            Validate(config.Metrics);
+        }
+
+        if (config.Serial is not null)
+        {
+            Validate(config.Serial);
         }
 
         if (config.Balloon is not null || config.CpuConfig is not null || config.MemoryHotplug is not null || config.Pmem is not null)
@@ -161,6 +181,11 @@ public static partial class VmConfigValidator
                 $"network-interfaces[{iface.IfaceId}].guest_mac \"{iface.GuestMac}\" is not a MAC address like 06:00:AC:10:00:02");
         }
 
+        if (iface.Mtu is < MinMtu or > MaxMtu)
+        {
+            throw new VmConfigException($"network-interfaces[{iface.IfaceId}].mtu is {iface.Mtu}; it must be {MinMtu}..{MaxMtu}");
+        }
+
         if (iface.RxRateLimiter is not null)
         {
             Validate(iface.RxRateLimiter, $"network-interfaces[{iface.IfaceId}].rx_rate_limiter");
@@ -222,6 +247,41 @@ public static partial class VmConfigValidator
             {
                 throw new VmConfigException($"mmds-config.ipv4_address \"{mmds.Ipv4Address}\" must be link-local (169.254.0.0/16)");
             }
+        }
+    }
+
+    public static void Validate(LoggerConfig logger)
+    {
+        if (logger.Level is not null && !LogLevels.Contains(logger.Level, StringComparer.OrdinalIgnoreCase))
+        {
+            throw new VmConfigException($"logger.level \"{logger.Level}\" is unknown; use one of {string.Join(", ", LogLevels)}");
+        }
+
+        if (logger.LogPath is { Length: 0 })
+        {
+            throw new VmConfigException("logger.log_path is empty: give the path of a file or named pipe, or leave it out");
+        }
+    }
+
+    public static void Validate(MetricsConfig metrics)
+    {
+        if (string.IsNullOrWhiteSpace(metrics.MetricsPath))
+        {
+            throw new VmConfigException("metrics.metrics_path is empty: give the path of a file or named pipe");
+        }
+    }
+
+    public static void Validate(SerialConfig serial)
+    {
+        if (serial.SerialOutPath is { Length: 0 })
+        {
+            throw new VmConfigException("serial.serial_out_path is empty: give the path of a file or named pipe, or leave it out for stdout");
+        }
+
+        if (serial.RateLimiter is not null)
+        {
+            throw new VmConfigException(
+                "serial.rate_limiter is not supported: Kindling never drops guest serial output (it applies back-pressure instead); remove rate_limiter");
         }
     }
 

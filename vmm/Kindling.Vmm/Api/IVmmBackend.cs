@@ -1,0 +1,31 @@
+using Kindling.Vmm.Config;
+using Kindling.Vmm.Mmds;
+
+namespace Kindling.Vmm.Api;
+
+/// <summary>
+/// What the controller asks of the running machine. The integrator implements it over the real VirtualMachine;
+/// tests use a fake. Every method runs on the VMM loop; a refusal throws <see cref="VmmActionException"/> with a
+/// message for the API client (the controller's state is then left unchanged).
+/// </summary>
+public interface IVmmBackend
+{
+    /// <summary>Builds and boots the machine from the validated configuration; the MMDS store is shared with the net devices.</summary>
+    void Start(VmConfig config, MmdsDataStore mmds);
+
+    void Pause();
+
+    void Resume();
+
+    /// <summary>Injects Ctrl+Alt+Del through the i8042.</summary>
+    void SendCtrlAltDel();
+
+    /// <summary>Writes one metrics line now (pre- or post-boot).</summary>
+    void FlushMetrics();
+
+    /// <summary>Post-boot: swaps the backing file and/or the rate limiter of a drive.</summary>
+    void UpdateBlockDevice(string driveId, string? pathOnHost, RateLimiterConfig? rateLimiter);
+
+    /// <summary>Post-boot: replaces the rate limiters of a network interface (null: leave that direction as it is).</summary>
+    void UpdateNetworkRateLimiters(string ifaceId, RateLimiterConfig? rx, RateLimiterConfig? tx);
+}
