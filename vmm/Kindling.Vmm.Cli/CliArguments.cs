@@ -4,14 +4,20 @@ namespace Kindling.Vmm.Cli;
 public sealed record CliArguments
 {
     public const string Usage =
-        "usage: kindling-vmm --config-file PATH --no-api [--id ID] [--log-level Error|Warning|Info|Debug|Trace] [--api-sock PATH]";
+        "usage: kindling-vmm [--api-sock PATH | --no-api] [--config-file PATH] [--id ID] [--metadata JSON_FILE] " +
+        "[--mmds-size-limit BYTES] [--log-level Off|Error|Warning|Info|Debug|Trace]";
 
     public string? ConfigFile { get; init; }
     public bool NoApi { get; init; }
     public string? Id { get; init; }
     public string? ApiSocket { get; init; }
     public string LogLevel { get; init; } = "Warning";
+    public string? Metadata { get; init; }
+    public int? MmdsSizeLimit { get; init; }
     public bool Help { get; init; }
+
+    /// <summary>Where the API listens when neither --api-sock nor --no-api is given (Firecracker's default).</summary>
+    public const string DefaultApiSocket = "/run/firecracker.socket";
 
     /// <summary>Parses <paramref name="args"/>; throws <see cref="CliException"/> naming the bad flag.</summary>
     public static CliArguments Parse(IReadOnlyList<string> args)
@@ -50,6 +56,8 @@ public sealed record CliArguments
                 "--id" => result with { Id = Value() },
                 "--api-sock" => result with { ApiSocket = Value() },
                 "--log-level" => result with { LogLevel = Value() },
+                "--metadata" => result with { Metadata = Value() },
+                "--mmds-size-limit" => result with { MmdsSizeLimit = ParseSizeLimit(Value()) },
                 "--help" or "-h" => result with { Help = true },
                 _ => throw new CliException($"unknown option {args[i]}; {Usage}"),
             };
@@ -60,14 +68,20 @@ public sealed record CliArguments
             return result;
         }
 
-        if (!result.NoApi)
+        if (result.NoApi && result.ApiSocket is not null)
         {
-            throw new CliException("API socket not supported yet: run with --no-api --config-file PATH");
+            throw new CliException("--no-api and --api-sock exclude each other");
         }
 
-        if (result.ConfigFile is null)
+        if (result.NoApi && result.ConfigFile is null)
         {
             throw new CliException($"--no-api needs --config-file; {Usage}");
+        }
+
+        if (!result.NoApi && result.ApiSocket is null)
+        {
+            // Firecracker's default socket path.
+            result = result with { ApiSocket = DefaultApiSocket };
         }
 
         if (result.Id is { } id && (id.Length is 0 or > 64 || !id.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_')))
@@ -78,6 +92,11 @@ public sealed record CliArguments
         ParseLogLevel(result.LogLevel);
         return result;
     }
+
+    private static int ParseSizeLimit(string value) =>
+        int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int n) && n > 0
+            ? n
+            : throw new CliException($"--mmds-size-limit \"{value}\" must be a positive number of bytes");
 
     /// <summary>Firecracker's level names (Error, Warning, Info, Debug, Trace, Off) and .NET's.</summary>
     public static Microsoft.Extensions.Logging.LogLevel ParseLogLevel(string level) => level.ToUpperInvariant() switch

@@ -5,41 +5,26 @@ using Kindling.Vmm.Machine;
 
 namespace Kindling.Vmm.Cli;
 
-/// <summary>Turns a validated config file into <see cref="VirtualMachineOptions"/>, refusing what is not built yet.</summary>
+/// <summary>Turns a validated config file into <see cref="VirtualMachineOptions"/>, checking the files it names.</summary>
 public static class ConfigMapping
 {
     public const int DefaultVcpuCount = 1;
     public const int DefaultMemSizeMib = 128;
 
-    /// <summary>Throws <see cref="CliException"/> for sections this build cannot run yet.</summary>
-    public static void RejectUnsupported(VmConfig config)
-    {
-        string? section = config switch
-        {
-            { Drives.Count: > 0 } => "drives",
-            { NetworkInterfaces.Count: > 0 } => "network-interfaces",
-            { Vsock: not null } => "vsock",
-            { Entropy: not null } => "entropy",
-            { MmdsConfig: not null } => "mmds-config",
-            { Logger: not null } => "logger",
-            { Metrics: not null } => "metrics",
-            _ => null,
-        };
-        if (section is not null)
-        {
-            throw new CliException($"{section} is not supported yet: remove the \"{section}\" section from the config file");
-        }
-    }
-
     /// <summary>The machine options; checks that the kernel and initrd files exist (and are files).</summary>
     public static VirtualMachineOptions ToOptions(VmConfig config, ISerialOutput serialOutput)
     {
-        RejectUnsupported(config);
         BootSourceConfig boot = config.BootSource ?? throw new CliException("boot-source is missing: set boot-source.kernel_image_path");
         RequireFile(boot.KernelImagePath, "boot-source.kernel_image_path", "kernel image");
         if (boot.InitrdPath is { Length: > 0 } initrd)
         {
             RequireFile(initrd, "boot-source.initrd_path", "initrd");
+        }
+
+        // Checked here, before KVM is opened, so a typo in a drive path is the error the user sees.
+        foreach (DriveConfig drive in config.Drives)
+        {
+            RequireFile(drive.PathOnHost ?? "", $"drives[{drive.DriveId}].path_on_host", "disk image");
         }
 
         MachineConfig? machine = config.MachineConfig;

@@ -19,7 +19,7 @@ public sealed class CliArgumentsTests
     [Fact]
     public void Parse_EqualsForm_Accepted()
     {
-        CliArguments args = CliArguments.Parse(["--config-file=vm.json", "--no-api", "--api-sock=/tmp/a.sock"]);
+        CliArguments args = CliArguments.Parse(["--config-file=vm.json", "--api-sock=/tmp/a.sock"]);
 
         Assert.Equal("vm.json", args.ConfigFile);
         Assert.Equal("/tmp/a.sock", args.ApiSocket);

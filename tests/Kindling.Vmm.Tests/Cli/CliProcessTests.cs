@@ -4,7 +4,7 @@ using Kindling.Vmm.Tests.Machine;
 namespace Kindling.Vmm.Tests.Cli;
 
 /// <summary>kindling-vmm as a process: each failure exits non-zero with exactly one "kindling-vmm: ..." line.</summary>
-public sealed class CliProcessTests : IDisposable
+public sealed partial class CliProcessTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("kindling-cli-test").FullName;
 
@@ -115,12 +115,70 @@ public sealed class CliProcessTests : IDisposable
     }
 
     [Fact]
-    public async Task Run_ApiSocketWithoutNoApi_FailsAsNotSupportedYet()
+    public async Task Run_ApiSocket_ServesFirecrackerApiUntilSigterm()
     {
-        VmmProcess.Result result = await VmmProcess.RunAsync(TestContext.Current.CancellationToken, "--api-sock", Path.Combine(_dir, "api.sock"));
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        string socket = Path.Combine(_dir, "api.sock");
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(VmmProcess.ExecutablePath)
+        {
+            ArgumentList = { "--api-sock", socket, "--id", "api-test" },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        try
+        {
+            using var client = new HttpClient(new SocketsHttpHandler
+            {
+                ConnectCallback = async (_, token) =>
+                {
+                    var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+                    await s.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(socket), token);
+                    return new System.Net.Sockets.NetworkStream(s, ownsSocket: true);
+                },
+            }) { BaseAddress = new Uri("http://localhost") };
 
-        AssertOneLineFailure(result, "API socket not supported yet");
+            string info = "";
+            for (int attempt = 0; attempt < 300 && info.Length == 0; attempt++)
+            {
+                try
+                {
+                    info = await client.GetStringAsync("/", ct);
+                }
+                catch (HttpRequestException)
+                {
+                    Assert.False(process.HasExited, "kindling-vmm exited: " + await process.StandardError.ReadToEndAsync(ct));
+                    await Task.Delay(100, ct);
+                }
+            }
+
+            Assert.Contains("\"id\":\"api-test\"", info, StringComparison.Ordinal);
+            Assert.Contains("Not started", info, StringComparison.Ordinal);
+
+            using HttpResponseMessage bad = await client.PutAsync("/machine-config",
+                new StringContent("{\"vcpu_count\": 0, \"mem_size_mib\": 128}", System.Text.Encoding.UTF8, "application/json"), ct);
+            Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
+            Assert.Contains("vcpu_count", await bad.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+
+            using HttpResponseMessage mmds = await client.PutAsync("/mmds",
+                new StringContent("{\"kindling\": {\"job\": {\"id\": \"1\"}}}", System.Text.Encoding.UTF8, "application/json"), ct);
+            Assert.Equal(System.Net.HttpStatusCode.NoContent, mmds.StatusCode);
+            Assert.Contains("\"id\":\"1\"", (await client.GetStringAsync("/mmds", ct)).Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
+
+            Assert.Equal(0, Kill(process.Id, 15));
+            await process.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(30), ct);
+            Assert.Equal(0, process.ExitCode);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
     }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
 
     [Fact]
     public async Task Run_UnknownOption_FailsWithUsage()

@@ -60,22 +60,18 @@ public sealed class ConfigMappingTests : IDisposable
         Assert.Contains("is a directory", e.Message, StringComparison.Ordinal);
     }
 
-    public static TheoryData<string, VmConfig> UnsupportedSections => new()
+    [Fact]
+    public void ToOptions_MissingDriveFile_NamesTheDrive()
     {
-        { "network-interfaces", new VmConfig { NetworkInterfaces = [new NetworkInterfaceConfig { IfaceId = "eth0", HostDevName = "tap0" }] } },
-        { "vsock", new VmConfig { Vsock = new VsockConfig { GuestCid = 3, UdsPath = "/v.sock" } } },
-        { "entropy", new VmConfig { Entropy = new EntropyConfig() } },
-        { "mmds-config", new VmConfig { MmdsConfig = new MmdsConfig { NetworkInterfaces = ["eth0"] } } },
-        { "logger", new VmConfig { Logger = new LoggerConfig() } },
-        { "metrics", new VmConfig { Metrics = new MetricsConfig { MetricsPath = "/m" } } },
-    };
+        var config = new VmConfig
+        {
+            BootSource = new BootSourceConfig { KernelImagePath = _kernel },
+            Drives = [new DriveConfig { DriveId = "rootfs", PathOnHost = Path.Combine(_dir, "nope.ext4") }],
+        };
 
-    [Theory]
-    [MemberData(nameof(UnsupportedSections))]
-    public void RejectUnsupported_Section_NamesIt(string section, VmConfig config)
-    {
-        CliException e = Assert.Throws<CliException>(() => ConfigMapping.RejectUnsupported(config));
+        CliException e = Assert.Throws<CliException>(() => ConfigMapping.ToOptions(config, Sink));
 
-        Assert.StartsWith($"{section} is not supported yet", e.Message, StringComparison.Ordinal);
+        Assert.Contains("drives[rootfs].path_on_host", e.Message, StringComparison.Ordinal);
+        Assert.Contains("nope.ext4", e.Message, StringComparison.Ordinal);
     }
 }

@@ -140,7 +140,10 @@ public sealed class MicroVm : IDisposable
 
         Machine.AddMmioDevice(slot, VirtioMmioSlotSize, transport);
         Machine.CommandLine.Append($"virtio_mmio.device=4K@0x{slot.Value:x}:{gsi}");
-        _logger.LogInformation("{What}: virtio-mmio at 0x{Address:x}, GSI {Gsi}", what, slot.Value, gsi);
+        if (_logger.IsEnabled(LogLevel.Information))
+        {
+            _logger.LogInformation("{What}: virtio-mmio at 0x{Address:x}, GSI {Gsi}", what, slot.Value, gsi);
+        }
     }
 
     public void Dispose()
