@@ -37,6 +37,7 @@ internal static class Bpf
     // <linux/seccomp.h> return actions.
     public const uint SECCOMP_RET_KILL_PROCESS = 0x80000000;
     public const uint SECCOMP_RET_TRAP = 0x00030000;
+    public const uint SECCOMP_RET_ERRNO = 0x00050000;
     public const uint SECCOMP_RET_LOG = 0x7ffc0000;
     public const uint SECCOMP_RET_ALLOW = 0x7fff0000;
 

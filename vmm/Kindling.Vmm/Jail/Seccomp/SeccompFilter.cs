@@ -11,14 +11,14 @@ namespace Kindling.Vmm.Jail.Seccomp;
 /// <remarks>
 /// Layout: check the architecture (anything but x86_64 is killed), load the syscall number, refuse x32 numbers,
 /// then one "jeq nr → allow" pair per allowed syscall (jumps stay within 8-bit offsets however long the list),
-/// then ioctl's request filter, then the default action. ioctl is allowed only for the request types the VMM
-/// uses (KVM's 0xAE, TUN's 'T') and a few named terminal/descriptor requests.
+/// then the argument rules (socket domain, prctl option) and ioctl's request filter, then the default action.
+/// ioctl is allowed only for KVM's request type (0xAE) and a few named TUN, terminal and descriptor requests.
 /// </remarks>
 public static class SeccompFilter
 {
     /// <summary>Builds the program; <paramref name="defaultAction"/> is what a syscall outside the list gets.</summary>
-    public static SockFilter[] Build(IReadOnlyCollection<int> allowed, IReadOnlyCollection<uint> ioctlTypes,
-        IReadOnlyCollection<uint> ioctlRequests, uint defaultAction = SECCOMP_RET_KILL_PROCESS)
+    public static SockFilter[] Build(IReadOnlyCollection<int> allowed, IReadOnlyCollection<SeccompArgumentRule> rules,
+        IReadOnlyCollection<uint> ioctlTypes, IReadOnlyCollection<uint> ioctlRequests, uint defaultAction = SECCOMP_RET_KILL_PROCESS)
     {
         List<SockFilter> program =
         [
@@ -30,33 +30,52 @@ public static class SeccompFilter
             Return(SECCOMP_RET_KILL_PROCESS),
         ];
 
-        foreach (int nr in allowed.Where(n => n != X64Syscall.ioctl).Distinct().Order())
+        HashSet<int> ruled = [.. rules.Select(r => r.Syscall), X64Syscall.ioctl];
+        foreach (int nr in allowed.Where(n => !ruled.Contains(n)).Distinct().Order())
         {
             program.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, (uint)nr, 0, 1));
             program.Add(Return(SECCOMP_RET_ALLOW));
         }
 
-        if (allowed.Contains(X64Syscall.ioctl))
+        // Each block starts with "not this syscall: skip the block" (A still holds nr) and ends in a return.
+        foreach (SeccompArgumentRule rule in rules)
         {
-            // Not ioctl: skip the ioctl block (2 + 2·types + 2·requests + reload instructions) to the default.
-            int block = 2 + 1 + (2 * ioctlTypes.Count) + 1 + (2 * ioctlRequests.Count);
-            program.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, X64Syscall.ioctl, 0, checked((byte)block)));
-            // The request is args[1]; its upper 32 bits are ignored by the kernel's ioctl (unsigned int cmd).
-            program.Add(LoadWord(SeccompDataArgLow(1)));
-            program.Add(Statement(BPF_ALU | BPF_RSH | BPF_K, 8));
-            program.Add(Statement(BPF_ALU | BPF_AND | BPF_K, 0xff));
-            foreach (uint type in ioctlTypes)
+            List<SockFilter> block = [LoadWord(SeccompDataArgLow(rule.ArgumentIndex))];
+            foreach (uint value in rule.AllowedValues)
             {
-                program.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, type, 0, 1));
-                program.Add(Return(SECCOMP_RET_ALLOW));
+                block.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, value, 0, 1));
+                block.Add(Return(SECCOMP_RET_ALLOW));
             }
 
-            program.Add(LoadWord(SeccompDataArgLow(1)));
+            block.Add(Return(rule.Otherwise));
+            AddBlock(program, rule.Syscall, block);
+        }
+
+        if (allowed.Contains(X64Syscall.ioctl))
+        {
+            // The request is args[1] (the kernel's ioctl takes it as unsigned int): first its type byte
+            // (_IOC_TYPE: bits 8-15), then whole request values.
+            List<SockFilter> block =
+            [
+                LoadWord(SeccompDataArgLow(1)),
+                Statement(BPF_ALU | BPF_RSH | BPF_K, 8),
+                Statement(BPF_ALU | BPF_AND | BPF_K, 0xff),
+            ];
+            foreach (uint type in ioctlTypes)
+            {
+                block.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, type, 0, 1));
+                block.Add(Return(SECCOMP_RET_ALLOW));
+            }
+
+            block.Add(LoadWord(SeccompDataArgLow(1)));
             foreach (uint request in ioctlRequests)
             {
-                program.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, request, 0, 1));
-                program.Add(Return(SECCOMP_RET_ALLOW));
+                block.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, request, 0, 1));
+                block.Add(Return(SECCOMP_RET_ALLOW));
             }
+
+            block.Add(Return(defaultAction));
+            AddBlock(program, X64Syscall.ioctl, block);
         }
 
         program.Add(Return(defaultAction));
@@ -70,7 +89,18 @@ public static class SeccompFilter
 
     /// <summary>The VMM's filter: <see cref="SeccompAllowlist"/> with kill-process as the default.</summary>
     public static SockFilter[] BuildVmmFilter(uint defaultAction = SECCOMP_RET_KILL_PROCESS) =>
-        Build(SeccompAllowlist.Syscalls, SeccompAllowlist.IoctlTypes, SeccompAllowlist.IoctlRequests, defaultAction);
+        Build(SeccompAllowlist.Syscalls, SeccompAllowlist.ArgumentRules, SeccompAllowlist.IoctlTypes, SeccompAllowlist.IoctlRequests, defaultAction);
+
+    private static void AddBlock(List<SockFilter> program, int syscall, List<SockFilter> block)
+    {
+        if (block.Count > byte.MaxValue)
+        {
+            throw new JailException($"the seccomp rule for syscall {syscall} has {block.Count} instructions; the limit is {byte.MaxValue}");
+        }
+
+        program.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, (uint)syscall, 0, (byte)block.Count));
+        program.AddRange(block);
+    }
 
     /// <summary>
     /// Sets no_new_privs and installs <paramref name="program"/> on all threads. Irreversible for this process.
