@@ -12,6 +12,9 @@ public static class JailCommand
 {
     public const string Verb = "jail";
 
+    /// <summary>Runs a jail debug action without any jail: the baseline for startup measurements.</summary>
+    public const string DebugVerb = "jail-debug";
+
     private const string Usage =
         "usage: kindling-vmm jail --id ID --uid UID --gid GID [--chroot-base DIR] [--cgroup-root DIR] [--netns PATH] [--tap NAME]\n" +
         "         [--file HOST:JAIL[:rw]]... [--fifo JAILPATH]... [--dir JAILPATH]... [--cpu-quota-us N] [--cpu-period-us N]\n" +
@@ -31,14 +34,21 @@ public static class JailCommand
     public static bool TryRun(string[] args, out int exitCode)
     {
         exitCode = 0;
-        if (args.Length == 0 || args[0] is not (Verb or JailInitOptions.Mode))
+        if (args.Length == 0 || args[0] is not (Verb or JailInitOptions.Mode or DebugVerb))
         {
             return false;
         }
 
         try
         {
-            exitCode = args[0] == Verb ? RunJail(args) : JailInit.Run(JailInitOptions.Parse(args), RunVmm);
+            exitCode = args[0] switch
+            {
+                Verb => RunJail(args),
+                DebugVerb when args.Length == 2 && Enum.TryParse(args[1], out JailDebugAction action) && action != JailDebugAction.None =>
+                    JailInit.RunDebugAction(action),
+                DebugVerb => throw new JailException("usage: kindling-vmm jail-debug Report|Ready|Workload|ForbiddenSyscall"),
+                _ => JailInit.Run(JailInitOptions.Parse(args), RunVmm),
+            };
         }
         catch (Exception e) when (e is JailException or JailSyscallException or IOException or UnauthorizedAccessException)
         {

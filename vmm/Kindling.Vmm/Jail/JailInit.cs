@@ -20,14 +20,19 @@ public static class JailInit
     public static int Run(JailInitOptions options, Func<string[], int> runVmm)
     {
         Enter(options);
-        return options.DebugAction switch
+        return options.DebugAction == JailDebugAction.None ? runVmm([.. options.VmmArgs]) : RunDebugAction(options.DebugAction);
+    }
+
+    /// <summary>Runs a debug action in the current process (confined or not: un-jailed runs are the baseline).</summary>
+    public static int RunDebugAction(JailDebugAction action)
+    {
+        return action switch
         {
-            JailDebugAction.None => runVmm([.. options.VmmArgs]),
             JailDebugAction.Report => DebugReport(),
             JailDebugAction.Ready => DebugReady(),
             JailDebugAction.ForbiddenSyscall => DebugForbiddenSyscall(),
             JailDebugAction.Workload => JailWorkload.Run(),
-            _ => throw new JailException($"unknown debug action {options.DebugAction}"),
+            _ => throw new JailException($"unknown debug action {action}"),
         };
     }
 
