@@ -44,8 +44,7 @@ public static class JailCommand
             exitCode = args[0] switch
             {
                 Verb => RunJail(args),
-                DebugVerb when args.Length == 2 && Enum.TryParse(args[1], out JailDebugAction action) && action != JailDebugAction.None =>
-                    JailInit.RunDebugAction(action),
+                DebugVerb when args.Length == 2 && JailInitOptions.ParseDebugAction(args[1]) is { } action => JailInit.RunDebugAction(action),
                 DebugVerb => throw new JailException("usage: kindling-vmm jail-debug Report|Ready|Workload|ForbiddenSyscall"),
                 _ => JailInit.Run(JailInitOptions.Parse(args), RunVmm),
             };

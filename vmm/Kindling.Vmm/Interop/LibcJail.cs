@@ -89,6 +89,67 @@ internal static partial class LibcJail
         return *(uint*)(buffer + StatModeOffset) & S_IFMT;
     }
 
+    /// <summary>open(O_WRONLY) + one write(2): for cgroup control files, without the FileStream machinery.</summary>
+    public static unsafe void WriteSmallFile(string path, ReadOnlySpan<byte> content)
+    {
+        const int O_WRONLY = 1;
+        const int O_CLOEXEC = 0x80000;
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        Check(fd, $"open({path})");
+        try
+        {
+            fixed (byte* data = content)
+            {
+                // SAFETY: data points at content.Length readable bytes for the duration of the call.
+                Check((int)write(fd, data, (nuint)content.Length), $"write({path})");
+            }
+        }
+        finally
+        {
+            _ = close(fd);
+        }
+    }
+
+    /// <summary>The numeric entries of a /proc folder (/proc/self/fd), read with opendir/readdir.</summary>
+    public static unsafe List<int> ListNumericEntries(string directory)
+    {
+        // struct dirent (x86_64): d_ino 8, d_off 8, d_reclen 2, d_type 1, then d_name.
+        const int NameOffset = 19;
+        IntPtr dir = opendir(directory);
+        if (dir == IntPtr.Zero)
+        {
+            throw new JailSyscallException($"opendir({directory})", Marshal.GetLastPInvokeError());
+        }
+
+        List<int> result = [];
+        try
+        {
+            for (byte* entry = readdir(dir); entry != null; entry = readdir(dir))
+            {
+                // SAFETY: readdir returns a dirent whose d_name is NUL-terminated; parsing stops at the NUL.
+                int value = 0;
+                byte* name = entry + NameOffset;
+                bool numeric = *name != 0;
+                for (; *name != 0; name++)
+                {
+                    numeric &= *name is >= (byte)'0' and <= (byte)'9';
+                    value = (value * 10) + (*name - '0');
+                }
+
+                if (numeric)
+                {
+                    result.Add(value);
+                }
+            }
+        }
+        finally
+        {
+            _ = closedir(dir);
+        }
+
+        return result;
+    }
+
     public static void MakeDirectory(string path, uint mode) => Check(mkdir(path, mode), $"mkdir({path})");
 
     public static void ChangeDirectory(string path) => Check(chdir(path), $"chdir({path})");
@@ -219,6 +280,21 @@ internal static partial class LibcJail
 
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static unsafe partial int lstat(string path, byte* buffer);
+
+    [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial int open(string path, int flags);
+
+    [LibraryImport(Library, SetLastError = true)]
+    private static unsafe partial nint write(int fd, byte* buffer, nuint count);
+
+    [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial IntPtr opendir(string path);
+
+    [LibraryImport(Library)]
+    private static unsafe partial byte* readdir(IntPtr dir);
+
+    [LibraryImport(Library)]
+    private static partial int closedir(IntPtr dir);
 
     [LibraryImport(Library, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int mkdir(string path, uint mode);

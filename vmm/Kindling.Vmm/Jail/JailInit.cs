@@ -16,6 +16,7 @@ public static class JailInit
 {
     private const string ProcFs = "proc";
 
+
     /// <summary>Enters the jail (irreversible) and runs the VMM; returns its exit code.</summary>
     public static int Run(JailInitOptions options, Func<string[], int> runVmm)
     {
@@ -42,7 +43,7 @@ public static class JailInit
         foreach (string procs in options.ProcsFiles)
         {
             // "0" is the writing process itself (its pid here is 1, which means nothing to the host).
-            File.WriteAllText(procs, "0");
+            LibcJail.WriteSmallFile(procs, "0"u8);
         }
 
         CloseInheritedDescriptors(options.KeepFds);
@@ -51,7 +52,10 @@ public static class JailInit
         // unshare --propagation private did this already; repeat it so this step never depends on the launcher.
         LibcJail.Mount(null, "/", null, LibcJail.MS_REC | LibcJail.MS_PRIVATE);
         LibcJail.Mount(root, root, null, LibcJail.MS_BIND | LibcJail.MS_REC);
-        foreach (string dir in options.ReadOnlyDirectories.OrderBy(d => d.Length))
+        // Shorter paths first, so a folder bound inside another bound folder lands on top of it.
+        string[] readOnly = [.. options.ReadOnlyDirectories];
+        Array.Sort(readOnly, (x, y) => x.Length.CompareTo(y.Length));
+        foreach (string dir in readOnly)
         {
             BindReadOnly(dir, root + dir, writable: false);
         }
@@ -95,10 +99,11 @@ public static class JailInit
     /// </summary>
     private static void CloseInheritedDescriptors(IReadOnlyList<int> keep)
     {
-        foreach (int fd in JailLauncher.OpenDescriptors())
+        // The descriptors still open are read after the listing is closed (the listing's own descriptor is gone).
+        foreach (int fd in LibcJail.ListNumericEntries("/proc/self/fd"))
         {
             int flags = LibcJail.GetDescriptorFlags(fd);
-            if (fd > 2 && !keep.Contains(fd) && flags >= 0 && (flags & LibcJail.FD_CLOEXEC) == 0)
+            if (fd > 2 && flags >= 0 && (flags & LibcJail.FD_CLOEXEC) == 0 && !keep.Contains(fd))
             {
                 LibcJail.CloseDescriptor(fd);
             }
@@ -114,9 +119,10 @@ public static class JailInit
 
     private static void ClearEnvironment()
     {
-        foreach (string name in Environment.GetEnvironmentVariables().Keys.Cast<string>().ToList())
+        // The runtime's managed copy of the environment is built from the C library's on first use.
+        foreach (string variable in JailLauncher.JailEnvironment)
         {
-            Environment.SetEnvironmentVariable(name, null);
+            Environment.SetEnvironmentVariable(variable[..variable.IndexOf('=', StringComparison.Ordinal)], null);
         }
 
         LibcJail.ClearEnvironment();

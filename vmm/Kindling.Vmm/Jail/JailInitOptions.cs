@@ -125,9 +125,7 @@ public sealed record JailInitOptions
                 case "--keep-fd": keep.Add(checked((int)ParseUnsigned(Next(flag), flag))); break;
                 case "--debug":
                     string value = Next(flag);
-                    debug = Enum.TryParse(value, ignoreCase: false, out JailDebugAction action)
-                        ? action
-                        : throw new JailException($"{Mode}: unknown --debug action '{value}'");
+                    debug = ParseDebugAction(value) ?? throw new JailException($"{Mode}: unknown --debug action '{value}'");
                     break;
                 default: throw new JailException($"{Mode}: unknown argument '{flag}'");
             }
@@ -149,6 +147,16 @@ public sealed record JailInitOptions
             VmmArgs = [.. args.Skip(i)],
         };
     }
+
+    /// <summary>The action named <paramref name="name"/> (its enum name), or null. No reflection: this runs at jail start.</summary>
+    public static JailDebugAction? ParseDebugAction(string name) => name switch
+    {
+        nameof(JailDebugAction.Report) => JailDebugAction.Report,
+        nameof(JailDebugAction.Ready) => JailDebugAction.Ready,
+        nameof(JailDebugAction.ForbiddenSyscall) => JailDebugAction.ForbiddenSyscall,
+        nameof(JailDebugAction.Workload) => JailDebugAction.Workload,
+        _ => null,
+    };
 
     private static ulong ParseUnsigned(string value, string flag) =>
         ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out ulong result)

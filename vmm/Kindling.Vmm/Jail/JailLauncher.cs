@@ -229,10 +229,7 @@ public static class JailLauncher
         }
     }
 
-    internal static List<int> OpenDescriptors() =>
-        [.. Directory.EnumerateFileSystemEntries("/proc/self/fd")
-            .Select(p => int.TryParse(Path.GetFileName(p), out int fd) ? fd : -1)
-            .Where(fd => fd >= 0)];
+    internal static List<int> OpenDescriptors() => LibcJail.ListNumericEntries("/proc/self/fd");
 
     /// <summary>Null when /dev/kvm on the host opens read-write; otherwise the message the jailer fails with.</summary>
     public static string? KvmProblem()

@@ -19,7 +19,7 @@ public static class SeccompAllowlist
     private const uint PR_SET_NAME = 15;
     private const uint PR_GET_NAME = 16;
 
-    public static IReadOnlyCollection<int> Syscalls { get; } =
+    internal static readonly int[] SyscallNumbers =
     [
         // Runtime memory management: GC heap, JIT code heap (double-mapped through the startup memfd),
         // stacks of new threads, guest RAM (mmap of anonymous shared memory).
@@ -59,7 +59,7 @@ public static class SeccompAllowlist
         S.prctl,
     ];
 
-    public static IReadOnlyCollection<SeccompArgumentRule> ArgumentRules { get; } =
+    internal static readonly SeccompArgumentRule[] Rules =
     [
         // The runtime probes IPv4/IPv6 support by opening sockets: answer "not supported" instead of killing;
         // the VMM itself only needs Unix sockets.
@@ -68,14 +68,22 @@ public static class SeccompAllowlist
     ];
 
     /// <summary>ioctl request types allowed whole: KVM (KVMIO, on /dev/kvm, VM and vCPU descriptors only).</summary>
-    public static IReadOnlyCollection<uint> IoctlTypes { get; } = [KVMIO];
+    internal static readonly uint[] IoctlTypeBytes = [KVMIO];
 
     /// <summary>Individual ioctl requests: TUN set-up, terminal queries of Console, descriptor flags.</summary>
-    public static IReadOnlyCollection<uint> IoctlRequests { get; } =
+    internal static readonly uint[] IoctlRequestCodes =
     [
         TUNSETIFF, TUNGETIFF, TUNSETOFFLOAD, TUNSETVNETHDRSZ, TUNSETSNDBUF, TCGETS, TIOCGWINSZ, FIONBIO, FIOCLEX,
         FIONREAD,
     ];
+
+    public static IReadOnlyList<int> Syscalls => SyscallNumbers;
+
+    public static IReadOnlyList<SeccompArgumentRule> ArgumentRules => Rules;
+
+    public static IReadOnlyList<uint> IoctlTypes => IoctlTypeBytes;
+
+    public static IReadOnlyList<uint> IoctlRequests => IoctlRequestCodes;
 
     // <linux/kvm.h>, <linux/if_tun.h>, <asm-generic/ioctls.h>
     private const uint KVMIO = 0xAE;

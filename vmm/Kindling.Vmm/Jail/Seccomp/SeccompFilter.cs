@@ -17,89 +17,128 @@ namespace Kindling.Vmm.Jail.Seccomp;
 public static class SeccompFilter
 {
     /// <summary>Builds the program; <paramref name="defaultAction"/> is what a syscall outside the list gets.</summary>
-    public static SockFilter[] Build(IReadOnlyCollection<int> allowed, IReadOnlyCollection<SeccompArgumentRule> rules,
-        IReadOnlyCollection<uint> ioctlTypes, IReadOnlyCollection<uint> ioctlRequests, uint defaultAction = SECCOMP_RET_KILL_PROCESS)
+    /// <remarks>Arrays and plain loops only: this runs inside the jail at start-up, where every generic
+    /// instantiation (List of a struct, LINQ) costs JIT time.</remarks>
+    public static SockFilter[] Build(int[] allowed, SeccompArgumentRule[] rules, uint[] ioctlTypes, uint[] ioctlRequests,
+        uint defaultAction = SECCOMP_RET_KILL_PROCESS)
     {
-        List<SockFilter> program =
-        [
-            LoadWord(SeccompDataArch),
-            Jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0),
-            Return(SECCOMP_RET_KILL_PROCESS),
-            LoadWord(SeccompDataNr),
-            Jump(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1),
-            Return(SECCOMP_RET_KILL_PROCESS),
-        ];
+        Emitter e = new(new SockFilter[BPF_MAXINSNS]);
+        e.Add(LoadWord(SeccompDataArch));
+        e.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0));
+        e.Add(Return(SECCOMP_RET_KILL_PROCESS));
+        e.Add(LoadWord(SeccompDataNr));
+        e.Add(Jump(BPF_JMP | BPF_JGE | BPF_K, X32_SYSCALL_BIT, 0, 1));
+        e.Add(Return(SECCOMP_RET_KILL_PROCESS));
 
-        HashSet<int> ruled = [.. rules.Select(r => r.Syscall), X64Syscall.ioctl];
-        foreach (int nr in allowed.Where(n => !ruled.Contains(n)).Distinct().Order())
+        int[] plain = (int[])allowed.Clone();
+        Array.Sort(plain);
+        for (int i = 0; i < plain.Length; i++)
         {
-            program.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, (uint)nr, 0, 1));
-            program.Add(Return(SECCOMP_RET_ALLOW));
+            int nr = plain[i];
+            if ((i > 0 && nr == plain[i - 1]) || nr == X64Syscall.ioctl || HasRule(rules, nr))
+            {
+                continue;
+            }
+
+            e.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, (uint)nr, 0, 1));
+            e.Add(Return(SECCOMP_RET_ALLOW));
         }
 
         // Each block starts with "not this syscall: skip the block" (A still holds nr) and ends in a return.
         foreach (SeccompArgumentRule rule in rules)
         {
-            List<SockFilter> block = [LoadWord(SeccompDataArgLow(rule.ArgumentIndex))];
+            int start = e.BeginBlock();
+            e.Add(LoadWord(SeccompDataArgLow(rule.ArgumentIndex)));
             foreach (uint value in rule.AllowedValues)
             {
-                block.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, value, 0, 1));
-                block.Add(Return(SECCOMP_RET_ALLOW));
+                e.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, value, 0, 1));
+                e.Add(Return(SECCOMP_RET_ALLOW));
             }
 
-            block.Add(Return(rule.Otherwise));
-            AddBlock(program, rule.Syscall, block);
+            e.Add(Return(rule.Otherwise));
+            e.EndBlock(start, rule.Syscall);
         }
 
-        if (allowed.Contains(X64Syscall.ioctl))
+        if (Array.IndexOf(allowed, X64Syscall.ioctl) >= 0)
         {
             // The request is args[1] (the kernel's ioctl takes it as unsigned int): first its type byte
             // (_IOC_TYPE: bits 8-15), then whole request values.
-            List<SockFilter> block =
-            [
-                LoadWord(SeccompDataArgLow(1)),
-                Statement(BPF_ALU | BPF_RSH | BPF_K, 8),
-                Statement(BPF_ALU | BPF_AND | BPF_K, 0xff),
-            ];
+            int start = e.BeginBlock();
+            e.Add(LoadWord(SeccompDataArgLow(1)));
+            e.Add(Statement(BPF_ALU | BPF_RSH | BPF_K, 8));
+            e.Add(Statement(BPF_ALU | BPF_AND | BPF_K, 0xff));
             foreach (uint type in ioctlTypes)
             {
-                block.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, type, 0, 1));
-                block.Add(Return(SECCOMP_RET_ALLOW));
+                e.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, type, 0, 1));
+                e.Add(Return(SECCOMP_RET_ALLOW));
             }
 
-            block.Add(LoadWord(SeccompDataArgLow(1)));
+            e.Add(LoadWord(SeccompDataArgLow(1)));
             foreach (uint request in ioctlRequests)
             {
-                block.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, request, 0, 1));
-                block.Add(Return(SECCOMP_RET_ALLOW));
+                e.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, request, 0, 1));
+                e.Add(Return(SECCOMP_RET_ALLOW));
             }
 
-            block.Add(Return(defaultAction));
-            AddBlock(program, X64Syscall.ioctl, block);
+            e.Add(Return(defaultAction));
+            e.EndBlock(start, X64Syscall.ioctl);
         }
 
-        program.Add(Return(defaultAction));
-        if (program.Count > BPF_MAXINSNS)
-        {
-            throw new JailException($"the seccomp program has {program.Count} instructions; the kernel accepts {BPF_MAXINSNS}");
-        }
-
-        return [.. program];
+        e.Add(Return(defaultAction));
+        return e.ToArray();
     }
 
     /// <summary>The VMM's filter: <see cref="SeccompAllowlist"/> with kill-process as the default.</summary>
     public static SockFilter[] BuildVmmFilter(uint defaultAction = SECCOMP_RET_KILL_PROCESS) =>
-        Build(SeccompAllowlist.Syscalls, SeccompAllowlist.ArgumentRules, SeccompAllowlist.IoctlTypes, SeccompAllowlist.IoctlRequests, defaultAction);
+        Build(SeccompAllowlist.SyscallNumbers, SeccompAllowlist.Rules, SeccompAllowlist.IoctlTypeBytes, SeccompAllowlist.IoctlRequestCodes, defaultAction);
 
-    private static void AddBlock(List<SockFilter> program, int syscall, List<SockFilter> block)
+    private static bool HasRule(SeccompArgumentRule[] rules, int syscall)
     {
-        if (block.Count > byte.MaxValue)
+        foreach (SeccompArgumentRule rule in rules)
         {
-            throw new JailException($"the seccomp rule for syscall {syscall} has {block.Count} instructions; the limit is {byte.MaxValue}");
+            if (rule.Syscall == syscall)
+            {
+                return true;
+            }
         }
 
-        program.Add(Jump(BPF_JMP | BPF_JEQ | BPF_K, (uint)syscall, 0, (byte)block.Count));
-        program.AddRange(block);
+        return false;
+    }
+
+    /// <summary>Appends instructions to a fixed buffer of BPF_MAXINSNS.</summary>
+    private sealed class Emitter(SockFilter[] buffer)
+    {
+        private int _count;
+
+        public void Add(SockFilter instruction)
+        {
+            if (_count == buffer.Length)
+            {
+                throw new JailException($"the seccomp program exceeds {BPF_MAXINSNS} instructions, the kernel's limit");
+            }
+
+            buffer[_count++] = instruction;
+        }
+
+        /// <summary>Reserves the block's "jeq nr" and returns its index.</summary>
+        public int BeginBlock()
+        {
+            Add(default);
+            return _count - 1;
+        }
+
+        public void EndBlock(int start, int syscall)
+        {
+            int length = _count - start - 1;
+            if (length > byte.MaxValue)
+            {
+                throw new JailException($"the seccomp rule for syscall {syscall} has {length} instructions; the limit is {byte.MaxValue}");
+            }
+
+            buffer[start] = Jump(BPF_JMP | BPF_JEQ | BPF_K, (uint)syscall, 0, (byte)length);
+        }
+
+        public SockFilter[] ToArray() => buffer.AsSpan(0, _count).ToArray();
     }
 
     /// <summary>
