@@ -26,7 +26,9 @@ public sealed class JailTeardownTests : IDisposable
 
         JailTeardownReport report = JailTeardown.Destroy(id, _host.ChrootBase);
 
-        Assert.Contains(child, report.KilledPids);
+        // The top process is killed; the jailed VMM dies with it (parent-death signal) or is killed from its cgroup.
+        Assert.Contains(jail.Id, report.KilledPids);
+        Assert.Null(ProcessInfo.StartTicks(child));
         Assert.Equal(JailCgroup.V1Controllers.Count, report.CgroupsRemoved.Count);
         Assert.NotNull(report.ChrootRemoved);
         Assert.Equal(tap, report.TapDeleted);
@@ -99,14 +101,26 @@ public sealed class JailTeardownTests : IDisposable
         Assert.Equal("READY", await JailTestHost.ReadLineAsync(jail));
         Assert.Equal("READY", await JailTestHost.ReadLineAsync(other));
 
+        int child = JailTestHost.JailedChild(jail.Id);
         jail.Kill(); // SIGKILL to the jail's top process; the jailed VMM dies through its parent-death signal.
         await JailTestHost.WaitExitAsync(jail);
+        using (CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken))
+        {
+            timeout.CancelAfter(TimeSpan.FromSeconds(20));
+            while (ProcessInfo.StartTicks(child) is not null)
+            {
+                await Task.Delay(20, timeout.Token);
+            }
+        }
+
         Assert.NotEmpty(JailTeardown.Verify(id, _host.ChrootBase));
 
         IReadOnlyList<JailTeardownReport> reaped = JailReaper.Reap(_host.ChrootBase);
 
         JailTeardownReport report = Assert.Single(reaped);
         Assert.Equal(id, report.Id);
+        Assert.Empty(report.KilledPids);
+        Assert.Equal(JailCgroup.V1Controllers.Count, report.CgroupsRemoved.Count);
         Assert.Empty(report.Leftovers);
         Assert.Empty(JailTeardown.Verify(id, _host.ChrootBase));
         // The live jail is not touched.

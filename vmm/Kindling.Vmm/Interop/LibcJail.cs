@@ -35,6 +35,7 @@ internal static partial class LibcJail
     // <sys/prctl.h>
     public const int PR_SET_NO_NEW_PRIVS = 38;
     public const int PR_GET_SECCOMP = 21;
+    public const int PR_SET_PDEATHSIG = 1;
 
     // <sys/resource.h>
     public const int RLIMIT_FSIZE = 1;
@@ -189,6 +190,10 @@ internal static partial class LibcJail
 
     public static void SetNoNewPrivileges() =>
         Check(prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl(PR_SET_NO_NEW_PRIVS)");
+
+    /// <summary>prctl(PR_SET_PDEATHSIG): <paramref name="signal"/> arrives when the parent thread exits.</summary>
+    public static void SetParentDeathSignal(int signal) =>
+        Check(prctl(PR_SET_PDEATHSIG, (ulong)signal, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)");
 
     /// <summary>prctl(PR_GET_SECCOMP): 0 disabled, 2 filter mode.</summary>
     public static int GetSeccompMode()

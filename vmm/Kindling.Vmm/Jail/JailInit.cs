@@ -15,6 +15,7 @@ namespace Kindling.Vmm.Jail;
 public static class JailInit
 {
     private const string ProcFs = "proc";
+    private const int SIGKILL = 9;
 
 
     /// <summary>Enters the jail (irreversible) and runs the VMM; returns its exit code.</summary>
@@ -89,6 +90,9 @@ public static class JailInit
         LibcJail.DropGroups();
         LibcJail.SetResGid(options.Gid);
         LibcJail.SetResUid(options.Uid);
+        // The kernel clears the parent-death signal (unshare --kill-child's) when credentials change: set it
+        // again, so the VMM still dies with the jail's top process.
+        LibcJail.SetParentDeathSignal(SIGKILL);
 
         SeccompFilter.Install(SeccompFilter.BuildVmmFilter());
     }
