@@ -28,6 +28,11 @@ public static class JailReaper
                 continue; // no owner recorded yet: it may be being built or started right now
             }
 
+            if (state is null && !Directory.Exists(paths.JailDir) && JailTeardown.JailProcesses(id).Count > 0)
+            {
+                continue; // a cgroup with live tasks and no jail under this base belongs to a jail elsewhere
+            }
+
             reports.Add(JailTeardown.Destroy(id, chrootBase, cgroupRoot));
         }
 
