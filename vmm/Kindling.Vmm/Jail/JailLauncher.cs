@@ -1,0 +1,273 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using Kindling.Vmm.Interop;
+
+namespace Kindling.Vmm.Jail;
+
+/// <summary>
+/// The jailer's side (root, on the host): builds the chroot and the cgroup, then starts
+/// <c>unshare --mount --pid --ipc --uts [--net=NS] --fork --kill-child -- dotnet kindling-vmm.dll jail-init ...</c>.
+/// The process inside joins the cgroup, pivots into the chroot, drops to the uid/gid and installs the seccomp
+/// filter (<see cref="JailInit"/>) before any guest code runs.
+/// </summary>
+/// <remarks>
+/// A .NET process has threads from its first instruction, so it cannot unshare its own mount namespace or fork
+/// without exec: the namespaces come from util-linux unshare, which execs the runtime afresh inside them.
+/// The runtime is framework-dependent: the dotnet folder and the app folder are bound read-only (nosuid, nodev)
+/// at their host paths inside the jail's own mount namespace, so the runtime keeps loading assemblies after
+/// pivot_root and nothing is mounted on the host (the mounts die with the namespace).
+/// </remarks>
+public static class JailLauncher
+{
+    public const string UnsharePath = "/usr/bin/unshare";
+
+    /// <summary>The only environment the jailed runtime gets: no diagnostics IPC socket in the host's /tmp.</summary>
+    public static readonly IReadOnlyList<string> JailEnvironment = ["DOTNET_EnableDiagnostics=0"];
+
+    /// <summary>Builds the jail on the host. On any failure nothing of this id is left behind.</summary>
+    public static JailInitOptions Prepare(JailSpec spec)
+    {
+        string id = JailId.Validate(spec.Id);
+        if (LibcJail.EffectiveUserId() != 0)
+        {
+            throw new JailException("the jailer must run as root (it creates device nodes, cgroups and namespaces)");
+        }
+
+        if (spec.RequireKvm && KvmProblem() is { } kvm)
+        {
+            throw new JailException(kvm);
+        }
+
+        JailPaths paths = new(id, Path.GetFullPath(spec.ChrootBase));
+        JailCgroup cgroup = new(spec.CgroupRoot, id);
+        if (cgroup.Exists)
+        {
+            throw AlreadyExists(id, paths);
+        }
+
+        string execDir = Path.GetDirectoryName(paths.JailDir)!;
+        bool createdExecDir = !Directory.Exists(execDir);
+        try
+        {
+            Directory.CreateDirectory(execDir);
+            LibcJail.MakeDirectory(paths.JailDir, 0x1c0);
+        }
+        catch (JailSyscallException e) when (e.Errno == LibcJail.EEXIST)
+        {
+            throw AlreadyExists(id, paths);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or JailSyscallException)
+        {
+            RemoveIfEmpty(execDir, createdExecDir);
+            throw new JailException($"the chroot base '{spec.ChrootBase}' is not writable ({e.Message}); give --chroot-base a folder on a writable file system", e);
+        }
+
+        bool cgroupCreated = false;
+        try
+        {
+            ChrootBuilder builder = new(paths, spec.Uid, spec.Gid);
+            builder.CreateRoot();
+            builder.CreateDevices();
+            builder.CreateMountPoint("/proc");
+            foreach (string dir in spec.Directories)
+            {
+                builder.CreateJailDirectory(dir);
+            }
+
+            foreach (string fifo in spec.Fifos)
+            {
+                builder.CreateFifo(fifo);
+            }
+
+            foreach (JailResource resource in spec.Resources)
+            {
+                builder.LinkResource(resource);
+            }
+
+            string[] runtimeDirs = [DotnetRoot(spec), Path.GetDirectoryName(AppPath(spec))!];
+            foreach (string dir in runtimeDirs)
+            {
+                builder.CreateMountPoint(dir);
+            }
+
+            cgroup.Create(spec.Limits);
+            cgroupCreated = true;
+            new JailState
+            {
+                Id = id,
+                TapName = spec.TapName,
+                CgroupDirectories = cgroup.Directories,
+                CgroupRoot = spec.CgroupRoot,
+            }.Write(paths.StateFile);
+
+            return new JailInitOptions
+            {
+                Id = id,
+                Root = paths.RootDir,
+                Uid = spec.Uid,
+                Gid = spec.Gid,
+                ProcsFiles = cgroup.ProcsFiles,
+                ReadOnlyDirectories = runtimeDirs,
+                BoundFiles = builder.BoundFiles,
+                RlimitNoFile = spec.RlimitNoFile,
+                RlimitFsize = spec.RlimitFsize,
+                KeepFds = spec.KeepFds,
+                DebugAction = spec.DebugAction,
+                VmmArgs = spec.VmmArgs,
+            };
+        }
+        catch (Exception e)
+        {
+            if (cgroupCreated)
+            {
+                cgroup.Remove();
+            }
+
+            JailTree.Remove(paths.JailDir);
+            RemoveIfEmpty(execDir, createdExecDir);
+            if (e is JailException)
+            {
+                throw;
+            }
+
+            throw new JailException($"building the jail '{id}' under {paths.JailDir} failed: {e.Message}", e);
+        }
+    }
+
+    /// <summary>The full command line (argv[0] first) that starts the jailed process.</summary>
+    public static IReadOnlyList<string> Command(JailSpec spec, JailInitOptions init)
+    {
+        List<string> argv = [UnsharePath, "--mount", "--pid", "--ipc", "--uts"];
+        if (spec.NetNsPath is { } netns)
+        {
+            argv.Add("--net=" + netns);
+        }
+
+        argv.AddRange(["--fork", "--kill-child", "--propagation", "private", "--", DotnetPath(spec), AppPath(spec)]);
+        argv.AddRange(init.ToArgs());
+        return argv;
+    }
+
+    /// <summary>
+    /// Builds the jail and starts the jailed process as a child of this one (the runner's path: no second
+    /// runtime start for the jailer). Standard streams are redirected when asked.
+    /// </summary>
+    public static Process Start(JailSpec spec, bool redirectStandardStreams = false)
+    {
+        JailInitOptions init = Prepare(spec);
+        IReadOnlyList<string> argv = Command(spec, init);
+        ProcessStartInfo start = new(argv[0])
+        {
+            UseShellExecute = false,
+            RedirectStandardInput = redirectStandardStreams,
+            RedirectStandardOutput = redirectStandardStreams,
+            RedirectStandardError = redirectStandardStreams,
+        };
+        foreach (string arg in argv.Skip(1))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        start.Environment.Clear();
+        foreach (string variable in JailEnvironment)
+        {
+            int eq = variable.IndexOf('=', StringComparison.Ordinal);
+            start.Environment[variable[..eq]] = variable[(eq + 1)..];
+        }
+
+        JailPaths paths = new(init.Id, Path.GetFullPath(spec.ChrootBase));
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new JailException($"{UnsharePath} did not start");
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or JailException)
+        {
+            JailTeardown.Destroy(init.Id, spec.ChrootBase);
+            throw new JailException($"starting {UnsharePath} for jail '{init.Id}' failed: {e.Message}; install util-linux", e);
+        }
+
+        RecordOwner(paths, process.Id);
+        return process;
+    }
+
+    /// <summary>
+    /// Builds the jail and replaces this process with the jailed one (execve), as Firecracker's jailer does: the
+    /// caller's child pid becomes the jail's top process. Returns only by throwing.
+    /// </summary>
+    public static void Exec(JailSpec spec)
+    {
+        JailInitOptions init = Prepare(spec);
+        JailPaths paths = new(init.Id, Path.GetFullPath(spec.ChrootBase));
+        RecordOwner(paths, Environment.ProcessId);
+        CloseInheritedDescriptors(spec.KeepFds);
+        IReadOnlyList<string> argv = Command(spec, init);
+        try
+        {
+            LibcJail.Execute(argv[0], [.. argv], [.. JailEnvironment]);
+        }
+        catch (JailSyscallException e)
+        {
+            JailTeardown.Destroy(init.Id, spec.ChrootBase);
+            throw new JailException($"starting {UnsharePath} for jail '{init.Id}' failed: {e.Message}; install util-linux", e);
+        }
+    }
+
+    /// <summary>
+    /// Marks every descriptor above 2 that this process inherited (not close-on-exec) and is not in
+    /// <paramref name="keep"/> close-on-exec, so the exec'd jail does not get it.
+    /// </summary>
+    internal static void CloseInheritedDescriptors(IReadOnlyList<int> keep)
+    {
+        foreach (int fd in OpenDescriptors())
+        {
+            if (fd > 2 && !keep.Contains(fd) && LibcJail.GetDescriptorFlags(fd) is int flags && flags >= 0 &&
+                (flags & LibcJail.FD_CLOEXEC) == 0)
+            {
+                LibcJail.SetCloseOnExec(fd);
+            }
+        }
+    }
+
+    internal static List<int> OpenDescriptors() => LibcJail.ListNumericEntries("/proc/self/fd");
+
+    /// <summary>Null when /dev/kvm on the host opens read-write; otherwise the message the jailer fails with.</summary>
+    public static string? KvmProblem()
+    {
+        const string path = "/dev/kvm";
+        try
+        {
+            using FileStream kvm = new(path, FileMode.Open, FileAccess.ReadWrite);
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return $"{path} is missing or unusable on this host ({e.Message}): the VM needs hardware virtualization; load kvm_intel or kvm_amd, or run on a host with KVM";
+        }
+    }
+
+    internal static string DotnetRoot(JailSpec spec) => Path.GetDirectoryName(DotnetPath(spec))!;
+
+    internal static string DotnetPath(JailSpec spec) =>
+        spec.DotnetPath ?? Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", "..", "dotnet"));
+
+    internal static string AppPath(JailSpec spec) =>
+        spec.AppPath ?? Path.Combine(AppContext.BaseDirectory, "kindling-vmm.dll");
+
+    private static JailException AlreadyExists(string id, JailPaths paths) =>
+        new($"a jail with id '{id}' already exists ({paths.JailDir} or its cgroup); destroy it first (kindling-vmm jail --destroy --id {id}) or pick another id");
+
+    private static void RecordOwner(JailPaths paths, int pid)
+    {
+        JailState state = JailState.TryRead(paths.StateFile) ?? throw new JailException($"{paths.StateFile} vanished while the jail was being started");
+        (state with { OwnerPid = pid, OwnerStartTicks = ProcessInfo.StartTicks(pid) ?? 0 }).Write(paths.StateFile);
+    }
+
+    private static void RemoveIfEmpty(string dir, bool createdByUs)
+    {
+        if (createdByUs && Directory.Exists(dir) && !Directory.EnumerateFileSystemEntries(dir).Any())
+        {
+            Directory.Delete(dir);
+        }
+    }
+}
