@@ -18,8 +18,6 @@ public sealed class KindlingOptions
     public TimeSpan IdleRunnerTimeout { get; set; } = TimeSpan.FromMinutes(10);
     /// <summary>How often the reaper looks for leftovers after the start-up pass.</summary>
     public TimeSpan ReapInterval { get; set; } = TimeSpan.FromMinutes(1);
-    /// <summary>At most this many JIT runners per tenant may wait without a job (bounded over-provisioning).</summary>
-    public int MaxIdleRunnersPerTenant { get; set; } = 2;
     public LauncherOptions Launcher { get; set; } = new();
     public WebOptions Web { get; set; } = new();
 }

@@ -63,7 +63,6 @@ public sealed class KindlingOptionsValidator : IValidateOptions<KindlingOptions>
 
         if (o.PollInterval < TimeSpan.FromMilliseconds(10)) Fail("PollInterval", $"is {o.PollInterval}; must be at least 00:00:00.010");
         if (o.JobTimeout <= TimeSpan.Zero) Fail("JobTimeout", $"is {o.JobTimeout}; must be positive (e.g. 06:00:00)");
-        if (o.MaxIdleRunnersPerTenant < 0) Fail("MaxIdleRunnersPerTenant", "must be 0 or more");
         if (o.Launcher.Kind is not ("vmm" or "stub")) Fail("Launcher:Kind", $"'{o.Launcher.Kind}' is unknown; use vmm or stub");
         if (!Uri.TryCreate(o.Web.Url, UriKind.Absolute, out Uri? web) || web.Scheme != "http")
         {
