@@ -112,6 +112,8 @@ public sealed class LauncherOptions
     public bool Network { get; set; } = true;
     /// <summary>Stub launcher only: how long the simulated job runs.</summary>
     public TimeSpan StubJobDuration { get; set; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>Stub launcher only: how long the simulated guest takes to boot (before job-start).</summary>
+    public TimeSpan StubBootDelay { get; set; } = TimeSpan.Zero;
 }
 
 public sealed class WebOptions

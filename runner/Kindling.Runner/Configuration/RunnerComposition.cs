@@ -47,7 +47,7 @@ public static class RunnerComposition
         {
             KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
             return o.Launcher.Kind == "stub"
-                ? new StubVmLauncher(o.Launcher.StubJobDuration)
+                ? new StubVmLauncher(o.Launcher.StubJobDuration, o.Launcher.StubBootDelay)
                 : new VmmLauncher(VmmLauncher.Locate(o.Launcher.VmmPath));
         });
         services.TryAddSingleton<ITapManager>(sp =>

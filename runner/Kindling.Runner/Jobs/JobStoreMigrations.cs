@@ -59,21 +59,28 @@ internal static class JobStoreMigrations
 
     public static int Latest => Steps.Length;
 
-    public static void Apply(IDbConnection db)
+    /// <summary>Applies what is missing; safe when several processes open the same database at once.</summary>
+    public static void Apply(Microsoft.Data.Sqlite.SqliteConnection db)
     {
         db.Execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
-        int current = db.ExecuteScalar<int?>("SELECT MAX(version) FROM schema_version") ?? 0;
-        if (current > Steps.Length)
+        while (true)
         {
-            throw new InvalidOperationException(
-                $"the job database has schema version {current}, newer than this kindling ({Steps.Length}); upgrade kindling or use another Kindling:StateDirectory");
-        }
+            // BEGIN IMMEDIATE: one writer at a time, and the version is read under that lock.
+            using IDbTransaction tx = db.BeginTransaction(deferred: false);
+            int current = db.ExecuteScalar<int?>("SELECT MAX(version) FROM schema_version", transaction: tx) ?? 0;
+            if (current > Steps.Length)
+            {
+                throw new InvalidOperationException(
+                    $"the job database has schema version {current}, newer than this kindling ({Steps.Length}); upgrade kindling or use another Kindling:StateDirectory");
+            }
 
-        for (int v = current + 1; v <= Steps.Length; v++)
-        {
-            using IDbTransaction tx = db.BeginTransaction();
-            db.Execute(Steps[v - 1], transaction: tx);
-            db.Execute("INSERT INTO schema_version (version) VALUES (@v)", new { v }, tx);
+            if (current == Steps.Length)
+            {
+                return;
+            }
+
+            db.Execute(Steps[current], transaction: tx);
+            db.Execute("INSERT INTO schema_version (version) VALUES (@v)", new { v = current + 1 }, tx);
             tx.Commit();
         }
     }

@@ -14,7 +14,7 @@ namespace Kindling.Runner.Launch;
 /// masking), <c>sleep SECONDS</c>, <c>exit CODE</c>. GitHub jobs (a jitconfig, no steps) "run" for
 /// <see cref="JobDuration"/> and succeed.
 /// </summary>
-public sealed class StubVmLauncher(TimeSpan jobDuration) : IVmLauncher
+public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = default) : IVmLauncher
 {
     public TimeSpan JobDuration => jobDuration;
 
@@ -81,6 +81,8 @@ public sealed class StubVmLauncher(TimeSpan jobDuration) : IVmLauncher
             vars[k] = v!.GetValue<string>();
         }
 
+        await w.WriteLineAsync("stub guest: booting");
+        await Task.WhenAny(Task.Delay(bootDelay), exited);
         await w.WriteLineAsync($"##kindling[job-start id={job["id"]!.GetValue<string>()}]");
         if (kindling["github"]?["jitconfig"] is { } jit)
         {
