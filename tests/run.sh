@@ -31,6 +31,13 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 export KINDLING_TEST_CACHE="${KINDLING_TEST_CACHE:-$root/.cache}"
 mkdir -p "$KINDLING_TEST_CACHE"
 
+# GitHub's official OpenAPI description: the runner's FakeForge responses are checked against it.
+octokit_openapi=23.0.2
+if [ ! -f "$KINDLING_TEST_CACHE/npm/node_modules/@octokit/openapi/package.json" ]; then
+  log "installing @octokit/openapi@$octokit_openapi"
+  npm install --silent --prefix "$KINDLING_TEST_CACHE/npm" "@octokit/openapi@$octokit_openapi"
+fi
+
 log "restoring and building"
 dotnet restore Runner.sln
 dotnet build Runner.sln -c Debug --no-restore -nologo -clp:ErrorsOnly

@@ -1,2 +1,129 @@
-Console.WriteLine("kindling: nothing to run yet");
-return 0;
+using System.CommandLine;
+using Kindling.Runner.Cli;
+using Kindling.Runner.Configuration;
+using Kindling.Runner.Launch;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+var root = new RootCommand("kindling: CI jobs in throw-away microVMs");
+
+// daemon
+var configOption = new Option<string?>("--config", "-c") { Description = "config file (default /etc/kindling/kindling.json, else config/kindling.json)" };
+var daemon = new Command("daemon", "poll the configured forges and run their jobs in microVMs") { configOption };
+daemon.SetAction(async (parse, ct) =>
+{
+    string? file = parse.GetValue(configOption) ?? RunnerHost.DefaultConfigPaths.FirstOrDefault(File.Exists);
+    if (file is null)
+    {
+        Console.Error.WriteLine($"kindling daemon: no config file; pass --config or create one of: {string.Join(", ", RunnerHost.DefaultConfigPaths)}");
+        return 2;
+    }
+
+    try
+    {
+        WebApplication app = RunnerHost.Build([], file, runDaemon: true);
+        _ = app.Services.GetRequiredService<IOptions<KindlingOptions>>().Value; // validate before the host logs
+        await app.RunAsync();
+        return 0;
+    }
+    catch (OptionsValidationException e)
+    {
+        Console.Error.WriteLine($"kindling daemon: invalid configuration ({file}):");
+        foreach (string failure in e.Failures)
+        {
+            Console.Error.WriteLine("  " + failure);
+        }
+
+        return 2;
+    }
+});
+root.Subcommands.Add(daemon);
+
+// demo
+var stateOption = new Option<string?>("--state") { Description = "state directory (default $KINDLING_STATE or ~/.local/share/kindling)" };
+var launcherOption = new Option<string>("--launcher") { Description = "vmm (real microVMs) or stub (simulated)", DefaultValueFactory = _ => "vmm" };
+var demo = new Command("demo", "run a sample job in a microVM with embedded defaults") { stateOption, launcherOption };
+demo.SetAction((parse, ct) => DemoCommand.RunAsync(
+    parse.GetValue(stateOption) ?? KindlingServices.DefaultStateDirectory(), parse.GetValue(launcherOption) ?? "vmm", ct));
+root.Subcommands.Add(demo);
+
+// replay (issue 9)
+var replay = new Command("replay", "run a workflow job from a YAML file in a microVM (not built yet)");
+var replayArgs = new Argument<string[]>("args") { Arity = ArgumentArity.ZeroOrMore };
+replay.Arguments.Add(replayArgs);
+replay.SetAction(_ =>
+{
+    Console.Error.WriteLine("kindling replay: not built yet");
+    return 2;
+});
+root.Subcommands.Add(replay);
+
+// vm list | kill
+var vm = new Command("vm", "the VMM processes on this host");
+var vmList = new Command("list", "list running VMMs");
+vmList.SetAction(_ =>
+{
+    foreach (RunningVm v in VmCommands.List())
+    {
+        Console.WriteLine($"{v.Pid,8}  {v.VmId,-24} up {v.Uptime:hh\\:mm\\:ss}  {v.CommandLine}");
+    }
+
+    return 0;
+});
+var vmTarget = new Argument<string>("vm") { Description = "VM id (kindling-vm-N) or pid" };
+var vmKill = new Command("kill", "kill a VMM (its job fails and is cleaned up by the daemon)") { vmTarget };
+vmKill.SetAction(async (parse, ct) =>
+{
+    string target = parse.GetValue(vmTarget)!;
+    if (await VmCommands.KillAsync(target))
+    {
+        return 0;
+    }
+
+    Console.Error.WriteLine($"kindling vm kill: no running VM '{target}' (see kindling vm list)");
+    return 1;
+});
+vm.Subcommands.Add(vmList);
+vm.Subcommands.Add(vmKill);
+root.Subcommands.Add(vm);
+
+// images build | list
+IImageCommands ImageCommands(string? state)
+{
+    string dir = Path.Combine(state ?? KindlingServices.DefaultStateDirectory(), "images");
+    return new ProviderImageCommands(new DirectoryImageProvider(dir), dir);
+}
+
+var images = new Command("images", "guest kernel, initramfs and base root filesystem");
+var imagesBuild = new Command("build", "build the guest images (first use)") { stateOption };
+imagesBuild.SetAction(async (parse, ct) =>
+{
+    try
+    {
+        GuestImages built = await ImageCommands(parse.GetValue(stateOption)).BuildAsync(
+            new Progress<ImageProgress>(p => Console.WriteLine($"[{p.Fraction,4:P0}] {p.Stage}")), ct);
+        Console.WriteLine($"kernel {built.KernelPath}\nrootfs {built.BaseRootfsPath}");
+        return 0;
+    }
+    catch (ImagesUnavailableException e)
+    {
+        Console.Error.WriteLine($"kindling images build: {e.Message}");
+        return 1;
+    }
+});
+var imagesList = new Command("list", "list the built images with sizes and hashes") { stateOption };
+imagesList.SetAction(parse =>
+{
+    foreach (ImageInfo i in ImageCommands(parse.GetValue(stateOption)).List())
+    {
+        Console.WriteLine($"{i.Name,-24} {i.Bytes,14:N0} B  sha256:{i.Sha256}");
+    }
+
+    return 0;
+});
+images.Subcommands.Add(imagesBuild);
+images.Subcommands.Add(imagesList);
+root.Subcommands.Add(images);
+
+return await root.Parse(args).InvokeAsync();

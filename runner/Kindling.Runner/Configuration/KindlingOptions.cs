@@ -1,0 +1,124 @@
+namespace Kindling.Runner.Configuration;
+
+/// <summary>The <c>Kindling</c> section of config/kindling.json (overridable with <c>KINDLING__*</c> variables).</summary>
+public sealed class KindlingOptions
+{
+    public const string Section = "Kindling";
+
+    /// <summary>Job database, logs, per-job work directories. Default ~/.local/share/kindling or $KINDLING_STATE.</summary>
+    public string StateDirectory { get; set; } = "";
+    public HostOptions Host { get; set; } = new();
+    public List<PoolOptions> Pools { get; set; } = [];
+    public List<TenantOptions> Tenants { get; set; } = [];
+    public ForgeOptions Forge { get; set; } = new();
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>Per-job limit when the job does not say (GitHub's default is 6 hours).</summary>
+    public TimeSpan JobTimeout { get; set; } = TimeSpan.FromHours(6);
+    /// <summary>A JIT runner GitHub never gave a job to is removed after this long.</summary>
+    public TimeSpan IdleRunnerTimeout { get; set; } = TimeSpan.FromMinutes(10);
+    /// <summary>How often the reaper looks for leftovers after the start-up pass.</summary>
+    public TimeSpan ReapInterval { get; set; } = TimeSpan.FromMinutes(1);
+    public LauncherOptions Launcher { get; set; } = new();
+    public WebOptions Web { get; set; } = new();
+}
+
+public sealed class HostOptions
+{
+    public int Vcpus { get; set; } = Environment.ProcessorCount;
+    public int MemoryMib { get; set; } = 4096;
+    /// <summary>vCPUs may be committed up to Vcpus × Oversubscription; memory is never oversubscribed.</summary>
+    public double Oversubscription { get; set; } = 1.0;
+}
+
+/// <summary>A class of VMs and the runs-on labels it serves.</summary>
+public sealed class PoolOptions
+{
+    public string Name { get; set; } = "";
+    public List<string> Labels { get; set; } = [];
+    public int Vcpus { get; set; } = 2;
+    public int MemoryMib { get; set; } = 2048;
+}
+
+public sealed class TenantOptions
+{
+    public string Name { get; set; } = "";
+    public TenantForgeOptions Forge { get; set; } = new();
+    public CredentialOptions Credentials { get; set; } = new();
+    /// <summary>Secret name → where its value comes from. Only this tenant's VMs see them.</summary>
+    public Dictionary<string, SecretSourceOptions> Secrets { get; set; } = [];
+    public QuotaOptions Quota { get; set; } = new();
+    public double Weight { get; set; } = 1.0;
+}
+
+public sealed class TenantForgeOptions
+{
+    /// <summary><c>github</c> or <c>local</c>.</summary>
+    public string Kind { get; set; } = "github";
+    /// <summary><c>owner/repo</c> entries polled for queued runs.</summary>
+    public List<string> Repositories { get; set; } = [];
+    /// <summary>When set, JIT runners are registered at the organization instead of per repository.</summary>
+    public string? Organization { get; set; }
+}
+
+/// <summary>A PAT (inline, from a file or an environment variable) or a GitHub App installation.</summary>
+public sealed class CredentialOptions
+{
+    public string? Token { get; set; }
+    public string? TokenEnv { get; set; }
+    public string? TokenFile { get; set; }
+    public long? AppId { get; set; }
+    public long? InstallationId { get; set; }
+    public string? PrivateKeyPath { get; set; }
+}
+
+/// <summary>Exactly one of File, Env, Value.</summary>
+public sealed class SecretSourceOptions
+{
+    public string? File { get; set; }
+    public string? Env { get; set; }
+    public string? Value { get; set; }
+}
+
+public sealed class QuotaOptions
+{
+    public int MaxVms { get; set; } = 4;
+    public int Vcpus { get; set; } = 8;
+    public int MemoryMib { get; set; } = 8192;
+}
+
+public sealed class ForgeOptions
+{
+    public GitHubOptions GitHub { get; set; } = new();
+}
+
+public sealed class GitHubOptions
+{
+    /// <summary>https://api.github.com, or https://HOST/api/v3 for GitHub Enterprise Server.</summary>
+    public string BaseUrl { get; set; } = "https://api.github.com";
+    /// <summary>Env variable holding the webhook secret; the webhook receiver is off when unset.</summary>
+    public string? WebhookSecretEnv { get; set; }
+    public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
+    public int MaxRetries { get; set; } = 5;
+    public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+}
+
+public sealed class LauncherOptions
+{
+    /// <summary><c>vmm</c> (spawn kindling-vmm) or <c>stub</c> (simulated VMs, for tests and benchmarks).</summary>
+    public string Kind { get; set; } = "vmm";
+    /// <summary>The kindling-vmm executable; found next to kindling or on PATH when empty.</summary>
+    public string VmmPath { get; set; } = "";
+    /// <summary>Create a TAP per VM (needs root) and give the guest network + MMDS on it.</summary>
+    public bool Network { get; set; } = true;
+    /// <summary>Stub launcher only: how long the simulated job runs.</summary>
+    public TimeSpan StubJobDuration { get; set; } = TimeSpan.FromMilliseconds(200);
+    /// <summary>Stub launcher only: how long the simulated guest takes to boot (before job-start).</summary>
+    public TimeSpan StubBootDelay { get; set; } = TimeSpan.Zero;
+}
+
+public sealed class WebOptions
+{
+    public string Url { get; set; } = "http://127.0.0.1:8080";
+    public string? AdminToken { get; set; }
+    public string? AdminTokenEnv { get; set; }
+}

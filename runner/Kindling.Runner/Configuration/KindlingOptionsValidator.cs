@@ -1,0 +1,121 @@
+using Microsoft.Extensions.Options;
+
+namespace Kindling.Runner.Configuration;
+
+/// <summary>Checks the whole Kindling section at start; every failure names its configuration key and the fix.</summary>
+public sealed class KindlingOptionsValidator : IValidateOptions<KindlingOptions>
+{
+    public ValidateOptionsResult Validate(string? name, KindlingOptions o)
+    {
+        List<string> errors = [];
+        void Fail(string key, string message) => errors.Add($"{KindlingOptions.Section}:{key}: {message}");
+
+        if (string.IsNullOrWhiteSpace(o.StateDirectory))
+        {
+            Fail("StateDirectory", "is empty; set a directory for the job database and logs (e.g. /var/lib/kindling)");
+        }
+
+        if (o.Host.Vcpus < 1) Fail("Host:Vcpus", $"is {o.Host.Vcpus}; must be at least 1");
+        if (o.Host.MemoryMib < 128) Fail("Host:MemoryMib", $"is {o.Host.MemoryMib}; must be at least 128");
+        if (o.Host.Oversubscription is < 1.0 or > 16.0)
+        {
+            Fail("Host:Oversubscription", $"is {o.Host.Oversubscription}; must be between 1.0 and 16.0");
+        }
+
+        if (o.Pools.Count == 0) Fail("Pools", "is empty; configure at least one pool with the runs-on labels it serves");
+        for (int i = 0; i < o.Pools.Count; i++)
+        {
+            PoolOptions p = o.Pools[i];
+            if (p.Labels.Count == 0) Fail($"Pools:{i}:Labels", "is empty; list labels such as self-hosted, kindling, linux, x64");
+            if (p.Vcpus < 1) Fail($"Pools:{i}:Vcpus", $"is {p.Vcpus}; must be at least 1");
+            if (p.MemoryMib < 64) Fail($"Pools:{i}:MemoryMib", $"is {p.MemoryMib}; must be at least 64");
+            if (p.Vcpus > o.Host.Vcpus * o.Host.Oversubscription || p.MemoryMib > o.Host.MemoryMib)
+            {
+                Fail($"Pools:{i}", $"a VM of {p.Vcpus} vCPUs/{p.MemoryMib} MiB never fits the host ({o.Host.Vcpus} vCPUs × {o.Host.Oversubscription}, {o.Host.MemoryMib} MiB)");
+            }
+        }
+
+        if (o.Tenants.Count == 0) Fail("Tenants", "is empty; configure at least one tenant");
+        HashSet<string> names = new(StringComparer.OrdinalIgnoreCase);
+        for (int i = 0; i < o.Tenants.Count; i++)
+        {
+            TenantOptions t = o.Tenants[i];
+            string k = $"Tenants:{i}";
+            if (string.IsNullOrWhiteSpace(t.Name)) Fail($"{k}:Name", "is empty; give every tenant a unique name");
+            else if (!names.Add(t.Name)) Fail($"{k}:Name", $"'{t.Name}' is used by two tenants; names must be unique");
+            if (t.Weight is <= 0 or > 1000) Fail($"{k}:Weight", $"is {t.Weight}; must be > 0 and ≤ 1000");
+            if (t.Quota.MaxVms < 1) Fail($"{k}:Quota:MaxVms", $"is {t.Quota.MaxVms}; must be at least 1");
+            if (t.Quota.Vcpus < 1) Fail($"{k}:Quota:Vcpus", $"is {t.Quota.Vcpus}; must be at least 1");
+            if (t.Quota.MemoryMib < 64) Fail($"{k}:Quota:MemoryMib", $"is {t.Quota.MemoryMib}; must be at least 64");
+            ValidateForge(t, k, Fail);
+            foreach ((string secret, SecretSourceOptions src) in t.Secrets)
+            {
+                int sources = (src.File is null ? 0 : 1) + (src.Env is null ? 0 : 1) + (src.Value is null ? 0 : 1);
+                if (sources != 1) Fail($"{k}:Secrets:{secret}", "needs exactly one of File, Env, Value");
+                if (!IsSecretName(secret)) Fail($"{k}:Secrets:{secret}", "secret names are letters, digits and _ (not starting with a digit)");
+            }
+        }
+
+        if (!Uri.TryCreate(o.Forge.GitHub.BaseUrl, UriKind.Absolute, out Uri? api) || api.Scheme is not ("https" or "http"))
+        {
+            Fail("Forge:GitHub:BaseUrl", $"'{o.Forge.GitHub.BaseUrl}' is not an http(s) URL; use https://api.github.com or https://HOST/api/v3");
+        }
+
+        if (o.PollInterval < TimeSpan.FromMilliseconds(10)) Fail("PollInterval", $"is {o.PollInterval}; must be at least 00:00:00.010");
+        if (o.JobTimeout <= TimeSpan.Zero) Fail("JobTimeout", $"is {o.JobTimeout}; must be positive (e.g. 06:00:00)");
+        if (o.Launcher.Kind is not ("vmm" or "stub")) Fail("Launcher:Kind", $"'{o.Launcher.Kind}' is unknown; use vmm or stub");
+        if (!Uri.TryCreate(o.Web.Url, UriKind.Absolute, out Uri? web) || web.Scheme != "http")
+        {
+            Fail("Web:Url", $"'{o.Web.Url}' is not an http URL such as http://127.0.0.1:8080");
+        }
+
+        return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    private static void ValidateForge(TenantOptions t, string k, Action<string, string> fail)
+    {
+        switch (t.Forge.Kind)
+        {
+            case "local":
+                return;
+            case "github":
+                break;
+            default:
+                fail($"{k}:Forge:Kind", $"'{t.Forge.Kind}' is unknown; use github or local");
+                return;
+        }
+
+        if (t.Forge.Repositories.Count == 0)
+        {
+            fail($"{k}:Forge:Repositories", "is empty; list the owner/repo repositories whose queued jobs this tenant runs");
+        }
+
+        for (int r = 0; r < t.Forge.Repositories.Count; r++)
+        {
+            string[] parts = t.Forge.Repositories[r].Split('/');
+            if (parts.Length != 2 || parts.Any(string.IsNullOrWhiteSpace))
+            {
+                fail($"{k}:Forge:Repositories:{r}", $"'{t.Forge.Repositories[r]}' is not owner/repo");
+            }
+        }
+
+        CredentialOptions c = t.Credentials;
+        bool pat = c.Token is not null || c.TokenEnv is not null || c.TokenFile is not null;
+        bool app = c.AppId is not null || c.InstallationId is not null || c.PrivateKeyPath is not null;
+        if (pat == app)
+        {
+            fail($"{k}:Credentials", "give either a PAT (Token, TokenEnv or TokenFile) or a GitHub App (AppId, InstallationId, PrivateKeyPath)");
+        }
+        else if (app && (c.AppId is null || c.InstallationId is null || string.IsNullOrEmpty(c.PrivateKeyPath)))
+        {
+            fail($"{k}:Credentials", "a GitHub App needs all of AppId, InstallationId and PrivateKeyPath");
+        }
+        else if (app && !File.Exists(c.PrivateKeyPath))
+        {
+            fail($"{k}:Credentials:PrivateKeyPath", $"'{c.PrivateKeyPath}' does not exist; download the App's private key (.pem) there");
+        }
+    }
+
+    private static bool IsSecretName(string s) =>
+        s.Length > 0 && !char.IsAsciiDigit(s[0]) && s.All(ch => char.IsAsciiLetterOrDigit(ch) || ch == '_');
+}

@@ -1,0 +1,111 @@
+using System.Diagnostics.Metrics;
+using Kindling.Runner.Forges;
+using Kindling.Runner.Forges.GitHub;
+using Kindling.Runner.Forges.Local;
+using Kindling.Runner.Jobs;
+using Kindling.Runner.Launch;
+using Kindling.Runner.Scheduling;
+using Kindling.Runner.Telemetry;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Kindling.Runner.Configuration;
+
+/// <summary>The runner's services, shared by <c>kindling daemon</c>, <c>kindling demo</c>, tests and benchmarks.</summary>
+public static class RunnerComposition
+{
+    public const string GitHubHttpClient = "github";
+
+    /// <summary>
+    /// Registers everything. Pre-registered <see cref="IImageProvider"/>, <see cref="IVmLauncher"/>,
+    /// <see cref="ITapManager"/>, <see cref="TimeProvider"/> or <see cref="IForge"/>s win (TryAdd), so callers can
+    /// substitute them.
+    /// </summary>
+    public static IServiceCollection AddKindlingRunner(this IServiceCollection services, IConfiguration config)
+    {
+        KindlingServices.AddKindlingOptions(services, config);
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton(sp => new KindlingMetrics(sp.GetService<IMeterFactory>()));
+        services.AddHttpClient(GitHubHttpClient, c => c.Timeout = Timeout.InfiniteTimeSpan);
+        services.TryAddSingleton(sp =>
+        {
+            KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
+            return new JobStore(Path.Combine(o.StateDirectory, "kindling.db"), sp.GetRequiredService<TimeProvider>());
+        });
+        services.TryAddSingleton<IImageProvider>(sp =>
+        {
+            KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
+            return o.Launcher.Kind == "stub"
+                ? new PlaceholderImageProvider(Path.Combine(o.StateDirectory, "images"))
+                : new DirectoryImageProvider(Path.Combine(o.StateDirectory, "images"));
+        });
+        services.TryAddSingleton<IVmLauncher>(sp =>
+        {
+            KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
+            return o.Launcher.Kind == "stub"
+                ? new StubVmLauncher(o.Launcher.StubJobDuration, o.Launcher.StubBootDelay)
+                : new VmmLauncher(VmmLauncher.Locate(o.Launcher.VmmPath));
+        });
+        services.TryAddSingleton<ITapManager>(sp =>
+            sp.GetRequiredService<IOptions<KindlingOptions>>().Value.Launcher.Network ? new IpTapManager() : new NoTapManager());
+        services.TryAddSingleton(sp => new ForgeRegistry(CreateForges(sp)));
+        services.TryAddSingleton<JobTeardown>();
+        services.TryAddSingleton<JobRunner>();
+        services.TryAddSingleton<JobReaper>();
+        services.TryAddSingleton<JobDispatcher>();
+        return services;
+    }
+
+    private static List<IForge> CreateForges(IServiceProvider sp)
+    {
+        KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
+        List<IForge> forges = [.. sp.GetServices<IForge>()];
+        var http = sp.GetRequiredService<IHttpClientFactory>();
+        var time = sp.GetRequiredService<TimeProvider>();
+        var loggers = sp.GetRequiredService<ILoggerFactory>();
+        foreach (TenantOptions t in o.Tenants.Where(t => forges.All(f => f.Tenant != t.Name)))
+        {
+            if (t.Forge.Kind == "local")
+            {
+                forges.Add(new LocalForge(t.Name));
+                continue;
+            }
+
+            HttpClient client = http.CreateClient(GitHubHttpClient);
+            IGitHubTokenSource tokens = t.Credentials.AppId is { } appId
+                ? new AppInstallationTokenSource(client, GitHubClient.BaseUri(o.Forge.GitHub.BaseUrl), appId, t.Credentials.InstallationId!.Value,
+                    AppInstallationTokenSource.LoadKey(t.Credentials.PrivateKeyPath!), time)
+                : new PatTokenSource(ResolvePat(t, o.Tenants.IndexOf(t)));
+            forges.Add(new GitHubForge(t, new GitHubClient(client, o.Forge.GitHub, tokens, time, loggers.CreateLogger<GitHubClient>()),
+                loggers.CreateLogger<GitHubForge>()));
+        }
+
+        return forges;
+    }
+
+    private static string ResolvePat(TenantOptions t, int index)
+    {
+        CredentialOptions c = t.Credentials;
+        string key = $"Kindling:Tenants:{index}:Credentials";
+        if (c.Token is { Length: > 0 } token) return token;
+        if (c.TokenEnv is { } env)
+        {
+            return Environment.GetEnvironmentVariable(env) is { Length: > 0 } v
+                ? v
+                : throw new InvalidOperationException($"{key}:TokenEnv: environment variable {env} is not set; export the tenant's GitHub token there");
+        }
+
+        try
+        {
+            return File.ReadAllText(c.TokenFile!).Trim();
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new InvalidOperationException($"{key}:TokenFile: cannot read {c.TokenFile}: {e.Message}", e);
+        }
+    }
+}

@@ -1,0 +1,126 @@
+using Kindling.Runner.Configuration;
+using Kindling.Runner.Forges;
+using Kindling.Runner.Launch;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Kindling.Runner.Jobs;
+
+/// <summary>
+/// Cleans up after a crash, at start-up and then periodically.
+/// <list type="bullet">
+/// <item>preparing/booting from a previous run: leftovers released, the job goes back to <b>queued</b> (no guest
+/// code ran; running it again is safe, and its forge job is still waiting).</item>
+/// <item>running from a previous run: the VM is killed and the job <b>failed</b> ("runner restarted while the job
+/// ran") — a job that already had side effects is never silently run twice.</item>
+/// <item>finished but not cleaned: teardown is retried until it succeeds, then <b>cleaned</b>.</item>
+/// <item>orphans: work directories and TAPs of no live job, and forge runners named kindling-* of no live job.</item>
+/// </list>
+/// </summary>
+public sealed partial class JobReaper(
+    IOptions<KindlingOptions> options, JobStore store, JobTeardown teardown, JobRunner runner, ForgeRegistry forges,
+    ITapManager taps, ILogger<JobReaper> log)
+{
+    /// <summary>Start-up pass: nothing of this process is running yet, so every non-terminal job is a leftover.</summary>
+    public async Task ReapAfterRestartAsync(CancellationToken ct)
+    {
+        foreach (JobRecord job in store.ListByState(JobState.Preparing, JobState.Booting))
+        {
+            try
+            {
+                await teardown.ReleaseAsync(job, ct);
+                store.Transition(job.Id, job.State, JobState.Queued, $"re-queued: the runner restarted while the job was {JobLifecycle.Name(job.State)} (no guest code had run)");
+                LogRequeued(log, job.Id);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogReapFailed(log, e, job.Id);
+                TryFail(job, $"the runner restarted while {JobLifecycle.Name(job.State)} and its leftovers could not be released: {e.Message}");
+            }
+        }
+
+        foreach (JobRecord job in store.ListByState(JobState.Running))
+        {
+            await runner.FinishAsync(job.Id, JobState.Failed, "the runner restarted while the job was running; its VM was stopped", null);
+        }
+
+        await ReapPeriodicAsync(new HashSet<long>(), ct);
+    }
+
+    /// <summary>Periodic pass; <paramref name="activeJobs"/> are jobs this process is running now (left alone).</summary>
+    public async Task ReapPeriodicAsync(IReadOnlySet<long> activeJobs, CancellationToken ct)
+    {
+        foreach (JobRecord job in store.ListByState(JobState.Succeeded, JobState.Failed, JobState.Cancelled, JobState.TimedOut))
+        {
+            if (!activeJobs.Contains(job.Id))
+            {
+                await runner.FinishAsync(job.Id, job.State, "retry teardown", job.ExitCode);
+            }
+        }
+
+        HashSet<long> live = [.. store.ListByState(JobState.Preparing, JobState.Booting, JobState.Running).Select(j => j.Id), .. activeJobs];
+        string jobsDir = Path.Combine(options.Value.StateDirectory, "jobs");
+        if (Directory.Exists(jobsDir))
+        {
+            foreach (string dir in Directory.GetDirectories(jobsDir))
+            {
+                if (long.TryParse(Path.GetFileName(dir), out long id) && !live.Contains(id))
+                {
+                    Directory.Delete(dir, recursive: true);
+                    LogOrphan(log, "work directory", dir);
+                }
+            }
+        }
+
+        HashSet<string> liveTaps = [.. live.Select(GuestNetwork.TapNameFor)];
+        foreach (string tap in taps.ListOurs().Where(t => !liveTaps.Contains(t)))
+        {
+            await taps.DeleteAsync(tap, ct);
+            LogOrphan(log, "TAP", tap);
+        }
+
+        HashSet<string> liveRunners = [.. store.ListByState(JobState.Preparing, JobState.Booting, JobState.Running)
+            .Select(j => j.RunnerName).OfType<string>()];
+        foreach (IForge forge in forges.All)
+        {
+            try
+            {
+                foreach (ForgeRunner r in await forge.ListRunnersAsync(ct))
+                {
+                    if (RunnerNames.IsOurs(r.Name) && !liveRunners.Contains(r.Name))
+                    {
+                        await forge.RemoveRunnerAsync(r.Id, ct);
+                        LogOrphan(log, "forge runner", r.Name);
+                    }
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogForgeUnavailable(log, e, forge.Tenant);
+            }
+        }
+    }
+
+    private void TryFail(JobRecord job, string reason)
+    {
+        try
+        {
+            store.Transition(job.Id, job.State, JobState.Failed, reason);
+        }
+        catch (IllegalTransitionException)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "job {JobId} re-queued after a runner restart")]
+    private static partial void LogRequeued(ILogger log, long jobId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "could not reap job {JobId}")]
+    private static partial void LogReapFailed(ILogger log, Exception e, long jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "removed orphaned {What} {Name}")]
+    private static partial void LogOrphan(ILogger log, string what, string name);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "orphan sweep skipped for tenant {Tenant}: forge unavailable")]
+    private static partial void LogForgeUnavailable(ILogger log, Exception e, string tenant);
+}

@@ -1,0 +1,264 @@
+using System.Diagnostics;
+using Kindling.Runner.Configuration;
+using Kindling.Runner.Forges;
+using Kindling.Runner.Launch;
+using Kindling.Runner.Logs;
+using Kindling.Runner.Scheduling;
+using Kindling.Runner.Telemetry;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Kindling.Runner.Jobs;
+
+/// <summary>
+/// Runs one admitted job (state preparing) to the end: work directory, JIT runner, overlay, TAP, FIFO, VM
+/// config, VMM spawn with the job in MMDS, LogPump, result; then teardown and cleaned. Every failure path ends
+/// in a finished state with the reason and goes through the same teardown. Resources are recorded in the
+/// JobStore before they are created, so the reaper finds them after a crash.
+/// </summary>
+public sealed partial class JobRunner(
+    IOptions<KindlingOptions> options,
+    JobStore store,
+    ForgeRegistry forges,
+    IImageProvider images,
+    IVmLauncher launcher,
+    ITapManager taps,
+    JobTeardown teardown,
+    KindlingMetrics metrics,
+    TimeProvider time,
+    ILogger<JobRunner> log)
+{
+    /// <summary>How long a VM may take to exit after its job ended before it is killed.</summary>
+    public static readonly TimeSpan ExitGrace = TimeSpan.FromSeconds(10);
+
+    /// <summary>Raised when a VMM process exists (benchmarks measure poll → spawn with it).</summary>
+    public event Action<long>? VmSpawned;
+
+    /// <summary>Observer for live log lines (the admin page's tail); optional.</summary>
+    public Func<long, ILogObserver?>? LiveObserver { get; set; }
+
+    public async Task<JobState> RunAsync(long jobId, CancellationToken stopping)
+    {
+        KindlingOptions o = options.Value;
+        JobRecord job = store.Get(jobId) ?? throw new KeyNotFoundException($"job {jobId}");
+        IForge forge = forges.For(job.Tenant);
+        (TenantOptions tenant, int tenantIndex) = ForgeRegistry.Tenant(o, job.Tenant);
+        JobSpec? spec = job.SpecJson is null ? null : JobSpec.FromJson(job.SpecJson);
+        TimeSpan timeout = spec?.Timeout ?? o.JobTimeout;
+        JobWorkspace ws = JobWorkspace.For(o.StateDirectory, job.Id);
+        GuestNetwork? net = o.Launcher.Network ? GuestNetwork.For(job.Id) : null;
+        string logPath = JobWorkspace.LogPath(o.StateDirectory, job.Id);
+        string vmId = JobWorkspace.VmId(job.Id);
+        string runnerName = RunnerNames.For(job.ForgeJobId);
+        store.SetResources(job.Id, new JobResources
+        {
+            WorkDir = ws.Directory, VmId = vmId, TapName = net?.TapName, LogPath = logPath, RunnerName = runnerName,
+        });
+
+        using var timeoutCts = new CancellationTokenSource(timeout, time);
+        using var forgeCancel = new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(stopping, timeoutCts.Token, forgeCancel.Token);
+        CancellationToken ct = linked.Token;
+        (JobState State, string Reason, int? Exit) outcome;
+        string stage = "preparing";
+        var cancelReason = new System.Runtime.CompilerServices.StrongBox<string?>();
+        IVmHandle? vm = null;
+        Task? pump = null;
+        try
+        {
+            Directory.CreateDirectory(ws.Directory);
+            Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+            GuestImages guest = await images.EnsureImagesAsync(null, ct);
+            IReadOnlyDictionary<string, string> secrets = SecretResolver.Resolve(tenant, tenantIndex);
+            PoolOptions pool = LabelMatcher.Match(job.Labels, o.Pools) ?? o.Pools[0];
+            RunnerRegistration? registration = await forge.RegisterRunnerAsync(job, runnerName, pool.Labels, ct);
+            if (registration is not null)
+            {
+                store.SetResources(job.Id, new JobResources { RunnerId = registration.RunnerId });
+            }
+
+            string overlay = await images.CreateOverlayAsync(ws.Directory, ct);
+            if (net is not null)
+            {
+                await taps.CreateAsync(net, ct);
+            }
+
+            Interop.Libc.MakeFifo(ws.SerialFifoPath);
+            var request = new VmLaunchRequest(
+                vmId, ws,
+                VmConfigBuilder.Build(guest, overlay, job.Vcpus, job.MemoryMib, ws, net),
+                MmdsTree.Build(job.Id, job.Name, timeout, spec, secrets, registration?.EncodedJitConfig, net));
+            var observer = new JobLogObserver(store, job.Id, LiveObserver?.Invoke(job.Id));
+            var logPump = new LogPump(new SecretMasker([.. secrets.Values, .. registration is null ? [] : new[] { registration.EncodedJitConfig }]), observer);
+            Move(job.Id, JobState.Preparing, JobState.Booting, "VM configured; starting the VMM");
+            stage = "booting";
+            pump = Task.Run(async () =>
+            {
+                await using var fifo = new FileStream(ws.SerialFifoPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, false);
+                await logPump.RunAsync(fifo, logPath, CancellationToken.None);
+            }, CancellationToken.None);
+
+            long spawnStart = Stopwatch.GetTimestamp();
+            vm = await launcher.LaunchAsync(request, pid =>
+            {
+                store.SetResources(job.Id, new JobResources { VmmPid = pid });
+                VmSpawned?.Invoke(job.Id);
+            }, ct);
+            _ = Watch(job, forge, forgeCancel, cancelReason, ct);
+
+            Task started = await Task.WhenAny(observer.JobStarted.Task, vm.Exited, Task.Delay(Timeout.Infinite, ct));
+            if (started == observer.JobStarted.Task)
+            {
+                metrics.BootTime(Stopwatch.GetElapsedTime(spawnStart));
+                Move(job.Id, JobState.Booting, JobState.Running, "guest agent started the job");
+                stage = "running";
+            }
+
+            Task ended = await Task.WhenAny(observer.JobEnded.Task, vm.Exited, Task.Delay(Timeout.Infinite, ct));
+            if (ended == observer.JobEnded.Task)
+            {
+                JobEnd end = observer.JobEnded.Task.Result;
+                outcome = end.Succeeded
+                    ? (JobState.Succeeded, "job-end result=succeeded", 0)
+                    : (JobState.Failed, observer.AgentError is { } err ? $"agent error: {err}" : $"job-end result=failed exit={end.ExitCode}", end.ExitCode);
+                await Task.WhenAny(vm.Exited, Task.Delay(ExitGrace, time, CancellationToken.None));
+            }
+            else if (vm.Exited.IsCompleted)
+            {
+                await Task.WhenAny(pump, Task.Delay(TimeSpan.FromSeconds(2), time, CancellationToken.None));
+                outcome = observer.JobEnded.Task.IsCompleted
+                    ? (observer.JobEnded.Task.Result.Succeeded ? JobState.Succeeded : JobState.Failed, "job-end (after VM exit)", observer.JobEnded.Task.Result.ExitCode)
+                    : (JobState.Failed, $"the VM exited with code {vm.Exited.Result} while {stage}, before the job ended (see {logPath})", null);
+            }
+            else
+            {
+                ct.ThrowIfCancellationRequested();
+                outcome = (JobState.Failed, "unreachable", null);
+            }
+        }
+        catch (OperationCanceledException) when (timeoutCts.IsCancellationRequested)
+        {
+            outcome = (stage == "preparing" ? JobState.Failed : JobState.TimedOut, $"timed out after {timeout} while {stage}", null);
+        }
+        catch (OperationCanceledException) when (forgeCancel.IsCancellationRequested)
+        {
+            outcome = (JobState.Cancelled, cancelReason.Value ?? "cancelled on the forge", null);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+            outcome = (JobState.Failed, $"the runner stopped while the job was {stage}", null);
+        }
+        catch (Exception e)
+        {
+            LogFailed(log, e, job.Id, stage);
+            outcome = (JobState.Failed, $"{stage} failed: {e.Message}", null);
+        }
+
+        if (vm is not null && !vm.Exited.IsCompleted)
+        {
+            await vm.KillAsync();
+        }
+
+        if (pump is not null && !pump.IsCompleted)
+        {
+            Interop.Libc.ReleaseFifoReader(ws.SerialFifoPath);
+            await Task.WhenAny(pump, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
+        }
+
+        if (vm is not null)
+        {
+            await vm.DisposeAsync();
+        }
+
+        return await FinishAsync(job.Id, outcome.State, outcome.Reason, outcome.Exit);
+    }
+
+    /// <summary>Moves a job to its result, tears it down and marks it cleaned (teardown errors leave it for the reaper).</summary>
+    public async Task<JobState> FinishAsync(long jobId, JobState result, string reason, int? exit)
+    {
+        JobRecord job = store.Get(jobId)!;
+        if (job.State == JobState.Booting && result is JobState.Succeeded)
+        {
+            job = Move(jobId, JobState.Booting, JobState.Running, "job-end seen before job-start");
+        }
+
+        if (!JobLifecycle.IsFinished(job.State))
+        {
+            job = Move(jobId, job.State, result, reason, exit);
+        }
+
+        try
+        {
+            await teardown.ReleaseAsync(job, CancellationToken.None);
+            if (forges.TryGet(job.Tenant, out IForge forge))
+            {
+                await forge.ReportResultAsync(job, job.State, CancellationToken.None);
+            }
+
+            Move(jobId, job.State, JobState.Cleaned, "VM, TAP, overlay and runner released");
+        }
+        catch (Exception e)
+        {
+            LogTeardownFailed(log, e, jobId);
+        }
+
+        return job.State;
+    }
+
+    private JobRecord Move(long id, JobState from, JobState to, string reason, int? exit = null)
+    {
+        JobRecord r = store.Transition(id, from, to, reason, exit);
+        metrics.Transition(to);
+        return r;
+    }
+
+    /// <summary>Polls the forge while the job runs: a job cancelled there (or finished elsewhere, past the idle timeout) stops the VM.</summary>
+    private async Task Watch(JobRecord job, IForge forge, CancellationTokenSource cancel, System.Runtime.CompilerServices.StrongBox<string?> reason, CancellationToken ct)
+    {
+        KindlingOptions o = options.Value;
+        DateTimeOffset? doneElsewhereSince = null;
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                await Task.Delay(o.PollInterval, time, ct);
+                ForgeJobStatus status;
+                try
+                {
+                    status = await forge.GetStatusAsync(job, ct);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    continue; // the forge being down must not stop a running job
+                }
+
+                if (status == ForgeJobStatus.Cancelled)
+                {
+                    reason.Value = "cancelled on the forge";
+                    await cancel.CancelAsync();
+                    return;
+                }
+
+                if (status is ForgeJobStatus.Completed or ForgeJobStatus.Gone)
+                {
+                    doneElsewhereSince ??= time.GetUtcNow();
+                    if (time.GetUtcNow() - doneElsewhereSince >= o.IdleRunnerTimeout)
+                    {
+                        reason.Value = $"idle: the forge reports the job {status} but the VM is still up after {o.IdleRunnerTimeout}";
+                        await cancel.CancelAsync();
+                        return;
+                    }
+                }
+            }
+        }
+        catch (OperationCanceledException)
+        {
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "job {JobId} failed while {Stage}")]
+    private static partial void LogFailed(ILogger log, Exception e, long jobId, string stage);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "teardown of job {JobId} failed; the reaper will retry")]
+    private static partial void LogTeardownFailed(ILogger log, Exception e, long jobId);
+}

@@ -1,0 +1,298 @@
+using System.Data;
+using System.Globalization;
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace Kindling.Runner.Jobs;
+
+/// <summary>
+/// The job database (SQLite in WAL mode, Dapper). Every state change runs in one write transaction that checks
+/// the current state, the lifecycle table and writes the job and its transition row together, or nothing.
+/// </summary>
+public sealed class JobStore
+{
+    private const string Columns =
+        "id, tenant, forge, forge_job_id, repository, name, labels, state, attempt, created_at, updated_at, spec_json, " +
+        "runner_name, runner_id, vm_id, vmm_pid, work_dir, tap_name, exit_code, log_path, vcpus, memory_mib";
+
+    private readonly string _connectionString;
+    private readonly TimeProvider _time;
+
+    public JobStore(string databasePath, TimeProvider time)
+    {
+        DatabasePath = databasePath;
+        _time = time;
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(databasePath))!);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = databasePath,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            DefaultTimeout = 30,
+            Pooling = true,
+        }.ToString();
+        using SqliteConnection db = Open();
+        db.Execute("PRAGMA journal_mode=WAL");
+        JobStoreMigrations.Apply(db);
+    }
+
+    public string DatabasePath { get; }
+
+    public int SchemaVersion
+    {
+        get
+        {
+            using SqliteConnection db = Open();
+            return db.ExecuteScalar<int>("SELECT MAX(version) FROM schema_version");
+        }
+    }
+
+    public string JournalMode
+    {
+        get
+        {
+            using SqliteConnection db = Open();
+            return db.ExecuteScalar<string>("PRAGMA journal_mode") ?? "";
+        }
+    }
+
+    /// <summary>
+    /// Records a job seen on a forge, once: a second call for the same (forge, forge job id) returns the existing
+    /// row and <c>Created = false</c>. This is what keeps one forge job from ever getting two VMs.
+    /// </summary>
+    public (JobRecord Job, bool Created) Enqueue(NewJob job)
+    {
+        string now = Stamp();
+        using SqliteConnection db = Open();
+        using SqliteTransaction tx = BeginWrite(db);
+        long? id = db.ExecuteScalar<long?>(
+            """
+            INSERT INTO jobs (tenant, forge, forge_job_id, repository, name, labels, state, attempt, created_at, updated_at, spec_json, vcpus, memory_mib)
+            VALUES (@Tenant, @Forge, @ForgeJobId, @Repository, @Name, @labels, @state, 1, @now, @now, @SpecJson, @Vcpus, @MemoryMib)
+            ON CONFLICT (forge, forge_job_id) DO NOTHING
+            RETURNING id
+            """,
+            new
+            {
+                job.Tenant, job.Forge, job.ForgeJobId, job.Repository, job.Name, labels = string.Join(',', job.Labels),
+                state = JobLifecycle.Name(JobState.Queued), now, job.SpecJson, job.Vcpus, job.MemoryMib,
+            },
+            tx);
+        bool created = id is not null;
+        if (created)
+        {
+            db.Execute(
+                "INSERT INTO transitions (job_id, from_state, to_state, at, reason) VALUES (@id, NULL, @to, @now, @reason)",
+                new { id, to = JobLifecycle.Name(JobState.Queued), now, reason = $"seen on {job.Forge}" },
+                tx);
+        }
+
+        id ??= db.ExecuteScalar<long>(
+            "SELECT id FROM jobs WHERE forge = @Forge AND forge_job_id = @ForgeJobId", new { job.Forge, job.ForgeJobId }, tx);
+        JobRecord record = Get(db, id.Value, tx)!;
+        tx.Commit();
+        return (record, created);
+    }
+
+    /// <summary>
+    /// Moves a job to <paramref name="to"/>. When <paramref name="expected"/> is given the job must be in that
+    /// state (compare-and-set). Throws <see cref="IllegalTransitionException"/> and writes nothing otherwise.
+    /// </summary>
+    public JobRecord Transition(long id, JobState? expected, JobState to, string reason, int? exitCode = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
+        string now = Stamp();
+        using SqliteConnection db = Open();
+        using SqliteTransaction tx = BeginWrite(db);
+        JobRecord job = Get(db, id, tx) ?? throw new KeyNotFoundException($"job {id} does not exist");
+        if ((expected is { } e && e != job.State) || !JobLifecycle.IsLegal(job.State, to))
+        {
+            throw new IllegalTransitionException(id, job.State, expected, to);
+        }
+
+        bool requeue = to == JobState.Queued;
+        db.Execute(
+            """
+            UPDATE jobs SET state = @to, updated_at = @now, exit_code = COALESCE(@exitCode, exit_code),
+                            attempt = attempt + @bump
+            WHERE id = @id
+            """,
+            new { id, to = JobLifecycle.Name(to), now, exitCode, bump = requeue ? 1 : 0 },
+            tx);
+        db.Execute(
+            "INSERT INTO transitions (job_id, from_state, to_state, at, reason) VALUES (@id, @from, @to, @now, @reason)",
+            new { id, from = JobLifecycle.Name(job.State), to = JobLifecycle.Name(to), now, reason },
+            tx);
+        JobRecord updated = Get(db, id, tx)!;
+        tx.Commit();
+        return updated;
+    }
+
+    /// <summary>Records the resources a job holds (non-null fields overwrite).</summary>
+    public void SetResources(long id, JobResources r)
+    {
+        using SqliteConnection db = Open();
+        int n = db.Execute(
+            """
+            UPDATE jobs SET runner_name = COALESCE(@RunnerName, runner_name), runner_id = COALESCE(@RunnerId, runner_id),
+                vm_id = COALESCE(@VmId, vm_id), vmm_pid = COALESCE(@VmmPid, vmm_pid), work_dir = COALESCE(@WorkDir, work_dir),
+                tap_name = COALESCE(@TapName, tap_name), log_path = COALESCE(@LogPath, log_path), updated_at = @now
+            WHERE id = @id
+            """,
+            new { id, r.RunnerName, r.RunnerId, r.VmId, r.VmmPid, r.WorkDir, r.TapName, r.LogPath, now = Stamp() });
+        if (n != 1)
+        {
+            throw new KeyNotFoundException($"job {id} does not exist");
+        }
+    }
+
+    public void RecordStep(long jobId, StepRecord step)
+    {
+        using SqliteConnection db = Open();
+        db.Execute(
+            """
+            INSERT INTO steps (job_id, n, name, exit_code, seconds, skipped) VALUES (@jobId, @Number, @Name, @ExitCode, @Seconds, @Skipped)
+            ON CONFLICT (job_id, n) DO UPDATE SET name = excluded.name, exit_code = excluded.exit_code,
+                seconds = excluded.seconds, skipped = excluded.skipped
+            """,
+            new { jobId, step.Number, step.Name, step.ExitCode, step.Seconds, step.Skipped });
+    }
+
+    public IReadOnlyList<StepRecord> Steps(long jobId)
+    {
+        using SqliteConnection db = Open();
+        return [.. db.Query<StepRow>("SELECT n, name, exit_code, seconds, skipped FROM steps WHERE job_id = @jobId ORDER BY n", new { jobId })
+            .Select(r => new StepRecord((int)r.n, r.name, r.exit_code is null ? null : (int)r.exit_code.Value, r.seconds, r.skipped != 0))];
+    }
+
+    public JobRecord? Get(long id)
+    {
+        using SqliteConnection db = Open();
+        return Get(db, id, null);
+    }
+
+    public JobRecord? FindByForgeJob(string forge, string forgeJobId)
+    {
+        using SqliteConnection db = Open();
+        JobRow? row = db.QuerySingleOrDefault<JobRow>(
+            $"SELECT {Columns} FROM jobs WHERE forge = @forge AND forge_job_id = @forgeJobId", new { forge, forgeJobId });
+        return row?.ToRecord();
+    }
+
+    public IReadOnlyList<JobRecord> ListByState(params JobState[] states)
+    {
+        using SqliteConnection db = Open();
+        return [.. db.Query<JobRow>(
+            $"SELECT {Columns} FROM jobs WHERE state IN @states ORDER BY id",
+            new { states = states.Select(JobLifecycle.Name).ToArray() }).Select(r => r.ToRecord())];
+    }
+
+    /// <summary>A page of jobs, newest first, optionally filtered by tenant and state.</summary>
+    public IReadOnlyList<JobRecord> List(string? tenant = null, JobState? state = null, int limit = 100, long? beforeId = null)
+    {
+        using SqliteConnection db = Open();
+        return [.. db.Query<JobRow>(
+            $"""
+            SELECT {Columns} FROM jobs
+            WHERE (@tenant IS NULL OR tenant = @tenant) AND (@state IS NULL OR state = @state) AND (@beforeId IS NULL OR id < @beforeId)
+            ORDER BY id DESC LIMIT @limit
+            """,
+            new { tenant, state = state is { } s ? JobLifecycle.Name(s) : null, limit, beforeId }).Select(r => r.ToRecord())];
+    }
+
+    public IReadOnlyList<JobTransition> Transitions(long jobId)
+    {
+        using SqliteConnection db = Open();
+        return [.. db.Query<TransitionRow>(
+                "SELECT job_id, from_state, to_state, at, reason FROM transitions WHERE job_id = @jobId ORDER BY id", new { jobId })
+            .Select(r => new JobTransition(
+                r.job_id, r.from_state is null ? null : JobLifecycle.Parse(r.from_state), JobLifecycle.Parse(r.to_state),
+                DateTimeOffset.Parse(r.at, CultureInfo.InvariantCulture), r.reason))];
+    }
+
+    /// <summary>Counts of jobs per state (every state present, zero when none).</summary>
+    public IReadOnlyDictionary<JobState, int> CountByState()
+    {
+        using SqliteConnection db = Open();
+        var counts = Enum.GetValues<JobState>().ToDictionary(s => s, _ => 0);
+        foreach ((string state, long n) in db.Query<(string, long)>("SELECT state, COUNT(*) FROM jobs GROUP BY state"))
+        {
+            counts[JobLifecycle.Parse(state)] = (int)n;
+        }
+
+        return counts;
+    }
+
+    private SqliteConnection Open()
+    {
+        var db = new SqliteConnection(_connectionString);
+        db.Open();
+        db.Execute("PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL");
+        return db;
+    }
+
+    /// <summary>BEGIN IMMEDIATE: takes the write lock up front, so read-check-write cannot interleave across processes.</summary>
+    private static SqliteTransaction BeginWrite(SqliteConnection db) => db.BeginTransaction(deferred: false);
+
+    private static JobRecord? Get(IDbConnection db, long id, IDbTransaction? tx) =>
+        db.QuerySingleOrDefault<JobRow>($"SELECT {Columns} FROM jobs WHERE id = @id", new { id }, tx)?.ToRecord();
+
+    private string Stamp() => _time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
+
+#pragma warning disable IDE1006, CA1707 // Dapper maps snake_case columns onto these names.
+    private sealed class JobRow
+    {
+        public long id { get; set; }
+        public string tenant { get; set; } = "";
+        public string forge { get; set; } = "";
+        public string forge_job_id { get; set; } = "";
+        public string repository { get; set; } = "";
+        public string name { get; set; } = "";
+        public string labels { get; set; } = "";
+        public string state { get; set; } = "";
+        public long attempt { get; set; }
+        public string created_at { get; set; } = "";
+        public string updated_at { get; set; } = "";
+        public string? spec_json { get; set; }
+        public string? runner_name { get; set; }
+        public long? runner_id { get; set; }
+        public string? vm_id { get; set; }
+        public long? vmm_pid { get; set; }
+        public string? work_dir { get; set; }
+        public string? tap_name { get; set; }
+        public long? exit_code { get; set; }
+        public string? log_path { get; set; }
+        public long vcpus { get; set; }
+        public long memory_mib { get; set; }
+
+        public JobRecord ToRecord() => new()
+        {
+            Id = id, Tenant = tenant, Forge = forge, ForgeJobId = forge_job_id, Repository = repository, Name = name,
+            Labels = labels.Length == 0 ? [] : labels.Split(','), State = JobLifecycle.Parse(state), Attempt = (int)attempt,
+            CreatedAt = DateTimeOffset.Parse(created_at, CultureInfo.InvariantCulture),
+            UpdatedAt = DateTimeOffset.Parse(updated_at, CultureInfo.InvariantCulture),
+            SpecJson = spec_json, RunnerName = runner_name, RunnerId = runner_id, VmId = vm_id, VmmPid = (int?)vmm_pid,
+            WorkDir = work_dir, TapName = tap_name, ExitCode = (int?)exit_code, LogPath = log_path,
+            Vcpus = (int)vcpus, MemoryMib = (int)memory_mib,
+        };
+    }
+
+    private sealed class TransitionRow
+    {
+        public long job_id { get; set; }
+        public string? from_state { get; set; }
+        public string to_state { get; set; } = "";
+        public string at { get; set; } = "";
+        public string reason { get; set; } = "";
+    }
+
+    private sealed class StepRow
+    {
+        public long n { get; set; }
+        public string name { get; set; } = "";
+        public long? exit_code { get; set; }
+        public double? seconds { get; set; }
+        public long skipped { get; set; }
+    }
+#pragma warning restore IDE1006, CA1707
+}

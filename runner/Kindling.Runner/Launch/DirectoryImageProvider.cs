@@ -1,0 +1,65 @@
+using System.Diagnostics;
+
+namespace Kindling.Runner.Launch;
+
+/// <summary>
+/// Images found in a directory (<c>vmlinux</c>, optional <c>initramfs.cpio</c>, <c>rootfs.ext4</c>); overlays are
+/// empty ext4 files made with <c>mkfs.ext4</c>. Stands in until Kindling.Images' builder is wired to
+/// <see cref="IImageProvider"/>.
+/// </summary>
+public sealed class DirectoryImageProvider(string directory, long overlayBytes = 1L << 30) : IImageProvider
+{
+    public const string Kernel = "vmlinux";
+    public const string Initrd = "initramfs.cpio";
+    public const string Rootfs = "rootfs.ext4";
+    public const string OverlayFile = "overlay.ext4";
+    public const string DefaultBootArgs = "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp";
+
+    public Task<GuestImages> EnsureImagesAsync(IProgress<ImageProgress>? progress, CancellationToken ct)
+    {
+        progress?.Report(new ImageProgress("looking for images in " + directory, 0));
+        string kernel = Path.Combine(directory, Kernel);
+        string rootfs = Path.Combine(directory, Rootfs);
+        string initrd = Path.Combine(directory, Initrd);
+        string[] missing = [.. new[] { kernel, rootfs }.Where(p => !File.Exists(p))];
+        if (missing.Length > 0)
+        {
+            throw new ImagesUnavailableException(
+                $"guest images are missing: {string.Join(", ", missing)}; build them with `kindling images build` (or put a vmlinux and rootfs.ext4 in {directory})");
+        }
+
+        progress?.Report(new ImageProgress("images ready", 1));
+        return Task.FromResult(new GuestImages(kernel, File.Exists(initrd) ? initrd : null, rootfs, DefaultBootArgs));
+    }
+
+    public async Task<string> CreateOverlayAsync(string workDir, CancellationToken ct)
+    {
+        string path = Path.Combine(workDir, OverlayFile);
+        string temp = path + ".tmp";
+        await using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        {
+            f.SetLength(overlayBytes); // sparse
+        }
+
+        using Process mkfs = Process.Start(new ProcessStartInfo("mkfs.ext4", ["-q", "-F", "-L", "kindling-overlay", temp])
+        {
+            RedirectStandardError = true, RedirectStandardOutput = true,
+        }) ?? throw new IOException("cannot start mkfs.ext4 (install e2fsprogs)");
+        string err = await mkfs.StandardError.ReadToEndAsync(ct);
+        await mkfs.WaitForExitAsync(ct);
+        if (mkfs.ExitCode != 0)
+        {
+            File.Delete(temp);
+            throw new IOException($"mkfs.ext4 {temp} failed ({mkfs.ExitCode}): {err.Trim()}");
+        }
+
+        File.Move(temp, path, overwrite: true);
+        return path;
+    }
+
+    public void DeleteOverlay(string overlayPath)
+    {
+        File.Delete(overlayPath);
+        File.Delete(overlayPath + ".tmp");
+    }
+}

@@ -1,0 +1,25 @@
+using System.Globalization;
+
+namespace Kindling.Runner.Launch;
+
+/// <summary>
+/// A job's point-to-point network: TAP <c>kt&lt;id&gt;</c>, a /30 out of 172.16.0.0/16 picked by job id (host
+/// .1, guest .2), a MAC derived from the job id, MMDS on that interface.
+/// </summary>
+public sealed record GuestNetwork(string TapName, string HostAddress, string GuestAddress, string GuestMac)
+{
+    public const int PrefixLength = 30;
+    public const string Dns = "1.1.1.1";
+
+    public static GuestNetwork For(long jobId)
+    {
+        int slot = (int)(jobId % 16384);
+        int third = slot / 64, fourth = slot % 64 * 4;
+        string Ip(int last) => string.Create(CultureInfo.InvariantCulture, $"172.16.{third}.{fourth + last}");
+        string mac = string.Create(CultureInfo.InvariantCulture, $"06:00:ac:10:{third:x2}:{fourth + 2:x2}");
+        return new GuestNetwork(TapNameFor(jobId), Ip(1), Ip(2), mac);
+    }
+
+    /// <summary>Linux interface names are at most 15 bytes: "kt" + up to 13 digits.</summary>
+    public static string TapNameFor(long jobId) => "kt" + (jobId % 10_000_000_000_000).ToString(CultureInfo.InvariantCulture);
+}

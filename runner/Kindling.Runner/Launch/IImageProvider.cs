@@ -1,0 +1,28 @@
+namespace Kindling.Runner.Launch;
+
+/// <summary>The boot artefacts every VM shares.</summary>
+/// <param name="BaseRootfsPath">The read-only base root filesystem (ext4), attached as the first drive.</param>
+/// <param name="BootArgs">Kernel command line the images expect (console, init, overlay root).</param>
+public sealed record GuestImages(string KernelPath, string? InitrdPath, string BaseRootfsPath, string BootArgs);
+
+/// <summary>Progress of an image build, for the CLI's progress bar.</summary>
+public sealed record ImageProgress(string Stage, double Fraction);
+
+/// <summary>
+/// What the runner needs from the images library (Kindling.Images: kernel, initramfs, base rootfs, per-job
+/// overlay). The runner depends only on this interface; the real adapter is wired at start-up.
+/// </summary>
+public interface IImageProvider
+{
+    /// <summary>Builds (first use) or finds the shared images.</summary>
+    Task<GuestImages> EnsureImagesAsync(IProgress<ImageProgress>? progress, CancellationToken ct);
+
+    /// <summary>Creates the job's writable overlay disk under <paramref name="workDir"/>; returns its path.</summary>
+    Task<string> CreateOverlayAsync(string workDir, CancellationToken ct);
+
+    /// <summary>Deletes an overlay; succeeds when it is already gone.</summary>
+    void DeleteOverlay(string overlayPath);
+}
+
+/// <summary>The images cannot be produced here; the message says why and what to do.</summary>
+public sealed class ImagesUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,62 @@
+using System.Diagnostics;
+using System.Globalization;
+
+namespace Kindling.Runner.Launch;
+
+/// <summary>Creates and deletes per-job TAP devices.</summary>
+public interface ITapManager
+{
+    Task CreateAsync(GuestNetwork net, CancellationToken ct);
+
+    /// <summary>Deletes a TAP; succeeds when it does not exist.</summary>
+    Task DeleteAsync(string tapName, CancellationToken ct);
+
+    /// <summary>TAPs that look like ours (for the reaper).</summary>
+    IReadOnlyList<string> ListOurs();
+}
+
+/// <summary>TAPs with iproute2 (needs root or CAP_NET_ADMIN).</summary>
+public sealed class IpTapManager : ITapManager
+{
+    public async Task CreateAsync(GuestNetwork net, CancellationToken ct)
+    {
+        await DeleteAsync(net.TapName, ct); // a leftover of a crashed attempt
+        await Ip(ct, "tuntap", "add", "dev", net.TapName, "mode", "tap");
+        await Ip(ct, "addr", "add", string.Create(CultureInfo.InvariantCulture, $"{net.HostAddress}/{GuestNetwork.PrefixLength}"), "dev", net.TapName);
+        await Ip(ct, "link", "set", net.TapName, "up");
+    }
+
+    public async Task DeleteAsync(string tapName, CancellationToken ct)
+    {
+        if (Directory.Exists($"/sys/class/net/{tapName}"))
+        {
+            await Ip(ct, "link", "del", tapName);
+        }
+    }
+
+    public IReadOnlyList<string> ListOurs() =>
+        Directory.Exists("/sys/class/net")
+            ? [.. Directory.GetDirectories("/sys/class/net").Select(Path.GetFileName).OfType<string>()
+                .Where(n => n.StartsWith("kt", StringComparison.Ordinal) && n[2..].All(char.IsAsciiDigit) && n.Length > 2)]
+            : [];
+
+    private static async Task Ip(CancellationToken ct, params string[] args)
+    {
+        using Process p = Process.Start(new ProcessStartInfo("ip", args) { RedirectStandardError = true, RedirectStandardOutput = true })
+            ?? throw new IOException("cannot run ip (install iproute2)");
+        string err = await p.StandardError.ReadToEndAsync(ct);
+        await p.WaitForExitAsync(ct);
+        if (p.ExitCode != 0)
+        {
+            throw new IOException($"ip {string.Join(' ', args)} failed ({p.ExitCode}): {err.Trim()}{(err.Contains("Operation not permitted", StringComparison.Ordinal) ? "; TAP devices need root (or set Kindling:Launcher:Network to false)" : "")}");
+        }
+    }
+}
+
+/// <summary>No networking: VMs get no NIC (and no MMDS over the network).</summary>
+public sealed class NoTapManager : ITapManager
+{
+    public Task CreateAsync(GuestNetwork net, CancellationToken ct) => Task.CompletedTask;
+    public Task DeleteAsync(string tapName, CancellationToken ct) => Task.CompletedTask;
+    public IReadOnlyList<string> ListOurs() => [];
+}

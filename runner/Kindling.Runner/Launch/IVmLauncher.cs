@@ -1,0 +1,32 @@
+using System.Text.Json.Nodes;
+
+namespace Kindling.Runner.Launch;
+
+/// <summary>Everything needed to start one VM. <see cref="Mmds"/> holds secrets: never log or persist it.</summary>
+public sealed record VmLaunchRequest(string VmId, JobWorkspace Workspace, JsonObject VmConfig, JsonObject Mmds);
+
+/// <summary>A started VM (one VMM process).</summary>
+public interface IVmHandle : IAsyncDisposable
+{
+    int Pid { get; }
+
+    /// <summary>Completes with the VMM's exit code when it ends.</summary>
+    Task<int> Exited { get; }
+
+    /// <summary>Stops the VM now (SIGKILL to the VMM) and waits for it to be reaped.</summary>
+    Task KillAsync();
+}
+
+/// <summary>Starts VMs. The real one spawns <c>kindling-vmm</c>; the stub simulates a guest for tests.</summary>
+public interface IVmLauncher
+{
+    /// <summary>
+    /// Starts the VM; the serial FIFO at <c>Workspace.SerialFifoPath</c> already exists and the caller is (about
+    /// to be) reading it. <paramref name="onSpawned"/> runs as soon as the process exists, before configuration,
+    /// so its pid is recorded even if the rest fails.
+    /// </summary>
+    Task<IVmHandle> LaunchAsync(VmLaunchRequest request, Action<int> onSpawned, CancellationToken ct);
+
+    /// <summary>Whether <paramref name="pid"/> is a VMM this launcher started for <paramref name="vmId"/> (for the reaper: pids get reused).</summary>
+    bool IsOurProcess(int pid, string vmId) => ProcessInspector.CommandLineContains(pid, vmId);
+}

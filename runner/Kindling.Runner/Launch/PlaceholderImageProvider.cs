@@ -1,0 +1,35 @@
+namespace Kindling.Runner.Launch;
+
+/// <summary>
+/// Empty stand-in image files, for the stub launcher (tests, benchmarks, crash-recovery drills): no VM boots
+/// from them, but every path the pipeline writes into the VM config exists and every overlay is a real file
+/// that teardown must delete.
+/// </summary>
+public sealed class PlaceholderImageProvider(string directory) : IImageProvider
+{
+    public Task<GuestImages> EnsureImagesAsync(IProgress<ImageProgress>? progress, CancellationToken ct)
+    {
+        Directory.CreateDirectory(directory);
+        string kernel = Path.Combine(directory, "vmlinux.placeholder");
+        string rootfs = Path.Combine(directory, "rootfs.placeholder");
+        foreach (string p in (string[])[kernel, rootfs])
+        {
+            if (!File.Exists(p))
+            {
+                File.WriteAllBytes(p, []);
+            }
+        }
+
+        progress?.Report(new ImageProgress("placeholder images", 1));
+        return Task.FromResult(new GuestImages(kernel, null, rootfs, "console=ttyS0"));
+    }
+
+    public Task<string> CreateOverlayAsync(string workDir, CancellationToken ct)
+    {
+        string path = Path.Combine(workDir, "overlay.placeholder");
+        File.WriteAllBytes(path, []);
+        return Task.FromResult(path);
+    }
+
+    public void DeleteOverlay(string overlayPath) => File.Delete(overlayPath);
+}

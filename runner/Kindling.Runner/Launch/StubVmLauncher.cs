@@ -1,0 +1,152 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+using Kindling.Runner.Logs;
+
+namespace Kindling.Runner.Launch;
+
+/// <summary>
+/// A simulated VM for tests, benchmarks and crash drills: a real placeholder process (so pids, reaping and
+/// leftovers are real; its command line carries the VM id) and a simulated guest agent that reads the MMDS
+/// document it was given and writes the agent's serial framing into the serial FIFO. Each step's <c>run</c> is
+/// interpreted line by line: <c>echo TEXT</c> (with $NAME from env and secrets — raw, to prove host-side
+/// masking), <c>sleep SECONDS</c>, <c>exit CODE</c>. GitHub jobs (a jitconfig, no steps) "run" for
+/// <see cref="JobDuration"/> and succeed.
+/// </summary>
+public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = default) : IVmLauncher
+{
+    public TimeSpan JobDuration => jobDuration;
+
+    /// <summary>Timestamp (Stopwatch) of the last spawn, for latency benchmarks.</summary>
+    public long LastSpawnTimestamp { get; private set; }
+
+    public Task<IVmHandle> LaunchAsync(VmLaunchRequest request, Action<int> onSpawned, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo("/bin/sh", ["-c", "while :; do sleep 1; done", request.VmId])
+        {
+            RedirectStandardInput = true, // closes with us? no: kept simple, the reaper handles leftovers
+            UseShellExecute = false,
+        };
+        Process process = Process.Start(psi) ?? throw new VmLaunchException("cannot start /bin/sh for the stub VM");
+        LastSpawnTimestamp = Stopwatch.GetTimestamp();
+        var handle = new ProcessVmHandle(process);
+        onSpawned(handle.Pid);
+        _ = Task.Run(() => GuestAsync(request, handle), CancellationToken.None);
+        return Task.FromResult<IVmHandle>(handle);
+    }
+
+    private async Task GuestAsync(VmLaunchRequest request, ProcessVmHandle handle)
+    {
+        try
+        {
+            // Opening a FIFO for writing waits for its reader (the LogPump), as the VMM's would.
+            await using var fifo = new FileStream(request.Workspace.SerialFifoPath, FileMode.Open, FileAccess.Write);
+            await using var w = new StreamWriter(fifo, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
+            int exit = await RunAgentAsync(request.Mmds, w, handle.Exited);
+            handle.ExitCodeOverride = 0; // the guest "rebooted": the VMM exits 0 whatever the job's result
+            _ = exit;
+        }
+        catch (IOException)
+        {
+            // the reader went away (the runner stopped the VM)
+        }
+        finally
+        {
+            try
+            {
+                Process.GetProcessById(handle.Pid).Kill();
+            }
+            catch (ArgumentException)
+            {
+            }
+            catch (InvalidOperationException)
+            {
+            }
+        }
+    }
+
+    private async Task<int> RunAgentAsync(JsonObject mmds, StreamWriter w, Task exited)
+    {
+        JsonNode kindling = mmds["kindling"]!;
+        JsonNode job = kindling["job"]!;
+        Dictionary<string, string> vars = [];
+        foreach ((string k, JsonNode? v) in job["env"]!.AsObject())
+        {
+            vars[k] = v!.GetValue<string>();
+        }
+
+        foreach ((string k, JsonNode? v) in kindling["secrets"]!.AsObject())
+        {
+            vars[k] = v!.GetValue<string>();
+        }
+
+        await w.WriteLineAsync("stub guest: booting");
+        await Task.WhenAny(Task.Delay(bootDelay), exited);
+        await w.WriteLineAsync($"##kindling[job-start id={job["id"]!.GetValue<string>()}]");
+        if (kindling["github"]?["jitconfig"] is { } jit)
+        {
+            await w.WriteLineAsync($"runner: starting the GitHub runner with a JIT config of {jit.GetValue<string>().Length} characters");
+            await Task.WhenAny(Task.Delay(jobDuration), exited);
+            await w.WriteLineAsync("##kindling[job-end result=succeeded exit=0]");
+            return 0;
+        }
+
+        await Task.WhenAny(Task.Delay(jobDuration), exited);
+        int count = int.Parse(job["step_count"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+        int firstFailure = 0;
+        for (int n = 0; n < count; n++)
+        {
+            JsonNode step = job["steps"]![n.ToString(CultureInfo.InvariantCulture)]!;
+            string name = step["name"]!.GetValue<string>();
+            string cond = step["if"]!.GetValue<string>();
+            bool run = cond switch
+            {
+                "always()" => true,
+                "failure()" => firstFailure != 0,
+                _ => firstFailure == 0,
+            };
+            if (!run)
+            {
+                await w.WriteLineAsync($"##kindling[step-skip n={n} name={FramingLine.EncodeText(name)} reason=if]");
+                continue;
+            }
+
+            await w.WriteLineAsync($"##kindling[step-start n={n} name={FramingLine.EncodeText(name)}]");
+            int code = 0;
+            foreach (string line in step["run"]!.GetValue<string>().Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (line.StartsWith("echo ", StringComparison.Ordinal))
+                {
+                    string text = line[5..];
+                    foreach ((string k, string v) in vars)
+                    {
+                        text = text.Replace("$" + k, v, StringComparison.Ordinal);
+                    }
+
+                    await w.WriteLineAsync(text);
+                }
+                else if (line.StartsWith("sleep ", StringComparison.Ordinal))
+                {
+                    await Task.WhenAny(Task.Delay(TimeSpan.FromSeconds(double.Parse(line[6..], CultureInfo.InvariantCulture))), exited);
+                }
+                else if (line.StartsWith("exit ", StringComparison.Ordinal))
+                {
+                    code = int.Parse(line[5..], CultureInfo.InvariantCulture);
+                    break;
+                }
+            }
+
+            await w.WriteLineAsync($"##kindling[step-end n={n} exit={code} seconds=0.01]");
+            if (code != 0 && step["continue_on_error"]!.GetValue<string>() != "true" && firstFailure == 0)
+            {
+                firstFailure = code;
+            }
+        }
+
+        await w.WriteLineAsync(firstFailure == 0
+            ? "##kindling[job-end result=succeeded exit=0]"
+            : $"##kindling[job-end result=failed exit={firstFailure}]");
+        return firstFailure;
+    }
+}

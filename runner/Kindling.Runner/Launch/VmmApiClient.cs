@@ -1,0 +1,64 @@
+using System.Net.Http.Json;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace Kindling.Runner.Launch;
+
+/// <summary>
+/// The VMM's Firecracker-compatible REST API over its Unix socket. Errors carry Firecracker's
+/// <c>fault_message</c>.
+/// </summary>
+public sealed class VmmApiClient : IDisposable
+{
+    private readonly HttpClient _http;
+
+    public VmmApiClient(string socketPath)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, ct) =>
+            {
+                var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                try
+                {
+                    await socket.ConnectAsync(new UnixDomainSocketEndPoint(socketPath), ct);
+                    return new NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        _http = new HttpClient(handler) { BaseAddress = new Uri("http://localhost/"), Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public async Task PutAsync(string path, JsonNode body, CancellationToken ct)
+    {
+        using var content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await _http.PutAsync(path, content, ct);
+        if (!response.IsSuccessStatusCode)
+        {
+            string text = await response.Content.ReadAsStringAsync(ct);
+            string fault = text;
+            try
+            {
+                fault = JsonNode.Parse(text)?["fault_message"]?.GetValue<string>() ?? text;
+            }
+            catch (JsonException)
+            {
+            }
+
+            // Never echo the body we sent: /mmds carries secrets.
+            throw new VmLaunchException($"VMM API PUT /{path} answered {(int)response.StatusCode}: {fault}");
+        }
+    }
+
+    public async Task<JsonNode?> GetAsync(string path, CancellationToken ct) =>
+        await _http.GetFromJsonAsync<JsonNode>(path, ct);
+
+    public void Dispose() => _http.Dispose();
+}

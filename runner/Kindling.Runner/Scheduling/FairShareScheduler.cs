@@ -1,0 +1,73 @@
+namespace Kindling.Runner.Scheduling;
+
+/// <summary>
+/// Admission: weighted fair share across tenants by dominant resource share (DRF). Each round admits the head
+/// job of the tenant whose largest share of the host (vCPUs or memory), divided by its weight, is smallest —
+/// as long as the job fits that tenant's quota and the host's capacity. Jobs of one tenant start in queue order.
+/// A tenant whose next job does not fit is passed over (smaller jobs of others may still fit). Pure: the caller
+/// owns the usage it passes in and applies the admissions it gets back.
+/// </summary>
+public sealed class FairShareScheduler(HostCapacity host, IReadOnlyDictionary<string, TenantShare> tenants)
+{
+    public HostCapacity Host => host;
+
+    public IReadOnlyList<Demand> Admit(IEnumerable<Demand> queue, IReadOnlyDictionary<string, Usage> running)
+    {
+        var perTenant = new Dictionary<string, Queue<Demand>>(StringComparer.Ordinal);
+        foreach (Demand d in queue)
+        {
+            if (!tenants.ContainsKey(d.Tenant))
+            {
+                continue; // a tenant removed from config keeps its queued jobs until it comes back
+            }
+
+            if (!perTenant.TryGetValue(d.Tenant, out Queue<Demand>? q))
+            {
+                perTenant[d.Tenant] = q = new Queue<Demand>();
+            }
+
+            q.Enqueue(d);
+        }
+
+        var usage = new Dictionary<string, Usage>(StringComparer.Ordinal);
+        Usage hostUsage = Usage.Zero;
+        foreach ((string t, Usage u) in running)
+        {
+            usage[t] = u;
+            hostUsage = new Usage(hostUsage.Vms + u.Vms, hostUsage.Vcpus + u.Vcpus, hostUsage.MemoryMib + u.MemoryMib);
+        }
+
+        var order = new PriorityQueue<string, (double Share, long HeadJob)>();
+        foreach ((string t, Queue<Demand> q) in perTenant)
+        {
+            order.Enqueue(t, (Share(t, usage.GetValueOrDefault(t)), q.Peek().JobId));
+        }
+
+        List<Demand> admitted = [];
+        while (order.TryDequeue(out string? tenant, out _))
+        {
+            Queue<Demand> q = perTenant[tenant];
+            Demand head = q.Peek();
+            Usage mine = usage.GetValueOrDefault(tenant);
+            if (!tenants[tenant].Fits(mine, head) || !host.Fits(hostUsage, head))
+            {
+                continue; // this tenant waits for this round
+            }
+
+            q.Dequeue();
+            admitted.Add(head);
+            mine = mine.Add(head);
+            usage[tenant] = mine;
+            hostUsage = hostUsage.Add(head);
+            if (q.Count > 0)
+            {
+                order.Enqueue(tenant, (Share(tenant, mine), q.Peek().JobId));
+            }
+        }
+
+        return admitted;
+    }
+
+    private double Share(string tenant, Usage u) =>
+        Math.Max((double)u.Vcpus / host.VcpuLimit, (double)u.MemoryMib / host.MemoryMib) / tenants[tenant].Weight;
+}

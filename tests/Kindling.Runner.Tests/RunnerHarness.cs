@@ -1,0 +1,146 @@
+using System.Text.Json.Nodes;
+using Kindling.Runner.Configuration;
+using Kindling.Runner.Forges;
+using Kindling.Runner.Forges.Local;
+using Kindling.Runner.Jobs;
+using Kindling.Runner.Launch;
+using Kindling.Runner.Scheduling;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Kindling.Runner.Tests;
+
+/// <summary>The runner's real services with the stub launcher, a temp state directory and the given config.</summary>
+internal sealed class RunnerHarness : IAsyncDisposable
+{
+    private readonly ServiceProvider _sp;
+
+    public RunnerHarness(Dictionary<string, string?> config, params IForge[] forges)
+    {
+        StateDirectory = Directory.CreateTempSubdirectory("kindling-harness-").FullName;
+        var all = new Dictionary<string, string?>
+        {
+            ["Kindling:StateDirectory"] = StateDirectory,
+            ["Kindling:Host:Vcpus"] = "16", ["Kindling:Host:MemoryMib"] = "32768",
+            ["Kindling:Pools:0:Name"] = "default", ["Kindling:Pools:0:Labels:0"] = "self-hosted", ["Kindling:Pools:0:Labels:1"] = "kindling",
+            ["Kindling:Pools:0:Vcpus"] = "1", ["Kindling:Pools:0:MemoryMib"] = "256",
+            ["Kindling:Launcher:Kind"] = "stub", ["Kindling:Launcher:Network"] = "false",
+            ["Kindling:Launcher:StubJobDuration"] = "00:00:00.050",
+            ["Kindling:PollInterval"] = "00:00:00.050",
+        };
+        foreach ((string k, string? v) in config)
+        {
+            all[k] = v;
+        }
+
+        IConfiguration cfg = new ConfigurationBuilder().AddInMemoryCollection(all).Build();
+        var services = new ServiceCollection();
+        services.AddLogging(b => b.SetMinimumLevel(LogLevel.Warning));
+        foreach (IForge f in forges)
+        {
+            services.AddSingleton(f);
+        }
+
+        Launcher = new RecordingLauncher(new StubVmLauncher(TimeSpan.Parse(all["Kindling:Launcher:StubJobDuration"]!, System.Globalization.CultureInfo.InvariantCulture)));
+        services.AddSingleton<IVmLauncher>(Launcher);
+        services.AddKindlingRunner(cfg);
+        _sp = services.BuildServiceProvider();
+    }
+
+    public string StateDirectory { get; }
+    public RecordingLauncher Launcher { get; }
+    public JobStore Store => _sp.GetRequiredService<JobStore>();
+    public JobDispatcher Dispatcher => _sp.GetRequiredService<JobDispatcher>();
+    public JobReaper Reaper => _sp.GetRequiredService<JobReaper>();
+    public T Get<T>() where T : notnull => _sp.GetRequiredService<T>();
+
+    public static Dictionary<string, string?> LocalTenant(int index, string name, int maxVms = 10, double weight = 1, params (string Name, string Value)[] secrets)
+    {
+        var d = new Dictionary<string, string?>
+        {
+            [$"Kindling:Tenants:{index}:Name"] = name, [$"Kindling:Tenants:{index}:Forge:Kind"] = "local",
+            [$"Kindling:Tenants:{index}:Quota:MaxVms"] = maxVms.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            [$"Kindling:Tenants:{index}:Weight"] = weight.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        };
+        foreach ((string n, string v) in secrets)
+        {
+            d[$"Kindling:Tenants:{index}:Secrets:{n}:Value"] = v;
+        }
+
+        return d;
+    }
+
+    public static Dictionary<string, string?> Merge(params Dictionary<string, string?>[] parts) =>
+        parts.SelectMany(p => p).ToDictionary(kv => kv.Key, kv => kv.Value);
+
+    /// <summary>Poll, admit, run to the end (repeats until nothing is queued or active).</summary>
+    public async Task RunAllAsync(CancellationToken ct)
+    {
+        await Dispatcher.PollAsync(ct);
+        for (int i = 0; i < 100; i++)
+        {
+            Dispatcher.AdmitAndStart(ct);
+            await Dispatcher.WaitIdleAsync();
+            if (Store.ListByState(JobState.Queued).Count == 0)
+            {
+                return;
+            }
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _sp.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(StateDirectory, recursive: true);
+    }
+}
+
+/// <summary>Records each launch request (MMDS included) before delegating.</summary>
+internal sealed class RecordingLauncher(IVmLauncher inner) : IVmLauncher
+{
+    private readonly List<VmLaunchRequest> _requests = [];
+    private readonly List<int> _pids = [];
+
+    public IReadOnlyList<VmLaunchRequest> Requests { get { lock (_requests) return [.. _requests]; } }
+    public IReadOnlyList<int> Pids { get { lock (_requests) return [.. _pids]; } }
+    public int ConcurrentNow;
+    public int ConcurrentMax;
+
+    public async Task<IVmHandle> LaunchAsync(VmLaunchRequest request, Action<int> onSpawned, CancellationToken ct)
+    {
+        lock (_requests)
+        {
+            _requests.Add(request with { Mmds = (JsonObject)request.Mmds.DeepClone() });
+        }
+
+        IVmHandle h = await inner.LaunchAsync(request, pid =>
+        {
+            lock (_requests)
+            {
+                _pids.Add(pid);
+                ConcurrentMax = Math.Max(ConcurrentMax, ++ConcurrentNow);
+            }
+
+            onSpawned(pid);
+        }, ct);
+        _ = h.Exited.ContinueWith(_ => Interlocked.Decrement(ref ConcurrentNow), TaskScheduler.Default);
+        return h;
+    }
+
+    public bool IsOurProcess(int pid, string vmId) => inner.IsOurProcess(pid, vmId);
+}
+
+internal static class Specs
+{
+    public static JobSpec Steps(string name, params (string Name, string Run)[] steps) => new()
+    {
+        Name = name, Steps = [.. steps.Select(s => new StepSpec { Name = s.Name, Run = s.Run })],
+        Env = new Dictionary<string, string> { ["GREETING"] = "hello" },
+    };
+
+    public static readonly string[] Labels = ["self-hosted", "kindling"];
+
+    public static LocalForge Local(string tenant) => new(tenant);
+}

@@ -1,0 +1,28 @@
+namespace Kindling.Testing.FakeForge;
+
+/// <summary>What a fault does to a request.</summary>
+public enum FakeForgeFaultKind
+{
+    /// <summary>Answer <see cref="FakeForgeFault.Status"/> (e.g. 500, 502, 503) with a GitHub error body.</summary>
+    Status,
+    /// <summary>429 with <c>retry-after</c>.</summary>
+    TooManyRequests,
+    /// <summary>403 "secondary rate limit", with <c>retry-after</c> when RetryAfter is set.</summary>
+    SecondaryLimit,
+    /// <summary>Wait <see cref="FakeForgeFault.Delay"/> (real time) before answering normally: slow or timed-out responses.</summary>
+    Delay,
+}
+
+/// <summary>A fault applied to the next <see cref="Times"/> requests whose path contains <see cref="PathContains"/>.</summary>
+public sealed class FakeForgeFault
+{
+    public required FakeForgeFaultKind Kind { get; init; }
+    public string PathContains { get; init; } = "/";
+    public int Times { get; set; } = 1;
+    public int Status { get; init; } = 503;
+    public TimeSpan? RetryAfter { get; init; }
+    public TimeSpan Delay { get; init; }
+}
+
+/// <summary>One request the fake saw.</summary>
+public sealed record FakeForgeRequest(string Method, string Path, string Query, int Status, string? Authorization, string? IfNoneMatch, DateTimeOffset At);
