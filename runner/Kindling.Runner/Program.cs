@@ -89,39 +89,31 @@ vm.Subcommands.Add(vmKill);
 root.Subcommands.Add(vm);
 
 // images build | list
-IImageCommands ImageCommands(string? state)
+Kindling.Images.ImageCommands ImageCommands(string? state) => new(new Kindling.Images.ImageStore(new Kindling.Images.ImageStoreOptions
 {
-    string dir = Path.Combine(state ?? KindlingServices.DefaultStateDirectory(), "images");
-    return new ProviderImageCommands(new DirectoryImageProvider(dir), dir);
-}
+    CacheDirectory = Path.Combine(state ?? KindlingServices.DefaultStateDirectory(), "images"),
+}));
 
 var images = new Command("images", "guest kernel, initramfs and base root filesystem");
-var imagesBuild = new Command("build", "build the guest images (first use)") { stateOption };
+var flavourOption = new Option<string>("--flavour") { Description = "base rootfs flavour: minimal (seconds) or debian (minutes, needs root)", DefaultValueFactory = _ => "minimal" };
+var imagesBuild = new Command("build", "build (or verify the cache of) the kernel, initramfs and base rootfs") { stateOption, flavourOption };
 imagesBuild.SetAction(async (parse, ct) =>
 {
+    Kindling.Images.Rootfs.Flavour flavour;
     try
     {
-        GuestImages built = await ImageCommands(parse.GetValue(stateOption)).BuildAsync(
-            new Progress<ImageProgress>(p => Console.WriteLine($"[{p.Fraction,4:P0}] {p.Stage}")), ct);
-        Console.WriteLine($"kernel {built.KernelPath}\nrootfs {built.BaseRootfsPath}");
-        return 0;
+        flavour = Kindling.Images.Rootfs.FlavourNames.Parse(parse.GetValue(flavourOption) ?? "minimal");
     }
-    catch (ImagesUnavailableException e)
+    catch (Kindling.Images.ImageBuildException e)
     {
         Console.Error.WriteLine($"kindling images build: {e.Message}");
-        return 1;
-    }
-});
-var imagesList = new Command("list", "list the built images with sizes and hashes") { stateOption };
-imagesList.SetAction(parse =>
-{
-    foreach (ImageInfo i in ImageCommands(parse.GetValue(stateOption)).List())
-    {
-        Console.WriteLine($"{i.Name,-24} {i.Bytes,14:N0} B  sha256:{i.Sha256}");
+        return 2;
     }
 
-    return 0;
+    return await ImageCommands(parse.GetValue(stateOption)).BuildAsync(flavour, Spectre.Console.AnsiConsole.Console, ct);
 });
+var imagesList = new Command("list", "list the built images with sizes") { stateOption };
+imagesList.SetAction(parse => ImageCommands(parse.GetValue(stateOption)).List(Spectre.Console.AnsiConsole.Console));
 images.Subcommands.Add(imagesBuild);
 images.Subcommands.Add(imagesList);
 root.Subcommands.Add(images);

@@ -41,7 +41,7 @@ public static class RunnerComposition
             KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
             return o.Launcher.Kind == "stub"
                 ? new PlaceholderImageProvider(Path.Combine(o.StateDirectory, "images"))
-                : new DirectoryImageProvider(Path.Combine(o.StateDirectory, "images"));
+                : ImageStoreProvider.ForStateDirectory(o.StateDirectory);
         });
         services.TryAddSingleton<IVmLauncher>(sp =>
         {
