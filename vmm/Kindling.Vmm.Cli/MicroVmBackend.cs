@@ -60,7 +60,7 @@ public sealed class MicroVmBackend : IVmmBackend, IDisposable
         {
             _vm?.Dispose();
             _vm = null;
-            throw new VmmActionException($"InstanceStart failed: {e.Message}", e);
+            throw new VmmActionException(e.Message, e); // already names what failed (KVM, kernel, disk, TAP)
         }
 
         _started.TrySetResult(_vm);

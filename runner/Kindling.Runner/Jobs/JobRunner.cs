@@ -90,6 +90,9 @@ public sealed partial class JobRunner(
                 MmdsTree.Build(job.Id, job.Name, timeout, spec, secrets, registration?.EncodedJitConfig, net));
             var observer = new JobLogObserver(store, job.Id, LiveObserver?.Invoke(job.Id));
             var logPump = new LogPump(new SecretMasker([.. secrets.Values, .. registration is null ? [] : new[] { registration.EncodedJitConfig }]), observer);
+            (JobState, string, int?) FromJobEnd(JobEnd end) => end.Succeeded
+                ? (JobState.Succeeded, "job-end result=succeeded", 0)
+                : (JobState.Failed, observer.AgentError is { } err ? $"agent error: {err}" : $"job-end result=failed exit={end.ExitCode}", end.ExitCode);
             Move(job.Id, JobState.Preparing, JobState.Booting, "VM configured; starting the VMM");
             stage = "booting";
             pump = Task.Run(async () =>
@@ -117,17 +120,15 @@ public sealed partial class JobRunner(
             Task ended = await Task.WhenAny(observer.JobEnded.Task, vm.Exited, Task.Delay(Timeout.Infinite, ct));
             if (ended == observer.JobEnded.Task)
             {
-                JobEnd end = observer.JobEnded.Task.Result;
-                outcome = end.Succeeded
-                    ? (JobState.Succeeded, "job-end result=succeeded", 0)
-                    : (JobState.Failed, observer.AgentError is { } err ? $"agent error: {err}" : $"job-end result=failed exit={end.ExitCode}", end.ExitCode);
+                outcome = FromJobEnd(observer.JobEnded.Task.Result);
                 await Task.WhenAny(vm.Exited, Task.Delay(ExitGrace, time, CancellationToken.None));
             }
             else if (vm.Exited.IsCompleted)
             {
                 await Task.WhenAny(pump, Task.Delay(TimeSpan.FromSeconds(2), time, CancellationToken.None));
+                // The VM may exit before the log pump has delivered the agent's last lines: same outcome either way.
                 outcome = observer.JobEnded.Task.IsCompleted
-                    ? (observer.JobEnded.Task.Result.Succeeded ? JobState.Succeeded : JobState.Failed, "job-end (after VM exit)", observer.JobEnded.Task.Result.ExitCode)
+                    ? FromJobEnd(observer.JobEnded.Task.Result)
                     : (JobState.Failed, $"the VM exited with code {vm.Exited.Result} while {stage}, before the job ended (see {logPath})", null);
             }
             else

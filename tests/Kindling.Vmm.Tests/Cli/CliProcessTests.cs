@@ -89,14 +89,14 @@ public sealed partial class CliProcessTests : IDisposable
     }
 
     [Fact]
-    public async Task Run_DrivesSection_FailsAsNotSupportedYet()
+    public async Task Run_DriveFileMissing_FailsNamingTheDriveBeforeKvm()
     {
         string config = Config(
             $"{{\"boot-source\": {{\"kernel_image_path\": \"{ExistingKernel()}\"}}, \"drives\": [{{\"drive_id\": \"rootfs\", \"path_on_host\": \"/x\", \"is_root_device\": true, \"is_read_only\": false}}]}}");
 
         VmmProcess.Result result = await RunConfig(config);
 
-        AssertOneLineFailure(result, "drives is not supported yet");
+        AssertOneLineFailure(result, "kindling-vmm: drives[rootfs].path_on_host: disk image /x does not exist");
     }
 
     [Fact]
@@ -138,21 +138,30 @@ public sealed partial class CliProcessTests : IDisposable
             }) { BaseAddress = new Uri("http://localhost") };
 
             string info = "";
-            for (int attempt = 0; attempt < 300 && info.Length == 0; attempt++)
+            string lastError = "";
+            for (int attempt = 0; attempt < 100 && info.Length == 0; attempt++)
             {
                 try
                 {
                     info = await client.GetStringAsync("/", ct);
                 }
-                catch (HttpRequestException)
+                catch (HttpRequestException e)
                 {
-                    Assert.False(process.HasExited, "kindling-vmm exited: " + await process.StandardError.ReadToEndAsync(ct));
-                    await Task.Delay(100, ct);
+                    lastError = e.Message;
+                    if (process.HasExited)
+                    {
+                        Assert.Fail($"kindling-vmm exited ({process.ExitCode}): " + await process.StandardError.ReadToEndAsync(ct));
+                    }
+
+                    await Task.Delay(200, ct);
                 }
             }
 
+            Assert.True(info.Length > 0, "the API never answered: " + lastError);
+            info = info.Replace(" ", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal);
+
             Assert.Contains("\"id\":\"api-test\"", info, StringComparison.Ordinal);
-            Assert.Contains("Not started", info, StringComparison.Ordinal);
+            Assert.Contains("\"state\":\"Notstarted\"", info, StringComparison.Ordinal);
 
             using HttpResponseMessage bad = await client.PutAsync("/machine-config",
                 new StringContent("{\"vcpu_count\": 0, \"mem_size_mib\": 128}", System.Text.Encoding.UTF8, "application/json"), ct);

@@ -80,13 +80,32 @@ public sealed class JailCgroup
         return [.. pids];
     }
 
-    /// <summary>Removes the folders (the cgroup must be empty). Returns the folders removed.</summary>
+    /// <summary>How long <see cref="Remove"/> waits for killed tasks to leave the cgroup (they exit asynchronously).</summary>
+    public static readonly TimeSpan RemoveTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// Removes the folders (the cgroup must be empty, or emptying: a SIGKILLed task stays a member until the kernel
+    /// has reaped it, and rmdir answers EBUSY until then). Returns the folders removed.
+    /// </summary>
     public IReadOnlyList<string> Remove()
     {
         List<string> removed = [];
+        long deadline = Environment.TickCount64 + (long)RemoveTimeout.TotalMilliseconds;
         foreach (string dir in Directories.Where(Directory.Exists))
         {
-            Directory.Delete(dir);
+            while (true)
+            {
+                try
+                {
+                    Directory.Delete(dir);
+                    break;
+                }
+                catch (IOException) when (Environment.TickCount64 < deadline && Directory.Exists(dir))
+                {
+                    Thread.Sleep(10);
+                }
+            }
+
             removed.Add(dir);
         }
 
