@@ -149,6 +149,12 @@ public sealed partial class JobRunner(
         {
             outcome = (JobState.Failed, $"the runner stopped while the job was {stage}", null);
         }
+        catch (Exception e) when (e is VmLaunchException or ImagesUnavailableException or IOException)
+        {
+            // Expected failures whose message already says what to fix: no stack trace in the operator's log.
+            LogFailedBecause(log, job.Id, stage, e.Message);
+            outcome = (JobState.Failed, $"{stage} failed: {e.Message}", null);
+        }
         catch (Exception e)
         {
             LogFailed(log, e, job.Id, stage);
@@ -256,6 +262,9 @@ public sealed partial class JobRunner(
         {
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "job {JobId} failed while {Stage}: {Reason}")]
+    private static partial void LogFailedBecause(ILogger log, long jobId, string stage, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "job {JobId} failed while {Stage}")]
     private static partial void LogFailed(ILogger log, Exception e, long jobId, string stage);
