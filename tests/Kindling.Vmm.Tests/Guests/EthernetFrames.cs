@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
+using Kindling.Testing;
 
 namespace Kindling.Vmm.Tests.Guests;
 
@@ -33,4 +34,21 @@ internal static class EthernetFrames
 
     /// <summary>What the guest prints when it received <paramref name="payload"/>.</summary>
     public static string ReceivedLine(string payload) => $"net: received '{payload}'";
+
+    /// <summary>
+    /// The host side of the <c>net</c> scenario on a TAP: waits for the guest's frame on <paramref name="wire"/>,
+    /// answers it with <paramref name="reply"/>, then waits for the guest run. Returns the run and whether the
+    /// guest's frame appeared (no answer is sent when it did not).
+    /// </summary>
+    public static async Task<(GuestRunResult Run, bool GuestFrameSeen)> ExchangeAsync(
+        Task<GuestRunResult> run, PacketSocket wire, string reply, TimeSpan frameTimeout, CancellationToken ct)
+    {
+        byte[]? guestFrame = await Task.Run(() => wire.Receive(f => IsGuestFrame(f), frameTimeout, ct), ct);
+        if (guestFrame is not null)
+        {
+            wire.Send(HostFrame(reply));
+        }
+
+        return (await run, guestFrame is not null);
+    }
 }

@@ -150,15 +150,8 @@ public sealed class KindlingGuestTests
             NetworkInterfaces = [new NetworkInterfaceConfig { IfaceId = "eth0", HostDevName = tap.Name, GuestMac = GuestMac }],
         };
 
-        Task<GuestRunResult> run = RunAsync(config);
-        byte[]? guestFrame = await Task.Run(() => wire.Receive(f => EthernetFrames.IsGuestFrame(f), FrameTimeout, ct), ct);
-        if (guestFrame is not null)
-        {
-            wire.Send(EthernetFrames.HostFrame(reply));
-        }
-
-        GuestRunResult r = await run;
-        Assert.True(guestFrame is not null, $"the guest's frame never appeared on {tap.Name}; {r.Describe()}");
+        (GuestRunResult r, bool guestFrameSeen) = await EthernetFrames.ExchangeAsync(RunAsync(config), wire, reply, FrameTimeout, ct);
+        Assert.True(guestFrameSeen, $"the guest's frame never appeared on {tap.Name}; {r.Describe()}");
         AssertPassed(r, "net");
         Assert.Contains(r.Lines, l => l.StartsWith(EthernetFrames.ReceivedLine(reply), StringComparison.Ordinal));
     }

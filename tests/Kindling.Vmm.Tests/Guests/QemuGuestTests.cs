@@ -266,14 +266,8 @@ public sealed class QemuGuestTests
 
         Task<GuestRunResult> run = RunAsync(new QemuMicrovm(GuestBuilder.ImagePath, "kindling.test=net") { Acpi = false }
             .AddNetTap(tap.Name, GuestMac));
-        byte[]? guestFrame = await Task.Run(() => wire.Receive(f => EthernetFrames.IsGuestFrame(f), FrameTimeout, ct), ct);
-        if (guestFrame is not null)
-        {
-            wire.Send(EthernetFrames.HostFrame(reply));
-        }
-
-        GuestRunResult r = await run;
-        Assert.True(guestFrame is not null, $"the guest's frame never appeared on {tap.Name}; {r.Describe()}");
+        (GuestRunResult r, bool guestFrameSeen) = await EthernetFrames.ExchangeAsync(run, wire, reply, FrameTimeout, ct);
+        Assert.True(guestFrameSeen, $"the guest's frame never appeared on {tap.Name}; {r.Describe()}");
         AssertPassed(r, "net");
         Assert.Contains(r.Lines, l => l.StartsWith(EthernetFrames.ReceivedLine(reply), StringComparison.Ordinal));
     }
