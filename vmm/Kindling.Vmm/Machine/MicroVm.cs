@@ -20,8 +20,6 @@ public sealed class MicroVm : IDisposable
     public const ulong VirtioMmioSlotSize = 0x1000;
 
     private readonly List<IDisposable> _owned = [];
-    private readonly Dictionary<string, VirtioNet> _nets = new(StringComparer.Ordinal);
-    private readonly Dictionary<string, Devices.Virtio.Block.VirtioBlock> _drives = new(StringComparer.Ordinal);
     private readonly ILogger _logger;
     private int _slots;
 
@@ -36,10 +34,6 @@ public sealed class MicroVm : IDisposable
 
     /// <summary>The thread that runs all device I/O.</summary>
     public EpollLoop DeviceLoop { get; }
-
-    public IReadOnlyDictionary<string, VirtioNet> NetworkInterfaces => _nets;
-
-    public IReadOnlyDictionary<string, Devices.Virtio.Block.VirtioBlock> Drives => _drives;
 
     /// <summary>
     /// Creates the machine and its devices. <paramref name="interceptorFor"/> gives the frame interceptor (the
@@ -66,7 +60,6 @@ public sealed class MicroVm : IDisposable
             {
                 Devices.Virtio.Block.VirtioBlock block = factory.CreateBlock(drive);
                 vm._owned.Add(block);
-                vm._drives[drive.DriveId] = block;
                 vm.Attach(block, $"drive {drive.DriveId}");
             }
 
@@ -74,17 +67,13 @@ public sealed class MicroVm : IDisposable
             {
                 VirtioNet net = factory.CreateNet(iface, interceptorFor?.Invoke(iface));
                 vm._owned.Add(net);
-                vm._nets[iface.IfaceId] = net;
                 vm.Attach(net, $"network interface {iface.IfaceId}");
             }
 
             if (config.Vsock is { } vsockConfig)
             {
                 var vsock = factory.CreateVsock(vsockConfig);
-                if (vsock is IDisposable d)
-                {
-                    vm._owned.Add(d);
-                }
+                vm._owned.Add(vsock);
 
                 vm.Attach(vsock, "vsock");
             }
@@ -92,10 +81,7 @@ public sealed class MicroVm : IDisposable
             if (config.Entropy is { } entropy)
             {
                 var rng = factory.CreateRng(entropy);
-                if (rng is IDisposable d)
-                {
-                    vm._owned.Add(d);
-                }
+                vm._owned.Add(rng);
 
                 vm.Attach(rng, "entropy");
             }
