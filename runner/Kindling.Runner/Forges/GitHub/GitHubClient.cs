@@ -220,7 +220,8 @@ public sealed partial class GitHubClient
     {
         LogRateLimited(_log, wait, why);
         RateLimitWait?.Invoke(wait);
-        await Task.Delay(wait, _time, ct);
+        // Task.Delay counts whole milliseconds and truncates: round up so a request never leaves before the reset.
+        await Task.Delay(TimeSpan.FromMilliseconds(Math.Ceiling(wait.TotalMilliseconds)), _time, ct);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "GitHub request failed ({Outcome}); retry {Attempt} in {Delay}")]
