@@ -11,6 +11,9 @@ public static class ConfigMapping
     public const int DefaultVcpuCount = 1;
     public const int DefaultMemSizeMib = 128;
 
+    /// <summary>Diagnostics: a file to which the VMM appends sampled vCPU RIPs (see VirtualMachineOptions.RipSamplePath).</summary>
+    public const string RipSamplesVariable = "KINDLING_VMM_RIP_SAMPLES";
+
     /// <summary>The machine options; checks that the kernel and initrd files exist (and are files).</summary>
     public static VirtualMachineOptions ToOptions(VmConfig config, ISerialOutput serialOutput)
     {
@@ -43,6 +46,7 @@ public static class ConfigMapping
             MemSizeMib = machine?.MemSizeMib ?? DefaultMemSizeMib,
             CpuTemplate = template,
             SerialOutput = serialOutput,
+            RipSamplePath = Environment.GetEnvironmentVariable(RipSamplesVariable) is { Length: > 0 } samples ? samples : null,
         };
     }
 

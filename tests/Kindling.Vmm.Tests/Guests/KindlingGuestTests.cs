@@ -2,6 +2,7 @@ using System.Net.Sockets;
 using System.Text;
 using Kindling.Testing;
 using Kindling.Vmm.Config;
+using Kindling.Vmm.Kvm;
 
 namespace Kindling.Vmm.Tests.Guests;
 
@@ -57,6 +58,34 @@ public sealed class KindlingGuestTests
         AssertPassed(r, "cmdline");
         Assert.Contains($"KINDLING-CMDLINE<<<{bootArgs}>>>", r.Lines);
     }
+
+    /// <summary>
+    /// Pins how this host's KVM takes system calls from guest user mode (issue 11). Hardware: SYSCALL lands in ring
+    /// 0 at LSTAR and a DPL-3 int $0x80 gate is taken. Emulated (kvm_pvm): SYSCALL sets RCX/R11 and jumps to LSTAR
+    /// but stays in ring 3, so the guest kernel sees a user-mode #PF at LSTAR; int $0x80 raises #UD. Exceptions
+    /// from ring 3 reach ring 0 either way. Kindling's guest kernel patch relies on the emulated facts.
+    /// </summary>
+    [KvmFact]
+    public async Task Cpl3_OnKindlingVmm_SystemCallFactsMatchTheKvmBacking()
+    {
+        GuestRunResult r = await RunAsync(KindlingVmmProcess.GuestConfig("kindling.test=cpl3"));
+
+        AssertPassed(r, "cpl3");
+        string facts = Assert.Single(r.Lines, l => l.StartsWith("KINDLING-CPL3 ", StringComparison.Ordinal));
+        const string exceptions = "ud2=vector-6 cli=vector-13 kread=vector-14";
+        Assert.Equal(KvmProbe.Result.Backing == KvmBacking.Emulated
+            ? $"KINDLING-CPL3 syscall=vector-14 syscall_rcx=next syscall_r11=rflags int80=vector-6 sysenter=vector-6 {exceptions}"
+            : $"KINDLING-CPL3 syscall=landed-cpl0 syscall_rcx=next syscall_r11=rflags int80=vector-128 sysenter={SysenterOnHardware(facts)} {exceptions}",
+            facts);
+        if (KvmProbe.Result.Backing == KvmBacking.Emulated)
+        {
+            // The #PF is a user-mode fetch of the supervisor-only page at LSTAR, with RF set and IF masked by SFMASK.
+            Assert.Contains(r.Lines, l => l.StartsWith("cpl3: syscall -> vector-14 cs=2b ", StringComparison.Ordinal) && l.Contains(" err=5 "));
+        }
+    }
+
+    /// <summary>SYSENTER in long mode: Intel takes it, AMD raises #UD; either is hardware behaviour.</summary>
+    private static string SysenterOnHardware(string facts) => facts.Contains("sysenter=landed-cpl0") ? "landed-cpl0" : "vector-6";
 
     [KvmFact]
     public async Task Loop_OnKindlingVmm_PrintsBothMarkers()

@@ -32,6 +32,16 @@ public sealed class QemuGuestTests
         Assert.Contains("Hello from the Kindling test guest (PVH entry)", r.Lines);
     }
 
+    /// <summary>QEMU's TCG is an independent x86: SYSCALL and int $0x80 from ring 3 land in ring 0 there.</summary>
+    [Fact]
+    public async Task Cpl3_OnQemuMicrovm_SyscallAndInt80LandInRingZero()
+    {
+        GuestRunResult r = await RunAsync(new QemuMicrovm(GuestBuilder.ImagePath, "kindling.test=cpl3"));
+
+        AssertPassed(r, "cpl3");
+        Assert.Contains("KINDLING-CPL3 syscall=landed-cpl0 syscall_rcx=next syscall_r11=rflags int80=vector-128 sysenter=vector-6 ud2=vector-6 cli=vector-13 kread=vector-14", r.Lines);
+    }
+
     [Fact]
     public async Task Cmdline_OnQemuMicrovm_EchoesExactlyWhatQemuWasGiven()
     {

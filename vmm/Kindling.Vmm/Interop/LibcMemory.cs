@@ -2,12 +2,13 @@ using System.Runtime.InteropServices;
 
 namespace Kindling.Vmm.Interop;
 
-/// <summary>mmap(2)/munmap(2)/madvise(2) and their flag names (x86_64 values).</summary>
+/// <summary>mmap(2)/munmap(2)/mprotect(2)/madvise(2) and their flag names (x86_64 values).</summary>
 internal static unsafe partial class LibcMemory
 {
     public const int PROT_NONE = 0x0;
     public const int PROT_READ = 0x1;
     public const int PROT_WRITE = 0x2;
+    public const int PROT_EXEC = 0x4;
 
     public const int MAP_SHARED = 0x01;
     public const int MAP_PRIVATE = 0x02;
@@ -28,6 +29,9 @@ internal static unsafe partial class LibcMemory
 
     [LibraryImport(Libc.Library, EntryPoint = "munmap", SetLastError = true)]
     public static partial int Munmap(nint address, nuint length);
+
+    [LibraryImport(Libc.Library, EntryPoint = "mprotect", SetLastError = true)]
+    public static partial int Mprotect(nint address, nuint length, int protection);
 
     [LibraryImport(Libc.Library, EntryPoint = "madvise", SetLastError = true)]
     public static partial int Madvise(nint address, nuint length, int advice);

@@ -63,6 +63,19 @@ public static class VcpuExitDiagnostics
         _ => $"type {type}",
     };
 
+    /// <summary>Up to 15 bytes at the vCPU's RIP (to the end of its page), or null when RIP is not mapped.</summary>
+    public static byte[]? ReadInstructionBytesAtRip(VcpuFd vcpu, IGuestMemory memory)
+    {
+        try
+        {
+            return ReadInstructionBytes(vcpu, vcpu.GetRegs().Rip, memory);
+        }
+        catch (KvmException)
+        {
+            return null;
+        }
+    }
+
     private static byte[]? ReadInstructionBytes(VcpuFd vcpu, ulong rip, IGuestMemory memory)
     {
         try

@@ -12,9 +12,11 @@ namespace Kindling.Vmm.Machine;
 /// <item>then it sends a real-time signal to the thread with <c>pthread_kill</c>: a thread already inside the guest
 /// is forced out, and KVM_RUN returns EINTR.</item>
 /// </list>
-/// The signal's handler is a no-op installed once per process with <c>sigaction</c> (without SA_RESTART) as an
-/// <see cref="UnmanagedCallersOnlyAttribute"/> function pointer: it only exists so that the signal interrupts the
-/// syscall instead of killing the process. The signal is SIGRTMIN+<see cref="SignalOffset"/>: .NET's runtime
+/// The signal's handler is a no-op installed once per process with <c>sigaction</c> (without SA_RESTART): it only
+/// exists so that the signal interrupts the syscall instead of killing the process. It is native code — one
+/// <c>ret</c> instruction on a page of its own — not a managed <see cref="UnmanagedCallersOnlyAttribute"/> function:
+/// the signal may land while the vCPU thread runs managed code (handling an exit), and the runtime aborts the
+/// process when a reverse P/Invoke starts on a thread that is already in managed code. The signal is SIGRTMIN+<see cref="SignalOffset"/>: .NET's runtime
 /// already uses SIGRTMIN itself (thread activation injection for GC suspension), so Kindling stays clear of it.
 /// </summary>
 public static unsafe class VcpuKicker
@@ -52,7 +54,7 @@ public static unsafe class VcpuKicker
             }
 
             LibcSignals.SigAction action = default;
-            action.Handler = (nint)(delegate* unmanaged<int, void>)&OnKick;
+            action.Handler = NativeNoOpHandler();
             action.Flags = 0;
             if (LibcSignals.Sigaction(signal, &action, null) != 0)
             {
@@ -76,9 +78,29 @@ public static unsafe class VcpuKicker
         }
     }
 
-    [UnmanagedCallersOnly]
-    private static void OnKick(int signal)
+    /// <summary>x86-64 RET.</summary>
+    private const byte X86Ret = 0xC3;
+
+    /// <summary>A page holding one RET, mapped read+execute: a signal handler that returns at once.</summary>
+    private static nint NativeNoOpHandler()
     {
-        // Intentionally empty: delivery alone makes KVM_RUN return EINTR.
+        nuint size = (nuint)Environment.SystemPageSize;
+        nint page = LibcMemory.Mmap(0, size, LibcMemory.PROT_READ | LibcMemory.PROT_WRITE,
+            LibcMemory.MAP_PRIVATE | LibcMemory.MAP_ANONYMOUS, -1, 0);
+        if (page == LibcMemory.MapFailed)
+        {
+            throw new KvmException("mmap of the vCPU kick handler page", Marshal.GetLastPInvokeError());
+        }
+
+        // SAFETY: page is a fresh private writable mapping of at least one byte.
+        *(byte*)page = X86Ret;
+        if (LibcMemory.Mprotect(page, size, LibcMemory.PROT_READ | LibcMemory.PROT_EXEC) != 0)
+        {
+            int errno = Marshal.GetLastPInvokeError();
+            _ = LibcMemory.Munmap(page, size);
+            throw new KvmException("mprotect of the vCPU kick handler page", errno);
+        }
+
+        return page;
     }
 }

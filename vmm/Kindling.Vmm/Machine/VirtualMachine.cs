@@ -2,6 +2,7 @@ using System.Runtime.InteropServices;
 using Kindling.Vmm.Boot;
 using Kindling.Vmm.Devices;
 using Kindling.Vmm.Devices.Legacy;
+using Kindling.Vmm.Emulation;
 using Kindling.Vmm.Kvm;
 using Kindling.Vmm.Memory;
 using Microsoft.Extensions.Logging;
@@ -43,6 +44,8 @@ public sealed class VirtualMachine : IDisposable
     private int _runningVcpus;
     private int _started;
     private bool _disposed;
+    private StreamWriter? _ripSamples;
+    private readonly object _ripSampleGate = new();
 
     private VirtualMachine(VirtualMachineOptions options, ILoggerFactory loggerFactory, KvmSystem kvm, VmFd vm, GuestMemoryMmap memory)
     {
@@ -61,6 +64,7 @@ public sealed class VirtualMachine : IDisposable
         I8042 = new I8042();
         I8042.ResetRequested += () => Stop(new VmExit(VmExitReason.GuestReset));
         PortIo.Register(I8042.BasePort, I8042.Size, I8042);
+        Fallback = options.CpuTemplate == CpuTemplate.Emulated ? new InstructionFallback(memory) : null;
     }
 
     public VirtualMachineOptions Options => _options;
@@ -79,6 +83,12 @@ public sealed class VirtualMachine : IDisposable
     public IrqLineInterrupt SerialInterrupt { get; }
 
     public I8042 I8042 { get; }
+
+    /// <summary>
+    /// Completes instructions the host's KVM emulator rejects (<see cref="CpuTemplate.Emulated"/> only; null
+    /// otherwise, and such an exit stops the VM with the instruction bytes).
+    /// </summary>
+    public InstructionFallback? Fallback { get; }
 
     /// <summary>The kernel command line; append device parameters before <see cref="Start"/>.</summary>
     public KernelCommandLine CommandLine { get; }
@@ -232,6 +242,45 @@ public sealed class VirtualMachine : IDisposable
         {
             thread.Start();
         }
+
+        if (_options.RipSamplePath is { } samplePath)
+        {
+            _ripSamples = new StreamWriter(samplePath, append: false) { AutoFlush = false };
+            new Thread(SampleRips) { IsBackground = true, Name = "rip-sampler" }.Start();
+        }
+    }
+
+    /// <summary>Kicks every vCPU out of KVM_RUN at the sample interval; <see cref="HandleExit"/> records RIP.</summary>
+    private void SampleRips()
+    {
+        while (!_stopping)
+        {
+            Thread.Sleep(_options.RipSampleInterval);
+            lock (_kickGate)
+            {
+                for (int i = 0; i < _inRunLoop.Length && !_stopping; i++)
+                {
+                    if (_inRunLoop[i])
+                    {
+                        VcpuKicker.Kick(_threadIds[i]);
+                    }
+                }
+            }
+        }
+
+        lock (_ripSampleGate)
+        {
+            _ripSamples?.Flush();
+        }
+    }
+
+    private void RecordRip(VcpuFd vcpu)
+    {
+        ulong rip = vcpu.GetRegs().Rip;
+        lock (_ripSampleGate)
+        {
+            _ripSamples?.WriteLine($"{vcpu.Id} {rip:x}");
+        }
     }
 
     /// <summary>
@@ -297,6 +346,12 @@ public sealed class VirtualMachine : IDisposable
         }
 
         Serial.Dispose();
+        lock (_ripSampleGate)
+        {
+            _ripSamples?.Dispose();
+            _ripSamples = null;
+        }
+
         _vm.Dispose();
         _kvm.Dispose();
         _memory.Dispose();
@@ -369,13 +424,34 @@ public sealed class VirtualMachine : IDisposable
                 Mmio.Write(exit.Address, vcpu.ExitData);
                 return true;
             case VcpuExitKind.Intr:
+                if (_ripSamples is not null)
+                {
+                    RecordRip(vcpu);
+                }
+
                 return true;
             case VcpuExitKind.Hlt:
                 Stop(new VmExit(VmExitReason.Halted, $"vCPU {vcpu.Id} halted"));
                 return false;
+            case VcpuExitKind.InternalError when Fallback is not null && exit.Code == KvmExitReason.InternalErrorEmulation:
+                return CompleteRejectedInstruction(vcpu, exit);
             default:
                 Stop(new VmExit(VmExitReason.Error, VcpuExitDiagnostics.Describe(vcpu, exit, _memory)));
                 return false;
         }
+    }
+
+    /// <summary>Completes an instruction the host emulator rejected; stops the VM (bytes and RIP in the reason) when it cannot.</summary>
+    private bool CompleteRejectedInstruction(VcpuFd vcpu, VcpuExit exit)
+    {
+        byte[]? bytes = EmulationFailure.InstructionBytes(exit) ?? VcpuExitDiagnostics.ReadInstructionBytesAtRip(vcpu, _memory);
+        FallbackOutcome outcome = bytes is null ? new(null, "instruction bytes unavailable") : Fallback!.TryComplete(new VcpuFallbackCpu(vcpu), bytes);
+        if (outcome.Completed)
+        {
+            return true;
+        }
+
+        Stop(new VmExit(VmExitReason.Error, $"{VcpuExitDiagnostics.Describe(vcpu, exit, _memory)} ({outcome.Failure})"));
+        return false;
     }
 }

@@ -23,6 +23,14 @@ public sealed record VirtualMachineOptions
     /// <summary>Where the guest's COM1 output goes.</summary>
     public required ISerialOutput SerialOutput { get; init; }
 
+    /// <summary>
+    /// Diagnostics: when set, every vCPU's RIP is sampled every <see cref="RipSampleInterval"/> (a kick out of
+    /// KVM_RUN) and appended to this file as "vcpu rip" lines in hex: where a slow guest spends its time.
+    /// </summary>
+    public string? RipSamplePath { get; init; }
+
+    public TimeSpan RipSampleInterval { get; init; } = TimeSpan.FromMilliseconds(10);
+
     /// <summary>The KVM device (tests may point elsewhere).</summary>
     public string KvmDevicePath { get; init; } = Kvm.KvmSystem.DevicePath;
 }
