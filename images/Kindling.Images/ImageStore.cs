@@ -27,7 +27,7 @@ public sealed class ImageStore
     private readonly ImageStoreOptions _options;
     private readonly SemaphoreSlim _buildLock = new(1, 1);
     private readonly ConcurrentDictionary<string, (long Length, DateTime Mtime)> _verified = new(StringComparer.Ordinal);
-    private KernelArtifacts? _kernel;
+    private readonly Dictionary<GuestKernel, KernelArtifacts> _kernels = [];
 
     public ImageStore(ImageStoreOptions options)
     {
@@ -43,35 +43,45 @@ public sealed class ImageStore
     /// Fetches (once) the Debian cloud kernel and builds (once per content) its initramfs. The answer is remembered
     /// by this store while its files stay intact, so per-job calls do not ask apt again.
     /// </summary>
-    public async Task<KernelArtifacts> EnsureKernelAsync(IProgress<ImageProgress>? progress = null, CancellationToken cancellationToken = default)
+    public Task<KernelArtifacts> EnsureKernelAsync(IProgress<ImageProgress>? progress = null, CancellationToken cancellationToken = default) =>
+        EnsureKernelAsync(GuestKernel.Debian, progress, cancellationToken);
+
+    /// <summary>
+    /// The kernel of <paramref name="kind"/> and its initramfs: Debian's is fetched, Kindling's is built from
+    /// Debian's kernel source (minutes, once per configuration); see <see cref="GuestKernel"/>.
+    /// </summary>
+    public async Task<KernelArtifacts> EnsureKernelAsync(GuestKernel kind, IProgress<ImageProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         await _buildLock.WaitAsync(cancellationToken);
         try
         {
-            if (_kernel is { } known && File.Exists(known.VmlinuxPath) && File.Exists(known.BzImagePath) && IsIntact(known.InitramfsPath))
+            if (_kernels.TryGetValue(kind, out KernelArtifacts? known) && File.Exists(known.VmlinuxPath) && File.Exists(known.BzImagePath) && IsIntact(known.InitramfsPath))
             {
                 return known;
             }
 
             GuestFiles guest = LoadGuest();
-            KernelBuild kernel = await new DebianKernelFetcher(_options.CacheDirectory, _options.KernelPackage, guest.Modules).EnsureAsync(progress, cancellationToken);
+            KernelBuild kernel = kind == GuestKernel.Kindling
+                ? await new KindlingKernelBuilder(_options.CacheDirectory, _options.GuestDirectory, _options.KernelSourcePackage).EnsureAsync(progress, cancellationToken)
+                : await new DebianKernelFetcher(_options.CacheDirectory, _options.KernelPackage, guest.Modules).EnsureAsync(progress, cancellationToken);
+            bool gzip = kind == GuestKernel.Debian;
             IReadOnlyList<string> applets = await guest.AppletsAsync(cancellationToken);
             string hash = GuestFiles.Sha256(System.Text.Encoding.UTF8.GetBytes(string.Join('\n',
                 [$"builder={InitramfsBuilderVersion}", $"kernel={Path.GetFileName(kernel.Directory)}", string.Join(',', kernel.ModuleFiles),
                  GuestFiles.Sha256(guest.Init), GuestFiles.Sha256(guest.Agent), GuestFiles.Sha256(guest.Busybox), string.Join(',', applets)])));
             string dir = Directory.CreateDirectory(Path.Combine(_options.CacheDirectory, InitramfsDir)).FullName;
             TempDirectory.SweepStale(dir);
-            string path = Path.Combine(dir, $"initramfs-{hash[..16]}.cpio.gz");
+            string path = Path.Combine(dir, $"initramfs-{hash[..16]}.cpio{(gzip ? ".gz" : "")}");
             if (!IsIntact(path))
             {
                 progress?.Report(new ImageProgress("initramfs", "building the initramfs", 0.9));
-                byte[] image = await InitramfsBuilder.BuildAsync(guest, kernel, applets, gzip: true, cancellationToken);
+                byte[] image = await InitramfsBuilder.BuildAsync(guest, kernel, applets, gzip, cancellationToken);
                 await PublishAsync(path, async tmp => await File.WriteAllBytesAsync(tmp, image, cancellationToken), cancellationToken);
             }
 
             progress?.Report(new ImageProgress("kernel", $"kernel {kernel.KernelVersion} ready", 1));
-            return _kernel = new KernelArtifacts(kernel.BzImagePath, kernel.VmlinuxPath, path, kernel.KernelVersion, kernel.Package,
-                kernel.ModuleFiles.Select(m => Path.Combine(kernel.ModulesDirectory, m)).ToArray());
+            return _kernels[kind] = new KernelArtifacts(kernel.BzImagePath, kernel.VmlinuxPath, path, kernel.KernelVersion, kernel.Package,
+                kernel.ModuleFiles.Select(m => Path.Combine(kernel.ModulesDirectory, m)).ToArray()) { Kind = kind };
         }
         finally
         {

@@ -15,6 +15,9 @@ public sealed class ImageStoreOptions
     /// <summary>The Debian kernel metapackage resolved to the real linux-image package.</summary>
     public string KernelPackage { get; init; } = "linux-image-cloud-amd64";
 
+    /// <summary>The Debian kernel source package Kindling's own guest kernel is built from (<see cref="GuestKernel.Kindling"/>).</summary>
+    public string KernelSourcePackage { get; init; } = "linux-source-6.1";
+
     public string DebianSuite { get; init; } = "bookworm";
     public string DebianMirror { get; init; } = "http://deb.debian.org/debian";
 

@@ -13,6 +13,7 @@ public sealed class ImageStoreFixture
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private KernelArtifacts? _kernel;
+    private KernelArtifacts? _kindlingKernel;
     private BaseImage? _minimal;
 
     public ImageStoreFixture()
@@ -32,6 +33,20 @@ public sealed class ImageStoreFixture
         try
         {
             return _kernel ??= await Store.EnsureKernelAsync(null, TestContext.Current.CancellationToken);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Kindling's own kernel (built from linux-source the first time: minutes) and its initramfs.</summary>
+    public async Task<KernelArtifacts> KindlingKernelAsync()
+    {
+        await _gate.WaitAsync(TestContext.Current.CancellationToken);
+        try
+        {
+            return _kindlingKernel ??= await Store.EnsureKernelAsync(GuestKernel.Kindling, null, TestContext.Current.CancellationToken);
         }
         finally
         {

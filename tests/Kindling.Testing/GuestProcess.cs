@@ -11,7 +11,7 @@ public static class GuestProcess
 {
     public static async Task<GuestRunResult> RunAsync(
         string fileName, IEnumerable<string> arguments, TimeSpan timeout, CancellationToken cancellationToken,
-        TimeProvider? time = null)
+        TimeProvider? time = null, Action<string>? onLine = null)
     {
         time ??= TimeProvider.System;
         ProcessStartInfo psi = new(fileName)
@@ -61,6 +61,8 @@ public static class GuestProcess
                         {
                             lineTimes.Add((time.GetElapsedTime(started, now), line));
                         }
+
+                        onLine?.Invoke(line);
 
                         partial.Clear();
                     }

@@ -54,6 +54,12 @@ public sealed class MicroVmBackend : IVmmBackend, IDisposable
             _vm = MicroVm.Create(config, options, _loggers, _time, iface => mmdsIfaces.Contains(iface.IfaceId)
                 ? new MmdsNetworkStack(responder, _time, mmdsAddress, _loggers.CreateLogger<MmdsNetworkStack>())
                 : null);
+            if (_vm.Machine.Fallback is { } fallback)
+            {
+                // Which instructions the VMM completed for the host's KVM emulator, and how often (issue 11).
+                _metrics?.Register("instruction_fallback", () => fallback.Counts);
+            }
+
             _vm.Start();
         }
         catch (Exception e) when (e is not VmmActionException and not OutOfMemoryException)

@@ -21,6 +21,7 @@ internal static class ProcessRunner
         string? workingDirectory = null,
         IReadOnlyDictionary<string, string>? environment = null,
         bool throwOnFailure = true,
+        Action<string>? onOutputLine = null,
         CancellationToken cancellationToken = default)
     {
         ProcessStartInfo psi = new(fileName)
@@ -59,7 +60,9 @@ internal static class ProcessRunner
         using (process)
         {
             process.StandardInput.Close();
-            Task<string> stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
+            Task<string> stdout = onOutputLine is null
+                ? process.StandardOutput.ReadToEndAsync(cancellationToken)
+                : ReadLinesAsync(process.StandardOutput, onOutputLine, cancellationToken);
             Task<string> stderr = process.StandardError.ReadToEndAsync(cancellationToken);
             try
             {
@@ -88,6 +91,26 @@ internal static class ProcessRunner
             return result;
         }
     }
+
+    /// <summary>Hands each line to <paramref name="onLine"/> as it arrives; returns the last <see cref="KeptOutputChars"/> characters.</summary>
+    private static async Task<string> ReadLinesAsync(StreamReader reader, Action<string> onLine, CancellationToken ct)
+    {
+        StringBuilder kept = new();
+        while (await reader.ReadLineAsync(ct) is { } line)
+        {
+            onLine(line);
+            kept.Append(line).Append('\n');
+            if (kept.Length > 2 * KeptOutputChars)
+            {
+                kept.Remove(0, kept.Length - KeptOutputChars);
+            }
+        }
+
+        return kept.ToString();
+    }
+
+    /// <summary>How much of a streamed tool's output is kept for its error message.</summary>
+    private const int KeptOutputChars = 64 * 1024;
 
     public static string Describe(string fileName, IReadOnlyList<string> arguments, ProcessResult result)
     {
@@ -128,6 +151,10 @@ internal static class ToolPackages
         "zstd" => "zstd",
         "busybox" => "busybox-static",
         "cpio" => "cpio",
+        "make" => "make",
+        "patch" => "patch",
+        "tar" => "tar",
+        "gcc" => "gcc",
         var other => other,
     };
 }

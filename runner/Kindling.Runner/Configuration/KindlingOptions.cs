@@ -110,6 +110,11 @@ public sealed class LauncherOptions
     public string VmmPath { get; set; } = "";
     /// <summary>Create a TAP per VM (needs root) and give the guest network + MMDS on it.</summary>
     public bool Network { get; set; } = true;
+    /// <summary>
+    /// The guest kernel: <c>auto</c> (Debian's cloud kernel on hardware KVM, Kindling's own build where the host's
+    /// KVM emulates guest kernel code, as <c>kindling-vmm probe-kvm</c> tells), <c>debian</c> or <c>kindling</c>.
+    /// </summary>
+    public string GuestKernel { get; set; } = "auto";
     /// <summary>Stub launcher only: how long the simulated job runs.</summary>
     public TimeSpan StubJobDuration { get; set; } = TimeSpan.FromMilliseconds(200);
     /// <summary>Stub launcher only: how long the simulated guest takes to boot (before job-start).</summary>

@@ -41,7 +41,8 @@ public static class RunnerComposition
             KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
             return o.Launcher.Kind == "stub"
                 ? new PlaceholderImageProvider(Path.Combine(o.StateDirectory, "images"))
-                : ImageStoreProvider.ForStateDirectory(o.StateDirectory);
+                : ImageStoreProvider.ForStateDirectory(o.StateDirectory, host: () => KvmHost.Probe(VmmLauncher.Locate(o.Launcher.VmmPath)),
+                    guestKernel: o.Launcher.GuestKernel);
         });
         services.TryAddSingleton<IVmLauncher>(sp =>
         {

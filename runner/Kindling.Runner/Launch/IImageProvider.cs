@@ -3,7 +3,12 @@ namespace Kindling.Runner.Launch;
 /// <summary>The boot artefacts every VM shares.</summary>
 /// <param name="BaseRootfsPath">The read-only base root filesystem (ext4), attached as the first drive.</param>
 /// <param name="BootArgs">Kernel command line the images expect (console, init, overlay root).</param>
-public sealed record GuestImages(string KernelPath, string? InitrdPath, string BaseRootfsPath, string BootArgs);
+/// <param name="CpuTemplate">machine-config cpu_template for this kernel on this host (null: the VMM's default).</param>
+public sealed record GuestImages(string KernelPath, string? InitrdPath, string BaseRootfsPath, string BootArgs, string? CpuTemplate = null)
+{
+    /// <summary>Why booting is slow here (shown to people), or null.</summary>
+    public string? SlowBootNote { get; init; }
+}
 
 /// <summary>Progress of an image build, for the CLI's progress bar.</summary>
 public sealed record ImageProgress(string Stage, double Fraction);

@@ -5,26 +5,57 @@ using Kindling.Images.Rootfs;
 namespace Kindling.Runner.Launch;
 
 /// <summary>
-/// The runner's images from Kindling.Images: Debian's cloud kernel (booted as the extracted ELF vmlinux), the
-/// Kindling initramfs, the shared read-only base rootfs of one flavour, and per-job ext4 overlays built from the
-/// job's <c>workspace/</c> directory (never from the job directory itself, which holds FIFOs and sockets).
+/// The runner's images from Kindling.Images: the guest kernel (booted as an ELF vmlinux), the Kindling initramfs,
+/// the shared read-only base rootfs of one flavour, and per-job ext4 overlays built from the job's
+/// <c>workspace/</c> directory (never from the job directory itself, which holds FIFOs and sockets). The kernel is
+/// Debian's cloud kernel on hardware KVM; where the host's KVM emulates guest kernel code (<paramref name="host"/>)
+/// it is Kindling's own build, booted with the <c>Emulated</c> CPU template and its system-call switch.
 /// </summary>
-public sealed class ImageStoreProvider(ImageStore store, Flavour flavour) : IImageProvider
+public sealed class ImageStoreProvider(ImageStore store, Flavour flavour, Func<KvmHost>? host = null, string guestKernel = "auto") : IImageProvider
 {
+    /// <summary>The CPU template for hosts whose KVM emulates guest kernel code.</summary>
+    public const string EmulatedCpuTemplate = "Emulated";
+
+    private readonly Lazy<KvmHost> _host = new(host ?? (() => new KvmHost(KvmHost.Unknown, "not probed")));
+
     /// <summary>The job directory's subfolder whose files become the guest's workspace.</summary>
     public const string WorkspaceFolder = "workspace";
 
-    public static ImageStoreProvider ForStateDirectory(string stateDirectory, Flavour flavour = Flavour.Minimal) =>
-        new(new ImageStore(new ImageStoreOptions { CacheDirectory = Path.Combine(stateDirectory, "images") }), flavour);
+    public static ImageStoreProvider ForStateDirectory(string stateDirectory, Flavour flavour = Flavour.Minimal, Func<KvmHost>? host = null, string guestKernel = "auto") =>
+        new(new ImageStore(new ImageStoreOptions { CacheDirectory = Path.Combine(stateDirectory, "images") }), flavour, host, guestKernel);
+
+    /// <summary>The kernel to boot: <c>kindling</c>/<c>debian</c> as configured, or by the host's KVM for <c>auto</c>.</summary>
+    public GuestKernel KernelFor(KvmHost kvm) => guestKernel.ToLowerInvariant() switch
+    {
+        "kindling" => GuestKernel.Kindling,
+        "debian" => GuestKernel.Debian,
+        _ => kvm.IsEmulated ? GuestKernel.Kindling : GuestKernel.Debian,
+    };
 
     public async Task<GuestImages> EnsureImagesAsync(IProgress<ImageProgress>? progress, CancellationToken ct)
     {
         var relay = progress is null ? null : new Relay(progress);
         try
         {
-            KernelArtifacts kernel = await store.EnsureKernelAsync(relay, ct);
+            KvmHost kvm = _host.Value;
+            KernelArtifacts kernel = await store.EnsureKernelAsync(KernelFor(kvm), relay, ct);
             BaseImage baseImage = await store.EnsureBaseAsync(flavour, relay, ct);
-            return new GuestImages(kernel.VmlinuxPath, kernel.InitramfsPath, baseImage.Path, new KernelCommandLine().Build());
+            var cmdline = new KernelCommandLine();
+            if (kvm.IsEmulated)
+            {
+                foreach (string word in kernel.EmulatedHostBootArgs)
+                {
+                    string[] kv = word.Split('=', 2);
+                    cmdline.Set(kv[0], kv.Length > 1 ? kv[1] : null);
+                }
+            }
+
+            return new GuestImages(kernel.VmlinuxPath, kernel.InitramfsPath, baseImage.Path, cmdline.Build(), kvm.IsEmulated ? EmulatedCpuTemplate : null)
+            {
+                SlowBootNote = kvm.IsEmulated
+                    ? $"this host's KVM emulates guest kernel code ({kvm.Detail}): a boot takes minutes here, on hardware KVM well under a second"
+                    : null,
+            };
         }
         catch (ImageBuildException e)
         {

@@ -31,7 +31,9 @@ public static class VmConfigBuilder
         var config = new JsonObject
         {
             ["boot-source"] = bootSource,
-            ["machine-config"] = new JsonObject { ["vcpu_count"] = vcpus, ["mem_size_mib"] = memoryMib, ["smt"] = false },
+            ["machine-config"] = images.CpuTemplate is { } template
+                ? new JsonObject { ["vcpu_count"] = vcpus, ["mem_size_mib"] = memoryMib, ["smt"] = false, ["cpu_template"] = template }
+                : new JsonObject { ["vcpu_count"] = vcpus, ["mem_size_mib"] = memoryMib, ["smt"] = false },
             ["drives"] = new JsonArray(
                 new JsonObject
                 {

@@ -101,5 +101,11 @@ public static class CpuidFeatures
     public static readonly CpuidFeature Svm = new("SVM", 0x8000_0001, 0, CpuidRegister.Ecx, 2);
     public static readonly CpuidFeature Xop = new("XOP", 0x8000_0001, 0, CpuidRegister.Ecx, 11);
     public static readonly CpuidFeature Fma4 = new("FMA4", 0x8000_0001, 0, CpuidRegister.Ecx, 16);
+
+    /// <summary>
+    /// AMD "NullSelectorClearsBase" (leaf 0x80000021 EAX[6]): loading a null selector into FS/GS clears the
+    /// segment base. Linux then zeroes a task's FS base on a context switch by loading selector 0 alone.
+    /// </summary>
+    public static readonly CpuidFeature NullSelectorClearsBase = new("NULL_SEL_CLR_BASE", 0x8000_0021, 0, CpuidRegister.Eax, 6);
     public static readonly CpuidFeature Mwaitx = new("MWAITX", 0x8000_0001, 0, CpuidRegister.Ecx, 29);
 }

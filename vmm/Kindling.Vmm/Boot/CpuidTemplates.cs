@@ -78,6 +78,12 @@ public static class CpuidTemplates
         CpuidFeatures.Avx512Vp2Intersect, CpuidFeatures.AmxBf16, CpuidFeatures.Avx512Fp16, CpuidFeatures.AmxTile,
         CpuidFeatures.AmxInt8, CpuidFeatures.AvxVnni, CpuidFeatures.Avx512Bf16, CpuidFeatures.Xop,
         CpuidFeatures.Fma4,
+
+        // Measured on kvm_pvm (AMD EPYC host): its emulator keeps the FS base when the guest kernel loads a null
+        // selector, so a kernel trusting this bit lets a freshly exec'd process run on the previous task's TLS
+        // base (static busybox segfaulted in __ctype_init in pipelines). Hidden, Linux sets X86_BUG_NULL_SEG and
+        // loads __USER_DS first, which clears the base on any CPU.
+        CpuidFeatures.NullSelectorClearsBase,
     ];
 
     public static IReadOnlyList<uint> EmulatedZeroedLeaves { get; } = [CpuidFeatures.LeafXsave];

@@ -203,7 +203,7 @@ public sealed class VirtioNet : VirtioDeviceBase, IDisposable
         }
 
         ReadOnlySpan<byte> frame = _txFrame.AsSpan(0, length);
-        if (_interceptor is not null && _interceptor.TryIntercept(frame[VirtioNetHeader.Size..]))
+        if (_interceptor is not null && length >= VirtioNetHeader.Size && InterceptTx(_txFrame.AsSpan(0, length)))
         {
             // The interceptor may have answered at once.
             if (_interceptor.HasPendingFrames)
@@ -220,6 +220,29 @@ public sealed class VirtioNet : VirtioDeviceBase, IDisposable
         }
 
         return ChainOutcome.Completed;
+    }
+
+    /// <summary>
+    /// Offers a transmitted frame to the interceptor with its checksum finished (the TAP would have done that; the
+    /// interceptor sees wire frames). GSO frames are never the interceptor's: the metadata service's requests are small.
+    /// </summary>
+    private bool InterceptTx(Span<byte> frameWithHeader)
+    {
+        VirtioNetHeader header = System.Runtime.InteropServices.MemoryMarshal.Read<VirtioNetHeader>(frameWithHeader);
+        if (header.GsoType != VirtioNetHeader.GsoNone)
+        {
+            return false;
+        }
+
+        Span<byte> frame = frameWithHeader[VirtioNetHeader.Size..];
+        if ((header.Flags & VirtioNetChecksum.FlagNeedsCsum) == 0)
+        {
+            return _interceptor!.TryIntercept(frame);
+        }
+
+        // A copy: when the interceptor declines the frame, the TAP gets it unchanged, header and all.
+        byte[] finished = frame.ToArray();
+        return VirtioNetChecksum.Complete(header, finished) && _interceptor!.TryIntercept(finished);
     }
 
     private void ProcessRx()

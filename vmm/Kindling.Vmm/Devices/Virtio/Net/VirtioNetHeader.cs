@@ -9,6 +9,9 @@ public struct VirtioNetHeader
     public const int Size = 12;
     public const int NumBuffersOffset = 10;
 
+    /// <summary>VIRTIO_NET_HDR_GSO_NONE: not a segmentation-offload frame.</summary>
+    public const byte GsoNone = 0;
+
     public byte Flags;
     public byte GsoType;
     public ushort HdrLen;
