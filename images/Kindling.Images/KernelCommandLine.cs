@@ -33,6 +33,13 @@ public sealed class KernelCommandLine
 
     public KernelCommandLine WithMmdsAddress(string address) => Set("kindling.mmds", address);
 
+    /// <summary>How long the agent waits for each metadata-service request (default 10 s).</summary>
+    public KernelCommandLine WithHttpTimeout(int seconds) =>
+        Set("kindling.http_timeout", seconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>The agent's request timeout on hosts whose KVM emulates guest kernel code (every process start costs seconds).</summary>
+    public const int EmulatedHostHttpTimeoutSeconds = 120;
+
     /// <summary>Sets (or replaces) KEY=VALUE, or a bare KEY when <paramref name="value"/> is null.</summary>
     public KernelCommandLine Set(string key, string? value)
     {

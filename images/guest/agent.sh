@@ -15,7 +15,6 @@ CR=$(printf '\r')
 NL='
 '
 EXIT_AGENT_ERROR=125
-HTTP_TIMEOUT=10
 TOKEN_TTL=21600
 MMDS_PREFIX=kindling
 
@@ -50,6 +49,8 @@ fatal() {
 }
 
 MMDS=$(arg kindling.mmds) || MMDS=169.254.169.254
+# kindling.http_timeout=SECONDS: hosts whose KVM emulates guest kernel code need far more than the default.
+HTTP_TIMEOUT=$(arg kindling.http_timeout) || HTTP_TIMEOUT=10
 TOKEN=
 
 # http METHOD PATH [HEADER...]: one HTTP/1.1 request over busybox nc (wget cannot PUT). Sets HTTP_STATUS and
@@ -62,7 +63,8 @@ http() {
   resp=$(printf '%b\r\n' "$req" | $BB timeout "$HTTP_TIMEOUT" $BB nc "$MMDS" 80 2>/dev/null; echo .)
   resp=${resp%.}
   status_line=${resp%%"$NL"*}
-  HTTP_STATUS=$(printf '%s' "$status_line" | $BB cut -d' ' -f2)
+  HTTP_STATUS=${status_line#* }
+  HTTP_STATUS=${HTTP_STATUS%% *}
   case "$resp" in
     *"$CR$NL$CR$NL"*) HTTP_BODY=${resp#*"$CR$NL$CR$NL"} ;;
     *) HTTP_BODY= ; HTTP_STATUS=${HTTP_STATUS:-000} ;;

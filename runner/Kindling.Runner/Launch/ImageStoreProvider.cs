@@ -43,6 +43,7 @@ public sealed class ImageStoreProvider(ImageStore store, Flavour flavour, Func<K
             var cmdline = new KernelCommandLine();
             if (kvm.IsEmulated)
             {
+                cmdline.WithHttpTimeout(KernelCommandLine.EmulatedHostHttpTimeoutSeconds);
                 foreach (string word in kernel.EmulatedHostBootArgs)
                 {
                     string[] kv = word.Split('=', 2);

@@ -94,7 +94,7 @@ public sealed class LinuxGuestTests
     {
         bool emulated = KvmProbe.Result.Backing == KvmBacking.Emulated;
         string args = string.Join(' ', [
-            new KernelCommandLine().Build(), bootArgs, .. emulated ? kernel.EmulatedHostBootArgs : []]);
+            (emulated ? new KernelCommandLine().WithHttpTimeout(KernelCommandLine.EmulatedHostHttpTimeoutSeconds) : new KernelCommandLine()).Build(), bootArgs, .. emulated ? kernel.EmulatedHostBootArgs : []]);
         return new VmConfig
         {
             BootSource = new BootSourceConfig { KernelImagePath = kernel.VmlinuxPath, InitrdPath = kernel.InitramfsPath, BootArgs = args },
