@@ -65,16 +65,21 @@ public static class DemoCommand
         try
         {
             var images = app.Services.GetRequiredService<IImageProvider>();
+            GuestImages? guest = null;
             await AnsiConsole.Progress().StartAsync(async ctx =>
             {
                 ProgressTask task = ctx.AddTask("guest images", maxValue: 1.0);
-                await images.EnsureImagesAsync(new Progress<ImageProgress>(p =>
+                guest = await images.EnsureImagesAsync(new Progress<ImageProgress>(p =>
                 {
                     task.Description = Markup.Escape(p.Stage);
                     task.Value = p.Fraction;
                 }), ct);
                 task.Value = 1.0;
             });
+            if (guest?.SlowBootNote is { } slow)
+            {
+                AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(slow)}; the sample job will take several minutes[/]");
+            }
 
             var forge = (LocalForge)app.Services.GetRequiredService<ForgeRegistry>().For(Tenant);
             var dispatcher = app.Services.GetRequiredService<JobDispatcher>();
@@ -147,7 +152,7 @@ public static class DemoCommand
             using var f = new FileStream("/dev/kvm", FileMode.Open, FileAccess.ReadWrite);
             return File.ReadAllText("/proc/cpuinfo").Contains(" vmx", StringComparison.Ordinal) || File.ReadAllText("/proc/cpuinfo").Contains(" svm", StringComparison.Ordinal)
                 ? null
-                : "/dev/kvm is emulated here (no vmx/svm: kvm-pvm): guest kernel code runs ~3600× slower, a Linux guest does not reach user space";
+                : "/dev/kvm is emulated here (no vmx/svm: kvm-pvm): guest kernel code runs ~3600× slower, so boots take minutes (Kindling's own guest kernel is used)";
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
