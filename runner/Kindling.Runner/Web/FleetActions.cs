@@ -21,7 +21,7 @@ public sealed partial class FleetActions(
         LogJobAction(log, "cancel", id, by);
         if (store.Get(id) is not { } job)
         {
-            return new AdminActionResult(false, $"there is no job {Job(id)}");
+            return new AdminActionResult(false, $"there is no job {Job(id)}", NotFound: true);
         }
 
         string reason = $"cancelled by {by} on the admin page";
@@ -82,7 +82,7 @@ public sealed partial class FleetActions(
         LogJobAction(log, "re-run", id, by);
         if (store.GetWithResult(id) is not { } j)
         {
-            return new AdminActionResult(false, $"there is no job {Job(id)}");
+            return new AdminActionResult(false, $"there is no job {Job(id)}", NotFound: true);
         }
 
         if (!FleetQueries.Rerunnable(j))

@@ -46,4 +46,6 @@ public sealed record OverviewView(
     HostView Host, QueueView Queue, IReadOnlyDictionary<string, int> JobsByState, IReadOnlyList<TenantView> Tenants, IReadOnlyList<JobView> Recent);
 
 /// <summary>What an action did, for the flash message on the page and the API's answer.</summary>
-public sealed record AdminActionResult(bool Ok, string Message, long? JobId = null);
+/// <param name="JobId">The job acted on (for a re-run: the new job).</param>
+/// <param name="NotFound">The job named does not exist.</param>
+public sealed record AdminActionResult(bool Ok, string Message, long? JobId = null, bool NotFound = false);
