@@ -33,6 +33,7 @@ public static class AdminWeb
 
     public static IServiceCollection AddKindlingWeb(this IServiceCollection services)
     {
+        services.AddRouting();
         services.AddSingleton<WebCredentials>();
         services.AddSingleton<FleetQueries>();
         services.AddSingleton<FleetActions>();
