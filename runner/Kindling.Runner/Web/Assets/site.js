@@ -72,6 +72,7 @@ if (log) {
   });
   es.addEventListener("end", () => {
     es.close();
+    if (pending.length) flush();
     if (!trimmed) status.textContent = "log complete";
     if (lines === 0) { const n = document.createElement("span"); n.className = "note"; n.textContent = "(no output)"; log.appendChild(n); }
   });
