@@ -79,10 +79,11 @@ public sealed class FleetQueries(
 
     public IReadOnlyList<VmView> Vms()
     {
-        Dictionary<string, JobRecord> byVm = store.ListByState(Live).Where(j => j.VmId is not null).ToDictionary(j => j.VmId!);
+        // By pid and VM id together: another runner on this host (another state directory) numbers its VMs too.
+        Dictionary<int, JobRecord> byPid = store.ListByState(Live).Where(j => j.VmmPid is not null).ToDictionary(j => j.VmmPid!.Value);
         return [.. VmCommands.List().OrderBy(v => v.VmId, StringComparer.Ordinal).Select(v =>
         {
-            JobRecord? job = byVm.GetValueOrDefault(v.VmId);
+            JobRecord? job = byPid.GetValueOrDefault(v.Pid) is { } j && j.VmId == v.VmId ? j : null;
             return new VmView(v.VmId, v.Pid, Math.Max(0, v.Uptime.TotalSeconds), job?.Id, job?.Tenant, job?.Vcpus, job?.MemoryMib, ResidentKib(v.Pid));
         })];
     }

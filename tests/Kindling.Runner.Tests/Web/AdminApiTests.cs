@@ -90,9 +90,10 @@ public sealed class AdminApiTests : IAsyncLifetime
     {
         long id = await _web.SubmitAsync("acme", Long("long"));
         await _web.WaitForAsync(id, j => j.Job.State == JobState.Running);
-        JsonElement vm = (await GetJsonAsync("/api/vms")).EnumerateArray().Single(v => v.GetProperty("vm_id").GetString() == $"kindling-vm-{id}");
+        int pid = _web.Store.Get(id)!.VmmPid!.Value;
+        JsonElement vm = (await GetJsonAsync("/api/vms")).EnumerateArray().Single(v => v.GetProperty("pid").GetInt32() == pid);
+        Assert.Equal($"kindling-vm-{id}", vm.GetProperty("vm_id").GetString());
         Assert.Equal(id, vm.GetProperty("job_id").GetInt64());
-        Assert.Equal(_web.Store.Get(id)!.VmmPid, vm.GetProperty("pid").GetInt32());
         Assert.Equal(2, vm.GetProperty("vcpus").GetInt32());
         Assert.Equal(512, vm.GetProperty("memory_mib").GetInt32());
         Assert.True(vm.GetProperty("uptime_seconds").GetDouble() >= 0);

@@ -16,7 +16,7 @@ public static class FleetPages
             ["VM", "Job", "Tenant", "PID", "Uptime", "vCPUs", "Memory", "Resident"],
             vms.Select(v => H($"""
                 <tr><td class="mono">{v.VmId}</td>
-                <td>{(v.JobId is { } id ? H($"<a href=\"/jobs/{id}\">#{id}</a>") : Raw("<span class=\"tag\">no live job</span>"))}</td>
+                <td>{(v.JobId is { } id ? H($"<a href=\"/jobs/{id}\">#{id}</a>") : Raw("<span class=\"tag\">not a live job here</span>"))}</td>
                 <td>{v.Tenant ?? "—"}</td><td class="num">{v.Pid}</td><td class="num">{Fmt.Duration(v.UptimeSeconds)}</td>
                 <td class="num">{(v.Vcpus is { } c ? c.ToString(CultureInfo.InvariantCulture) : "—")}</td>
                 <td class="num">{(v.MemoryMib is { } m ? Fmt.Mib(m) : "—")}</td>
