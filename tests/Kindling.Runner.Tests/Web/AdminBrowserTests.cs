@@ -103,6 +103,7 @@ public sealed class AdminBrowserTests : IAsyncLifetime
         Assert.Equal(JobState.Cancelled, (await _web.WaitCleanedAsync(id)).Result);
         Assert.Equal(0, await page.Locator("button:text('Cancel job')").CountAsync());
         await page.WaitForSelectorAsync("#timeline :text('cancelled by ada')");
+        await page.WaitForSelectorAsync("#steps .badge:text('stopped')");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, "job-cancelled.png"), FullPage = true });
 
         await page.GotoAsync("/jobs");

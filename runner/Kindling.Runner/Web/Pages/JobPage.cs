@@ -59,13 +59,14 @@ public static class JobPage
     public static Html Panels(JobDetailView d)
     {
         DateTimeOffset start = d.Timeline.Count > 0 ? d.Timeline[0].At : d.Job.CreatedAt;
+        bool finished = d.Job.Result is not ("queued" or "preparing" or "booting" or "running");
         return H($"""
             <div class="grid">
               <section class="panel" id="steps"><h2>Steps</h2>{Layout.Table(
                   ["#", "Step", "Exit", "Took"],
                   d.Steps.Select(s => H($"""
                       <tr><td class="num">{Fmt.Step(s.Number)}</td><td>{s.Name}</td>
-                      <td class="num">{StepResult(s)}</td>
+                      <td class="num">{StepResult(s, finished)}</td>
                       <td class="num">{Fmt.Duration(s.Seconds)}</td></tr>
                       """)),
                   "no steps (a forge runner job, or not started)", ["#", "Exit", "Took"])}</section>
@@ -77,10 +78,12 @@ public static class JobPage
             """);
     }
 
-    private static Html StepResult(StepView s) => s switch
+    /// <summary>A step of a finished job that never reported its end was stopped with the VM.</summary>
+    private static Html StepResult(StepView s, bool jobFinished) => s switch
     {
         { Skipped: true } => Raw("<span class=\"badge\">skipped</span>"),
         { Pending: true } => Raw("<span class=\"tag\">pending</span>"),
+        { ExitCode: null } when jobFinished => Raw("<span class=\"badge s-cancelled\">stopped</span>"),
         { ExitCode: null } => Raw("<span class=\"badge s-running\">running</span>"),
         { ExitCode: 0 } => Raw("<span class=\"badge s-succeeded\">0</span>"),
         { ExitCode: { } e } => H($"<span class=\"badge s-failed\">{e}</span>"),

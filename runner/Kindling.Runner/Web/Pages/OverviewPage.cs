@@ -24,7 +24,7 @@ public static class OverviewPage
                 {Layout.Action(ctx, "/host/reap", "Reap leftovers", "", "Remove leftovers of finished jobs (VMs, TAPs, work directories, forge runners)?")}
               </div>
             </div>
-            <div class="grid">
+            <div class="grid stats">
               <section class="panel"><h2>vCPUs</h2>
                 <div class="stat">{h.UsedVcpus} <small>of {h.VcpuLimit} committed</small></div>{Fmt.Meter(h.UsedVcpus, h.VcpuLimit)}
                 <div class="sub">{h.Vcpus} host vCPUs × {h.Oversubscription} oversubscription</div></section>
