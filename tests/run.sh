@@ -11,7 +11,7 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # against QEMU's own devices, e2fsprogs/cpio/busybox-static/lz4 build and inspect images, iproute2 makes TAPs and
 # namespaces, dpkg-dev fetches the Debian kernel package, debootstrap builds the debian base image (slow test), chromium drives the admin page in browser tests.
 packages=(gcc make libc6-dev e2fsprogs qemu-system-x86 lz4 busybox-static cpio iproute2 dpkg-dev strace
-          util-linux kmod xz-utils zstd debootstrap)
+          util-linux kmod xz-utils zstd debootstrap chromium fonts-dejavu-core)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -28,6 +28,8 @@ if ((${#missing[@]})); then
 fi
 
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# The browser tests drive Debian's chromium (/usr/bin/chromium): Playwright must never fetch a browser of its own.
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 export KINDLING_TEST_CACHE="${KINDLING_TEST_CACHE:-$root/.cache}"
 mkdir -p "$KINDLING_TEST_CACHE"
 

@@ -43,9 +43,10 @@ root.Subcommands.Add(daemon);
 // demo
 var stateOption = new Option<string?>("--state") { Description = "state directory (default $KINDLING_STATE or ~/.local/share/kindling)" };
 var launcherOption = new Option<string>("--launcher") { Description = "vmm (real microVMs) or stub (simulated)", DefaultValueFactory = _ => "vmm" };
-var demo = new Command("demo", "run a sample job in a microVM with embedded defaults") { stateOption, launcherOption };
+var keepServingOption = new Option<bool>("--keep-serving") { Description = "keep the admin page up after the job until Ctrl+C" };
+var demo = new Command("demo", "run a sample job in a microVM with embedded defaults") { stateOption, launcherOption, keepServingOption };
 demo.SetAction((parse, ct) => DemoCommand.RunAsync(
-    parse.GetValue(stateOption) ?? KindlingServices.DefaultStateDirectory(), parse.GetValue(launcherOption) ?? "vmm", ct));
+    parse.GetValue(stateOption) ?? KindlingServices.DefaultStateDirectory(), parse.GetValue(launcherOption) ?? "vmm", ct, parse.GetValue(keepServingOption)));
 root.Subcommands.Add(demo);
 
 // replay (issue 9)
@@ -87,6 +88,29 @@ vmKill.SetAction(async (parse, ct) =>
 vm.Subcommands.Add(vmList);
 vm.Subcommands.Add(vmKill);
 root.Subcommands.Add(vm);
+
+// web hash-password
+var web = new Command("web", "the admin page");
+var hashPassword = new Command("hash-password", "read a password from stdin and print its hash for Kindling:Web:Users:N:PasswordHash");
+hashPassword.SetAction(_ =>
+{
+    if (!Console.IsInputRedirected)
+    {
+        Console.Error.Write("password: ");
+    }
+
+    string? password = Console.ReadLine();
+    if (string.IsNullOrEmpty(password))
+    {
+        Console.Error.WriteLine("kindling web hash-password: no password on stdin");
+        return 2;
+    }
+
+    Console.WriteLine(Kindling.Runner.Web.WebAuth.HashPassword(password));
+    return 0;
+});
+web.Subcommands.Add(hashPassword);
+root.Subcommands.Add(web);
 
 // images build | list
 Kindling.Images.ImageCommands ImageCommands(string? state) => new(new Kindling.Images.ImageStore(new Kindling.Images.ImageStoreOptions

@@ -37,6 +37,13 @@ public static partial class HostFacts
         }
     }
 
+    /// <summary>Debian's chromium, which the browser tests drive (tests/run.sh installs it).</summary>
+    public const string ChromiumPath = "/usr/bin/chromium";
+
+    /// <summary>Null when Debian's chromium is installed; otherwise why the browser tests cannot run.</summary>
+    public static string? ChromiumUnavailableReason =>
+        File.Exists(ChromiumPath) ? null : $"needs Debian's chromium at {ChromiumPath}; tests/run.sh installs it (apt-get install chromium)";
+
     [LibraryImport("libc", EntryPoint = "geteuid")]
     private static partial uint GetEuid();
 
@@ -66,6 +73,21 @@ public sealed class RootFactAttribute : FactAttribute
         : base(sourceFilePath, sourceLineNumber)
     {
         if (HostFacts.RootUnavailableReason is { } reason)
+        {
+            Skip = reason;
+        }
+    }
+}
+
+/// <summary>A fact that drives a browser: skipped, with the reason, where Debian's chromium is not installed.</summary>
+public sealed class ChromiumFactAttribute : FactAttribute
+{
+    public ChromiumFactAttribute(
+        [System.Runtime.CompilerServices.CallerFilePath] string? sourceFilePath = null,
+        [System.Runtime.CompilerServices.CallerLineNumber] int sourceLineNumber = -1)
+        : base(sourceFilePath, sourceLineNumber)
+    {
+        if (HostFacts.ChromiumUnavailableReason is { } reason)
         {
             Skip = reason;
         }

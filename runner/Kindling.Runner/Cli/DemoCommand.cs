@@ -12,7 +12,8 @@ namespace Kindling.Runner.Cli;
 
 /// <summary>
 /// <c>kindling demo</c>: embedded defaults (SQLite under the state directory, a local forge with a sample job,
-/// the admin endpoints on 127.0.0.1:8080), images with a progress bar, the sample job in a microVM, its log.
+/// the admin page on 127.0.0.1:8080 with a generated admin token it prints), images with a progress bar, the sample
+/// job in a microVM, its log; <c>--keep-serving</c> keeps the admin page up afterwards until Ctrl+C.
 /// Says plainly how far it got when this host cannot run it; never reports success it did not see.
 /// </summary>
 public static class DemoCommand
@@ -45,7 +46,7 @@ public static class DemoCommand
         ],
     };
 
-    public static async Task<int> RunAsync(string stateDirectory, string launcher, CancellationToken ct)
+    public static async Task<int> RunAsync(string stateDirectory, string launcher, CancellationToken ct, bool keepServing = false)
     {
         Directory.CreateDirectory(stateDirectory);
         AnsiConsole.MarkupLine($"[bold]kindling demo[/]: state in [blue]{Markup.Escape(stateDirectory)}[/]");
@@ -56,11 +57,11 @@ public static class DemoCommand
         }
         catch (IOException e)
         {
-            AnsiConsole.MarkupLine($"[red]cannot listen on 127.0.0.1:8080[/]: {Markup.Escape(e.Message)}; stop what uses the port or set KINDLING__WEB__URL");
+            AnsiConsole.MarkupLine($"[red]cannot listen on {Markup.Escape(RunnerHost.Options(app).Web.Url)}[/]: {Markup.Escape(e.Message)}; stop what uses the port or set KINDLING__WEB__URL");
             return 2;
         }
 
-        AnsiConsole.MarkupLine("admin endpoints: [blue]http://127.0.0.1:8080/healthz[/], [blue]/api/jobs[/]");
+        PrintAdminPage(app);
         string stage = "images";
         try
         {
@@ -105,11 +106,13 @@ public static class DemoCommand
                 AnsiConsole.MarkupLine($"  {t.At:HH:mm:ss.fff} {(t.From is { } f ? JobLifecycle.Name(f) : "-")} → [bold]{JobLifecycle.Name(t.To)}[/]: {Markup.Escape(t.Reason)}");
             }
 
+            AnsiConsole.MarkupLine($"  job page: [blue]{Markup.Escape(RunnerHost.Options(app).Web.Url.TrimEnd('/'))}/jobs/{job.Id}[/]");
             if (result.To == JobState.Succeeded)
             {
                 AnsiConsole.MarkupLine(launcher == "stub"
                     ? "[green]the sample job succeeded[/] [yellow](stub launcher: a simulated VM, no microVM ran)[/]"
                     : "[green]the sample job succeeded in a microVM[/]");
+                await ServeUntilStoppedAsync(app, keepServing, ct);
                 return 0;
             }
 
@@ -119,6 +122,7 @@ public static class DemoCommand
                 AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(note)}; the job stopped at {stage}[/]");
             }
 
+            await ServeUntilStoppedAsync(app, keepServing, ct);
             return 1;
         }
         catch (ImagesUnavailableException e)
@@ -135,6 +139,44 @@ public static class DemoCommand
         {
             await app.StopAsync(CancellationToken.None);
             await app.DisposeAsync();
+        }
+    }
+
+    /// <summary>Where the admin page is and how to sign in (the demo's admin token is generated into the state directory).</summary>
+    private static void PrintAdminPage(WebApplication app)
+    {
+        KindlingOptions o = RunnerHost.Options(app);
+        var credentials = app.Services.GetRequiredService<Web.WebCredentials>();
+        string url = o.Web.Url.TrimEnd('/') + "/";
+        AnsiConsole.MarkupLine($"admin page: [blue]{Markup.Escape(url)}[/] (it serves while the job runs)");
+        if (credentials.GeneratedTokenPath is { } path && credentials.AdminToken is { } token)
+        {
+            AnsiConsole.MarkupLine($"  sign in with User empty and the admin token as the password (kept in {Markup.Escape(path)}):");
+            AnsiConsole.MarkupLine($"  [bold]{Markup.Escape(token)}[/]");
+            AnsiConsole.MarkupLine("  the JSON API takes it as [grey]Authorization: Bearer TOKEN[/] (e.g. GET /api/jobs)");
+        }
+        else
+        {
+            AnsiConsole.MarkupLine(o.Web.AdminTokenEnv is { } env
+                ? $"  sign in with the admin token from ${Markup.Escape(env)}, or a configured user"
+                : "  sign in with the configured admin token or user");
+        }
+    }
+
+    private static async Task ServeUntilStoppedAsync(WebApplication app, bool keepServing, CancellationToken ct)
+    {
+        if (!keepServing)
+        {
+            return;
+        }
+
+        AnsiConsole.MarkupLine($"the admin page stays up at [blue]{Markup.Escape(RunnerHost.Options(app).Web.Url)}[/]; press Ctrl+C to stop");
+        try
+        {
+            await Task.Delay(Timeout.Infinite, ct);
+        }
+        catch (OperationCanceledException)
+        {
         }
     }
 

@@ -121,9 +121,33 @@ public sealed class LauncherOptions
     public TimeSpan StubBootDelay { get; set; } = TimeSpan.Zero;
 }
 
+/// <summary>
+/// The admin page and JSON API. Nobody gets in anonymously (except <c>/healthz</c>): a bearer token or a login.
+/// With no admin token and no admin user configured, one token is generated into STATE/admin-token (mode 0600).
+/// </summary>
 public sealed class WebOptions
 {
+    /// <summary>Where to listen; loopback by default (put a TLS-terminating proxy in front for remote use).</summary>
     public string Url { get; set; } = "http://127.0.0.1:8080";
+    /// <summary>The admin bearer token (also accepted as the password of the login form).</summary>
     public string? AdminToken { get; set; }
     public string? AdminTokenEnv { get; set; }
+    /// <summary>A bearer token that may read everything but change nothing (for dashboards and Prometheus).</summary>
+    public string? ReadOnlyToken { get; set; }
+    public string? ReadOnlyTokenEnv { get; set; }
+    /// <summary>Logins for the browser; passwords are stored only as hashes (<c>kindling web hash-password</c>).</summary>
+    public List<WebUserOptions> Users { get; set; } = [];
+    /// <summary>How long a browser login lasts (sliding).</summary>
+    public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(8);
+    /// <summary>How often a live log tail looks for new output when it has caught up.</summary>
+    public TimeSpan LogPollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
+}
+
+public sealed class WebUserOptions
+{
+    public string Name { get; set; } = "";
+    /// <summary>ASP.NET Core Identity's PBKDF2 hash (base64), as printed by <c>kindling web hash-password</c>.</summary>
+    public string PasswordHash { get; set; } = "";
+    /// <summary><c>admin</c> (may act) or <c>read-only</c> (may look).</summary>
+    public string Role { get; set; } = "read-only";
 }

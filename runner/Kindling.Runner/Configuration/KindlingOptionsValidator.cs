@@ -73,6 +73,7 @@ public sealed class KindlingOptionsValidator : IValidateOptions<KindlingOptions>
             Fail("Web:Url", $"'{o.Web.Url}' is not an http URL such as http://127.0.0.1:8080");
         }
 
+        ValidateWeb(o.Web, Fail);
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
@@ -117,6 +118,43 @@ public sealed class KindlingOptionsValidator : IValidateOptions<KindlingOptions>
         else if (app && !File.Exists(c.PrivateKeyPath))
         {
             fail($"{k}:Credentials:PrivateKeyPath", $"'{c.PrivateKeyPath}' does not exist; download the App's private key (.pem) there");
+        }
+    }
+
+    private static void ValidateWeb(WebOptions w, Action<string, string> fail)
+    {
+        if (w.AdminToken is { } admin && admin.Length < Web.WebAuth.MinTokenLength)
+        {
+            fail("Web:AdminToken", $"is {admin.Length} characters; use at least {Web.WebAuth.MinTokenLength} random characters (e.g. openssl rand -hex 32)");
+        }
+
+        if (w.ReadOnlyToken is { } ro && ro.Length < Web.WebAuth.MinTokenLength)
+        {
+            fail("Web:ReadOnlyToken", $"is {ro.Length} characters; use at least {Web.WebAuth.MinTokenLength} random characters");
+        }
+
+        HashSet<string> users = new(StringComparer.OrdinalIgnoreCase);
+        for (int i = 0; i < w.Users.Count; i++)
+        {
+            WebUserOptions u = w.Users[i];
+            string k = $"Web:Users:{i}";
+            if (string.IsNullOrWhiteSpace(u.Name)) fail($"{k}:Name", "is empty; give every login a unique name");
+            else if (!users.Add(u.Name)) fail($"{k}:Name", $"'{u.Name}' is used twice; login names must be unique");
+            if (!Web.WebAuth.IsPasswordHash(u.PasswordHash))
+            {
+                fail($"{k}:PasswordHash", "is not a password hash; create one with `kindling web hash-password` (never put the password itself here)");
+            }
+
+            if (u.Role is not (Web.WebAuth.AdminRole or Web.WebAuth.ReadOnlyRole))
+            {
+                fail($"{k}:Role", $"'{u.Role}' is unknown; use {Web.WebAuth.AdminRole} or {Web.WebAuth.ReadOnlyRole}");
+            }
+        }
+
+        if (w.SessionLifetime <= TimeSpan.Zero) fail("Web:SessionLifetime", $"is {w.SessionLifetime}; must be positive (e.g. 08:00:00)");
+        if (w.LogPollInterval < TimeSpan.FromMilliseconds(10) || w.LogPollInterval > TimeSpan.FromSeconds(10))
+        {
+            fail("Web:LogPollInterval", $"is {w.LogPollInterval}; must be between 00:00:00.010 and 00:00:10");
         }
     }
 

@@ -57,6 +57,8 @@ public static class RunnerComposition
         services.TryAddSingleton<JobTeardown>();
         services.TryAddSingleton<JobRunner>();
         services.TryAddSingleton<JobReaper>();
+        services.TryAddSingleton<JobCancellations>();
+        services.TryAddSingleton<HostDrain>();
         services.TryAddSingleton<JobDispatcher>();
         return services;
     }

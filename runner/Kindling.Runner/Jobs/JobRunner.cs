@@ -25,6 +25,7 @@ public sealed partial class JobRunner(
     ITapManager taps,
     JobTeardown teardown,
     KindlingMetrics metrics,
+    JobCancellations cancellations,
     TimeProvider time,
     ILogger<JobRunner> log)
 {
@@ -62,6 +63,18 @@ public sealed partial class JobRunner(
         (JobState State, string Reason, int? Exit) outcome;
         string stage = "preparing";
         var cancelReason = new System.Runtime.CompilerServices.StrongBox<string?>();
+        using IDisposable cancellable = cancellations.Register(job.Id, reason =>
+        {
+            cancelReason.Value ??= reason;
+            try
+            {
+                forgeCancel.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // the job ended while the cancel was on its way
+            }
+        });
         IVmHandle? vm = null;
         Task? pump = null;
         try
@@ -88,6 +101,7 @@ public sealed partial class JobRunner(
                 vmId, ws,
                 VmConfigBuilder.Build(guest, overlay, job.Vcpus, job.MemoryMib, ws, net),
                 MmdsTree.Build(job.Id, job.Name, timeout, spec, secrets, registration?.EncodedJitConfig, net));
+            await SaveVmConfigAsync(JobWorkspace.VmConfigRecordPath(o.StateDirectory, job.Id), request.VmConfig, ct);
             var observer = new JobLogObserver(store, job.Id, LiveObserver?.Invoke(job.Id));
             var logPump = new LogPump(new SecretMasker([.. secrets.Values, .. registration is null ? [] : new[] { registration.EncodedJitConfig }]), observer);
             (JobState, string, int?) FromJobEnd(JobEnd end) => end.Succeeded
@@ -210,6 +224,14 @@ public sealed partial class JobRunner(
         }
 
         return job.State;
+    }
+
+    /// <summary>Keeps the VM's config beside the log (it has no secrets), for the admin page after the work directory is gone.</summary>
+    private static async Task SaveVmConfigAsync(string path, System.Text.Json.Nodes.JsonObject config, CancellationToken ct)
+    {
+        string temp = path + ".tmp";
+        await File.WriteAllTextAsync(temp, config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), ct);
+        File.Move(temp, path, overwrite: true);
     }
 
     private JobRecord Move(long id, JobState from, JobState to, string reason, int? exit = null)

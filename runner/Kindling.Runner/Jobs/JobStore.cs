@@ -9,7 +9,7 @@ namespace Kindling.Runner.Jobs;
 /// The job database (SQLite in WAL mode, Dapper). Every state change runs in one write transaction that checks
 /// the current state, the lifecycle table and writes the job and its transition row together, or nothing.
 /// </summary>
-public sealed class JobStore
+public sealed partial class JobStore
 {
     private const string Columns =
         "id, tenant, forge, forge_job_id, repository, name, labels, state, attempt, created_at, updated_at, spec_json, " +
@@ -187,17 +187,35 @@ public sealed class JobStore
             new { states = states.Select(JobLifecycle.Name).ToArray() }).Select(r => r.ToRecord())];
     }
 
-    /// <summary>A page of jobs, newest first, optionally filtered by tenant and state.</summary>
-    public IReadOnlyList<JobRecord> List(string? tenant = null, JobState? state = null, int limit = 100, long? beforeId = null)
+    /// <summary>
+    /// A page of jobs, newest first, optionally filtered by tenant, state and repository (a substring, so
+    /// "acme/" finds every repository of that owner). Keyset paging: pass the last id seen as <paramref name="beforeId"/>.
+    /// </summary>
+    public IReadOnlyList<JobRecord> List(string? tenant = null, JobState? state = null, int limit = 100, long? beforeId = null, string? repository = null)
     {
         using SqliteConnection db = Open();
         return [.. db.Query<JobRow>(
             $"""
             SELECT {Columns} FROM jobs
             WHERE (@tenant IS NULL OR tenant = @tenant) AND (@state IS NULL OR state = @state) AND (@beforeId IS NULL OR id < @beforeId)
+              AND (@repository IS NULL OR instr(repository, @repository) > 0)
             ORDER BY id DESC LIMIT @limit
             """,
-            new { tenant, state = state is { } s ? JobLifecycle.Name(s) : null, limit, beforeId }).Select(r => r.ToRecord())];
+            new { tenant, state = state is { } s ? JobLifecycle.Name(s) : null, limit, beforeId, repository }).Select(r => r.ToRecord())];
+    }
+
+    /// <summary>How long the most recently admitted jobs waited in the queue (seen → admitted), newest first.</summary>
+    public IReadOnlyList<TimeSpan> RecentQueueWaits(int limit)
+    {
+        using SqliteConnection db = Open();
+        return [.. db.Query<(string Created, string Admitted)>(
+                """
+                SELECT j.created_at, t.at FROM transitions t JOIN jobs j ON j.id = t.job_id
+                WHERE t.to_state = @preparing AND t.from_state = @queued
+                ORDER BY t.id DESC LIMIT @limit
+                """,
+                new { preparing = JobLifecycle.Name(JobState.Preparing), queued = JobLifecycle.Name(JobState.Queued), limit })
+            .Select(r => DateTimeOffset.Parse(r.Admitted, CultureInfo.InvariantCulture) - DateTimeOffset.Parse(r.Created, CultureInfo.InvariantCulture))];
     }
 
     public IReadOnlyList<JobTransition> Transitions(long jobId)

@@ -13,6 +13,10 @@ public sealed record GuestImages(string KernelPath, string? InitrdPath, string B
 /// <summary>Progress of an image build, for the CLI's progress bar.</summary>
 public sealed record ImageProgress(string Stage, double Fraction);
 
+/// <summary>An image file on disk, for the admin page: what it is, how big, and its content hash when one is recorded.</summary>
+/// <param name="Sha256">Hex SHA-256 of the content (from the image cache's sidecar), or null when none is kept.</param>
+public sealed record ImageFile(string Kind, string Name, string Path, long SizeBytes, long AllocatedBytes, DateTimeOffset Created, string? Sha256);
+
 /// <summary>
 /// What the runner needs from the images library (Kindling.Images: kernel, initramfs, base rootfs, per-job
 /// overlay). The runner depends only on this interface; the real adapter is wired at start-up.
@@ -27,6 +31,9 @@ public interface IImageProvider
 
     /// <summary>Deletes an overlay; succeeds when it is already gone.</summary>
     void DeleteOverlay(string overlayPath);
+
+    /// <summary>The images present now (never builds anything).</summary>
+    IReadOnlyList<ImageFile> List() => [];
 }
 
 /// <summary>The images cannot be produced here; the message says why and what to do.</summary>

@@ -80,6 +80,22 @@ public sealed class ImageStoreProvider(ImageStore store, Flavour flavour, Func<K
 
     public void DeleteOverlay(string overlayPath) => File.Delete(overlayPath);
 
+    public IReadOnlyList<ImageFile> List() =>
+        [.. store.List().Select(i => new ImageFile(i.Kind, i.Name, i.Path, i.SizeBytes, i.AllocatedBytes, i.Created, RecordedHash(i.Path)))];
+
+    /// <summary>The first word of the image's <c>.sha256</c> sidecar, when the cache wrote one.</summary>
+    private static string? RecordedHash(string path)
+    {
+        try
+        {
+            return File.ReadAllText(path + ImageStore.HashSuffix).Split((char[])[' ', '\n'], StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Reports synchronously (Progress&lt;T&gt; would post to the thread pool and reorder lines).</summary>
     private sealed class Relay(IProgress<ImageProgress> target) : IProgress<Kindling.Images.ImageProgress>
     {

@@ -19,5 +19,9 @@ public sealed record JobWorkspace(string Directory)
     public static string LogPath(string stateDirectory, long jobId) =>
         Path.Combine(stateDirectory, "logs", jobId.ToString(CultureInfo.InvariantCulture) + ".log");
 
+    /// <summary>The VM's config (no secrets: those go only into MMDS), kept beside the log for the admin page.</summary>
+    public static string VmConfigRecordPath(string stateDirectory, long jobId) =>
+        Path.Combine(stateDirectory, "logs", jobId.ToString(CultureInfo.InvariantCulture) + ".vm.json");
+
     public static string VmId(long jobId) => "kindling-vm-" + jobId.ToString(CultureInfo.InvariantCulture);
 }

@@ -32,4 +32,11 @@ public sealed class PlaceholderImageProvider(string directory) : IImageProvider
     }
 
     public void DeleteOverlay(string overlayPath) => File.Delete(overlayPath);
+
+    public IReadOnlyList<ImageFile> List() =>
+        [.. ((string[])[Path.Combine(directory, "vmlinux.placeholder"), Path.Combine(directory, "rootfs.placeholder")])
+            .Where(File.Exists)
+            .Select(p => new FileInfo(p))
+            .Select(f => new ImageFile(f.Name.StartsWith("vmlinux", StringComparison.Ordinal) ? "kernel" : "base", f.Name, f.FullName, f.Length, f.Length,
+                f.LastWriteTimeUtc, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f.FullName)))))];
 }

@@ -16,6 +16,9 @@ namespace Kindling.Runner.Launch;
 /// </summary>
 public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = default) : IVmLauncher
 {
+    /// <summary>What the simulated agent "returns" when its VM was killed under it (it writes no job-end).</summary>
+    private const int KilledExit = -1;
+
     public TimeSpan JobDuration => jobDuration;
 
     /// <summary>Timestamp (Stopwatch) of the last spawn, for latency benchmarks.</summary>
@@ -97,6 +100,11 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
         int firstFailure = 0;
         for (int n = 0; n < count; n++)
         {
+            if (exited.IsCompleted)
+            {
+                return KilledExit; // the VM was stopped: a dead guest writes nothing more
+            }
+
             JsonNode step = job["steps"]![n.ToString(CultureInfo.InvariantCulture)]!;
             string name = step["name"]!.GetValue<string>();
             string cond = step["if"]!.GetValue<string>();
@@ -116,6 +124,11 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
             int code = 0;
             foreach (string line in step["run"]!.GetValue<string>().Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
             {
+                if (exited.IsCompleted)
+                {
+                    return KilledExit;
+                }
+
                 if (line.StartsWith("echo ", StringComparison.Ordinal))
                 {
                     string text = line[5..];

@@ -18,7 +18,9 @@ public sealed class LogPump(SecretMasker masker, ILogObserver observer)
 
     public async Task RunAsync(Stream serial, string logPath, CancellationToken ct)
     {
-        await using var log = new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.Asynchronous);
+        // Unbuffered: each line reaches the file as soon as it is read, so the admin page's live tail (which reads
+        // the file) sees a steady trickle of output at once, not in 4 KiB steps. One write per line is cheap.
+        await using var log = new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous);
         await using var index = new StreamWriter(new FileStream(logPath + ".idx", FileMode.Append, FileAccess.Write, FileShare.Read));
         using var reader = new StreamReader(serial, Encoding.UTF8, detectEncodingFromByteOrderMarks: false, bufferSize: 16 * 1024);
         var utf8 = new UTF8Encoding(false);

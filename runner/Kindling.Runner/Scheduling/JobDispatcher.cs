@@ -27,11 +27,13 @@ public sealed partial class JobDispatcher
     private readonly FairShareScheduler _scheduler;
     private readonly ConcurrentDictionary<long, Task<JobState>> _active = new();
     private readonly SemaphoreSlim _wake = new(0);
+    private readonly HostDrain _drain;
+    private readonly Lock _admission = new();
 
     public JobDispatcher(IOptions<KindlingOptions> options, JobStore store, ForgeRegistry forges, JobRunner runner, JobReaper reaper,
-        KindlingMetrics metrics, TimeProvider time, ILogger<JobDispatcher> log)
+        KindlingMetrics metrics, HostDrain drain, TimeProvider time, ILogger<JobDispatcher> log)
     {
-        (_options, _store, _forges, _runner, _reaper, _metrics, _time, _log) = (options, store, forges, runner, reaper, metrics, time, log);
+        (_options, _store, _forges, _runner, _reaper, _metrics, _drain, _time, _log) = (options, store, forges, runner, reaper, metrics, drain, time, log);
         KindlingOptions o = options.Value;
         _scheduler = new FairShareScheduler(
             new HostCapacity(o.Host.Vcpus, o.Host.MemoryMib, o.Host.Oversubscription),
@@ -82,43 +84,59 @@ public sealed partial class JobDispatcher
         int created = 0;
         foreach (IForge forge in _forges.All)
         {
-            IReadOnlyList<ForgeJob> jobs;
             try
             {
-                jobs = await forge.PollQueuedAsync(ct);
+                created += await PollForgeAsync(forge, ct);
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
                 LogPollFailed(_log, e, forge.Tenant);
-                continue;
-            }
-
-            foreach (ForgeJob fj in jobs)
-            {
-                if (LabelMatcher.Match(fj.Labels, _options.Value.Pools) is not { } pool)
-                {
-                    continue; // not ours: another runner's labels
-                }
-
-                (JobRecord job, bool isNew) = _store.Enqueue(new NewJob
-                {
-                    Tenant = forge.Tenant, Forge = forge.Kind, ForgeJobId = fj.ForgeJobId, Repository = fj.Repository,
-                    Name = fj.Name, Labels = fj.Labels, SpecJson = fj.Spec?.ToJson(), Vcpus = pool.Vcpus, MemoryMib = pool.MemoryMib,
-                });
-                if (isNew)
-                {
-                    created++;
-                    _metrics.Transition(JobState.Queued);
-                    JobSeen?.Invoke(job.Id);
-                }
             }
         }
 
         return created;
     }
 
-    /// <summary>Admits what fits and starts those jobs; returns the ids started.</summary>
+    /// <summary>Polls one forge and records its new jobs (the admin page's re-run submits to one local forge).</summary>
+    public async Task<int> PollForgeAsync(IForge forge, CancellationToken ct)
+    {
+        int created = 0;
+        foreach (ForgeJob fj in await forge.PollQueuedAsync(ct))
+        {
+            if (LabelMatcher.Match(fj.Labels, _options.Value.Pools) is not { } pool)
+            {
+                continue; // not ours: another runner's labels
+            }
+
+            (JobRecord job, bool isNew) = _store.Enqueue(new NewJob
+            {
+                Tenant = forge.Tenant, Forge = forge.Kind, ForgeJobId = fj.ForgeJobId, Repository = fj.Repository,
+                Name = fj.Name, Labels = fj.Labels, SpecJson = fj.Spec?.ToJson(), Vcpus = pool.Vcpus, MemoryMib = pool.MemoryMib,
+            });
+            if (isNew)
+            {
+                created++;
+                _metrics.Transition(JobState.Queued);
+                JobSeen?.Invoke(job.Id);
+            }
+        }
+
+        return created;
+    }
+
+    /// <summary>
+    /// Admits what fits and starts those jobs; returns the ids started. Nothing is admitted while the host is
+    /// drained. One admission at a time (the loop, the demo and the admin page's re-run may all ask).
+    /// </summary>
     public IReadOnlyList<long> AdmitAndStart(CancellationToken stopping)
+    {
+        lock (_admission)
+        {
+            return _drain.IsDrained ? [] : Admit(stopping);
+        }
+    }
+
+    private List<long> Admit(CancellationToken stopping)
     {
         IReadOnlyList<JobRecord> queued = _store.ListByState(JobState.Queued);
         if (queued.Count == 0)

@@ -14,8 +14,8 @@ using Microsoft.Extensions.Options;
 namespace Kindling.Runner.Web;
 
 /// <summary>
-/// The runner's HTTP surface until the admin page (issue 8) lands: <c>/healthz</c> (anonymous),
-/// <c>/api/jobs</c> (admin token when one is configured) and the optional GitHub webhook receiver.
+/// The runner's anonymous HTTP surface: <c>/healthz</c> and the optional GitHub webhook receiver (authenticated
+/// by its signature). The admin page and API are <see cref="AdminWeb"/>.
 /// </summary>
 public static class RunnerEndpoints
 {
@@ -23,21 +23,7 @@ public static class RunnerEndpoints
 
     public static void MapRunnerEndpoints(this IEndpointRouteBuilder app)
     {
-        app.MapGet("/healthz", () => Results.Text("ok"));
-        app.MapGet("/api/jobs", (HttpContext ctx, JobStore store, IOptions<KindlingOptions> o, string? tenant, string? state, int? limit) =>
-        {
-            if (!Authorized(ctx, o.Value))
-            {
-                return Results.Unauthorized();
-            }
-
-            JobState? s = state is null ? null : JobLifecycle.Parse(state);
-            return Results.Json(store.List(tenant, s, Math.Clamp(limit ?? 100, 1, 1000)).Select(j => new
-            {
-                j.Id, j.Tenant, j.Forge, forge_job_id = j.ForgeJobId, j.Repository, j.Name, j.Labels, state = JobLifecycle.Name(j.State),
-                j.Attempt, created_at = j.CreatedAt, updated_at = j.UpdatedAt, exit_code = j.ExitCode, vm_id = j.VmId,
-            }));
-        });
+        app.MapGet("/healthz", () => Results.Text("ok")).AllowAnonymous();
         app.MapPost("/webhooks/github", async (HttpContext ctx, IOptions<KindlingOptions> o, JobDispatcher dispatcher) =>
         {
             string? secret = o.Value.Forge.GitHub.WebhookSecretEnv is { } env ? Environment.GetEnvironmentVariable(env) : null;
@@ -66,19 +52,7 @@ public static class RunnerEndpoints
             }
 
             return Results.Accepted();
-        });
-    }
-
-    private static bool Authorized(HttpContext ctx, KindlingOptions o)
-    {
-        string? token = o.Web.AdminToken ?? (o.Web.AdminTokenEnv is { } env ? Environment.GetEnvironmentVariable(env) : null);
-        if (string.IsNullOrEmpty(token))
-        {
-            return true; // no token configured: the listener is loopback-only by default
-        }
-
-        string presented = ctx.Request.Headers.Authorization.ToString().Replace("Bearer ", "", StringComparison.Ordinal);
-        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(token));
+        }).AllowAnonymous(); // authenticated by the webhook signature, not by a login
     }
 }
 
