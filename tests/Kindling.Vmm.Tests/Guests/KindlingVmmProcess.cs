@@ -22,7 +22,8 @@ internal static class KindlingVmmProcess
         MachineConfig = new MachineConfig { VcpuCount = vcpus, MemSizeMib = memMib },
     };
 
-    public static async Task<GuestRunResult> RunAsync(VmConfig config, string workDirectory, TimeSpan timeout, CancellationToken cancellationToken)
+    public static async Task<GuestRunResult> RunAsync(VmConfig config, string workDirectory, TimeSpan timeout, CancellationToken cancellationToken,
+        IReadOnlyList<string>? extraArguments = null)
     {
         if (!File.Exists(DllPath))
         {
@@ -31,6 +32,6 @@ internal static class KindlingVmmProcess
 
         string configPath = Path.Combine(workDirectory, "vm.json");
         await File.WriteAllTextAsync(configPath, VmConfigJson.Serialize(config), cancellationToken);
-        return await GuestProcess.RunAsync(DotnetHost, [DllPath, "--config-file", configPath, "--no-api"], timeout, cancellationToken);
+        return await GuestProcess.RunAsync(DotnetHost, [DllPath, "--config-file", configPath, "--no-api", .. extraArguments ?? []], timeout, cancellationToken);
     }
 }
