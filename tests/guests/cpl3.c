@@ -142,7 +142,7 @@ __asm__(
     "  .endr\n"
     /* User snippets (position-independent; copied to the user page). */
     ".globl cpl3_user_begin, cpl3_user_end, cpl3_user_syscall, cpl3_user_syscall_next, cpl3_user_int80\n"
-    ".globl cpl3_user_sysenter, cpl3_user_ud2, cpl3_user_cli, cpl3_user_kread\n"
+    ".globl cpl3_user_sysenter, cpl3_user_ud2, cpl3_user_cli, cpl3_user_kread, cpl3_user_load\n"
     "cpl3_user_begin:\n"
     "cpl3_user_syscall:\n"
     "  mov $0x5a5a, %eax; mov $0x1111, %ecx; mov $0x2222, %r11d\n"
@@ -160,6 +160,8 @@ __asm__(
     "cpl3_user_cli:\n"
     "  mov $0x1111, %ecx; mov $0x2222, %r11d; cli\n"
     "  ud2\n"
+    "cpl3_user_load:\n"
+    "  mov $0x2222, %r11d; mov (%rdi), %rcx; ud2\n"
     "cpl3_user_kread:\n"
     "  mov $0x1111, %ecx; mov $0x2222, %r11d; mov (%rdi), %rax\n"
     "  ud2\n"
@@ -168,7 +170,7 @@ __asm__(
 void cpl3_run(uint64_t rip, uint64_t rdi);
 extern char cpl3_syscall_landing[], cpl3_stubs[];
 extern char cpl3_user_begin[], cpl3_user_end[], cpl3_user_syscall[], cpl3_user_syscall_next[], cpl3_user_int80[];
-extern char cpl3_user_sysenter[], cpl3_user_ud2[], cpl3_user_cli[], cpl3_user_kread[];
+extern char cpl3_user_sysenter[], cpl3_user_ud2[], cpl3_user_cli[], cpl3_user_kread[], cpl3_user_load[];
 extern uint64_t pml4[];
 
 static uint64_t user_address(const char *snippet) { return USER_PAGE + (uint64_t)(snippet - cpl3_user_begin); }
@@ -233,6 +235,59 @@ static void map_user_page(void)
     memcpy((void *)USER_PAGE, cpl3_user_begin, (size_t)(cpl3_user_end - cpl3_user_begin));
 }
 
+/* TLB probe: a 4 KiB user mapping at TLB_VA whose PTE the kernel changes between user-mode loads. */
+#define TLB_VA 0x800000UL /* PD index 4: replaced by a page table for the probe */
+#define PTE_P 0x1
+#define PTE_W 0x2
+#define PAGE_MASK_4K (~0xfffUL)
+static uint64_t tlb_pt[512] __attribute__((aligned(4096)));
+static volatile uint64_t tlb_page_a[512] __attribute__((aligned(4096)));
+static volatile uint64_t tlb_page_b[512] __attribute__((aligned(4096)));
+
+static void invlpg(uint64_t va) { __asm__ volatile("invlpg (%0)" : : "r"(va) : "memory"); }
+static void reload_cr3(void)
+{
+    uint64_t cr3;
+    __asm__ volatile("mov %%cr3, %0\n\tmov %0, %%cr3" : "=r"(cr3) : : "memory");
+}
+
+/* One user-mode load of TLB_VA: the value it saw, or ~0 when it faulted. */
+static uint64_t user_load(void)
+{
+    memset(&g_cpl3_record, 0, sizeof g_cpl3_record);
+    cpl3_run(USER_PAGE + (uint64_t)(cpl3_user_load - cpl3_user_begin), TLB_VA);
+    return g_cpl3_record.how == 6 ? g_cpl3_record.rcx : ~0UL;
+}
+
+/* Does the host honour the guest's INVLPG / CR3 reload for pages user mode has cached? */
+static void probe_tlb(void)
+{
+    uint64_t *pdpt = (uint64_t *)(pml4[0] & PAGE_MASK_4K);
+    uint64_t *pd = (uint64_t *)(pdpt[0] & PAGE_MASK_4K);
+    tlb_page_a[0] = 0xaaaa;
+    tlb_page_b[0] = 0xbbbb;
+    memset(tlb_pt, 0, sizeof tlb_pt);
+    tlb_pt[0] = (uint64_t)tlb_page_a | PTE_P | PTE_W | PTE_U;
+    pd[TLB_VA >> USER_PAGE_SHIFT] = (uint64_t)tlb_pt | PTE_P | PTE_W | PTE_U;
+    reload_cr3();
+
+    uint64_t first = user_load();
+    tlb_pt[0] = (uint64_t)tlb_page_b | PTE_P | PTE_W | PTE_U;
+    invlpg(TLB_VA);
+    uint64_t after_invlpg = user_load();
+    tlb_pt[0] = (uint64_t)tlb_page_a | PTE_P | PTE_W | PTE_U;
+    reload_cr3();
+    uint64_t after_cr3 = user_load();
+    tlb_pt[0] = 0;
+    invlpg(TLB_VA);
+    uint64_t after_unmap = user_load();
+    printf("cpl3: tlb first=%lx after-invlpg=%lx after-cr3=%lx after-unmap=%lx\n", first, after_invlpg, after_cr3, after_unmap);
+    printf("KINDLING-TLB first=%s invlpg=%s cr3=%s unmap=%s\n", first == 0xaaaa ? "ok" : "wrong",
+           after_invlpg == 0xbbbb ? "ok" : after_invlpg == 0xaaaa ? "stale" : "wrong",
+           after_cr3 == 0xaaaa ? "ok" : after_cr3 == 0xbbbb ? "stale" : "wrong",
+           after_unmap == ~0UL ? "fault" : "stale");
+}
+
 static const char *describe(char *buf, size_t size)
 {
     if (g_cpl3_record.how == HOW_LANDED)
@@ -278,6 +333,7 @@ void scenario_cpl3(void)
     const char *ud = probe("ud2", cpl3_user_ud2, 0, h_ud, sizeof h_ud);
     const char *cl = probe("cli", cpl3_user_cli, 0, h_cli, sizeof h_cli);
     const char *kread = probe("kread", cpl3_user_kread, (uint64_t)&tss, h_kread, sizeof h_kread);
+    probe_tlb();
 
     printf("KINDLING-CPL3 syscall=%s syscall_rcx=%s syscall_r11=%s int80=%s sysenter=%s ud2=%s cli=%s kread=%s\n", sys,
            sys_rcx == user_address(cpl3_user_syscall_next) ? "next" : "other",

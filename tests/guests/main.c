@@ -23,6 +23,7 @@ static const struct scenario scenarios[] = {
     {"smp", scenario_smp},     {"timer", scenario_timer},     {"blk", scenario_blk},
     {"rng", scenario_rng},     {"net", scenario_net},         {"vsock", scenario_vsock},
     {"cpl3", scenario_cpl3},
+    {"mmds", scenario_mmds},
 };
 
 static void copy_cmdline(uint64_t paddr)

@@ -20,7 +20,7 @@
 #define MPF_SIGNATURE 0x5F504D5F
 #define MPC_SIGNATURE 0x504D4350
 #define MPF_PHYSPTR 4
-#define MPC_ENTRY_COUNT 0x22
+#define MPC_LENGTH 4
 #define MPC_HEADER_SIZE 0x2C
 #define MP_ENTRY_PROCESSOR 0
 #define MP_PROCESSOR_ENTRY_SIZE 20
@@ -46,6 +46,10 @@ static uint64_t find_mp_floating_pointer(uint64_t start, uint64_t end)
     return 0;
 }
 
+/* Walks the base table by its length, as Linux's smp_read_mpc() does (a table whose "entry count" is 0, as
+ * Firecracker writes, is still read), after checking its checksum; 0 when there is no valid table. The floating
+ * pointer is searched where the MP spec (and Linux's smp_scan_config) look: the last KiB of base memory, then the
+ * BIOS ROM area. */
 static uint32_t count_mp_processors(void)
 {
     uint64_t mpf = find_mp_floating_pointer(0x9FC00, 0xA0000);
@@ -56,15 +60,22 @@ static uint32_t count_mp_processors(void)
     uint64_t mpc = *(volatile uint32_t *)(mpf + MPF_PHYSPTR);
     if (!mpc || *(volatile uint32_t *)mpc != MPC_SIGNATURE)
         return 0;
-    uint32_t entries = *(volatile uint16_t *)(mpc + MPC_ENTRY_COUNT), cpus = 0;
-    const volatile uint8_t *e = (const volatile uint8_t *)(mpc + MPC_HEADER_SIZE);
-    for (uint32_t i = 0; i < entries; i++) {
+    uint32_t length = *(volatile uint16_t *)(mpc + MPC_LENGTH), cpus = 0;
+    if (length < MPC_HEADER_SIZE)
+        return 0;
+    uint8_t sum = 0;
+    for (uint32_t i = 0; i < length; i++)
+        sum += *(volatile uint8_t *)(mpc + i);
+    if (sum != 0)
+        return 0;
+    for (uint32_t off = MPC_HEADER_SIZE; off < length;) {
+        const volatile uint8_t *e = (const volatile uint8_t *)(mpc + off);
         if (e[0] == MP_ENTRY_PROCESSOR) {
             if (e[MP_PROCESSOR_FLAGS] & MP_PROCESSOR_ENABLED)
                 cpus++;
-            e += MP_PROCESSOR_ENTRY_SIZE;
+            off += MP_PROCESSOR_ENTRY_SIZE;
         } else {
-            e += MP_OTHER_ENTRY_SIZE;
+            off += MP_OTHER_ENTRY_SIZE;
         }
     }
     return cpus;

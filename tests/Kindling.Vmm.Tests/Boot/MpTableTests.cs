@@ -45,6 +45,31 @@ public sealed class MpTableTests
         Assert.Equal(0xfee0_0000u, BinaryPrimitives.ReadUInt32LittleEndian(header[36..]));
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(32)]
+    public void Write_EntryCount_CoversTheBaseTableExactly(int vcpus)
+    {
+        MpTable.Write(_memory, vcpus);
+
+        // MP spec 1.4 table 4-2: ENTRY COUNT at 0x22; processor entries are 20 bytes, all others 8.
+        Span<byte> header = _memory.GetSpan(new GuestAddress(0x9fc10), 44);
+        ushort length = BinaryPrimitives.ReadUInt16LittleEndian(header[4..]);
+        ushort count = BinaryPrimitives.ReadUInt16LittleEndian(header[0x22..]);
+        Assert.Equal(vcpus + 1 + 1 + 24 + 2, count);
+        int offset = 44, processors = 0;
+        for (int i = 0; i < count; i++)
+        {
+            byte type = _memory.GetSpan(new GuestAddress((ulong)(0x9fc10 + offset)), 1)[0];
+            processors += type == MpTable.MpProcessor ? 1 : 0;
+            offset += type == MpTable.MpProcessor ? 20 : 8;
+        }
+
+        Assert.Equal(length, offset);
+        Assert.Equal(vcpus, processors);
+    }
+
     [Fact]
     public void Write_FourVcpus_OneProcessorEntryEachBspFirst()
     {

@@ -20,12 +20,12 @@ public sealed class KindlingGuestTests
     private const int VsockPort = 52000;
     private const string VsockMessage = "KINDLING-VSOCK-ECHO ping";
 
-    private static async Task<GuestRunResult> RunAsync(VmConfig config)
+    private static async Task<GuestRunResult> RunAsync(VmConfig config, IReadOnlyList<string>? extraArguments = null)
     {
         DirectoryInfo dir = Directory.CreateTempSubdirectory("kindling-vmm-guest-");
         try
         {
-            return await KindlingVmmProcess.RunAsync(config, dir.FullName, RunTimeout, TestContext.Current.CancellationToken);
+            return await KindlingVmmProcess.RunAsync(config, dir.FullName, RunTimeout, TestContext.Current.CancellationToken, extraArguments);
         }
         finally
         {
@@ -183,6 +183,56 @@ public sealed class KindlingGuestTests
         Assert.True(guestFrameSeen, $"the guest's frame never appeared on {tap.Name}; {r.Describe()}");
         AssertPassed(r, "net");
         Assert.Contains(r.Lines, l => l.StartsWith(EthernetFrames.ReceivedLine(reply), StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// MMDS V2 end to end, from the guest's side of virtio-net: ARP, a TCP connection per request, PUT
+    /// /latest/api/token, then GET with the token; the value comes from <c>--metadata</c>. Kindling-only: QEMU has
+    /// no metadata service, so the guest's own TCP/HTTP code is checked by its checksums and by this VMM alone.
+    /// </summary>
+    [KvmFact]
+    public async Task Mmds_OnKindlingVmmWithToken_GuestReadsTheSecretFromMetadata()
+    {
+        string secret = $"s3cret-{Guid.NewGuid():N}";
+        GuestRunResult r = await RunMmdsAsync($"kindling.test=mmds kindling.mmds_path={MmdsSecretPath} kindling.expect={secret}", secret);
+
+        AssertPassed(r, "mmds");
+        Assert.Contains(r.Lines, l => l.StartsWith("mmds: PUT /latest/api/token: 200, a token of ", StringComparison.Ordinal));
+        Assert.Contains($"mmds: GET {MmdsSecretPath}: 200 '{secret}'", r.Lines);
+    }
+
+    /// <summary>V2 refuses a GET without a session token (401); Kindling-only, as above.</summary>
+    [KvmFact]
+    public async Task Mmds_OnKindlingVmmWithoutToken_GetIsRefusedWith401()
+    {
+        GuestRunResult r = await RunMmdsAsync($"kindling.test=mmds kindling.mmds_path={MmdsSecretPath} kindling.mmds_token=none", "unused");
+
+        AssertPassed(r, "mmds");
+        Assert.Contains(r.Lines, l => l.StartsWith($"mmds: GET {MmdsSecretPath} without a token: 401 ", StringComparison.Ordinal));
+    }
+
+    private const string MmdsSecretPath = "/latest/meta-data/kindling-secret";
+
+    private static async Task<GuestRunResult> RunMmdsAsync(string bootArgs, string secret)
+    {
+        Assert.SkipWhen(HostFacts.RootUnavailableReason is not null, HostFacts.RootUnavailableReason ?? "");
+        using TapDevice tap = TapDevice.Create();
+        DirectoryInfo dir = Directory.CreateTempSubdirectory("kindling-vmm-mmds-");
+        try
+        {
+            string metadata = Path.Combine(dir.FullName, "metadata.json");
+            await File.WriteAllTextAsync(metadata, "{\"latest\":{\"meta-data\":{\"kindling-secret\":\"" + secret + "\"}}}", TestContext.Current.CancellationToken);
+            VmConfig config = KindlingVmmProcess.GuestConfig(bootArgs) with
+            {
+                NetworkInterfaces = [new NetworkInterfaceConfig { IfaceId = "eth0", HostDevName = tap.Name, GuestMac = GuestMac }],
+                MmdsConfig = new MmdsConfig { Version = "V2", NetworkInterfaces = ["eth0"] },
+            };
+            return await RunAsync(config, ["--metadata", metadata]);
+        }
+        finally
+        {
+            dir.Delete(recursive: true);
+        }
     }
 
     /// <summary>Hybrid vsock: the guest connects to host port 52000; the VMM connects to <c>uds_path_52000</c>.</summary>

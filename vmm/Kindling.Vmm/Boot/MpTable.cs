@@ -10,6 +10,12 @@ namespace Kindling.Vmm.Boot;
 /// I/O interrupt entries for IRQ 0–23 (KVM's default routing) and the ExtINT/NMI local interrupts. Linux finds it
 /// by scanning the last KiB of base memory, and learns from it how many CPUs to start.
 /// </summary>
+/// <remarks>
+/// The header carries both the base table length and the entry count (MP spec 1.4 table 4-2, "ENTRY COUNT" at
+/// offset 0x22, Linux's <c>mpc_table.oemcount</c>). Linux walks the entries by length only, which is why a table
+/// with a zero count (Firecracker writes one) still boots Linux; other readers (the spec's own algorithm, SeaBIOS
+/// tables' consumers, our smp test guest) stop after "entry count" entries, so both are filled.
+/// </remarks>
 public static class MpTable
 {
     public const byte MpProcessor = 0, MpBus = 1, MpIoapic = 2, MpIntsrc = 3, MpLintsrc = 4;
@@ -85,6 +91,7 @@ public static class MpTable
 
         int tableStart = offset;
         offset += Unsafe.SizeOf<MpcTable>();
+        int entries = 0;
         for (int cpu = 0; cpu < vcpuCount; cpu++)
         {
             var entry = new MpcCpu
@@ -97,11 +104,13 @@ public static class MpTable
                 FeatureFlag = CpuFeatureApic | CpuFeatureFpu,
             };
             Put(table, ref offset, entry);
+            entries++;
         }
 
         var bus = new MpcBus { Type = MpBus, BusId = 0 };
         BusTypeIsa.CopyTo(new Span<byte>(bus.BusType, 6));
         Put(table, ref offset, bus);
+        entries++;
         Put(table, ref offset, new MpcIoapic
         {
             Type = MpIoapic,
@@ -110,6 +119,7 @@ public static class MpTable
             Flags = MpcApicUsable,
             ApicAddr = IoApicDefaultPhysBase,
         });
+        entries++;
         for (int irq = 0; irq <= IrqMax; irq++)
         {
             Put(table, ref offset, new MpcIntsrc
@@ -122,14 +132,17 @@ public static class MpTable
                 DstApic = ioApicId,
                 DstIrq = (byte)irq,
             });
+            entries++;
         }
 
         Put(table, ref offset, new MpcLintsrc { Type = MpLintsrc, IrqType = MpExtInt, IrqFlag = MpIrqDefault, DestApic = 0, DestApicLint = 0 });
         Put(table, ref offset, new MpcLintsrc { Type = MpLintsrc, IrqType = MpNmi, IrqFlag = MpIrqDefault, DestApic = AllApics, DestApicLint = 1 });
+        entries += 2;
 
         var header = default(MpcTable);
         TableSignature.CopyTo(new Span<byte>(header.Signature, 4));
         header.Length = (ushort)(offset - tableStart);
+        header.OemCount = (ushort)entries;
         header.Spec = SpecRevision;
         OemId.CopyTo(new Span<byte>(header.Oem, 8));
         ProductId.CopyTo(new Span<byte>(header.ProductId, 12));

@@ -32,6 +32,8 @@ internal unsafe struct MpcTable
     public fixed byte ProductId[12];
     public uint OemPtr;
     public ushort OemSize;
+
+    /// <summary>The spec's "entry count": entries in the base table after this header (Linux: oemcount).</summary>
     public ushort OemCount;
     public uint Lapic;
     public uint Reserved;

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Kindling.Vmm.Interop;
 using Kindling.Vmm.Jail.Seccomp;
@@ -8,7 +9,7 @@ namespace Kindling.Vmm.Jail;
 /// <summary>
 /// The jailed side: runs as the init of new mount/pid/IPC/UTS (and maybe network) namespaces, still root, and
 /// turns itself into the confined VMM, in this order: join the cgroup, close inherited descriptors, bind the
-/// runtime read-only, mount /proc, pivot_root into the chroot and detach the old root, set rlimits, clear the
+/// runtime read-only, mount /proc, load OpenSSL, pivot_root into the chroot and detach the old root, set rlimits, clear the
 /// environment, drop to the uid/gid, set no_new_privs and install the seccomp filter on every thread. Only then
 /// does it call the VMM (or a debug action).
 /// </summary>
@@ -68,6 +69,8 @@ public static class JailInit
 
         LibcJail.Mount(ProcFs, root + "/proc", ProcFs, LibcJail.MS_NOSUID | LibcJail.MS_NODEV | LibcJail.MS_NOEXEC);
 
+        LoadCryptography();
+
         LibcJail.ChangeDirectory(root);
         // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only the jail.
         LibcJail.PivotRoot(".", ".");
@@ -95,6 +98,24 @@ public static class JailInit
         LibcJail.SetParentDeathSignal(SIGKILL);
 
         SeccompFilter.Install(SeccompFilter.BuildVmmFilter());
+    }
+
+    /// <summary>
+    /// Loads OpenSSL while the host's libraries are still visible. On Linux the runtime's RandomNumberGenerator
+    /// and HMAC are OpenSSL (libssl.so.3/libcrypto.so.3, dlopen'ed by its native shim on first use), and the VMM
+    /// needs both: the MMDS token key and tokens, the MMDS TCP initial sequence numbers, virtio-rng. Without this
+    /// the first use inside the chroot finds no libssl and the runtime dies ("No usable version of libssl was
+    /// found", SIGSEGV). One random fill and one HMAC here make the shim dlopen both libraries, run OpenSSL's
+    /// initialisation (configuration file included), fetch SHA-256/HMAC from the default provider and seed the
+    /// DRBG, all before pivot_root and the seccomp filter; afterwards the mapped libraries need no file in the
+    /// jail, and what they do later (reseeding through getrandom) is on the allowlist.
+    /// </summary>
+    private static void LoadCryptography()
+    {
+        Span<byte> key = stackalloc byte[32];
+        RandomNumberGenerator.Fill(key);
+        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
+        HMACSHA256.HashData(key, key, mac);
     }
 
     /// <summary>
