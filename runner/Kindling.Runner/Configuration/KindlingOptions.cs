@@ -110,6 +110,11 @@ public sealed class LauncherOptions
     public string VmmPath { get; set; } = "";
     /// <summary>Create a TAP per VM (needs root) and give the guest network + MMDS on it.</summary>
     public bool Network { get; set; } = true;
+    /// <summary>
+    /// A directory with the guest images to boot instead of those Kindling.Images builds: <c>vmlinux</c>,
+    /// <c>rootfs.ext4</c>, optionally <c>initramfs.cpio</c> and <c>boot-args</c> (the kernel command line).
+    /// </summary>
+    public string? ImagesDirectory { get; set; }
     /// <summary>Stub launcher only: how long the simulated job runs.</summary>
     public TimeSpan StubJobDuration { get; set; } = TimeSpan.FromMilliseconds(200);
     /// <summary>Stub launcher only: how long the simulated guest takes to boot (before job-start).</summary>

@@ -64,6 +64,10 @@ public sealed class KindlingOptionsValidator : IValidateOptions<KindlingOptions>
         if (o.PollInterval < TimeSpan.FromMilliseconds(10)) Fail("PollInterval", $"is {o.PollInterval}; must be at least 00:00:00.010");
         if (o.JobTimeout <= TimeSpan.Zero) Fail("JobTimeout", $"is {o.JobTimeout}; must be positive (e.g. 06:00:00)");
         if (o.Launcher.Kind is not ("vmm" or "stub")) Fail("Launcher:Kind", $"'{o.Launcher.Kind}' is unknown; use vmm or stub");
+        if (o.Launcher.ImagesDirectory is { Length: > 0 } images && !Directory.Exists(images))
+        {
+            Fail("Launcher:ImagesDirectory", $"'{images}' does not exist; point it at a directory with vmlinux and rootfs.ext4, or remove it to use the built images");
+        }
         if (!Uri.TryCreate(o.Web.Url, UriKind.Absolute, out Uri? web) || web.Scheme != "http")
         {
             Fail("Web:Url", $"'{o.Web.Url}' is not an http URL such as http://127.0.0.1:8080");
