@@ -71,8 +71,47 @@ internal sealed class RunnerHarness : IAsyncDisposable
         return d;
     }
 
-    public static Dictionary<string, string?> Merge(params Dictionary<string, string?>[] parts) =>
-        parts.SelectMany(p => p).ToDictionary(kv => kv.Key, kv => kv.Value);
+    /// <summary>Combines configuration parts; a later part's value wins.</summary>
+    public static Dictionary<string, string?> Merge(params Dictionary<string, string?>[] parts)
+    {
+        Dictionary<string, string?> all = [];
+        foreach ((string k, string? v) in parts.SelectMany(p => p))
+        {
+            all[k] = v;
+        }
+
+        return all;
+    }
+
+    /// <summary>Runs the daemon loop until <see cref="IAsyncDisposable.DisposeAsync"/> of the result (which waits for it to stop).</summary>
+    public LoopRun StartLoop(CancellationToken ct) => new(Dispatcher, ct);
+
+    internal sealed class LoopRun : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop;
+        private readonly Task _loop;
+
+        public LoopRun(JobDispatcher dispatcher, CancellationToken ct)
+        {
+            _stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            _loop = dispatcher.RunAsync(_stop.Token);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            try
+            {
+                await _loop;
+            }
+            catch (OperationCanceledException)
+            {
+                // the loop ends by cancellation
+            }
+
+            _stop.Dispose();
+        }
+    }
 
     /// <summary>Poll, admit, run to the end (repeats until nothing is queued or active).</summary>
     public async Task RunAllAsync(CancellationToken ct)

@@ -115,6 +115,11 @@ public sealed class LauncherOptions
     /// KVM emulates guest kernel code, as <c>kindling-vmm probe-kvm</c> tells), <c>debian</c> or <c>kindling</c>.
     /// </summary>
     public string GuestKernel { get; set; } = "auto";
+    /// <summary>
+    /// A directory with the guest images to boot instead of those Kindling.Images builds: <c>vmlinux</c>,
+    /// <c>rootfs.ext4</c>, optionally <c>initramfs.cpio</c> and <c>boot-args</c> (the kernel command line).
+    /// </summary>
+    public string? ImagesDirectory { get; set; }
     /// <summary>Stub launcher only: how long the simulated job runs.</summary>
     public TimeSpan StubJobDuration { get; set; } = TimeSpan.FromMilliseconds(200);
     /// <summary>Stub launcher only: how long the simulated guest takes to boot (before job-start).</summary>

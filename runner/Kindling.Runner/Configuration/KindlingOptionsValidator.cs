@@ -68,6 +68,10 @@ public sealed class KindlingOptionsValidator : IValidateOptions<KindlingOptions>
         {
             Fail("Launcher:GuestKernel", $"'{o.Launcher.GuestKernel}' is unknown; use auto, debian or kindling");
         }
+        if (o.Launcher.ImagesDirectory is { Length: > 0 } images && !Directory.Exists(images))
+        {
+            Fail("Launcher:ImagesDirectory", $"'{images}' does not exist; point it at a directory with vmlinux and rootfs.ext4, or remove it to use the built images");
+        }
         if (!Uri.TryCreate(o.Web.Url, UriKind.Absolute, out Uri? web) || web.Scheme != "http")
         {
             Fail("Web:Url", $"'{o.Web.Url}' is not an http URL such as http://127.0.0.1:8080");

@@ -39,8 +39,8 @@ public static class RunnerComposition
         services.TryAddSingleton<IImageProvider>(sp =>
         {
             KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
-            return o.Launcher.Kind == "stub"
-                ? new PlaceholderImageProvider(Path.Combine(o.StateDirectory, "images"))
+            return o.Launcher.ImagesDirectory is { Length: > 0 } dir ? new DirectoryImageProvider(dir)
+                : o.Launcher.Kind == "stub" ? new PlaceholderImageProvider(Path.Combine(o.StateDirectory, "images"))
                 : ImageStoreProvider.ForStateDirectory(o.StateDirectory, host: () => KvmHost.Probe(VmmLauncher.Locate(o.Launcher.VmmPath)),
                     guestKernel: o.Launcher.GuestKernel);
         });

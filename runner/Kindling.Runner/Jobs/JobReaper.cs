@@ -47,8 +47,12 @@ public sealed partial class JobReaper(
         await ReapPeriodicAsync(new HashSet<long>(), ct);
     }
 
-    /// <summary>Periodic pass; <paramref name="activeJobs"/> are jobs this process is running now (left alone).</summary>
-    public async Task ReapPeriodicAsync(IReadOnlySet<long> activeJobs, CancellationToken ct)
+    /// <summary>
+    /// Periodic pass; <paramref name="activeJobs"/> are jobs this process is running now (left alone). The forge
+    /// runner sweep skips <paramref name="unavailableTenants"/> (forges that are failing now: it would only wait
+    /// out their retries) until they answer again.
+    /// </summary>
+    public async Task ReapPeriodicAsync(IReadOnlySet<long> activeJobs, CancellationToken ct, IReadOnlySet<string>? unavailableTenants = null)
     {
         foreach (JobRecord job in store.ListByState(JobState.Succeeded, JobState.Failed, JobState.Cancelled, JobState.TimedOut))
         {
@@ -81,7 +85,7 @@ public sealed partial class JobReaper(
 
         HashSet<string> liveRunners = [.. store.ListByState(JobState.Preparing, JobState.Booting, JobState.Running)
             .Select(j => j.RunnerName).OfType<string>()];
-        foreach (IForge forge in forges.All)
+        foreach (IForge forge in forges.All.Where(f => unavailableTenants?.Contains(f.Tenant) != true))
         {
             try
             {

@@ -32,6 +32,9 @@ public sealed partial class JobRunner(
     /// <summary>How long a VM may take to exit after its job ended before it is killed.</summary>
     public static readonly TimeSpan ExitGrace = TimeSpan.FromSeconds(10);
 
+    /// <summary>Attempts at preparing a job while its forge is unavailable before the job fails.</summary>
+    public const int MaxPrepareAttempts = 10;
+
     /// <summary>Raised when a VMM process exists (benchmarks measure poll → spawn with it).</summary>
     public event Action<long>? VmSpawned;
 
@@ -77,6 +80,7 @@ public sealed partial class JobRunner(
         });
         IVmHandle? vm = null;
         Task? pump = null;
+        string? forgeUnavailable = null;
         try
         {
             Directory.CreateDirectory(ws.Directory);
@@ -163,6 +167,13 @@ public sealed partial class JobRunner(
         {
             outcome = (JobState.Failed, $"the runner stopped while the job was {stage}", null);
         }
+        catch (ForgeUnavailableException e) when (stage == "preparing")
+        {
+            // Nothing ran and the forge job still waits there: try again later rather than lose it.
+            LogForgeUnavailable(log, job.Id, job.Attempt, e.Message);
+            forgeUnavailable = e.Message;
+            outcome = (JobState.Failed, $"preparing failed after {job.Attempt} attempts: {e.Message}", null);
+        }
         catch (Exception e) when (e is VmLaunchException or ImagesUnavailableException or IOException)
         {
             // Expected failures whose message already says what to fix: no stack trace in the operator's log.
@@ -191,7 +202,29 @@ public sealed partial class JobRunner(
             await vm.DisposeAsync();
         }
 
+        if (forgeUnavailable is not null && job.Attempt < MaxPrepareAttempts && await TryRequeueAsync(job.Id, forgeUnavailable))
+        {
+            return JobState.Queued;
+        }
+
         return await FinishAsync(job.Id, outcome.State, outcome.Reason, outcome.Exit);
+    }
+
+    /// <summary>Releases what a preparing job holds and puts it back in the queue; false when that fails.</summary>
+    private async Task<bool> TryRequeueAsync(long jobId, string why)
+    {
+        JobRecord job = store.Get(jobId)!;
+        try
+        {
+            await teardown.ReleaseAsync(job, CancellationToken.None);
+            Move(jobId, JobState.Preparing, JobState.Queued, $"re-queued: {why} (attempt {job.Attempt} of {MaxPrepareAttempts})");
+            return true;
+        }
+        catch (Exception e)
+        {
+            LogTeardownFailed(log, e, jobId);
+            return false;
+        }
     }
 
     /// <summary>Moves a job to its result, tears it down and marks it cleaned (teardown errors leave it for the reaper).</summary>
@@ -284,6 +317,9 @@ public sealed partial class JobRunner(
         {
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "job {JobId} (attempt {Attempt}): the forge is unavailable; it goes back to the queue: {Reason}")]
+    private static partial void LogForgeUnavailable(ILogger log, long jobId, int attempt, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "job {JobId} failed while {Stage}: {Reason}")]
     private static partial void LogFailedBecause(ILogger log, long jobId, string stage, string reason);

@@ -3,15 +3,16 @@ using System.Diagnostics;
 namespace Kindling.Runner.Launch;
 
 /// <summary>
-/// Images found in a directory (<c>vmlinux</c>, optional <c>initramfs.cpio</c>, <c>rootfs.ext4</c>); overlays are
-/// empty ext4 files made with <c>mkfs.ext4</c>. Stands in until Kindling.Images' builder is wired to
-/// <see cref="IImageProvider"/>.
+/// Images found in a directory (<c>Kindling:Launcher:ImagesDirectory</c>): <c>vmlinux</c>, <c>rootfs.ext4</c>,
+/// optional <c>initramfs.cpio</c> and <c>boot-args</c> (the kernel command line, else <see cref="DefaultBootArgs"/>);
+/// overlays are empty ext4 files made with <c>mkfs.ext4</c> in the job's work directory.
 /// </summary>
 public sealed class DirectoryImageProvider(string directory, long overlayBytes = 1L << 30) : IImageProvider
 {
     public const string Kernel = "vmlinux";
     public const string Initrd = "initramfs.cpio";
     public const string Rootfs = "rootfs.ext4";
+    public const string BootArgsFile = "boot-args";
     public const string OverlayFile = "overlay.ext4";
     public const string DefaultBootArgs = "console=ttyS0 reboot=k panic=1 pci=off i8042.noaux i8042.nomux i8042.nopnp";
 
@@ -29,28 +30,46 @@ public sealed class DirectoryImageProvider(string directory, long overlayBytes =
         }
 
         progress?.Report(new ImageProgress("images ready", 1));
-        return Task.FromResult(new GuestImages(kernel, File.Exists(initrd) ? initrd : null, rootfs, DefaultBootArgs));
+        string bootArgsFile = Path.Combine(directory, BootArgsFile);
+        string bootArgs = File.Exists(bootArgsFile) ? File.ReadAllText(bootArgsFile).Trim() : DefaultBootArgs;
+        return Task.FromResult(new GuestImages(kernel, File.Exists(initrd) ? initrd : null, rootfs, bootArgs));
     }
 
     public async Task<string> CreateOverlayAsync(string workDir, CancellationToken ct)
     {
         string path = Path.Combine(workDir, OverlayFile);
         string temp = path + ".tmp";
-        await using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        try
         {
-            f.SetLength(overlayBytes); // sparse
-        }
+            await using (var f = new FileStream(temp, FileMode.Create, FileAccess.Write))
+            {
+                f.SetLength(overlayBytes); // sparse
+            }
 
-        using Process mkfs = Process.Start(new ProcessStartInfo("mkfs.ext4", ["-q", "-F", "-L", "kindling-overlay", temp])
-        {
-            RedirectStandardError = true, RedirectStandardOutput = true,
-        }) ?? throw new IOException("cannot start mkfs.ext4 (install e2fsprogs)");
-        string err = await mkfs.StandardError.ReadToEndAsync(ct);
-        await mkfs.WaitForExitAsync(ct);
-        if (mkfs.ExitCode != 0)
+            using Process mkfs = Process.Start(new ProcessStartInfo("mkfs.ext4", ["-q", "-F", "-L", "kindling-overlay", temp])
+            {
+                RedirectStandardError = true, RedirectStandardOutput = true,
+            }) ?? throw new IOException("cannot start mkfs.ext4 (install e2fsprogs)");
+            Task<string> stdout = mkfs.StandardOutput.ReadToEndAsync(ct);
+            string err = await mkfs.StandardError.ReadToEndAsync(ct);
+            await mkfs.WaitForExitAsync(ct);
+            if (mkfs.ExitCode != 0)
+            {
+                string detail = $"mkfs.ext4 {temp} failed ({mkfs.ExitCode}): {(err + " " + await stdout).Trim()}";
+                throw detail.Contains(DiskFullException.NoSpaceText, StringComparison.OrdinalIgnoreCase)
+                    ? new DiskFullException("building the overlay", workDir, detail)
+                    : new IOException(detail);
+            }
+        }
+        catch (Exception e) when (e is IOException && e is not DiskFullException && DiskFullException.Indicates(e))
         {
             File.Delete(temp);
-            throw new IOException($"mkfs.ext4 {temp} failed ({mkfs.ExitCode}): {err.Trim()}");
+            throw new DiskFullException("building the overlay", workDir, e.Message, e);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
         }
 
         File.Move(temp, path, overwrite: true);

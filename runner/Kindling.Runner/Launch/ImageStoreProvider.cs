@@ -64,13 +64,27 @@ public sealed class ImageStoreProvider(ImageStore store, Flavour flavour, Func<K
         }
     }
 
+    /// <summary>
+    /// Builds the overlay inside the job's work directory (staging included), not in the store's shared overlays/
+    /// folder: whatever a crash leaves half-built goes with the work directory, which teardown and the reaper delete.
+    /// </summary>
     public async Task<string> CreateOverlayAsync(string workDir, CancellationToken ct)
     {
         string workspace = Path.Combine(workDir, WorkspaceFolder);
+        ImageStoreOptions o = store.Options;
+        var inWorkDir = new ImageStore(new ImageStoreOptions
+        {
+            CacheDirectory = o.CacheDirectory, GuestDirectory = o.GuestDirectory, BusyboxPath = o.BusyboxPath, KernelPackage = o.KernelPackage,
+            DebianSuite = o.DebianSuite, DebianMirror = o.DebianMirror, OverlaySizeBytes = o.OverlaySizeBytes, OverlayDirectory = workDir,
+        });
         try
         {
-            Overlay overlay = await store.CreateOverlayAsync(Directory.Exists(workspace) ? workspace : null, cancellationToken: ct);
+            Overlay overlay = await inWorkDir.CreateOverlayAsync(Directory.Exists(workspace) ? workspace : null, cancellationToken: ct);
             return overlay.Path;
+        }
+        catch (Exception e) when (e is ImageBuildException or IOException && DiskFullException.Indicates(e))
+        {
+            throw new DiskFullException("building the overlay", workDir, e.Message, e);
         }
         catch (ImageBuildException e)
         {

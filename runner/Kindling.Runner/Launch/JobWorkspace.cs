@@ -15,6 +15,9 @@ public sealed record JobWorkspace(string Directory)
     public string MetricsPath => Path.Combine(Directory, "vmm-metrics.json");
     public string VmmLogPath => Path.Combine(Directory, "vmm.log");
 
+    /// <summary>The VMM's own stdout and stderr.</summary>
+    public string VmmOutputPath => Path.Combine(Directory, "vmm.out");
+
     /// <summary>The job log lives outside the work directory: it outlives the VM's files.</summary>
     public static string LogPath(string stateDirectory, long jobId) =>
         Path.Combine(stateDirectory, "logs", jobId.ToString(CultureInfo.InvariantCulture) + ".log");

@@ -26,12 +26,12 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
 
     public Task<IVmHandle> LaunchAsync(VmLaunchRequest request, Action<int> onSpawned, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo("/bin/sh", ["-c", "while :; do sleep 1; done", request.VmId])
-        {
-            RedirectStandardInput = true, // closes with us? no: kept simple, the reaper handles leftovers
-            UseShellExecute = false,
-        };
-        Process process = Process.Start(psi) ?? throw new VmLaunchException("cannot start /bin/sh for the stub VM");
+        // Like a real VMM it outlives a crashed runner (the reaper kills it), does not hold the runner's stdio, and
+        // is one process (no children a kill of its pid would leave): a shell blocked reading a FIFO it also holds
+        // open for writing, which never ends. Its command line carries the VM id ($0).
+        string hold = Path.Combine(request.Workspace.Directory, "stub-vm.fifo");
+        Interop.Libc.MakeFifo(hold);
+        Process process = DetachedProcess.Start("/bin/sh", ["-c", "exec 3<>\"$1\"; read -r never <&3", request.VmId, hold], request.Workspace.Directory, "/dev/null", "/dev/null");
         LastSpawnTimestamp = Stopwatch.GetTimestamp();
         var handle = new ProcessVmHandle(process);
         onSpawned(handle.Pid);

@@ -8,7 +8,8 @@ namespace Kindling.Runner.Launch;
 /// record, spawns <c>kindling-vmm --api-sock SOCK --id VMID</c>, replays the same sections over the API
 /// (PUT /boot-source, /machine-config, /drives/ID, /network-interfaces/ID, /mmds/config, /serial, /logger,
 /// /metrics), PUTs the job tree to /mmds and only then <c>InstanceStart</c> — so the guest never boots without
-/// its metadata. The VMM's stdout/stderr go to the work directory's vmm.out.
+/// its metadata. The VMM's stdout (the guest's serial console) goes to the serial FIFO and its stderr to the work
+/// directory's vmm.out, both opened by the VMM process itself (see <see cref="DetachedProcess"/>).
 /// </summary>
 public sealed class VmmLauncher(string vmmPath) : IVmLauncher
 {
@@ -34,30 +35,24 @@ public sealed class VmmLauncher(string vmmPath) : IVmLauncher
         File.Move(temp, ws.VmConfigPath, overwrite: true);
         File.Delete(ws.ApiSocketPath);
 
-        var psi = new ProcessStartInfo(vmmPath, ["--api-sock", ws.ApiSocketPath, "--id", request.VmId])
-        {
-            UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true, WorkingDirectory = ws.Directory,
-        };
+        // Guest serial output is the VMM's stdout when it starts without a config file (PUT /serial does not move
+        // it), so stdout is the serial FIFO; stderr (its own log and one-line failure reason) goes to vmm.out. The
+        // VMM writes both itself, not through pipes to us: it and its output outlive a runner crash.
         Process process;
         try
         {
-            process = Process.Start(psi) ?? throw new VmLaunchException($"cannot start {vmmPath}");
+            process = DetachedProcess.Start(vmmPath, ["--api-sock", ws.ApiSocketPath, "--id", request.VmId], ws.Directory, ws.SerialFifoPath, ws.VmmOutputPath);
         }
-        catch (System.ComponentModel.Win32Exception e)
+        catch (FileNotFoundException e)
         {
-            throw new VmLaunchException($"cannot start {vmmPath}: {e.Message}; build it (dotnet build vmm/Kindling.Vmm.Cli) or set Kindling:Launcher:VmmPath", e);
+            throw new VmLaunchException($"cannot start kindling-vmm: {e.Message}; build it (dotnet build vmm/Kindling.Vmm.Cli) or set Kindling:Launcher:VmmPath", e);
         }
 
-        var output = new StreamWriter(Path.Combine(ws.Directory, "vmm.out"), append: true) { AutoFlush = true };
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.WriteLine(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (output) output.WriteLine(e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
         var handle = new ProcessVmHandle(process);
         onSpawned(handle.Pid);
         try
         {
-            await WaitForSocketAsync(ws.ApiSocketPath, handle, ct);
+            await WaitForSocketAsync(ws.ApiSocketPath, ws.VmmOutputPath, handle, ct);
             using var api = new VmmApiClient(ws.ApiSocketPath);
             await ConfigureAsync(api, request.VmConfig, ct);
             await api.PutAsync("mmds", request.Mmds.DeepClone(), ct);
@@ -98,14 +93,17 @@ public sealed class VmmLauncher(string vmmPath) : IVmLauncher
         }
     }
 
-    private static async Task WaitForSocketAsync(string path, IVmHandle handle, CancellationToken ct)
+    private static async Task WaitForSocketAsync(string path, string outputPath, IVmHandle handle, CancellationToken ct)
     {
         DateTime until = DateTime.UtcNow + SocketWait;
         while (!File.Exists(path))
         {
             if (handle.Exited.IsCompleted)
             {
-                throw new VmLaunchException($"kindling-vmm exited with code {await handle.Exited} before opening its API socket (see vmm.out in the job's work directory)");
+                int code = await handle.Exited;
+                throw new VmLaunchException(DetachedProcess.LastLine(outputPath) is { } why
+                    ? $"kindling-vmm exited with code {code} before opening its API socket: {why}"
+                    : $"kindling-vmm exited with code {code} before opening its API socket, with no output");
             }
 
             if (DateTime.UtcNow > until)

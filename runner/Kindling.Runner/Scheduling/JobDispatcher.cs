@@ -10,12 +10,23 @@ namespace Kindling.Runner.Scheduling;
 
 /// <summary>
 /// The daemon's loop: poll every tenant's forge, record matching jobs (once per forge job), admit queued jobs
-/// fair-share within quotas and host capacity, and run each admitted job exactly once. A forge that fails is
-/// skipped for that round (the GitHub client already retried with backoff); its jobs stay on the forge and are
-/// picked up by a later poll, so nothing is lost and nothing is started twice.
+/// fair-share within quotas and host capacity, and run each admitted job exactly once at a time.
+/// <para>
+/// Forges are polled concurrently, each on its own schedule, so one slow or unreachable forge delays nobody
+/// else. A forge whose poll fails (after the GitHub client's own retries) is skipped for an exponentially growing,
+/// jittered interval (<see cref="Backoff"/>); its jobs stay on the forge and a later poll picks them up, so
+/// nothing is lost, and the JobStore's one row per forge job means nothing is started twice. A job the runner
+/// re-queued because its forge was unavailable while it was prepared waits out a backoff of its own.
+/// </para>
 /// </summary>
 public sealed partial class JobDispatcher
 {
+    /// <summary>The longest a failing forge goes unpolled.</summary>
+    public static readonly TimeSpan MaxPollBackoff = TimeSpan.FromMinutes(5);
+
+    /// <summary>The longest a re-queued job waits before it may be admitted again.</summary>
+    public static readonly TimeSpan MaxRequeueBackoff = TimeSpan.FromMinutes(10);
+
     private readonly IOptions<KindlingOptions> _options;
     private readonly JobStore _store;
     private readonly ForgeRegistry _forges;
@@ -26,6 +37,8 @@ public sealed partial class JobDispatcher
     private readonly ILogger<JobDispatcher> _log;
     private readonly FairShareScheduler _scheduler;
     private readonly ConcurrentDictionary<long, Task<JobState>> _active = new();
+    private readonly ConcurrentDictionary<long, DateTimeOffset> _notBefore = new();
+    private readonly Dictionary<string, ForgePoll> _polls = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _wake = new(0);
     private readonly HostDrain _drain;
     private readonly Lock _admission = new();
@@ -55,19 +68,19 @@ public sealed partial class JobDispatcher
         DateTimeOffset nextReap = _time.GetUtcNow() + _options.Value.ReapInterval;
         while (!stopping.IsCancellationRequested)
         {
-            await PollAsync(stopping);
+            StartDuePolls(stopping);
             AdmitAndStart(stopping);
             if (_time.GetUtcNow() >= nextReap)
             {
                 nextReap = _time.GetUtcNow() + _options.Value.ReapInterval;
-                await _reaper.ReapPeriodicAsync(new HashSet<long>(_active.Keys), stopping);
+                await _reaper.ReapPeriodicAsync(new HashSet<long>(_active.Keys), stopping, UnavailableTenants());
             }
 
             _metrics.UpdateStateCounts(_store.CountByState());
             try
             {
-                using var delay = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-                delay.CancelAfter(_options.Value.PollInterval);
+                using var interval = new CancellationTokenSource(_options.Value.PollInterval, _time);
+                using var delay = CancellationTokenSource.CreateLinkedTokenSource(stopping, interval.Token);
                 await _wake.WaitAsync(delay.Token);
             }
             catch (OperationCanceledException) when (!stopping.IsCancellationRequested)
@@ -75,26 +88,98 @@ public sealed partial class JobDispatcher
             }
         }
 
+        Task[] polls;
+        lock (_polls)
+        {
+            polls = [.. _polls.Values.Select(p => p.InFlight).OfType<Task>()];
+        }
+
+        await Task.WhenAll(polls);
         await Task.WhenAll(_active.Values);
     }
 
-    /// <summary>One poll of every forge; returns how many new jobs were recorded.</summary>
+    /// <summary>One poll of every forge now (concurrently, ignoring backoff); returns how many new jobs were recorded.</summary>
     public async Task<int> PollAsync(CancellationToken ct)
     {
-        int created = 0;
-        foreach (IForge forge in _forges.All)
+        int[] created = await Task.WhenAll(_forges.All.Select(async forge =>
         {
             try
             {
-                created += await PollForgeAsync(forge, ct);
+                return await PollForgeAsync(forge, ct);
             }
             catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
-                LogPollFailed(_log, e, forge.Tenant);
+                LogPollFailed(_log, e, forge.Tenant, TimeSpan.Zero);
+                return 0;
+            }
+        }));
+        return created.Sum();
+    }
+
+    /// <summary>Starts a poll of each forge that is due and has none in flight; each wakes the loop when it ends.</summary>
+    private void StartDuePolls(CancellationToken stopping)
+    {
+        DateTimeOffset now = _time.GetUtcNow();
+        lock (_polls)
+        {
+            foreach (IForge forge in _forges.All)
+            {
+                if (!_polls.TryGetValue(forge.Tenant, out ForgePoll? poll))
+                {
+                    _polls[forge.Tenant] = poll = new ForgePoll();
+                }
+
+                if (poll.InFlight is null && now >= poll.Next)
+                {
+                    poll.InFlight = Task.Run(() => PollScheduledAsync(forge, poll, stopping), CancellationToken.None);
+                }
             }
         }
+    }
 
-        return created;
+    private async Task PollScheduledAsync(IForge forge, ForgePoll poll, CancellationToken stopping)
+    {
+        Exception? failure = null;
+        try
+        {
+            await PollForgeAsync(forge, stopping);
+        }
+        catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            failure = e;
+        }
+
+        TimeSpan next = _options.Value.PollInterval;
+        lock (_polls)
+        {
+            poll.Failures = failure is null ? 0 : poll.Failures + 1;
+            if (failure is not null)
+            {
+                next = Backoff.Delay(poll.Failures, _options.Value.PollInterval, MaxPollBackoff, Random.Shared.NextDouble());
+            }
+
+            poll.Next = _time.GetUtcNow() + next;
+            poll.InFlight = null;
+        }
+
+        if (failure is not null)
+        {
+            LogPollFailed(_log, failure, forge.Tenant, next);
+        }
+
+        _wake.Release(); // new jobs may be queued: admit now
+    }
+
+    /// <summary>Tenants whose forge is in poll backoff now (the reaper's runner sweep skips them).</summary>
+    private HashSet<string> UnavailableTenants()
+    {
+        lock (_polls)
+        {
+            return [.. _polls.Where(p => p.Value.Failures > 0).Select(p => p.Key)];
+        }
     }
 
     /// <summary>Polls one forge and records its new jobs (the admin page's re-run submits to one local forge).</summary>
@@ -138,7 +223,9 @@ public sealed partial class JobDispatcher
 
     private List<long> Admit(CancellationToken stopping)
     {
-        IReadOnlyList<JobRecord> queued = _store.ListByState(JobState.Queued);
+        DateTimeOffset now = _time.GetUtcNow();
+        List<JobRecord> queued = [.. _store.ListByState(JobState.Queued)
+            .Where(j => !_notBefore.TryGetValue(j.Id, out DateTimeOffset notBefore) || notBefore <= now)];
         if (queued.Count == 0)
         {
             return [];
@@ -175,7 +262,19 @@ public sealed partial class JobDispatcher
             {
                 try
                 {
-                    return await _runner.RunAsync(id, stopping);
+                    JobState state = await _runner.RunAsync(id, stopping);
+                    if (state == JobState.Queued && _store.Get(id) is { State: JobState.Queued } again)
+                    {
+                        TimeSpan wait = Backoff.Delay(again.Attempt - 1, _options.Value.PollInterval, MaxRequeueBackoff, Random.Shared.NextDouble());
+                        _notBefore[id] = _time.GetUtcNow() + wait;
+                        LogRequeued(_log, id, again.Attempt, wait);
+                    }
+                    else
+                    {
+                        _notBefore.TryRemove(id, out _);
+                    }
+
+                    return state;
                 }
                 finally
                 {
@@ -198,6 +297,17 @@ public sealed partial class JobDispatcher
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "polling tenant {Tenant} failed; retrying next round")]
-    private static partial void LogPollFailed(ILogger log, Exception e, string tenant);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "polling tenant {Tenant} failed; next poll of that forge in {Backoff}")]
+    private static partial void LogPollFailed(ILogger log, Exception e, string tenant, TimeSpan backoff);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "job {JobId} re-queued; attempt {Attempt} may start in {Wait}")]
+    private static partial void LogRequeued(ILogger log, long jobId, int attempt, TimeSpan wait);
+
+    /// <summary>One forge's polling schedule (guarded by the dictionary's lock).</summary>
+    private sealed class ForgePoll
+    {
+        public Task? InFlight { get; set; }
+        public DateTimeOffset Next { get; set; }
+        public int Failures { get; set; }
+    }
 }

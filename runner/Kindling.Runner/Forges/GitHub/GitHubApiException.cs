@@ -8,5 +8,12 @@ public sealed class GitHubApiException(string method, string path, HttpStatusCod
 {
     public HttpStatusCode Status { get; } = status;
 
+    /// <summary>
+    /// Worth trying again later: a server error, a rate limit still in force after the client's waits, or 409 on
+    /// runner registration (a retried POST whose first attempt GitHub did carry out; the next attempt uses a new name).
+    /// </summary>
+    public bool IsTransient => (int)Status >= 500 || Status is HttpStatusCode.TooManyRequests or HttpStatusCode.Conflict ||
+        (Status == HttpStatusCode.Forbidden && Message.Contains("rate limit", StringComparison.OrdinalIgnoreCase));
+
     private static string Trim(string body) => body.Length > 300 ? body[..300] + "…" : body;
 }

@@ -41,8 +41,10 @@ public sealed partial class GitHubClient
         _time = time;
         _log = log;
         Gate = new RateLimitGate(time);
-        _pipeline = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time }
-            .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
+        var pipeline = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = time };
+        if (options.MaxRetries > 0) // 0: no retries (Polly's retry strategy needs at least one)
+        {
+            pipeline.AddRetry(new RetryStrategyOptions<HttpResponseMessage>
             {
                 ShouldHandle = new PredicateBuilder<HttpResponseMessage>()
                     .Handle<HttpRequestException>()
@@ -60,9 +62,10 @@ public sealed partial class GitHubClient
                     args.Outcome.Result?.Dispose();
                     return ValueTask.CompletedTask;
                 },
-            })
-            .AddTimeout(options.RequestTimeout)
-            .Build();
+            });
+        }
+
+        _pipeline = pipeline.AddTimeout(options.RequestTimeout).Build();
     }
 
     /// <summary>Raised with each backoff delay before a retry (for metrics and tests).</summary>

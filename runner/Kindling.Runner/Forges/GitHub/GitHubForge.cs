@@ -68,8 +68,17 @@ public sealed partial class GitHubForge(TenantOptions tenant, GitHubClient clien
 
     public async Task<RunnerRegistration?> RegisterRunnerAsync(JobRecord job, string runnerName, IReadOnlyList<string> labels, CancellationToken ct)
     {
-        JitConfigResponse jit = await client.GenerateJitConfigAsync(
-            Scope(job.Repository), new JitConfigRequest(runnerName, DefaultRunnerGroupId, labels, "_work"), ct);
+        JitConfigResponse jit;
+        try
+        {
+            jit = await client.GenerateJitConfigAsync(
+                Scope(job.Repository), new JitConfigRequest(runnerName, DefaultRunnerGroupId, labels, "_work"), ct);
+        }
+        catch (Exception e) when (IsTransient(e) && !ct.IsCancellationRequested)
+        {
+            throw new ForgeUnavailableException($"GitHub could not register runner {runnerName}: {e.Message}", e);
+        }
+
         LogRegistered(log, jit.Runner.Name, jit.Runner.Id, job.Id);
         return new RunnerRegistration(jit.Runner.Id, jit.Runner.Name, jit.EncodedJitConfig);
     }
@@ -101,6 +110,15 @@ public sealed partial class GitHubForge(TenantOptions tenant, GitHubClient clien
     }
 
     public Task ReportResultAsync(JobRecord job, JobState result, CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>Errors left after the client's retries that say "later", not "never".</summary>
+    private static bool IsTransient(Exception e) => e switch
+    {
+        GitHubApiException api => api.IsTransient,
+        HttpRequestException or Polly.Timeout.TimeoutRejectedException or TimeoutException => true,
+        TaskCanceledException { InnerException: TimeoutException } => true,
+        _ => false,
+    };
 
     private RunnerScope Scope(string repository) =>
         tenant.Forge.Organization is { Length: > 0 } org ? RunnerScope.Organization(org) : RunnerScope.Repository(repository);

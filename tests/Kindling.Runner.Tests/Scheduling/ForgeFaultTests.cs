@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using Kindling.Runner.Forges.Local;
+using Kindling.Runner.Jobs;
+using Kindling.Runner.Scheduling;
+using Kindling.Testing.FakeForge;
+
+namespace Kindling.Runner.Tests.Scheduling;
+
+/// <summary>
+/// The daemon loop (JobDispatcher.RunAsync, stub VMs) against a FakeGitHub that fails or stalls: backoff with
+/// jitter, no duplicate VM for one job, no lost job, and one tenant's forge never holds up another tenant.
+/// </summary>
+public sealed class ForgeFaultTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public void Delay_ConsecutiveFailures_DoublesUpToCapWithJitterInUpperHalf()
+    {
+        TimeSpan first = TimeSpan.FromSeconds(1), max = TimeSpan.FromSeconds(30);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), Backoff.Delay(1, first, max, 0));
+        Assert.Equal(TimeSpan.FromSeconds(1), Backoff.Delay(1, first, max, 1));
+        Assert.Equal(TimeSpan.FromSeconds(4), Backoff.Delay(4, first, max, 0));
+        Assert.Equal(TimeSpan.FromSeconds(6), Backoff.Delay(4, first, max, 0.5));
+        Assert.Equal(TimeSpan.FromSeconds(15), Backoff.Delay(6, first, max, 0)); // 32 s capped at 30, jittered
+        Assert.Equal(TimeSpan.FromSeconds(30), Backoff.Delay(1000, first, max, 1));
+        var samples = Enumerable.Range(0, 200).Select(_ => Backoff.Delay(3, first, max, Random.Shared.NextDouble())).ToList();
+        Assert.All(samples, d => Assert.InRange(d, TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(4)));
+        Assert.True(samples.Distinct().Count() > 100, "jitter should spread the delays");
+        Assert.Throws<ArgumentOutOfRangeException>(() => Backoff.Delay(0, first, max, 0));
+    }
+
+    /// <summary>Runner registration fails (5xx, or too slow: client timeouts) past the client's retries: re-queued, run once later.</summary>
+    [Theory]
+    [InlineData(FakeForgeFaultKind.Status)]
+    [InlineData(FakeForgeFaultKind.Delay)]
+    public async Task RunLoop_JitRegistrationFailsThenRecovers_JobRequeuedRunsOnceNoneLost(FakeForgeFaultKind kind)
+    {
+        await using FakeGitHub fake = await FakeGitHub.StartAsync();
+        FakeJob gh = fake.QueueJob("acme/app", "build", "self-hosted", "kindling");
+        // MaxRetries 1: two requests per registration; the first registration (both requests) fails.
+        fake.AddFault(new FakeForgeFault { Kind = kind, Status = 502, Delay = TimeSpan.FromSeconds(3), PathContains = "generate-jitconfig", Times = 2 });
+        await using var h = new RunnerHarness(GitHubTenant(fake));
+
+        JobRecord job = await RunUntilAsync(h, () => h.Store.List() is [{ State: JobState.Cleaned } j] ? j : null);
+
+        IReadOnlyList<JobTransition> history = h.Store.Transitions(job.Id);
+        Assert.Contains(history, t => t.From == JobState.Preparing && t.To == JobState.Queued &&
+            t.Reason.StartsWith("re-queued: GitHub could not register runner", StringComparison.Ordinal));
+        Assert.Contains(history, t => t.To == JobState.Succeeded);
+        Assert.Equal(2, job.Attempt);
+        Assert.Single(h.Launcher.Requests); // one VM, for the attempt that got a runner
+        Assert.Equal(3, fake.Requests.Count(r => r.Path.EndsWith("/generate-jitconfig", StringComparison.Ordinal)));
+        Assert.Equal(gh.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), job.ForgeJobId);
+        Assert.Empty(fake.Runners);
+    }
+
+    [Fact]
+    public async Task RunLoop_JitRegistrationRejected_FailsWithoutRetry()
+    {
+        await using FakeGitHub fake = await FakeGitHub.StartAsync();
+        fake.QueueJob("acme/app", "build", "self-hosted", "kindling");
+        fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.Status, Status = 422, PathContains = "generate-jitconfig", Times = 100 });
+        await using var h = new RunnerHarness(GitHubTenant(fake));
+
+        JobRecord job = await RunUntilAsync(h, () => h.Store.List() is [{ State: JobState.Cleaned } j] ? j : null);
+
+        Assert.Equal(1, job.Attempt);
+        Assert.Contains(h.Store.Transitions(job.Id), t => t.To == JobState.Failed && t.Reason.Contains("422", StringComparison.Ordinal));
+        Assert.Empty(h.Launcher.Requests);
+    }
+
+    /// <summary>A forge that keeps failing is polled less and less often; when it recovers its job is picked up.</summary>
+    [Fact]
+    public async Task RunLoop_ForgeDown_PolledWithBackoffThenJobPickedUp()
+    {
+        await using FakeGitHub fake = await FakeGitHub.StartAsync();
+        fake.QueueJob("acme/app", "build", "self-hosted", "kindling");
+        fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.Status, Status = 503, PathContains = "/actions/runs", Times = 100_000 });
+        await using var h = new RunnerHarness(RunnerHarness.Merge(GitHubTenant(fake), new() { ["Kindling:Forge:GitHub:MaxRetries"] = "0" }));
+        await using RunnerHarness.LoopRun loop = h.StartLoop(Ct);
+
+        await Task.Delay(TimeSpan.FromSeconds(2), Ct);
+        int polls = fake.Requests.Count(r => r.Path.EndsWith("/actions/runs", StringComparison.Ordinal));
+        // Every 50 ms that would be ~40 polls; with backoff (25–50, 50–100, … ms) at most 7.
+        Assert.InRange(polls, 2, 9);
+        Assert.Empty(h.Store.List());
+
+        fake.ClearFaults();
+        JobRecord job = await WaitAsync(() => h.Store.List() is [{ State: JobState.Cleaned } j] ? j : null);
+        Assert.Contains(h.Store.Transitions(job.Id), t => t.To == JobState.Succeeded);
+        Assert.Single(h.Launcher.Requests);
+    }
+
+    /// <summary>Tenant "slow" has a forge that takes 5 s per poll; tenant "quick"'s job runs meanwhile.</summary>
+    [Fact]
+    public async Task RunLoop_OneForgeSlow_OtherTenantsJobRunsMeanwhile()
+    {
+        await using FakeGitHub fake = await FakeGitHub.StartAsync();
+        fake.QueueJob("acme/app", "build", "self-hosted", "kindling");
+        fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.Delay, Delay = TimeSpan.FromSeconds(5), PathContains = "/actions/runs", Times = 100_000 });
+        LocalForge quick = Specs.Local("quick");
+        await using var h = new RunnerHarness(RunnerHarness.Merge(GitHubTenant(fake), RunnerHarness.LocalTenant(1, "quick"),
+            new() { ["Kindling:Forge:GitHub:RequestTimeout"] = "00:00:30" }), quick); // slow, not timing out
+        string fid = quick.Submit(Specs.Steps("q", ("x", "echo quick")), Specs.Labels);
+        var clock = Stopwatch.StartNew();
+        await using RunnerHarness.LoopRun loop = h.StartLoop(Ct);
+
+        await WaitAsync(() => h.Store.FindByForgeJob("local", fid) is { State: JobState.Cleaned } j ? j : null);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4.5), $"the quick tenant's job took {clock.Elapsed}: it waited for the slow forge");
+        Assert.Equal(JobState.Succeeded, quick.ResultOf(fid));
+        Assert.DoesNotContain(h.Store.List(), j => j.Tenant == "acme"); // its poll has not answered yet
+    }
+
+    private static Dictionary<string, string?> GitHubTenant(FakeGitHub fake) => new()
+    {
+        ["Kindling:Tenants:0:Name"] = "acme", ["Kindling:Tenants:0:Forge:Repositories:0"] = "acme/app",
+        ["Kindling:Tenants:0:Credentials:Token"] = "ghp_x", ["Kindling:Forge:GitHub:BaseUrl"] = fake.BaseUrl.ToString(),
+        ["Kindling:Forge:GitHub:MaxRetries"] = "1", ["Kindling:Forge:GitHub:RetryBaseDelay"] = "00:00:00.010",
+        ["Kindling:Forge:GitHub:RequestTimeout"] = "00:00:00.500",
+    };
+
+    private static async Task<JobRecord> RunUntilAsync(RunnerHarness h, Func<JobRecord?> done)
+    {
+        await using RunnerHarness.LoopRun loop = h.StartLoop(Ct);
+        return await WaitAsync(done);
+    }
+
+    private static async Task<JobRecord> WaitAsync(Func<JobRecord?> done)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < Patience)
+        {
+            if (done() is { } job)
+            {
+                return job;
+            }
+
+            await Task.Delay(20, Ct);
+        }
+
+        throw new TimeoutException($"not done within {Patience}");
+    }
+}
