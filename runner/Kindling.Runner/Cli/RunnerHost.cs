@@ -1,5 +1,6 @@
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Jobs;
+using Kindling.Runner.Replay;
 using Kindling.Runner.Web;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -47,6 +48,7 @@ public static class RunnerHost
         builder.WebHost.UseUrls(url);
         WebApplication app = builder.Build();
         app.MapRunnerEndpoints();
+        app.MapReplayEndpoints();
         return app;
     }
 

@@ -14,6 +14,9 @@ public sealed class ImageStoreProvider(ImageStore store, Flavour flavour) : IIma
     /// <summary>The job directory's subfolder whose files become the guest's workspace.</summary>
     public const string WorkspaceFolder = "workspace";
 
+    /// <summary>The overlay's name in the job directory (teardown deletes <c>overlay*</c> there).</summary>
+    public const string OverlayFileName = "overlay.ext4";
+
     public static ImageStoreProvider ForStateDirectory(string stateDirectory, Flavour flavour = Flavour.Minimal) =>
         new(new ImageStore(new ImageStoreOptions { CacheDirectory = Path.Combine(stateDirectory, "images") }), flavour);
 
@@ -38,7 +41,10 @@ public sealed class ImageStoreProvider(ImageStore store, Flavour flavour) : IIma
         try
         {
             Overlay overlay = await store.CreateOverlayAsync(Directory.Exists(workspace) ? workspace : null, cancellationToken: ct);
-            return overlay.Path;
+            // Into the job's directory: teardown (and the reaper after a crash) deletes overlays found there.
+            string path = Path.Combine(workDir, OverlayFileName);
+            File.Move(overlay.Path, path, overwrite: true);
+            return path;
         }
         catch (ImageBuildException e)
         {

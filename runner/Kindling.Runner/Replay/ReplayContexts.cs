@@ -22,6 +22,13 @@ public static class ReplayContexts
     public static ExprValue GitHub(Workflow wf, string jobId, ReplayInputs inputs)
     {
         ExprValue ev = inputs.Event;
+        if (inputs.EventName == "workflow_dispatch" && !ev.Members.ContainsKey("inputs") && wf.InputDefaults.Count > 0)
+        {
+            // GitHub's dispatch payload carries the inputs (as strings); without an event file, the defaults.
+            ev = ExprValue.Object(ev.Members.Append(KeyValuePair.Create("inputs",
+                ExprValue.Object(wf.InputDefaults.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value.ToString())))))));
+        }
+
         ExprValue pr = Member(ev, "pull_request");
         string sha = Str(Member(ev, "after")) ?? Str(Member(Member(pr, "head"), "sha")) ?? inputs.Source.Sha;
         string @ref = Str(Member(ev, "ref"))

@@ -26,6 +26,8 @@ public sealed record PlannedStep
     /// <summary>Step env that comes from secrets (guest names), kept out of the spec's env.</summary>
     public IReadOnlyList<string> SecretEnv { get; init; } = [];
     public IReadOnlyList<string> Notes { get; init; } = [];
+    /// <summary>No shell: anywhere (step, job or workflow defaults): the image's default shell.</summary>
+    public bool DefaultShell { get; init; }
 }
 
 /// <summary>One job (one matrix combination) resolved against the inputs: what the guest agent will run.</summary>

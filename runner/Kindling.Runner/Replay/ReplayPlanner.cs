@@ -159,7 +159,7 @@ public static class ReplayPlanner
         var steps = new List<PlannedStep>();
         foreach (WorkflowStep s in job.Steps)
         {
-            steps.Add(StepPlanner.Plan(wf, job, s, stepCtx with { Where = $"{where}: step {s.Number}" }, env, secretNames, inputs, warnings));
+            steps.Add(StepPlanner.Plan(wf, job, s, stepCtx with { Where = $"{where}: {StepName(s)}" }, env, secretNames, inputs, warnings));
         }
 
         var spec = new JobSpec
@@ -171,7 +171,7 @@ public static class ReplayPlanner
             SecretRefs = secretNames.Refs,
             Origin = new ReplayOrigin
             {
-                WorkflowFile = RelativeTo(inputs.Source.Root, wf.File), JobId = job.Id,
+                WorkflowFile = RelativeTo(inputs.Source.Root, wf.FullPath ?? wf.File), JobId = job.Id,
                 Matrix = combo.Values.ToDictionary(kv => kv.Key, kv => kv.Value.ToString(), StringComparer.Ordinal),
                 Image = inputs.Image, WorkspaceSource = inputs.WorkspaceDescription,
             },
@@ -273,9 +273,8 @@ public static class ReplayPlanner
     private static (ExprValue Context, IReadOnlyList<string> Required, IReadOnlyList<string> Missing) Secrets(Workflow wf, WorkflowJob job, ReplayInputs inputs, string where)
     {
         List<string> required = [];
-        foreach ((string source, string field) in Templates(wf, job))
+        foreach ((string source, string field, bool condition) in Templates(wf, job))
         {
-            bool condition = field.EndsWith(".if", StringComparison.Ordinal);
             if (!condition && !Template.HasExpressions(source))
             {
                 continue;
@@ -306,28 +305,31 @@ public static class ReplayPlanner
     }
 
     /// <summary>Every string of the job (and the workflow env) that may hold expressions, with its field name.</summary>
-    private static IEnumerable<(string Source, string Field)> Templates(Workflow wf, WorkflowJob job)
+    private static IEnumerable<(string Source, string Field, bool Condition)> Templates(Workflow wf, WorkflowJob job)
     {
-        foreach ((string k, string v) in wf.Env) yield return (v, $"env.{k}");
-        if (job.Name is { } n) yield return (n, "name");
-        foreach (string r in job.RunsOn) yield return (r, "runs-on");
-        if (job.If is { } i) yield return (i, "job.if");
-        if (job.TimeoutMinutes is { } t) yield return (t, "timeout-minutes");
-        foreach ((string k, string v) in job.Env) yield return (v, $"env.{k}");
+        foreach ((string k, string v) in wf.Env) yield return (v, $"env.{k}", false);
+        if (job.Name is { } n) yield return (n, "name", false);
+        foreach (string r in job.RunsOn) yield return (r, "runs-on", false);
+        if (job.If is { } i) yield return (i, "if", true);
+        if (job.TimeoutMinutes is { } t) yield return (t, "timeout-minutes", false);
+        foreach ((string k, string v) in job.Env) yield return (v, $"env.{k}", false);
         foreach (WorkflowStep s in job.Steps)
         {
-            string p = $"step {s.Number}";
-            if (s.Name is { } sn) yield return (sn, p + ".name");
-            if (s.Run is { } run) yield return (run, p + ".run");
-            if (s.If is { } si) yield return (si, p + ".if");
-            if (s.WorkingDirectory is { } wd) yield return (wd, p + ".working-directory");
-            if (s.Shell is { } sh) yield return (sh, p + ".shell");
-            if (s.ContinueOnError is { } c) yield return (c, p + ".continue-on-error");
-            if (s.TimeoutMinutes is { } st) yield return (st, p + ".timeout-minutes");
-            foreach ((string k, string v) in s.Env) yield return (v, $"{p}.env.{k}");
-            foreach ((string k, string v) in s.With) yield return (v, $"{p}.with.{k}");
+            string p = StepName(s) + ": ";
+            if (s.Name is { } sn) yield return (sn, p + "name", false);
+            if (s.Run is { } run) yield return (run, p + "run", false);
+            if (s.If is { } si) yield return (si, p + "if", true);
+            if (s.WorkingDirectory is { } wd) yield return (wd, p + "working-directory", false);
+            if (s.Shell is { } sh) yield return (sh, p + "shell", false);
+            if (s.ContinueOnError is { } c) yield return (c, p + "continue-on-error", false);
+            if (s.TimeoutMinutes is { } st) yield return (st, p + "timeout-minutes", false);
+            foreach ((string k, string v) in s.Env) yield return (v, $"{p}env.{k}", false);
+            foreach ((string k, string v) in s.With) yield return (v, $"{p}with.{k}", false);
         }
     }
+
+    /// <summary>"step 2 (line 14)": how messages name a step.</summary>
+    internal static string StepName(WorkflowStep s) => $"step {s.Number} (line {s.Mark.Line})";
 
     private static string RelativeTo(string root, string file)
     {

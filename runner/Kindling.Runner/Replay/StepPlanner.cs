@@ -85,16 +85,12 @@ internal static class StepPlanner
         string shell = ShellNames.ForAgent(
             s.Shell is { } sh ? Literal(sh, At("shell")) : (job.Defaults.Shell ?? wf.Defaults.Shell) is { } d ? Literal(d, At("defaults.run.shell")) : null,
             inputs.Image, where);
-        if (s.Shell is null && job.Defaults.Shell is null && wf.Defaults.Shell is null)
-        {
-            notes.Add(shell == ShellNames.Bash ? "shell: bash (GitHub's default where bash exists)" : "shell: sh (the minimal image has no bash; --image debian for bash)");
-        }
-
         string? wd = s.WorkingDirectory ?? job.Defaults.WorkingDirectory ?? wf.Defaults.WorkingDirectory;
         string script = Script(s.Run!, shell, At("run"), secretNames, plainEnv.Keys.ToHashSet(StringComparer.Ordinal), s.Number, warnings);
         return new PlannedStep
         {
             Number = s.Number, Name = name, Kind = PlannedStepKind.Run, IfSource = s.If, SecretEnv = secretEnv, Notes = notes,
+            DefaultShell = s.Shell is null && job.Defaults.Shell is null && wf.Defaults.Shell is null,
             Spec = new StepSpec
             {
                 Name = name, Run = script, Shell = shell, WorkingDirectory = wd is null ? "" : Literal(wd, At("working-directory")),

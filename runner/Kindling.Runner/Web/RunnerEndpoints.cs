@@ -69,7 +69,7 @@ public static class RunnerEndpoints
         });
     }
 
-    private static bool Authorized(HttpContext ctx, KindlingOptions o)
+    internal static bool Authorized(HttpContext ctx, KindlingOptions o)
     {
         string? token = o.Web.AdminToken ?? (o.Web.AdminTokenEnv is { } env ? Environment.GetEnvironmentVariable(env) : null);
         if (string.IsNullOrEmpty(token))

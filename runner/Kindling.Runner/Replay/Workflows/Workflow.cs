@@ -11,8 +11,10 @@ public readonly record struct SourceMark(int Line, int Column)
 /// <summary>A GitHub Actions workflow file, as far as <c>kindling replay</c> reads it. Strings keep their <c>${{ }}</c>.</summary>
 public sealed record Workflow
 {
-    /// <summary>The path it was read from.</summary>
+    /// <summary>The path it was read from, as shown in messages.</summary>
     public required string File { get; init; }
+    /// <summary>The absolute path (when read from a file).</summary>
+    public string? FullPath { get; init; }
     public required string Name { get; init; }
     public IReadOnlyList<string> Events { get; init; } = [];
     /// <summary><c>on.workflow_dispatch.inputs</c> / <c>on.workflow_call.inputs</c> defaults, by input name.</summary>

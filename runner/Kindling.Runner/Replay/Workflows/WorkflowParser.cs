@@ -21,8 +21,10 @@ public static partial class WorkflowParser
     ];
     private static readonly string[] StepKeys = ["id", "if", "name", "uses", "run", "working-directory", "shell", "with", "env", "continue-on-error", "timeout-minutes"];
 
-    public static Workflow ParseFile(string path)
+    /// <summary>Reads a workflow file; <paramref name="display"/> is how messages name it (default: the path).</summary>
+    public static Workflow ParseFile(string path, string? display = null)
     {
+        display ??= path;
         string text;
         try
         {
@@ -30,10 +32,10 @@ public static partial class WorkflowParser
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            throw new WorkflowException(path, null, $"cannot read the workflow: {e.Message}");
+            throw new WorkflowException(display, null, $"cannot read the workflow: {e.Message}");
         }
 
-        return Parse(text, path);
+        return Parse(text, display) with { FullPath = Path.GetFullPath(path) };
     }
 
     public static Workflow Parse(string yaml, string file)
