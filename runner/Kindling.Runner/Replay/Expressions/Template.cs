@@ -79,11 +79,13 @@ public static class Template
     /// <summary>Evaluates a template: a lone interpolation keeps its value's type; otherwise the parts are joined as text.</summary>
     public static ExprValue Evaluate(string s, ExprContext ctx)
     {
-        IReadOnlyList<TemplatePart> parts = Parse(s, ctx.Where);
-        if (parts.Count == 1 && parts[0].Expression is { } only && s.Trim().StartsWith(Open, StringComparison.Ordinal) && s.Trim().EndsWith(Close, StringComparison.Ordinal))
+        string trimmed = s.Trim();
+        if (trimmed.StartsWith(Open, StringComparison.Ordinal) && Parse(trimmed, ctx.Where) is [{ Expression: { } only }])
         {
             return ExprEvaluator.Evaluate(only, ctx);
         }
+
+        IReadOnlyList<TemplatePart> parts = Parse(s, ctx.Where);
 
         List<string> text = [];
         List<SecretPart>? recipe = [];
