@@ -5,7 +5,8 @@ namespace Kindling.Runner.Cli;
 /// <summary>The <c>kindling replay</c> verb's flags (act's names where act has the flag).</summary>
 public static class ReplayCommand
 {
-    public static Command Build()
+    /// <summary>The verb; <paramref name="console"/> replaces the terminal (tests).</summary>
+    public static Command Build(ReplayConsole? console = null)
     {
         var workflow = new Argument<string?>("WORKFLOW.yml") { Description = "workflow file (default: every workflow in -W)", Arity = ArgumentArity.ZeroOrOne };
         var workflows = new Option<string?>("--workflows", "-W") { Description = "directory of workflows, or one file (default .github/workflows)" };
@@ -55,7 +56,7 @@ public static class ReplayCommand
             Directory = parse.GetValue(directory),
             State = parse.GetValue(state),
             Launcher = parse.GetValue(launcher) ?? "vmm",
-        }, ReplayConsole.Terminal(), ct));
+        }, console ?? ReplayConsole.Terminal(), ct));
         return command;
     }
 }

@@ -171,7 +171,7 @@ public static class ReplayPlanner
             SecretRefs = secretNames.Refs,
             Origin = new ReplayOrigin
             {
-                WorkflowFile = RelativeTo(inputs.Source.Root, wf.FullPath ?? wf.File), JobId = job.Id,
+                WorkflowFile = wf.FullPath is { } full ? RelativeTo(inputs.Source.Root, full) : wf.File, JobId = job.Id,
                 Matrix = combo.Values.ToDictionary(kv => kv.Key, kv => kv.Value.ToString(), StringComparer.Ordinal),
                 Image = inputs.Image, WorkspaceSource = inputs.WorkspaceDescription,
             },
