@@ -49,16 +49,8 @@ demo.SetAction((parse, ct) => DemoCommand.RunAsync(
     parse.GetValue(stateOption) ?? KindlingServices.DefaultStateDirectory(), parse.GetValue(launcherOption) ?? "vmm", ct, parse.GetValue(keepServingOption)));
 root.Subcommands.Add(demo);
 
-// replay (issue 9)
-var replay = new Command("replay", "run a workflow job from a YAML file in a microVM (not built yet)");
-var replayArgs = new Argument<string[]>("args") { Arity = ArgumentArity.ZeroOrMore };
-replay.Arguments.Add(replayArgs);
-replay.SetAction(_ =>
-{
-    Console.Error.WriteLine("kindling replay: not built yet");
-    return 2;
-});
-root.Subcommands.Add(replay);
+// replay
+root.Subcommands.Add(ReplayCommand.Build());
 
 // vm list | kill
 var vm = new Command("vm", "the VMM processes on this host");

@@ -17,6 +17,12 @@ internal sealed class RunnerHarness : IAsyncDisposable
     private readonly ServiceProvider _sp;
 
     public RunnerHarness(Dictionary<string, string?> config, params IForge[] forges)
+        : this(config, _ => { }, forges)
+    {
+    }
+
+    /// <summary>With <paramref name="extra"/> registered before the runner's services (they win).</summary>
+    public RunnerHarness(Dictionary<string, string?> config, Action<IServiceCollection> extra, params IForge[] forges)
     {
         StateDirectory = Directory.CreateTempSubdirectory("kindling-harness-").FullName;
         var all = new Dictionary<string, string?>
@@ -44,6 +50,7 @@ internal sealed class RunnerHarness : IAsyncDisposable
 
         Launcher = new RecordingLauncher(new StubVmLauncher(TimeSpan.Parse(all["Kindling:Launcher:StubJobDuration"]!, System.Globalization.CultureInfo.InvariantCulture)));
         services.AddSingleton<IVmLauncher>(Launcher);
+        extra(services);
         services.AddKindlingRunner(cfg);
         _sp = services.BuildServiceProvider();
     }

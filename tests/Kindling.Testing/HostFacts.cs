@@ -11,6 +11,26 @@ public static partial class HostFacts
     /// <summary>Null when /dev/kvm can be opened read-write; otherwise why not.</summary>
     public static string? KvmUnavailableReason => KvmMissing.Value;
 
+    /// <summary>
+    /// Null when /dev/kvm opens and the CPU advertises VT-x/AMD-V (vmx/svm); otherwise why not. Hosts without them
+    /// (kvm-pvm) emulate guest kernel code and a Linux guest does not reach user space (see shared KVM notes).
+    /// </summary>
+    public static string? HardwareKvmUnavailableReason
+    {
+        get
+        {
+            if (KvmUnavailableReason is { } kvm)
+            {
+                return kvm;
+            }
+
+            string cpuinfo = File.ReadAllText("/proc/cpuinfo");
+            return cpuinfo.Contains(" vmx", StringComparison.Ordinal) || cpuinfo.Contains(" svm", StringComparison.Ordinal)
+                ? null
+                : "/dev/kvm is emulated here (no vmx/svm in /proc/cpuinfo: kvm-pvm); a Linux guest does not reach user space";
+        }
+    }
+
     /// <summary>Null when running as root (TAP, namespaces, cgroups, mknod); otherwise why not.</summary>
     public static string? RootUnavailableReason =>
         Environment.UserName == "root" || GetEuid() == 0 ? null : "needs root (TAP devices, namespaces, cgroups); run tests/run.sh as root";
@@ -60,6 +80,28 @@ public sealed class KvmFactAttribute : FactAttribute
         if (HostFacts.KvmUnavailableReason is { } reason)
         {
             Skip = "needs KVM: " + reason;
+        }
+    }
+}
+
+/// <summary>
+/// A fact that needs hardware-assisted KVM (a Linux guest reaching user space) and root (TAP devices for MMDS):
+/// skipped with the reason on hosts whose /dev/kvm emulates guest kernel code (no vmx/svm: kvm-pvm).
+/// </summary>
+public sealed class HardwareKvmFactAttribute : FactAttribute
+{
+    public HardwareKvmFactAttribute(
+        [System.Runtime.CompilerServices.CallerFilePath] string? sourceFilePath = null,
+        [System.Runtime.CompilerServices.CallerLineNumber] int sourceLineNumber = -1)
+        : base(sourceFilePath, sourceLineNumber)
+    {
+        if (HostFacts.HardwareKvmUnavailableReason is { } reason)
+        {
+            Skip = "needs hardware KVM: " + reason;
+        }
+        else if (HostFacts.RootUnavailableReason is { } root)
+        {
+            Skip = root;
         }
     }
 }

@@ -1,5 +1,6 @@
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Jobs;
+using Kindling.Runner.Replay;
 using Kindling.Runner.Web;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

@@ -86,12 +86,18 @@ public sealed partial class JobRunner(
             Directory.CreateDirectory(ws.Directory);
             Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
             GuestImages guest = await images.EnsureImagesAsync(null, ct);
-            IReadOnlyDictionary<string, string> secrets = SecretResolver.Resolve(tenant, tenantIndex);
+            IReadOnlyDictionary<string, string> secrets = SecretResolver.Derive(
+                SecretResolver.Resolve(tenant, tenantIndex), spec?.SecretRefs, tenant.Name, tenantIndex);
             PoolOptions pool = LabelMatcher.Match(job.Labels, o.Pools) ?? o.Pools[0];
             RunnerRegistration? registration = await forge.RegisterRunnerAsync(job, runnerName, pool.Labels, ct);
             if (registration is not null)
             {
                 store.SetResources(job.Id, new JobResources { RunnerId = registration.RunnerId });
+            }
+
+            if (spec?.Workspace is { } source)
+            {
+                StageWorkspace(source, ws);
             }
 
             string overlay = await images.CreateOverlayAsync(ws.Directory, ct);
@@ -174,7 +180,7 @@ public sealed partial class JobRunner(
             forgeUnavailable = e.Message;
             outcome = (JobState.Failed, $"preparing failed after {job.Attempt} attempts: {e.Message}", null);
         }
-        catch (Exception e) when (e is VmLaunchException or ImagesUnavailableException or IOException)
+        catch (Exception e) when (e is VmLaunchException or ImagesUnavailableException or IOException or SecretUnavailableException)
         {
             // Expected failures whose message already says what to fix: no stack trace in the operator's log.
             LogFailedBecause(log, job.Id, stage, e.Message);
@@ -225,6 +231,23 @@ public sealed partial class JobRunner(
             LogTeardownFailed(log, e, jobId);
             return false;
         }
+    }
+
+    /// <summary>Copies the job's workspace (a replay's snapshot) to where the image provider builds the overlay from.</summary>
+    private static void StageWorkspace(string source, JobWorkspace ws)
+    {
+        if (!Directory.Exists(source))
+        {
+            throw new IOException($"the job's workspace {source} no longer exists (deleted?); replay the workflow instead of rerunning this job");
+        }
+
+        string target = Path.Combine(ws.Directory, ImageStoreProvider.WorkspaceFolder);
+        if (Directory.Exists(target))
+        {
+            Directory.Delete(target, recursive: true); // a previous attempt's copy
+        }
+
+        WorkspaceTree.Copy(source, target);
     }
 
     /// <summary>Moves a job to its result, tears it down and marks it cleaned (teardown errors leave it for the reaper).</summary>

@@ -10,8 +10,8 @@ namespace Kindling.Runner.Launch;
 /// A simulated VM for tests, benchmarks and crash drills: a real placeholder process (so pids, reaping and
 /// leftovers are real; its command line carries the VM id) and a simulated guest agent that reads the MMDS
 /// document it was given and writes the agent's serial framing into the serial FIFO. Each step's <c>run</c> is
-/// interpreted line by line: <c>echo TEXT</c> (with $NAME from env and secrets — raw, to prove host-side
-/// masking), <c>sleep SECONDS</c>, <c>exit CODE</c>. GitHub jobs (a jitconfig, no steps) "run" for
+/// interpreted line by line: <c>echo TEXT</c> (one pair of enclosing quotes dropped; $NAME and ${NAME} from the
+/// secrets, the job's env and the step's env, in the agent's order — raw, to prove host-side masking), <c>sleep SECONDS</c>, <c>exit CODE</c>. GitHub jobs (a jitconfig, no steps) "run" for
 /// <see cref="JobDuration"/> and succeed.
 /// </summary>
 public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = default) : IVmLauncher
@@ -69,17 +69,22 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
         }
     }
 
+    /// <summary>echo's argument without one pair of enclosing quotes, as a shell would print it.</summary>
+    private static string Unquote(string text) =>
+        text.Length >= 2 && (text[0] is '\'' or '"') && text[^1] == text[0] ? text[1..^1] : text;
+
     private async Task<int> RunAgentAsync(JsonObject mmds, StreamWriter w, Task exited)
     {
         JsonNode kindling = mmds["kindling"]!;
         JsonNode job = kindling["job"]!;
+        // The agent's order: secrets, then the job's env, then the step's env (later wins).
         Dictionary<string, string> vars = [];
-        foreach ((string k, JsonNode? v) in job["env"]!.AsObject())
+        foreach ((string k, JsonNode? v) in kindling["secrets"]!.AsObject())
         {
             vars[k] = v!.GetValue<string>();
         }
 
-        foreach ((string k, JsonNode? v) in kindling["secrets"]!.AsObject())
+        foreach ((string k, JsonNode? v) in job["env"]!.AsObject())
         {
             vars[k] = v!.GetValue<string>();
         }
@@ -112,6 +117,7 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
             {
                 "always()" => true,
                 "failure()" => firstFailure != 0,
+                "cancelled()" => false,
                 _ => firstFailure == 0,
             };
             if (!run)
@@ -121,6 +127,12 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
             }
 
             await w.WriteLineAsync($"##kindling[step-start n={n} name={FramingLine.EncodeText(name)}]");
+            var stepVars = new Dictionary<string, string>(vars);
+            foreach ((string k, JsonNode? v) in step["env"]?.AsObject() ?? [])
+            {
+                stepVars[k] = v!.GetValue<string>();
+            }
+
             int code = 0;
             foreach (string line in step["run"]!.GetValue<string>().Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
             {
@@ -131,10 +143,10 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
 
                 if (line.StartsWith("echo ", StringComparison.Ordinal))
                 {
-                    string text = line[5..];
-                    foreach ((string k, string v) in vars)
+                    string text = Unquote(line[5..]);
+                    foreach ((string k, string v) in stepVars.OrderByDescending(kv => kv.Key.Length))
                     {
-                        text = text.Replace("$" + k, v, StringComparison.Ordinal);
+                        text = text.Replace("${" + k + "}", v, StringComparison.Ordinal).Replace("$" + k, v, StringComparison.Ordinal);
                     }
 
                     await w.WriteLineAsync(text);

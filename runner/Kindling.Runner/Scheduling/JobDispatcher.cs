@@ -288,6 +288,28 @@ public sealed partial class JobDispatcher
         return started;
     }
 
+    /// <summary>
+    /// Admits one queued job now, outside the fair-share round, and runs it as <see cref="AdmitAndStart"/> would
+    /// (for <c>kindling replay</c>: one person's one job, which must not pick up other queued jobs of the database).
+    /// </summary>
+    public Task<JobState> RunNowAsync(long jobId, CancellationToken stopping)
+    {
+        _store.Transition(jobId, JobState.Queued, JobState.Preparing, "admitted (run now)");
+        _metrics.Transition(JobState.Preparing);
+        Task<JobState> run = _active[jobId] = Task.Run(async () =>
+        {
+            try
+            {
+                return await _runner.RunAsync(jobId, stopping);
+            }
+            finally
+            {
+                _active.TryRemove(jobId, out _);
+            }
+        }, CancellationToken.None);
+        return run;
+    }
+
     /// <summary>Waits until no job of this process is running.</summary>
     public async Task WaitIdleAsync()
     {

@@ -1,4 +1,5 @@
 using Kindling.Runner.Configuration;
+using Kindling.Runner.Forges;
 
 namespace Kindling.Runner.Scheduling;
 
@@ -34,6 +35,34 @@ public static class SecretResolver
                     throw new SecretUnavailableException($"{key}: cannot read {file}: {e.Message}", e);
                 }
             }
+        }
+
+        return values;
+    }
+
+    /// <summary>
+    /// The tenant's secrets plus those a job spec builds from them (<see cref="JobSpec.SecretRefs"/>, e.g. a replay's
+    /// <c>AUTH: Bearer ${{ secrets.TOKEN }}</c>). A secret the recipe names but the tenant lacks fails the job, naming it.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> Derive(IReadOnlyDictionary<string, string> tenantSecrets,
+        IReadOnlyDictionary<string, IReadOnlyList<SecretPart>>? refs, string tenant, int tenantIndex)
+    {
+        if (refs is null || refs.Count == 0)
+        {
+            return tenantSecrets;
+        }
+
+        string[] missing = [.. refs.Values.SelectMany(p => p).Select(p => p.Secret).OfType<string>().Distinct().Where(n => !tenantSecrets.ContainsKey(n)).Order(StringComparer.Ordinal)];
+        if (missing.Length > 0)
+        {
+            throw new SecretUnavailableException(
+                $"the job reads secret(s) {string.Join(", ", missing)}, which tenant {tenant} does not have; add them under Kindling:Tenants:{tenantIndex}:Secrets");
+        }
+
+        var values = new Dictionary<string, string>(tenantSecrets, StringComparer.Ordinal);
+        foreach ((string name, IReadOnlyList<SecretPart> parts) in refs)
+        {
+            values[name] = string.Concat(parts.Select(p => p.Secret is { } s ? tenantSecrets[s] : p.Text));
         }
 
         return values;

@@ -1,0 +1,134 @@
+using System.Diagnostics;
+using System.Formats.Tar;
+using System.Text.RegularExpressions;
+using Kindling.Runner.Launch;
+
+namespace Kindling.Runner.Replay;
+
+/// <summary>
+/// The job's source: what git says about the directory (for the github context), and the workspace snapshot: a
+/// checkout of HEAD (<c>git archive</c>: committed files only, the default) or the working tree as it is
+/// (<c>--worktree</c>: tracked and untracked files git does not ignore; every file outside git).
+/// </summary>
+public static partial class GitSource
+{
+    public static async Task<SourceInfo> ProbeAsync(string directory, CancellationToken ct)
+    {
+        string dir = Path.GetFullPath(directory);
+        string? top;
+        try
+        {
+            top = await GitAsync(dir, ct, "rev-parse", "--show-toplevel");
+        }
+        catch (ReplayException)
+        {
+            top = null; // no git here: a plain directory
+        }
+
+        if (top is null)
+        {
+            return new SourceInfo { Root = dir, IsGit = false, Repository = "local/" + Path.GetFileName(dir), Actor = Actor() };
+        }
+
+        string root = top.Trim();
+        string? sha = (await GitAsync(root, ct, "rev-parse", "HEAD"))?.Trim();
+        string? symbolic = (await GitAsync(root, ct, "symbolic-ref", "-q", "HEAD"))?.Trim();
+        string? origin = (await GitAsync(root, ct, "config", "--get", "remote.origin.url"))?.Trim();
+        return new SourceInfo
+        {
+            Root = root,
+            IsGit = sha is not null,
+            Sha = sha ?? new SourceInfo { Root = root }.Sha,
+            Ref = symbolic is { Length: > 0 } ? symbolic : sha ?? "refs/heads/main",
+            Repository = RepositoryFromRemote(origin) ?? "local/" + Path.GetFileName(root),
+            Actor = Actor(),
+        };
+    }
+
+    /// <summary>owner/name of a GitHub-style remote URL (https or scp-like ssh), or null.</summary>
+    public static string? RepositoryFromRemote(string? url)
+    {
+        if (string.IsNullOrWhiteSpace(url))
+        {
+            return null;
+        }
+
+        Match m = RemotePattern().Match(url.Trim());
+        return m.Success ? $"{m.Groups["owner"].Value}/{m.Groups["name"].Value}" : null;
+    }
+
+    /// <summary>Writes the workspace into <paramref name="target"/> (which must not exist yet).</summary>
+    public static async Task SnapshotAsync(SourceInfo source, bool worktree, string target, CancellationToken ct)
+    {
+        Directory.CreateDirectory(target);
+        if (!worktree)
+        {
+            if (!source.IsGit)
+            {
+                throw new ReplayException($"{source.Root} is not a git repository with a commit: pass --worktree to use the directory as it is");
+            }
+
+            await ArchiveHeadAsync(source.Root, target, ct);
+            return;
+        }
+
+        if (!source.IsGit)
+        {
+            WorkspaceTree.Copy(source.Root, target, ".git");
+            return;
+        }
+
+        string list = await GitAsync(source.Root, ct, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+                      ?? throw new ReplayException($"git ls-files failed in {source.Root}");
+        foreach (string rel in list.Split('\0', StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal))
+        {
+            WorkspaceTree.CopyRelative(source.Root, rel, target);
+        }
+    }
+
+    private static async Task ArchiveHeadAsync(string root, string target, CancellationToken ct)
+    {
+        var psi = new ProcessStartInfo("git", ["-C", root, "archive", "--format=tar", "HEAD"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        using Process git = Start(psi);
+        Task<string> err = git.StandardError.ReadToEndAsync(ct);
+        await TarFile.ExtractToDirectoryAsync(git.StandardOutput.BaseStream, target, overwriteFiles: false, ct);
+        await git.WaitForExitAsync(ct);
+        if (git.ExitCode != 0)
+        {
+            throw new ReplayException($"git archive HEAD failed in {root}: {(await err).Trim()}");
+        }
+    }
+
+    private static async Task<string?> GitAsync(string dir, CancellationToken ct, params string[] args)
+    {
+        var psi = new ProcessStartInfo("git", ["-C", dir, .. args])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        using Process git = Start(psi);
+        Task<string> stdout = git.StandardOutput.ReadToEndAsync(ct);
+        _ = git.StandardError.ReadToEndAsync(ct);
+        await git.WaitForExitAsync(ct);
+        return git.ExitCode == 0 ? await stdout : null;
+    }
+
+    private static Process Start(ProcessStartInfo psi)
+    {
+        try
+        {
+            return Process.Start(psi) ?? throw new ReplayException("cannot start git");
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            throw new ReplayException($"cannot run git ({e.Message}); install git, or pass --worktree for a directory outside git", e);
+        }
+    }
+
+    private static string Actor() => Environment.GetEnvironmentVariable("USER") is { Length: > 0 } u ? u : "kindling";
+
+    [GeneratedRegex(@"[:/](?<owner>[^/:]+)/(?<name>[^/]+?)(\.git)?/?$")]
+    private static partial Regex RemotePattern();
+}

@@ -1,0 +1,58 @@
+using Kindling.Runner.Forges;
+using Kindling.Runner.Replay.Workflows;
+
+namespace Kindling.Runner.Replay;
+
+public enum PlannedStepKind
+{
+    /// <summary>A run: step.</summary>
+    Run,
+    /// <summary>actions/checkout: the workspace already holds the files.</summary>
+    Checkout,
+    /// <summary>Another action: not supported yet.</summary>
+    UnsupportedUses,
+}
+
+/// <summary>A step as it will run (or be skipped), for the dry run and the terminal's step headers.</summary>
+public sealed record PlannedStep
+{
+    public required int Number { get; init; }
+    public required string Name { get; init; }
+    public required PlannedStepKind Kind { get; init; }
+    public string? Uses { get; init; }
+    /// <summary>The workflow's if: as written, or null.</summary>
+    public string? IfSource { get; init; }
+    public required StepSpec Spec { get; init; }
+    /// <summary>Step env that comes from secrets (guest names), kept out of the spec's env.</summary>
+    public IReadOnlyList<string> SecretEnv { get; init; } = [];
+    public IReadOnlyList<string> Notes { get; init; } = [];
+    /// <summary>No shell: anywhere (step, job or workflow defaults): the image's default shell.</summary>
+    public bool DefaultShell { get; init; }
+}
+
+/// <summary>One job (one matrix combination) resolved against the inputs: what the guest agent will run.</summary>
+public sealed record ReplayJobPlan
+{
+    public required Workflow Workflow { get; init; }
+    public required WorkflowJob Job { get; init; }
+    public required MatrixCombination Matrix { get; init; }
+    /// <summary>1-based position among the job's selected matrix combinations, and how many there are.</summary>
+    public int Index { get; init; } = 1;
+    public int Total { get; init; } = 1;
+    public required string DisplayName { get; init; }
+    public required IReadOnlyList<string> Labels { get; init; }
+    public required JobSpec Spec { get; init; }
+    public required IReadOnlyList<PlannedStep> Steps { get; init; }
+    /// <summary>The job's env from GitHub's defaults (GITHUB_*, RUNNER_*), shown apart from the workflow's.</summary>
+    public IReadOnlyList<string> DefaultEnvNames { get; init; } = [];
+    /// <summary>Job env that comes from secrets (guest names), kept out of the spec's env.</summary>
+    public IReadOnlyList<string> SecretEnv { get; init; } = [];
+    /// <summary>Secret names the job reads, in first-use order.</summary>
+    public IReadOnlyList<string> RequiredSecrets { get; init; } = [];
+    public IReadOnlyList<string> MissingSecrets { get; init; } = [];
+    /// <summary>Steps using actions replay cannot run; the run refuses them unless --skip-uses.</summary>
+    public IReadOnlyList<PlannedStep> UnsupportedSteps => [.. Steps.Where(s => s.Kind == PlannedStepKind.UnsupportedUses)];
+    public IReadOnlyList<string> Warnings { get; init; } = [];
+    /// <summary>Why the job does not run at all (its if: is false), or null.</summary>
+    public string? SkipReason { get; init; }
+}

@@ -1,0 +1,340 @@
+using Kindling.Runner.Forges;
+using Kindling.Runner.Replay.Expressions;
+using Kindling.Runner.Replay.Workflows;
+
+namespace Kindling.Runner.Replay;
+
+/// <summary>
+/// Resolves one workflow job against the replay's inputs into job specs for the guest agent (one per selected
+/// matrix combination): contexts, env at every level, defaults, matrix, if: conditions reduced to the agent's
+/// status functions, timeouts, and secrets kept out of every spec (the guest reads them from MMDS by name).
+/// Everything wrong with the input is found here, before any VM starts.
+/// </summary>
+public static class ReplayPlanner
+{
+    public static WorkflowJob FindJob(Workflow wf, string jobId) =>
+        wf.Jobs.FirstOrDefault(j => j.Id == jobId)
+        ?? throw new ReplayException($"{wf.FileName} has no job '{jobId}'; its jobs are: {string.Join(", ", wf.Jobs.Select(j => j.Id))}");
+
+    public static IReadOnlyList<ReplayJobPlan> Plan(Workflow wf, string jobId, ReplayInputs inputs)
+    {
+        WorkflowJob job = FindJob(wf, jobId);
+        string where = $"{wf.FileName}: job '{job.Id}'";
+        if (job.Uses is { } reusable)
+        {
+            throw new ReplayException($"{where} calls the reusable workflow {reusable} (jobs.{job.Id}.uses); replay does not run reusable workflows yet");
+        }
+
+        try
+        {
+            (ExprValue secrets, IReadOnlyList<string> required, IReadOnlyList<string> missing) = Secrets(wf, job, inputs, where);
+            ExprValue github = ReplayContexts.GitHub(wf, job.Id, inputs);
+            var contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase)
+            {
+                ["github"] = github,
+                ["inputs"] = ReplayContexts.Inputs(wf, inputs),
+                ["vars"] = ExprValue.Object(inputs.Vars.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value)))),
+                ["secrets"] = secrets,
+            };
+            var unavailable = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+            {
+                ["needs"] = job.Needs.Count == 0 ? "this job has no needs:" : $"replay runs one job; its needs ({string.Join(", ", job.Needs)}) are not run",
+                ["steps"] = "step outputs and outcomes are not passed between steps in replay yet",
+                ["matrix"] = "the matrix is not known at this level",
+                ["env"] = "env is not available at the workflow level",
+            };
+            var top = new ExprContext { Contexts = contexts, Unavailable = unavailable, Where = $"{wf.FileName}: env" };
+
+            // env, lowest first: GitHub's defaults, --env-file, the workflow's env.
+            var env = new List<KeyValuePair<string, ExprValue>>();
+            Set(env, ReplayContexts.DefaultEnv(github).Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value))));
+            string[] defaultNames = [.. env.Select(kv => kv.Key)];
+            Set(env, inputs.EnvFile.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value))));
+            foreach ((string k, string v) in wf.Env)
+            {
+                Set(env, [KeyValuePair.Create(k, Template.Evaluate(v, top with { Where = $"{wf.FileName}: env.{k}" }))]);
+            }
+
+            IReadOnlyList<MatrixCombination> combos = Matrix(job, top with { Where = $"{where}: strategy.matrix" });
+            combos = job.Matrix is null
+                ? (inputs.MatrixFilters.Count == 0 ? combos : MatrixExpander.Filter(combos, inputs.MatrixFilters, where))
+                : MatrixExpander.Filter(combos, inputs.MatrixFilters, where);
+
+            List<ReplayJobPlan> plans = [];
+            for (int i = 0; i < combos.Count; i++)
+            {
+                var jobContexts = new Dictionary<string, ExprValue>(contexts, StringComparer.OrdinalIgnoreCase)
+                {
+                    ["matrix"] = combos[i].ToContext(),
+                    ["strategy"] = ExprValue.Object(
+                    [
+                        new("fail-fast", ExprValue.True), new("job-index", ExprValue.Number(i)), new("job-total", ExprValue.Number(combos.Count)),
+                        new("max-parallel", ExprValue.Number(combos.Count)),
+                    ]),
+                    ["runner"] = ReplayContexts.Runner(),
+                    ["job"] = ExprValue.Object([new("status", ExprValue.String("success"))]),
+                    ["env"] = ExprValue.Object(env),
+                };
+                var jobUnavailable = new Dictionary<string, string>(unavailable, StringComparer.OrdinalIgnoreCase);
+                jobUnavailable.Remove("matrix");
+                jobUnavailable.Remove("env");
+                var ctx = new ExprContext { Contexts = jobContexts, Unavailable = jobUnavailable, Where = where };
+                plans.Add(PlanCombination(wf, job, combos[i], i + 1, combos.Count, ctx, env, defaultNames, inputs, required, missing));
+            }
+
+            return plans;
+        }
+        catch (ExpressionException e)
+        {
+            throw new ReplayException(e.Message, e);
+        }
+        catch (MatrixException e)
+        {
+            throw new ReplayException(e.Message, e);
+        }
+    }
+
+    private static ReplayJobPlan PlanCombination(Workflow wf, WorkflowJob job, MatrixCombination combo, int index, int total, ExprContext ctx,
+        List<KeyValuePair<string, ExprValue>> workflowEnv, string[] defaultNames, ReplayInputs inputs, IReadOnlyList<string> required, IReadOnlyList<string> missing)
+    {
+        string where = ctx.Where + (combo.IsEmpty ? "" : $" ({combo})");
+        ExprContext At(string field) => ctx with { Where = $"{where}: {field}" };
+        List<string> warnings = [];
+
+        string display = job.Name is { } n
+            ? Text(Template.Evaluate(n, At("name")))
+            : combo.IsEmpty ? job.Id : $"{job.Id} ({string.Join(", ", combo.Values.Select(kv => kv.Value.ToString()))})";
+
+        List<string> labels = [];
+        foreach (string l in job.RunsOn)
+        {
+            ExprValue v = Template.Evaluate(l, At("runs-on"));
+            labels.AddRange(v.Kind == ExprKind.Array ? v.Items.Select(x => x.ToString()) : [v.ToString()]);
+        }
+
+        labels.RemoveAll(string.IsNullOrWhiteSpace);
+        string? skip = null;
+        if (job.If is { } jobIf && !StepConditions.Evaluate(jobIf, At("if")).Succeeded)
+        {
+            skip = $"its if: ({jobIf.Trim()}) is false";
+        }
+
+        var env = new List<KeyValuePair<string, ExprValue>>(workflowEnv);
+        foreach ((string k, string v) in job.Env)
+        {
+            Set(env, [KeyValuePair.Create(k, Template.Evaluate(v, At($"env.{k}")))]);
+        }
+
+        TimeSpan timeout = ReplayDefaults.DefaultJobTimeout;
+        if (job.TimeoutMinutes is { } tm)
+        {
+            timeout = TimeSpan.FromMinutes(Minutes(Template.Evaluate(tm, At("timeout-minutes")), $"{where}: timeout-minutes"));
+        }
+
+        if (job.Needs.Count > 0)
+        {
+            warnings.Add($"needs: {string.Join(", ", job.Needs)}: replay runs only this job (run those first with -j if it depends on their effects)");
+        }
+
+        if (job.Container is { } image)
+        {
+            warnings.Add($"container: {image} is not supported yet: the steps run in the Kindling {inputs.Image} image itself");
+        }
+
+        if (job.Services.Count > 0)
+        {
+            warnings.Add($"services: {string.Join(", ", job.Services)} are not started (not supported yet)");
+        }
+
+        HashSet<string> jobPlain = [.. env.Where(kv => !kv.Value.IsSecret).Select(kv => kv.Key)];
+        var secretNames = new GuestSecretNames(jobPlain);
+        List<string> secretEnv = [];
+        foreach ((string k, ExprValue v) in env.Where(kv => kv.Value.IsSecret))
+        {
+            secretNames.AddEnv(k, Recipe(v, $"{where}: env.{k}"), $"{where}: env.{k}");
+            secretEnv.Add(k);
+        }
+
+        var stepCtx = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(env) } };
+        var steps = new List<PlannedStep>();
+        foreach (WorkflowStep s in job.Steps)
+        {
+            steps.Add(StepPlanner.Plan(wf, job, s, stepCtx with { Where = $"{where}: {StepName(s)}" }, env, secretNames, inputs, warnings));
+        }
+
+        var spec = new JobSpec
+        {
+            Name = display,
+            Timeout = timeout,
+            Steps = [.. steps.Select(s => s.Spec)],
+            Env = env.Where(kv => !kv.Value.IsSecret).ToDictionary(kv => kv.Key, kv => kv.Value.ToString(), StringComparer.Ordinal),
+            SecretRefs = secretNames.Refs,
+            Origin = new ReplayOrigin
+            {
+                WorkflowFile = wf.FullPath is { } full ? RelativeTo(inputs.Source.Root, full) : wf.File, JobId = job.Id,
+                Matrix = combo.Values.ToDictionary(kv => kv.Key, kv => kv.Value.ToString(), StringComparer.Ordinal),
+                Image = inputs.Image, WorkspaceSource = inputs.WorkspaceDescription,
+            },
+        };
+        return new ReplayJobPlan
+        {
+            Workflow = wf, Job = job, Matrix = combo, Index = index, Total = total, DisplayName = display,
+            Labels = labels.Count > 0 ? labels : [ReplayDefaults.Tenant],
+            Spec = spec, Steps = steps, DefaultEnvNames = defaultNames, SecretEnv = secretEnv,
+            RequiredSecrets = required, MissingSecrets = missing, Warnings = warnings, SkipReason = skip,
+        };
+    }
+
+    /// <summary>How a secret value is rebuilt at launch; an error when it was computed in a way that cannot be repeated.</summary>
+    internal static IReadOnlyList<SecretPart> Recipe(ExprValue v, string where) =>
+        v.SecretParts ?? throw new ReplayException(
+            $"{where}: the value is computed from a secret (with a function or operator); replay passes secrets to the guest " +
+            "only as ${{ secrets.NAME }} references, optionally inside text: simplify the expression");
+
+    internal static string Text(ExprValue v) => v.IsSecret ? SecretMaskText : v.ToString();
+
+    private const string SecretMaskText = "***";
+
+    internal static double Minutes(ExprValue v, string where)
+    {
+        double m = v.ToNumber();
+        return m > 0 && double.IsFinite(m) ? m : throw new ReplayException($"{where}: '{v}' is not a positive number of minutes");
+    }
+
+    private static void Set(List<KeyValuePair<string, ExprValue>> env, IEnumerable<KeyValuePair<string, ExprValue>> values)
+    {
+        foreach (KeyValuePair<string, ExprValue> kv in values)
+        {
+            int at = env.FindIndex(e => e.Key == kv.Key);
+            if (at >= 0)
+            {
+                env[at] = kv;
+            }
+            else
+            {
+                env.Add(kv);
+            }
+        }
+    }
+
+    private static IReadOnlyList<MatrixCombination> Matrix(WorkflowJob job, ExprContext ctx)
+    {
+        if (job.Matrix is not { } m)
+        {
+            return [MatrixCombination.Empty];
+        }
+
+        IReadOnlyList<MatrixAxis> axes = m.Axes;
+        var include = m.Include;
+        var exclude = m.Exclude;
+        if (m.Expression is { } whole)
+        {
+            ExprValue v = Template.Evaluate(whole, ctx);
+            if (v.Kind != ExprKind.Object)
+            {
+                throw new ReplayException($"{ctx.Where}: the expression gives {v.Describe()}, not a mapping of keys to lists");
+            }
+
+            axes = [.. v.Members.Where(kv => kv.Key is not ("include" or "exclude"))
+                .Select(kv => new MatrixAxis(kv.Key, kv.Value.Kind == ExprKind.Array ? kv.Value.Items : throw new ReplayException($"{ctx.Where}.{kv.Key}: not a list")))];
+            include = Entries(v.Members.GetValueOrDefault("include"), ctx.Where + ".include");
+            exclude = Entries(v.Members.GetValueOrDefault("exclude"), ctx.Where + ".exclude");
+        }
+
+        axes = [.. axes.Select(a => a.Expression is { } e
+            ? new MatrixAxis(a.Key, Template.Evaluate(e, ctx with { Where = $"{ctx.Where}.{a.Key}" }) is { Kind: ExprKind.Array } list
+                ? list.Items
+                : throw new ReplayException($"{ctx.Where}.{a.Key}: the expression does not give a list"))
+            : a with { Values = [.. a.Values.Select(v => Resolve(v, ctx))] })];
+        include = [.. include.Select(e => (IReadOnlyList<KeyValuePair<string, ExprValue>>)[.. e.Select(kv => KeyValuePair.Create(kv.Key, Resolve(kv.Value, ctx)))])];
+        exclude = [.. exclude.Select(e => (IReadOnlyList<KeyValuePair<string, ExprValue>>)[.. e.Select(kv => KeyValuePair.Create(kv.Key, Resolve(kv.Value, ctx)))])];
+        return MatrixExpander.Expand(axes, include, exclude, ctx.Where);
+    }
+
+    private static IReadOnlyList<IReadOnlyList<KeyValuePair<string, ExprValue>>> Entries(ExprValue? v, string where) => v switch
+    {
+        null or { Kind: ExprKind.Null } => [],
+        { Kind: ExprKind.Array } a => [.. a.Items.Select(i => i.Kind == ExprKind.Object
+            ? (IReadOnlyList<KeyValuePair<string, ExprValue>>)[.. i.Members]
+            : throw new ReplayException($"{where}: entries must be mappings"))],
+        _ => throw new ReplayException($"{where}: must be a list of mappings"),
+    };
+
+    /// <summary>A matrix value written with <c>${{ }}</c> inside is evaluated (workflow-level contexts).</summary>
+    private static ExprValue Resolve(ExprValue v, ExprContext ctx) => v.Kind switch
+    {
+        ExprKind.String when Template.HasExpressions(v.AsString) => Template.Evaluate(v.AsString, ctx),
+        ExprKind.Array => ExprValue.Array([.. v.Items.Select(i => Resolve(i, ctx))]),
+        ExprKind.Object => ExprValue.Object(v.Members.Select(kv => KeyValuePair.Create(kv.Key, Resolve(kv.Value, ctx)))),
+        _ => v,
+    };
+
+    /// <summary>The secrets context: given secrets by name; referenced-but-missing ones are empty (and reported).</summary>
+    private static (ExprValue Context, IReadOnlyList<string> Required, IReadOnlyList<string> Missing) Secrets(Workflow wf, WorkflowJob job, ReplayInputs inputs, string where)
+    {
+        List<string> required = [];
+        foreach ((string source, string field, bool condition) in Templates(wf, job))
+        {
+            if (!condition && !Template.HasExpressions(source))
+            {
+                continue;
+            }
+
+            IEnumerable<Expr> exprs = condition
+                ? [Template.ParseCondition(source, $"{where}: {field}")]
+                : Template.Parse(source, $"{where}: {field}").Select(p => p.Expression).OfType<Expr>();
+            foreach (string? name in exprs.SelectMany(ExprTree.SecretNames))
+            {
+                if (name is null)
+                {
+                    throw new ReplayException($"{where}: {field}: secrets[…] with a computed name is not supported by replay; name the secret (secrets.NAME)");
+                }
+
+                string canonical = inputs.Secrets.Keys.FirstOrDefault(k => string.Equals(k, name, StringComparison.OrdinalIgnoreCase)) ?? name;
+                if (!required.Contains(canonical, StringComparer.OrdinalIgnoreCase))
+                {
+                    required.Add(canonical);
+                }
+            }
+        }
+
+        List<string> missing = [.. required.Where(r => !inputs.Secrets.ContainsKey(r))];
+        IEnumerable<KeyValuePair<string, ExprValue>> values = inputs.Secrets.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.Secret(kv.Key, kv.Value)))
+            .Concat(missing.Select(m => KeyValuePair.Create(m, ExprValue.Secret(m, ""))));
+        return (ExprValue.Object(values).AsOpaqueSecret(), required, missing);
+    }
+
+    /// <summary>Every string of the job (and the workflow env) that may hold expressions, with its field name.</summary>
+    private static IEnumerable<(string Source, string Field, bool Condition)> Templates(Workflow wf, WorkflowJob job)
+    {
+        foreach ((string k, string v) in wf.Env) yield return (v, $"env.{k}", false);
+        if (job.Name is { } n) yield return (n, "name", false);
+        foreach (string r in job.RunsOn) yield return (r, "runs-on", false);
+        if (job.If is { } i) yield return (i, "if", true);
+        if (job.TimeoutMinutes is { } t) yield return (t, "timeout-minutes", false);
+        foreach ((string k, string v) in job.Env) yield return (v, $"env.{k}", false);
+        foreach (WorkflowStep s in job.Steps)
+        {
+            string p = StepName(s) + ": ";
+            if (s.Name is { } sn) yield return (sn, p + "name", false);
+            if (s.Run is { } run) yield return (run, p + "run", false);
+            if (s.If is { } si) yield return (si, p + "if", true);
+            if (s.WorkingDirectory is { } wd) yield return (wd, p + "working-directory", false);
+            if (s.Shell is { } sh) yield return (sh, p + "shell", false);
+            if (s.ContinueOnError is { } c) yield return (c, p + "continue-on-error", false);
+            if (s.TimeoutMinutes is { } st) yield return (st, p + "timeout-minutes", false);
+            foreach ((string k, string v) in s.Env) yield return (v, $"{p}env.{k}", false);
+            foreach ((string k, string v) in s.With) yield return (v, $"{p}with.{k}", false);
+        }
+    }
+
+    /// <summary>"step 2 (line 14)": how messages name a step.</summary>
+    internal static string StepName(WorkflowStep s) => $"step {s.Number} (line {s.Mark.Line})";
+
+    private static string RelativeTo(string root, string file)
+    {
+        string full = Path.GetFullPath(file);
+        string rel = Path.GetRelativePath(Path.GetFullPath(root), full);
+        return rel.StartsWith("..", StringComparison.Ordinal) ? full : rel;
+    }
+}

@@ -1,0 +1,152 @@
+using System.Text;
+using Kindling.Runner.Forges;
+using Kindling.Runner.Replay.Expressions;
+using Kindling.Runner.Replay.Workflows;
+
+namespace Kindling.Runner.Replay;
+
+/// <summary>One step of a replayed job: its env, name, if:, shell, working directory and script, resolved.</summary>
+internal static class StepPlanner
+{
+    public const string CheckoutAction = "actions/checkout";
+
+    public static PlannedStep Plan(Workflow wf, WorkflowJob job, WorkflowStep s, ExprContext ctx, IReadOnlyList<KeyValuePair<string, ExprValue>> jobEnv,
+        GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings)
+    {
+        string where = ctx.Where;
+        ExprContext At(string field) => ctx with { Where = $"{where}: {field}" };
+
+        var plainEnv = new Dictionary<string, string>(StringComparer.Ordinal);
+        List<string> secretEnv = [];
+        var ifEnv = new List<KeyValuePair<string, ExprValue>>(jobEnv);
+        foreach ((string k, string v) in s.Env)
+        {
+            ExprValue value = Template.Evaluate(v, At($"env.{k}"));
+            ifEnv.RemoveAll(kv => kv.Key == k);
+            ifEnv.Add(KeyValuePair.Create(k, value));
+            if (value.IsSecret)
+            {
+                secretNames.AddEnv(k, ReplayPlanner.Recipe(value, $"{where}: env.{k}"), $"{where}: env.{k}");
+                secretEnv.Add(k);
+            }
+            else
+            {
+                plainEnv[k] = value.ToString();
+            }
+        }
+
+        var ifCtx = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(ifEnv) } };
+        StepConditions cond = StepConditions.Evaluate(s.If, ifCtx with { Where = $"{where}: if" });
+        string name = s.Name is { } n
+            ? ReplayPlanner.Text(Template.Evaluate(n, At("name")))
+            : "Run " + (s.Uses ?? FirstLine(s.Run!));
+
+        bool continueOnError = false;
+        if (s.ContinueOnError is { } coe)
+        {
+            ExprValue v = Template.Evaluate(coe, At("continue-on-error"));
+            continueOnError = v.Kind == ExprKind.Boolean ? v.AsBoolean
+                : v.ToString() is "true" or "false" ? v.ToString() == "true"
+                : throw new ReplayException($"{where}: continue-on-error must be true or false, not {v.Describe()}");
+        }
+
+        List<string> notes = [];
+        if (s.TimeoutMinutes is { } tm)
+        {
+            double minutes = ReplayPlanner.Minutes(Template.Evaluate(tm, At("timeout-minutes")), $"{where}: timeout-minutes");
+            warnings.Add($"step {s.Number}: timeout-minutes {ExprValue.FormatNumber(minutes)} is not enforced per step (the job's timeout is)");
+        }
+
+        if (s.Uses is { } uses)
+        {
+            bool checkout = uses.StartsWith(CheckoutAction + "@", StringComparison.OrdinalIgnoreCase) || uses.Equals(CheckoutAction, StringComparison.OrdinalIgnoreCase);
+            string message;
+            if (checkout)
+            {
+                message = $"kindling: {uses} is not run: {ReplayDefaults.GuestWorkspace} already holds the {inputs.WorkspaceDescription}";
+                foreach (string ignored in s.With.Select(kv => kv.Key).Where(k => k is "path" or "repository" or "ref" or "submodules"))
+                {
+                    warnings.Add($"step {s.Number}: {uses} with.{ignored} is ignored: the workspace is the {(inputs.Worktree ? "working tree" : "checkout of HEAD")} at {ReplayDefaults.GuestWorkspace}");
+                }
+            }
+            else
+            {
+                message = $"kindling: uses: {uses} is not supported yet; step skipped (--skip-uses)";
+            }
+
+            return new PlannedStep
+            {
+                Number = s.Number, Name = name, Kind = checkout ? PlannedStepKind.Checkout : PlannedStepKind.UnsupportedUses, Uses = uses, IfSource = s.If,
+                Spec = new StepSpec { Name = name, Run = "echo '" + message.Replace("'", "", StringComparison.Ordinal) + "'", If = cond.AgentCondition, ContinueOnError = continueOnError },
+                Notes = notes,
+            };
+        }
+
+        string shell = ShellNames.ForAgent(
+            s.Shell is { } sh ? Literal(sh, At("shell")) : (job.Defaults.Shell ?? wf.Defaults.Shell) is { } d ? Literal(d, At("defaults.run.shell")) : null,
+            inputs.Image, where);
+        string? wd = s.WorkingDirectory ?? job.Defaults.WorkingDirectory ?? wf.Defaults.WorkingDirectory;
+        string script = Script(s.Run!, shell, At("run"), secretNames, plainEnv.Keys.ToHashSet(StringComparer.Ordinal), s.Number, warnings);
+        return new PlannedStep
+        {
+            Number = s.Number, Name = name, Kind = PlannedStepKind.Run, IfSource = s.If, SecretEnv = secretEnv, Notes = notes,
+            DefaultShell = s.Shell is null && job.Defaults.Shell is null && wf.Defaults.Shell is null,
+            Spec = new StepSpec
+            {
+                Name = name, Run = script, Shell = shell, WorkingDirectory = wd is null ? "" : Literal(wd, At("working-directory")),
+                If = cond.AgentCondition, ContinueOnError = continueOnError, Env = plainEnv,
+            },
+        };
+    }
+
+    /// <summary>
+    /// The script with its interpolations done. Secret values are not pasted in (the spec is stored and shown): the
+    /// script reads them from the environment as <c>${NAME}</c>, which POSIX shells expand inside double quotes too.
+    /// </summary>
+    private static string Script(string run, string shell, ExprContext ctx, GuestSecretNames secretNames, IReadOnlySet<string> stepPlainEnv, int step, List<string> warnings)
+    {
+        var sb = new StringBuilder();
+        foreach (TemplatePart p in Template.Parse(run, ctx.Where))
+        {
+            if (p.Expression is null)
+            {
+                sb.Append(p.Text);
+                continue;
+            }
+
+            ExprValue v = ExprEvaluator.Evaluate(p.Expression, ctx);
+            if (!v.IsSecret)
+            {
+                sb.Append(v.ToString());
+                continue;
+            }
+
+            if (!ShellNames.ExpandsVariables(shell))
+            {
+                throw new ReplayException(
+                    $"{ctx.Where}: ${{{{ {p.Source} }}}} puts a secret into a {shell} script; replay passes secrets as environment variables: " +
+                    $"set env: NAME: ${{{{ {p.Source} }}}} on the step and read NAME from the environment");
+            }
+
+            string name = secretNames.ForScript(ReplayPlanner.Recipe(v, ctx.Where), stepPlainEnv);
+            string line = sb.ToString()[(sb.ToString().LastIndexOf('\n') + 1)..];
+            if (line.Count(c => c == '\'') % 2 == 1)
+            {
+                warnings.Add($"step {step}: ${{{{ {p.Source} }}}} is inside single quotes, where the shell does not expand ${{{name}}}: use double quotes");
+            }
+
+            sb.Append("${").Append(name).Append('}');
+        }
+
+        return sb.ToString();
+    }
+
+    private static string Literal(string template, ExprContext ctx)
+    {
+        ExprValue v = Template.Evaluate(template, ctx);
+        return v.IsSecret ? throw new ReplayException($"{ctx.Where}: a secret cannot be used here") : v.ToString();
+    }
+
+    private static string FirstLine(string run) =>
+        run.Split('\n').Select(l => l.Trim()).FirstOrDefault(l => l.Length > 0) ?? "";
+}

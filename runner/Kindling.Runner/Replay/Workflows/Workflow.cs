@@ -1,0 +1,82 @@
+using Kindling.Runner.Replay.Expressions;
+
+namespace Kindling.Runner.Replay.Workflows;
+
+/// <summary>A position in a workflow file (1-based).</summary>
+public readonly record struct SourceMark(int Line, int Column)
+{
+    public override string ToString() => $"{Line}:{Column}";
+}
+
+/// <summary>A GitHub Actions workflow file, as far as <c>kindling replay</c> reads it. Strings keep their <c>${{ }}</c>.</summary>
+public sealed record Workflow
+{
+    /// <summary>The path it was read from, as shown in messages.</summary>
+    public required string File { get; init; }
+    /// <summary>The absolute path (when read from a file).</summary>
+    public string? FullPath { get; init; }
+    public required string Name { get; init; }
+    public IReadOnlyList<string> Events { get; init; } = [];
+    /// <summary><c>on.workflow_dispatch.inputs</c> / <c>on.workflow_call.inputs</c> defaults, by input name.</summary>
+    public IReadOnlyList<KeyValuePair<string, ExprValue>> InputDefaults { get; init; } = [];
+    public IReadOnlyList<KeyValuePair<string, string>> Env { get; init; } = [];
+    public RunDefaults Defaults { get; init; } = new(null, null);
+    public required IReadOnlyList<WorkflowJob> Jobs { get; init; }
+
+    public string FileName => Path.GetFileName(File);
+}
+
+/// <summary><c>defaults.run</c>.</summary>
+public sealed record RunDefaults(string? Shell, string? WorkingDirectory);
+
+public sealed record WorkflowJob
+{
+    public required string Id { get; init; }
+    public string? Name { get; init; }
+    /// <summary>runs-on labels (each may hold an expression).</summary>
+    public IReadOnlyList<string> RunsOn { get; init; } = [];
+    public IReadOnlyList<string> Needs { get; init; } = [];
+    public string? If { get; init; }
+    public IReadOnlyList<KeyValuePair<string, string>> Env { get; init; } = [];
+    public RunDefaults Defaults { get; init; } = new(null, null);
+    public MatrixSpec? Matrix { get; init; }
+    public string? TimeoutMinutes { get; init; }
+    /// <summary>A reusable workflow this job calls instead of having steps.</summary>
+    public string? Uses { get; init; }
+    public string? Container { get; init; }
+    public IReadOnlyList<string> Services { get; init; } = [];
+    public IReadOnlyList<WorkflowStep> Steps { get; init; } = [];
+    public SourceMark Mark { get; init; }
+}
+
+public sealed record WorkflowStep
+{
+    /// <summary>1-based position in the job.</summary>
+    public required int Number { get; init; }
+    public string? Id { get; init; }
+    public string? Name { get; init; }
+    public string? Run { get; init; }
+    public string? Uses { get; init; }
+    public IReadOnlyList<KeyValuePair<string, string>> With { get; init; } = [];
+    public IReadOnlyList<KeyValuePair<string, string>> Env { get; init; } = [];
+    public string? Shell { get; init; }
+    public string? WorkingDirectory { get; init; }
+    public string? If { get; init; }
+    public string? ContinueOnError { get; init; }
+    public string? TimeoutMinutes { get; init; }
+    public SourceMark Mark { get; init; }
+}
+
+/// <summary><c>strategy.matrix</c>: axes in file order, include and exclude entries; or one expression.</summary>
+public sealed record MatrixSpec
+{
+    public IReadOnlyList<MatrixAxis> Axes { get; init; } = [];
+    public IReadOnlyList<IReadOnlyList<KeyValuePair<string, ExprValue>>> Include { get; init; } = [];
+    public IReadOnlyList<IReadOnlyList<KeyValuePair<string, ExprValue>>> Exclude { get; init; } = [];
+    /// <summary>The whole matrix as one <c>${{ }}</c> expression (e.g. fromJSON of something).</summary>
+    public string? Expression { get; init; }
+    public SourceMark Mark { get; init; }
+}
+
+/// <summary>One matrix key and its values (or an expression that yields the list).</summary>
+public sealed record MatrixAxis(string Key, IReadOnlyList<ExprValue> Values, string? Expression = null);
