@@ -22,6 +22,7 @@ static const struct scenario scenarios[] = {
     {"hello", scenario_hello}, {"cmdline", scenario_cmdline}, {"loop", scenario_loop},
     {"smp", scenario_smp},     {"timer", scenario_timer},     {"blk", scenario_blk},
     {"rng", scenario_rng},     {"net", scenario_net},         {"vsock", scenario_vsock},
+    {"idle", scenario_idle},
 };
 
 static void copy_cmdline(uint64_t paddr)

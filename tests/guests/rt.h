@@ -119,5 +119,6 @@ void scenario_blk(void);
 void scenario_rng(void);
 void scenario_net(void);
 void scenario_vsock(void);
+void scenario_idle(void) __attribute__((noreturn));
 
 #endif
