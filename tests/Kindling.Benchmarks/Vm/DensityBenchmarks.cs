@@ -31,7 +31,7 @@ internal static class DensityBenchmarks
     public static int Run(BenchReport report, string work)
     {
         string hello = VmSubjects.WriteConfig(work, "hello");
-        string r2r = VmSubjects.ReadyToRun();
+        string r2r = VmSubjects.ReadyToRun(selfContained: false);
         int cores = Environment.ProcessorCount;
         int inFlight = 2 * cores;
         List<Subject> subjects =

@@ -25,13 +25,15 @@ internal static class MemoryBenchmarks
     public static int Run(BenchReport report, string work)
     {
         string idle = VmSubjects.WriteConfig(work, "idle");
-        string r2r = VmSubjects.ReadyToRun();
+        string r2r = VmSubjects.ReadyToRun(selfContained: false);
+        string r2rSc = VmSubjects.ReadyToRun(selfContained: true);
         List<Variant> variants =
         [
             new("kindling-vmm fd, no API", () => Measure(VmSubjects.Kindling(VmSubjects.FrameworkDependent, idle))),
             new("kindling-vmm fd, API socket", () => Measure(WithApi(VmSubjects.FrameworkDependent, idle, work))),
             new("kindling-vmm R2R, no API", () => Measure(VmSubjects.Kindling(r2r, idle))),
             new("kindling-vmm R2R, API socket", () => Measure(WithApi(r2r, idle, work))),
+            new("kindling-vmm R2R self-contained, no API", () => Measure(VmSubjects.Kindling(r2rSc, idle))),
         ];
         if (VmSubjects.HasQemu)
         {

@@ -84,13 +84,14 @@ internal static class VmSubjects
     ]);
 
     /// <summary>
-    /// The self-contained ReadyToRun publish of kindling-vmm (<c>dotnet publish -r linux-x64 --self-contained
-    /// -p:PublishReadyToRun=true</c>), cached under artifacts/bench by a hash of the VMM sources.
+    /// A ReadyToRun publish of kindling-vmm (<c>dotnet publish -r linux-x64 -p:PublishReadyToRun=true</c>),
+    /// framework-dependent (only our assemblies precompiled; the shared framework already is) or self-contained,
+    /// cached under artifacts/bench by a hash of the VMM sources.
     /// </summary>
-    public static string ReadyToRun()
+    public static string ReadyToRun(bool selfContained)
     {
         string hash = HashVmmSources();
-        string root = Path.Combine(ArtifactsDirectory, "kindling-vmm-r2r");
+        string root = Path.Combine(ArtifactsDirectory, selfContained ? "kindling-vmm-r2r-sc" : "kindling-vmm-r2r");
         string final = Path.Combine(root, hash);
         string exe = Path.Combine(final, "kindling-vmm");
         if (File.Exists(exe))
@@ -105,13 +106,13 @@ internal static class VmSubjects
         }
 
         string temp = final + ".tmp";
-        Console.WriteLine($"publishing kindling-vmm ReadyToRun (self-contained) to {final} ...");
+        Console.WriteLine($"publishing kindling-vmm ReadyToRun ({(selfContained ? "self-contained" : "framework-dependent")}) to {final} ...");
         var psi = new ProcessStartInfo("dotnet")
         {
             ArgumentList =
             {
                 "publish", Path.Combine(RepoPaths.Root, "vmm", "Kindling.Vmm.Cli", "Kindling.Vmm.Cli.csproj"),
-                "-c", "Release", "-r", "linux-x64", "--self-contained", "-p:PublishReadyToRun=true", "-o", temp, "-v", "q", "-nologo",
+                "-c", "Release", "-r", "linux-x64", selfContained ? "--self-contained" : "--no-self-contained", "-p:PublishReadyToRun=true", "-o", temp, "-v", "q", "-nologo",
             },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
