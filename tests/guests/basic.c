@@ -1,4 +1,4 @@
-/* hello, cmdline and loop. */
+/* hello, cmdline, loop and idle. */
 #include "rt.h"
 
 #define LOOP_DEFAULT_COUNT 100000
@@ -27,4 +27,13 @@ void scenario_loop(void)
         __asm__ volatile("1: dec %0\n\tjnz 1b" : "+r"(n) : : "cc");
     }
     printf("KINDLING-LOOP-END %lu\n", count);
+}
+
+/* The memory benchmark's guest: one line, then halted with interrupts off until the host stops the VM, so the
+ * VMM stays alive without using a host CPU. Never prints PASS and never resets. */
+void scenario_idle(void)
+{
+    printf("KINDLING-IDLE halted until the host stops the VM\n");
+    for (;;)
+        __asm__ volatile("cli\n\thlt" ::: "memory");
 }

@@ -24,6 +24,7 @@ static const struct scenario scenarios[] = {
     {"rng", scenario_rng},     {"net", scenario_net},         {"vsock", scenario_vsock},
     {"cpl3", scenario_cpl3},
     {"mmds", scenario_mmds},
+    {"idle", scenario_idle},
 };
 
 static void copy_cmdline(uint64_t paddr)

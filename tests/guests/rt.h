@@ -121,5 +121,6 @@ void scenario_net(void);
 void scenario_vsock(void);
 void scenario_cpl3(void);
 void scenario_mmds(void);
+void scenario_idle(void) __attribute__((noreturn));
 
 #endif

@@ -37,20 +37,12 @@ public static class VmmMain
             using VmmLoggerProvider? fileLog = config?.Logger is { LogPath.Length: > 0 } loggerConfig
                 ? new VmmLoggerProvider(loggerConfig, id, time)
                 : null;
-            using ILoggerFactory loggers = LoggerFactory.Create(builder =>
-            {
-                builder.SetMinimumLevel(CliArguments.ParseLogLevel(cli.LogLevel))
-                    .AddSimpleConsole(o =>
-                    {
-                        o.SingleLine = true;
-                        o.TimestampFormat = "HH:mm:ss.fff ";
-                    })
-                    .AddConsole(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
-                if (fileLog is not null)
-                {
-                    builder.AddProvider(fileLog);
-                }
-            });
+            // A plain LoggerFactory over our providers: no dependency-injection container, options or configuration
+            // binding at start-up (LoggerFactory.Create builds all three).
+            using var console = new StderrLoggerProvider(Console.Error, time);
+            using var loggers = new LoggerFactory(
+                fileLog is null ? [console] : [console, fileLog],
+                new LoggerFilterOptions { MinLevel = CliArguments.ParseLogLevel(cli.LogLevel) });
 
             ISerialOutput serial = config?.Serial?.SerialOutPath is { Length: > 0 } serialPath
                 ? SerialOutputs.Open(serialPath, time)

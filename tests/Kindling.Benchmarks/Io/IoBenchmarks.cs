@@ -27,7 +27,7 @@ internal static class IoBenchmarks
     private static readonly TimeSpan Duration = TimeSpan.FromSeconds(1);
     private const int Rounds = 5;
 
-    public static int Run()
+    public static int Run(Kindling.Benchmarks.Reporting.BenchReport report, string artifactsDirectory)
     {
         var rows = new List<Row>();
         string path = Path.Combine(Path.GetTempPath(), $"kindling-io-bench-{Environment.ProcessId}.img");
@@ -62,6 +62,17 @@ internal static class IoBenchmarks
 
         var summary = rows.ToDictionary(r => r.Name, r => new { device = Math.Round(r.Device), limit = Math.Round(r.Limit), unit = r.Unit, ratio = Math.Round(r.Ratio, 3), target = r.Target, ok = r.Ok });
         Console.WriteLine("IO-BENCH-JSON " + JsonSerializer.Serialize(summary));
+        foreach (Row r in rows)
+        {
+            report.Add(new Kindling.Benchmarks.Reporting.BenchRow($"{r.Name}: device / limit", "x", r.Ratio)
+            {
+                Target = $">= {r.Target:F2}",
+                Ok = r.Ok,
+                Note = string.Create(CultureInfo.InvariantCulture, $"device {r.Device:F0} {r.Unit}, limit {r.Limit:F0} {r.Unit}"),
+            });
+        }
+
+        report.Finish(artifactsDirectory);
         return 0;
     }
 

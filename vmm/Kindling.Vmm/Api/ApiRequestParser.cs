@@ -90,7 +90,7 @@ public static class ApiRequestParser
     private static T Body<T>(string body, string what)
     {
         RequireBody(body, what);
-        return VmConfigJson.Parse<T>(body, what);
+        return VmConfigJson.Parse<T>(body, what, ApiJson.Options);
     }
 
     private static JsonNode? JsonBody(string body, string what)

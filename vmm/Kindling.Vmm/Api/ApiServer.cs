@@ -36,21 +36,23 @@ public sealed class ApiServer : IAsyncDisposable
             File.Delete(socketPath);
         }
 
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
+        // The empty builder: Kestrel and nothing else. The slim builder's defaults cost every VMM start-up and
+        // memory: appsettings.json with reload-on-change (a recursive inotify watch of the working directory),
+        // environment configuration, and routing for what is one catch-all handler.
+        WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         if (logger is not null)
         {
             builder.Logging.AddProvider(logger);
         }
 
-        builder.WebHost.ConfigureKestrel(k =>
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
             k.ListenUnixSocket(socketPath);
             k.Limits.MaxRequestBodySize = MaxRequestBodyBytes;
             k.AddServerHeader = false;
         });
         WebApplication app = builder.Build();
-        app.Map("/{**path}", (HttpContext context) => HandleAsync(context, channel));
+        app.Run(context => HandleAsync(context, channel));
         await app.StartAsync(cancellationToken);
         return new ApiServer(app, socketPath);
     }
@@ -108,6 +110,6 @@ public sealed class ApiServer : IAsyncDisposable
     {
         context.Response.StatusCode = StatusCodes.Status400BadRequest;
         context.Response.ContentType = "application/json";
-        await context.Response.WriteAsync(JsonSerializer.Serialize(new ApiFault { FaultMessage = message }), ct);
+        await context.Response.WriteAsync(JsonSerializer.Serialize(new ApiFault { FaultMessage = message }, ApiJsonContext.Default.ApiFault), ct);
     }
 }

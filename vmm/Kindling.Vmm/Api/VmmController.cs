@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Kindling.Vmm.Config;
 using Kindling.Vmm.Mmds;
 
@@ -287,7 +288,7 @@ public sealed class VmmController
         }
     }
 
-    private static VmmOutcome Json<T>(T value) => VmmOutcome.Json(VmConfigJson.Serialize(value));
+    private static VmmOutcome Json<T>(T value) => VmmOutcome.Json(JsonSerializer.Serialize(value, ApiJson.Options));
 
     private static IReadOnlyList<T> ReplaceOrAppend<T>(IReadOnlyList<T> list, T item, Func<T, bool> same)
     {

@@ -11,8 +11,10 @@ public sealed record VmConfig
 {
     [JsonPropertyName("boot-source")] public BootSourceConfig? BootSource { get; init; }
     [JsonPropertyName("machine-config")] public MachineConfig? MachineConfig { get; init; }
-    [JsonPropertyName("drives")] public IReadOnlyList<DriveConfig> Drives { get; init; } = [];
-    [JsonPropertyName("network-interfaces")] public IReadOnlyList<NetworkInterfaceConfig> NetworkInterfaces { get; init; } = [];
+    // Defaults of init-only members live in the getters: the source-generated reader (VmConfigJsonContext) passes
+    // absent members as null instead of leaving the initializer's value.
+    [JsonPropertyName("drives")] public IReadOnlyList<DriveConfig> Drives { get => field ?? []; init => field = value; }
+    [JsonPropertyName("network-interfaces")] public IReadOnlyList<NetworkInterfaceConfig> NetworkInterfaces { get => field ?? []; init => field = value; }
     [JsonPropertyName("vsock")] public VsockConfig? Vsock { get; init; }
     [JsonPropertyName("entropy")] public EntropyConfig? Entropy { get; init; }
     [JsonPropertyName("mmds-config")] public MmdsConfig? MmdsConfig { get; init; }
@@ -107,7 +109,8 @@ public sealed record EntropyConfig
 /// <summary><c>mmds-config</c>. Kindling defaults to V2 (tokens required).</summary>
 public sealed record MmdsConfig
 {
-    [JsonPropertyName("version")] public string Version { get; init; } = "V2";
+    /// <summary>V2 when absent (a getter default, as <see cref="VmConfig.Drives"/>).</summary>
+    [JsonPropertyName("version")] public string Version { get => field ?? "V2"; init => field = value; }
     [JsonPropertyName("network_interfaces")] public required IReadOnlyList<string> NetworkInterfaces { get; init; }
     [JsonPropertyName("ipv4_address")] public string? Ipv4Address { get; init; }
     [JsonPropertyName("imds_compat")] public bool ImdsCompat { get; init; }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Kindling.Vmm.Config;
 
@@ -7,7 +8,13 @@ namespace Kindling.Vmm.Config;
 public static class VmConfigJson
 {
     /// <summary>Strict options: unknown members are refused, as Firecracker's serde(deny_unknown_fields) does.</summary>
-    public static JsonSerializerOptions Options { get; } = new()
+    public static JsonSerializerOptions Options { get; } = CreateOptions(VmConfigJsonContext.Default);
+
+    /// <summary>
+    /// The strict options over <paramref name="resolvers"/> (source-generated metadata), falling back to reflection
+    /// for any other type.
+    /// </summary>
+    internal static JsonSerializerOptions CreateOptions(params IJsonTypeInfoResolver[] resolvers) => new()
     {
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         RespectRequiredConstructorParameters = true,
@@ -16,14 +23,18 @@ public static class VmConfigJson
         ReadCommentHandling = JsonCommentHandling.Disallow,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         WriteIndented = true,
+        TypeInfoResolver = JsonTypeInfoResolver.Combine([.. resolvers, new DefaultJsonTypeInfoResolver()]),
     };
 
     /// <summary>Parses <paramref name="json"/> as <typeparamref name="T"/>, or throws <see cref="VmConfigException"/>.</summary>
-    public static T Parse<T>(string json, string what)
+    public static T Parse<T>(string json, string what) => Parse<T>(json, what, Options);
+
+    /// <summary>As <see cref="Parse{T}(string, string)"/> with other options of the same rules (the API's).</summary>
+    internal static T Parse<T>(string json, string what, JsonSerializerOptions options)
     {
         try
         {
-            return JsonSerializer.Deserialize<T>(json, Options)
+            return JsonSerializer.Deserialize<T>(json, options)
                 ?? throw new VmConfigException($"{what}: expected a JSON object, got null");
         }
         catch (JsonException e)

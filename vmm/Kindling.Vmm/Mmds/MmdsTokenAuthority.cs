@@ -22,10 +22,14 @@ public sealed class MmdsTokenAuthority
     private const int TokenBytes = ExpiryBytes + NonceBytes + MacBytes;
     private const int MaxTokenChars = 128;
 
-    private readonly byte[] _key = RandomNumberGenerator.GetBytes(32);
+    // Made on first use: the first RandomNumberGenerator call loads OpenSSL, which a VM that never asks for a
+    // token (and every VMM's start-up) should not pay for.
+    private byte[]? _key;
     private readonly TimeProvider _time;
 
     public MmdsTokenAuthority(TimeProvider time) => _time = time;
+
+    private byte[] Key => LazyInitializer.EnsureInitialized(ref _key, static () => RandomNumberGenerator.GetBytes(32));
 
     /// <summary>Issues a token valid for <paramref name="ttlSeconds"/>; throws <see cref="MmdsException"/> outside 1..21600.</summary>
     public string Generate(long ttlSeconds)
@@ -40,7 +44,7 @@ public sealed class MmdsTokenAuthority
         long expiry = _time.GetUtcNow().ToUnixTimeMilliseconds() + (ttlSeconds * 1000);
         BinaryPrimitives.WriteInt64BigEndian(token, expiry);
         RandomNumberGenerator.Fill(token.Slice(ExpiryBytes, NonceBytes));
-        HMACSHA256.HashData(_key, token[..(ExpiryBytes + NonceBytes)], token[(ExpiryBytes + NonceBytes)..]);
+        HMACSHA256.HashData(Key, token[..(ExpiryBytes + NonceBytes)], token[(ExpiryBytes + NonceBytes)..]);
         return Base64Url.EncodeToString(token);
     }
 
@@ -65,7 +69,7 @@ public sealed class MmdsTokenAuthority
         }
 
         Span<byte> expected = stackalloc byte[MacBytes];
-        HMACSHA256.HashData(_key, raw[..(ExpiryBytes + NonceBytes)], expected);
+        HMACSHA256.HashData(Key, raw[..(ExpiryBytes + NonceBytes)], expected);
         if (!CryptographicOperations.FixedTimeEquals(expected, raw.Slice(ExpiryBytes + NonceBytes, MacBytes)))
         {
             return false;

@@ -1,0 +1,110 @@
+using System.Globalization;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Kindling.Benchmarks.Reporting;
+
+/// <summary>One measured figure: median (and p90 when it is a distribution), against its target when it has one.</summary>
+internal sealed record BenchRow(string Name, string Unit, double Median)
+{
+    public double? P90 { get; init; }
+    public int Runs { get; init; }
+
+    /// <summary>The target as text, e.g. "<= 0.75x qemu".</summary>
+    public string? Target { get; init; }
+
+    public bool? Ok { get; init; }
+    public string? Note { get; init; }
+}
+
+/// <summary>
+/// A suite's results: printed as a table and written as JSON to artifacts/bench/&lt;suite&gt;.json (plus one
+/// <c>BENCH-JSON</c> line on stdout), with the machine's load before and after, since this host is shared.
+/// </summary>
+internal sealed class BenchReport(string suite)
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+    };
+
+    private readonly string _loadBefore = LoadAverage();
+    private readonly List<BenchRow> _rows = [];
+    private readonly List<string> _notes = [];
+
+    public string Suite { get; } = suite;
+
+    public IReadOnlyList<BenchRow> Rows => _rows;
+
+    public BenchRow Add(BenchRow row)
+    {
+        _rows.Add(row);
+        return row;
+    }
+
+    public void Note(string note) => _notes.Add(note);
+
+    /// <summary>Prints the table, writes the JSON file; returns its path.</summary>
+    public string Finish(string artifactsDirectory)
+    {
+        string loadAfter = LoadAverage();
+        Console.WriteLine();
+        Console.WriteLine($"== {Suite} ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {Environment.ProcessorCount} cores, load {_loadBefore} -> {loadAfter})");
+        Console.WriteLine($"{"figure",-62} {"median",10} {"p90",10} {"n",4}  {"unit",-8} {"target",-22} ok");
+        foreach (BenchRow r in _rows)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{r.Name,-62} {Format(r.Median),10} {(r.P90 is { } p ? Format(p) : ""),10} {(r.Runs > 0 ? r.Runs.ToString(CultureInfo.InvariantCulture) : ""),4}  {r.Unit,-8} {r.Target ?? "",-22} {(r.Ok is { } ok ? (ok ? "yes" : "NO") : "")}"));
+            if (r.Note is { } note)
+            {
+                Console.WriteLine($"    {note}");
+            }
+        }
+
+        foreach (string note in _notes)
+        {
+            Console.WriteLine($"  note: {note}");
+        }
+
+        var summary = new
+        {
+            Suite,
+            Date = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
+            Machine = new { Host = Environment.MachineName, Cores = Environment.ProcessorCount, Kernel = Environment.OSVersion.VersionString, LoadBefore = _loadBefore, LoadAfter = loadAfter },
+            Rows = _rows.Select(r => new { r.Name, r.Unit, Median = Round(r.Median), P90 = r.P90 is { } p ? Round(p) : (double?)null, Runs = r.Runs > 0 ? r.Runs : (int?)null, r.Target, r.Ok, r.Note }),
+            Notes = _notes,
+        };
+        string path = Path.Combine(artifactsDirectory, $"{Suite}.json");
+        string json = JsonSerializer.Serialize(summary, Json);
+        File.WriteAllText(path, json);
+        Console.WriteLine($"BENCH-JSON {path}");
+        return path;
+    }
+
+    private static double Round(double x) => double.IsFinite(x) ? Math.Round(x, x >= 100 ? 1 : 3) : x;
+
+    private static string Format(double x) => x switch
+    {
+        double.NaN => "-",
+        >= 1000 => x.ToString("N0", CultureInfo.InvariantCulture),
+        >= 100 => x.ToString("F1", CultureInfo.InvariantCulture),
+        _ => x.ToString("F2", CultureInfo.InvariantCulture),
+    };
+
+    /// <summary>The 1-minute load average (and the running/total task count) from /proc/loadavg.</summary>
+    public static string LoadAverage()
+    {
+        try
+        {
+            string[] parts = File.ReadAllText("/proc/loadavg").Split(' ');
+            return $"{parts[0]}";
+        }
+        catch (IOException)
+        {
+            return "?";
+        }
+    }
+}
