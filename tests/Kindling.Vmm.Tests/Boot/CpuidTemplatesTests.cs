@@ -196,7 +196,8 @@ public sealed class CpuidTemplatesTests
         Assert.StartsWith("clearcpuid=xsave,cx16,smap,", words[0], StringComparison.Ordinal);
         Assert.True(words[0].Length - "clearcpuid=".Length <= 127, $"{words[0].Length - 11} characters");
         Assert.Contains("ssse3", words[0], StringComparison.Ordinal);
-        Assert.Equal(["nowatchdog", "cryptomgr.notests", "lsm=capability", "audit=0", "mitigations=off"], words[1..]);
+        Assert.Equal(["nowatchdog", "cryptomgr.notests", "lsm=capability", "audit=0", "mitigations=off", CpuidTemplates.EmulatedGlibcTunables], words[1..]);
+        Assert.StartsWith("GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,", words[^1], StringComparison.Ordinal);
     }
 
     [Theory]

@@ -77,6 +77,7 @@ public sealed class KindlingGuestTests
             ? $"KINDLING-CPL3 syscall=vector-14 syscall_rcx=next syscall_r11=rflags int80=vector-6 sysenter=vector-6 {exceptions}"
             : $"KINDLING-CPL3 syscall=landed-cpl0 syscall_rcx=next syscall_r11=rflags int80=vector-128 sysenter={SysenterOnHardware(facts)} {exceptions}",
             facts);
+        Assert.Contains("KINDLING-TLB first=ok invlpg=ok cr3=ok unmap=fault", r.Lines); // user mode sees INVLPG and CR3 reloads
         if (KvmProbe.Result.Backing == KvmBacking.Emulated)
         {
             // The #PF is a user-mode fetch of the supervisor-only page at LSTAR, with RF set and IF masked by SFMASK.

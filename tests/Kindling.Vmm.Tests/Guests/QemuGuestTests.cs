@@ -40,6 +40,7 @@ public sealed class QemuGuestTests
 
         AssertPassed(r, "cpl3");
         Assert.Contains("KINDLING-CPL3 syscall=landed-cpl0 syscall_rcx=next syscall_r11=rflags int80=vector-128 sysenter=vector-6 ud2=vector-6 cli=vector-13 kread=vector-14", r.Lines);
+        Assert.Contains("KINDLING-TLB first=ok invlpg=ok cr3=ok unmap=fault", r.Lines);
     }
 
     [Fact]

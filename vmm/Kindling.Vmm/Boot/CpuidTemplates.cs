@@ -36,6 +36,16 @@ public static class CpuidTemplates
     /// <summary>Switches that cut emulated work during boot: no soft-lockup watchdog, no crypto self-tests, one LSM, no audit, no mitigations.</summary>
     public const string EmulatedBootSwitches = "nowatchdog cryptomgr.notests lsm=capability audit=0 mitigations=off";
 
+    /// <summary>
+    /// Measured on kvm_pvm: guest user mode runs natively with the host's AVX state enabled whatever the guest's CPUID
+    /// says, but the guest kernel, told not to use XSAVE (its emulator rejects XRSTOR), saves only the SSE state on
+    /// a context switch, so the upper halves of YMM/ZMM registers leak between processes (static busybox segfaulted
+    /// in pipelines after an AVX2 memcpy of its TLS image came out zeroed). glibc is told not to use AVX: the kernel
+    /// hands this word to init as an environment variable, and every process inherits it.
+    /// </summary>
+    public const string EmulatedGlibcTunables =
+        "GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX,-AVX2,-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD,-AVX_Fast_Unaligned_Load,-FMA,-FMA4,-BMI2,-ERMS";
+
     /// <summary>CLFLUSH line size in leaf 1 EBX[15:8], in 8-byte units: 64 bytes.</summary>
     public const uint ClflushLineSize64 = 8;
 
@@ -139,7 +149,7 @@ public static class CpuidTemplates
     /// <summary>What to append to the kernel command line for <paramref name="template"/> ("" when nothing).</summary>
     public static string KernelCommandLineAdditions(CpuTemplate template) => template switch
     {
-        CpuTemplate.Emulated => $"clearcpuid={EmulatedClearCpuid} {EmulatedBootSwitches}",
+        CpuTemplate.Emulated => $"clearcpuid={EmulatedClearCpuid} {EmulatedBootSwitches} {EmulatedGlibcTunables}",
         _ => "",
     };
 
