@@ -77,6 +77,12 @@ public sealed class PipeSerialOutputTests : IDisposable
             $"100 MiB in {clock.Elapsed.TotalSeconds:F1} s; refused {sink.Metrics.WritesRefused}, spilled {sink.Metrics.BytesSpilled} bytes");
 
         Assert.Equal(expected, actual);
+        // The writer thread counts a chunk after its write returns, which can be after the reader saw its bytes.
+        for (var wait = Stopwatch.StartNew(); sink.Metrics.BytesDelivered < total && wait.Elapsed < TimeSpan.FromSeconds(10);)
+        {
+            await Task.Delay(10, ct);
+        }
+
         Assert.Equal(total, sink.Metrics.BytesDelivered);
         Assert.True(sink.Metrics.WritesRefused > 0, "the slow reader never caused back-pressure");
         Assert.True(sink.Metrics.BytesSpilled > 0, "the reader's stalls never pushed bytes through the spill file");
