@@ -1,4 +1,3 @@
-using System.Globalization;
 using Kindling.Benchmarks.Io;
 
 // Benchmarks print ratios against the host's own limit; they are not timed tests.
@@ -9,10 +8,7 @@ switch (suite)
     case "io":
         return IoBenchmarks.Run();
     case "runner":
-        double perSecond = Kindling.Benchmarks.Runner.SchedulerBenchmark.JobsAdmittedPerSecond();
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"runner scheduler: {perSecond:N0} jobs admitted/s (1,000 queued, 10 tenants; target >= 200; ratio {perSecond / 200:N1}x)"));
-        return 0;
+        return await Kindling.Benchmarks.Runner.RunnerBenchmarks.RunAsync();
     default:
         Console.Error.WriteLine("usage: Kindling.Benchmarks <suite>; suites: io, runner");
         return 2;
