@@ -180,8 +180,13 @@ public sealed partial class JobRunner(
 
         if (pump is not null && !pump.IsCompleted)
         {
-            // The VM is gone: its hang-up ends the pump once the FIFO is drained. A writer left behind is cut off.
-            await Task.WhenAny(pump, Task.Delay(PumpDrain, time, CancellationToken.None));
+            // The VM is gone: its hang-up ends the pump once the FIFO is drained. A writer left behind is cut off,
+            // and without a VM (the launch failed) there is nothing to drain.
+            if (vm is not null)
+            {
+                await Task.WhenAny(pump, Task.Delay(PumpDrain, time, CancellationToken.None));
+            }
+
             await pumpStop.CancelAsync();
             await Task.WhenAny(pump);
         }
@@ -307,7 +312,7 @@ public sealed partial class JobRunner(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "job {JobId} (attempt {Attempt}): the forge is unavailable; it goes back to the queue: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "job {JobId} (attempt {Attempt}): the forge is unavailable while preparing: {Reason}")]
     private static partial void LogForgeUnavailable(ILogger log, long jobId, int attempt, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "job {JobId} failed while {Stage}: {Reason}")]
