@@ -13,15 +13,8 @@ internal static partial class Libc
     [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int MkfifoNative(string path, uint mode);
 
-    public const int O_WRONLY = 1;
     public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
-
-    [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int OpenNative(string path, int flags);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int CloseNative(int fd);
 
     [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int KillNative(int pid, int signal);
@@ -48,18 +41,5 @@ internal static partial class Libc
         return errno == ESRCH
             ? false
             : throw new IOException($"kill({pid}, {signal}) failed: {Marshal.GetPInvokeErrorMessage(errno)} (errno {errno})");
-    }
-
-    /// <summary>
-    /// Opens and closes a FIFO's write end without blocking: a reader blocked in open() then sees end of file.
-    /// Does nothing when nobody is reading (ENXIO) or the FIFO is gone.
-    /// </summary>
-    public static void ReleaseFifoReader(string path)
-    {
-        int fd = OpenNative(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-        if (fd >= 0)
-        {
-            CloseNative(fd);
-        }
     }
 }

@@ -32,6 +32,9 @@ public sealed partial class JobRunner(
     /// <summary>How long a VM may take to exit after its job ended before it is killed.</summary>
     public static readonly TimeSpan ExitGrace = TimeSpan.FromSeconds(10);
 
+    /// <summary>How long the log pump may take to drain the serial FIFO once the VM is gone.</summary>
+    public static readonly TimeSpan PumpDrain = TimeSpan.FromSeconds(5);
+
     /// <summary>Attempts at preparing a job while its forge is unavailable before the job fails.</summary>
     public const int MaxPrepareAttempts = 10;
 
@@ -80,6 +83,7 @@ public sealed partial class JobRunner(
         });
         IVmHandle? vm = null;
         Task? pump = null;
+        using var pumpStop = new CancellationTokenSource();
         string? forgeUnavailable = null;
         try
         {
@@ -119,11 +123,8 @@ public sealed partial class JobRunner(
                 : (JobState.Failed, observer.AgentError is { } err ? $"agent error: {err}" : $"job-end result=failed exit={end.ExitCode}", end.ExitCode);
             Move(job.Id, JobState.Preparing, JobState.Booting, "VM configured; starting the VMM");
             stage = "booting";
-            pump = Task.Run(async () =>
-            {
-                await using var fifo = new FileStream(ws.SerialFifoPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, false);
-                await logPump.RunAsync(fifo, logPath, CancellationToken.None);
-            }, CancellationToken.None);
+            // Open before the VM exists (a non-blocking open: no writer needed), read by the shared epoll thread.
+            pump = PumpAsync(logPump, SerialFifoStream.Open(ws.SerialFifoPath), logPath, pumpStop.Token);
 
             long spawnStart = Stopwatch.GetTimestamp();
             vm = await launcher.LaunchAsync(request, pid =>
@@ -199,8 +200,15 @@ public sealed partial class JobRunner(
 
         if (pump is not null && !pump.IsCompleted)
         {
-            Interop.Libc.ReleaseFifoReader(ws.SerialFifoPath);
-            await Task.WhenAny(pump, Task.Delay(TimeSpan.FromSeconds(5), CancellationToken.None));
+            // The VM is gone: its hang-up ends the pump once the FIFO is drained. A writer left behind is cut off,
+            // and without a VM (the launch failed) there is nothing to drain.
+            if (vm is not null)
+            {
+                await Task.WhenAny(pump, Task.Delay(PumpDrain, time, CancellationToken.None));
+            }
+
+            await pumpStop.CancelAsync();
+            await Task.WhenAny(pump);
         }
 
         if (vm is not null)
@@ -214,6 +222,14 @@ public sealed partial class JobRunner(
         }
 
         return await FinishAsync(job.Id, outcome.State, outcome.Reason, outcome.Exit);
+    }
+
+    private static async Task PumpAsync(LogPump logPump, SerialFifoStream fifo, string logPath, CancellationToken ct)
+    {
+        await using (fifo)
+        {
+            await logPump.RunAsync(fifo, logPath, ct);
+        }
     }
 
     /// <summary>Releases what a preparing job holds and puts it back in the queue; false when that fails.</summary>
@@ -341,7 +357,7 @@ public sealed partial class JobRunner(
         }
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "job {JobId} (attempt {Attempt}): the forge is unavailable; it goes back to the queue: {Reason}")]
+    [LoggerMessage(Level = LogLevel.Warning, Message = "job {JobId} (attempt {Attempt}): the forge is unavailable while preparing: {Reason}")]
     private static partial void LogForgeUnavailable(ILogger log, long jobId, int attempt, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "job {JobId} failed while {Stage}: {Reason}")]

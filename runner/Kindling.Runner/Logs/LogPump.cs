@@ -8,10 +8,19 @@ namespace Kindling.Runner.Logs;
 /// each line to the job's log file, records an index (<c>log.idx</c>: one line per control event, with the log
 /// offset where it happened) and tells an observer about steps and the job's end. Control lines are kept in the
 /// log too, so the full log replays exactly; the index makes "jump to step n" cheap.
+/// <para>
+/// Lines are assembled from reads of any size (a line, a UTF-8 character or a secret may be split across reads).
+/// Memory is bounded: a line longer than <see cref="MaxLineLength"/> characters is cut there and the rest of it
+/// dropped up to its newline; the pump holds up to the longest secret beyond the cut, so a secret crossing the cut
+/// is masked whole, never half shown. The pump reads only as fast as it writes the log, so a slow disk or observer
+/// holds the guest back through the pipe (the VMM's serial back-pressure) instead of growing a buffer here.
+/// </para>
 /// </summary>
 public sealed class LogPump(SecretMasker masker, ILogObserver observer)
 {
-    public const int MaxLineBytes = 64 * 1024;
+    public const int MaxLineLength = 64 * 1024;
+    public const string TruncatedMarker = " [line truncated]";
+    private const int ReadBytes = 16 * 1024;
 
     /// <summary>The job end parsed from the framing, once seen.</summary>
     public JobEnd? End { get; private set; }
@@ -22,31 +31,84 @@ public sealed class LogPump(SecretMasker masker, ILogObserver observer)
         // the file) sees a steady trickle of output at once, not in 4 KiB steps. One write per line is cheap.
         await using var log = new FileStream(logPath, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0, FileOptions.Asynchronous);
         await using var index = new StreamWriter(new FileStream(logPath + ".idx", FileMode.Append, FileAccess.Write, FileShare.Read));
-        using var reader = new StreamReader(serial, Encoding.UTF8, detectEncodingFromByteOrderMarks: false, bufferSize: 16 * 1024);
         var utf8 = new UTF8Encoding(false);
-        while (await reader.ReadLineAsync(ct) is { } raw)
+        Decoder decoder = utf8.GetDecoder();
+        int hold = MaxLineLength + masker.LongestValue;
+        var line = new StringBuilder();
+        bool truncated = false;
+        byte[] bytes = new byte[ReadBytes];
+        char[] chars = new char[utf8.GetMaxCharCount(ReadBytes)];
+
+        async Task EmitAsync()
         {
-            string line = raw.Length > MaxLineBytes ? raw[..MaxLineBytes] + " [line truncated]" : raw;
-            line = masker.Apply(line.TrimEnd('\r'));
-            long offset = log.Position;
-            byte[] bytes = utf8.GetBytes(line + "\n");
-            await log.WriteAsync(bytes, ct);
-            if (FramingLine.TryParse(line) is { } control)
+            string text = line.ToString();
+            if (!truncated && text.EndsWith('\r'))
             {
-                await index.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{offset} {line[FramingLine.Prefix.Length..^1]}"));
+                text = text[..^1];
+            }
+
+            string masked = truncated ? masker.Apply(text, MaxLineLength) + TruncatedMarker : masker.Apply(text);
+            line.Clear();
+            truncated = false;
+            long offset = log.Position;
+            await log.WriteAsync(utf8.GetBytes(masked + "\n"), ct);
+            if (FramingLine.TryParse(masked) is { } control)
+            {
+                await index.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"{offset} {masked[FramingLine.Prefix.Length..^1]}"));
                 Dispatch(control);
             }
             else
             {
-                observer.OnLine(offset, line);
+                observer.OnLine(offset, masked);
+            }
+        }
+
+        int n;
+        while ((n = await serial.ReadAsync(bytes, ct)) > 0)
+        {
+            int count = decoder.GetChars(bytes, 0, n, chars, 0, flush: false);
+            int start = 0;
+            while (start < count)
+            {
+                int newline = Array.IndexOf(chars, '\n', start, count - start);
+                int end = newline < 0 ? count : newline;
+                int room = hold - line.Length;
+                if (end - start > room)
+                {
+                    line.Append(chars, start, Math.Max(0, room));
+                    truncated = true; // the rest of this line is dropped up to its newline
+                }
+                else
+                {
+                    line.Append(chars, start, end - start);
+                }
+
+                if (line.Length > MaxLineLength)
+                {
+                    truncated = true;
+                }
+
+                if (newline < 0)
+                {
+                    break;
+                }
+
+                await EmitAsync();
+                start = newline + 1;
             }
 
-            if (reader.Peek() < 0)
-            {
-                // Nothing more buffered: make what we have visible to readers of the log (live tail).
-                await log.FlushAsync(ct);
-                await index.FlushAsync(ct);
-            }
+            // What was read is in the log now: visible to readers of it (live tail).
+            await log.FlushAsync(ct);
+            await index.FlushAsync(ct);
+        }
+
+        int rest = decoder.GetChars(bytes, 0, 0, chars, 0, flush: true);
+        line.Append(chars, 0, rest);
+        if (line.Length > 0 || truncated)
+        {
+            await EmitAsync();
+            await log.FlushAsync(ct);
+            await index.FlushAsync(ct);
         }
     }
 

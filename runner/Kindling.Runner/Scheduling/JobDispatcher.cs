@@ -217,15 +217,31 @@ public sealed partial class JobDispatcher
     {
         lock (_admission)
         {
-            return _drain.IsDrained ? [] : Admit(stopping);
+            if (_drain.IsDrained)
+            {
+                return [];
+            }
+
+            IReadOnlyList<long> admitted = Admit();
+            foreach (long id in admitted)
+            {
+                Start(id, stopping);
+            }
+
+            return admitted;
         }
     }
 
-    private List<long> Admit(CancellationToken stopping)
+    /// <summary>
+    /// Admission alone: the fair-share decision over the queue (jobs in requeue backoff excepted) and, for each job
+    /// it admits, the JobStore's compare-and-set transition queued → preparing. Starts nothing: the caller starts
+    /// each returned job exactly once (<see cref="AdmitAndStart"/> does).
+    /// </summary>
+    public IReadOnlyList<long> Admit()
     {
         DateTimeOffset now = _time.GetUtcNow();
         List<JobRecord> queued = [.. _store.ListByState(JobState.Queued)
-            .Where(j => !_notBefore.TryGetValue(j.Id, out DateTimeOffset notBefore) || notBefore <= now)];
+            .Where(j => !_active.ContainsKey(j.Id) && (!_notBefore.TryGetValue(j.Id, out DateTimeOffset notBefore) || notBefore <= now))];
         if (queued.Count == 0)
         {
             return [];
@@ -237,15 +253,10 @@ public sealed partial class JobDispatcher
             usage[j.Tenant] = usage.GetValueOrDefault(j.Tenant).Add(new Demand(j.Id, j.Tenant, j.Vcpus, j.MemoryMib));
         }
 
-        List<long> started = [];
+        List<long> admitted = [];
         Dictionary<long, JobRecord> byId = queued.ToDictionary(j => j.Id);
         foreach (Demand d in _scheduler.Admit(queued.Select(j => new Demand(j.Id, j.Tenant, j.Vcpus, j.MemoryMib)), usage))
         {
-            if (_active.ContainsKey(d.JobId))
-            {
-                continue;
-            }
-
             try
             {
                 _store.Transition(d.JobId, JobState.Queued, JobState.Preparing, "admitted");
@@ -256,36 +267,43 @@ public sealed partial class JobDispatcher
             }
 
             _metrics.Transition(JobState.Preparing);
-            _metrics.QueueWait(_time.GetUtcNow() - byId[d.JobId].CreatedAt, d.Tenant);
-            long id = d.JobId;
-            _active[id] = Task.Run(async () =>
-            {
-                try
-                {
-                    JobState state = await _runner.RunAsync(id, stopping);
-                    if (state == JobState.Queued && _store.Get(id) is { State: JobState.Queued } again)
-                    {
-                        TimeSpan wait = Backoff.Delay(again.Attempt - 1, _options.Value.PollInterval, MaxRequeueBackoff, Random.Shared.NextDouble());
-                        _notBefore[id] = _time.GetUtcNow() + wait;
-                        LogRequeued(_log, id, again.Attempt, wait);
-                    }
-                    else
-                    {
-                        _notBefore.TryRemove(id, out _);
-                    }
-
-                    return state;
-                }
-                finally
-                {
-                    _active.TryRemove(id, out _);
-                    _wake.Release(); // capacity freed: admit more now
-                }
-            }, CancellationToken.None);
-            started.Add(id);
+            _metrics.QueueWait(now - byId[d.JobId].CreatedAt, d.Tenant);
+            admitted.Add(d.JobId);
         }
 
-        return started;
+        return admitted;
+    }
+
+    /// <summary>Runs an admitted job in the background; when it is re-queued it waits out a jittered backoff first.</summary>
+    private void Start(long id, CancellationToken stopping)
+    {
+        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _active[id] = Task.Run(async () =>
+        {
+            await registered.Task; // so the finally below never runs before this task is in _active
+            try
+            {
+                JobState state = await _runner.RunAsync(id, stopping);
+                if (state == JobState.Queued && _store.Get(id) is { State: JobState.Queued } again)
+                {
+                    TimeSpan wait = Backoff.Delay(again.Attempt - 1, _options.Value.PollInterval, MaxRequeueBackoff, Random.Shared.NextDouble());
+                    _notBefore[id] = _time.GetUtcNow() + wait;
+                    LogRequeued(_log, id, again.Attempt, wait);
+                }
+                else
+                {
+                    _notBefore.TryRemove(id, out _);
+                }
+
+                return state;
+            }
+            finally
+            {
+                _active.TryRemove(id, out _);
+                _wake.Release(); // capacity freed: admit more now
+            }
+        }, CancellationToken.None);
+        registered.SetResult();
     }
 
     /// <summary>

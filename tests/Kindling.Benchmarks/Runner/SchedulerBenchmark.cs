@@ -3,7 +3,7 @@ using Kindling.Runner.Scheduling;
 
 namespace Kindling.Benchmarks.Runner;
 
-/// <summary>Admission throughput: 1,000 queued jobs across 10 tenants, admitted one scheduling round at a time.</summary>
+/// <summary>The fair-share decision alone (no JobStore): 1,000 queued jobs across 10 tenants, one scheduling round at a time.</summary>
 public static class SchedulerBenchmark
 {
     public static double JobsAdmittedPerSecond()

@@ -73,12 +73,19 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     [InlineData(JobState.Preparing)]
     [InlineData(JobState.Booting)]
     [InlineData(JobState.Running)]
+    [InlineData(JobState.Succeeded)]
     public async Task KillDaemon_DuringStage_RestartLeavesJobCleanedAndNothingBehind(JobState stage)
     {
         _fake.QueueJob("acme/app", "build", "self-hosted", "kindling");
         if (stage == JobState.Preparing)
         {
             _fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.Delay, Delay = TimeSpan.FromMinutes(5), PathContains = "generate-jitconfig" });
+        }
+
+        if (stage == JobState.Succeeded)
+        {
+            // Finished, not cleaned: teardown hangs on removing the GitHub runner when the daemon is killed.
+            _fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.Delay, Delay = TimeSpan.FromMinutes(5), PathContains = "/actions/runners/", Method = "DELETE" });
         }
 
         JobRecord during = await RunAndKillAsync(WriteConfig("first.json", Stub(
@@ -91,6 +98,11 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         if (stage == JobState.Running)
         {
             Assert.Contains(history, t => t.To == JobState.Failed && t.Reason.Contains("restarted while the job was running", StringComparison.Ordinal));
+            Assert.Equal(1, after.Attempt);
+        }
+        else if (stage == JobState.Succeeded)
+        {
+            Assert.Equal([JobState.Queued, JobState.Preparing, JobState.Booting, JobState.Running, JobState.Succeeded, JobState.Cleaned], history.Select(t => t.To));
             Assert.Equal(1, after.Attempt);
         }
         else
@@ -143,13 +155,18 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     {
         Process daemon = StartDaemon(config);
         // Preparing: once its resources are recorded (work directory, TAP), while the JIT registration hangs.
+        // Succeeded: teardown has released the VM and the work directory and hangs removing the runner.
         JobRecord during = await WaitFor(
-            j => j.State == stage && j.WorkDir is not null &&
-                 (stage == JobState.Preparing || (j.VmmPid is { } p && ProcessInspector.CommandLineContains(p, j.VmId!))),
+            j => j.State == stage && j.WorkDir is not null && stage switch
+            {
+                JobState.Preparing => true,
+                JobState.Succeeded => !Directory.Exists(j.WorkDir),
+                _ => j.VmmPid is { } p && ProcessInspector.CommandLineContains(p, j.VmId!),
+            },
             JobLifecycle.Name(stage), daemon);
         await KillAsync(daemon);
 
-        if (stage != JobState.Preparing)
+        if (stage is JobState.Booting or JobState.Running)
         {
             Assert.True(ProcessInspector.CommandLineContains(during.VmmPid!.Value, during.VmId!), "the VM process should have outlived the daemon");
             if (during.TapName is { } tap)

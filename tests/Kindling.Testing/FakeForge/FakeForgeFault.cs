@@ -18,6 +18,8 @@ public sealed class FakeForgeFault
 {
     public required FakeForgeFaultKind Kind { get; init; }
     public string PathContains { get; init; } = "/";
+    /// <summary>Only requests with this HTTP method (GET, POST, DELETE…); null: any.</summary>
+    public string? Method { get; init; }
     public int Times { get; set; } = 1;
     public int Status { get; init; } = 503;
     public TimeSpan? RetryAfter { get; init; }

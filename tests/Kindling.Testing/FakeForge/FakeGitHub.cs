@@ -183,7 +183,8 @@ public sealed class FakeGitHub : IAsyncDisposable
         FakeForgeFault? fault;
         lock (_lock)
         {
-            fault = _faults.FirstOrDefault(f => f.Times > 0 && ctx.Request.Path.Value!.Contains(f.PathContains, StringComparison.Ordinal));
+            fault = _faults.FirstOrDefault(f => f.Times > 0 && ctx.Request.Path.Value!.Contains(f.PathContains, StringComparison.Ordinal) &&
+                                                (f.Method is null || string.Equals(f.Method, ctx.Request.Method, StringComparison.OrdinalIgnoreCase)));
             if (fault is not null)
             {
                 fault.Times--;

@@ -1,0 +1,135 @@
+using System.IO.Pipes;
+using System.Text;
+using Kindling.Runner.Logs;
+
+namespace Kindling.Runner.Tests.Logs;
+
+public sealed class LogPumpTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("kindling-logpump-").FullName;
+
+    private string LogPath => Path.Combine(_dir, "job.log");
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    [Fact]
+    public async Task RunAsync_SecretAndCharactersSplitAcrossReads_MaskedAndIntact()
+    {
+        var pump = new LogPump(new SecretMasker(["s3cr3t-value"]), new Recorder());
+        await pump.RunAsync(new TrickleStream("token=s3cr3t-value ok\nhéllo wörld ✓\r\nlast line without newline"u8.ToArray()), LogPath, Ct);
+        Assert.Equal("token=*** ok\nhéllo wörld ✓\nlast line without newline\n", await File.ReadAllTextAsync(LogPath, Ct));
+    }
+
+    [Fact]
+    public async Task RunAsync_MultiLineSecretPrinted_NoLineOfItInLog()
+    {
+        const string key = "-----BEGIN KEY-----\nMIIBOgIBAAJBAKj34\n-----END KEY-----";
+        var pump = new LogPump(new SecretMasker([key]), new Recorder());
+        await pump.RunAsync(new MemoryStream(Encoding.UTF8.GetBytes($"writing key\n{key}\ndone\n")), LogPath, Ct);
+        Assert.Equal("writing key\n***\n***\n***\ndone\n", await File.ReadAllTextAsync(LogPath, Ct));
+    }
+
+    [Fact]
+    public async Task RunAsync_LongLineWithSecretAcrossCut_CutThereSecretMaskedWholeNextLineKept()
+    {
+        const string secret = "SECRET-ACROSS-THE-CUT";
+        string line = new string('x', LogPump.MaxLineLength - 5) + secret + new string('y', 1 << 20);
+        var recorder = new Recorder();
+        await new LogPump(new SecretMasker([secret]), recorder).RunAsync(
+            new TrickleStream(Encoding.UTF8.GetBytes(line + "\nnext\n"), chunk: 4096), LogPath, Ct);
+
+        string[] lines = (await File.ReadAllTextAsync(LogPath, Ct)).Split('\n');
+        Assert.Equal(new string('x', LogPump.MaxLineLength - 5) + SecretMasker.Mask + LogPump.TruncatedMarker, lines[0]);
+        Assert.Equal("next", lines[1]);
+        Assert.DoesNotContain("SECRET", lines[0], StringComparison.Ordinal);
+        Assert.Equal(2, recorder.Lines.Count);
+    }
+
+    [Fact]
+    public async Task RunAsync_FramingLines_IndexedAndDispatched()
+    {
+        var recorder = new Recorder();
+        var pump = new LogPump(SecretMasker.None, recorder);
+        await pump.RunAsync(new MemoryStream("boot\n##kindling[job-start id=7]\nout\n##kindling[job-end result=failed exit=3]\n"u8.ToArray()), LogPath, Ct);
+        Assert.Equal(new JobEnd(false, 3), pump.End);
+        Assert.Equal(["boot", "out"], recorder.Lines);
+        Assert.Equal(["5 job-start id=7", "36 job-end result=failed exit=3"], await File.ReadAllLinesAsync(LogPath + ".idx", Ct));
+    }
+
+    /// <summary>
+    /// The log store stalls (the observer blocks): the pump stops reading, so a writer on a real pipe is held back
+    /// after about a pipe buffer instead of the pump buffering its output; once it moves again every line arrives in order.
+    /// </summary>
+    [Fact]
+    public async Task RunAsync_SlowConsumer_WriterHeldBackByPipeNothingLost()
+    {
+        const int lines = 20_000;
+        const int lineBytes = 100;
+        using var gate = new ManualResetEventSlim(false);
+        var recorder = new Recorder(gate);
+        using var server = new AnonymousPipeServerStream(PipeDirection.Out);
+        using var client = new AnonymousPipeClientStream(PipeDirection.In, server.ClientSafePipeHandle);
+        Task pump = Task.Run(() => new LogPump(SecretMasker.None, recorder).RunAsync(client, LogPath, Ct), Ct);
+        long written = 0;
+        Task writer = Task.Run(() =>
+        {
+            for (int i = 0; i < lines; i++)
+            {
+                server.Write(Encoding.ASCII.GetBytes(i.ToString("D8", System.Globalization.CultureInfo.InvariantCulture).PadRight(lineBytes - 1, '.') + "\n"));
+                Interlocked.Add(ref written, lineBytes);
+            }
+
+            server.Dispose(); // end of stream
+        }, Ct);
+
+        await Task.Delay(500, Ct); // ample for 2 MB without back-pressure
+        long heldAt = Interlocked.Read(ref written);
+        Assert.False(writer.IsCompleted);
+        Assert.InRange(heldAt, 1, 512 * 1024);
+
+        gate.Set();
+        await writer;
+        await pump;
+        string[] logged = await File.ReadAllLinesAsync(LogPath, Ct);
+        Assert.Equal(lines, logged.Length);
+        Assert.All(logged.Select((l, i) => (l, i)), x => Assert.StartsWith(x.i.ToString("D8", System.Globalization.CultureInfo.InvariantCulture), x.l, StringComparison.Ordinal));
+    }
+
+    private sealed class Recorder(ManualResetEventSlim? gate = null) : ILogObserver
+    {
+        public List<string> Lines { get; } = [];
+
+        public void OnLine(long offset, string maskedLine)
+        {
+            gate?.Wait();
+            Lines.Add(maskedLine);
+        }
+    }
+
+    /// <summary>A stream that hands out at most <c>chunk</c> bytes per read (1 by default): every boundary is a read boundary.</summary>
+    private sealed class TrickleStream(byte[] data, int chunk = 1) : Stream
+    {
+        private int _pos;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => data.Length;
+        public override long Position { get => _pos; set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int n = Math.Min(Math.Min(count, chunk), data.Length - _pos);
+            Array.Copy(data, _pos, buffer, offset, n);
+            _pos += n;
+            return n;
+        }
+
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
+}
