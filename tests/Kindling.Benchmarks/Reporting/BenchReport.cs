@@ -29,6 +29,7 @@ internal sealed class BenchReport(string suite)
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
         NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // "→" stays readable
     };
 
     private readonly string _loadBefore = LoadAverage();
@@ -94,7 +95,7 @@ internal sealed class BenchReport(string suite)
         _ => x.ToString("F2", CultureInfo.InvariantCulture),
     };
 
-    /// <summary>The 1-minute load average (and the running/total task count) from /proc/loadavg.</summary>
+    /// <summary>The 1-minute load average from /proc/loadavg.</summary>
     public static string LoadAverage()
     {
         try

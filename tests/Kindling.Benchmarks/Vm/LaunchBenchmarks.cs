@@ -41,9 +41,10 @@ internal static class LaunchBenchmarks
         var qm = new Variant("qemu microvm cold (KVM, PVH)", () => Cold(VmSubjects.QemuMicrovm("hello"), 1));
         var preFd = new Variant("kindling-vmm pre-spawned, framework-dependent", () => PreSpawned(VmSubjects.FrameworkDependent, work), what: instanceStart);
         var preR2r = new Variant("kindling-vmm pre-spawned, ReadyToRun", () => PreSpawned(r2r, work), what: instanceStart);
+        var warm = new Variant("in-process VM build+start, code warm (pre-spawned floor)", WarmBuild.Run, what: "build → first byte");
         var helpFd = new Variant("runtime floor: kindling-vmm --help, framework-dependent", () => Cold(new VmCommand(VmSubjects.FrameworkDependent, ["--help"]), 0));
         var helpR2r = new Variant("runtime floor: kindling-vmm --help, ReadyToRun", () => Cold(new VmCommand(r2r, ["--help"]), 0));
-        List<Variant> variants = [fd, rtr, rtrSc, preFd, preR2r, helpFd, helpR2r];
+        List<Variant> variants = [fd, rtr, rtrSc, preFd, preR2r, warm, helpFd, helpR2r];
         if (qemu)
         {
             variants.Insert(2, qm);

@@ -46,7 +46,7 @@ internal sealed class VmProcess : IDisposable
 
     public Process Process => _process;
 
-    /// <summary>Starts <paramref name="command"/>; <paramref name="started"/> overrides the clock origin (e.g. the API request).</summary>
+    /// <summary>Starts <paramref name="command"/> with stdout/stderr piped (and stdin closed unless told otherwise).</summary>
     public static VmProcess Start(VmCommand command, bool redirectStdin = true)
     {
         var psi = new ProcessStartInfo(command.FileName)
