@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Kindling.Vmm.Api;
@@ -36,13 +37,16 @@ public sealed class ApiServer : IAsyncDisposable
             File.Delete(socketPath);
         }
 
-        WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
+        // The empty builder: no appsettings/environment configuration (nothing to read, no inotify watches, no
+        // getcwd for a content root: the jailed VMM's seccomp filter allows none of that), Kestrel and routing only.
+        WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Services.AddRoutingCore();
         if (logger is not null)
         {
             builder.Logging.AddProvider(logger);
         }
 
+        builder.WebHost.UseKestrelCore();
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.ListenUnixSocket(socketPath);
