@@ -19,7 +19,7 @@ public static class JailCommand
         "usage: kindling-vmm jail --id ID --uid UID --gid GID [--chroot-base DIR] [--cgroup-root DIR] [--netns PATH] [--tap NAME]\n" +
         "         [--file HOST:JAIL[:rw]]... [--fifo JAILPATH]... [--dir JAILPATH]... [--cpu-quota-us N] [--cpu-period-us N]\n" +
         "         [--memory-bytes N] [--pids-max N] [--cpus LIST] [--rlimit-nofile N] [--rlimit-fsize N] [--keep-fd FD]...\n" +
-        "         [--allow-missing-kvm] [--debug Report|Ready|ForbiddenSyscall|Workload] [-- VMM-ARGS...]\n" +
+        "         [--allow-missing-kvm] [--debug Report|Ready|ForbiddenSyscall|Workload] [--seccomp-log] [-- VMM-ARGS...]\n" +
         "       kindling-vmm jail --destroy --id ID [--chroot-base DIR] [--tap NAME]\n" +
         "       kindling-vmm jail --reap [--chroot-base DIR]";
 
@@ -70,7 +70,7 @@ public static class JailCommand
         long? quota = null, memory = null, pids = null;
         long period = 100_000;
         ulong? nofile = 2048, fsize = null;
-        bool requireKvm = true, destroy = false, reap = false;
+        bool requireKvm = true, destroy = false, reap = false, seccompLog = false;
         JailDebugAction debug = JailDebugAction.None;
         List<string> vmmArgs = [];
         int i = 1;
@@ -108,6 +108,7 @@ public static class JailCommand
                 case "--rlimit-fsize": fsize = (ulong)Number(flag); break;
                 case "--keep-fd": keep.Add(checked((int)Number(flag))); break;
                 case "--allow-missing-kvm": requireKvm = false; break;
+                case "--seccomp-log": seccompLog = true; break;
                 case "--destroy": destroy = true; break;
                 case "--reap": reap = true; break;
                 case "--debug":
@@ -155,6 +156,7 @@ public static class JailCommand
             KeepFds = keep,
             RequireKvm = requireKvm,
             DebugAction = debug,
+            SeccompLogOnly = seccompLog,
             VmmArgs = vmmArgs,
         });
         return 1; // Exec returns only by throwing.

@@ -34,7 +34,9 @@ public static class VmmMain
             string id = cli.Id ?? "anonymous-instance";
             VmConfig? config = cli.ConfigFile is null ? null : VmConfigJson.LoadFile(cli.ConfigFile);
 
-            using VmmLoggerProvider? fileLog = config?.Logger is { LogPath.Length: > 0 } loggerConfig
+            // The log file from the config file is open before the API starts (it logs the API's requests);
+            // the backend owns it, and opens the one PUT /logger configures at InstanceStart.
+            VmmLoggerProvider? fileLog = config?.Logger is { LogPath.Length: > 0 } loggerConfig
                 ? new VmmLoggerProvider(loggerConfig, id, time)
                 : null;
             // A plain LoggerFactory over our providers: no dependency-injection container, options or configuration
@@ -44,23 +46,13 @@ public static class VmmMain
                 fileLog is null ? [console] : [console, fileLog],
                 new LoggerFilterOptions { MinLevel = CliArguments.ParseLogLevel(cli.LogLevel) });
 
-            ISerialOutput serial = config?.Serial?.SerialOutPath is { Length: > 0 } serialPath
-                ? SerialOutputs.Open(serialPath, time)
-                : SerialOutputs.ForStdout(Console.OpenStandardOutput(), time);
-            using var serialDisposer = serial as IDisposable;
-
-            using MetricsReporter? metrics = config?.Metrics is { } metricsConfig
-                ? new MetricsReporter(new LineSink(metricsConfig.MetricsPath, time), time)
-                : null;
-            metrics?.Start();
-
             var mmds = new MmdsDataStore(time, cli.MmdsSizeLimit ?? MmdsDataStore.DefaultSizeLimit);
             if (cli.Metadata is { } metadataPath)
             {
                 mmds.Put(LoadMetadata(metadataPath));
             }
 
-            using var backend = new MicroVmBackend(serial, loggers, time, metrics);
+            using var backend = new MicroVmBackend(loggers, time, id, () => SerialOutputs.ForStdout(Console.OpenStandardOutput(), time), fileLog: fileLog);
             var controller = new VmmController(backend, mmds, id, config);
             using var shutdown = new CancellationTokenSource();
             using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
@@ -102,7 +94,7 @@ public static class VmmMain
                 input.Start();
                 using CancellationTokenRegistration stopOnSignal = shutdown.Token.Register(() => vm.Machine.Stop());
                 VmExit exit = await vm.Machine.Completion;
-                metrics?.Flush();
+                backend.Metrics?.Flush();
                 if (exit.Reason == VmExitReason.Error)
                 {
                     Console.Error.WriteLine($"kindling-vmm: {exit.Message}");

@@ -186,6 +186,93 @@ public sealed partial class CliProcessTests : IDisposable
         }
     }
 
+    /// <summary>
+    /// The runner's path: everything over the API, serial to a FIFO and metrics to a file set with PUT /serial and
+    /// PUT /metrics before InstanceStart (these used to be honoured only from --config-file: serial went to stdout).
+    /// </summary>
+    [KvmFact]
+    public async Task Run_ApiConfiguredSerialFifoAndMetrics_GuestOutputReachesTheFifo()
+    {
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        string kernel = TinyElfGuest.Write(_dir);
+        string socket = Path.Combine(_dir, "api.sock");
+        string fifo = Logging.Fifo.Create(_dir, "serial.fifo");
+        string metrics = Path.Combine(_dir, "metrics.json");
+        using var process = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(VmmProcess.ExecutablePath)
+        {
+            ArgumentList = { "--api-sock", socket, "--id", "api-serial" },
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        })!;
+        try
+        {
+            Task<string> stdout = process.StandardOutput.ReadToEndAsync(ct);
+            using var client = UnixSocketClient(socket);
+            await WaitForApiAsync(client, process, ct);
+            await PutAsync(client, "/boot-source", $"{{\"kernel_image_path\": \"{kernel}\"}}", ct);
+            await PutAsync(client, "/machine-config", "{\"vcpu_count\": 1, \"mem_size_mib\": 64}", ct);
+            await PutAsync(client, "/serial", $"{{\"serial_out_path\": \"{fifo}\"}}", ct);
+            await PutAsync(client, "/metrics", $"{{\"metrics_path\": \"{metrics}\"}}", ct);
+            // Read-write: opening a FIFO read-only would block until the VMM opens it at InstanceStart.
+            await using FileStream reader = new(fifo, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
+            await PutAsync(client, "/actions", "{\"action_type\": \"InstanceStart\"}", ct);
+
+            byte[] serial = new byte[1];
+            using CancellationTokenSource readTimeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            readTimeout.CancelAfter(TimeSpan.FromSeconds(60));
+            int n = await reader.ReadAsync(serial, readTimeout.Token);
+            await process.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(60), ct);
+
+            Assert.Equal(1, n);
+            Assert.Equal(TinyElfGuest.Marker, serial[0]);
+            Assert.Equal(0, process.ExitCode);
+            Assert.Equal("", await stdout);
+            Assert.Contains("\"uart\":{\"bytes_written\":1", await File.ReadAllTextAsync(metrics, ct), StringComparison.Ordinal);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill();
+            }
+        }
+    }
+
+    private static HttpClient UnixSocketClient(string socket) => new(new SocketsHttpHandler
+    {
+        ConnectCallback = async (_, token) =>
+        {
+            var s = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+            await s.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(socket), token);
+            return new System.Net.Sockets.NetworkStream(s, ownsSocket: true);
+        },
+    }) { BaseAddress = new Uri("http://localhost") };
+
+    private static async Task WaitForApiAsync(HttpClient client, System.Diagnostics.Process process, CancellationToken ct)
+    {
+        for (int attempt = 0; attempt < 100; attempt++)
+        {
+            try
+            {
+                await client.GetStringAsync("/", ct);
+                return;
+            }
+            catch (HttpRequestException)
+            {
+                Assert.False(process.HasExited, "kindling-vmm exited before its API answered");
+                await Task.Delay(200, ct);
+            }
+        }
+
+        Assert.Fail("the API never answered");
+    }
+
+    private static async Task PutAsync(HttpClient client, string path, string json, CancellationToken ct)
+    {
+        using HttpResponseMessage response = await client.PutAsync(path, new StringContent(json, System.Text.Encoding.UTF8, "application/json"), ct);
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.NoContent, $"PUT {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
+    }
+
     [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
     private static partial int Kill(int pid, int signal);
 

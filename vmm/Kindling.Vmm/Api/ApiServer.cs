@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Kindling.Vmm.Api;
@@ -36,16 +37,17 @@ public sealed class ApiServer : IAsyncDisposable
             File.Delete(socketPath);
         }
 
-        // The empty builder: Kestrel and nothing else. The slim builder's defaults cost every VMM start-up and
-        // memory: appsettings.json with reload-on-change (a recursive inotify watch of the working directory),
-        // environment configuration, and routing for what is one catch-all handler.
-        WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
+        // The empty builder: no appsettings/environment configuration (nothing to read, no inotify watches, no
+        // getcwd for a content root: the jailed VMM's seccomp filter allows none of that), Kestrel and routing only.
+        WebApplicationBuilder builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = AppContext.BaseDirectory });
+        builder.Services.AddRoutingCore();
         if (logger is not null)
         {
             builder.Logging.AddProvider(logger);
         }
 
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
+        builder.WebHost.UseKestrelCore();
+        builder.WebHost.ConfigureKestrel(k =>
         {
             k.ListenUnixSocket(socketPath);
             k.Limits.MaxRequestBodySize = MaxRequestBodyBytes;

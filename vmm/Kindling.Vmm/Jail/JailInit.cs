@@ -97,7 +97,7 @@ public static class JailInit
         // again, so the VMM still dies with the jail's top process.
         LibcJail.SetParentDeathSignal(SIGKILL);
 
-        SeccompFilter.Install(SeccompFilter.BuildVmmFilter());
+        SeccompFilter.Install(SeccompFilter.BuildVmmFilter(options.SeccompLogOnly ? Bpf.SECCOMP_RET_LOG : Bpf.SECCOMP_RET_KILL_PROCESS));
     }
 
     /// <summary>

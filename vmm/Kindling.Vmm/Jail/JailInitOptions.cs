@@ -36,6 +36,9 @@ public sealed record JailInitOptions
 
     public JailDebugAction DebugAction { get; init; } = JailDebugAction.None;
 
+    /// <summary>Tracing only (see <see cref="JailSpec.SeccompLogOnly"/>): syscalls outside the allowlist are logged, not killed.</summary>
+    public bool SeccompLogOnly { get; init; }
+
     public IReadOnlyList<string> VmmArgs { get; init; } = [];
 
     /// <summary>The argument list, starting with <see cref="Mode"/>.</summary>
@@ -77,6 +80,11 @@ public sealed record JailInitOptions
             args.AddRange(["--debug", DebugAction.ToString()]);
         }
 
+        if (SeccompLogOnly)
+        {
+            args.Add("--seccomp-log");
+        }
+
         args.Add("--");
         args.AddRange(VmmArgs);
         return args;
@@ -97,6 +105,7 @@ public sealed record JailInitOptions
         List<int> keep = [];
         ulong? nofile = null, fsize = null;
         JailDebugAction debug = JailDebugAction.None;
+        bool seccompLog = false;
         int i = 1;
         string Next(string flag) => i + 1 < args.Count ? args[++i] : throw new JailException($"{Mode}: {flag} needs a value");
         for (; i < args.Count; i++)
@@ -127,6 +136,7 @@ public sealed record JailInitOptions
                     string value = Next(flag);
                     debug = ParseDebugAction(value) ?? throw new JailException($"{Mode}: unknown --debug action '{value}'");
                     break;
+                case "--seccomp-log": seccompLog = true; break;
                 default: throw new JailException($"{Mode}: unknown argument '{flag}'");
             }
         }
@@ -144,6 +154,7 @@ public sealed record JailInitOptions
             RlimitFsize = fsize,
             KeepFds = keep,
             DebugAction = debug,
+            SeccompLogOnly = seccompLog,
             VmmArgs = [.. args.Skip(i)],
         };
     }

@@ -113,6 +113,7 @@ public static class JailLauncher
                 RlimitFsize = spec.RlimitFsize,
                 KeepFds = spec.KeepFds,
                 DebugAction = spec.DebugAction,
+                SeccompLogOnly = spec.SeccompLogOnly,
                 VmmArgs = spec.VmmArgs,
             };
         }

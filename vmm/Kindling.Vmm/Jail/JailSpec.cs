@@ -53,6 +53,13 @@ public sealed record JailSpec
     /// <summary>A debug-only action the jailed process performs instead of starting the VMM.</summary>
     public JailDebugAction DebugAction { get; init; } = JailDebugAction.None;
 
+    /// <summary>
+    /// Tracing only, never in production: the filter's default is SECCOMP_RET_LOG instead of kill-process, so a
+    /// run under <c>strace -f</c> shows every syscall the jailed VMM makes, allowed or not (how the allowlist is
+    /// checked against a real guest run).
+    /// </summary>
+    public bool SeccompLogOnly { get; init; }
+
     /// <summary>Arguments handed to the VMM inside the jail (--config-file /vm.json ...).</summary>
     public IReadOnlyList<string> VmmArgs { get; init; } = [];
 }

@@ -55,7 +55,8 @@ public static class SeccompFilter
                 e.Add(Return(SECCOMP_RET_ALLOW));
             }
 
-            e.Add(Return(rule.Otherwise));
+            // A rule that kills follows the default action instead (so a log-only filter logs there too).
+            e.Add(Return(rule.Otherwise == SECCOMP_RET_KILL_PROCESS ? defaultAction : rule.Otherwise));
             e.EndBlock(start, rule.Syscall);
         }
 

@@ -10,6 +10,8 @@ namespace Kindling.Vmm.Devices.Virtio.Net;
 /// </summary>
 public sealed class Tap : ITapDevice
 {
+    private const string SysClassNet = "/sys/class/net";
+
     private readonly TapFdHandle _fd;
 
     private Tap(TapFdHandle fd, string name)
@@ -30,7 +32,9 @@ public sealed class Tap : ITapDevice
             throw new VirtioDeviceException($"host_dev_name '{hostDevName}' is not a valid interface name (1-15 characters, no '/')");
         }
 
-        if (!Directory.Exists(Path.Combine("/sys/class/net", hostDevName)))
+        // A friendlier message than TUNSETIFF's errno where sysfs is visible. A jailed VMM has no /sys: there it
+        // relies on TUNSETIFF alone, which (without CAP_NET_ADMIN) cannot create a missing interface either.
+        if (Directory.Exists(SysClassNet) && !Directory.Exists(Path.Combine(SysClassNet, hostDevName)))
         {
             throw new VirtioDeviceException($"host_dev_name '{hostDevName}': no such TAP interface on the host; create it first (ip tuntap add {hostDevName} mode tap)");
         }
