@@ -22,7 +22,7 @@ static const struct scenario scenarios[] = {
     {"hello", scenario_hello}, {"cmdline", scenario_cmdline}, {"loop", scenario_loop},
     {"smp", scenario_smp},     {"timer", scenario_timer},     {"blk", scenario_blk},
     {"rng", scenario_rng},     {"net", scenario_net},         {"vsock", scenario_vsock},
-    {"mmds", scenario_mmds},
+    {"mmds", scenario_mmds},   {"uart-flood", scenario_uart_flood},
 };
 
 static void copy_cmdline(uint64_t paddr)

@@ -120,5 +120,6 @@ void scenario_rng(void);
 void scenario_net(void);
 void scenario_vsock(void);
 void scenario_mmds(void);
+void scenario_uart_flood(void);
 
 #endif

@@ -17,12 +17,16 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
 {
     public const int DefaultBufferBytes = 64 * 1024;
     public static readonly TimeSpan DefaultSpillAfter = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>On dispose, how long the reader may take no byte at all before undelivered output is given up.</summary>
+    public static readonly TimeSpan DefaultDrainStall = TimeSpan.FromSeconds(10);
     private const int ChunkBytes = 64 * 1024;
 
     private readonly object _gate = new();
     private readonly Stream _target;
     private readonly string? _spillPath;
     private readonly TimeSpan _spillAfter;
+    private readonly TimeSpan _drainStall;
     private readonly TimeProvider _time;
     private readonly byte[] _ring;
     private readonly Thread _writer;
@@ -41,13 +45,16 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
     /// <param name="target">Where bytes go (blocking writes happen on this sink's own thread).</param>
     /// <param name="spillPath">The spill file; null: never spill (pure back-pressure).</param>
     /// <param name="spillAfter">How long the guest may be held by a full buffer before bytes spill.</param>
-    public PipeSerialOutput(Stream target, string? spillPath, TimeProvider time, int bufferBytes = DefaultBufferBytes, TimeSpan? spillAfter = null)
+    /// <param name="drainStall">On dispose, how long the reader may take nothing before the rest is given up.</param>
+    public PipeSerialOutput(Stream target, string? spillPath, TimeProvider time, int bufferBytes = DefaultBufferBytes, TimeSpan? spillAfter = null,
+        TimeSpan? drainStall = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferBytes, 1);
         _target = target;
         _spillPath = spillPath;
         _time = time;
         _spillAfter = spillAfter ?? DefaultSpillAfter;
+        _drainStall = drainStall ?? DefaultDrainStall;
         _ring = new byte[bufferBytes];
         if (spillPath is not null)
         {
@@ -129,9 +136,27 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
         }
     }
 
+    /// <summary>
+    /// Delivers everything still buffered or spilled (the guest has ended, its last output must still reach the
+    /// reader, however slow), then stops the writer. Gives up only when the reader takes nothing for
+    /// the drain-stall bound (default <see cref="DefaultDrainStall"/>: gone, or stalled for good) or the target failed.
+    /// </summary>
     public void Dispose()
     {
-        Flush(TimeSpan.FromSeconds(2));
+        // Progress is counted per chunk written (up to 64 KiB), so "stalled" means no chunk completed in the bound.
+        // Flush returns false at once after a write error, with nothing delivered since: that ends the loop too.
+        long delivered = Metrics.BytesDelivered;
+        while (!Flush(_drainStall))
+        {
+            long now = Metrics.BytesDelivered;
+            if (now == delivered)
+            {
+                break;
+            }
+
+            delivered = now;
+        }
+
         lock (_gate)
         {
             _disposing = true;
