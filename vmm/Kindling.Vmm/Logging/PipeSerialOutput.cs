@@ -36,6 +36,7 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
     private bool _refused;
     private bool _spilling;
     private FileStream? _spill;
+    private Exception? _spillError;
     private long _spillWritten;
     private long _spillRead;
     private bool _disposing;
@@ -69,6 +70,18 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
 
     public SerialOutputMetrics Metrics { get; } = new();
 
+    /// <summary>Why the spill file could not be used (from then on the sink only holds the guest back), or null.</summary>
+    public Exception? SpillError
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _spillError;
+            }
+        }
+    }
+
     /// <summary>True while bytes go to the spill file.</summary>
     public bool IsSpilling
     {
@@ -85,13 +98,12 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
     {
         lock (_gate)
         {
-            if (_spilling)
+            if (_spilling && TryAppendSpill(value))
             {
-                AppendSpill(value);
                 return true;
             }
 
-            if (_count < _ring.Length)
+            if (_count < _ring.Length && !_spilling)
             {
                 _ring[(_head + _count) % _ring.Length] = value;
                 _count++;
@@ -174,7 +186,7 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
         bool raise;
         lock (_gate)
         {
-            raise = _refused && _count == _ring.Length && !_spilling && !_disposing;
+            raise = _refused && _count == _ring.Length && !_spilling && !_disposing && OpenSpill();
             if (raise)
             {
                 _spilling = true;
@@ -188,16 +200,56 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
         }
     }
 
-    // Called under _gate.
-    private void AppendSpill(byte value)
+    // Called under _gate. A spill file that cannot be created (a read-only folder, a jail) leaves the sink
+    // holding the guest back instead: slower, never lossy, and never an exception on a timer or vCPU thread.
+    private bool OpenSpill()
     {
-        _spill ??= new FileStream(_spillPath!, FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 64 * 1024);
-        _spill.Position = _spillWritten;
-        _spill.WriteByte(value);
+        if (_spill is not null)
+        {
+            return true;
+        }
+
+        if (_spillError is not null)
+        {
+            return false;
+        }
+
+        try
+        {
+            _spill = new FileStream(_spillPath!, FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 64 * 1024);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _spillError = e;
+            return false;
+        }
+    }
+
+    // Called under _gate; false (the byte is refused) when the spill file fails, e.g. the disk is full.
+    private bool TryAppendSpill(byte value)
+    {
+        if (_spillError is not null)
+        {
+            return false;
+        }
+
+        try
+        {
+            _spill!.Position = _spillWritten;
+            _spill.WriteByte(value);
+        }
+        catch (IOException e)
+        {
+            _spillError = e;
+            return false;
+        }
+
         _spillWritten++;
         Metrics.AddWritten(1);
         Metrics.AddSpilled(1);
         Monitor.PulseAll(_gate);
+        return true;
     }
 
     private void WriterLoop()
