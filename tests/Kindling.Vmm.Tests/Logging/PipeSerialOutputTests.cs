@@ -188,6 +188,31 @@ public sealed class PipeSerialOutputTests : IDisposable
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"Dispose took {clock.Elapsed}");
     }
 
+    /// <summary>A spill file that cannot be created (a root-owned jail folder) leaves pure back-pressure, never an exception.</summary>
+    [Fact]
+    public void SpillBound_SpillFileCannotBeCreated_KeepsRefusingAndLosesNothing()
+    {
+        var time = new FakeTimeProvider();
+        using var blocked = new BlockingStream();
+        using var sink = new PipeSerialOutput(blocked, Path.Combine(_dir, "missing-folder", "out.spill"), time, bufferBytes: 2,
+            spillAfter: TimeSpan.FromSeconds(1));
+        Assert.True(sink.TryWrite(0));
+        Assert.True(blocked.Entered.Wait(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+        Assert.True(sink.TryWrite(1));
+        Assert.False(sink.TryWrite(2));
+
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.False(sink.IsSpilling);
+        Assert.IsAssignableFrom<IOException>(sink.SpillError);
+        Assert.False(sink.TryWrite(2));
+        blocked.Release();
+        Assert.True(sink.Flush(TimeSpan.FromSeconds(10)));
+        Assert.True(sink.TryWrite(2));
+        Assert.True(sink.Flush(TimeSpan.FromSeconds(10)));
+        Assert.Equal(new byte[] { 0, 1, 2 }, blocked.Written);
+    }
+
     [Fact]
     public void File_RegularPath_AppendsEverything()
     {
