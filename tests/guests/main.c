@@ -25,6 +25,7 @@ static const struct scenario scenarios[] = {
     {"cpl3", scenario_cpl3},
     {"mmds", scenario_mmds},
     {"idle", scenario_idle},
+    {"uart-flood", scenario_uart_flood},
 };
 
 static void copy_cmdline(uint64_t paddr)

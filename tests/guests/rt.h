@@ -122,5 +122,6 @@ void scenario_vsock(void);
 void scenario_cpl3(void);
 void scenario_mmds(void);
 void scenario_idle(void) __attribute__((noreturn));
+void scenario_uart_flood(void);
 
 #endif

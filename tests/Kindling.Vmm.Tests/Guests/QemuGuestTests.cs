@@ -121,6 +121,19 @@ public sealed class QemuGuestTests
         Assert.Contains(r.Lines, l => l.StartsWith($"smp: {cpus} of {cpus} vCPUs checked in", StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// Without kindling.cpus the guest counts the MP table's processors: QEMU microvm's firmware (qboot) writes its
+    /// own table at 0x9fc00, so the guest's MP parser is checked against a table that is not ours.
+    /// </summary>
+    [Fact]
+    public async Task Smp_OnQemuMicrovmWithoutCount_TakesTheCountFromQemusMpTable()
+    {
+        GuestRunResult r = await RunAsync(new QemuMicrovm(GuestBuilder.ImagePath, "kindling.test=smp") { Cpus = 2 });
+
+        AssertPassed(r, "smp");
+        Assert.Contains("smp: BSP APIC ID 0, expecting 2 vCPUs (from MP table)", r.Lines);
+    }
+
     [Fact]
     public async Task Smp_FewerVcpusThanExpected_FailsWithTheCount()
     {

@@ -14,10 +14,19 @@ internal sealed class TapDevice : IDisposable
 
     public string Name { get; }
 
-    public static TapDevice Create()
+    /// <param name="owner">The uid that may attach to it without CAP_NET_ADMIN (a jailed VMM's), or null.</param>
+    public static TapDevice Create(uint? owner = null)
     {
         TapDevice tap = new($"kgt{Guid.NewGuid().ToString("N")[..8]}");
-        Ip("tuntap", "add", "dev", tap.Name, "mode", "tap");
+        if (owner is { } uid)
+        {
+            Ip("tuntap", "add", "dev", tap.Name, "mode", "tap", "user", uid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+        else
+        {
+            Ip("tuntap", "add", "dev", tap.Name, "mode", "tap");
+        }
+
         try
         {
             string ipv6 = $"/proc/sys/net/ipv6/conf/{tap.Name}/disable_ipv6";

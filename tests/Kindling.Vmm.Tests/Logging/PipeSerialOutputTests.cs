@@ -144,6 +144,81 @@ public sealed class PipeSerialOutputTests : IDisposable
         Assert.False(sink.IsSpilling);
     }
 
+    /// <summary>
+    /// The guest has ended with output still spilled and a reader slower than any fixed bound: Dispose keeps
+    /// delivering while the reader takes bytes (it used to give up after 2 s and lose the rest).
+    /// </summary>
+    [Fact]
+    public async Task Dispose_SlowReaderBehind_DeliversEverythingBeforeReturning()
+    {
+        const int total = 384 * 1024;
+        string fifo = Fifo.Create(_dir, "drain.fifo");
+        byte[] data = new byte[total];
+        new Random(7).NextBytes(data);
+        CancellationToken ct = TestContext.Current.CancellationToken;
+        var sink = (PipeSerialOutput)SerialOutputs.Open(fifo, TimeProvider.System, spillAfter: TimeSpan.FromMilliseconds(5));
+        await using var input = new FileStream(fifo, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, bufferSize: 0);
+        await Task.Run(() => WriteLikeUart(sink, data), ct);
+
+        Task dispose = Task.Run(sink.Dispose, ct);
+        using var got = new MemoryStream();
+        byte[] buffer = new byte[64 * 1024];
+        var clock = Stopwatch.StartNew();
+        while (got.Length < total)
+        {
+            int n = await input.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, total - got.Length)), ct);
+            Assert.NotEqual(0, n);
+            got.Write(buffer, 0, n);
+            Assert.False(dispose.IsCompleted && got.Length < total - (64 * 1024), $"Dispose returned with {total - got.Length} bytes undelivered");
+            await Task.Delay(500, ct); // ~128 KiB/s: the rest takes longer than 2 s
+        }
+
+        await dispose.WaitAsync(TimeSpan.FromSeconds(30), ct);
+        Assert.True(clock.Elapsed > TimeSpan.FromSeconds(2), $"the slow reader finished in {clock.Elapsed}; the test proves nothing");
+        Assert.Equal(SHA256.HashData(data), SHA256.HashData(got.ToArray()));
+    }
+
+    /// <summary>A reader that never reads does not keep the VMM from exiting: Dispose gives up after the stall bound.</summary>
+    [Fact]
+    public async Task Dispose_ReaderNeverReads_GivesUpAfterTheStallBound()
+    {
+        string fifo = Fifo.Create(_dir, "stalled.fifo");
+        FileStream target = new(fifo, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
+        var sink = new PipeSerialOutput(target, Path.Combine(_dir, "stalled.spill"), TimeProvider.System,
+            spillAfter: TimeSpan.FromMilliseconds(5), drainStall: TimeSpan.FromMilliseconds(300));
+        await Task.Run(() => WriteLikeUart(sink, new byte[256 * 1024]), TestContext.Current.CancellationToken);
+
+        var clock = Stopwatch.StartNew();
+        await Task.Run(sink.Dispose, TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"Dispose took {clock.Elapsed}");
+    }
+
+    /// <summary>A spill file that cannot be created (a root-owned jail folder) leaves pure back-pressure, never an exception.</summary>
+    [Fact]
+    public void SpillBound_SpillFileCannotBeCreated_KeepsRefusingAndLosesNothing()
+    {
+        var time = new FakeTimeProvider();
+        using var blocked = new BlockingStream();
+        using var sink = new PipeSerialOutput(blocked, Path.Combine(_dir, "missing-folder", "out.spill"), time, bufferBytes: 2,
+            spillAfter: TimeSpan.FromSeconds(1));
+        Assert.True(sink.TryWrite(0));
+        Assert.True(blocked.Entered.Wait(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+        Assert.True(sink.TryWrite(1));
+        Assert.False(sink.TryWrite(2));
+
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        Assert.False(sink.IsSpilling);
+        Assert.IsAssignableFrom<IOException>(sink.SpillError);
+        Assert.False(sink.TryWrite(2));
+        blocked.Release();
+        Assert.True(sink.Flush(TimeSpan.FromSeconds(10)));
+        Assert.True(sink.TryWrite(2));
+        Assert.True(sink.Flush(TimeSpan.FromSeconds(10)));
+        Assert.Equal(new byte[] { 0, 1, 2 }, blocked.Written);
+    }
+
     [Fact]
     public void File_RegularPath_AppendsEverything()
     {

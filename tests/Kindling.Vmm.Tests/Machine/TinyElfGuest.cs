@@ -16,12 +16,33 @@ internal static class TinyElfGuest
     // mov dx, 0x3f8; mov al, 'K'; out dx, al; mov al, 0xfe; out 0x64, al; hlt; jmp $-1
     private static readonly byte[] Code = [0x66, 0xba, 0xf8, 0x03, 0xb0, Marker, 0xee, 0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb, 0xfd];
 
+    /// <summary>What <see cref="WriteStringIo"/>'s guest prints: the scratch register, read back 8 times.</summary>
+    public const byte StringIoMarker = (byte)'Z';
+
+    /// <summary>Bytes the string-I/O guest moves with each of <c>rep insb</c> and <c>rep outsb</c>.</summary>
+    public const int StringIoCount = 8;
+
+    // mov dx, 0x3ff; mov al, 'Z'; out dx, al          (COM1's scratch register := 'Z')
+    // mov edi, 0x200000; mov ecx, 8; rep insb          (8 reads of it: KVM hands INS over as one exit, count 8)
+    // mov dx, 0x3f8; mov esi, 0x200000; mov ecx, 8; rep outsb   (the 8 bytes to COM1: OUTS exits per byte)
+    // mov al, 0xfe; out 0x64, al; hlt; jmp $-1
+    private static readonly byte[] StringIoCode =
+    [
+        0x66, 0xba, 0xff, 0x03, 0xb0, StringIoMarker, 0xee,
+        0xbf, 0x00, 0x00, 0x20, 0x00, 0xb9, StringIoCount, 0x00, 0x00, 0x00, 0xf3, 0x6c,
+        0x66, 0xba, 0xf8, 0x03, 0xbe, 0x00, 0x00, 0x20, 0x00, 0xb9, StringIoCount, 0x00, 0x00, 0x00, 0xf3, 0x6e,
+        0xb0, 0xfe, 0xe6, 0x64, 0xf4, 0xeb, 0xfd,
+    ];
+
     // jmp $ : spins until the VMM stops the vCPU.
     private static readonly byte[] SpinCode = [0xeb, 0xfe];
 
     public static string WriteSpinner(string directory) => Write(directory, SpinCode, "spin-guest.elf");
 
     public static string Write(string directory) => Write(directory, Code, "tiny-guest.elf");
+
+    /// <summary>A guest whose port I/O uses <c>rep insb</c>/<c>rep outsb</c> (I/O exits with count &gt; 1).</summary>
+    public static string WriteStringIo(string directory) => Write(directory, StringIoCode, "string-io-guest.elf");
 
     private static string Write(string directory, byte[] code, string name)
     {

@@ -69,6 +69,26 @@ public sealed class VirtualMachineTests : IDisposable
         Assert.Equal([TinyElfGuest.Marker], serial.ToArray());
     }
 
+    /// <summary>
+    /// String I/O: every element of an I/O exit goes to the device (KVM batches <c>rep insb</c> into one exit with
+    /// count 8; a handler that served only the first element would leave the others unread).
+    /// </summary>
+    [KvmFact]
+    public async Task Start_RepInsbAndRepOutsbGuest_EveryElementReachesTheDevice()
+    {
+        string kernel = TinyElfGuest.WriteStringIo(_dir);
+        using var serial = new MemoryStream();
+        using VirtualMachine vm = VirtualMachine.Create(
+            new VirtualMachineOptions { KernelImagePath = kernel, SerialOutput = new StreamSerialOutput(serial), MemSizeMib = 64 },
+            NullLoggerFactory.Instance);
+
+        vm.Start();
+        VmExit exit = await vm.Completion.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+
+        Assert.Equal(VmExitReason.GuestReset, exit.Reason);
+        Assert.Equal(Enumerable.Repeat(TinyElfGuest.StringIoMarker, TinyElfGuest.StringIoCount), serial.ToArray());
+    }
+
     [KvmFact]
     public async Task Stop_GuestSpinningInKvmRun_KicksEveryVcpuOut()
     {

@@ -48,12 +48,21 @@ internal sealed class ChrootBuilder(JailPaths paths, uint uid, uint gid)
     /// <summary>An empty folder at the same path inside the jail, for a read-only bind mount.</summary>
     public void CreateMountPoint(string hostDirectory) => Directory.CreateDirectory(paths.HostPathOf(hostDirectory));
 
+    /// <summary>
+    /// The FIFO, and next to it its empty spill file (<see cref="Logging.SerialOutputs.SpillSuffix"/>), both owned by
+    /// the jail's uid: the VMM cannot create files in a root-owned jail folder, and without the spill file its sink
+    /// could only hold the guest back while the reader lags.
+    /// </summary>
     public void CreateFifo(string jailPath)
     {
         string host = paths.HostPathOf(jailPath);
         Directory.CreateDirectory(Path.GetDirectoryName(host)!);
         LibcJail.MakeFifo(host, FifoMode);
         LibcJail.ChangeOwner(host, uid, gid);
+        string spill = host + Logging.SerialOutputs.SpillSuffix;
+        File.WriteAllBytes(spill, []);
+        LibcJail.ChangeMode(spill, FifoMode);
+        LibcJail.ChangeOwner(spill, uid, gid);
     }
 
     /// <summary>Hard-links <paramref name="resource"/>; across file systems, leaves an empty file to bind onto.</summary>

@@ -33,7 +33,7 @@ public static class JailLauncher
             throw new JailException("the jailer must run as root (it creates device nodes, cgroups and namespaces)");
         }
 
-        if (spec.RequireKvm && KvmProblem() is { } kvm)
+        if (spec.RequireKvm && KvmProblem(spec.KvmDevicePath) is { } kvm)
         {
             throw new JailException(kvm);
         }
@@ -232,10 +232,11 @@ public static class JailLauncher
 
     internal static List<int> OpenDescriptors() => LibcJail.ListNumericEntries("/proc/self/fd");
 
-    /// <summary>Null when /dev/kvm on the host opens read-write; otherwise the message the jailer fails with.</summary>
-    public static string? KvmProblem()
+    public const string DefaultKvmDevicePath = "/dev/kvm";
+
+    /// <summary>Null when the host's KVM device opens read-write; otherwise the message the jailer fails with.</summary>
+    public static string? KvmProblem(string path = DefaultKvmDevicePath)
     {
-        const string path = "/dev/kvm";
         try
         {
             using FileStream kvm = new(path, FileMode.Open, FileAccess.ReadWrite);

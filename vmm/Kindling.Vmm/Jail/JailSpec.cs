@@ -44,6 +44,9 @@ public sealed record JailSpec
     /// <summary>Refuse to build the jail when the host has no usable /dev/kvm (turn off only to test the jail).</summary>
     public bool RequireKvm { get; init; } = true;
 
+    /// <summary>The host's KVM device that <see cref="RequireKvm"/> checks (another path only in tests).</summary>
+    public string KvmDevicePath { get; init; } = JailLauncher.DefaultKvmDevicePath;
+
     /// <summary>The dotnet host executable; default: the one running this process.</summary>
     public string? DotnetPath { get; init; }
 

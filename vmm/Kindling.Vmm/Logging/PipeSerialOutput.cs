@@ -17,12 +17,16 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
 {
     public const int DefaultBufferBytes = 64 * 1024;
     public static readonly TimeSpan DefaultSpillAfter = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>On dispose, how long the reader may take no byte at all before undelivered output is given up.</summary>
+    public static readonly TimeSpan DefaultDrainStall = TimeSpan.FromSeconds(10);
     private const int ChunkBytes = 64 * 1024;
 
     private readonly object _gate = new();
     private readonly Stream _target;
     private readonly string? _spillPath;
     private readonly TimeSpan _spillAfter;
+    private readonly TimeSpan _drainStall;
     private readonly TimeProvider _time;
     private readonly byte[] _ring;
     private readonly Thread _writer;
@@ -32,6 +36,7 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
     private bool _refused;
     private bool _spilling;
     private FileStream? _spill;
+    private Exception? _spillError;
     private long _spillWritten;
     private long _spillRead;
     private bool _disposing;
@@ -41,13 +46,16 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
     /// <param name="target">Where bytes go (blocking writes happen on this sink's own thread).</param>
     /// <param name="spillPath">The spill file; null: never spill (pure back-pressure).</param>
     /// <param name="spillAfter">How long the guest may be held by a full buffer before bytes spill.</param>
-    public PipeSerialOutput(Stream target, string? spillPath, TimeProvider time, int bufferBytes = DefaultBufferBytes, TimeSpan? spillAfter = null)
+    /// <param name="drainStall">On dispose, how long the reader may take nothing before the rest is given up.</param>
+    public PipeSerialOutput(Stream target, string? spillPath, TimeProvider time, int bufferBytes = DefaultBufferBytes, TimeSpan? spillAfter = null,
+        TimeSpan? drainStall = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(bufferBytes, 1);
         _target = target;
         _spillPath = spillPath;
         _time = time;
         _spillAfter = spillAfter ?? DefaultSpillAfter;
+        _drainStall = drainStall ?? DefaultDrainStall;
         _ring = new byte[bufferBytes];
         if (spillPath is not null)
         {
@@ -61,6 +69,18 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
     public event Action? Writable;
 
     public SerialOutputMetrics Metrics { get; } = new();
+
+    /// <summary>Why the spill file could not be used (from then on the sink only holds the guest back), or null.</summary>
+    public Exception? SpillError
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _spillError;
+            }
+        }
+    }
 
     /// <summary>True while bytes go to the spill file.</summary>
     public bool IsSpilling
@@ -78,13 +98,12 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
     {
         lock (_gate)
         {
-            if (_spilling)
+            if (_spilling && TryAppendSpill(value))
             {
-                AppendSpill(value);
                 return true;
             }
 
-            if (_count < _ring.Length)
+            if (_count < _ring.Length && !_spilling)
             {
                 _ring[(_head + _count) % _ring.Length] = value;
                 _count++;
@@ -129,9 +148,27 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
         }
     }
 
+    /// <summary>
+    /// Delivers everything still buffered or spilled (the guest has ended, its last output must still reach the
+    /// reader, however slow), then stops the writer. Gives up only when the reader takes nothing for
+    /// the drain-stall bound (default <see cref="DefaultDrainStall"/>: gone, or stalled for good) or the target failed.
+    /// </summary>
     public void Dispose()
     {
-        Flush(TimeSpan.FromSeconds(2));
+        // Progress is counted per chunk written (up to 64 KiB), so "stalled" means no chunk completed in the bound.
+        // Flush returns false at once after a write error, with nothing delivered since: that ends the loop too.
+        long delivered = Metrics.BytesDelivered;
+        while (!Flush(_drainStall))
+        {
+            long now = Metrics.BytesDelivered;
+            if (now == delivered)
+            {
+                break;
+            }
+
+            delivered = now;
+        }
+
         lock (_gate)
         {
             _disposing = true;
@@ -149,7 +186,7 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
         bool raise;
         lock (_gate)
         {
-            raise = _refused && _count == _ring.Length && !_spilling && !_disposing;
+            raise = _refused && _count == _ring.Length && !_spilling && !_disposing && OpenSpill();
             if (raise)
             {
                 _spilling = true;
@@ -163,16 +200,56 @@ public sealed class PipeSerialOutput : ISerialOutput, IDisposable
         }
     }
 
-    // Called under _gate.
-    private void AppendSpill(byte value)
+    // Called under _gate. A spill file that cannot be created (a read-only folder, a jail) leaves the sink
+    // holding the guest back instead: slower, never lossy, and never an exception on a timer or vCPU thread.
+    private bool OpenSpill()
     {
-        _spill ??= new FileStream(_spillPath!, FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 64 * 1024);
-        _spill.Position = _spillWritten;
-        _spill.WriteByte(value);
+        if (_spill is not null)
+        {
+            return true;
+        }
+
+        if (_spillError is not null)
+        {
+            return false;
+        }
+
+        try
+        {
+            _spill = new FileStream(_spillPath!, FileMode.Create, FileAccess.ReadWrite, FileShare.Read, 64 * 1024);
+            return true;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            _spillError = e;
+            return false;
+        }
+    }
+
+    // Called under _gate; false (the byte is refused) when the spill file fails, e.g. the disk is full.
+    private bool TryAppendSpill(byte value)
+    {
+        if (_spillError is not null)
+        {
+            return false;
+        }
+
+        try
+        {
+            _spill!.Position = _spillWritten;
+            _spill.WriteByte(value);
+        }
+        catch (IOException e)
+        {
+            _spillError = e;
+            return false;
+        }
+
         _spillWritten++;
         Metrics.AddWritten(1);
         Metrics.AddSpilled(1);
         Monitor.PulseAll(_gate);
+        return true;
     }
 
     private void WriterLoop()

@@ -235,18 +235,37 @@ public sealed class Serial8250Tests
     }
 
     [Fact]
-    public void WriteThr_SinkRefusesAndFifoFull_DropsAndCounts()
+    public void WriteThr_SinkRefusesAndHoldQueueFull_DropsAndCounts()
     {
         _out.Open = false;
-        for (int i = 0; i < FifoSize + 1; i++)
+        for (int i = 0; i < Serial8250.TxHoldCapacity + 1; i++)
         {
             Out(Data, (byte)i);
         }
 
         Assert.Equal(1, _uart.DroppedTxBytes);
         _out.BecomeWritable();
-        Assert.Equal(FifoSize, _out.Written.Count);
-        Assert.Equal(Enumerable.Range(0, FifoSize).Select(i => (byte)i), _out.Written);
+        Assert.Equal(Serial8250.TxHoldCapacity, _out.Written.Count);
+        Assert.Equal(Enumerable.Range(0, Serial8250.TxHoldCapacity).Select(i => (byte)i), _out.Written);
+    }
+
+    /// <summary>A block written after one THRE check (one rep outsb: a byte per exit) survives a refusing sink.</summary>
+    [Fact]
+    public void WriteThr_PageAfterOneThreCheckWhileSinkRefuses_LosesNothing()
+    {
+        Assert.NotEqual(0, In(LineStatus) & LsrThre);
+        _out.Open = false;
+        for (int i = 0; i < 4096; i++)
+        {
+            Out(Data, (byte)(i * 7));
+        }
+
+        Assert.Equal(0, In(LineStatus) & LsrThre);
+        _out.BecomeWritable();
+
+        Assert.Equal(0, _uart.DroppedTxBytes);
+        Assert.Equal(Enumerable.Range(0, 4096).Select(i => (byte)(i * 7)), _out.Written);
+        Assert.NotEqual(0, In(LineStatus) & LsrThre);
     }
 
     [Fact]

@@ -41,6 +41,11 @@ public sealed class SeccompFilterTests
     [InlineData(155)] // pivot_root
     [InlineData(321)] // bpf
     [InlineData(62)] // kill
+    [InlineData(19)] // readv: never made by the traced VMM
+    [InlineData(20)] // writev
+    [InlineData(285)] // fallocate
+    [InlineData(283)] // timerfd_create
+    [InlineData(52)] // getpeername
     public void Build_SyscallOutsideAllowlist_KillsProcess(int nr) => Assert.Equal(KillProcess, BpfInterpreter.Run(Program, nr, AuditArchX8664));
 
     [Fact]
@@ -59,6 +64,9 @@ public sealed class SeccompFilterTests
     [InlineData(0x5412u, false)] // TIOCSTI: inject terminal input
     [InlineData(0x5422u, false)] // TIOCNOTTY
     [InlineData(0x40049409u, false)] // BTRFS_IOC_CLONE
+    [InlineData(0x541Bu, false)] // FIONREAD: never made by the traced VMM
+    [InlineData(0x5413u, false)] // TIOCGWINSZ
+    [InlineData(0x800454D2u, false)] // TUNGETIFF
     public void Build_Ioctl_AllowedOnlyForKvmAndNamedRequests(uint request, bool allowed) =>
         Assert.Equal(allowed ? Allow : KillProcess, BpfInterpreter.Run(Program, 16, AuditArchX8664, [3, request]));
 
@@ -86,5 +94,19 @@ public sealed class SeccompFilterTests
             ulong[] args = nr switch { 41 => [1], 157 => [15], 16 => [3, 0xAE80], _ => [] };
             Assert.Equal(Allow, BpfInterpreter.Run(Program, nr, AuditArchX8664, args));
         }
+    }
+
+    /// <summary>The tracing filter logs where the real one kills, rules included; errno rules stay errno.</summary>
+    [Fact]
+    public void BuildVmmFilter_LogOnly_LogsInsteadOfKilling()
+    {
+        const uint log = 0x7ffc0000;
+        SockFilter[] tracing = SeccompFilter.BuildVmmFilter(log);
+
+        Assert.Equal(log, BpfInterpreter.Run(tracing, 101, AuditArchX8664)); // ptrace
+        Assert.Equal(log, BpfInterpreter.Run(tracing, 157, AuditArchX8664, [38])); // prctl(PR_SET_NO_NEW_PRIVS)
+        Assert.Equal(log, BpfInterpreter.Run(tracing, 16, AuditArchX8664, [3, 0x5412u])); // ioctl(TIOCSTI)
+        Assert.Equal(0x00050000u | 97, BpfInterpreter.Run(tracing, 41, AuditArchX8664, [2, 2])); // socket(AF_INET)
+        Assert.Equal(Allow, BpfInterpreter.Run(tracing, 0, AuditArchX8664)); // read
     }
 }

@@ -5,10 +5,17 @@ namespace Kindling.Vmm.Devices.Legacy;
 /// <summary>
 /// A 16550A-compatible UART as a register state machine (no timing): enough for Linux's 8250 driver (autoconfig
 /// incl. the loopback and scratch tests, FIFO detection, interrupt-driven TX/RX) and earlyprintk polling.
-/// Transmitted bytes go to an <see cref="ISerialOutput"/>; when it refuses a byte the UART queues up to a FIFO's
-/// worth and keeps LSR.THRE/TEMT clear until <see cref="ISerialOutput.Writable"/> drains the queue. Received bytes
-/// come from the host through <see cref="EnqueueInput"/> into a bounded queue.
+/// Transmitted bytes go to an <see cref="ISerialOutput"/>; when it refuses a byte the UART queues up to
+/// <see cref="TxHoldCapacity"/> bytes and keeps LSR.THRE/TEMT clear until <see cref="ISerialOutput.Writable"/>
+/// drains the queue. Received bytes come from the host through <see cref="EnqueueInput"/> into a bounded queue.
 /// </summary>
+/// <remarks>
+/// The hold queue is deliberately larger than the 16550's 16-byte FIFO: guests do not all wait for THRE before
+/// every byte. Linux's console writes after a 10 ms THRE timeout per character, and a guest may emit a block with
+/// one <c>rep outsb</c> after one THRE check (KVM delivers string OUTs one byte per exit, so nothing can refuse
+/// part of it). A page of hold room absorbs both while the host sink is held back, until it drains or spills
+/// (the FIFO sink spills after a bound): Kindling never drops guest output a THRE-respecting guest wrote.
+/// </remarks>
 public sealed class Serial8250 : IBusDevice, IDisposable
 {
     /// <summary>Divisor for 9600 baud from the 1.8432 MHz clock, the reset value.</summary>
@@ -19,6 +26,9 @@ public sealed class Serial8250 : IBusDevice, IDisposable
 
     /// <summary>Default bound of the host-fed receive queue.</summary>
     public const int DefaultInputCapacity = 64;
+
+    /// <summary>Bytes held while the sink refuses: one page, the most a guest writes per THRE check.</summary>
+    public const int TxHoldCapacity = 4096;
 
     private readonly object _gate = new();
     private readonly IInterruptTrigger _interrupt;
@@ -63,7 +73,7 @@ public sealed class Serial8250 : IBusDevice, IDisposable
         }
     }
 
-    /// <summary>Bytes the guest wrote while both the sink and the transmit FIFO were full (lost).</summary>
+    /// <summary>Bytes the guest wrote while both the sink and the hold queue were full (lost).</summary>
     public long DroppedTxBytes => Interlocked.Read(ref _droppedTxBytes);
 
     /// <summary>Free space in the receive queue.</summary>
@@ -324,7 +334,7 @@ public sealed class Serial8250 : IBusDevice, IDisposable
             return (_ier & IerThri) != 0;
         }
 
-        if (_txPending.Count < FifoSize)
+        if (_txPending.Count < TxHoldCapacity)
         {
             _txPending.Enqueue(value);
         }
