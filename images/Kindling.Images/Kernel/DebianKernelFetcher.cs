@@ -16,6 +16,26 @@ public sealed record KernelBuild(string Directory, string Package, string Packag
     public string BzImagePath => Path.Combine(Directory, BzImageName);
     public string VmlinuxPath => Path.Combine(Directory, VmlinuxName);
     public string ModulesDirectory => Path.Combine(Directory, ModulesDirName);
+
+    /// <summary>The kernel cached in <paramref name="dir"/>, or null when any of its files is missing.</summary>
+    public static KernelBuild? TryLoad(string dir)
+    {
+        string versionFile = Path.Combine(dir, KernelBuild.VersionName);
+        if (!File.Exists(versionFile) || !File.Exists(Path.Combine(dir, KernelBuild.VmlinuxName))
+            || !File.Exists(Path.Combine(dir, KernelBuild.BzImageName)))
+        {
+            return null;
+        }
+
+        string[] v = File.ReadAllLines(versionFile);
+        string[] modules = File.ReadAllLines(Path.Combine(dir, KernelBuild.ModuleOrderName)).Where(l => l.Length > 0).ToArray();
+        if (v.Length < 3 || modules.Any(f => !File.Exists(Path.Combine(dir, KernelBuild.ModulesDirName, f))))
+        {
+            return null;
+        }
+
+        return new KernelBuild(dir, v[0], v[1], v[2], modules);
+    }
 }
 
 /// <summary>
@@ -45,7 +65,7 @@ internal sealed partial class DebianKernelFetcher(string cacheRoot, string metap
         }
 
         string final = Path.Combine(kernelRoot, $"{package}_{version}");
-        if (Load(final) is { } hit)
+        if (KernelBuild.TryLoad(final) is { } hit)
         {
             return hit;
         }
@@ -108,7 +128,7 @@ internal sealed partial class DebianKernelFetcher(string cacheRoot, string metap
         await AtomicFile.WriteAllTextAsync(Path.Combine(output, KernelBuild.ModuleOrderName), string.Concat(files.Select(f => f + "\n")), ct);
         await AtomicFile.WriteAllTextAsync(Path.Combine(output, KernelBuild.VersionName), $"{package}\n{version}\n{kernelVersion}\n", ct);
         AtomicFile.PublishDirectory(output, final);
-        return Load(final) ?? throw new ImageBuildException($"kernel cache entry {final} vanished after it was written");
+        return KernelBuild.TryLoad(final) ?? throw new ImageBuildException($"kernel cache entry {final} vanished after it was written");
     }
 
     private static async Task CopyModuleAsync(string src, string dst, CancellationToken ct)
@@ -151,28 +171,12 @@ internal sealed partial class DebianKernelFetcher(string cacheRoot, string metap
         return (package, v.Groups[1].Value);
     }
 
+    // Kindling's own kernel builds share the kernel/ folder; they are never a stand-in for Debian's.
     private static KernelBuild? FindCached(string kernelRoot) =>
-        Directory.GetDirectories(kernelRoot).Where(d => !Path.GetFileName(d).StartsWith('.')).Order(StringComparer.Ordinal)
-            .Select(Load).LastOrDefault(k => k is not null);
-
-    private static KernelBuild? Load(string dir)
-    {
-        string versionFile = Path.Combine(dir, KernelBuild.VersionName);
-        if (!File.Exists(versionFile) || !File.Exists(Path.Combine(dir, KernelBuild.VmlinuxName))
-            || !File.Exists(Path.Combine(dir, KernelBuild.BzImageName)))
-        {
-            return null;
-        }
-
-        string[] v = File.ReadAllLines(versionFile);
-        string[] modules = File.ReadAllLines(Path.Combine(dir, KernelBuild.ModuleOrderName)).Where(l => l.Length > 0).ToArray();
-        if (v.Length < 3 || modules.Any(f => !File.Exists(Path.Combine(dir, KernelBuild.ModulesDirName, f))))
-        {
-            return null;
-        }
-
-        return new KernelBuild(dir, v[0], v[1], v[2], modules);
-    }
+        Directory.GetDirectories(kernelRoot)
+            .Where(d => !Path.GetFileName(d).StartsWith('.') && !Path.GetFileName(d).StartsWith(KindlingKernelBuilder.KindlingPackagePrefix, StringComparison.Ordinal))
+            .Order(StringComparer.Ordinal)
+            .Select(KernelBuild.TryLoad).LastOrDefault(k => k is not null);
 
     [GeneratedRegex(@"^\s*Depends:\s*(linux-image-[0-9][^\s]*)", RegexOptions.Multiline)]
     private static partial Regex DependsLine();

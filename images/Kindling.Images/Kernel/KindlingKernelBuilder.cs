@@ -58,14 +58,14 @@ internal sealed partial class KindlingKernelBuilder(string cacheRoot, string gue
         }
 
         string final = Path.Combine(kernelRoot, $"{KindlingPackagePrefix}{version}-{recipeHash}");
-        if (Load(final) is { } hit)
+        if (KernelBuild.TryLoad(final) is { } hit)
         {
             return hit;
         }
 
         CheckBuildTools();
         using FileStream buildLock = await LockAsync(kernelRoot, progress, ct);
-        if (Load(final) is { } builtMeanwhile)
+        if (KernelBuild.TryLoad(final) is { } builtMeanwhile)
         {
             return builtMeanwhile; // another process built it while this one waited
         }
@@ -135,7 +135,7 @@ internal sealed partial class KindlingKernelBuilder(string cacheRoot, string gue
             $"{KindlingPackagePrefix}{sourcePackage}\n{version}\n{kernelRelease}-kindling\n", ct);
         AtomicFile.PublishDirectory(output, final);
         progress?.Report(new ImageProgress("kernel", $"Kindling kernel {kernelRelease} built", 1));
-        return Load(final) ?? throw new ImageBuildException($"kernel cache entry {final} vanished after it was written");
+        return KernelBuild.TryLoad(final) ?? throw new ImageBuildException($"kernel cache entry {final} vanished after it was written");
     }
 
     /// <summary>
@@ -235,20 +235,7 @@ internal sealed partial class KindlingKernelBuilder(string cacheRoot, string gue
 
     private static KernelBuild? FindCached(string kernelRoot, string recipeHash) =>
         Directory.GetDirectories(kernelRoot, $"{KindlingPackagePrefix}*-{recipeHash}").Order(StringComparer.Ordinal)
-            .Select(Load).LastOrDefault(k => k is not null);
-
-    private static KernelBuild? Load(string dir)
-    {
-        string versionFile = Path.Combine(dir, KernelBuild.VersionName);
-        if (!File.Exists(versionFile) || !File.Exists(Path.Combine(dir, KernelBuild.VmlinuxName))
-            || !File.Exists(Path.Combine(dir, KernelBuild.BzImageName)))
-        {
-            return null;
-        }
-
-        string[] v = File.ReadAllLines(versionFile);
-        return v.Length < 3 ? null : new KernelBuild(dir, v[0], v[1], v[2], []);
-    }
+            .Select(KernelBuild.TryLoad).LastOrDefault(k => k is not null);
 
     [GeneratedRegex(@"^\s+CC\s+\S+\.o$")]
     private static partial Regex CompileStep();

@@ -89,10 +89,9 @@ public static class CpuidTemplates
         CpuidFeatures.AmxInt8, CpuidFeatures.AvxVnni, CpuidFeatures.Avx512Bf16, CpuidFeatures.Xop,
         CpuidFeatures.Fma4,
 
-        // Measured on kvm_pvm (AMD EPYC host): its emulator keeps the FS base when the guest kernel loads a null
-        // selector, so a kernel trusting this bit lets a freshly exec'd process run on the previous task's TLS
-        // base (static busybox segfaulted in __ctype_init in pipelines). Hidden, Linux sets X86_BUG_NULL_SEG and
-        // loads __USER_DS first, which clears the base on any CPU.
+        // A precaution, not a measured need: hidden, Linux sets X86_BUG_NULL_SEG and clears FS/GS bases by loading
+        // __USER_DS first, which works on any CPU, instead of trusting an emulated null-selector load. (The busybox
+        // segfaults first suspected here were the AVX state leak; see EmulatedGlibcTunables.)
         CpuidFeatures.NullSelectorClearsBase,
     ];
 

@@ -203,7 +203,7 @@ public sealed class VirtioNet : VirtioDeviceBase, IDisposable
         }
 
         ReadOnlySpan<byte> frame = _txFrame.AsSpan(0, length);
-        if (_interceptor is not null && length >= VirtioNetHeader.Size && InterceptTx(_txFrame.AsSpan(0, length)))
+        if (_interceptor is not null && length >= VirtioNetHeader.Size && InterceptTx(frame))
         {
             // The interceptor may have answered at once.
             if (_interceptor.HasPendingFrames)
@@ -226,7 +226,7 @@ public sealed class VirtioNet : VirtioDeviceBase, IDisposable
     /// Offers a transmitted frame to the interceptor with its checksum finished (the TAP would have done that; the
     /// interceptor sees wire frames). GSO frames are never the interceptor's: the metadata service's requests are small.
     /// </summary>
-    private bool InterceptTx(Span<byte> frameWithHeader)
+    private bool InterceptTx(ReadOnlySpan<byte> frameWithHeader)
     {
         VirtioNetHeader header = System.Runtime.InteropServices.MemoryMarshal.Read<VirtioNetHeader>(frameWithHeader);
         if (header.GsoType != VirtioNetHeader.GsoNone)
@@ -234,7 +234,7 @@ public sealed class VirtioNet : VirtioDeviceBase, IDisposable
             return false;
         }
 
-        Span<byte> frame = frameWithHeader[VirtioNetHeader.Size..];
+        ReadOnlySpan<byte> frame = frameWithHeader[VirtioNetHeader.Size..];
         if ((header.Flags & VirtioNetChecksum.FlagNeedsCsum) == 0)
         {
             return _interceptor!.TryIntercept(frame);
