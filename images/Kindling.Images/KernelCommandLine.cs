@@ -40,6 +40,23 @@ public sealed class KernelCommandLine
     /// <summary>The agent's request timeout on hosts whose KVM emulates guest kernel code (every process start costs seconds).</summary>
     public const int EmulatedHostHttpTimeoutSeconds = 120;
 
+    /// <summary>
+    /// What a guest needs on a host whose KVM emulates guest kernel code: the agent's longer request timeout and
+    /// the words <paramref name="kernel"/> asks for there (<see cref="KernelArtifacts.EmulatedHostBootArgs"/>).
+    /// </summary>
+    public KernelCommandLine ForEmulatedHost(KernelArtifacts kernel)
+    {
+        ArgumentNullException.ThrowIfNull(kernel);
+        WithHttpTimeout(EmulatedHostHttpTimeoutSeconds);
+        foreach (string word in kernel.EmulatedHostBootArgs)
+        {
+            string[] kv = word.Split('=', 2);
+            Set(kv[0], kv.Length > 1 ? kv[1] : null);
+        }
+
+        return this;
+    }
+
     /// <summary>Sets (or replaces) KEY=VALUE, or a bare KEY when <paramref name="value"/> is null.</summary>
     public KernelCommandLine Set(string key, string? value)
     {

@@ -17,6 +17,18 @@ public sealed class KernelCommandLineTests
         Assert.Equal("console=ttyS0 reboot=k panic=5 pci=off kindling.agent=1 kindling.base=/dev/vda kindling.overlay=/dev/vdb kindling.mmds=169.254.169.254 quiet", s);
     }
 
+    [Theory]
+    [InlineData(GuestKernel.Kindling, " kindling_syscall=1")]
+    [InlineData(GuestKernel.Debian, "")]
+    public void ForEmulatedHost_Kernel_LongerAgentTimeoutAndTheKernelsOwnSwitch(GuestKernel kind, string kernelWords)
+    {
+        var kernel = new KernelArtifacts("bz", "vmlinux", "initrd", "6.1", "pkg", []) { Kind = kind };
+
+        string s = new KernelCommandLine().ForEmulatedHost(kernel).Build();
+
+        Assert.Equal($"console=ttyS0 reboot=k panic=1 pci=off kindling.agent=1 kindling.http_timeout=120{kernelWords}", s);
+    }
+
     [Fact]
     public void Set_ValueWithSpace_Throws() =>
         Assert.Throws<ArgumentException>(() => new KernelCommandLine().Set("kindling.base", "/dev/vda rw"));

@@ -40,16 +40,7 @@ public sealed class ImageStoreProvider(ImageStore store, Flavour flavour, Func<K
             KvmHost kvm = _host.Value;
             KernelArtifacts kernel = await store.EnsureKernelAsync(KernelFor(kvm), relay, ct);
             BaseImage baseImage = await store.EnsureBaseAsync(flavour, relay, ct);
-            var cmdline = new KernelCommandLine();
-            if (kvm.IsEmulated)
-            {
-                cmdline.WithHttpTimeout(KernelCommandLine.EmulatedHostHttpTimeoutSeconds);
-                foreach (string word in kernel.EmulatedHostBootArgs)
-                {
-                    string[] kv = word.Split('=', 2);
-                    cmdline.Set(kv[0], kv.Length > 1 ? kv[1] : null);
-                }
-            }
+            KernelCommandLine cmdline = kvm.IsEmulated ? new KernelCommandLine().ForEmulatedHost(kernel) : new KernelCommandLine();
 
             return new GuestImages(kernel.VmlinuxPath, kernel.InitramfsPath, baseImage.Path, cmdline.Build(), kvm.IsEmulated ? EmulatedCpuTemplate : null)
             {

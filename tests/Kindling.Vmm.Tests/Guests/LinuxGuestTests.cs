@@ -93,8 +93,7 @@ public sealed class LinuxGuestTests
     private static VmConfig Config(KernelArtifacts kernel, string bootArgs, TapDevice tap, IReadOnlyList<DriveConfig> drives, SerialConfig? serial = null)
     {
         bool emulated = KvmProbe.Result.Backing == KvmBacking.Emulated;
-        string args = string.Join(' ', [
-            (emulated ? new KernelCommandLine().WithHttpTimeout(KernelCommandLine.EmulatedHostHttpTimeoutSeconds) : new KernelCommandLine()).Build(), bootArgs, .. emulated ? kernel.EmulatedHostBootArgs : []]);
+        string args = $"{(emulated ? new KernelCommandLine().ForEmulatedHost(kernel) : new KernelCommandLine()).Build()} {bootArgs}";
         return new VmConfig
         {
             BootSource = new BootSourceConfig { KernelImagePath = kernel.VmlinuxPath, InitrdPath = kernel.InitramfsPath, BootArgs = args },
