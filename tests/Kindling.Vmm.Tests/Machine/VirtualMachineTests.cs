@@ -56,7 +56,15 @@ public sealed class VirtualMachineTests : IDisposable
     [KvmFact]
     public async Task Start_TinyGuest_PrintsItsMarkerAndResetsThroughTheI8042()
     {
-        string kernel = TinyElfGuest.Write(_dir);
+        (VmExit exit, byte[] serial) = await RunToExitAsync(TinyElfGuest.Write(_dir));
+
+        Assert.Equal(VmExitReason.GuestReset, exit.Reason);
+        Assert.Equal([TinyElfGuest.Marker], serial);
+    }
+
+    /// <summary>Boots <paramref name="kernel"/> in a 64 MiB VM until it stops; its exit and everything it wrote to COM1.</summary>
+    private static async Task<(VmExit Exit, byte[] Serial)> RunToExitAsync(string kernel)
+    {
         using var serial = new MemoryStream();
         using VirtualMachine vm = VirtualMachine.Create(
             new VirtualMachineOptions { KernelImagePath = kernel, SerialOutput = new StreamSerialOutput(serial), MemSizeMib = 64 },
@@ -64,9 +72,7 @@ public sealed class VirtualMachineTests : IDisposable
 
         vm.Start();
         VmExit exit = await vm.Completion.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
-
-        Assert.Equal(VmExitReason.GuestReset, exit.Reason);
-        Assert.Equal([TinyElfGuest.Marker], serial.ToArray());
+        return (exit, serial.ToArray());
     }
 
     /// <summary>
@@ -76,17 +82,10 @@ public sealed class VirtualMachineTests : IDisposable
     [KvmFact]
     public async Task Start_RepInsbAndRepOutsbGuest_EveryElementReachesTheDevice()
     {
-        string kernel = TinyElfGuest.WriteStringIo(_dir);
-        using var serial = new MemoryStream();
-        using VirtualMachine vm = VirtualMachine.Create(
-            new VirtualMachineOptions { KernelImagePath = kernel, SerialOutput = new StreamSerialOutput(serial), MemSizeMib = 64 },
-            NullLoggerFactory.Instance);
-
-        vm.Start();
-        VmExit exit = await vm.Completion.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+        (VmExit exit, byte[] serial) = await RunToExitAsync(TinyElfGuest.WriteStringIo(_dir));
 
         Assert.Equal(VmExitReason.GuestReset, exit.Reason);
-        Assert.Equal(Enumerable.Repeat(TinyElfGuest.StringIoMarker, TinyElfGuest.StringIoCount), serial.ToArray());
+        Assert.Equal(Enumerable.Repeat(TinyElfGuest.StringIoMarker, TinyElfGuest.StringIoCount), serial);
     }
 
     [KvmFact]
