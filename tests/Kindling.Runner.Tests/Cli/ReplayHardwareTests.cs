@@ -7,7 +7,7 @@ namespace Kindling.Runner.Tests.Cli;
 /// <summary>
 /// kindling replay for real: the minimal image, kindling-vmm, a Linux guest, the in-guest agent, MMDS over a TAP.
 /// Runs on hardware KVM as root; elsewhere it is skipped with the measured reason (this project's development
-/// hosts emulate guest kernel code and a Linux guest does not reach user space there).
+/// hosts emulate guest kernel code and a Linux guest boot there takes minutes; LinuxGuestTests covers that path).
 /// </summary>
 public sealed class ReplayHardwareTests
 {
