@@ -42,7 +42,7 @@ public static class DemoCommand
         Steps =
         [
             new StepSpec { Name = "Hello", Run = "echo hello from a Kindling microVM\nuname -a" },
-            new StepSpec { Name = "Secret", Run = "echo the token is $DEMO_TOKEN (masked)" },
+            new StepSpec { Name = "Secret", Run = "echo \"the token is $DEMO_TOKEN (masked in the log)\"" },
         ],
     };
 
