@@ -14,7 +14,8 @@ namespace Kindling.Runner.Jobs;
 /// <item>running from a previous run: the VM is killed and the job <b>failed</b> ("runner restarted while the job
 /// ran") — a job that already had side effects is never silently run twice.</item>
 /// <item>finished but not cleaned: teardown is retried until it succeeds, then <b>cleaned</b>.</item>
-/// <item>orphans: work directories and TAPs of no live job, and forge runners named kindling-* of no live job.</item>
+/// <item>orphans: work directories and TAPs of no live job, and forge runners named kindling-* of no job that is
+/// live or still being torn down.</item>
 /// </list>
 /// </summary>
 public sealed partial class JobReaper(
@@ -83,7 +84,10 @@ public sealed partial class JobReaper(
             LogOrphan(log, "TAP", tap);
         }
 
-        HashSet<string> liveRunners = [.. store.ListByState(JobState.Preparing, JobState.Booting, JobState.Running)
+        // A finished job's runner is not an orphan: its teardown (this process's, or the retry above) removes it,
+        // and removing it here as well races that teardown.
+        HashSet<string> liveRunners = [.. store.ListByState(
+                JobState.Preparing, JobState.Booting, JobState.Running, JobState.Succeeded, JobState.Failed, JobState.Cancelled, JobState.TimedOut)
             .Select(j => j.RunnerName).OfType<string>()];
         foreach (IForge forge in forges.All.Where(f => unavailableTenants?.Contains(f.Tenant) != true))
         {

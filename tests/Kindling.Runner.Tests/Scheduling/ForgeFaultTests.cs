@@ -113,6 +113,34 @@ public sealed class ForgeFaultTests
         Assert.DoesNotContain(h.Store.List(), j => j.Tenant == "acme"); // its poll has not answered yet
     }
 
+    /// <summary>
+    /// The orphan sweep runs while a finished job's teardown waits on GitHub to remove its runner: the sweep leaves
+    /// that runner to the teardown (it once removed it too, racing the teardown).
+    /// </summary>
+    [Fact]
+    public async Task Reap_DuringTeardownOfFinishedJob_LeavesItsRunnerToTheTeardown()
+    {
+        await using FakeGitHub fake = await FakeGitHub.StartAsync();
+        fake.QueueJob("acme/app", "build", "self-hosted", "kindling");
+        fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.Delay, Delay = TimeSpan.FromSeconds(5), PathContains = "/actions/runners/", Method = "DELETE" });
+        await using var h = new RunnerHarness(RunnerHarness.Merge(GitHubTenant(fake), new()
+        {
+            ["Kindling:Forge:GitHub:RequestTimeout"] = "00:00:30", ["Kindling:ReapInterval"] = "01:00:00",
+        }));
+        await using RunnerHarness.LoopRun loop = h.StartLoop(Ct);
+
+        JobRecord finished = await WaitAsync(() => h.Store.List() is [{ State: JobState.Succeeded, WorkDir: { } dir } j] && !Directory.Exists(dir) ? j : null);
+        Assert.Single(fake.Runners); // the teardown is waiting on its DELETE
+        await h.Reaper.ReapPeriodicAsync(new HashSet<long> { finished.Id }, Ct);
+        Assert.Equal(finished.RunnerName, Assert.Single(fake.Runners).Name);
+
+        JobRecord cleaned = await WaitAsync(() => h.Store.Get(finished.Id) is { State: JobState.Cleaned } j ? j : null);
+        Assert.Equal([JobState.Queued, JobState.Preparing, JobState.Booting, JobState.Running, JobState.Succeeded, JobState.Cleaned],
+            h.Store.Transitions(cleaned.Id).Select(t => t.To));
+        Assert.Empty(fake.Runners);
+        Assert.Single(fake.Requests, r => r.Method == "DELETE" && r.Path.Contains("/actions/runners/", StringComparison.Ordinal));
+    }
+
     private static Dictionary<string, string?> GitHubTenant(FakeGitHub fake) => new()
     {
         ["Kindling:Tenants:0:Name"] = "acme", ["Kindling:Tenants:0:Forge:Repositories:0"] = "acme/app",
