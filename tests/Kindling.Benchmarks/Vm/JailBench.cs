@@ -39,12 +39,12 @@ internal sealed class JailBench : IDisposable
         return new JailBench(work);
     }
 
-    /// <summary>The un-jailed baseline: dotnet kindling-vmm.dll, environment exactly the jail's.</summary>
-    public VmCommand Unjailed(string scenario)
+    /// <summary>The un-jailed baseline: dotnet <paramref name="dll"/> (kindling-vmm.dll), environment exactly the jail's.</summary>
+    public VmCommand Unjailed(string scenario, string dll)
     {
         string config = VmSubjects.WriteConfig(_work, scenario);
         var env = JailLauncher.JailEnvironment.ToDictionary(v => v[..v.IndexOf('=', StringComparison.Ordinal)], v => (string?)v[(v.IndexOf('=', StringComparison.Ordinal) + 1)..]);
-        return new VmCommand(VmSubjects.DotnetHost, [VmSubjects.FrameworkDependentDll, "--config-file", config, "--no-api"])
+        return new VmCommand(VmSubjects.DotnetHost, [dll, "--config-file", config, "--no-api"])
         {
             ClearEnvironment = true,
             Environment = env,
@@ -52,7 +52,7 @@ internal sealed class JailBench : IDisposable
     }
 
     /// <summary>Starts the jailed VMM with <paramref name="scenario"/>; the clock starts before the jail is built.</summary>
-    public (VmProcess Vm, string Id) StartJailed(string scenario)
+    public (VmProcess Vm, string Id) StartJailed(string scenario, string dll)
     {
         string id = "bench-" + Guid.NewGuid().ToString("N")[..10];
         string config = Path.Combine(_work, $"jail-{scenario}.json");
@@ -69,7 +69,7 @@ internal sealed class JailBench : IDisposable
             Gid = Gid,
             ChrootBase = _chrootBase,
             RequireKvm = true,
-            AppPath = VmSubjects.FrameworkDependentDll,
+            AppPath = dll,
             Resources = [new JailResource(VmSubjects.Guest, "/guest.elf"), new JailResource(config, "/vm.json")],
             Limits = new JailCgroupLimits { MemoryBytes = 512L << 20, PidsMax = 64 },
             VmmArgs = ["--config-file", "/vm.json", "--no-api", "--id", id],
@@ -81,10 +81,10 @@ internal sealed class JailBench : IDisposable
         return (vm, id);
     }
 
-    public LaunchSample RunJailed(string scenario)
+    public LaunchSample RunJailed(string scenario, string dll)
     {
         double cpuBefore = ChildCpu.TotalMs();
-        (VmProcess vm, string id) = StartJailed(scenario);
+        (VmProcess vm, string id) = StartJailed(scenario, dll);
         try
         {
             double ms = vm.WaitFirstByteMs(Timeout);

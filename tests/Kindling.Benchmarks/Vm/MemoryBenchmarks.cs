@@ -43,7 +43,7 @@ internal static class MemoryBenchmarks
         JailBench? jail = JailBench.Create(work, report);
         if (jail is not null)
         {
-            variants.Add(new("dotnet kindling-vmm.dll, un-jailed", () => Measure(jail.Unjailed("idle"))));
+            variants.Add(new("dotnet kindling-vmm.dll, un-jailed", () => Measure(jail.Unjailed("idle", VmSubjects.FrameworkDependentDll))));
             variants.Add(new("dotnet kindling-vmm.dll, jailed", () => Jailed(jail)));
         }
 
@@ -122,7 +122,7 @@ internal static class MemoryBenchmarks
 
     private static ProcMemory Jailed(JailBench jail)
     {
-        (VmProcess vm, string id) = jail.StartJailed("idle");
+        (VmProcess vm, string id) = jail.StartJailed("idle", VmSubjects.FrameworkDependentDll);
         try
         {
             vm.WaitForOutput(VmSubjects.IdleLine, Timeout);

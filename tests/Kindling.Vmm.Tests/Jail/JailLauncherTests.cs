@@ -22,9 +22,12 @@ public sealed class JailLauncherTests : IDisposable
         using JsonDocument report = JsonDocument.Parse(await JailTestHost.ReadLineAsync(jail));
         JsonElement view = report.RootElement;
 
-        // Files: the devices, /proc, /run, the linked kernel, and the mount points of the runtime and the app.
+        // Files: the devices, /proc, /run, the linked kernel, the mount points of the runtime and the app, and
+        // OpenSSL (loaded on first use, inside the jail).
+        string[] crypto = [.. JailLauncher.CryptographyFiles().Select(f => f.JailPath)];
+        Assert.Contains(crypto, p => p.EndsWith("/libssl.so.3", StringComparison.Ordinal));
         string[] expectedRoot = new[] { "dev", "proc", "run", "vmlinux", FirstComponent(JailTestHost.AppPath), FirstComponent(RuntimeDotnetRoot()) }
-            .Distinct().Order(StringComparer.Ordinal).ToArray();
+            .Concat(crypto.Select(FirstComponent)).Distinct().Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(expectedRoot, view.GetProperty("root").EnumerateArray().Select(e => e.GetString()!).ToArray());
         Assert.Equal(["/dev/kvm", "/dev/net", "/dev/net/tun", "/dev/null", "/dev/urandom"], view.GetProperty("dev").EnumerateArray().Select(e => e.GetString()!).ToArray());
 

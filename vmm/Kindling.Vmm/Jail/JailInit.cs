@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Security.Cryptography;
 using System.Text.Json;
 using Kindling.Vmm.Interop;
 using Kindling.Vmm.Jail.Seccomp;
@@ -9,7 +8,7 @@ namespace Kindling.Vmm.Jail;
 /// <summary>
 /// The jailed side: runs as the init of new mount/pid/IPC/UTS (and maybe network) namespaces, still root, and
 /// turns itself into the confined VMM, in this order: join the cgroup, close inherited descriptors, bind the
-/// runtime read-only, mount /proc, load OpenSSL, pivot_root into the chroot and detach the old root, set rlimits, clear the
+/// runtime read-only, mount /proc, pivot_root into the chroot and detach the old root, set rlimits, clear the
 /// environment, drop to the uid/gid, set no_new_privs and install the seccomp filter on every thread. Only then
 /// does it call the VMM (or a debug action).
 /// </summary>
@@ -44,8 +43,12 @@ public static class JailInit
     {
         foreach (string procs in options.ProcsFiles)
         {
+            // The jailer usually moved this process already (JailLauncher.AdmitToCgroup), while the runtime started.
             // "0" is the writing process itself (its pid here is 1, which means nothing to the host).
-            LibcJail.WriteSmallFile(procs, "0"u8);
+            if (!IsMember(procs))
+            {
+                LibcJail.WriteSmallFile(procs, "0"u8);
+            }
         }
 
         CloseInheritedDescriptors(options.KeepFds);
@@ -68,8 +71,6 @@ public static class JailInit
         }
 
         LibcJail.Mount(ProcFs, root + "/proc", ProcFs, LibcJail.MS_NOSUID | LibcJail.MS_NODEV | LibcJail.MS_NOEXEC);
-
-        LoadCryptography();
 
         LibcJail.ChangeDirectory(root);
         // pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves only the jail.
@@ -97,25 +98,22 @@ public static class JailInit
         // again, so the VMM still dies with the jail's top process.
         LibcJail.SetParentDeathSignal(SIGKILL);
 
-        SeccompFilter.Install(SeccompFilter.BuildVmmFilter(options.SeccompLogOnly ? Bpf.SECCOMP_RET_LOG : Bpf.SECCOMP_RET_KILL_PROCESS));
+        SeccompFilter.Install(options.SeccompProgram ?? SeccompFilter.BuildVmmFilter(options.SeccompLogOnly ? Bpf.SECCOMP_RET_LOG : Bpf.SECCOMP_RET_KILL_PROCESS));
     }
 
-    /// <summary>
-    /// Loads OpenSSL while the host's libraries are still visible. On Linux the runtime's RandomNumberGenerator
-    /// and HMAC are OpenSSL (libssl.so.3/libcrypto.so.3, dlopen'ed by its native shim on first use), and the VMM
-    /// needs both: the MMDS token key and tokens, the MMDS TCP initial sequence numbers, virtio-rng. Without this
-    /// the first use inside the chroot finds no libssl and the runtime dies ("No usable version of libssl was
-    /// found", SIGSEGV). One random fill and one HMAC here make the shim dlopen both libraries, run OpenSSL's
-    /// initialisation (configuration file included), fetch SHA-256/HMAC from the default provider and seed the
-    /// DRBG, all before pivot_root and the seccomp filter; afterwards the mapped libraries need no file in the
-    /// jail, and what they do later (reseeding through getrandom) is on the allowlist.
-    /// </summary>
-    private static void LoadCryptography()
+    /// <summary>True when this process is listed in <paramref name="procs"/> (a cgroup.procs file lists pids as its reader's namespace sees them).</summary>
+    private static bool IsMember(string procs)
     {
-        Span<byte> key = stackalloc byte[32];
-        RandomNumberGenerator.Fill(key);
-        Span<byte> mac = stackalloc byte[HMACSHA256.HashSizeInBytes];
-        HMACSHA256.HashData(key, key, mac);
+        string self = Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
+        foreach (string line in File.ReadLines(procs))
+        {
+            if (line == self)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>

@@ -1,4 +1,6 @@
 using System.Globalization;
+using System.Runtime.InteropServices;
+using Kindling.Vmm.Jail.Seccomp;
 
 namespace Kindling.Vmm.Jail;
 
@@ -38,6 +40,13 @@ public sealed record JailInitOptions
 
     /// <summary>Tracing only (see <see cref="JailSpec.SeccompLogOnly"/>): syscalls outside the allowlist are logged, not killed.</summary>
     public bool SeccompLogOnly { get; init; }
+
+    /// <summary>
+    /// The seccomp program, compiled by the jailer (as Firecracker's filters are compiled ahead of time): the
+    /// jailed process only installs it, and its start-up does not pay for compiling the allowlist. Null: the
+    /// jailed process compiles it itself.
+    /// </summary>
+    public SockFilter[]? SeccompProgram { get; init; }
 
     public IReadOnlyList<string> VmmArgs { get; init; } = [];
 
@@ -85,6 +94,11 @@ public sealed record JailInitOptions
             args.Add("--seccomp-log");
         }
 
+        if (SeccompProgram is { } program)
+        {
+            args.AddRange(["--seccomp-bpf", Convert.ToBase64String(MemoryMarshal.AsBytes(program.AsSpan()))]);
+        }
+
         args.Add("--");
         args.AddRange(VmmArgs);
         return args;
@@ -106,6 +120,7 @@ public sealed record JailInitOptions
         ulong? nofile = null, fsize = null;
         JailDebugAction debug = JailDebugAction.None;
         bool seccompLog = false;
+        SockFilter[]? program = null;
         int i = 1;
         string Next(string flag) => i + 1 < args.Count ? args[++i] : throw new JailException($"{Mode}: {flag} needs a value");
         for (; i < args.Count; i++)
@@ -137,6 +152,7 @@ public sealed record JailInitOptions
                     debug = ParseDebugAction(value) ?? throw new JailException($"{Mode}: unknown --debug action '{value}'");
                     break;
                 case "--seccomp-log": seccompLog = true; break;
+                case "--seccomp-bpf": program = ParseProgram(Next(flag)); break;
                 default: throw new JailException($"{Mode}: unknown argument '{flag}'");
             }
         }
@@ -155,6 +171,7 @@ public sealed record JailInitOptions
             KeepFds = keep,
             DebugAction = debug,
             SeccompLogOnly = seccompLog,
+            SeccompProgram = program,
             VmmArgs = [.. args.Skip(i)],
         };
     }
@@ -168,6 +185,27 @@ public sealed record JailInitOptions
         nameof(JailDebugAction.Workload) => JailDebugAction.Workload,
         _ => null,
     };
+
+    private static SockFilter[] ParseProgram(string base64)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = Convert.FromBase64String(base64);
+        }
+        catch (FormatException)
+        {
+            throw new JailException($"{Mode}: --seccomp-bpf is not base64");
+        }
+
+        int size = Marshal.SizeOf<SockFilter>();
+        if (bytes.Length == 0 || bytes.Length % size != 0 || bytes.Length / size > Bpf.BPF_MAXINSNS)
+        {
+            throw new JailException($"{Mode}: --seccomp-bpf holds {bytes.Length} bytes; a program is 1 to {Bpf.BPF_MAXINSNS} instructions of {size} bytes");
+        }
+
+        return MemoryMarshal.Cast<byte, SockFilter>(bytes).ToArray();
+    }
 
     private static ulong ParseUnsigned(string value, string flag) =>
         ulong.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out ulong result)

@@ -39,6 +39,21 @@ public static class ProcessInfo
         }
     }
 
+    /// <summary>The first child of <paramref name="pid"/> (from /proc/PID/task/PID/children); null when it has none yet.</summary>
+    public static int? FirstChild(int pid)
+    {
+        try
+        {
+            string children = File.ReadAllText($"/proc/{pid}/task/{pid}/children");
+            int end = children.IndexOf(' ', StringComparison.Ordinal);
+            return int.TryParse(end < 0 ? children : children[..end], NumberStyles.None, CultureInfo.InvariantCulture, out int child) ? child : null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     /// <summary>Contents of /proc/PID/cgroup, or empty when the process is gone.</summary>
     public static string CgroupOf(int pid)
     {
