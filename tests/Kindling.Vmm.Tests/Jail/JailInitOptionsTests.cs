@@ -1,4 +1,5 @@
 using Kindling.Vmm.Jail;
+using Kindling.Vmm.Jail.Seccomp;
 
 namespace Kindling.Vmm.Tests.Jail;
 
@@ -20,6 +21,7 @@ public sealed class JailInitOptionsTests
             RlimitFsize = 1 << 20,
             KeepFds = [3, 7],
             DebugAction = JailDebugAction.Report,
+            SeccompProgram = SeccompFilter.BuildVmmFilter(),
             VmmArgs = ["--config-file", "/vm.json", "--", "x"],
         };
 
@@ -37,12 +39,15 @@ public sealed class JailInitOptionsTests
         Assert.Equal(options.KeepFds, parsed.KeepFds);
         Assert.Equal(options.DebugAction, parsed.DebugAction);
         Assert.Equal(options.VmmArgs, parsed.VmmArgs);
+        Assert.Equal(options.SeccompProgram, parsed.SeccompProgram);
     }
 
     [Theory]
     [InlineData("--uid", "-1")]
     [InlineData("--bogus", "1")]
     [InlineData("--debug", "Explode")]
+    [InlineData("--seccomp-bpf", "not base64!")]
+    [InlineData("--seccomp-bpf", "AAAA")] // 3 bytes: not whole 8-byte instructions
     public void Parse_BadArgument_ThrowsNamingIt(string flag, string value)
     {
         JailException e = Assert.Throws<JailException>(() => JailInitOptions.Parse(["jail-init", "--id", "a", "--root", "/r", "--gid", "1", flag, value]));
