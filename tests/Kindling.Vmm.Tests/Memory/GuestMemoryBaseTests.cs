@@ -33,6 +33,25 @@ public sealed class GuestMemoryBaseTests
     }
 
     [Fact]
+    public void WriteReleaseReadAcquire_InsideRegion_RoundTripAndSeePlainAccesses()
+    {
+        _memory.WriteRelease(new GuestAddress(0x2ffe), 0xbeef);
+        Assert.Equal(0xbeef, _memory.Read<ushort>(new GuestAddress(0x2ffe)));
+        _memory.Write(new GuestAddress(0x10), (ushort)0x1234);
+        Assert.Equal(0x1234, _memory.ReadAcquire(new GuestAddress(0x10)));
+    }
+
+    [Theory]
+    [InlineData(0xfffUL)]  // straddles the end of region 0
+    [InlineData(0x1000UL)] // the hole
+    [InlineData(0x2fffUL)] // past the end of RAM
+    public void WriteReleaseReadAcquire_OutsideOneRegion_Throw(ulong address)
+    {
+        Assert.Throws<GuestMemoryException>(() => _memory.WriteRelease(new GuestAddress(address), 1));
+        Assert.Throws<GuestMemoryException>(() => _memory.ReadAcquire(new GuestAddress(address)));
+    }
+
+    [Fact]
     public void Add_Wrapping_Throws()
     {
         Assert.Throws<GuestMemoryException>(() => new GuestAddress(ulong.MaxValue).Add(1));

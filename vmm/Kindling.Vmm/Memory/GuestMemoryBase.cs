@@ -5,10 +5,16 @@ namespace Kindling.Vmm.Memory;
 
 /// <summary>
 /// The checked accessors of <see cref="IGuestMemory"/> built on one primitive: locating a range inside a region.
-/// Subclasses supply the regions and the host memory behind them.
+/// Subclasses supply the regions (fixed for the object's lifetime) and the host memory behind them.
 /// </summary>
 public abstract class GuestMemoryBase : IGuestMemory
 {
+    /// <summary>
+    /// <see cref="Regions"/> as an array, taken on first use: every guest access looks its range up, and walking an
+    /// array through IReadOnlyList costs an interface call per step on the devices' hot path.
+    /// </summary>
+    private GuestRegion[]? _lookup;
+
     public abstract IReadOnlyList<GuestRegion> Regions { get; }
 
     /// <summary>The host memory backing region <paramref name="regionIndex"/>, from its start for <paramref name="length"/> bytes.</summary>
@@ -45,10 +51,16 @@ public abstract class GuestMemoryBase : IGuestMemory
     public void Write(GuestAddress address, ReadOnlySpan<byte> source) =>
         source.CopyTo(GetSpan(address, source.Length));
 
+    public ushort ReadAcquire(GuestAddress address) =>
+        Volatile.Read(ref Unsafe.As<byte, ushort>(ref MemoryMarshal.GetReference(GetSpan(address, sizeof(ushort)))));
+
+    public void WriteRelease(GuestAddress address, ushort value) =>
+        Volatile.Write(ref Unsafe.As<byte, ushort>(ref MemoryMarshal.GetReference(GetSpan(address, sizeof(ushort)))), value);
+
     private int FindRegion(GuestAddress address, ulong length)
     {
-        IReadOnlyList<GuestRegion> regions = Regions;
-        for (int i = 0; i < regions.Count; i++)
+        GuestRegion[] regions = _lookup ??= [.. Regions];
+        for (int i = 0; i < regions.Length; i++)
         {
             if (regions[i].Contains(address, length))
             {

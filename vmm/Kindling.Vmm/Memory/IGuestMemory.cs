@@ -26,4 +26,16 @@ public interface IGuestMemory
     void Read(GuestAddress address, Span<byte> destination);
 
     void Write(GuestAddress address, ReadOnlySpan<byte> source);
+
+    /// <summary>
+    /// A 16-bit load that later loads cannot be moved before (acquire): a ring index read before the ring entries
+    /// it covers. On x86-64 (the only host) a plain load with the compiler held back; no fence instruction.
+    /// </summary>
+    ushort ReadAcquire(GuestAddress address);
+
+    /// <summary>
+    /// A 16-bit store that earlier stores cannot be moved after (release): a ring index written after the ring
+    /// entries it publishes. On x86-64 a plain store; no fence instruction.
+    /// </summary>
+    void WriteRelease(GuestAddress address, ushort value);
 }

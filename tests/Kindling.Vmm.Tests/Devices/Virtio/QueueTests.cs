@@ -135,7 +135,12 @@ public sealed class QueueTests
         _queue.Pop(_memory, out c);
         _queue.AddUsed(_memory, c.Head, 0);
         Assert.True(_queue.NeedsNotification(_memory));  // used idx 3 passes 2
-        Assert.Equal(3, _driver.AvailEvent);
+
+        // avail_event is left alone while chains remain, and re-armed at the next entry when the ring is found empty.
+        Assert.Equal(0, _driver.AvailEvent);
+        Assert.Equal(PopResult.Chain, _queue.Pop(_memory, out _));
+        Assert.Equal(PopResult.Empty, _queue.Pop(_memory, out _));
+        Assert.Equal(4, _driver.AvailEvent);
     }
 
     [Theory]

@@ -142,15 +142,13 @@ public sealed class Queue
                 return PopResult.Broken;
             }
 
-            // Read ring entries only after seeing the index (pairs with the driver's write barrier).
-            Interlocked.MemoryBarrier();
+            // The ring entry is read after the index (ReadAvailIdx is an acquire load; pairs with the driver's
+            // write barrier). avail_event is left alone while the ring has entries: it is re-armed above when the
+            // ring is found empty, the only time this device stops looking (or a deferral's wake-up runs it again),
+            // and a stale avail_event only spares the driver notifications while the device is busy.
             ulong slot = RingHeader + (2UL * (ulong)(NextAvail % Size));
             ushort head = memory.Read<ushort>(AvailRing.Add(slot));
             NextAvail++;
-            if (EventIdx)
-            {
-                memory.Write(AvailEventAddress, NextAvail);
-            }
 
             if (head >= Size)
             {
@@ -192,9 +190,8 @@ public sealed class Queue
             memory.Write(elem, (uint)head);
             memory.Write(elem.Add(4), length);
             NextUsed++;
-            // The element must be visible before the index.
-            Interlocked.MemoryBarrier();
-            memory.Write(UsedRing.Add(2), NextUsed);
+            // The element must be visible before the index: a release store (x86-64 keeps stores in order).
+            memory.WriteRelease(UsedRing.Add(2), NextUsed);
             return true;
         }
         catch (GuestMemoryException e)
@@ -245,7 +242,7 @@ public sealed class Queue
 
     private GuestAddress AvailEventAddress => UsedRing.Add(RingHeader + (UsedElemSize * Size));
 
-    private ushort ReadAvailIdx(IGuestMemory memory) => memory.Read<ushort>(AvailRing.Add(2));
+    private ushort ReadAvailIdx(IGuestMemory memory) => memory.ReadAcquire(AvailRing.Add(2));
 
     private string? ParseChain(IGuestMemory memory, ushort head)
     {
