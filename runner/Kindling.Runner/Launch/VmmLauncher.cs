@@ -96,7 +96,9 @@ public sealed class VmmLauncher(string vmmPath) : IVmLauncher
     private static async Task WaitForSocketAsync(string path, string outputPath, IVmHandle handle, CancellationToken ct)
     {
         DateTime until = DateTime.UtcNow + SocketWait;
-        while (!File.Exists(path))
+        // The file appears at bind(2), before listen(2): a connect in between is refused. Wait for one that is
+        // accepted (the first API request failed with "Connection refused" under load without this).
+        while (!File.Exists(path) || !await AcceptsAsync(path, ct))
         {
             if (handle.Exited.IsCompleted)
             {
@@ -112,6 +114,21 @@ public sealed class VmmLauncher(string vmmPath) : IVmLauncher
             }
 
             await Task.Delay(10, ct);
+        }
+    }
+
+    /// <summary>True when a connection to the Unix socket <paramref name="path"/> is accepted (it is closed at once).</summary>
+    internal static async Task<bool> AcceptsAsync(string path, CancellationToken ct)
+    {
+        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        try
+        {
+            await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path), ct);
+            return true;
+        }
+        catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode is System.Net.Sockets.SocketError.ConnectionRefused or System.Net.Sockets.SocketError.AddressNotAvailable)
+        {
+            return false;
         }
     }
 }
