@@ -120,6 +120,8 @@ public sealed class LauncherOptions
     /// <c>rootfs.ext4</c>, optionally <c>initramfs.cpio</c> and <c>boot-args</c> (the kernel command line).
     /// </summary>
     public string? ImagesDirectory { get; set; }
+    /// <summary>How kindling-vmm is jailed (one jail per VM, as Firecracker's jailer does).</summary>
+    public JailOptions Jail { get; set; } = new();
     /// <summary>Stub launcher only: how long the simulated job runs.</summary>
     public TimeSpan StubJobDuration { get; set; } = TimeSpan.FromMilliseconds(200);
     /// <summary>Stub launcher only: how long the simulated guest takes to boot (before job-start).</summary>
@@ -155,4 +157,23 @@ public sealed class WebUserOptions
     public string PasswordHash { get; set; } = "";
     /// <summary><c>admin</c> (may act) or <c>read-only</c> (may look).</summary>
     public string Role { get; set; } = "read-only";
+}
+
+/// <summary>
+/// The jail of each VMM (<c>kindling-vmm jail</c>): a chroot with only the VM's files, its own cgroup (CPU,
+/// memory, pids), new mount/pid/IPC/UTS namespaces, an unprivileged uid/gid and a seccomp allowlist. Needs root;
+/// a runner that is not root starts VMMs un-jailed and says so.
+/// </summary>
+public sealed class JailOptions
+{
+    public bool Enabled { get; set; } = true;
+    /// <summary>The unprivileged user and group the VMM runs as (no account is needed for them).</summary>
+    public uint Uid { get; set; } = 64500;
+    public uint Gid { get; set; } = 64500;
+    /// <summary>Jails live in CHROOT_BASE/kindling-vmm/VMID/root.</summary>
+    public string ChrootBase { get; set; } = "/srv/jailer";
+    public string CgroupRoot { get; set; } = "/sys/fs/cgroup";
+    /// <summary>The cgroup's memory limit is the guest's RAM plus this (the VMM itself, the runtime, page cache).</summary>
+    public int MemoryOverheadMib { get; set; } = 256;
+    public int PidsMax { get; set; } = 256;
 }

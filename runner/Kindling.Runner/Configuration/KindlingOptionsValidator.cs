@@ -72,6 +72,14 @@ public sealed class KindlingOptionsValidator : IValidateOptions<KindlingOptions>
         {
             Fail("Launcher:ImagesDirectory", $"'{images}' does not exist; point it at a directory with vmlinux and rootfs.ext4, or remove it to use the built images");
         }
+        if (o.Launcher.Jail.Enabled)
+        {
+            if (o.Launcher.Jail.Uid == 0 || o.Launcher.Jail.Gid == 0) Fail("Launcher:Jail:Uid", "the jail's uid and gid must not be 0 (root): pick an unused id such as 64500");
+            if (!Path.IsPathRooted(o.Launcher.Jail.ChrootBase)) Fail("Launcher:Jail:ChrootBase", $"'{o.Launcher.Jail.ChrootBase}' is not an absolute path such as /srv/jailer");
+            if (o.Launcher.Jail.MemoryOverheadMib < 64) Fail("Launcher:Jail:MemoryOverheadMib", $"is {o.Launcher.Jail.MemoryOverheadMib}; the VMM needs at least 64 MiB besides the guest's RAM");
+            if (o.Launcher.Jail.PidsMax < 32) Fail("Launcher:Jail:PidsMax", $"is {o.Launcher.Jail.PidsMax}; the VMM's runtime needs at least 32 threads");
+        }
+
         if (!Uri.TryCreate(o.Web.Url, UriKind.Absolute, out Uri? web) || web.Scheme != "http")
         {
             Fail("Web:Url", $"'{o.Web.Url}' is not an http URL such as http://127.0.0.1:8080");

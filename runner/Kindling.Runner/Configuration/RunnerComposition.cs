@@ -49,10 +49,15 @@ public static class RunnerComposition
             KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
             return o.Launcher.Kind == "stub"
                 ? new StubVmLauncher(o.Launcher.StubJobDuration, o.Launcher.StubBootDelay)
-                : new VmmLauncher(VmmLauncher.Locate(o.Launcher.VmmPath));
+                : new VmmLauncher(VmmLauncher.Locate(o.Launcher.VmmPath), o.Launcher.Jail, sp.GetService<Microsoft.Extensions.Logging.ILogger<VmmLauncher>>());
         });
         services.TryAddSingleton<ITapManager>(sp =>
-            sp.GetRequiredService<IOptions<KindlingOptions>>().Value.Launcher.Network ? new IpTapManager() : new NoTapManager());
+        {
+            LauncherOptions l = sp.GetRequiredService<IOptions<KindlingOptions>>().Value.Launcher;
+            // A jailed VMM attaches to its TAP as the jail's user.
+            bool jailed = l.Kind == "vmm" && l.Jail.Enabled && Environment.IsPrivilegedProcess;
+            return l.Network ? new IpTapManager(jailed ? l.Jail.Uid : null) : new NoTapManager();
+        });
         services.TryAddSingleton(sp => new ForgeRegistry(CreateForges(sp)));
         services.TryAddSingleton<JobTeardown>();
         services.TryAddSingleton<JobRunner>();

@@ -22,6 +22,11 @@ public sealed partial class JobTeardown(
             await ProcessInspector.KillAndWaitAsync(pid, KillWait);
         }
 
+        if (job.VmId is { } vm)
+        {
+            await launcher.ReleaseAsync(vm, ct); // the jail's chroot and cgroup
+        }
+
         if (job.TapName is { } tap)
         {
             await taps.DeleteAsync(tap, ct);

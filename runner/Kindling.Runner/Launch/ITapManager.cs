@@ -15,13 +15,17 @@ public interface ITapManager
     IReadOnlyList<string> ListOurs();
 }
 
-/// <summary>TAPs with iproute2 (needs root or CAP_NET_ADMIN).</summary>
-public sealed class IpTapManager : ITapManager
+/// <summary>
+/// TAPs with iproute2 (needs root or CAP_NET_ADMIN). With <paramref name="ownerUid"/> the TAP belongs to that user
+/// (the jail's: a jailed VMM has no CAP_NET_ADMIN, and only the owner may attach to a persistent TAP).
+/// </summary>
+public sealed class IpTapManager(uint? ownerUid = null) : ITapManager
 {
     public async Task CreateAsync(GuestNetwork net, CancellationToken ct)
     {
         await DeleteAsync(net.TapName, ct); // a leftover of a crashed attempt
-        await Ip(ct, "tuntap", "add", "dev", net.TapName, "mode", "tap");
+        string[] add = ["tuntap", "add", "dev", net.TapName, "mode", "tap"];
+        await Ip(ct, ownerUid is { } uid ? [.. add, "user", uid.ToString(CultureInfo.InvariantCulture)] : add);
         await Ip(ct, "addr", "add", string.Create(CultureInfo.InvariantCulture, $"{net.HostAddress}/{GuestNetwork.PrefixLength}"), "dev", net.TapName);
         await Ip(ct, "link", "set", net.TapName, "up");
     }

@@ -29,4 +29,11 @@ public interface IVmLauncher
 
     /// <summary>Whether <paramref name="pid"/> is a VMM this launcher started for <paramref name="vmId"/> (for the reaper: pids get reused).</summary>
     bool IsOurProcess(int pid, string vmId) => ProcessInspector.CommandLineContains(pid, vmId);
+
+    /// <summary>
+    /// Removes what the launcher made for <paramref name="vmId"/> besides the process (a jail: its chroot and
+    /// cgroup), after the process is gone; safe to repeat, and a no-op when there is nothing. Throws when
+    /// something is left.
+    /// </summary>
+    Task ReleaseAsync(string vmId, CancellationToken ct) => Task.CompletedTask;
 }

@@ -1,5 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Kindling.Runner.Configuration;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kindling.Runner.Launch;
 
@@ -11,9 +14,31 @@ namespace Kindling.Runner.Launch;
 /// its metadata. The VMM's stdout (the guest's serial console) goes to the serial FIFO and its stderr to the work
 /// directory's vmm.out, both opened by the VMM process itself (see <see cref="DetachedProcess"/>).
 /// </summary>
-public sealed class VmmLauncher(string vmmPath) : IVmLauncher
+public sealed partial class VmmLauncher : IVmLauncher
 {
     public static readonly TimeSpan SocketWait = TimeSpan.FromSeconds(10);
+
+    /// <summary>How long <c>kindling-vmm jail --destroy</c> may take.</summary>
+    private static readonly TimeSpan DestroyWait = TimeSpan.FromSeconds(30);
+
+    private readonly string _vmmPath;
+    private readonly JailOptions? _jail;
+
+    /// <param name="jail">Jail each VMM with these settings; null (or not running as root) starts them un-jailed.</param>
+    public VmmLauncher(string vmmPath, JailOptions? jail = null, ILogger<VmmLauncher>? log = null)
+    {
+        _vmmPath = vmmPath;
+        if (jail is { Enabled: true } && !Environment.IsPrivilegedProcess)
+        {
+            LogUnjailed(log ?? (ILogger)NullLogger.Instance, "the runner is not root");
+            jail = null;
+        }
+
+        _jail = jail is { Enabled: true } ? jail : null;
+    }
+
+    /// <summary>Whether VMMs start inside a jail.</summary>
+    public bool Jailed => _jail is not null;
 
     /// <summary>kindling-vmm next to the kindling executable, else from PATH.</summary>
     public static string Locate(string configured)
@@ -38,10 +63,13 @@ public sealed class VmmLauncher(string vmmPath) : IVmLauncher
         // Guest serial output is the VMM's stdout when it starts without a config file (PUT /serial does not move
         // it), so stdout is the serial FIFO; stderr (its own log and one-line failure reason) goes to vmm.out. The
         // VMM writes both itself, not through pipes to us: it and its output outlive a runner crash.
+        (IReadOnlyList<string> argv, string socket, JsonObject apiConfig) = _jail is { } jail
+            ? JailedCommand(jail, request)
+            : (["--api-sock", ws.ApiSocketPath, "--id", request.VmId], ws.ApiSocketPath, request.VmConfig);
         Process process;
         try
         {
-            process = DetachedProcess.Start(vmmPath, ["--api-sock", ws.ApiSocketPath, "--id", request.VmId], ws.Directory, ws.SerialFifoPath, ws.VmmOutputPath);
+            process = DetachedProcess.Start(_vmmPath, argv, ws.Directory, ws.SerialFifoPath, ws.VmmOutputPath);
         }
         catch (FileNotFoundException e)
         {
@@ -52,9 +80,9 @@ public sealed class VmmLauncher(string vmmPath) : IVmLauncher
         onSpawned(handle.Pid);
         try
         {
-            await WaitForSocketAsync(ws.ApiSocketPath, ws.VmmOutputPath, handle, ct);
-            using var api = new VmmApiClient(ws.ApiSocketPath);
-            await ConfigureAsync(api, request.VmConfig, ct);
+            await WaitForSocketAsync(socket, ws.VmmOutputPath, handle, ct);
+            using var api = new VmmApiClient(socket);
+            await ConfigureAsync(api, apiConfig, ct);
             await api.PutAsync("mmds", request.Mmds.DeepClone(), ct);
             await api.PutAsync("actions", new JsonObject { ["action_type"] = "InstanceStart" }, ct);
             return handle;
@@ -65,6 +93,95 @@ public sealed class VmmLauncher(string vmmPath) : IVmLauncher
             throw;
         }
     }
+
+    /// <summary>Destroys the VM's jail (chroot, cgroup) when there is one: <c>kindling-vmm jail --destroy</c>.</summary>
+    public async Task ReleaseAsync(string vmId, CancellationToken ct)
+    {
+        if (_jail is not { } jail || !JailExists(jail, vmId))
+        {
+            return;
+        }
+
+        var psi = new ProcessStartInfo(DetachedProcess.Resolve(_vmmPath) ?? _vmmPath,
+            ["jail", "--destroy", "--id", vmId, "--chroot-base", jail.ChrootBase, "--cgroup-root", jail.CgroupRoot])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
+        };
+        using Process destroy = Process.Start(psi) ?? throw new VmLaunchException("kindling-vmm jail --destroy did not start");
+        Task<string> output = destroy.StandardOutput.ReadToEndAsync(ct);
+        Task<string> errors = destroy.StandardError.ReadToEndAsync(ct);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        wait.CancelAfter(DestroyWait);
+        await destroy.WaitForExitAsync(wait.Token);
+        if (destroy.ExitCode != 0)
+        {
+            throw new VmLaunchException($"destroying the jail of {vmId} failed (exit {destroy.ExitCode}): {(await output).Trim()} {(await errors).Trim()}");
+        }
+    }
+
+    /// <summary>The jail's folder or its cgroup still exists (cgroup v1: the cpu controller's; v2: the unified tree).</summary>
+    private static bool JailExists(JailOptions jail, string vmId) =>
+        Directory.Exists(JailDirectory(jail, vmId)) ||
+        Directory.Exists(Path.Combine(jail.CgroupRoot, "cpu", "kindling", vmId)) ||
+        Directory.Exists(Path.Combine(jail.CgroupRoot, "kindling", vmId));
+
+    private static string JailDirectory(JailOptions jail, string vmId) => Path.Combine(jail.ChrootBase, "kindling-vmm", vmId);
+
+    /// <summary>
+    /// <c>kindling-vmm jail ... -- --api-sock /run/api.sock --id VMID</c>, and the VM's config with the paths the
+    /// VMM sees inside the jail: each file (kernel, initrd, drives, the serial FIFO, the log and metrics files) is
+    /// hard-linked (or bound) into the chroot; writable ones are handed to the jail's uid.
+    /// </summary>
+    private static (IReadOnlyList<string> Argv, string Socket, JsonObject Config) JailedCommand(JailOptions jail, VmLaunchRequest request)
+    {
+        JsonObject config = request.VmConfig.DeepClone().AsObject();
+        List<string> argv = ["jail", "--id", request.VmId, "--uid", Num(jail.Uid), "--gid", Num(jail.Gid),
+            "--chroot-base", jail.ChrootBase, "--cgroup-root", jail.CgroupRoot];
+        void Place(JsonObject? section, string key, string jailPath, bool writable)
+        {
+            if (section?[key]?.GetValue<string>() is not { } host)
+            {
+                return;
+            }
+
+            if (!File.Exists(host))
+            {
+                File.WriteAllBytes(host, []); // a log or metrics file the VMM appends to: it must exist to be linked
+            }
+
+            argv.AddRange(["--file", $"{host}:{jailPath}{(writable ? ":rw" : "")}"]);
+            section[key] = jailPath;
+        }
+
+        JsonObject? boot = config["boot-source"]?.AsObject();
+        Place(boot, "kernel_image_path", "/vmlinux", writable: false);
+        Place(boot, "initrd_path", "/initrd", writable: false);
+        foreach (JsonNode? drive in config["drives"]?.AsArray() ?? [])
+        {
+            JsonObject d = drive!.AsObject();
+            bool readOnly = d["is_read_only"]?.GetValue<bool>() ?? false;
+            Place(d, "path_on_host", $"/drives/{d["drive_id"]!.GetValue<string>()}", writable: !readOnly);
+        }
+
+        Place(config["serial"]?.AsObject(), "serial_out_path", "/run/serial.fifo", writable: true);
+        Place(config["logger"]?.AsObject(), "log_path", "/run/vmm.log", writable: true);
+        Place(config["metrics"]?.AsObject(), "metrics_path", "/run/vmm-metrics.json", writable: true);
+
+        int vcpus = config["machine-config"]?["vcpu_count"]?.GetValue<int>() ?? 1;
+        int memoryMib = config["machine-config"]?["mem_size_mib"]?.GetValue<int>() ?? 128;
+        const long CpuPeriod = 100_000;
+        // CPU: the vCPUs plus one for the VMM's own threads (event loop, API); memory: guest RAM plus overhead.
+        argv.AddRange(["--cpu-period-us", Num(CpuPeriod), "--cpu-quota-us", Num((vcpus + 1) * CpuPeriod),
+            "--memory-bytes", Num(((long)memoryMib + jail.MemoryOverheadMib) << 20), "--pids-max", Num(jail.PidsMax),
+            "--", "--api-sock", "/run/api.sock", "--id", request.VmId]);
+        string socket = Path.Combine(JailDirectory(jail, request.VmId), "root", "run", "api.sock");
+        return (argv, socket, config);
+    }
+
+    private static string Num(long value) => value.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "VMMs start without a jail: {Why} (Kindling:Launcher:Jail:Enabled=false silences this)")]
+    private static partial void LogUnjailed(ILogger log, string why);
 
     private static async Task ConfigureAsync(VmmApiClient api, JsonObject config, CancellationToken ct)
     {

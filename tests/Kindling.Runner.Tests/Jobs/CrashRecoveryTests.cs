@@ -134,6 +134,28 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         // First run: a guest that never says job-start (so the job stays booting while the VMM runs it).
         string spinning = GuestImages("spin", "kindling.test=loop kindling.loops=1000000000000");
         JobRecord during = await RunAndKillAsync(WriteConfig("first.json", RealVmm(spinning)), stage);
+        if (stage == JobState.Booting)
+        {
+            // The daemon jails its VMMs (it runs as root here): the VM outlives it inside its jail, as the jail's
+            // uid (the jailer may still be building the jail when the daemon is killed: wait for it).
+            int pid = during.VmmPid!.Value;
+            string root = $"/srv/jailer/kindling-vmm/{during.VmId}/root";
+            int? jailed = null;
+            for (var clock = Stopwatch.StartNew(); clock.Elapsed < ExitWait && jailed is null; await Task.Delay(50, TestContext.Current.CancellationToken))
+            {
+                string children = File.Exists($"/proc/{pid}/task/{pid}/children") ? File.ReadAllText($"/proc/{pid}/task/{pid}/children").Trim() : "";
+                jailed = Directory.Exists(root) && children.Length > 0 ? int.Parse(children.Split(' ')[0], CultureInfo.InvariantCulture) : null;
+            }
+
+            Assert.True(jailed is not null, $"VM {during.VmId} did not start in a jail: {Cmdline(pid)}");
+            string Uid() => File.ReadLines($"/proc/{jailed}/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t', StringSplitOptions.RemoveEmptyEntries)[1];
+            for (var clock = Stopwatch.StartNew(); clock.Elapsed < ExitWait && Uid() == "0"; await Task.Delay(50, TestContext.Current.CancellationToken))
+            {
+                // jail-init runs as root until its uid drop
+            }
+
+            Assert.Equal("64500", Uid());
+        }
 
         // Second run: a guest that prints its greeting and resets at once: the VMM exits 0 before any job-start,
         // so the second attempt fails with that reason — but it ran, on the real VMM, and was torn down.
