@@ -64,6 +64,16 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
             }
         }
 
+        // …nor their jails (a test that failed before the restart's teardown).
+        foreach (JobRecord job in File.Exists(Db) ? new JobStore(Db, TimeProvider.System).List() : [])
+        {
+            if (job.VmId is { } vm && Directory.Exists($"/srv/jailer/kindling-vmm/{vm}"))
+            {
+                using Process destroy = Process.Start(Path.Combine(AppContext.BaseDirectory, "kindling-vmm"), ["jail", "--destroy", "--id", vm])!;
+                await destroy.WaitForExitAsync();
+            }
+        }
+
         await _fake.DisposeAsync();
         SqliteConnection.ClearAllPools();
         Directory.Delete(_state, recursive: true);
