@@ -237,7 +237,9 @@ public sealed class AdminApiTests : IAsyncLifetime
         string text = await _web.Client(KindlingWebFactory.ReadOnlyToken).GetStringAsync("/metrics", Ct);
         Assert.Contains("kindling_host_vcpus{", text, StringComparison.Ordinal);
         Assert.Contains("kindling_host_memory_bytes{", text, StringComparison.Ordinal);
-        Assert.Matches("kindling_jobs_current\\{[^}]*state=\"succeeded\"[^}]*\\} 1", text);
+        string jobs = string.Join('\n', text.Split('\n').Where(l => l.StartsWith("kindling_jobs_current", StringComparison.Ordinal)));
+        Assert.True(System.Text.RegularExpressions.Regex.IsMatch(text, "kindling_jobs_current\\{[^}]*state=\"succeeded\"[^}]*\\} 1"),
+            $"jobs_current lines:\n{jobs}\njob {id}: {string.Join("; ", _web.Store.Transitions(id).Select(t => $"{t.From}→{t.To}: {t.Reason}"))}");
         Assert.Matches("kindling_tenant_vms_quota\\{[^}]*tenant=\"acme\"[^}]*\\} 4", text);
         Assert.Contains("kindling_jobs_transitions_total{", text, StringComparison.Ordinal);
     }
