@@ -82,9 +82,18 @@ public static class AdminWeb
             o.HeaderName = WebAuth.AntiforgeryHeaderName;
         });
 
-        services.AddOpenTelemetry().WithMetrics(m => m
-            .AddMeter(KindlingMetrics.MeterName, FleetMetrics.MeterName)
-            .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+        services.AddOpenTelemetry().WithMetrics(m =>
+        {
+            m.AddMeter(KindlingMetrics.MeterName, FleetMetrics.MeterName)
+                .AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0);
+            // Only this container's instruments: a meter listener sees every Meter of that name in the process, so
+            // two runners in one process (the tests' web hosts) would otherwise export each other's gauges.
+            ((IDeferredMeterProviderBuilder)m).Configure((sp, b) =>
+            {
+                System.Diagnostics.Metrics.IMeterFactory own = sp.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+                b.AddView(instrument => instrument.Meter.Scope is null || ReferenceEquals(instrument.Meter.Scope, own) ? null : MetricStreamConfiguration.Drop);
+            });
+        });
         return services;
     }
 

@@ -244,6 +244,27 @@ public sealed class AdminApiTests : IAsyncLifetime
         Assert.Contains("kindling_jobs_transitions_total{", text, StringComparison.Ordinal);
     }
 
+    /// <summary>Two runners in one process (as the tests' web hosts are): each one's /metrics shows its own jobs only.</summary>
+    [Fact]
+    public async Task Metrics_TwoRunnersInOneProcess_EachExportsOnlyItsOwnGauges()
+    {
+        await using var other = new KindlingWebFactory();
+        long mine = await _web.SubmitAsync("acme", Specs.Steps("m", ("Ok", "echo ok")));
+        await _web.WaitCleanedAsync(mine);
+        foreach (string name in (string[])["o1", "o2", "o3"])
+        {
+            await other.WaitCleanedAsync(await other.SubmitAsync("acme", Specs.Steps(name, ("Ok", "echo ok"))));
+        }
+
+        for (int scrape = 0; scrape < 5; scrape++)
+        {
+            string a = await _web.Client(KindlingWebFactory.ReadOnlyToken).GetStringAsync("/metrics", Ct);
+            string b = await other.Client(KindlingWebFactory.ReadOnlyToken).GetStringAsync("/metrics", Ct);
+            Assert.Single(a.Split('\n'), l => System.Text.RegularExpressions.Regex.IsMatch(l, "^kindling_jobs_current\\{[^}]*state=\"succeeded\"[^}]*\\} 1( |$)"));
+            Assert.Single(b.Split('\n'), l => System.Text.RegularExpressions.Regex.IsMatch(l, "^kindling_jobs_current\\{[^}]*state=\"succeeded\"[^}]*\\} 3( |$)"));
+        }
+    }
+
     [Fact]
     public async Task ApiImages_AfterAJob_ListsKernelAndBaseWithHashes()
     {
