@@ -139,7 +139,25 @@ internal sealed class RunnerHarness : IAsyncDisposable
     {
         await _sp.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-        Directory.Delete(StateDirectory, recursive: true);
+        // A file may still appear while the directory is removed (seen once under CI load: "Directory not
+        // empty"); try again a few times, then say what is left.
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                Directory.Delete(StateDirectory, recursive: true);
+                return;
+            }
+            catch (IOException) when (attempt < 5)
+            {
+                await Task.Delay(100 * attempt);
+            }
+            catch (IOException e)
+            {
+                string left = string.Join(", ", Directory.EnumerateFileSystemEntries(StateDirectory, "*", SearchOption.AllDirectories));
+                throw new IOException($"{e.Message}; still there after {attempt} tries: {left}", e);
+            }
+        }
     }
 }
 
