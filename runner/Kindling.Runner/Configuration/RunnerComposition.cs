@@ -54,8 +54,8 @@ public static class RunnerComposition
         services.TryAddSingleton<ITapManager>(sp =>
         {
             LauncherOptions l = sp.GetRequiredService<IOptions<KindlingOptions>>().Value.Launcher;
-            // A jailed VMM attaches to its TAP as the jail's user.
-            bool jailed = l.Kind == "vmm" && l.Jail.Enabled && Environment.IsPrivilegedProcess;
+            // A jailed VMM attaches to its TAP as the jail's user (the launcher decides whether it jails).
+            bool jailed = sp.GetRequiredService<IVmLauncher>() is VmmLauncher { Jailed: true };
             return l.Network ? new IpTapManager(jailed ? l.Jail.Uid : null) : new NoTapManager();
         });
         services.TryAddSingleton(sp => new ForgeRegistry(CreateForges(sp)));

@@ -28,13 +28,12 @@ public sealed partial class VmmLauncher : IVmLauncher
     public VmmLauncher(string vmmPath, JailOptions? jail = null, ILogger<VmmLauncher>? log = null)
     {
         _vmmPath = vmmPath;
-        if (jail is { Enabled: true } && !Environment.IsPrivilegedProcess)
+        _jail = jail is { Enabled: true } ? jail : null;
+        if (_jail is not null && !Environment.IsPrivilegedProcess)
         {
             LogUnjailed(log ?? (ILogger)NullLogger.Instance, "the runner is not root");
-            jail = null;
+            _jail = null;
         }
-
-        _jail = jail is { Enabled: true } ? jail : null;
     }
 
     /// <summary>Whether VMMs start inside a jail.</summary>
@@ -237,10 +236,9 @@ public sealed partial class VmmLauncher : IVmLauncher
     /// <summary>True when a connection to the Unix socket <paramref name="path"/> is accepted (it is closed at once).</summary>
     internal static async Task<bool> AcceptsAsync(string path, CancellationToken ct)
     {
-        using var socket = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
         try
         {
-            await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(path), ct);
+            using System.Net.Sockets.Socket probe = await VmmApiClient.ConnectAsync(path, ct);
             return true;
         }
         catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode is System.Net.Sockets.SocketError.ConnectionRefused or System.Net.Sockets.SocketError.AddressNotAvailable)
