@@ -4,7 +4,8 @@ using Kindling.Benchmarks.Vm;
 
 // Benchmarks print ratios against the host's own limit or against QEMU on the same machine; they are not timed
 // tests. Each suite prints a table and writes artifacts/bench/<suite>.json.
-// Usage: dotnet run -c Release --project tests/Kindling.Benchmarks -- <suite>
+// Usage: dotnet run -c Release --project tests/Kindling.Benchmarks -- <suite> [part...]
+// (io's parts: blk, limiter, net; without parts a suite runs whole)
 string[] vmSuites = ["launch", "memory", "density"];
 string[] all = ["io", "runner", .. vmSuites];
 string suite = args.Length > 0 ? args[0] : "";
@@ -13,7 +14,7 @@ if (suite is "all")
     int worst = 0;
     foreach (string s in all)
     {
-        worst = Math.Max(worst, RunSuite(s));
+        worst = Math.Max(worst, RunSuite(s, []));
     }
 
     return worst;
@@ -25,14 +26,21 @@ if (!all.Contains(suite))
     return 2;
 }
 
-return RunSuite(suite);
+string[] parts = args[1..];
+if (parts.Length > 0 && (suite is not "io" || parts.Any(p => !IoBenchmarks.Parts.Contains(p))))
+{
+    Console.Error.WriteLine($"only the io suite has parts: {string.Join(", ", IoBenchmarks.Parts)}");
+    return 2;
+}
 
-static int RunSuite(string suite)
+return RunSuite(suite, parts);
+
+static int RunSuite(string suite, string[] parts)
 {
     var report = new BenchReport(suite);
     if (suite is "io")
     {
-        return IoBenchmarks.Run(report, VmSubjects.ArtifactsDirectory);
+        return IoBenchmarks.Run(report, VmSubjects.ArtifactsDirectory, parts);
     }
 
     if (suite is "runner")

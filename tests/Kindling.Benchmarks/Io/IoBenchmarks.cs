@@ -27,27 +27,42 @@ internal static class IoBenchmarks
     private static readonly TimeSpan Duration = TimeSpan.FromSeconds(1);
     private const int Rounds = 5;
 
-    public static int Run(Kindling.Benchmarks.Reporting.BenchReport report, string artifactsDirectory)
+    /// <summary>The parts of the suite, each selectable on its own: <c>io blk</c>, <c>io net</c>, <c>io limiter</c>.</summary>
+    public static readonly string[] Parts = ["blk", "limiter", "net"];
+
+    public static int Run(Kindling.Benchmarks.Reporting.BenchReport report, string artifactsDirectory, IReadOnlyCollection<string>? only = null)
     {
+        bool Selected(string part) => only is null || only.Count == 0 || only.Contains(part);
         var rows = new List<Row>();
         string path = Path.Combine(Path.GetTempPath(), $"kindling-io-bench-{Environment.ProcessId}.img");
         try
         {
-            CreateFile(path);
-            rows.Add(Block(path, "blk 4K random read", 4096, random: true, target: 0.8));
-            rows.Add(Block(path, "blk 64K sequential read", 65536, random: false, target: 0.9));
-            rows.Add(RateLimited(path));
+            if (Selected("blk") || Selected("limiter"))
+            {
+                CreateFile(path);
+            }
+
+            if (Selected("blk"))
+            {
+                rows.Add(Block(path, "blk 4K random read", 4096, random: true, target: 0.8));
+                rows.Add(Block(path, "blk 64K sequential read", 65536, random: false, target: 0.9));
+            }
+
+            if (Selected("limiter"))
+            {
+                rows.Add(RateLimited(path));
+            }
         }
         finally
         {
             File.Delete(path);
         }
 
-        if (HostFacts.RootUnavailableReason is null)
+        if (Selected("net") && HostFacts.RootUnavailableReason is null)
         {
             rows.Add(NetTx());
         }
-        else
+        else if (Selected("net"))
         {
             Console.WriteLine($"net TX: skipped ({HostFacts.RootUnavailableReason})");
         }

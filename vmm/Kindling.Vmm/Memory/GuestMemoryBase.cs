@@ -29,21 +29,17 @@ public abstract class GuestMemoryBase : IGuestMemory
             throw new GuestMemoryException($"negative length {length} at guest address {address}");
         }
 
-        int index = FindRegion(address, (ulong)length);
-        if (index < 0)
+        GuestRegion[] regions = _lookup ??= [.. Regions];
+        for (int i = 0; i < regions.Length; i++)
         {
-            throw new GuestMemoryException(
-                $"guest range [{address}, +0x{(ulong)length:x}) is outside guest RAM");
+            if (regions[i].Contains(address, (ulong)length))
+            {
+                return RegionSpan(i, address.Value - regions[i].Start.Value, length);
+            }
         }
 
-        return RegionSpan(index, address.Value - Regions[index].Start.Value, length);
+        throw new GuestMemoryException($"guest range [{address}, +0x{(ulong)length:x}) is outside guest RAM");
     }
-
-    public T Read<T>(GuestAddress address) where T : unmanaged =>
-        MemoryMarshal.Read<T>(GetSpan(address, Unsafe.SizeOf<T>()));
-
-    public void Write<T>(GuestAddress address, T value) where T : unmanaged =>
-        MemoryMarshal.Write(GetSpan(address, Unsafe.SizeOf<T>()), in value);
 
     public void Read(GuestAddress address, Span<byte> destination) =>
         GetSpan(address, destination.Length).CopyTo(destination);

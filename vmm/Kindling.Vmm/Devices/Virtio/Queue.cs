@@ -187,8 +187,8 @@ public sealed class Queue
         {
             ulong slot = RingHeader + (UsedElemSize * (ulong)(NextUsed % Size));
             GuestAddress elem = UsedRing.Add(slot);
-            memory.Write(elem, (uint)head);
-            memory.Write(elem.Add(4), length);
+            // struct virtq_used_elem { le32 id; le32 len; } in one store.
+            memory.Write(elem, (ulong)head | ((ulong)length << 32));
             NextUsed++;
             // The element must be visible before the index: a release store (x86-64 keeps stores in order).
             memory.WriteRelease(UsedRing.Add(2), NextUsed);
