@@ -24,22 +24,27 @@ public abstract class GuestMemoryBase : IGuestMemory
 
     public Span<byte> GetSpan(GuestAddress address, int length)
     {
-        if (length < 0)
-        {
-            throw new GuestMemoryException($"negative length {length} at guest address {address}");
-        }
-
-        GuestRegion[] regions = _lookup ??= [.. Regions];
+        // The hot path of every device: no allocation, formatting or collection code in this body (the cold paths
+        // are out of line), so it stays small enough to be cheap several times per descriptor.
+        GuestRegion[] regions = _lookup ?? CacheRegions();
         for (int i = 0; i < regions.Length; i++)
         {
-            if (regions[i].Contains(address, (ulong)length))
+            if (regions[i].Contains(address, (ulong)length)) // a negative length becomes huge: never contained
             {
                 return RegionSpan(i, address.Value - regions[i].Start.Value, length);
             }
         }
 
-        throw new GuestMemoryException($"guest range [{address}, +0x{(ulong)length:x}) is outside guest RAM");
+        throw OutsideRam(address, length);
     }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private GuestRegion[] CacheRegions() => _lookup = [.. Regions];
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static GuestMemoryException OutsideRam(GuestAddress address, int length) => length < 0
+        ? new GuestMemoryException($"negative length {length} at guest address {address}")
+        : new GuestMemoryException($"guest range [{address}, +0x{(ulong)length:x}) is outside guest RAM");
 
     public void Read(GuestAddress address, Span<byte> destination) =>
         GetSpan(address, destination.Length).CopyTo(destination);
@@ -55,7 +60,7 @@ public abstract class GuestMemoryBase : IGuestMemory
 
     private int FindRegion(GuestAddress address, ulong length)
     {
-        GuestRegion[] regions = _lookup ??= [.. Regions];
+        GuestRegion[] regions = _lookup ?? CacheRegions();
         for (int i = 0; i < regions.Length; i++)
         {
             if (regions[i].Contains(address, length))

@@ -108,6 +108,14 @@ public abstract class VirtioDeviceBase : IVirtioDevice
         }
     }
 
+    /// <summary>
+    /// Called once per <see cref="RunQueue"/> pass after its last chain, however the pass ended (a device that
+    /// buffers work across chains finishes it here, before the driver is interrupted).
+    /// </summary>
+    protected virtual void EndOfBatch(int queueIndex)
+    {
+    }
+
     /// <summary>Processes queue <paramref name="queueIndex"/> until it is empty or a chain is deferred.</summary>
     protected void RunQueue(int queueIndex)
     {
@@ -123,20 +131,39 @@ public abstract class VirtioDeviceBase : IVirtioDevice
             return;
         }
 
+        bool used;
+        try
+        {
+            used = ServeChains(a, queue, queueIndex);
+        }
+        finally
+        {
+            EndOfBatch(queueIndex);
+        }
+
+        if (used && queue.NeedsNotification(a.Memory))
+        {
+            a.Interrupt.SignalUsedBuffer();
+        }
+    }
+
+    /// <summary>The loop of <see cref="RunQueue"/>; true when chains went to the used ring and the device is still usable.</summary>
+    private bool ServeChains(VirtioActivation a, Queue queue, int queueIndex)
+    {
         bool used = false;
         while (true)
         {
             PopResult result = queue.Pop(a.Memory, out DescriptorChain chain);
             if (result == PopResult.Empty)
             {
-                break;
+                return used;
             }
 
             if (result == PopResult.Broken)
             {
                 a.Interrupt.NeedsReset($"queue {queueIndex}: {queue.LastError}");
                 Active = null;
-                return;
+                return false;
             }
 
             uint length = 0;
@@ -163,7 +190,7 @@ public abstract class VirtioDeviceBase : IVirtioDevice
                 if (outcome == ChainOutcome.Deferred)
                 {
                     queue.UndoPop();
-                    break;
+                    return used;
                 }
             }
 
@@ -171,15 +198,10 @@ public abstract class VirtioDeviceBase : IVirtioDevice
             {
                 a.Interrupt.NeedsReset($"queue {queueIndex}: {queue.LastError}");
                 Active = null;
-                return;
+                return false;
             }
 
             used = true;
-        }
-
-        if (used && queue.NeedsNotification(a.Memory))
-        {
-            a.Interrupt.SignalUsedBuffer();
         }
     }
 }

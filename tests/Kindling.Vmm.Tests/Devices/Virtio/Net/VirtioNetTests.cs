@@ -69,6 +69,55 @@ public sealed class VirtioNetTests : IDisposable
     }
 
     [Fact]
+    public void Tx_PassLargerThanTheDeviceBuffer_EveryFrameReachesTheTapInOrder()
+    {
+        // Frames are gathered during a queue pass and written when it ends or the device's buffer fills; 8 frames
+        // alternating 40000 and 100 bytes overflow it (two largest frames) at least once.
+        var tap = new RecordingTap();
+        using var net = new VirtioNet("eth0", tap, Mac);
+        DeviceHarness h = new(net);
+        byte[][] frames = [.. Enumerable.Range(0, 8).Select(i => Frame(i % 2 == 0 ? 40000 : 100, (byte)(i + 1)))];
+        ushort[] heads = new ushort[frames.Length];
+        for (int i = 0; i < frames.Length; i++)
+        {
+            GuestAddress at = Tx(h).Alloc((ulong)frames[i].Length);
+            h.Memory.Write(at, frames[i]);
+            heads[i] = Tx(h).Push(DriverBuffer.DeviceReads(at, (uint)frames[i].Length));
+        }
+
+        h.Driver.Notify(VirtioNet.TxQueue);
+
+        Assert.Equal(heads.Select(x => (uint)x), Tx(h).TakeAllUsed().Select(u => u.Id));
+        Assert.Equal(frames.Length, tap.Written.Count);
+        for (int i = 0; i < frames.Length; i++)
+        {
+            Assert.Equal(frames[i], tap.Written[i]);
+        }
+
+        Assert.Equal(0, net.DroppedFrames);
+    }
+
+    [Fact]
+    public void Tx_TapRefusesFrames_CountedAsDroppedAndChainsStillReturned()
+    {
+        var tap = new RecordingTap { Refuse = true };
+        using var net = new VirtioNet("eth0", tap, Mac);
+        DeviceHarness h = new(net);
+        for (int i = 0; i < 3; i++)
+        {
+            byte[] frame = Frame(64, 0x33);
+            GuestAddress at = Tx(h).Alloc((ulong)frame.Length);
+            h.Memory.Write(at, frame);
+            Tx(h).Push(DriverBuffer.DeviceReads(at, (uint)frame.Length));
+        }
+
+        h.Driver.Notify(VirtioNet.TxQueue);
+
+        Assert.Equal(3, Tx(h).TakeAllUsed().Count);
+        Assert.Equal(3, net.DroppedFrames);
+    }
+
+    [Fact]
     public void Rx_FrameFromTap_LandsInBufferWithNumBuffers()
     {
         DeviceHarness h = Harness();
@@ -153,6 +202,36 @@ public sealed class VirtioNetTests : IDisposable
     {
         var e = Assert.Throws<VirtioDeviceException>(() => Tap.Open("kdnoexist0"));
         Assert.Contains("kdnoexist0", e.Message, StringComparison.Ordinal);
+    }
+
+    /// <summary>A TAP that keeps every frame written to it (or refuses them all, as a full TAP would).</summary>
+    private sealed class RecordingTap : ITapDevice
+    {
+        public List<byte[]> Written { get; } = [];
+
+        public bool Refuse { get; init; }
+
+        public System.Runtime.InteropServices.SafeHandle Handle => throw new NotSupportedException("no event loop in these tests");
+
+        public int Read(Span<byte> frame) => -1;
+
+        public bool Write(ReadOnlySpan<byte> frame)
+        {
+            if (!Refuse)
+            {
+                Written.Add(frame.ToArray());
+            }
+
+            return !Refuse;
+        }
+
+        public void SetOffload(uint tunFlags)
+        {
+        }
+
+        public void Dispose()
+        {
+        }
     }
 
     /// <summary>Intercepts frames whose first byte is 0xaa and echoes them back.</summary>
