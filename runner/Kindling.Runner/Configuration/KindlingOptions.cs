@@ -146,6 +146,10 @@ public sealed class WebOptions
     public List<WebUserOptions> Users { get; set; } = [];
     /// <summary>How long a browser login lasts (sliding).</summary>
     public TimeSpan SessionLifetime { get; set; } = TimeSpan.FromHours(8);
+    /// <summary>Failed sign-ins in a row from one address before it is locked out of the login form (0: never).</summary>
+    public int LoginFailuresBeforeLockout { get; set; } = 5;
+    /// <summary>How long a locked-out address must wait before it may sign in again.</summary>
+    public TimeSpan LoginLockout { get; set; } = TimeSpan.FromMinutes(5);
     /// <summary>How often a live log tail looks for new output when it has caught up.</summary>
     public TimeSpan LogPollInterval { get; set; } = TimeSpan.FromMilliseconds(200);
 }

@@ -164,6 +164,11 @@ public sealed class KindlingOptionsValidator : IValidateOptions<KindlingOptions>
         }
 
         if (w.SessionLifetime <= TimeSpan.Zero) fail("Web:SessionLifetime", $"is {w.SessionLifetime}; must be positive (e.g. 08:00:00)");
+        if (w.LoginFailuresBeforeLockout < 0) fail("Web:LoginFailuresBeforeLockout", $"is {w.LoginFailuresBeforeLockout}; must be 0 (no lockout) or more");
+        if (w.LoginFailuresBeforeLockout > 0 && w.LoginLockout <= TimeSpan.Zero)
+        {
+            fail("Web:LoginLockout", $"is {w.LoginLockout}; must be positive (e.g. 00:05:00), or set Web:LoginFailuresBeforeLockout to 0");
+        }
         if (w.LogPollInterval < TimeSpan.FromMilliseconds(10) || w.LogPollInterval > TimeSpan.FromSeconds(10))
         {
             fail("Web:LogPollInterval", $"is {w.LogPollInterval}; must be between 00:00:00.010 and 00:00:10");

@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Text.Json;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Web.Pages;
@@ -89,23 +90,45 @@ public static class AdminPages
 
     public static string Who(HttpContext ctx) => ctx.User.Identity?.Name ?? "?";
 
-    private static async Task<IResult> LoginAsync(HttpContext ctx, WebCredentials credentials, IAntiforgery af)
+    private static async Task<IResult> LoginAsync(HttpContext ctx, WebCredentials credentials, LoginThrottle throttle, IAntiforgery af)
     {
         IFormCollection form = await ctx.Request.ReadFormAsync(ctx.RequestAborted);
         string user = form["user"].ToString().Trim();
         string password = form["password"].ToString();
         string returnUrl = LocalUrl(form["returnUrl"]) ?? "/";
+        IPAddress client = ctx.Connection.RemoteIpAddress is { } ip ? (ip.IsIPv4MappedToIPv6 ? ip.MapToIPv4() : ip) : IPAddress.None;
+        if (throttle.RetryAfter(client) is { } wait)
+        {
+            return LockedOut(ctx, af, returnUrl, wait);
+        }
+
         string? role = password.Length == 0 ? null : user.Length == 0 ? credentials.RoleForToken(password) : credentials.RoleForLogin(user, password);
         if (role is null)
         {
+            if (throttle.Failed(client) is { } lockout)
+            {
+                return LockedOut(ctx, af, returnUrl, lockout);
+            }
+
             ctx.Response.StatusCode = StatusCodes.Status401Unauthorized;
             return Page(LoginPage.Render(af.GetAndStoreTokens(ctx).RequestToken!, returnUrl,
                 user.Length == 0 ? "That is not the admin or read-only token." : "Wrong user name or password."));
         }
 
+        throttle.Succeeded(client);
         string name = user.Length == 0 ? $"{role} token" : user;
         await ctx.SignInAsync(WebAuth.CookieScheme, WebAuth.Principal(name, role, WebAuth.CookieScheme));
         return new SeeOther(returnUrl);
+    }
+
+    /// <summary>429 with Retry-After and the login form saying how long to wait.</summary>
+    private static IResult LockedOut(HttpContext ctx, IAntiforgery af, string returnUrl, TimeSpan wait)
+    {
+        int seconds = (int)Math.Ceiling(wait.TotalSeconds);
+        ctx.Response.StatusCode = StatusCodes.Status429TooManyRequests;
+        ctx.Response.Headers.RetryAfter = seconds.ToString(CultureInfo.InvariantCulture);
+        return Page(LoginPage.Render(af.GetAndStoreTokens(ctx).RequestToken!, returnUrl,
+            $"Too many failed sign-ins from your address; try again in {Fmt.Duration(TimeSpan.FromSeconds(seconds))}."));
     }
 
     private static IResult Page(Html html) => Results.Content(html.Value, HtmlType);

@@ -35,6 +35,7 @@ public static class AdminWeb
     {
         services.AddRouting();
         services.AddSingleton<WebCredentials>();
+        services.AddSingleton<LoginThrottle>();
         services.AddSingleton<FleetQueries>();
         services.AddSingleton<FleetActions>();
         services.AddSingleton<LogTail>();

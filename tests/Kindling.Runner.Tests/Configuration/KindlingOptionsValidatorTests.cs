@@ -38,6 +38,8 @@ public sealed class KindlingOptionsValidatorTests
     [InlineData("Kindling:Tenants:0:Forge:Repositories:0", "noslash", "Kindling:Tenants:0:Forge:Repositories:0: 'noslash' is not owner/repo")]
     [InlineData("Kindling:Tenants:1:Name", "acme", "Kindling:Tenants:1:Name: 'acme' is used by two tenants")]
     [InlineData("Kindling:Web:Url", "ftp://x", "Kindling:Web:Url: 'ftp://x' is not an http URL")]
+    [InlineData("Kindling:Web:LoginFailuresBeforeLockout", "-1", "Kindling:Web:LoginFailuresBeforeLockout: is -1; must be 0 (no lockout) or more")]
+    [InlineData("Kindling:Web:LoginLockout", "00:00:00", "Kindling:Web:LoginLockout: is 00:00:00; must be positive")]
     public void Validate_BadValue_MessageNamesKey(string key, string value, string expected)
     {
         IReadOnlyList<string> errors = Errors(Bind(("Kindling:StateDirectory", "/tmp/x"), (key, value)));

@@ -118,6 +118,29 @@ public sealed class WebAuthTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Login_FiveFailuresInARow_LockOutEvenTheRightPassword()
+    {
+        HttpClient c = _web.Client();
+        string csrf = await KindlingWebFactory.CsrfAsync(c, "/login");
+        HttpStatusCode[] codes = new HttpStatusCode[5];
+        for (int i = 0; i < codes.Length; i++)
+        {
+            using HttpResponseMessage wrong = await c.PostAsync("/login", KindlingWebFactory.Form(csrf, ("user", KindlingWebFactory.AdminUser), ("password", $"guess {i}")),
+                TestContext.Current.CancellationToken);
+            codes[i] = wrong.StatusCode;
+        }
+
+        Assert.Equal([.. Enumerable.Repeat(HttpStatusCode.Unauthorized, 4), HttpStatusCode.TooManyRequests], codes);
+        using HttpResponseMessage right = await c.PostAsync("/login",
+            KindlingWebFactory.Form(csrf, ("user", KindlingWebFactory.AdminUser), ("password", KindlingWebFactory.AdminPassword)), TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.TooManyRequests, right.StatusCode);
+        Assert.InRange(right.Headers.RetryAfter!.Delta!.Value, TimeSpan.FromMinutes(4), TimeSpan.FromMinutes(5));
+        Assert.Contains("Too many failed sign-ins", await right.Content.ReadAsStringAsync(TestContext.Current.CancellationToken), StringComparison.Ordinal);
+        using HttpResponseMessage after = await c.GetAsync("/", TestContext.Current.CancellationToken);
+        Assert.Equal(HttpStatusCode.Redirect, after.StatusCode);
+    }
+
+    [Fact]
     public async Task Login_WithoutAntiforgeryToken_Returns400()
     {
         HttpClient c = _web.Client();
