@@ -194,6 +194,21 @@ internal sealed class RecordingLauncher(IVmLauncher inner) : IVmLauncher
     }
 
     public bool IsOurProcess(int pid, string vmId) => inner.IsOurProcess(pid, vmId);
+
+    /// <summary>The live VM ids each orphan sweep passed (it removes nothing: the stub makes no jails).</summary>
+    public IReadOnlyList<IReadOnlySet<string>> ReapCalls { get { lock (_requests) return [.. _reapCalls]; } }
+
+    private readonly List<IReadOnlySet<string>> _reapCalls = [];
+
+    public Task<IReadOnlyList<string>> ReapOrphansAsync(IReadOnlySet<string> liveVmIds, CancellationToken ct)
+    {
+        lock (_requests)
+        {
+            _reapCalls.Add(new HashSet<string>(liveVmIds));
+        }
+
+        return inner.ReapOrphansAsync(liveVmIds, ct);
+    }
 }
 
 internal static class Specs

@@ -14,13 +14,13 @@ namespace Kindling.Runner.Jobs;
 /// <item>running from a previous run: the VM is killed and the job <b>failed</b> ("runner restarted while the job
 /// ran") — a job that already had side effects is never silently run twice.</item>
 /// <item>finished but not cleaned: teardown is retried until it succeeds, then <b>cleaned</b>.</item>
-/// <item>orphans: work directories and TAPs of no live job, and forge runners named kindling-* of no job that is
-/// live or still being torn down.</item>
+/// <item>orphans: work directories and TAPs of no live job, jails of no live or still-tearing-down job whose VMM
+/// is gone, and forge runners named kindling-* of no job that is live or still being torn down.</item>
 /// </list>
 /// </summary>
 public sealed partial class JobReaper(
     IOptions<KindlingOptions> options, JobStore store, JobTeardown teardown, JobRunner runner, ForgeRegistry forges,
-    ITapManager taps, ILogger<JobReaper> log)
+    ITapManager taps, IVmLauncher launcher, ILogger<JobReaper> log)
 {
     /// <summary>Start-up pass: nothing of this process is running yet, so every non-terminal job is a leftover.</summary>
     public async Task ReapAfterRestartAsync(CancellationToken ct)
@@ -84,11 +84,24 @@ public sealed partial class JobReaper(
             LogOrphan(log, "TAP", tap);
         }
 
-        // A finished job's runner is not an orphan: its teardown (this process's, or the retry above) removes it,
-        // and removing it here as well races that teardown.
-        HashSet<string> liveRunners = [.. store.ListByState(
-                JobState.Preparing, JobState.Booting, JobState.Running, JobState.Succeeded, JobState.Failed, JobState.Cancelled, JobState.TimedOut)
-            .Select(j => j.RunnerName).OfType<string>()];
+        // A finished job's runner and jail are not orphans: its teardown (this process's, or the retry above)
+        // removes them, and removing them here as well races that teardown.
+        IReadOnlyList<JobRecord> notCleaned = store.ListByState(
+            JobState.Preparing, JobState.Booting, JobState.Running, JobState.Succeeded, JobState.Failed, JobState.Cancelled, JobState.TimedOut);
+        HashSet<string> liveVms = [.. notCleaned.Select(j => j.VmId).OfType<string>(), .. activeJobs.Select(JobWorkspace.VmId)];
+        try
+        {
+            foreach (string removed in await launcher.ReapOrphansAsync(liveVms, ct))
+            {
+                LogOrphan(log, "jail", removed);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogJailReapFailed(log, e);
+        }
+
+        HashSet<string> liveRunners = [.. notCleaned.Select(j => j.RunnerName).OfType<string>()];
         foreach (IForge forge in forges.All.Where(f => unavailableTenants?.Contains(f.Tenant) != true))
         {
             try
@@ -128,6 +141,9 @@ public sealed partial class JobReaper(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "removed orphaned {What} {Name}")]
     private static partial void LogOrphan(ILogger log, string what, string name);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "orphan sweep: reaping jails failed")]
+    private static partial void LogJailReapFailed(ILogger log, Exception e);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "orphan sweep skipped for tenant {Tenant}: forge unavailable")]
     private static partial void LogForgeUnavailable(ILogger log, Exception e, string tenant);

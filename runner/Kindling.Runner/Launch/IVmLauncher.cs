@@ -36,4 +36,12 @@ public interface IVmLauncher
     /// something is left.
     /// </summary>
     Task ReleaseAsync(string vmId, CancellationToken ct) => Task.CompletedTask;
+
+    /// <summary>
+    /// Removes what the launcher left for VMs that are not in <paramref name="liveVmIds"/> and whose process is
+    /// gone (a jail whose VMM was killed with the runner, with no job left to release it); returns one line per
+    /// thing removed.
+    /// </summary>
+    Task<IReadOnlyList<string>> ReapOrphansAsync(IReadOnlySet<string> liveVmIds, CancellationToken ct) =>
+        Task.FromResult<IReadOnlyList<string>>([]);
 }

@@ -118,6 +118,43 @@ public sealed partial class VmmLauncher : IVmLauncher
         }
     }
 
+    /// <summary>
+    /// <c>kindling-vmm jail --reap</c> when a jail exists that belongs to no live VM (so an idle host spawns
+    /// nothing): it destroys the jails whose VMM is dead and leaves any still starting or running alone.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ReapOrphansAsync(IReadOnlySet<string> liveVmIds, CancellationToken ct)
+    {
+        if (_jail is not { } jail || !JailIds(jail).Any(id => !liveVmIds.Contains(id)))
+        {
+            return [];
+        }
+
+        var psi = new ProcessStartInfo(DetachedProcess.Resolve(_vmmPath) ?? _vmmPath,
+            ["jail", "--reap", "--chroot-base", jail.ChrootBase, "--cgroup-root", jail.CgroupRoot])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
+        };
+        using Process reap = Process.Start(psi) ?? throw new VmLaunchException("kindling-vmm jail --reap did not start");
+        Task<string> output = reap.StandardOutput.ReadToEndAsync(ct);
+        Task<string> errors = reap.StandardError.ReadToEndAsync(ct);
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        wait.CancelAfter(DestroyWait);
+        await reap.WaitForExitAsync(wait.Token);
+        if (reap.ExitCode != 0)
+        {
+            throw new VmLaunchException($"reaping orphaned jails failed (exit {reap.ExitCode}): {(await output).Trim()} {(await errors).Trim()}");
+        }
+
+        return (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    }
+
+    /// <summary>Ids with a jail folder or a cgroup (cgroup v1: the cpu controller's; v2: the unified tree).</summary>
+    private static IEnumerable<string> JailIds(JailOptions jail) =>
+        new[] { Path.Combine(jail.ChrootBase, "kindling-vmm"), Path.Combine(jail.CgroupRoot, "cpu", "kindling"), Path.Combine(jail.CgroupRoot, "kindling") }
+            .Where(Directory.Exists)
+            .SelectMany(Directory.EnumerateDirectories)
+            .Select(d => Path.GetFileName(d)!);
+
     /// <summary>The jail's folder or its cgroup still exists (cgroup v1: the cpu controller's; v2: the unified tree).</summary>
     private static bool JailExists(JailOptions jail, string vmId) =>
         Directory.Exists(JailDirectory(jail, vmId)) ||

@@ -115,7 +115,7 @@ public sealed class ForgeFaultTests
 
     /// <summary>
     /// The orphan sweep runs while a finished job's teardown waits on GitHub to remove its runner: the sweep leaves
-    /// that runner to the teardown (it once removed it too, racing the teardown).
+    /// that runner (and the VM's jail) to the teardown (it once removed the runner too, racing the teardown).
     /// </summary>
     [Fact]
     public async Task Reap_DuringTeardownOfFinishedJob_LeavesItsRunnerToTheTeardown()
@@ -133,6 +133,7 @@ public sealed class ForgeFaultTests
         Assert.Single(fake.Runners); // the teardown is waiting on its DELETE
         await h.Reaper.ReapPeriodicAsync(new HashSet<long> { finished.Id }, Ct);
         Assert.Equal(finished.RunnerName, Assert.Single(fake.Runners).Name);
+        Assert.Contains(finished.VmId!, h.Launcher.ReapCalls[^1]); // nor is its VM's jail an orphan
 
         JobRecord cleaned = await WaitAsync(() => h.Store.Get(finished.Id) is { State: JobState.Cleaned } j ? j : null);
         Assert.Equal([JobState.Queued, JobState.Preparing, JobState.Booting, JobState.Running, JobState.Succeeded, JobState.Cleaned],

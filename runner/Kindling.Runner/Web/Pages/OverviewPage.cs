@@ -21,7 +21,7 @@ public static class OverviewPage
                 {(h.Drained
                     ? Layout.Action(ctx, "/host/undrain", "Undrain host", "primary")
                     : Layout.Action(ctx, "/host/drain", "Drain host", "", "Drain this host? Running jobs finish; queued jobs wait."))}
-                {Layout.Action(ctx, "/host/reap", "Reap leftovers", "", "Remove leftovers of finished jobs (VMs, TAPs, work directories, forge runners)?")}
+                {Layout.Action(ctx, "/host/reap", "Reap leftovers", "", "Remove leftovers of finished jobs (VMs, jails, TAPs, work directories, forge runners)?")}
               </div>
             </div>
             <div class="grid stats">
