@@ -72,6 +72,7 @@ public static class ReplaySession
             o.SecretFile is not null, io.Environment, io.Prompter);
         IReadOnlyList<KeyValuePair<string, string>> envFile = EnvFile(o, repo, io);
         ExprValue ev = EventFile(o.EventPath, io);
+        var workspaceHash = new WorkspaceHash(source.Root, () => GitSource.WorkspaceFiles(source, o.Worktree));
         List<ReplayJobPlan> plans = [];
         int exit = 0;
         foreach (WorkflowJobRef j in jobs)
@@ -81,6 +82,7 @@ public static class ReplaySession
                 Source = source, EventName = o.EventName ?? EventName(ev, j.Workflow), Event = ev, Secrets = secrets,
                 Vars = SecretArguments.Pairs(o.Vars, '=', "--var"), EnvFile = envFile,
                 MatrixFilters = SecretArguments.Pairs(o.Matrix, ':', "--matrix"), Image = image, Worktree = o.Worktree, SkipUses = o.SkipUses,
+                WorkspaceHash = workspaceHash,
             };
             try
             {

@@ -86,6 +86,24 @@ public static partial class GitSource
         }
     }
 
+    /// <summary>
+    /// The files the workspace will hold, for hashFiles(): with git, what <c>git ls-files</c> lists (tracked ones
+    /// for a HEAD snapshot, plus untracked unignored ones with --worktree); otherwise the directory without .git.
+    /// Contents are read from the working tree, so uncommitted edits count even for a HEAD snapshot.
+    /// </summary>
+    public static IEnumerable<string> WorkspaceFiles(SourceInfo source, bool worktree)
+    {
+        if (!source.IsGit)
+        {
+            return WorkspaceHash.DirectoryFiles(source.Root);
+        }
+
+        string[] args = worktree ? ["ls-files", "-z", "--cached", "--others", "--exclude-standard"] : ["ls-files", "-z", "--cached"];
+        string list = GitAsync(source.Root, CancellationToken.None, args).GetAwaiter().GetResult()
+                      ?? throw new ReplayException($"git ls-files failed in {source.Root}");
+        return list.Split('\0', StringSplitOptions.RemoveEmptyEntries);
+    }
+
     private static async Task ArchiveHeadAsync(string root, string target, CancellationToken ct)
     {
         var psi = new ProcessStartInfo("git", ["-C", root, "archive", "--format=tar", "HEAD"])

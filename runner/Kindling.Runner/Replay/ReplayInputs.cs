@@ -39,6 +39,9 @@ public sealed record ReplayInputs
     /// <summary>--skip-uses: run the job with its unsupported uses: steps reported and skipped.</summary>
     public bool SkipUses { get; init; }
 
+    /// <summary>What hashFiles() hashes (null: hashFiles() is an error naming why).</summary>
+    public WorkspaceHash? WorkspaceHash { get; init; }
+
     /// <summary>What the workspace holds, in words.</summary>
     public string WorkspaceDescription => Worktree
         ? $"working tree of {Source.Root}"

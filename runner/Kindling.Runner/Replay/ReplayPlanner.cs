@@ -78,7 +78,7 @@ public static class ReplayPlanner
                 var jobUnavailable = new Dictionary<string, string>(unavailable, StringComparer.OrdinalIgnoreCase);
                 jobUnavailable.Remove("matrix");
                 jobUnavailable.Remove("env");
-                var ctx = new ExprContext { Contexts = jobContexts, Unavailable = jobUnavailable, Where = where };
+                var ctx = new ExprContext { Contexts = jobContexts, Unavailable = jobUnavailable, Where = where, HashFiles = HashFiles(inputs) };
                 plans.Add(PlanCombination(wf, job, combos[i], i + 1, combos.Count, ctx, env, defaultNames, inputs, required, missing));
             }
 
@@ -93,6 +93,9 @@ public static class ReplayPlanner
             throw new ReplayException(e.Message, e);
         }
     }
+
+    private static Func<IReadOnlyList<string>, string> HashFiles(ReplayInputs inputs) => patterns =>
+        inputs.WorkspaceHash?.Compute(patterns) ?? throw new ReplayException("hashFiles(): this replay has no workspace to hash");
 
     private static ReplayJobPlan PlanCombination(Workflow wf, WorkflowJob job, MatrixCombination combo, int index, int total, ExprContext ctx,
         List<KeyValuePair<string, ExprValue>> workflowEnv, string[] defaultNames, ReplayInputs inputs, IReadOnlyList<string> required, IReadOnlyList<string> missing)

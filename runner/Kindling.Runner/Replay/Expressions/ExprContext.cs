@@ -17,5 +17,8 @@ public sealed record ExprContext
     /// <summary>Where the expression comes from, for messages (e.g. <c>jobs.build.steps[2].if</c>).</summary>
     public string Where { get; init; } = "expression";
 
+    /// <summary>hashFiles(patterns); null where it is not available (outside a job's steps).</summary>
+    public Func<IReadOnlyList<string>, string>? HashFiles { get; init; }
+
     public ExprContext WithStatus(bool failed) => this with { JobFailed = failed };
 }

@@ -7,7 +7,7 @@ namespace Kindling.Runner.Replay.Expressions;
 /// <summary>
 /// Evaluates parsed expressions with GitHub's semantics: loose equality (values of different kinds are compared as
 /// numbers; strings case-insensitively), <c>&amp;&amp;</c>/<c>||</c> returning an operand, missing properties as null,
-/// and the functions contains, startsWith, endsWith, format, join, toJSON, fromJSON and the status functions.
+/// and the functions contains, startsWith, endsWith, format, join, toJSON, fromJSON, hashFiles and the status functions.
 /// Values read from secrets stay marked as secret through every operation that could carry their text.
 /// </summary>
 public static class ExprEvaluator
@@ -135,15 +135,26 @@ public static class ExprEvaluator
             });
         }
 
-        if (name == "hashfiles")
-        {
-            throw new ExpressionException($"{ctx.Where}: hashFiles() is not supported by kindling replay yet");
-        }
-
         ExprValue[] args = [.. c.Arguments.Select(a => Evaluate(a, ctx))];
         bool secret = args.Any(a => a.IsSecret);
         switch (name)
         {
+            case "hashfiles":
+                Arity(c, ctx, 1, int.MaxValue);
+                if (ctx.HashFiles is not { } hash)
+                {
+                    throw new ExpressionException($"{ctx.Where}: hashFiles() is only available in a job's steps");
+                }
+
+                try
+                {
+                    return Taint(ExprValue.String(hash([.. args.Select(a => a.ToString())])), secret);
+                }
+                catch (ReplayException e)
+                {
+                    throw new ExpressionException($"{ctx.Where}: {e.Message}");
+                }
+
             case "contains":
                 Arity(c, ctx, 2, 2);
                 return ExprValue.Bool(args[0].Kind == ExprKind.Array
@@ -180,7 +191,7 @@ public static class ExprEvaluator
 
             default:
                 throw new ExpressionException(
-                    $"{ctx.Where}: unknown function {c.Name}() (known: contains, startsWith, endsWith, format, join, toJSON, fromJSON, success, failure, always, cancelled)");
+                    $"{ctx.Where}: unknown function {c.Name}() (known: contains, startsWith, endsWith, format, join, toJSON, fromJSON, hashFiles, success, failure, always, cancelled)");
         }
     }
 

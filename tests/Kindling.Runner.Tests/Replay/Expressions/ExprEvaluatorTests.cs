@@ -95,7 +95,7 @@ public sealed class ExprEvaluatorTests
     [InlineData("contains('a')", "contains() takes 2 argument(s), not 1")]
     [InlineData("format('{1}', 'a')", "uses {1} but only 1 argument(s) follow")]
     [InlineData("format('{x}', 'a')", "is not {N}")]
-    [InlineData("hashFiles('**/go.sum')", "hashFiles() is not supported by kindling replay yet")]
+    [InlineData("hashFiles('**/go.sum')", "hashFiles() is only available in a job's steps")]
     [InlineData("fromJSON('{nope')", "is not JSON")]
     public void Evaluate_Unsupported_ClearError(string text, string expected) =>
         Assert.Contains(expected, Assert.Throws<ExpressionException>(() => Eval(text)).Message, StringComparison.Ordinal);
