@@ -67,7 +67,8 @@ public sealed class FleetQueries(
             JobView.From(j), j.Job.RunnerName, j.Job.VmmPid, j.Job.TapName,
             [.. store.Transitions(id).Select(t => new TransitionView(t.At, t.From is { } f ? JobLifecycle.Name(f) : null, JobLifecycle.Name(t.To), t.Reason))],
             [.. steps.OrderBy(s => s.Number)], ReadVmConfig(JobWorkspace.VmConfigRecordPath(o.StateDirectory, id)), logBytes,
-            Cancellable(j.Job), Rerunnable(j));
+            Cancellable(j.Job), Rerunnable(j),
+            j.Job.SpecJson is not null && !JobLifecycle.IsFinished(j.Result) && !JobLifecycle.IsTerminal(j.Result));
     }
 
     /// <summary>The job's log file when it exists.</summary>

@@ -35,9 +35,10 @@ public sealed record TransitionView(DateTimeOffset At, string? From, string To, 
 public sealed record StepView(int Number, string Name, int? ExitCode, double? Seconds, bool Skipped, bool Pending);
 
 /// <param name="VmConfig">The VM's Firecracker-format config (no secrets: those live only in MMDS).</param>
+/// <param name="RerunnableIfItFails">Still running, with steps a re-run could use: the page offers Re-run once it ends badly.</param>
 public sealed record JobDetailView(
     JobView Job, string? RunnerName, int? VmmPid, string? TapName, IReadOnlyList<TransitionView> Timeline, IReadOnlyList<StepView> Steps,
-    JsonObject? VmConfig, long? LogBytes, bool Cancellable, bool Rerunnable);
+    JsonObject? VmConfig, long? LogBytes, bool Cancellable, bool Rerunnable, bool RerunnableIfItFails = false);
 
 /// <param name="RssKib">Resident memory of the VMM process (guest memory it touched plus its own).</param>
 public sealed record VmView(string VmId, int Pid, double UptimeSeconds, long? JobId, string? Tenant, int? Vcpus, int? MemoryMib, long? RssKib);

@@ -112,6 +112,27 @@ public sealed class AdminBrowserTests : IAsyncLifetime
         TestContext.Current.SendDiagnosticMessage($"browser test took {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
+    /// <summary>A job that fails while its page is open gains the Re-run button without a reload.</summary>
+    [ChromiumFact]
+    public async Task JobPage_JobFailsWhileOpen_ReRunAppearsWithoutReload()
+    {
+        long id = await _web.SubmitAsync("acme", Specs.Steps("flaky", ("Wait", "echo waiting\nsleep 3"), ("Fail", "echo failing\nexit 3")), "acme/app");
+        IPage page = await _browser!.NewPageAsync();
+        await page.GotoAsync("/login");
+        await page.FillAsync("input[name=password]", KindlingWebFactory.AdminToken);
+        await page.ClickAsync("button[type=submit]");
+        await _web.WaitForAsync(id, j => j.Job.State == JobState.Running);
+        await page.GotoAsync($"/jobs/{id}");
+        await page.WaitForSelectorAsync("#job-state[data-state=running]");
+        Assert.False(await page.Locator("button:text('Re-run')").IsVisibleAsync());
+        await page.EvaluateAsync("() => { window.__samePage = true; }");
+
+        await page.WaitForSelectorAsync("#job-state[data-state=failed]");
+        await page.Locator("button:text('Re-run')").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible });
+        Assert.True(await page.EvaluateAsync<bool>("() => window.__samePage === true"), "the page was reloaded");
+        Assert.Equal(0, await page.Locator("button:text('Cancel job')").CountAsync());
+    }
+
     [ChromiumFact]
     public async Task Pages_PhoneViewport_FitWithoutSideScrolling()
     {

@@ -67,6 +67,9 @@ if (log) {
     badge.className = "badge s-" + s.result;
     badge.dataset.state = s.result;
     if (s.finished) for (const el of document.querySelectorAll("[data-live-only]")) el.remove();
+    if (s.finished) for (const el of document.querySelectorAll("[data-if-it-fails]")) {
+      if (["failed", "cancelled", "timed_out"].includes(s.result)) el.hidden = false; else el.remove();
+    }
     if (!trimmed) status.textContent = s.finished ? "finished" : "live";
     refreshPanels();
   });

@@ -20,6 +20,7 @@ public static class JobPage
               <div class="actions">
                 {When(d.Cancellable, Layout.Action(ctx, $"/jobs/{j.Id}/cancel", "Cancel job", "danger", $"Cancel job #{j.Id}? Its VM is stopped.", liveOnly: true))}
                 {When(d.Rerunnable, Layout.Action(ctx, $"/jobs/{j.Id}/rerun", "Re-run", "primary"))}
+                {When(d.RerunnableIfItFails, Layout.Action(ctx, $"/jobs/{j.Id}/rerun", "Re-run", "primary", rerunIfItFails: true))}
                 {When(d.LogBytes is not null, H($"<a class=\"button\" href=\"/jobs/{j.Id}/log\" download>Download log ({Fmt.Bytes(d.LogBytes)})</a>"))}
               </div>
             </div>

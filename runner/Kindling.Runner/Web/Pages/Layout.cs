@@ -61,8 +61,10 @@ public static class Layout
     public static Html Csrf(string token) => H($"<input type=\"hidden\" name=\"{WebAuth.AntiforgeryFieldName}\" value=\"{token}\">");
 
     /// <summary>A POST button (admins only: read-only users do not see actions they may not take).</summary>
-    public static Html Action(PageContext ctx, string action, string label, string cls = "", string? confirm = null, bool liveOnly = false) =>
-        !ctx.IsAdmin ? Empty : H($"<form method=\"post\" action=\"{action}\" class=\"inline\"{Fmt.Attr("data-confirm", confirm)}{When(liveOnly, Raw(" data-live-only"))}>{Csrf(ctx)}<button type=\"submit\" class=\"{cls}\">{label}</button></form>");
+    /// <param name="liveOnly">Removed by the page's script when the job it is on finishes.</param>
+    /// <param name="rerunIfItFails">Hidden until the job it is on ends failed, cancelled or timed out (the script shows it).</param>
+    public static Html Action(PageContext ctx, string action, string label, string cls = "", string? confirm = null, bool liveOnly = false, bool rerunIfItFails = false) =>
+        !ctx.IsAdmin ? Empty : H($"<form method=\"post\" action=\"{action}\" class=\"inline\"{Fmt.Attr("data-confirm", confirm)}{When(liveOnly, Raw(" data-live-only"))}{When(rerunIfItFails, Raw(" data-if-it-fails hidden"))}>{Csrf(ctx)}<button type=\"submit\" class=\"{cls}\">{label}</button></form>");
 
     public static Html Table(IEnumerable<string> headers, IEnumerable<Html> rows, string empty, IEnumerable<string>? numeric = null)
     {
