@@ -25,14 +25,12 @@ public abstract class GuestMemoryBase : IGuestMemory
     public Span<byte> GetSpan(GuestAddress address, int length)
     {
         // The hot path of every device: no allocation, formatting or collection code in this body (the cold paths
-        // are out of line), so it stays small enough to be cheap several times per descriptor.
-        GuestRegion[] regions = _lookup ?? CacheRegions();
-        for (int i = 0; i < regions.Length; i++)
+        // are out of line), so it stays small enough to be cheap several times per descriptor. A negative length
+        // becomes huge as a ulong: never contained.
+        int i = FindRegion(address, (ulong)length);
+        if (i >= 0)
         {
-            if (regions[i].Contains(address, (ulong)length)) // a negative length becomes huge: never contained
-            {
-                return RegionSpan(i, address.Value - regions[i].Start.Value, length);
-            }
+            return RegionSpan(i, address.Value - _lookup![i].Start.Value, length);
         }
 
         throw OutsideRam(address, length);
@@ -58,6 +56,7 @@ public abstract class GuestMemoryBase : IGuestMemory
     public void WriteRelease(GuestAddress address, ushort value) =>
         Volatile.Write(ref Unsafe.As<byte, ushort>(ref MemoryMarshal.GetReference(GetSpan(address, sizeof(ushort)))), value);
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] // GetSpan's hot path
     private int FindRegion(GuestAddress address, ulong length)
     {
         GuestRegion[] regions = _lookup ?? CacheRegions();
