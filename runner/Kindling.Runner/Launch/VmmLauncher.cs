@@ -96,25 +96,9 @@ public sealed partial class VmmLauncher : IVmLauncher
     /// <summary>Destroys the VM's jail (chroot, cgroup) when there is one: <c>kindling-vmm jail --destroy</c>.</summary>
     public async Task ReleaseAsync(string vmId, CancellationToken ct)
     {
-        if (_jail is not { } jail || !JailExists(jail, vmId))
+        if (_jail is { } jail && JailHomes(jail).Any(home => Directory.Exists(Path.Combine(home, vmId))))
         {
-            return;
-        }
-
-        var psi = new ProcessStartInfo(DetachedProcess.Resolve(_vmmPath) ?? _vmmPath,
-            ["jail", "--destroy", "--id", vmId, "--chroot-base", jail.ChrootBase, "--cgroup-root", jail.CgroupRoot])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
-        };
-        using Process destroy = Process.Start(psi) ?? throw new VmLaunchException("kindling-vmm jail --destroy did not start");
-        Task<string> output = destroy.StandardOutput.ReadToEndAsync(ct);
-        Task<string> errors = destroy.StandardError.ReadToEndAsync(ct);
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        wait.CancelAfter(DestroyWait);
-        await destroy.WaitForExitAsync(wait.Token);
-        if (destroy.ExitCode != 0)
-        {
-            throw new VmLaunchException($"destroying the jail of {vmId} failed (exit {destroy.ExitCode}): {(await output).Trim()} {(await errors).Trim()}");
+            await JailCommandAsync(["--destroy", "--id", vmId], jail, $"destroying the jail of {vmId}", ct);
         }
     }
 
@@ -124,42 +108,43 @@ public sealed partial class VmmLauncher : IVmLauncher
     /// </summary>
     public async Task<IReadOnlyList<string>> ReapOrphansAsync(IReadOnlySet<string> liveVmIds, CancellationToken ct)
     {
-        if (_jail is not { } jail || !JailIds(jail).Any(id => !liveVmIds.Contains(id)))
+        if (_jail is not { } jail || !JailHomes(jail).Where(Directory.Exists).SelectMany(Directory.EnumerateDirectories).Any(d => !liveVmIds.Contains(Path.GetFileName(d))))
         {
             return [];
         }
 
+        string output = await JailCommandAsync(["--reap"], jail, "reaping orphaned jails", ct);
+        return output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+    }
+
+    /// <summary>Runs <c>kindling-vmm jail ARGS --chroot-base --cgroup-root</c> and returns its output; throws naming <paramref name="what"/> when it fails.</summary>
+    private async Task<string> JailCommandAsync(string[] args, JailOptions jail, string what, CancellationToken ct)
+    {
         var psi = new ProcessStartInfo(DetachedProcess.Resolve(_vmmPath) ?? _vmmPath,
-            ["jail", "--reap", "--chroot-base", jail.ChrootBase, "--cgroup-root", jail.CgroupRoot])
+            ["jail", .. args, "--chroot-base", jail.ChrootBase, "--cgroup-root", jail.CgroupRoot])
         {
             RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
         };
-        using Process reap = Process.Start(psi) ?? throw new VmLaunchException("kindling-vmm jail --reap did not start");
-        Task<string> output = reap.StandardOutput.ReadToEndAsync(ct);
-        Task<string> errors = reap.StandardError.ReadToEndAsync(ct);
+        using Process p = Process.Start(psi) ?? throw new VmLaunchException($"kindling-vmm jail {args[0]} did not start");
+        Task<string> output = p.StandardOutput.ReadToEndAsync(ct);
+        Task<string> errors = p.StandardError.ReadToEndAsync(ct);
         using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
         wait.CancelAfter(DestroyWait);
-        await reap.WaitForExitAsync(wait.Token);
-        if (reap.ExitCode != 0)
+        await p.WaitForExitAsync(wait.Token);
+        if (p.ExitCode != 0)
         {
-            throw new VmLaunchException($"reaping orphaned jails failed (exit {reap.ExitCode}): {(await output).Trim()} {(await errors).Trim()}");
+            throw new VmLaunchException($"{what} failed (exit {p.ExitCode}): {(await output).Trim()} {(await errors).Trim()}");
         }
 
-        return (await output).Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return await output;
     }
 
-    /// <summary>Ids with a jail folder or a cgroup (cgroup v1: the cpu controller's; v2: the unified tree).</summary>
-    private static IEnumerable<string> JailIds(JailOptions jail) =>
-        new[] { Path.Combine(jail.ChrootBase, "kindling-vmm"), Path.Combine(jail.CgroupRoot, "cpu", "kindling"), Path.Combine(jail.CgroupRoot, "kindling") }
-            .Where(Directory.Exists)
-            .SelectMany(Directory.EnumerateDirectories)
-            .Select(d => Path.GetFileName(d)!);
-
-    /// <summary>The jail's folder or its cgroup still exists (cgroup v1: the cpu controller's; v2: the unified tree).</summary>
-    private static bool JailExists(JailOptions jail, string vmId) =>
-        Directory.Exists(JailDirectory(jail, vmId)) ||
-        Directory.Exists(Path.Combine(jail.CgroupRoot, "cpu", "kindling", vmId)) ||
-        Directory.Exists(Path.Combine(jail.CgroupRoot, "kindling", vmId));
+    /// <summary>
+    /// The folders whose subfolders, one per VM id, are jails: the chroots and the cgroups (cgroup v1: the cpu
+    /// controller's; v2: the unified tree).
+    /// </summary>
+    private static string[] JailHomes(JailOptions jail) =>
+        [Path.Combine(jail.ChrootBase, "kindling-vmm"), Path.Combine(jail.CgroupRoot, "cpu", "kindling"), Path.Combine(jail.CgroupRoot, "kindling")];
 
     private static string JailDirectory(JailOptions jail, string vmId) => Path.Combine(jail.ChrootBase, "kindling-vmm", vmId);
 

@@ -78,9 +78,7 @@ public static partial class GitSource
             return;
         }
 
-        string list = await GitAsync(source.Root, ct, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-                      ?? throw new ReplayException($"git ls-files failed in {source.Root}");
-        foreach (string rel in list.Split('\0', StringSplitOptions.RemoveEmptyEntries).Distinct(StringComparer.Ordinal))
+        foreach (string rel in (await LsFilesAsync(source.Root, worktree: true, ct)).Distinct(StringComparer.Ordinal))
         {
             WorkspaceTree.CopyRelative(source.Root, rel, target);
         }
@@ -98,9 +96,14 @@ public static partial class GitSource
             return WorkspaceHash.DirectoryFiles(source.Root);
         }
 
+        return LsFilesAsync(source.Root, worktree, CancellationToken.None).GetAwaiter().GetResult();
+    }
+
+    /// <summary><c>git ls-files</c>: the tracked files, plus the untracked unignored ones with <paramref name="worktree"/>.</summary>
+    private static async Task<string[]> LsFilesAsync(string root, bool worktree, CancellationToken ct)
+    {
         string[] args = worktree ? ["ls-files", "-z", "--cached", "--others", "--exclude-standard"] : ["ls-files", "-z", "--cached"];
-        string list = GitAsync(source.Root, CancellationToken.None, args).GetAwaiter().GetResult()
-                      ?? throw new ReplayException($"git ls-files failed in {source.Root}");
+        string list = await GitAsync(root, ct, args) ?? throw new ReplayException($"git ls-files failed in {root}");
         return list.Split('\0', StringSplitOptions.RemoveEmptyEntries);
     }
 

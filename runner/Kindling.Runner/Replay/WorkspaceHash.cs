@@ -104,14 +104,14 @@ public sealed class WorkspaceHash
                 p = p[2..];
             }
 
-            // A matched directory brings every file below it (the runner's implicit descendants).
-            IEnumerable<string> parts = p.Split('/', StringSplitOptions.RemoveEmptyEntries).Append("**");
-            if (p.Split('/', StringSplitOptions.RemoveEmptyEntries).Any(s => s == ".."))
+            string[] parts = p.Split('/', StringSplitOptions.RemoveEmptyEntries);
+            if (parts.Contains(".."))
             {
                 throw new ReplayException($"hashFiles('{pattern}'): '..' leaves the workspace");
             }
 
-            return new Glob(negate, [.. parts.Select(s => s == "**" ? (object)"**" : Segment(s))]);
+            // A matched directory brings every file below it (the runner's implicit descendants).
+            return new Glob(negate, [.. parts.Append("**").Select(s => s == "**" ? (object)"**" : Segment(s))]);
         }
 
         public bool Matches(string[] path) => Match(0, path, 0);
