@@ -20,12 +20,11 @@ daemon.SetAction(async (parse, ct) =>
         return 2;
     }
 
+    WebApplication app;
     try
     {
-        WebApplication app = RunnerHost.Build([], file, runDaemon: true);
+        app = RunnerHost.Build([], file, runDaemon: true);
         _ = app.Services.GetRequiredService<IOptions<KindlingOptions>>().Value; // validate before the host logs
-        await app.RunAsync();
-        return 0;
     }
     catch (OptionsValidationException e)
     {
@@ -35,6 +34,24 @@ daemon.SetAction(async (parse, ct) =>
             Console.Error.WriteLine("  " + failure);
         }
 
+        return 2;
+    }
+    catch (Exception e) when (e is InvalidDataException or FormatException or IOException or UnauthorizedAccessException)
+    {
+        // The file itself: not JSON, a duplicate key, unreadable.
+        string why = e.InnerException is { } inner ? $"{e.Message} {inner.Message}" : e.Message;
+        Console.Error.WriteLine($"kindling daemon: cannot read the configuration ({file}): {why}");
+        return 2;
+    }
+
+    try
+    {
+        await app.RunAsync();
+        return 0;
+    }
+    catch (IOException e) when (e.Message.Contains("bind", StringComparison.OrdinalIgnoreCase))
+    {
+        Console.Error.WriteLine($"kindling daemon: cannot listen on {RunnerHost.Options(app).Web.Url}: {e.Message}; stop what uses the port or change Kindling:Web:Url");
         return 2;
     }
 });

@@ -1,14 +1,27 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Options;
 
 namespace Kindling.Runner.Configuration;
 
-/// <summary>Checks the whole Kindling section at start; every failure names its configuration key and the fix.</summary>
-public sealed class KindlingOptionsValidator : IValidateOptions<KindlingOptions>
+/// <summary>
+/// Checks the whole Kindling section at start; every failure names its configuration key and the fix. With the
+/// configuration it was bound from, unknown keys and values of the wrong type are refused too (see
+/// <see cref="ConfigurationSchema"/>); every credential the configuration names (token variables and files, App
+/// keys, secrets from variables and files) is resolved here, through <paramref name="credentials"/>, so that a missing
+/// one is reported with the rest instead of failing when a service is first built.
+/// </summary>
+public sealed class KindlingOptionsValidator(IConfiguration? configuration = null, CredentialSources? credentials = null) : IValidateOptions<KindlingOptions>
 {
+    private readonly CredentialSources _credentials = credentials ?? CredentialSources.System;
+
     public ValidateOptionsResult Validate(string? name, KindlingOptions o)
     {
         List<string> errors = [];
         void Fail(string key, string message) => errors.Add($"{KindlingOptions.Section}:{key}: {message}");
+        if (configuration is not null)
+        {
+            errors.AddRange(ConfigurationSchema.Check(configuration, _credentials.Variable));
+        }
 
         if (string.IsNullOrWhiteSpace(o.StateDirectory))
         {
@@ -52,6 +65,7 @@ public sealed class KindlingOptionsValidator : IValidateOptions<KindlingOptions>
             {
                 int sources = (src.File is null ? 0 : 1) + (src.Env is null ? 0 : 1) + (src.Value is null ? 0 : 1);
                 if (sources != 1) Fail($"{k}:Secrets:{secret}", "needs exactly one of File, Env, Value");
+                else ValidateSecretSource(src, $"{k}:Secrets:{secret}", Fail);
                 if (!IsSecretName(secret)) Fail($"{k}:Secrets:{secret}", "secret names are letters, digits and _ (not starting with a digit)");
             }
         }
@@ -68,7 +82,11 @@ public sealed class KindlingOptionsValidator : IValidateOptions<KindlingOptions>
         {
             Fail("Launcher:GuestKernel", $"'{o.Launcher.GuestKernel}' is unknown; use auto, debian or kindling");
         }
-        if (o.Launcher.ImagesDirectory is { Length: > 0 } images && !Directory.Exists(images))
+        if (o.Launcher.Kind == "vmm" && o.Launcher.VmmPath is { Length: > 0 } vmm && vmm.Contains('/', StringComparison.Ordinal) && !File.Exists(vmm))
+        {
+            Fail("Launcher:VmmPath", $"'{vmm}' does not exist; name kindling-vmm's executable or its kindling-vmm.dll, or leave it empty to use the one beside kindling");
+        }
+                if (o.Launcher.ImagesDirectory is { Length: > 0 } images && !Directory.Exists(images))
         {
             Fail("Launcher:ImagesDirectory", $"'{images}' does not exist; point it at a directory with vmlinux and rootfs.ext4, or remove it to use the built images");
         }
@@ -89,7 +107,27 @@ public sealed class KindlingOptionsValidator : IValidateOptions<KindlingOptions>
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
-    private static void ValidateForge(TenantOptions t, string k, Action<string, string> fail)
+    /// <summary>A secret from a variable must be set now (the daemon's environment never changes); one from a file must be readable (it may be rotated later).</summary>
+    private void ValidateSecretSource(SecretSourceOptions src, string key, Action<string, string> fail)
+    {
+        if (src.Env is { } env && _credentials.Variable(env) is null)
+        {
+            fail($"{key}:Env", $"environment variable {env} is not set; export the secret's value there");
+        }
+        else if (src.File is { } file)
+        {
+            try
+            {
+                _ = _credentials.ReadFile(file);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                fail($"{key}:File", $"cannot read {file} ({e.Message}); put the secret's value there");
+            }
+        }
+    }
+
+    private void ValidateForge(TenantOptions t, string k, Action<string, string> fail)
     {
         switch (t.Forge.Kind)
         {
@@ -117,8 +155,9 @@ public sealed class KindlingOptionsValidator : IValidateOptions<KindlingOptions>
         }
 
         CredentialOptions c = t.Credentials;
-        bool pat = c.Token is not null || c.TokenEnv is not null || c.TokenFile is not null;
-        bool app = c.AppId is not null || c.InstallationId is not null || c.PrivateKeyPath is not null;
+        // An empty string counts as not given: it is how a KINDLING__... variable takes a key of the file away.
+        bool pat = !string.IsNullOrEmpty(c.Token) || !string.IsNullOrEmpty(c.TokenEnv) || !string.IsNullOrEmpty(c.TokenFile);
+        bool app = c.AppId is not null || c.InstallationId is not null || !string.IsNullOrEmpty(c.PrivateKeyPath);
         if (pat == app)
         {
             fail($"{k}:Credentials", "give either a PAT (Token, TokenEnv or TokenFile) or a GitHub App (AppId, InstallationId, PrivateKeyPath)");
@@ -127,9 +166,13 @@ public sealed class KindlingOptionsValidator : IValidateOptions<KindlingOptions>
         {
             fail($"{k}:Credentials", "a GitHub App needs all of AppId, InstallationId and PrivateKeyPath");
         }
-        else if (app && !File.Exists(c.PrivateKeyPath))
+        else if (app && _credentials.CheckAppKey(c.PrivateKeyPath!) is { } keyProblem)
         {
-            fail($"{k}:Credentials:PrivateKeyPath", $"'{c.PrivateKeyPath}' does not exist; download the App's private key (.pem) there");
+            fail($"{k}:Credentials:PrivateKeyPath", keyProblem);
+        }
+        else if (pat && _credentials.ResolvePat(c) is { Problem: { } patProblem, Key: { } patKey })
+        {
+            fail($"{k}:Credentials:{patKey}", patProblem);
         }
     }
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace Kindling.Runner.Configuration;
@@ -15,8 +16,9 @@ public static class KindlingServices
 
     public static void AddKindlingOptions(IServiceCollection services, IConfiguration config)
     {
+        services.TryAddSingleton(CredentialSources.System);
         services.AddOptions<KindlingOptions>()
-            .Bind(config.GetSection(KindlingOptions.Section))
+            .Configure(o => ConfigurationSchema.Bind(config, o))
             .PostConfigure(o =>
             {
                 if (string.IsNullOrWhiteSpace(o.StateDirectory))
@@ -25,6 +27,6 @@ public static class KindlingServices
                 }
             })
             .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<KindlingOptions>, KindlingOptionsValidator>();
+        services.AddSingleton<IValidateOptions<KindlingOptions>>(sp => new KindlingOptionsValidator(config, sp.GetRequiredService<CredentialSources>()));
     }
 }

@@ -75,6 +75,7 @@ public static class RunnerComposition
         var http = sp.GetRequiredService<IHttpClientFactory>();
         var time = sp.GetRequiredService<TimeProvider>();
         var loggers = sp.GetRequiredService<ILoggerFactory>();
+        var credentials = sp.GetRequiredService<CredentialSources>();
         foreach (TenantOptions t in o.Tenants.Where(t => forges.All(f => f.Tenant != t.Name)))
         {
             if (t.Forge.Kind == "local")
@@ -87,33 +88,12 @@ public static class RunnerComposition
             IGitHubTokenSource tokens = t.Credentials.AppId is { } appId
                 ? new AppInstallationTokenSource(client, GitHubClient.BaseUri(o.Forge.GitHub.BaseUrl), appId, t.Credentials.InstallationId!.Value,
                     AppInstallationTokenSource.LoadKey(t.Credentials.PrivateKeyPath!), time)
-                : new PatTokenSource(ResolvePat(t, o.Tenants.IndexOf(t)));
+                : new PatTokenSource(credentials.ResolvePat(t.Credentials).Token
+                    ?? throw new InvalidOperationException($"Kindling:Tenants:{o.Tenants.IndexOf(t)}:Credentials: the token is no longer available (validated at start)"));
             forges.Add(new GitHubForge(t, new GitHubClient(client, o.Forge.GitHub, tokens, time, loggers.CreateLogger<GitHubClient>()),
                 loggers.CreateLogger<GitHubForge>()));
         }
 
         return forges;
-    }
-
-    private static string ResolvePat(TenantOptions t, int index)
-    {
-        CredentialOptions c = t.Credentials;
-        string key = $"Kindling:Tenants:{index}:Credentials";
-        if (c.Token is { Length: > 0 } token) return token;
-        if (c.TokenEnv is { } env)
-        {
-            return Environment.GetEnvironmentVariable(env) is { Length: > 0 } v
-                ? v
-                : throw new InvalidOperationException($"{key}:TokenEnv: environment variable {env} is not set; export the tenant's GitHub token there");
-        }
-
-        try
-        {
-            return File.ReadAllText(c.TokenFile!).Trim();
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new InvalidOperationException($"{key}:TokenFile: cannot read {c.TokenFile}: {e.Message}", e);
-        }
     }
 }

@@ -6,19 +6,37 @@ namespace Kindling.Runner.Tests.Configuration;
 
 public sealed class KindlingOptionsValidatorTests
 {
-    private static KindlingOptions Bind(params (string Key, string Value)[] pairs)
-    {
-        IConfiguration config = new ConfigurationBuilder()
+    /// <summary>Every variable and file the shipped config names, as a host that is set up has them.</summary>
+    private static readonly CredentialSources SetUp = new(
+        name => name.StartsWith("KINDLING__", StringComparison.Ordinal) ? null : "value-of-" + name, path => "contents of " + path);
+
+    /// <summary>A bare host: no variable is set, no file exists.</summary>
+    private static readonly CredentialSources Bare = new(_ => null, path => throw new FileNotFoundException($"Could not find file '{path}'."));
+
+    private static IConfiguration Config(params (string Key, string Value)[] pairs) =>
+        new ConfigurationBuilder()
             .AddJsonFile(Path.Combine(Kindling.Testing.RepoPaths.Root, "config", "kindling.json"), optional: false)
             .AddInMemoryCollection(pairs.ToDictionary(p => p.Key, p => (string?)p.Value))
             .Build();
+
+    private static KindlingOptions Bind(params (string Key, string Value)[] pairs)
+    {
         var o = new KindlingOptions();
-        config.GetSection(KindlingOptions.Section).Bind(o);
+        ConfigurationSchema.Bind(Config(pairs), o);
         return o;
     }
 
     private static IReadOnlyList<string> Errors(KindlingOptions o) =>
-        new KindlingOptionsValidator().Validate(null, o).Failures?.ToList() ?? [];
+        new KindlingOptionsValidator(credentials: SetUp).Validate(null, o).Failures?.ToList() ?? [];
+
+    /// <summary>The validator as the daemon runs it: with the configuration (unknown keys, bad values) and credentials.</summary>
+    private static IReadOnlyList<string> Errors(CredentialSources credentials, params (string Key, string Value)[] pairs)
+    {
+        IConfiguration config = Config([("Kindling:StateDirectory", "/tmp/x"), .. pairs]);
+        var o = new KindlingOptions();
+        ConfigurationSchema.Bind(config, o);
+        return new KindlingOptionsValidator(config, credentials).Validate(null, o).Failures?.ToList() ?? [];
+    }
 
     [Fact]
     public void Validate_ShippedConfig_Valid()
@@ -62,14 +80,106 @@ public sealed class KindlingOptionsValidatorTests
     }
 
     [Fact]
+    public void Validate_ShippedConfigOnSetUpHost_NoProblems()
+    {
+        Assert.Empty(Errors(SetUp));
+    }
+
+    [Fact]
+    public void Validate_ShippedConfigOnBareHost_ListsEveryMissingCredential()
+    {
+        Assert.Equal(
+        [
+            "Kindling:Tenants:0:Credentials:TokenEnv: environment variable KINDLING_ACME_TOKEN is not set; export the tenant's GitHub token there (or use Token or TokenFile)",
+            "Kindling:Tenants:0:Secrets:NPM_TOKEN:Env: environment variable ACME_NPM_TOKEN is not set; export the secret's value there",
+            "Kindling:Tenants:1:Credentials:TokenEnv: environment variable KINDLING_INITECH_TOKEN is not set; export the tenant's GitHub token there (or use Token or TokenFile)",
+            "Kindling:Tenants:1:Secrets:DEPLOY_KEY:File: cannot read /etc/kindling/secrets/initech-deploy-key (Could not find file '/etc/kindling/secrets/initech-deploy-key'.); put the secret's value there",
+        ], Errors(Bare));
+    }
+
+    [Theory]
+    [InlineData("Kindling:Host:Vcpu", "3", "Kindling:Host:Vcpu: unknown key; did you mean Kindling:Host:Vcpus? (Kindling:Host takes Vcpus, MemoryMib, Oversubscription)")]
+    [InlineData("Kindling:Host:MaxVm", "3", "Kindling:Host:MaxVm: unknown key; the nearest key is Kindling:Tenants:N:Quota:MaxVms (Kindling:Host takes Vcpus, MemoryMib, Oversubscription)")]
+    [InlineData("Kindling:Tenants:0:Qouta:MaxVms", "3", "Kindling:Tenants:0:Qouta: unknown key; did you mean Kindling:Tenants:0:Quota?")]
+    [InlineData("Kindling:Tenants:0:Secrets:NPM_TOKEN:Envv", "X", "Kindling:Tenants:0:Secrets:NPM_TOKEN:Envv: unknown key; did you mean Kindling:Tenants:0:Secrets:NPM_TOKEN:Env?")]
+    [InlineData("Kindling:Launcher:Jail:Uidd", "5", "Kindling:Launcher:Jail:Uidd: unknown key; did you mean Kindling:Launcher:Jail:Uid?")]
+    [InlineData("Kindling:Pools:first:Name", "x", "Kindling:Pools:first: Pools is a list; write it as a JSON array [ ... ]")]
+    [InlineData("Kindling:Host:Vcpus", "three", "Kindling:Host:Vcpus: 'three' is not a whole number")]
+    [InlineData("Kindling:Launcher:Network", "yes", "Kindling:Launcher:Network: 'yes' is not true or false")]
+    [InlineData("Kindling:PollInterval", "10s", "Kindling:PollInterval: '10s' is not a duration such as 00:00:10 (hh:mm:ss)")]
+    [InlineData("Kindling:Host:Vcpus:Max", "3", "Kindling:Host:Vcpus: is an object or a list; it takes one value, a whole number")]
+    public void Validate_UnknownKeyOrBadValue_RefusedNamingIt(string key, string value, string expected)
+    {
+        IReadOnlyList<string> errors = Errors(SetUp, (key, value));
+        Assert.Contains(errors, e => e.StartsWith(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Validate_UnknownKeyFromEnvironment_NamesTheVariable()
+    {
+        var env = new CredentialSources(name => name == "KINDLING__Host__MaxVm" ? "3" : "value-of-" + name, path => "x");
+        IReadOnlyList<string> errors = Errors(env, ("Kindling:Host:MaxVm", "3"));
+        Assert.Contains(errors, e => e.StartsWith("Kindling:Host:MaxVm: unknown key (set by the environment variable KINDLING__Host__MaxVm)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Validate_SeveralProblems_AllListedOneLineEach()
+    {
+        IReadOnlyList<string> errors = Errors(Bare, ("Kindling:Host:Vcpu", "3"), ("Kindling:Host:MemoryMib", "lots"), ("Kindling:Tenants:0:Quota:MaxVms", "0"));
+        Assert.Contains(errors, e => e.StartsWith("Kindling:Host:Vcpu: unknown key", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Kindling:Host:MemoryMib: 'lots' is not a whole number", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Kindling:Tenants:0:Quota:MaxVms: is 0", StringComparison.Ordinal));
+        Assert.Contains(errors, e => e.StartsWith("Kindling:Tenants:0:Credentials:TokenEnv:", StringComparison.Ordinal));
+        Assert.All(errors, e => Assert.DoesNotContain('\n', e));
+    }
+
+    [Fact]
+    public void Bind_BadValue_OtherValuesStillBound()
+    {
+        KindlingOptions o = new();
+        ConfigurationSchema.Bind(Config(("Kindling:Host:Vcpus", "three")), o);
+        Assert.Equal(16384, o.Host.MemoryMib);
+        Assert.Equal(2, o.Tenants.Count);
+    }
+
+    [Theory]
+    [InlineData("", "TokenFile", "is empty")]
+    [InlineData(null, "TokenFile", "cannot read")]
+    public void Validate_TokenFileEmptyOrMissing_NamesKey(string? contents, string key, string expected)
+    {
+        string file = Path.Combine(Path.GetTempPath(), "kindling-token-" + Guid.NewGuid().ToString("N"));
+        if (contents is not null) File.WriteAllText(file, contents);
+        try
+        {
+            IReadOnlyList<string> errors = Errors(CredentialSources.System,
+                ("Kindling:Tenants:0:Credentials:TokenEnv", ""), ("Kindling:Tenants:0:Credentials:TokenFile", file));
+            Assert.Contains(errors, e => e.StartsWith($"Kindling:Tenants:0:Credentials:{key}: ", StringComparison.Ordinal) && e.Contains(expected, StringComparison.Ordinal));
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    [Fact]
+    public void Validate_AppKeyNotPem_NamesKey()
+    {
+        var sources = new CredentialSources(_ => "x", _ => "not a key");
+        IReadOnlyList<string> errors = Errors(sources, ("Kindling:Tenants:0:Credentials:TokenEnv", ""),
+            ("Kindling:Tenants:0:Credentials:AppId", "1"), ("Kindling:Tenants:0:Credentials:InstallationId", "2"), ("Kindling:Tenants:0:Credentials:PrivateKeyPath", "/k.pem"));
+        Assert.Contains(errors, e => e.StartsWith("Kindling:Tenants:0:Credentials:PrivateKeyPath: '/k.pem' is not a PEM RSA private key", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void ValidateOnStart_BadConfig_HostStartFailsNamingKey()
     {
         var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
         IConfiguration config = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["Kindling:Host:Vcpus"] = "0" }).Build();
+            .AddInMemoryCollection(new Dictionary<string, string?> { ["Kindling:Host:Vcpus"] = "0", ["Kindling:Host:MemoryMib"] = "many" }).Build();
         Kindling.Runner.Configuration.KindlingServices.AddKindlingOptions(services, config);
         using var sp = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
         var e = Assert.Throws<OptionsValidationException>(() => Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<IOptions<KindlingOptions>>(sp).Value);
         Assert.Contains("Kindling:Host:Vcpus: is 0; must be at least 1", e.Message);
+        Assert.Contains("Kindling:Host:MemoryMib: 'many' is not a whole number", e.Message);
     }
 }
