@@ -19,7 +19,7 @@ public static class JailCommand
         "usage: kindling-vmm jail --id ID --uid UID --gid GID [--chroot-base DIR] [--cgroup-root DIR] [--netns PATH] [--tap NAME]\n" +
         "         [--file HOST:JAIL[:rw]]... [--fifo JAILPATH]... [--dir JAILPATH]... [--cpu-quota-us N] [--cpu-period-us N]\n" +
         "         [--memory-bytes N] [--pids-max N] [--cpus LIST] [--rlimit-nofile N] [--rlimit-fsize N] [--keep-fd FD]...\n" +
-        "         [--allow-missing-kvm] [--debug Report|Ready|ForbiddenSyscall|Workload] [--seccomp-log] [-- VMM-ARGS...]\n" +
+        "         [--allow-missing-kvm] [--debug Report|Ready|ForbiddenSyscall|Workload] [--seccomp-log] [--exec-file PATH] [-- VMM-ARGS...]\n" +
         "       kindling-vmm jail --destroy --id ID [--chroot-base DIR] [--tap NAME]\n" +
         "       kindling-vmm jail --reap [--chroot-base DIR]";
 
@@ -63,7 +63,7 @@ public static class JailCommand
         string? id = null;
         string chrootBase = "/srv/jailer", cgroupRoot = "/sys/fs/cgroup";
         uint? uid = null, gid = null;
-        string? netns = null, tap = null, cpus = null;
+        string? netns = null, tap = null, cpus = null, execFile = null;
         List<JailResource> files = [];
         List<string> fifos = [], dirs = ["/run"];
         List<int> keep = [];
@@ -109,6 +109,7 @@ public static class JailCommand
                 case "--keep-fd": keep.Add(checked((int)Number(flag))); break;
                 case "--allow-missing-kvm": requireKvm = false; break;
                 case "--seccomp-log": seccompLog = true; break;
+                case "--exec-file": execFile = Next(flag); break;
                 case "--destroy": destroy = true; break;
                 case "--reap": reap = true; break;
                 case "--debug":
@@ -158,6 +159,7 @@ public static class JailCommand
             DebugAction = debug,
             SeccompLogOnly = seccompLog,
             VmmArgs = vmmArgs,
+            AppPath = execFile,
         });
         return 1; // Exec returns only by throwing.
     }

@@ -7,14 +7,15 @@ namespace Kindling.Vmm.Jail;
 
 /// <summary>
 /// The jailer's side (root, on the host): builds the chroot and the cgroup, then starts
-/// <c>unshare --mount --pid --ipc --uts [--net=NS] --fork --kill-child -- dotnet kindling-vmm.dll jail-init ...</c>.
+/// <c>unshare --mount --pid --ipc --uts [--net=NS] --fork --kill-child -- kindling-vmm jail-init ...</c> (a
+/// self-contained build) or <c>... -- dotnet kindling-vmm.dll jail-init ...</c> (framework-dependent; see <see cref="JailRuntime"/>).
 /// The process inside joins the cgroup, pivots into the chroot, drops to the uid/gid and installs the seccomp
 /// filter (<see cref="JailInit"/>) before any guest code runs.
 /// </summary>
 /// <remarks>
 /// A .NET process has threads from its first instruction, so it cannot unshare its own mount namespace or fork
 /// without exec: the namespaces come from util-linux unshare, which execs the runtime afresh inside them.
-/// The runtime is framework-dependent: the dotnet folder and the app folder are bound read-only (nosuid, nodev)
+/// The runtime's folders (the app folder, and for a framework-dependent build the dotnet folder) are bound read-only (nosuid, nodev)
 /// at their host paths inside the jail's own mount namespace, so the runtime keeps loading assemblies after
 /// pivot_root and nothing is mounted on the host (the mounts die with the namespace).
 /// </remarks>
@@ -85,7 +86,7 @@ public static class JailLauncher
                 builder.LinkResource(resource);
             }
 
-            string[] runtimeDirs = [DotnetRoot(spec), Path.GetDirectoryName(AppPath(spec))!];
+            IReadOnlyList<string> runtimeDirs = Runtime(spec).ReadOnlyDirectories;
             foreach (string dir in runtimeDirs)
             {
                 builder.CreateMountPoint(dir);
@@ -146,7 +147,7 @@ public static class JailLauncher
             argv.Add("--net=" + netns);
         }
 
-        argv.AddRange(["--fork", "--kill-child", "--propagation", "private", "--", DotnetPath(spec), AppPath(spec)]);
+        argv.AddRange(["--fork", "--kill-child", "--propagation", "private", "--", .. Runtime(spec).Command]);
         argv.AddRange(init.ToArgs());
         return argv;
     }
@@ -321,13 +322,12 @@ public static class JailLauncher
         }
     }
 
-    internal static string DotnetRoot(JailSpec spec) => Path.GetDirectoryName(DotnetPath(spec))!;
+    /// <summary>How the jailed process is started: a self-contained kindling-vmm itself, or dotnet and the dll.</summary>
+    internal static JailRuntime Runtime(JailSpec spec) => JailRuntime.For(spec.AppPath, spec.DotnetPath);
 
+    /// <summary>The dotnet host a framework-dependent kindling-vmm is started with.</summary>
     internal static string DotnetPath(JailSpec spec) =>
-        spec.DotnetPath ?? Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", "..", "dotnet"));
-
-    internal static string AppPath(JailSpec spec) =>
-        spec.AppPath ?? Path.Combine(AppContext.BaseDirectory, "kindling-vmm.dll");
+        spec.DotnetPath ?? JailRuntime.HostDotnet() ?? throw new JailException("no dotnet host found (not running under one, not on PATH)");
 
     private static JailException AlreadyExists(string id, JailPaths paths) =>
         new($"a jail with id '{id}' already exists ({paths.JailDir} or its cgroup); destroy it first (kindling-vmm jail --destroy --id {id}) or pick another id");

@@ -47,10 +47,13 @@ public sealed record JailSpec
     /// <summary>The host's KVM device that <see cref="RequireKvm"/> checks (another path only in tests).</summary>
     public string KvmDevicePath { get; init; } = JailLauncher.DefaultKvmDevicePath;
 
-    /// <summary>The dotnet host executable; default: the one running this process.</summary>
+    /// <summary>The dotnet host for a framework-dependent kindling-vmm; default: the one running this process, else on PATH.</summary>
     public string? DotnetPath { get; init; }
 
-    /// <summary>kindling-vmm.dll; default: next to this library.</summary>
+    /// <summary>
+    /// The kindling-vmm to start in the jail: its executable (self-contained with the runtime beside it, or a
+    /// framework-dependent apphost) or its dll; default: this process's own (see <see cref="JailRuntime"/>).
+    /// </summary>
     public string? AppPath { get; init; }
 
     /// <summary>A debug-only action the jailed process performs instead of starting the VMM.</summary>
