@@ -143,6 +143,12 @@ imagesBuild.SetAction(async (parse, ct) =>
         return 2;
     }
 
+    if (await HostSetup.ForThisHost(Console.Out).EnsureAsync("kindling images build", HostSetup.ForImages(flavour), ct) is { } setup)
+    {
+        Console.Error.WriteLine($"kindling images build: {setup}");
+        return 2;
+    }
+
     return await ImageCommands(parse.GetValue(stateOption)).BuildAsync(flavour, Spectre.Console.AnsiConsole.Console, ct);
 });
 var imagesList = new Command("list", "list the built images with sizes") { stateOption };

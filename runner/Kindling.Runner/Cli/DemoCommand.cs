@@ -46,11 +46,33 @@ public static class DemoCommand
         ],
     };
 
+    /// <summary>
+    /// The Debian packages the demo needs (image builds; Kindling's kernel build where the host's KVM emulates guest
+    /// kernel code; TAP and jail tools when root), installed when root (see <see cref="HostSetup"/>).
+    /// </summary>
+    private static Task<string?> EnsureHostPackagesAsync(WebApplication app, CancellationToken ct)
+    {
+        if (app.Services.GetRequiredService<IImageProvider>() is not ImageStoreProvider images)
+        {
+            return Task.FromResult<string?>(null); // stub launcher or a directory of images: nothing is built here
+        }
+
+        IEnumerable<string> needed = [.. HostSetup.ForImages(Kindling.Images.Rootfs.Flavour.Minimal, images.BuildsKindlingKernel),
+            .. Environment.IsPrivilegedProcess ? HostSetup.VmPackages : []];
+        return HostSetup.ForThisHost(Console.Out).EnsureAsync("kindling demo", needed, ct);
+    }
+
     public static async Task<int> RunAsync(string stateDirectory, string launcher, CancellationToken ct, bool keepServing = false)
     {
         Directory.CreateDirectory(stateDirectory);
         AnsiConsole.MarkupLine($"[bold]kindling demo[/]: state in [blue]{Markup.Escape(stateDirectory)}[/]");
         WebApplication app = RunnerHost.Build(Defaults(stateDirectory, launcher), configFile: null, runDaemon: false);
+        if (await EnsureHostPackagesAsync(app, ct) is { } setup)
+        {
+            AnsiConsole.MarkupLine($"[red]kindling demo[/]: {Markup.Escape(setup)}");
+            return 2;
+        }
+
         try
         {
             await app.StartAsync(ct);

@@ -192,6 +192,7 @@ public static class ReplaySession
         string state = State(o);
         Directory.CreateDirectory(state);
         KeptOverlayImageProvider? keep = null;
+        bool buildsImages = false;
         WebApplication app = RunnerHost.Build(HostConfig(state, labels, secrets, o.Launcher), configFile: null, runDaemon: false, services =>
         {
             io.Services?.Invoke(services);
@@ -203,6 +204,7 @@ public static class ReplaySession
             IImageProvider images = o.Launcher == "stub"
                 ? new PlaceholderImageProvider(Path.Combine(state, "images"))
                 : ImageStoreProvider.ForStateDirectory(state, Kindling.Images.Rootfs.FlavourNames.Parse(image));
+            buildsImages = o.Launcher != "stub";
             if (o.Keep)
             {
                 images = keep = new KeptOverlayImageProvider(images, Path.Combine(state, "replay", "kept"));
@@ -219,6 +221,12 @@ public static class ReplaySession
             catch (OptionsValidationException e)
             {
                 throw new ReplayException("invalid runner settings: " + string.Join("; ", e.Failures));
+            }
+
+            if (buildsImages && await HostSetup.ForThisHost(io.Error).EnsureAsync("kindling replay",
+                    [.. HostSetup.ForImages(Kindling.Images.Rootfs.FlavourNames.Parse(image)), .. Environment.IsPrivilegedProcess ? HostSetup.VmPackages : []], ct) is { } setup)
+            {
+                throw new ReplayException(setup);
             }
 
             if (o.Launcher != "stub")

@@ -32,6 +32,9 @@ public sealed class ImageStoreProvider(ImageStore store, Flavour flavour, Func<K
         _ => kvm.IsEmulated ? GuestKernel.Kindling : GuestKernel.Debian,
     };
 
+    /// <summary>Whether the guest kernel is Kindling's own build (probes the host's KVM for <c>auto</c>, once).</summary>
+    public bool BuildsKindlingKernel => KernelFor(_host.Value) == GuestKernel.Kindling;
+
     public async Task<GuestImages> EnsureImagesAsync(IProgress<ImageProgress>? progress, CancellationToken ct)
     {
         var relay = progress is null ? null : new Relay(progress);
