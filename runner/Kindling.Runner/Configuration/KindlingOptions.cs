@@ -106,7 +106,10 @@ public sealed class LauncherOptions
 {
     /// <summary><c>vmm</c> (spawn kindling-vmm) or <c>stub</c> (simulated VMs, for tests and benchmarks).</summary>
     public string Kind { get; set; } = "vmm";
-    /// <summary>The kindling-vmm executable; found next to kindling or on PATH when empty.</summary>
+    /// <summary>
+    /// kindling-vmm: its executable (self-contained or framework-dependent) or its kindling-vmm.dll (started with
+    /// dotnet); found next to kindling or on PATH when empty.
+    /// </summary>
     public string VmmPath { get; set; } = "";
     /// <summary>Create a TAP per VM (needs root) and give the guest network + MMDS on it.</summary>
     public bool Network { get; set; } = true;

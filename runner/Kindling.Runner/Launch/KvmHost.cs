@@ -20,7 +20,8 @@ public sealed record KvmHost(string Backing, string Detail)
     {
         try
         {
-            var psi = new ProcessStartInfo(vmmPath, ["probe-kvm"]) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            VmmProgram program = VmmProgram.For(vmmPath);
+            var psi = new ProcessStartInfo(program.FileName, program.Arguments(["probe-kvm"])) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             using Process p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {vmmPath}");
             Task<string> err = p.StandardError.ReadToEndAsync();
             string output = p.StandardOutput.ReadToEnd();

@@ -21,13 +21,13 @@ public sealed partial class VmmLauncher : IVmLauncher
     /// <summary>How long <c>kindling-vmm jail --destroy</c> may take.</summary>
     private static readonly TimeSpan DestroyWait = TimeSpan.FromSeconds(30);
 
-    private readonly string _vmmPath;
+    private readonly VmmProgram _program;
     private readonly JailOptions? _jail;
 
     /// <param name="jail">Jail each VMM with these settings; null (or not running as root) starts them un-jailed.</param>
     public VmmLauncher(string vmmPath, JailOptions? jail = null, ILogger<VmmLauncher>? log = null)
     {
-        _vmmPath = vmmPath;
+        _program = VmmProgram.For(vmmPath);
         _jail = jail is { Enabled: true } ? jail : null;
         if (_jail is not null && !Environment.IsPrivilegedProcess)
         {
@@ -39,7 +39,7 @@ public sealed partial class VmmLauncher : IVmLauncher
     /// <summary>Whether VMMs start inside a jail.</summary>
     public bool Jailed => _jail is not null;
 
-    /// <summary>kindling-vmm next to the kindling executable, else from PATH.</summary>
+    /// <summary>The configured kindling-vmm (its executable or its dll, see <see cref="VmmProgram"/>), else the one next to the kindling executable, else from PATH.</summary>
     public static string Locate(string configured)
     {
         if (!string.IsNullOrEmpty(configured))
@@ -68,7 +68,7 @@ public sealed partial class VmmLauncher : IVmLauncher
         Process process;
         try
         {
-            process = DetachedProcess.Start(_vmmPath, argv, ws.Directory, ws.SerialFifoPath, ws.VmmOutputPath);
+            process = DetachedProcess.Start(_program.FileName, _program.Arguments(argv), ws.Directory, ws.SerialFifoPath, ws.VmmOutputPath);
         }
         catch (FileNotFoundException e)
         {
@@ -120,8 +120,8 @@ public sealed partial class VmmLauncher : IVmLauncher
     /// <summary>Runs <c>kindling-vmm jail ARGS --chroot-base --cgroup-root</c> and returns its output; throws naming <paramref name="what"/> when it fails.</summary>
     private async Task<string> JailCommandAsync(string[] args, JailOptions jail, string what, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo(DetachedProcess.Resolve(_vmmPath) ?? _vmmPath,
-            ["jail", .. args, "--chroot-base", jail.ChrootBase, "--cgroup-root", jail.CgroupRoot])
+        var psi = new ProcessStartInfo(DetachedProcess.Resolve(_program.FileName) ?? _program.FileName,
+            _program.Arguments(["jail", .. args, "--chroot-base", jail.ChrootBase, "--cgroup-root", jail.CgroupRoot]))
         {
             RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
         };
