@@ -114,6 +114,16 @@ public sealed class KindlingOptionsValidatorTests
         Assert.Contains(errors, e => e.StartsWith(expected, StringComparison.Ordinal));
     }
 
+    [Theory]
+    [InlineData("ghes-pat-tenant.example.json")]
+    [InlineData("github-app-tenant.example.json")]
+    public void Check_ExampleTenantFile_OnlyKnownKeysAndValues(string file)
+    {
+        IConfiguration config = new ConfigurationBuilder()
+            .AddJsonFile(Path.Combine(Kindling.Testing.RepoPaths.Root, "config", "tenants", file), optional: false).Build();
+        Assert.Empty(ConfigurationSchema.Check(config, _ => null));
+    }
+
     [Fact]
     public void Validate_UnknownKeyFromEnvironment_NamesTheVariable()
     {
