@@ -8,6 +8,7 @@ public sealed class FakeTimeProvider : TimeProvider
 {
     private readonly object _gate = new();
     private readonly List<FakeTimer> _timers = [];
+    private readonly List<TimerWaiter> _waiters = [];
     private DateTimeOffset _now;
     private long _timestamp;
 
@@ -73,6 +74,41 @@ public sealed class FakeTimeProvider : TimeProvider
         }
     }
 
+    /// <summary>
+    /// Completes once a timer is due within <paramref name="dueWithin"/> of now (at once if one is): lets a test
+    /// advance the clock only after the code under test has started the wait it means to end.
+    /// </summary>
+    public Task WaitForTimerAsync(TimeSpan dueWithin, CancellationToken ct = default)
+    {
+        var waiter = new TimerWaiter(dueWithin.Ticks);
+        lock (_gate)
+        {
+            if (_timers.Any(t => t.DueAt - _timestamp <= waiter.Within))
+            {
+                return Task.CompletedTask;
+            }
+
+            _waiters.Add(waiter);
+        }
+
+        return waiter.Done.Task.WaitAsync(ct);
+    }
+
+    private void TimerScheduled(FakeTimer timer)
+    {
+        // Called under _gate.
+        foreach (TimerWaiter w in _waiters.Where(w => timer.DueAt - _timestamp <= w.Within).ToList())
+        {
+            _waiters.Remove(w);
+            w.Done.TrySetResult();
+        }
+    }
+
+    private sealed record TimerWaiter(long Within)
+    {
+        public TaskCompletionSource Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
         var timer = new FakeTimer(this, callback, state);
@@ -100,6 +136,7 @@ public sealed class FakeTimeProvider : TimeProvider
                 DueAt = owner._timestamp + dueTime.Ticks;
                 Period = period == Timeout.InfiniteTimeSpan ? 0 : period.Ticks;
                 owner._timers.Add(this);
+                owner.TimerScheduled(this);
                 return true;
             }
         }

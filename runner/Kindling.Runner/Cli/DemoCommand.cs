@@ -62,11 +62,23 @@ public static class DemoCommand
         return HostSetup.ForThisHost(Console.Out).EnsureAsync("kindling demo", needed, ct);
     }
 
-    public static async Task<int> RunAsync(string stateDirectory, string launcher, CancellationToken ct, bool keepServing = false)
+    public static Task<int> RunAsync(string stateDirectory, string launcher, CancellationToken ct, bool keepServing = false) =>
+        RunAsync(stateDirectory, launcher, keepServing, overrides: null, extra: null, ct);
+
+    /// <param name="overrides">Configuration over <see cref="Defaults"/> (tests: a free port, no TAP, no jail).</param>
+    /// <param name="extra">Services registered before the runner's, which win (tests: images, a launcher).</param>
+    internal static async Task<int> RunAsync(string stateDirectory, string launcher, bool keepServing,
+        IReadOnlyDictionary<string, string?>? overrides, Action<IServiceCollection>? extra, CancellationToken ct)
     {
         Directory.CreateDirectory(stateDirectory);
         AnsiConsole.MarkupLine($"[bold]kindling demo[/]: state in [blue]{Markup.Escape(stateDirectory)}[/]");
-        WebApplication app = RunnerHost.Build(Defaults(stateDirectory, launcher), configFile: null, runDaemon: false);
+        Dictionary<string, string?> settings = Defaults(stateDirectory, launcher);
+        foreach ((string key, string? value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        WebApplication app = RunnerHost.Build(settings, configFile: null, runDaemon: false, extra);
         if (await EnsureHostPackagesAsync(app, ct) is { } setup)
         {
             AnsiConsole.MarkupLine($"[red]kindling demo[/]: {Markup.Escape(setup)}");
@@ -113,7 +125,12 @@ public static class DemoCommand
             await dispatcher.PollAsync(ct);
             dispatcher.AdmitAndStart(ct);
             await dispatcher.WaitIdleAsync();
-            JobRecord job = store.FindByForgeJob("local", forgeJobId)!;
+            if (store.FindByForgeJob("local", forgeJobId) is not { } job)
+            {
+                AnsiConsole.MarkupLine("[red]the sample job was never picked up from the local forge[/]: no job ran");
+                return 1;
+            }
+
             IReadOnlyList<JobTransition> history = store.Transitions(job.Id);
             JobTransition result = history.Last(t => t.To != JobState.Cleaned);
             stage = history.Where(t => JobLifecycle.IsActive(t.To)).Select(t => JobLifecycle.Name(t.To)).LastOrDefault() ?? "queued";

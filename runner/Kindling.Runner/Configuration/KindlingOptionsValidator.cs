@@ -14,6 +14,12 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
 {
     private readonly CredentialSources _credentials = credentials ?? CredentialSources.System;
 
+    /// <summary>The most vCPUs kindling-vmm gives a VM (machine-config.vcpu_count, as Firecracker's limit).</summary>
+    public const int MaxPoolVcpus = 32;
+
+    /// <summary>The least memory a pool's VM may have.</summary>
+    public const int MinPoolMemoryMib = 64;
+
     public ValidateOptionsResult Validate(string? name, KindlingOptions o)
     {
         List<string> errors = [];
@@ -40,8 +46,8 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
         {
             PoolOptions p = o.Pools[i];
             if (p.Labels.Count == 0) Fail($"Pools:{i}:Labels", "is empty; list labels such as self-hosted, kindling, linux, x64");
-            if (p.Vcpus < 1) Fail($"Pools:{i}:Vcpus", $"is {p.Vcpus}; must be at least 1");
-            if (p.MemoryMib < 64) Fail($"Pools:{i}:MemoryMib", $"is {p.MemoryMib}; must be at least 64");
+            if (p.Vcpus is < 1 or > MaxPoolVcpus) Fail($"Pools:{i}:Vcpus", $"is {p.Vcpus}; must be 1..{MaxPoolVcpus} (the most vCPUs kindling-vmm gives a VM)");
+            if (p.MemoryMib < MinPoolMemoryMib) Fail($"Pools:{i}:MemoryMib", $"is {p.MemoryMib}; must be at least {MinPoolMemoryMib}");
             if (p.Vcpus > o.Host.Vcpus * o.Host.Oversubscription || p.MemoryMib > o.Host.MemoryMib)
             {
                 Fail($"Pools:{i}", $"a VM of {p.Vcpus} vCPUs/{p.MemoryMib} MiB never fits the host ({o.Host.Vcpus} vCPUs × {o.Host.Oversubscription}, {o.Host.MemoryMib} MiB)");

@@ -350,6 +350,10 @@ public sealed partial class JobRunner(
                         return;
                     }
                 }
+                else
+                {
+                    doneElsewhereSince = null; // queued or in progress again (a stale answer before): the idle clock starts over
+                }
             }
         }
         catch (OperationCanceledException)

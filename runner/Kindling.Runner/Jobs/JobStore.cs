@@ -32,7 +32,6 @@ public sealed partial class JobStore
             Pooling = true,
         }.ToString();
         using SqliteConnection db = Open();
-        db.Execute("PRAGMA journal_mode=WAL");
         JobStoreMigrations.Apply(db);
     }
 

@@ -1,5 +1,6 @@
 using System.Data;
 using Dapper;
+using Microsoft.Data.Sqlite;
 
 namespace Kindling.Runner.Jobs;
 
@@ -59,21 +60,22 @@ internal static class JobStoreMigrations
 
     public static int Latest => Steps.Length;
 
-    /// <summary>Applies what is missing; safe when several processes open the same database at once.</summary>
-    public static void Apply(Microsoft.Data.Sqlite.SqliteConnection db)
+    /// <summary>
+    /// Refuses a database whose schema is newer than this build knows, before anything in it is changed (journal
+    /// mode included); then switches it to WAL and applies what is missing. Safe when several processes open the
+    /// same database at once: each migration runs under the write lock and is applied once.
+    /// </summary>
+    public static void Apply(SqliteConnection db)
     {
+        RefuseNewer(db, CurrentVersion(db, tx: null));
+        db.Execute("PRAGMA journal_mode=WAL");
         db.Execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
         while (true)
         {
             // BEGIN IMMEDIATE: one writer at a time, and the version is read under that lock.
             using IDbTransaction tx = db.BeginTransaction(deferred: false);
-            int current = db.ExecuteScalar<int?>("SELECT MAX(version) FROM schema_version", transaction: tx) ?? 0;
-            if (current > Steps.Length)
-            {
-                throw new InvalidOperationException(
-                    $"the job database has schema version {current}, newer than this kindling ({Steps.Length}); upgrade kindling or use another Kindling:StateDirectory");
-            }
-
+            int current = CurrentVersion(db, tx);
+            RefuseNewer(db, current);
             if (current == Steps.Length)
             {
                 return;
@@ -84,4 +86,24 @@ internal static class JobStoreMigrations
             tx.Commit();
         }
     }
+
+    /// <summary>The last migration applied; 0 for a new (empty) database. Reads only.</summary>
+    private static int CurrentVersion(SqliteConnection db, IDbTransaction? tx) =>
+        db.ExecuteScalar<long>("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'", transaction: tx) == 0
+            ? 0
+            : db.ExecuteScalar<int?>("SELECT MAX(version) FROM schema_version", transaction: tx) ?? 0;
+
+    private static void RefuseNewer(SqliteConnection db, int current)
+    {
+        if (current > Steps.Length)
+        {
+            throw new JobStoreSchemaException(
+                $"the job database {db.DataSource} has schema version {current}, newer than this kindling knows ({Steps.Length}): " +
+                "it was written by a newer kindling; run that version (or a newer one), or set Kindling:StateDirectory to another directory. " +
+                "The database was not changed.");
+        }
+    }
 }
+
+/// <summary>The job database cannot be used by this build (a newer schema); nothing in it was changed.</summary>
+public sealed class JobStoreSchemaException(string message) : Exception(message);

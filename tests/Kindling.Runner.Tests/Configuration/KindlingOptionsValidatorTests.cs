@@ -58,6 +58,7 @@ public sealed class KindlingOptionsValidatorTests
     [InlineData("Kindling:Web:Url", "ftp://x", "Kindling:Web:Url: 'ftp://x' is not an http URL")]
     [InlineData("Kindling:Web:LoginFailuresBeforeLockout", "-1", "Kindling:Web:LoginFailuresBeforeLockout: is -1; must be 0 (no lockout) or more")]
     [InlineData("Kindling:Web:LoginLockout", "00:00:00", "Kindling:Web:LoginLockout: is 00:00:00; must be positive")]
+    [InlineData("Kindling:Pools:0:Vcpus", "33", "Kindling:Pools:0:Vcpus: is 33; must be 1..32")]
     public void Validate_BadValue_MessageNamesKey(string key, string value, string expected)
     {
         IReadOnlyList<string> errors = Errors(Bind(("Kindling:StateDirectory", "/tmp/x"), (key, value)));

@@ -216,7 +216,8 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         _fake.ClearFaults();
         Process daemon = StartDaemon(config);
         JobRecord after = await WaitFor(j => j.State == JobState.Cleaned, "cleaned", daemon);
-        await Task.Delay(500, TestContext.Current.CancellationToken); // a few more polls: the forge job is still queued there
+        // A few more polls, counted on the forge: the forge job is still queued there and must not get a second row.
+        await WaitForPollsAsync(PollsAnswered() + 3, daemon);
         await KillAsync(daemon);
         return after;
     }
@@ -361,6 +362,18 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         JobRecord? last = store.List() is [var first, ..] ? first : null;
         string transitions = last is null ? "no job" : string.Join("; ", store.Transitions(last.Id).Select(t => $"{t.From}→{t.To}: {t.Reason}"));
         throw new TimeoutException($"no job reached {what} within {StageWait} ({transitions}); daemon output:\n{string.Join('\n', _output)}");
+    }
+
+    private int PollsAnswered() =>
+        _fake.Requests.Count(r => r.Path.EndsWith("/actions/runs", StringComparison.Ordinal) && r.Status < 400); // 200, or 304 to an ETag
+
+    private async Task WaitForPollsAsync(int count, Process daemon)
+    {
+        for (var clock = Stopwatch.StartNew(); PollsAnswered() < count; await Task.Delay(50, TestContext.Current.CancellationToken))
+        {
+            Assert.False(daemon.HasExited, $"the daemon exited while polling:\n{string.Join('\n', _output)}");
+            Assert.True(clock.Elapsed < StageWait, $"the daemon did not poll the forge {count} times within {StageWait}; daemon output:\n{string.Join('\n', _output)}");
+        }
     }
 
     private static void KillQuietly(Process p)

@@ -84,10 +84,13 @@ public sealed class LogPumpTests : IDisposable
             server.Dispose(); // end of stream
         }, Ct);
 
-        await Task.Delay(500, Ct); // ample for 2 MB without back-pressure
-        long heldAt = Interlocked.Read(ref written);
-        Assert.False(writer.IsCompleted);
-        Assert.InRange(heldAt, 1, 512 * 1024);
+        // Event-driven: once the observer holds the first line, wait until the writer either finishes (the pump
+        // buffered everything: the bug) or makes no progress for a while (held back by the full pipe). Load can
+        // only pause the writer, which ends the wait early with less written: the bound below still holds.
+        await recorder.FirstLine.Task.WaitAsync(TimeSpan.FromSeconds(120), Ct);
+        long heldAt = await StalledAtAsync(() => Interlocked.Read(ref written), writer, TimeSpan.FromSeconds(1));
+        Assert.False(writer.IsCompleted, "the writer wrote everything while the log store was stalled: the pump buffered it");
+        Assert.InRange(heldAt, lineBytes, 512 * 1024);
 
         gate.Set();
         await writer;
@@ -97,12 +100,38 @@ public sealed class LogPumpTests : IDisposable
         Assert.All(logged.Select((l, i) => (l, i)), x => Assert.StartsWith(x.i.ToString("D8", System.Globalization.CultureInfo.InvariantCulture), x.l, StringComparison.Ordinal));
     }
 
+    /// <summary>
+    /// The value of <paramref name="progress"/> once it has not changed for <paramref name="quiet"/>, or once
+    /// <paramref name="worker"/> ends.
+    /// </summary>
+    private static async Task<long> StalledAtAsync(Func<long> progress, Task worker, TimeSpan quiet)
+    {
+        long last = progress();
+        var since = System.Diagnostics.Stopwatch.StartNew();
+        while (!worker.IsCompleted && since.Elapsed < quiet)
+        {
+            await Task.Delay(20, Ct);
+            long now = progress();
+            if (now != last)
+            {
+                last = now;
+                since.Restart();
+            }
+        }
+
+        return progress();
+    }
+
     private sealed class Recorder(ManualResetEventSlim? gate = null) : ILogObserver
     {
         public List<string> Lines { get; } = [];
 
+        /// <summary>Completes when the first line reaches the observer.</summary>
+        public TaskCompletionSource FirstLine { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
         public void OnLine(long offset, string maskedLine)
         {
+            FirstLine.TrySetResult();
             gate?.Wait();
             Lines.Add(maskedLine);
         }

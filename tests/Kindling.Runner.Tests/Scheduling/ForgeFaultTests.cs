@@ -12,7 +12,17 @@ namespace Kindling.Runner.Tests.Scheduling;
 /// </summary>
 public sealed class ForgeFaultTests
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+    /// <summary>How long a wait for something that takes milliseconds may last on a loaded machine before the test fails.</summary>
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
+
+    /// <summary>
+    /// A request timeout no answer takes on a loaded machine, unless a fault holds it; the Delay faults that must
+    /// time out hold their request far longer (<see cref="Held"/>).
+    /// </summary>
+    private static readonly TimeSpan GenerousTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>A Delay fault's delay that outlasts any test: the request is answered only when the client gives up or a gate opens.</summary>
+    private static readonly TimeSpan Held = TimeSpan.FromMinutes(10);
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
@@ -40,7 +50,8 @@ public sealed class ForgeFaultTests
         await using FakeGitHub fake = await FakeGitHub.StartAsync();
         FakeJob gh = fake.QueueJob("acme/app", "build", "self-hosted", "kindling");
         // MaxRetries 1: two requests per registration; the first registration (both requests) fails.
-        fake.AddFault(new FakeForgeFault { Kind = kind, Status = 502, Delay = TimeSpan.FromSeconds(3), PathContains = "generate-jitconfig", Times = 2 });
+        // A Delay fault is held until the client's request timeout gives up on it (GenerousTimeout).
+        fake.AddFault(new FakeForgeFault { Kind = kind, Status = 502, Delay = Held, PathContains = "generate-jitconfig", Times = 2 });
         await using var h = new RunnerHarness(GitHubTenant(fake));
 
         JobRecord job = await RunUntilAsync(h, () => h.Store.List() is [{ State: JobState.Cleaned } j] ? j : null);
@@ -81,10 +92,19 @@ public sealed class ForgeFaultTests
         await using var h = new RunnerHarness(RunnerHarness.Merge(GitHubTenant(fake), new() { ["Kindling:Forge:GitHub:MaxRetries"] = "0" }));
         await using RunnerHarness.LoopRun loop = h.StartLoop(Ct);
 
-        await Task.Delay(TimeSpan.FromSeconds(2), Ct);
-        int polls = fake.Requests.Count(r => r.Path.EndsWith("/actions/runs", StringComparison.Ordinal));
-        // Every 50 ms that would be ~40 polls; with backoff (25–50, 50–100, … ms) at most 7.
-        Assert.InRange(polls, 2, 9);
+        // Six failed polls; between the k-th failure and the next poll at least Backoff.Delay(k) with no jitter
+        // (25, 50, 100, 200, 400 ms for a 50 ms poll interval), where without backoff it would be 50 ms each.
+        // Load only lengthens the gaps: these are lower bounds.
+        const int failures = 6;
+        DateTimeOffset[] polls = await WaitForAsync(() =>
+            fake.Requests.Where(r => r.Path.EndsWith("/actions/runs", StringComparison.Ordinal)).Select(r => r.At).ToArray() is { Length: >= failures } p ? p : null);
+        for (int k = 1; k < failures; k++)
+        {
+            TimeSpan least = Backoff.Delay(k, TimeSpan.FromMilliseconds(50), JobDispatcher.MaxPollBackoff, 0);
+            Assert.True(polls[k] - polls[k - 1] >= least - TimeSpan.FromMilliseconds(2),
+                $"poll {k + 1} came {(polls[k] - polls[k - 1]).TotalMilliseconds} ms after failure {k}; backoff wants at least {least.TotalMilliseconds} ms");
+        }
+
         Assert.Empty(h.Store.List());
 
         fake.ClearFaults();
@@ -99,18 +119,19 @@ public sealed class ForgeFaultTests
     {
         await using FakeGitHub fake = await FakeGitHub.StartAsync();
         fake.QueueJob("acme/app", "build", "self-hosted", "kindling");
-        fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.Delay, Delay = TimeSpan.FromSeconds(5), PathContains = "/actions/runs", Times = 100_000 });
+        // The slow forge's polls never answer while the test runs (held, and the client waits for them).
+        fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.Delay, Delay = Held, PathContains = "/actions/runs", Times = 100_000 });
         LocalForge quick = Specs.Local("quick");
         await using var h = new RunnerHarness(RunnerHarness.Merge(GitHubTenant(fake), RunnerHarness.LocalTenant(1, "quick"),
-            new() { ["Kindling:Forge:GitHub:RequestTimeout"] = "00:00:30" }), quick); // slow, not timing out
+            new() { ["Kindling:Forge:GitHub:RequestTimeout"] = "00:30:00" }), quick); // slow, not timing out
         string fid = quick.Submit(Specs.Steps("q", ("x", "echo quick")), Specs.Labels);
-        var clock = Stopwatch.StartNew();
         await using RunnerHarness.LoopRun loop = h.StartLoop(Ct);
 
         await WaitAsync(() => h.Store.FindByForgeJob("local", fid) is { State: JobState.Cleaned } j ? j : null);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(4.5), $"the quick tenant's job took {clock.Elapsed}: it waited for the slow forge");
         Assert.Equal(JobState.Succeeded, quick.ResultOf(fid));
-        Assert.DoesNotContain(h.Store.List(), j => j.Tenant == "acme"); // its poll has not answered yet
+        // The quick job ran from start to cleaned while the slow forge's first poll was still unanswered.
+        Assert.DoesNotContain(fake.Requests, r => r.Path.EndsWith("/actions/runs", StringComparison.Ordinal));
+        Assert.DoesNotContain(h.Store.List(), j => j.Tenant == "acme");
     }
 
     /// <summary>
@@ -122,10 +143,12 @@ public sealed class ForgeFaultTests
     {
         await using FakeGitHub fake = await FakeGitHub.StartAsync();
         fake.QueueJob("acme/app", "build", "self-hosted", "kindling");
-        fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.Delay, Delay = TimeSpan.FromSeconds(5), PathContains = "/actions/runners/", Method = "DELETE" });
+        // The runner's DELETE is held until the test has swept.
+        var swept = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.Delay, Until = swept.Task, PathContains = "/actions/runners/", Method = "DELETE" });
         await using var h = new RunnerHarness(RunnerHarness.Merge(GitHubTenant(fake), new()
         {
-            ["Kindling:Forge:GitHub:RequestTimeout"] = "00:00:30", ["Kindling:ReapInterval"] = "01:00:00",
+            ["Kindling:Forge:GitHub:RequestTimeout"] = "00:30:00", ["Kindling:ReapInterval"] = "01:00:00",
         }));
         await using RunnerHarness.LoopRun loop = h.StartLoop(Ct);
 
@@ -134,6 +157,7 @@ public sealed class ForgeFaultTests
         await h.Reaper.ReapPeriodicAsync(new HashSet<long> { finished.Id }, Ct);
         Assert.Equal(finished.RunnerName, Assert.Single(fake.Runners).Name);
         Assert.Contains(finished.VmId!, h.Launcher.ReapCalls[^1]); // nor is its VM's jail an orphan
+        swept.SetResult();
 
         JobRecord cleaned = await WaitAsync(() => h.Store.Get(finished.Id) is { State: JobState.Cleaned } j ? j : null);
         Assert.Equal([JobState.Queued, JobState.Preparing, JobState.Booting, JobState.Running, JobState.Succeeded, JobState.Cleaned],
@@ -147,7 +171,7 @@ public sealed class ForgeFaultTests
         ["Kindling:Tenants:0:Name"] = "acme", ["Kindling:Tenants:0:Forge:Repositories:0"] = "acme/app",
         ["Kindling:Tenants:0:Credentials:Token"] = "ghp_x", ["Kindling:Forge:GitHub:BaseUrl"] = fake.BaseUrl.ToString(),
         ["Kindling:Forge:GitHub:MaxRetries"] = "1", ["Kindling:Forge:GitHub:RetryBaseDelay"] = "00:00:00.010",
-        ["Kindling:Forge:GitHub:RequestTimeout"] = "00:00:00.500",
+        ["Kindling:Forge:GitHub:RequestTimeout"] = GenerousTimeout.ToString(),
     };
 
     private static async Task<JobRecord> RunUntilAsync(RunnerHarness h, Func<JobRecord?> done)
@@ -156,14 +180,16 @@ public sealed class ForgeFaultTests
         return await WaitAsync(done);
     }
 
-    private static async Task<JobRecord> WaitAsync(Func<JobRecord?> done)
+    private static Task<JobRecord> WaitAsync(Func<JobRecord?> done) => WaitForAsync(done);
+
+    private static async Task<T> WaitForAsync<T>(Func<T?> done) where T : class
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < Patience)
         {
-            if (done() is { } job)
+            if (done() is { } value)
             {
-                return job;
+                return value;
             }
 
             await Task.Delay(20, Ct);

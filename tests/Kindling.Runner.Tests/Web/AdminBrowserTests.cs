@@ -112,21 +112,26 @@ public sealed class AdminBrowserTests : IAsyncLifetime
         TestContext.Current.SendDiagnosticMessage($"browser test took {clock.Elapsed.TotalSeconds:0.0} s");
     }
 
-    /// <summary>A job that fails while its page is open gains the Re-run button without a reload.</summary>
+    /// <summary>
+    /// A job that fails while its page is open gains the Re-run button without a reload. The job runs until the
+    /// test ends it (its VM dies under it, which fails the job), so a slow browser on a loaded machine cannot miss
+    /// the running state.
+    /// </summary>
     [ChromiumFact]
     public async Task JobPage_JobFailsWhileOpen_ReRunAppearsWithoutReload()
     {
-        long id = await _web.SubmitAsync("acme", Specs.Steps("flaky", ("Wait", "echo waiting\nsleep 3"), ("Fail", "echo failing\nexit 3")), "acme/app");
+        long id = await _web.SubmitAsync("acme", Specs.Steps("flaky", ("Wait", "echo waiting\nsleep 3600"), ("Never", "echo unreachable")), "acme/app");
         IPage page = await _browser!.NewPageAsync();
         await page.GotoAsync("/login");
         await page.FillAsync("input[name=password]", KindlingWebFactory.AdminToken);
         await page.ClickAsync("button[type=submit]");
-        await _web.WaitForAsync(id, j => j.Job.State == JobState.Running);
+        JobWithResult running = await _web.WaitForAsync(id, j => j.Job.State == JobState.Running);
         await page.GotoAsync($"/jobs/{id}");
         await page.WaitForSelectorAsync("#job-state[data-state=running]");
         Assert.False(await page.Locator("button:text('Re-run')").IsVisibleAsync());
         await page.EvaluateAsync("() => { window.__samePage = true; }");
 
+        Process.GetProcessById(running.Job.VmmPid!.Value).Kill(); // the VM dies mid-job: the job fails
         await page.WaitForSelectorAsync("#job-state[data-state=failed]");
         await page.Locator("button:text('Re-run')").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible });
         Assert.True(await page.EvaluateAsync<bool>("() => window.__samePage === true"), "the page was reloaded");

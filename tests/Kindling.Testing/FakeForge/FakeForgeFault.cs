@@ -9,7 +9,7 @@ public enum FakeForgeFaultKind
     TooManyRequests,
     /// <summary>403 "secondary rate limit", with <c>retry-after</c> when RetryAfter is set.</summary>
     SecondaryLimit,
-    /// <summary>Wait <see cref="FakeForgeFault.Delay"/> (real time) before answering normally: slow or timed-out responses.</summary>
+    /// <summary>Wait <see cref="FakeForgeFault.Delay"/> (real time), or until <see cref="FakeForgeFault.Until"/>, before answering normally: slow or timed-out responses.</summary>
     Delay,
 }
 
@@ -24,6 +24,9 @@ public sealed class FakeForgeFault
     public int Status { get; init; } = 503;
     public TimeSpan? RetryAfter { get; init; }
     public TimeSpan Delay { get; init; }
+
+    /// <summary>For <see cref="FakeForgeFaultKind.Delay"/>: hold the request until this completes (instead of <see cref="Delay"/>).</summary>
+    public Task? Until { get; init; }
 }
 
 /// <summary>One request the fake saw.</summary>

@@ -195,7 +195,7 @@ public sealed class FakeGitHub : IAsyncDisposable
         {
             if (fault is { Kind: FakeForgeFaultKind.Delay })
             {
-                await Task.Delay(fault.Delay, ctx.RequestAborted);
+                await (fault.Until is { } until ? until.WaitAsync(ctx.RequestAborted) : Task.Delay(fault.Delay, ctx.RequestAborted));
             }
 
             string? auth = ctx.Request.Headers.Authorization;
