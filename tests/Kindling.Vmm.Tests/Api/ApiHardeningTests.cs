@@ -63,6 +63,7 @@ public sealed class ApiHardeningTests
         string fault = await oneShort.FaultAsync("PUT", "/mmds", body);
 
         Assert.Contains($"{ownBytes} bytes", fault, StringComparison.Ordinal);
+        Assert.Equal(body, await exact.GetJsonAsync("/mmds"));
     }
 
     [Theory]

@@ -1,3 +1,5 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 
 namespace Kindling.Vmm.Mmds;
@@ -67,7 +69,10 @@ public sealed class MmdsDataStore
         _initialized = true;
     }
 
-    public string ToJson() => _data.ToJsonString();
+    /// <summary>The store as JSON with only the escapes JSON requires: <c>2&gt;&amp;1</c> reads back as it was PUT.</summary>
+    public string ToJson() => _data.ToJsonString(ReadableJson);
+
+    private static readonly JsonSerializerOptions ReadableJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private void CheckSize(JsonObject candidate, string what)
     {

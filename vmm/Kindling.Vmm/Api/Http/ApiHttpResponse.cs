@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using Kindling.Vmm.Config;
 
@@ -13,8 +14,24 @@ public sealed record ApiHttpResponse(int StatusCode, string? JsonBody, bool Clos
     public static ApiHttpResponse Json(string body) => new(200, body);
 
     /// <summary>An error answer; lone surrogates in <paramref name="message"/> (echoed client text) become U+FFFD.</summary>
-    public static ApiHttpResponse Fault(int statusCode, string message, bool close = false) =>
-        new(statusCode, JsonSerializer.Serialize(new ApiFault { FaultMessage = Utf16Text.Sanitize(message) }, ApiJsonContext.Default.ApiFault), close);
+    public static ApiHttpResponse Fault(int statusCode, string message, bool close = false) => new(statusCode, FaultJson(message), close);
+
+    /// <summary>
+    /// <c>{"fault_message": ...}</c> with only the escapes JSON requires (as Firecracker writes it), so that quotes,
+    /// <c>&lt;</c>, <c>&amp;</c> and non-ASCII in a message read as they are (this body never goes into HTML).
+    /// </summary>
+    public static string FaultJson(string message)
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("fault_message", Utf16Text.Sanitize(message));
+            writer.WriteEndObject();
+        }
+
+        return Encoding.UTF8.GetString(buffer.ToArray());
+    }
 
     /// <summary>The bytes on the wire; a HEAD request gets the headers only (RFC 9110 9.3.2).</summary>
     public byte[] Format(bool headRequest)
