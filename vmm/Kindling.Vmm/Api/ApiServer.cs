@@ -176,32 +176,32 @@ public sealed partial class ApiServer : IAsyncDisposable
         {
             if (request.Method == "HEAD")
             {
-                return ApiHttpResponse.Fault(405, "HEAD is not supported by this API; use GET, PUT or PATCH") with { Allow = "GET, PUT, PATCH" };
+                return ApiHttpResponse.Fault(HttpStatus.MethodNotAllowed, "HEAD is not supported by this API; use GET, PUT or PATCH") with { Allow = "GET, PUT, PATCH" };
             }
 
             ApiParseResult parsed = ApiRequestParser.Parse(request.Method, request.Target, request.Body);
             if (parsed.Action is null)
             {
-                return ApiHttpResponse.Fault(400, parsed.FaultMessage!);
+                return ApiHttpResponse.Fault(HttpStatus.BadRequest, parsed.FaultMessage!);
             }
 
             VmmOutcome outcome = await _channel.SendAsync(parsed.Action, ct);
             return outcome switch
             {
-                { IsSuccess: false, IsInternalError: true } => ApiHttpResponse.Fault(500, outcome.FaultMessage!),
-                { IsSuccess: false } => ApiHttpResponse.Fault(400, outcome.FaultMessage!),
+                { IsSuccess: false, IsInternalError: true } => ApiHttpResponse.Fault(HttpStatus.InternalServerError, outcome.FaultMessage!),
+                { IsSuccess: false } => ApiHttpResponse.Fault(HttpStatus.BadRequest, outcome.FaultMessage!),
                 { Body: null } => ApiHttpResponse.NoContent,
                 _ => ApiHttpResponse.Json(outcome.Body),
             };
         }
         catch (System.Threading.Channels.ChannelClosedException)
         {
-            return ApiHttpResponse.Fault(503, "the VMM is shutting down; the request was not applied", close: true);
+            return ApiHttpResponse.Fault(HttpStatus.ServiceUnavailable, "the VMM is shutting down; the request was not applied", close: true);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
             LogInternalError(_logger, e, request.Method, request.Target);
-            return ApiHttpResponse.Fault(500, $"internal error ({e.GetType().Name}): {e.Message}; the request was not applied");
+            return ApiHttpResponse.Fault(HttpStatus.InternalServerError, $"internal error ({e.GetType().Name}): {e.Message}; the request was not applied");
         }
     }
 

@@ -9,9 +9,9 @@ namespace Kindling.Vmm.Api.Http;
 /// <summary>One answer on the API socket: 204, 200 with JSON, or an error status with <c>{"fault_message": ...}</c>.</summary>
 public sealed record ApiHttpResponse(int StatusCode, string? JsonBody, bool Close = false, string? Allow = null)
 {
-    public static ApiHttpResponse NoContent { get; } = new(204, null);
+    public static ApiHttpResponse NoContent { get; } = new(HttpStatus.NoContent, null);
 
-    public static ApiHttpResponse Json(string body) => new(200, body);
+    public static ApiHttpResponse Json(string body) => new(HttpStatus.Ok, body);
 
     /// <summary>An error answer; lone surrogates in <paramref name="message"/> (echoed client text) become U+FFFD.</summary>
     public static ApiHttpResponse Fault(int statusCode, string message, bool close = false) => new(statusCode, FaultJson(message), close);
@@ -38,8 +38,8 @@ public sealed record ApiHttpResponse(int StatusCode, string? JsonBody, bool Clos
     {
         byte[] body = JsonBody is null ? [] : Encoding.UTF8.GetBytes(JsonBody);
         var head = new StringBuilder();
-        head.Append(CultureInfo.InvariantCulture, $"HTTP/1.1 {StatusCode} {ReasonPhrase(StatusCode)}\r\n");
-        if (StatusCode != 204)
+        head.Append(CultureInfo.InvariantCulture, $"HTTP/1.1 {StatusCode} {HttpStatus.ReasonPhrase(StatusCode)}\r\n");
+        if (StatusCode != HttpStatus.NoContent)
         {
             if (JsonBody is not null)
             {
@@ -66,21 +66,4 @@ public sealed record ApiHttpResponse(int StatusCode, string? JsonBody, bool Clos
 
     /// <summary>The interim answer to <c>Expect: 100-continue</c>.</summary>
     public static ReadOnlyMemory<byte> Continue { get; } = "HTTP/1.1 100 Continue\r\n\r\n"u8.ToArray();
-
-    public static string ReasonPhrase(int statusCode) => statusCode switch
-    {
-        200 => "OK",
-        204 => "No Content",
-        400 => "Bad Request",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        417 => "Expectation Failed",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        503 => "Service Unavailable",
-        505 => "HTTP Version Not Supported",
-        _ => "Status",
-    };
 }

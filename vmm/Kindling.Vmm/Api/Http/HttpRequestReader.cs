@@ -50,13 +50,13 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
         {
             if (headers.ContentLength.Count > 0)
             {
-                throw Refused(400, "the request has both Transfer-Encoding and Content-Length; send one of them");
+                throw Refused(HttpStatus.BadRequest, "the request has both Transfer-Encoding and Content-Length; send one of them");
             }
 
             string coding = string.Join(",", headers.TransferEncoding).Trim();
             if (!coding.Equals("chunked", StringComparison.OrdinalIgnoreCase))
             {
-                throw Refused(400, $"Transfer-Encoding \"{coding}\" is not supported; send Content-Length or Transfer-Encoding: chunked");
+                throw Refused(HttpStatus.BadRequest, $"Transfer-Encoding \"{coding}\" is not supported; send Content-Length or Transfer-Encoding: chunked");
             }
 
             chunked = true;
@@ -70,7 +70,7 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
         {
             if (!expect.Equals("100-continue", StringComparison.OrdinalIgnoreCase))
             {
-                throw Refused(417, $"Expect \"{expect}\" is not supported; only 100-continue is");
+                throw Refused(HttpStatus.ExpectationFailed, $"Expect \"{expect}\" is not supported; only 100-continue is");
             }
 
             if (chunked || length > 0)
@@ -87,7 +87,7 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
         }
         catch (DecoderFallbackException e)
         {
-            throw Refused(400, $"the request body is not valid UTF-8 (at byte {e.Index}); send UTF-8 JSON");
+            throw Refused(HttpStatus.BadRequest, $"the request body is not valid UTF-8 (at byte {e.Index}); send UTF-8 JSON");
         }
 
         return new ApiHttpRequest(method, target, text, keepAlive);
@@ -129,7 +129,7 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
                     return null;
                 }
 
-                throw Refused(400, "the connection closed in the middle of the request head");
+                throw Refused(HttpStatus.BadRequest, "the connection closed in the middle of the request head");
             }
 
             input.AdvanceTo(buffer.Start, buffer.End);
@@ -143,12 +143,12 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
         long lineLength = haveLine ? line.Length : head.Length;
         if (lineLength > MaxRequestLineBytes)
         {
-            throw Refused(414, $"the request line is longer than {MaxRequestLineBytes} bytes");
+            throw Refused(HttpStatus.UriTooLong, $"the request line is longer than {MaxRequestLineBytes} bytes");
         }
 
         if ((haveLine || complete) && head.Length - lineLength > MaxHeaderBytes)
         {
-            throw Refused(431, $"the request headers are larger than {MaxHeaderBytes} bytes");
+            throw Refused(HttpStatus.RequestHeaderFieldsTooLarge, $"the request headers are larger than {MaxHeaderBytes} bytes");
         }
     }
 
@@ -157,25 +157,25 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
         string[] parts = line.Split(' ');
         if (parts.Length != 3 || parts[0].Length == 0 || parts[1].Length == 0)
         {
-            throw Refused(400, "the request line is not \"METHOD /path HTTP/1.1\"");
+            throw Refused(HttpStatus.BadRequest, "the request line is not \"METHOD /path HTTP/1.1\"");
         }
 
         (string method, string target, string version) = (parts[0], parts[1], parts[2]);
         if (!method.All(IsTokenChar))
         {
-            throw Refused(400, "the request method has characters that are not allowed");
+            throw Refused(HttpStatus.BadRequest, "the request method has characters that are not allowed");
         }
 
         if (target[0] != '/' || !target.All(c => c is > ' ' and < '\x7f'))
         {
-            throw Refused(400, "the request target must be a path starting with / of printable ASCII characters");
+            throw Refused(HttpStatus.BadRequest, "the request target must be a path starting with / of printable ASCII characters");
         }
 
         if (version is not ("HTTP/1.1" or "HTTP/1.0"))
         {
             throw version.StartsWith("HTTP/", StringComparison.Ordinal)
-                ? Refused(505, $"{version} is not supported; use HTTP/1.1")
-                : Refused(400, "the request line does not end with an HTTP version such as HTTP/1.1");
+                ? Refused(HttpStatus.HttpVersionNotSupported, $"{version} is not supported; use HTTP/1.1")
+                : Refused(HttpStatus.BadRequest, "the request line does not end with an HTTP version such as HTTP/1.1");
         }
 
         return (method, target, version);
@@ -185,7 +185,7 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
     {
         if (lines.Length > MaxHeaderCount)
         {
-            throw Refused(431, $"the request has more than {MaxHeaderCount} headers");
+            throw Refused(HttpStatus.RequestHeaderFieldsTooLarge, $"the request has more than {MaxHeaderCount} headers");
         }
 
         var headers = new RequestHeaders();
@@ -194,14 +194,14 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
             int colon = line.IndexOf(':', StringComparison.Ordinal);
             if (colon <= 0 || !line.AsSpan(0, colon).ToString().All(IsTokenChar))
             {
-                throw Refused(400, "a request header is not \"Name: value\"");
+                throw Refused(HttpStatus.BadRequest, "a request header is not \"Name: value\"");
             }
 
             string name = line[..colon];
             string value = line[(colon + 1)..].Trim(' ', '\t');
             if (value.Any(c => c is < ' ' and not '\t' or '\x7f'))
             {
-                throw Refused(400, $"the {name} header has control characters");
+                throw Refused(HttpStatus.BadRequest, $"the {name} header has control characters");
             }
 
             switch (name.ToLowerInvariant())
@@ -210,7 +210,7 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
                 case "transfer-encoding": headers.TransferEncoding.Add(value); break;
                 case "connection": headers.Connection.Add(value); break;
                 case "expect":
-                    headers.Expect = headers.Expect is null ? value : throw Refused(400, "the Expect header appears twice");
+                    headers.Expect = headers.Expect is null ? value : throw Refused(HttpStatus.BadRequest, "the Expect header appears twice");
                     break;
             }
         }
@@ -226,12 +226,12 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
             string text = item.Trim(' ', '\t');
             if (text.Length is 0 or > 19 || !long.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out long n))
             {
-                throw Refused(400, $"Content-Length \"{Shorten(text)}\" is not a number of bytes");
+                throw Refused(HttpStatus.BadRequest, $"Content-Length \"{Shorten(text)}\" is not a number of bytes");
             }
 
             if (length is { } previous && previous != n)
             {
-                throw Refused(400, "the request has Content-Length headers that disagree");
+                throw Refused(HttpStatus.BadRequest, "the request has Content-Length headers that disagree");
             }
 
             length = n;
@@ -239,7 +239,7 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
 
         if (length > maxBodyBytes)
         {
-            throw Refused(413, $"the request body is {length} bytes; the limit is {maxBodyBytes} bytes");
+            throw Refused(HttpStatus.ContentTooLarge, $"the request body is {length} bytes; the limit is {maxBodyBytes} bytes");
         }
 
         return length ?? 0;
@@ -265,7 +265,7 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
 
             if (result.IsCompleted)
             {
-                throw Refused(400, $"the connection closed after {buffer.Length} of the {length} body bytes that Content-Length announced");
+                throw Refused(HttpStatus.BadRequest, $"the connection closed after {buffer.Length} of the {length} body bytes that Content-Length announced");
             }
 
             input.AdvanceTo(buffer.Start, buffer.End);
@@ -289,7 +289,7 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
             body.Write(chunk);
             if (await ReadLineAsync(0, "chunk end", ct) != "")
             {
-                throw Refused(400, "a chunk is longer than its size says");
+                throw Refused(HttpStatus.BadRequest, "a chunk is longer than its size says");
             }
         }
     }
@@ -299,13 +299,13 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
         string hex = line.Split(';', 2)[0].Trim(' ', '\t');
         if (hex.Length == 0 || !hex.All(char.IsAsciiHexDigit))
         {
-            throw Refused(400, $"the chunk size \"{Shorten(hex)}\" is not a hexadecimal number");
+            throw Refused(HttpStatus.BadRequest, $"the chunk size \"{Shorten(hex)}\" is not a hexadecimal number");
         }
 
         string digits = hex.TrimStart('0');
         if (digits.Length > 15 || soFar + (digits.Length == 0 ? 0 : long.Parse(digits, NumberStyles.HexNumber, CultureInfo.InvariantCulture)) > maxBodyBytes)
         {
-            throw Refused(413, $"the chunked request body is larger than the limit of {maxBodyBytes} bytes");
+            throw Refused(HttpStatus.ContentTooLarge, $"the chunked request body is larger than the limit of {maxBodyBytes} bytes");
         }
 
         return digits.Length == 0 ? 0 : long.Parse(digits, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
@@ -325,7 +325,7 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
             total += line.Length + 2;
             if (total > MaxHeaderBytes)
             {
-                throw Refused(431, $"the request trailers are larger than {MaxHeaderBytes} bytes");
+                throw Refused(HttpStatus.RequestHeaderFieldsTooLarge, $"the request trailers are larger than {MaxHeaderBytes} bytes");
             }
         }
     }
@@ -342,7 +342,7 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
             {
                 if (line.Length > limit)
                 {
-                    throw Refused(400, limit == 0 ? $"expected CRLF at the {what}" : $"the {what} is longer than {limit} bytes");
+                    throw Refused(HttpStatus.BadRequest, limit == 0 ? $"expected CRLF at the {what}" : $"the {what} is longer than {limit} bytes");
                 }
 
                 string text = Encoding.Latin1.GetString(line);
@@ -352,12 +352,12 @@ public sealed class HttpRequestReader(PipeReader input, long maxBodyBytes)
 
             if (buffer.Length > limit + 1)
             {
-                throw Refused(400, limit == 0 ? $"expected CRLF at the {what}" : $"the {what} is longer than {limit} bytes");
+                throw Refused(HttpStatus.BadRequest, limit == 0 ? $"expected CRLF at the {what}" : $"the {what} is longer than {limit} bytes");
             }
 
             if (result.IsCompleted)
             {
-                throw Refused(400, $"the connection closed in the middle of the {what}");
+                throw Refused(HttpStatus.BadRequest, $"the connection closed in the middle of the {what}");
             }
 
             input.AdvanceTo(buffer.Start, buffer.End);
@@ -392,13 +392,13 @@ public sealed class HttpRequestRefusedException : Exception
 {
     public HttpRequestRefusedException(int statusCode, string message) : base(message) => StatusCode = statusCode;
 
-    public HttpRequestRefusedException(string message, Exception innerException) : base(message, innerException) => StatusCode = 400;
+    public HttpRequestRefusedException(string message, Exception innerException) : base(message, innerException) => StatusCode = HttpStatus.BadRequest;
 
-    public HttpRequestRefusedException(string message) : this(400, message)
+    public HttpRequestRefusedException(string message) : this(HttpStatus.BadRequest, message)
     {
     }
 
-    public HttpRequestRefusedException() : this(400, "bad request")
+    public HttpRequestRefusedException() : this(HttpStatus.BadRequest, "bad request")
     {
     }
 
