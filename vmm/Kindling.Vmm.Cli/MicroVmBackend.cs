@@ -15,34 +15,36 @@ namespace Kindling.Vmm.Cli;
 /// configuration, with the metadata service answering on the interfaces that mmds-config names.
 /// </summary>
 /// <remarks>
-/// The serial sink, the metrics reporter and the VMM's log file follow the effective configuration at
-/// InstanceStart, whether it came from --config-file or from PUT /serial, /metrics and /logger (the runner's
-/// path): sinks opened before (from the config file) are kept, missing ones are opened here. All of them are
-/// owned, flushed and closed by this backend.
+/// The VMM's log file and the metrics destination are opened when they are configured (PUT /logger, PUT /metrics,
+/// or the config file), as Firecracker does: a path that cannot be opened is refused then, FlushMetrics works
+/// before boot, and a later PUT replaces them. The periodic metrics lines start with the guest. The serial sink is
+/// opened at InstanceStart from the configuration of that moment; a failed InstanceStart closes what it opened, so
+/// the next attempt follows the PUTs made in between. All sinks are owned, flushed and closed by this backend.
 /// </remarks>
 public sealed class MicroVmBackend : IVmmBackend, IDisposable
 {
-    private readonly ILoggerFactory _loggers;
     private readonly TimeProvider _time;
     private readonly string _id;
     private readonly Func<ISerialOutput> _stdout;
+    private readonly ILoggerFactory _loggers;
+    private readonly SwitchableLoggerProvider? _fileLog;
     private readonly TaskCompletionSource<MicroVm> _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ISerialOutput? _serial;
     private MetricsReporter? _metrics;
-    private VmmLoggerProvider? _fileLog;
-    private bool _fileLogOwnedByFactory;
+    private LineSink? _metricsSink;
     private MicroVm? _vm;
 
     /// <param name="stdout">The serial sink when no serial_out_path is configured.</param>
-    /// <param name="fileLog">The log file already attached to <paramref name="loggers"/> (from the config file), if any.</param>
-    public MicroVmBackend(ILoggerFactory loggers, TimeProvider time, string id, Func<ISerialOutput> stdout,
-        MetricsReporter? metrics = null, VmmLoggerProvider? fileLog = null)
+    /// <param name="fileLog">
+    /// The switchable provider attached to <paramref name="loggers"/> that <see cref="ConfigureLogger"/> points at
+    /// the configured log file; null: the log file cannot be configured.
+    /// </param>
+    public MicroVmBackend(ILoggerFactory loggers, TimeProvider time, string id, Func<ISerialOutput> stdout, SwitchableLoggerProvider? fileLog = null)
     {
         _loggers = loggers;
         _time = time;
         _id = id;
         _stdout = stdout;
-        _metrics = metrics;
         _fileLog = fileLog;
     }
 
@@ -52,13 +54,79 @@ public sealed class MicroVmBackend : IVmmBackend, IDisposable
     /// <summary>The metrics reporter, once one is configured.</summary>
     public MetricsReporter? Metrics => _metrics;
 
+    public void ConfigureLogger(LoggerConfig logger)
+    {
+        if (_fileLog is null)
+        {
+            throw new VmmActionException("logger: this VMM was started without a configurable log");
+        }
+
+        if (logger.LogPath is not { Length: > 0 })
+        {
+            _fileLog.Replace(null);
+            return;
+        }
+
+        VmmLoggerProvider next;
+        try
+        {
+            next = new VmmLoggerProvider(logger, _id, _time);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new VmmActionException($"logger.log_path {logger.LogPath} cannot be opened for writing: {e.Message}", e);
+        }
+
+        _fileLog.Replace(next);
+    }
+
+    public void ConfigureMetrics(MetricsConfig metrics)
+    {
+        LineSink sink;
+        try
+        {
+            sink = new LineSink(metrics.MetricsPath, _time);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new VmmActionException($"metrics.metrics_path {metrics.MetricsPath} cannot be opened for writing: {e.Message}", e);
+        }
+
+        (MetricsReporter? previous, LineSink? previousSink) = (_metrics, _metricsSink);
+        (_metrics, _metricsSink) = (new MetricsReporter(sink, _time), sink);
+        previous?.Dispose();
+        previousSink?.Dispose();
+    }
+
     public void Start(VmConfig config, MmdsDataStore mmds)
+    {
+        bool serialOpenedHere = _serial is null;
+        try
+        {
+            StartMachine(config, mmds);
+        }
+        catch
+        {
+            // Nothing half-done: the next InstanceStart opens the serial sink the configuration names then.
+            if (serialOpenedHere)
+            {
+                (_serial as IDisposable)?.Dispose();
+                _serial = null;
+            }
+
+            throw;
+        }
+
+        _started.TrySetResult(_vm!);
+    }
+
+    private void StartMachine(VmConfig config, MmdsDataStore mmds)
     {
         VirtualMachineOptions options;
         try
         {
-            OpenSinks(config);
-            options = ConfigMapping.ToOptions(config, _serial!);
+            _serial ??= config.Serial?.SerialOutPath is { Length: > 0 } serialPath ? SerialOutputs.Open(serialPath, _time) : _stdout();
+            options = ConfigMapping.ToOptions(config, _serial);
         }
         catch (Exception e) when (e is CliException or IOException or UnauthorizedAccessException)
         {
@@ -73,12 +141,6 @@ public sealed class MicroVmBackend : IVmmBackend, IDisposable
             _vm = MicroVm.Create(config, options, _loggers, _time, iface => mmdsIfaces.Contains(iface.IfaceId)
                 ? new MmdsNetworkStack(responder, _time, mmdsAddress, _loggers.CreateLogger<MmdsNetworkStack>())
                 : null);
-            if (_vm.Machine.Fallback is { } fallback)
-            {
-                // Which instructions the VMM completed for the host's KVM emulator, and how often (issue 11).
-                _metrics?.Register("instruction_fallback", () => fallback.Counts);
-            }
-
             _vm.Start();
         }
         catch (Exception e) when (e is not VmmActionException and not OutOfMemoryException)
@@ -88,7 +150,21 @@ public sealed class MicroVmBackend : IVmmBackend, IDisposable
             throw new VmmActionException(e.Message, e); // already names what failed (KVM, kernel, disk, TAP)
         }
 
-        _started.TrySetResult(_vm);
+        if (_metrics is { } metrics)
+        {
+            if (_serial is PipeSerialOutput pipe)
+            {
+                metrics.RegisterSerial(pipe.Metrics);
+            }
+
+            if (_vm.Machine.Fallback is { } fallback)
+            {
+                // Which instructions the VMM completed for the host's KVM emulator, and how often (issue 11).
+                metrics.Register("instruction_fallback", () => fallback.Counts);
+            }
+
+            metrics.Start();
+        }
     }
 
     public void Pause() => throw new VmmActionException("pausing a microVM is not supported yet");
@@ -120,31 +196,6 @@ public sealed class MicroVmBackend : IVmmBackend, IDisposable
         _metrics?.Flush();
         (_serial as IDisposable)?.Dispose();
         _metrics?.Dispose();
-        if (!_fileLogOwnedByFactory)
-        {
-            _fileLog?.Dispose();
-        }
-    }
-
-    private void OpenSinks(VmConfig config)
-    {
-        if (_fileLog is null && config.Logger is { LogPath.Length: > 0 } logger)
-        {
-            _fileLog = new VmmLoggerProvider(logger, _id, _time);
-            _loggers.AddProvider(_fileLog); // the factory disposes providers added this way
-            _fileLogOwnedByFactory = true;
-        }
-
-        _serial ??= config.Serial?.SerialOutPath is { Length: > 0 } serialPath ? SerialOutputs.Open(serialPath, _time) : _stdout();
-        if (_metrics is null && config.Metrics is { } metrics)
-        {
-            _metrics = new MetricsReporter(new LineSink(metrics.MetricsPath, _time), _time);
-            if (_serial is PipeSerialOutput pipe)
-            {
-                _metrics.RegisterSerial(pipe.Metrics);
-            }
-
-            _metrics.Start();
-        }
+        _metricsSink?.Dispose();
     }
 }

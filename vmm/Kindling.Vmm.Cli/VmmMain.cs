@@ -34,16 +34,14 @@ public static class VmmMain
             string id = cli.Id ?? "anonymous-instance";
             VmConfig? config = cli.ConfigFile is null ? null : VmConfigJson.LoadFile(cli.ConfigFile);
 
-            // The log file from the config file is open before the API starts (it logs the API's requests);
-            // the backend owns it, and opens the one PUT /logger configures at InstanceStart.
-            VmmLoggerProvider? fileLog = config?.Logger is { LogPath.Length: > 0 } loggerConfig
-                ? new VmmLoggerProvider(loggerConfig, id, time)
-                : null;
+            // The log file (from the config file, or PUT /logger) sits behind one switchable provider: it is open
+            // before the API starts (it logs the API's requests), and a PUT /logger before boot replaces it.
             // A plain LoggerFactory over our providers: no dependency-injection container, options or configuration
             // binding at start-up (LoggerFactory.Create builds all three).
+            using var fileLog = new SwitchableLoggerProvider();
             using var console = new StderrLoggerProvider(Console.Error, time);
             using var loggers = new LoggerFactory(
-                fileLog is null ? [console] : [console, fileLog],
+                [console, fileLog],
                 new LoggerFilterOptions { MinLevel = CliArguments.ParseLogLevel(cli.LogLevel) });
 
             var mmds = new MmdsDataStore(time, cli.MmdsSizeLimit ?? MmdsDataStore.DefaultSizeLimit);
@@ -52,8 +50,18 @@ public static class VmmMain
                 mmds.Put(LoadMetadata(metadataPath));
             }
 
-            using var backend = new MicroVmBackend(loggers, time, id, () => SerialOutputs.ForStdout(Console.OpenStandardOutput(), time), fileLog: fileLog);
-            var controller = new VmmController(backend, mmds, id, config);
+            using var backend = new MicroVmBackend(loggers, time, id, () => SerialOutputs.ForStdout(Console.OpenStandardOutput(), time), fileLog);
+            if (config?.Logger is { } loggerConfig)
+            {
+                backend.ConfigureLogger(loggerConfig);
+            }
+
+            if (config?.Metrics is { } metricsConfig)
+            {
+                backend.ConfigureMetrics(metricsConfig);
+            }
+
+            var controller = new VmmController(backend, mmds, id, config, loggers.CreateLogger<VmmController>());
             using var shutdown = new CancellationTokenSource();
             using PosixSignalRegistration sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
             {
@@ -116,7 +124,7 @@ public static class VmmMain
             }
         }
         catch (Exception e) when (e is CliException or VmConfigException or KvmException or BootException or GuestMemoryException
-                                      or VmmActionException or JsonException)
+                                      or VmmActionException or JsonException or MmdsException)
         {
             Console.Error.WriteLine($"kindling-vmm: {e.Message}");
             return Failure;
@@ -135,13 +143,14 @@ public static class VmmMain
 
     private static JsonNode? LoadMetadata(string path)
     {
+        string json = VmConfigJson.ReadUtf8File(path, "--metadata");
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path));
+            return MmdsJson.Parse(json, $"--metadata {path}");
         }
-        catch (JsonException e)
+        catch (MmdsException e)
         {
-            throw new CliException($"--metadata {path}: invalid JSON: {e.Message}", e);
+            throw new CliException(e.Message, e);
         }
     }
 }

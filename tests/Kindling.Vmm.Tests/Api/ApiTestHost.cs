@@ -38,6 +38,8 @@ internal sealed class ApiTestHost : IAsyncDisposable
 
     public HttpClient Client { get; }
 
+    public string SocketPath => _server.SocketPath;
+
     public VmmController Controller { get; }
 
     public FakeVmmBackend Backend { get; }

@@ -1,12 +1,14 @@
-using System.Text.Json;
 using System.Text.Json.Nodes;
 using Kindling.Vmm.Config;
+using Kindling.Vmm.Mmds;
 
 namespace Kindling.Vmm.Api;
 
 /// <summary>
 /// Turns one HTTP request (method, path, body) into a <see cref="VmmAction"/>, or a fault message for a 400.
-/// Pure: no state, no devices. Paths and bodies are Firecracker's (firecracker.yaml).
+/// Pure: no state, no devices. Paths and bodies are Firecracker's (firecracker.yaml). The path is taken as sent:
+/// never percent-decoded and never dot-normalised, so a request names exactly one resource; ids in the path are
+/// checked as Firecracker checks them (1..64 of A-Z a-z 0-9 _).
 /// </summary>
 public static class ApiRequestParser
 {
@@ -23,12 +25,23 @@ public static class ApiRequestParser
         {
             return new ApiParseResult(null, e.Message);
         }
+        catch (MmdsException e)
+        {
+            return new ApiParseResult(null, e.Message);
+        }
     }
 
     private static VmmAction Route(string method, string path, string body)
     {
         string[] segments = path.Split('/', StringSplitOptions.RemoveEmptyEntries);
         string resource = segments.Length == 0 ? "/" : segments[0];
+        if (resource is "drives" or "network-interfaces" && segments.Length == 2 && segments[1] is not ("." or ".."))
+        {
+            VmConfigValidator.ValidateId(segments[1], resource == "drives" ? "drive_id in the path" : "iface_id in the path");
+        }
+
+        CheckSegments(method, path, segments);
+
         switch (method, resource, segments.Length)
         {
             case ("GET", "/", 0): return new GetInstanceInfo();
@@ -96,13 +109,24 @@ public static class ApiRequestParser
     private static JsonNode? JsonBody(string body, string what)
     {
         RequireBody(body, what);
-        try
+        return MmdsJson.Parse(body, what);
+    }
+
+    /// <summary>Segments are names of the API's resources and ids: no dot segments, no percent-encoding.</summary>
+    private static void CheckSegments(string method, string path, string[] segments)
+    {
+        foreach (string segment in segments)
         {
-            return JsonNode.Parse(body, documentOptions: new JsonDocumentOptions { MaxDepth = 64 });
-        }
-        catch (JsonException e)
-        {
-            throw new VmConfigException($"{what}: invalid JSON: {e.Message}", e);
+            if (segment is "." or "..")
+            {
+                throw new VmConfigException($"Invalid request path: {method} {path}: the segments . and .. are not allowed (paths are never normalised)");
+            }
+
+            if (!segment.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-'))
+            {
+                throw new VmConfigException(
+                    $"Invalid request method and/or path: {method} {path}: path segments are resource names and ids of A-Z a-z 0-9 _ (no percent-encoding or query)");
+            }
         }
     }
 

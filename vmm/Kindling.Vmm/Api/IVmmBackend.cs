@@ -20,8 +20,24 @@ public interface IVmmBackend
     /// <summary>Injects Ctrl+Alt+Del through the i8042.</summary>
     void SendCtrlAltDel();
 
-    /// <summary>Writes one metrics line now (pre- or post-boot).</summary>
+    /// <summary>Writes one metrics line now (pre- or post-boot, once a metrics destination is configured).</summary>
     void FlushMetrics();
+
+    /// <summary>
+    /// Pre-boot PUT /logger: the VMM's log goes to <paramref name="logger"/>'s log_path from now on (Firecracker
+    /// initialises its logger at once); a later PUT replaces it. Refuses a destination it cannot open.
+    /// </summary>
+    void ConfigureLogger(LoggerConfig logger)
+    {
+    }
+
+    /// <summary>
+    /// Pre-boot PUT /metrics: opens the metrics destination now, so FlushMetrics works before boot; the periodic
+    /// lines start with the guest. A later PUT replaces it. Refuses a destination it cannot open.
+    /// </summary>
+    void ConfigureMetrics(MetricsConfig metrics)
+    {
+    }
 
     /// <summary>Post-boot: swaps the backing file and/or the rate limiter of a drive.</summary>
     void UpdateBlockDevice(string driveId, string? pathOnHost, RateLimiterConfig? rateLimiter);

@@ -1,6 +1,8 @@
 using System.Text.Json;
 using Kindling.Vmm.Config;
 using Kindling.Vmm.Mmds;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kindling.Vmm.Api;
 
@@ -9,7 +11,7 @@ namespace Kindling.Vmm.Api;
 /// Each action is validated on a candidate copy and committed only on success, so a refused request leaves the
 /// state exactly as it was. Runs on one thread (the VMM loop); the API thread never calls it directly.
 /// </summary>
-public sealed class VmmController
+public sealed partial class VmmController
 {
     public const string AppName = "kindling-vmm";
     public const int DefaultVcpuCount = 1;
@@ -17,13 +19,15 @@ public sealed class VmmController
 
     private readonly IVmmBackend _backend;
     private readonly string _id;
+    private readonly ILogger _logger;
     private VmConfig _config;
 
-    public VmmController(IVmmBackend backend, MmdsDataStore mmds, string id, VmConfig? initial = null)
+    public VmmController(IVmmBackend backend, MmdsDataStore mmds, string id, VmConfig? initial = null, ILogger? logger = null)
     {
         _backend = backend;
         Mmds = mmds;
         _id = id;
+        _logger = logger ?? NullLogger.Instance;
         _config = initial ?? new VmConfig();
         if (_config.MmdsConfig is { } mmdsConfig)
         {
@@ -44,7 +48,10 @@ public sealed class VmmController
     private MachineConfig EffectiveMachineConfig =>
         _config.MachineConfig ?? new MachineConfig { VcpuCount = DefaultVcpuCount, MemSizeMib = DefaultMemSizeMib };
 
-    /// <summary>Applies one action; never throws for a refused request (the fault is in the outcome).</summary>
+    /// <summary>
+    /// Applies one action; never throws (the fault is in the outcome). An exception no validation foresaw is
+    /// logged here, once, and answered as an internal error: a request may fail, the VMM loop never does.
+    /// </summary>
     public VmmOutcome Handle(VmmAction action)
     {
         try
@@ -63,7 +70,15 @@ public sealed class VmmController
         {
             return VmmOutcome.Fault(e.Message);
         }
+        catch (Exception e)
+        {
+            LogUnexpected(_logger, e, action.GetType().Name);
+            return VmmOutcome.InternalError($"internal error in {action.GetType().Name} ({e.GetType().Name}: {e.Message}); the request was not applied");
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Action} failed unexpectedly; answered with an internal error, configuration unchanged")]
+    private static partial void LogUnexpected(ILogger logger, Exception exception, string action);
 
     private VmmOutcome Dispatch(VmmAction action) => action switch
     {
@@ -78,8 +93,8 @@ public sealed class VmmController
         InsertNetworkDevice a => PreBoot("network-interfaces", () => InsertInterface(a.Interface)),
         SetVsockDevice a => PreBoot("vsock", () => Commit(_config with { Vsock = Checked(a.Vsock, VmConfigValidator.Validate) })),
         SetEntropyDevice a => PreBoot("entropy", () => SetEntropy(a.Entropy)),
-        ConfigureLogger a => PreBoot("logger", () => Commit(_config with { Logger = Checked(a.Logger, VmConfigValidator.Validate) })),
-        ConfigureMetrics a => PreBoot("metrics", () => Commit(_config with { Metrics = Checked(a.Metrics, VmConfigValidator.Validate) })),
+        ConfigureLogger a => PreBoot("logger", () => SetLogger(a.Logger)),
+        ConfigureMetrics a => PreBoot("metrics", () => SetMetrics(a.Metrics)),
         ConfigureSerial a => PreBoot("serial", () => Commit(_config with { Serial = Checked(a.Serial, VmConfigValidator.Validate) })),
         SetMmdsConfig a => PreBoot("mmds/config", () => SetMmdsConfig(a.Config)),
         UpdateBlockDevice a => PostBoot("drives", () => UpdateDrive(a.Update)),
@@ -187,6 +202,20 @@ public sealed class VmmController
         Commit(_config with { NetworkInterfaces = ReplaceOrAppend(_config.NetworkInterfaces, iface, i => i.IfaceId == iface.IfaceId) });
     }
 
+    private void SetLogger(LoggerConfig logger)
+    {
+        VmConfigValidator.Validate(logger);
+        _backend.ConfigureLogger(logger);
+        Commit(_config with { Logger = logger });
+    }
+
+    private void SetMetrics(MetricsConfig metrics)
+    {
+        VmConfigValidator.Validate(metrics);
+        _backend.ConfigureMetrics(metrics);
+        Commit(_config with { Metrics = metrics });
+    }
+
     private void SetEntropy(EntropyConfig entropy)
     {
         if (entropy.RateLimiter is not null)
@@ -218,6 +247,8 @@ public sealed class VmmController
         {
             throw new VmConfigException($"drives[{update.DriveId}].path_on_host is empty");
         }
+
+        VmConfigValidator.RequirePath(update.PathOnHost, $"drives[{update.DriveId}].path_on_host");
 
         if (update.RateLimiter is not null)
         {

@@ -3,10 +3,11 @@ namespace Kindling.Vmm.Api;
 /// <summary>The VMM loop's answer to one <see cref="VmmAction"/>: success (with an optional JSON body) or a fault.</summary>
 public sealed record VmmOutcome
 {
-    private VmmOutcome(string? body, string? fault)
+    private VmmOutcome(string? body, string? fault, bool internalError = false)
     {
         Body = body;
         FaultMessage = fault;
+        IsInternalError = internalError;
     }
 
     /// <summary>The JSON body of a successful GET; null for a 204.</summary>
@@ -17,9 +18,14 @@ public sealed record VmmOutcome
 
     public bool IsSuccess => FaultMessage is null;
 
+    /// <summary>The action failed in a way no validation foresaw (a 500); the state was left as it was.</summary>
+    public bool IsInternalError { get; }
+
     public static VmmOutcome NoContent { get; } = new(null, null);
 
     public static VmmOutcome Json(string body) => new(body, null);
 
     public static VmmOutcome Fault(string message) => new(null, message);
+
+    public static VmmOutcome InternalError(string message) => new(null, message, internalError: true);
 }

@@ -1,10 +1,14 @@
+using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
 
 namespace Kindling.Vmm.Config;
 
-/// <summary>Parsing of the config file and API bodies: unknown fields and wrong types are errors naming the field.</summary>
+/// <summary>
+/// Parsing of the config file and API bodies: unknown fields, wrong types, duplicate fields and invalid UTF-8 are
+/// errors naming the field (or the byte).
+/// </summary>
 public static class VmConfigJson
 {
     /// <summary>Strict options: unknown members are refused, as Firecracker's serde(deny_unknown_fields) does.</summary>
@@ -19,6 +23,7 @@ public static class VmConfigJson
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
         RespectRequiredConstructorParameters = true,
         RespectNullableAnnotations = true,
+        AllowDuplicateProperties = false,
         AllowTrailingCommas = false,
         ReadCommentHandling = JsonCommentHandling.Disallow,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
@@ -42,21 +47,45 @@ public static class VmConfigJson
             string where = string.IsNullOrEmpty(e.Path) ? "" : $" at {e.Path}";
             throw new VmConfigException($"{what}: invalid JSON{where}: {FirstSentence(e.Message)}", e);
         }
+        catch (Exception e) when (e is InvalidOperationException or NotSupportedException or ArgumentException or FormatException)
+        {
+            throw new VmConfigException($"{what}: invalid JSON: {FirstSentence(e.Message)}", e);
+        }
     }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
+
+    /// <summary>Reads a text file that must be UTF-8: invalid bytes are refused (naming the offset), never replaced.</summary>
+    public static string ReadUtf8File(string path, string what)
+    {
+        byte[] bytes;
+        try
+        {
+            bytes = File.ReadAllBytes(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new VmConfigException($"cannot read {what} {path}: {e.Message}", e);
+        }
+
+        try
+        {
+            ReadOnlySpan<byte> text = bytes.AsSpan().StartsWith(Utf8Bom) ? bytes.AsSpan(Utf8Bom.Length) : bytes;
+            return StrictUtf8.GetString(text);
+        }
+        catch (DecoderFallbackException e)
+        {
+            int offset = e.Index + (bytes.AsSpan().StartsWith(Utf8Bom) ? Utf8Bom.Length : 0);
+            throw new VmConfigException($"{what} {path} is not valid UTF-8 (byte offset {offset}); save it as UTF-8", e);
+        }
+    }
+
+    private static ReadOnlySpan<byte> Utf8Bom => [0xEF, 0xBB, 0xBF];
 
     /// <summary>Reads and parses a config file and validates it.</summary>
     public static VmConfig LoadFile(string path)
     {
-        string json;
-        try
-        {
-            json = File.ReadAllText(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            throw new VmConfigException($"cannot read config file {path}: {e.Message}", e);
-        }
-
+        string json = ReadUtf8File(path, "config file");
         VmConfig config = Parse<VmConfig>(json, $"config file {path}");
         VmConfigValidator.Validate(config);
         return config;

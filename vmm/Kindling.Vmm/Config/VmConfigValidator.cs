@@ -32,6 +32,7 @@ public static partial class VmConfigValidator
 
         var driveIds = new HashSet<string>(StringComparer.Ordinal);
         int roots = 0;
+        RequireEntries(config.Drives, "drives", "an object with drive_id and path_on_host");
         foreach (DriveConfig drive in config.Drives)
         {
             Validate(drive);
@@ -49,6 +50,7 @@ public static partial class VmConfigValidator
         }
 
         var ifaceIds = new HashSet<string>(StringComparer.Ordinal);
+        RequireEntries(config.NetworkInterfaces, "network-interfaces", "an object with iface_id and host_dev_name");
         foreach (NetworkInterfaceConfig iface in config.NetworkInterfaces)
         {
             Validate(iface);
@@ -102,6 +104,10 @@ public static partial class VmConfigValidator
             throw new VmConfigException("boot-source.kernel_image_path is empty: give the path of an ELF vmlinux or bzImage");
         }
 
+        RequirePath(boot.KernelImagePath, "boot-source.kernel_image_path");
+        RequirePath(boot.InitrdPath, "boot-source.initrd_path");
+        RequireText(boot.BootArgs, "boot-source.boot_args");
+
         if (boot.BootArgs is { Length: > 4095 })
         {
             throw new VmConfigException($"boot-source.boot_args is {boot.BootArgs.Length} bytes; the limit is 4095");
@@ -150,6 +156,9 @@ public static partial class VmConfigValidator
             throw new VmConfigException($"drives[{drive.DriveId}].path_on_host is missing");
         }
 
+        RequirePath(drive.PathOnHost, $"drives[{drive.DriveId}].path_on_host");
+        RequireText(drive.PartUuid, $"drives[{drive.DriveId}].partuuid");
+
         if (drive.CacheType is not null and not ("Unsafe" or "Writeback"))
         {
             throw new VmConfigException($"drives[{drive.DriveId}].cache_type \"{drive.CacheType}\": use Unsafe or Writeback");
@@ -174,6 +183,8 @@ public static partial class VmConfigValidator
             throw new VmConfigException(
                 $"network-interfaces[{iface.IfaceId}].host_dev_name must be 1..15 characters (a Linux interface name)");
         }
+
+        RequirePath(iface.HostDevName, $"network-interfaces[{iface.IfaceId}].host_dev_name");
 
         if (iface.GuestMac is not null && !MacPattern().IsMatch(iface.GuestMac))
         {
@@ -209,6 +220,9 @@ public static partial class VmConfigValidator
         {
             throw new VmConfigException("vsock.uds_path is empty");
         }
+
+        RequirePath(vsock.UdsPath, "vsock.uds_path");
+        RequireText(vsock.VsockId, "vsock.vsock_id");
     }
 
     public static void Validate(MmdsConfig mmds, IReadOnlySet<string>? knownIfaces)
@@ -222,6 +236,8 @@ public static partial class VmConfigValidator
         {
             throw new VmConfigException("mmds-config.network_interfaces is empty: name at least one iface_id");
         }
+
+        RequireEntries(mmds.NetworkInterfaces, "mmds-config.network_interfaces", "an iface_id string");
 
         if (knownIfaces is not null)
         {
@@ -261,6 +277,9 @@ public static partial class VmConfigValidator
         {
             throw new VmConfigException("logger.log_path is empty: give the path of a file or named pipe, or leave it out");
         }
+
+        RequirePath(logger.LogPath, "logger.log_path");
+        RequireText(logger.Module, "logger.module");
     }
 
     public static void Validate(MetricsConfig metrics)
@@ -269,6 +288,8 @@ public static partial class VmConfigValidator
         {
             throw new VmConfigException("metrics.metrics_path is empty: give the path of a file or named pipe");
         }
+
+        RequirePath(metrics.MetricsPath, "metrics.metrics_path");
     }
 
     public static void Validate(SerialConfig serial)
@@ -277,6 +298,8 @@ public static partial class VmConfigValidator
         {
             throw new VmConfigException("serial.serial_out_path is empty: give the path of a file or named pipe, or leave it out for stdout");
         }
+
+        RequirePath(serial.SerialOutPath, "serial.serial_out_path");
 
         if (serial.RateLimiter is not null)
         {
@@ -309,15 +332,54 @@ public static partial class VmConfigValidator
         }
     }
 
-    private static void RequireId(string id, string field)
+    /// <summary>A resource id as Firecracker checks it: 1..64 characters of A-Z a-z 0-9 and _.</summary>
+    public static void ValidateId(string id, string field)
     {
         if (!IdPattern().IsMatch(id))
         {
-            throw new VmConfigException($"{field} \"{id}\" must be 1..64 characters of A-Z a-z 0-9 _ -");
+            throw new VmConfigException($"{field} \"{id}\" must be 1..64 characters of A-Z a-z 0-9 _");
         }
     }
 
-    [GeneratedRegex("^[A-Za-z0-9_-]{1,64}$")]
+    /// <summary>A host path: refused with a NUL character (no system call can take it) or a lone surrogate.</summary>
+    public static void RequirePath(string? path, string field)
+    {
+        if (path is not null && path.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new VmConfigException($"{field} contains a NUL character (\\u0000), which no host path can hold; remove it");
+        }
+
+        RequireText(path, field);
+    }
+
+    /// <summary>Text that reaches files, logs or the guest: refused when it is not valid Unicode (a lone surrogate).</summary>
+    public static void RequireText(string? text, string field)
+    {
+        if (text is not null && text.Contains('\0', StringComparison.Ordinal))
+        {
+            throw new VmConfigException($"{field} contains a NUL character (\\u0000); remove it");
+        }
+
+        if (text is not null && Utf16Text.IndexOfLoneSurrogate(text) >= 0)
+        {
+            throw new VmConfigException($"{field} is not valid Unicode (it has a lone surrogate such as \\ud800)");
+        }
+    }
+
+    private static void RequireEntries<T>(IReadOnlyList<T> list, string field, string expected)
+    {
+        for (int i = 0; i < list.Count; i++)
+        {
+            if (list[i] is null)
+            {
+                throw new VmConfigException($"{field}[{i}] is null; each entry must be {expected}");
+            }
+        }
+    }
+
+    private static void RequireId(string id, string field) => ValidateId(id, field);
+
+    [GeneratedRegex("^[A-Za-z0-9_]{1,64}\\z")]
     private static partial Regex IdPattern();
 
     [GeneratedRegex("^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$")]

@@ -123,6 +123,9 @@ public sealed class EpollLoop : IDisposable
     }
 
     /// <summary>A one-shot/periodic timer whose callback runs on the loop thread.</summary>
+    /// <summary>The clock of this loop's timers.</summary>
+    public TimeProvider Time => _time;
+
     public ITimer CreateTimer(Action callback, TimeSpan dueTime, TimeSpan period) =>
         _time.CreateTimer(_ => Post(callback), null, dueTime, period);
 

@@ -116,7 +116,7 @@ public sealed class MicroVm : IDisposable
         _owned.Add(interrupt);
 
         QueueNotifyBinding? binding = null;
-        var transport = new MmioTransport(device, Machine.Memory, interrupt, q => binding?.Notify(q), _logger);
+        var transport = new MmioTransport(device, Machine.Memory, interrupt, q => binding?.Notify(q), _logger, DeviceLoop.Time);
         binding = new QueueNotifyBinding(DeviceLoop, transport, slot.Value);
         _owned.Add(binding);
         foreach (QueueNotifyRegistration r in binding.Registrations)

@@ -1,4 +1,4 @@
-using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -24,7 +24,7 @@ public sealed class MmdsDataStore
         Tokens = new MmdsTokenAuthority(time);
     }
 
-    /// <summary>Largest serialized size (UTF-8 bytes) the store may hold.</summary>
+    /// <summary>Largest size the store may hold: UTF-8 bytes of its data as compact JSON with only the escapes JSON requires.</summary>
     public int SizeLimit { get; }
 
     public MmdsTokenAuthority Tokens { get; }
@@ -49,9 +49,8 @@ public sealed class MmdsDataStore
             throw new MmdsException("mmds: the data store must be a JSON object, e.g. {\"latest\": {...}}");
         }
 
-        var copy = (JsonObject)obj.DeepClone();
-        CheckSize(copy, "PUT");
-        _data = copy;
+        CheckSize(obj, "PUT");
+        _data = (JsonObject)obj.DeepClone();
         _initialized = true;
     }
 
@@ -63,23 +62,25 @@ public sealed class MmdsDataStore
             throw new MmdsException("mmds: a PATCH body must be a JSON object (an RFC 7396 merge patch)");
         }
 
+        MmdsJson.Size(patch, "mmds: the PATCH"); // refuses what no JSON text can hold before merging it
         var merged = (JsonObject)JsonMergePatch.Apply(_data, patch)!;
         CheckSize(merged, "PATCH");
         _data = merged;
         _initialized = true;
     }
 
-    public string ToJson() => _data.ToJsonString();
+    /// <summary>The store as JSON with only the escapes JSON requires: <c>2&gt;&amp;1</c> reads back as it was PUT.</summary>
+    public string ToJson() => _data.ToJsonString(ReadableJson);
+
+    private static readonly JsonSerializerOptions ReadableJson = new() { Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private void CheckSize(JsonObject candidate, string what)
     {
-        int size = Encoding.UTF8.GetByteCount(candidate.ToJsonString(CompactOptions));
+        long size = MmdsJson.Size(candidate, $"mmds: the {what}");
         if (size > SizeLimit)
         {
             throw new MmdsException(
                 $"mmds: the {what} would make the data store {size} bytes; the limit is {SizeLimit} bytes (raise it with --mmds-size-limit)");
         }
     }
-
-    private static readonly JsonSerializerOptions CompactOptions = new() { WriteIndented = false };
 }

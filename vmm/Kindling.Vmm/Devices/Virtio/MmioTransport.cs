@@ -17,6 +17,7 @@ public sealed class MmioTransport : IBusDevice
     private readonly IGuestMemory _memory;
     private readonly Action<int>? _notifySink;
     private readonly ILogger _logger;
+    private readonly GuestWarnings _warnings;
     private readonly Queue[] _queues;
     private readonly VirtioInterrupt _interrupt;
 
@@ -36,15 +37,21 @@ public sealed class MmioTransport : IBusDevice
     /// it inline (tests, or when no event loop exists).
     /// </param>
     /// <param name="logger">Guest misbehaviour is logged here.</param>
-    public MmioTransport(IVirtioDevice device, IGuestMemory memory, IInterruptTrigger trigger, Action<int>? notifySink = null, ILogger? logger = null)
+    /// <param name="time">The clock of the warning summaries (<see cref="Warnings"/>).</param>
+    public MmioTransport(IVirtioDevice device, IGuestMemory memory, IInterruptTrigger trigger, Action<int>? notifySink = null, ILogger? logger = null,
+        TimeProvider? time = null)
     {
         _device = device;
         _memory = memory;
         _notifySink = notifySink;
         _logger = logger ?? NullLogger.Instance;
+        _warnings = new GuestWarnings(_logger, time);
         _queues = [.. device.QueueMaxSizes.Select(max => new Queue(max))];
         _interrupt = new VirtioInterrupt(trigger, SetNeedsReset);
     }
+
+    /// <summary>Guest misbehaviour at the register level: counted, the first logged, then a summary per interval.</summary>
+    public GuestWarnings Warnings => _warnings;
 
     /// <summary>Serializes register access, queue processing and device callbacks (TAP, sockets, timers).</summary>
     public Lock Gate { get; } = new();
@@ -88,13 +95,13 @@ public sealed class MmioTransport : IBusDevice
         {
             if (!_activated || (_status & VirtioSpec.DEVICE_NEEDS_RESET) != 0)
             {
-                _logger.LogWarning("virtio-mmio device {Type}: notification of queue {Queue} before DRIVER_OK ignored", _device.DeviceType, queueIndex);
+                _warnings.Warn("virtio-mmio device {Type}: notification of queue {Queue} before DRIVER_OK ignored", _device.DeviceType, queueIndex);
                 return;
             }
 
             if ((uint)queueIndex >= (uint)_queues.Length || !_queues[queueIndex].Ready)
             {
-                _logger.LogWarning("virtio-mmio device {Type}: notification of unknown or unready queue {Queue} ignored", _device.DeviceType, queueIndex);
+                _warnings.Warn("virtio-mmio device {Type}: notification of unknown or unready queue {Queue} ignored", _device.DeviceType, queueIndex);
                 return;
             }
 
@@ -115,7 +122,7 @@ public sealed class MmioTransport : IBusDevice
 
             if (data.Length != sizeof(uint) || offset % sizeof(uint) != 0)
             {
-                _logger.LogWarning("virtio-mmio: {Width}-byte read at 0x{Offset:x} (registers are 32-bit)", data.Length, offset);
+                _warnings.Warn("virtio-mmio: {Width}-byte read at 0x{Offset:x} (registers are 32-bit)", data.Length, offset);
                 data.Clear();
                 return;
             }
@@ -141,7 +148,7 @@ public sealed class MmioTransport : IBusDevice
 
             if (data.Length != sizeof(uint) || offset % sizeof(uint) != 0)
             {
-                _logger.LogWarning("virtio-mmio: {Width}-byte write at 0x{Offset:x} (registers are 32-bit)", data.Length, offset);
+                _warnings.Warn("virtio-mmio: {Width}-byte write at 0x{Offset:x} (registers are 32-bit)", data.Length, offset);
                 return;
             }
 
@@ -192,7 +199,7 @@ public sealed class MmioTransport : IBusDevice
             case VirtioMmio.Status: return _status;
             case VirtioMmio.ConfigGeneration: return _configGeneration;
             default:
-                _logger.LogWarning("virtio-mmio: read of unknown or write-only register 0x{Offset:x}", offset);
+                _warnings.Warn("virtio-mmio: read of unknown or write-only register 0x{Offset:x}", offset);
                 return 0;
         }
     }
@@ -206,7 +213,7 @@ public sealed class MmioTransport : IBusDevice
             case VirtioMmio.DriverFeatures:
                 if (_status != (VirtioSpec.ACKNOWLEDGE | VirtioSpec.DRIVER))
                 {
-                    _logger.LogWarning("virtio-mmio: DriverFeatures written in status 0x{Status:x}, ignored", _status);
+                    _warnings.Warn("virtio-mmio: DriverFeatures written in status 0x{Status:x}, ignored", _status);
                 }
                 else if (_driverFeaturesSel == 0)
                 {
@@ -230,7 +237,7 @@ public sealed class MmioTransport : IBusDevice
             case VirtioMmio.InterruptACK: _interrupt.Acknowledge(value); break;
             case VirtioMmio.Status: WriteStatus(value); break;
             default:
-                _logger.LogWarning("virtio-mmio: write of unknown or read-only register 0x{Offset:x}", offset);
+                _warnings.Warn("virtio-mmio: write of unknown or read-only register 0x{Offset:x}", offset);
                 break;
         }
     }
@@ -247,7 +254,7 @@ public sealed class MmioTransport : IBusDevice
         bool configurable = (_status & (VirtioSpec.FEATURES_OK | VirtioSpec.DRIVER_OK | VirtioSpec.FAILED)) == VirtioSpec.FEATURES_OK;
         if (q is null || !configurable || badValue)
         {
-            _logger.LogWarning("virtio-mmio: queue register write ignored (queue {Queue}, status 0x{Status:x})", _queueSel, _status);
+            _warnings.Warn("virtio-mmio: queue register write ignored (queue {Queue}, status 0x{Status:x})", _queueSel, _status);
             return;
         }
 
@@ -278,7 +285,7 @@ public sealed class MmioTransport : IBusDevice
 
         if ((requested & current) != current)
         {
-            _logger.LogWarning("virtio-mmio: status 0x{New:x} clears bits of 0x{Old:x}; only 0 resets", value, _status);
+            _warnings.Warn("virtio-mmio: status 0x{New:x} clears bits of 0x{Old:x}; only 0 resets", value, _status);
             return;
         }
 
@@ -297,7 +304,7 @@ public sealed class MmioTransport : IBusDevice
                 }
                 else
                 {
-                    _logger.LogWarning("virtio-mmio device {Type}: FEATURES_OK refused: {Reason}", _device.DeviceType, refusal);
+                    _warnings.Warn("virtio-mmio device {Type}: FEATURES_OK refused: {Reason}", _device.DeviceType, refusal);
                 }
 
                 break;
@@ -306,7 +313,7 @@ public sealed class MmioTransport : IBusDevice
                 Activate();
                 break;
             default:
-                _logger.LogWarning("virtio-mmio: invalid status transition 0x{Old:x} -> 0x{New:x} ignored", _status, value);
+                _warnings.Warn("virtio-mmio: invalid status transition 0x{Old:x} -> 0x{New:x} ignored", _status, value);
                 break;
         }
     }

@@ -31,6 +31,7 @@ public abstract class VirtioDeviceBase : IVirtioDevice
         _maxSizes = queueMaxSizes;
         Loop = loop;
         Logger = logger ?? NullLogger.Instance;
+        Warnings = new GuestWarnings(Logger, loop?.Time);
     }
 
     public uint DeviceType { get; }
@@ -46,13 +47,16 @@ public abstract class VirtioDeviceBase : IVirtioDevice
 
     protected ILogger Logger { get; }
 
+    /// <summary>Warnings the guest can trigger: counted, the first logged, then a summary per interval.</summary>
+    public GuestWarnings Warnings { get; }
+
     /// <summary>Chains completed with length 0 because they were malformed (for tests and metrics).</summary>
     public long BadChains { get; protected set; }
 
     public abstract void ReadConfig(ulong offset, Span<byte> data);
 
     public virtual void WriteConfig(ulong offset, ReadOnlySpan<byte> data) =>
-        Logger.LogWarning("virtio device {Type}: config write at 0x{Offset:x} ignored", DeviceType, offset);
+        Warnings.Warn("virtio device {Type}: config write at 0x{Offset:x} ignored", DeviceType, offset);
 
     public virtual void Activate(VirtioActivation activation) => Active = activation;
 
@@ -170,7 +174,7 @@ public abstract class VirtioDeviceBase : IVirtioDevice
             if (result == PopResult.BadChain)
             {
                 BadChains++;
-                Logger.LogWarning("virtio device {Type} queue {Queue}: malformed chain {Head} failed: {Error}", DeviceType, queueIndex, chain.Head, queue.LastError);
+                Warnings.Warn("virtio device {Type} queue {Queue}: malformed chain {Head} failed: {Error}", DeviceType, queueIndex, chain.Head, queue.LastError);
             }
             else
             {
@@ -182,7 +186,7 @@ public abstract class VirtioDeviceBase : IVirtioDevice
                 catch (GuestMemoryException e)
                 {
                     BadChains++;
-                    Logger.LogWarning("virtio device {Type} queue {Queue}: chain {Head} failed: {Error}", DeviceType, queueIndex, chain.Head, e.Message);
+                    Warnings.Warn("virtio device {Type} queue {Queue}: chain {Head} failed: {Error}", DeviceType, queueIndex, chain.Head, e.Message);
                     outcome = ChainOutcome.Completed;
                     length = 0;
                 }

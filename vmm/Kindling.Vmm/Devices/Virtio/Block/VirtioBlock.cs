@@ -77,7 +77,7 @@ public sealed class VirtioBlock : VirtioDeviceBase, IDisposable
         string? error = BlockRequest.TryParse(memory, chain, out BlockRequest request);
         if (error is not null)
         {
-            Logger.LogWarning("virtio-blk '{Drive}': request {Head} failed: {Error}", DriveId, chain.Head, error);
+            Warnings.Warn("virtio-blk '{Drive}': request {Head} failed: {Error}", DriveId, chain.Head, error);
             return ChainOutcome.Completed;
         }
 

@@ -184,7 +184,7 @@ public sealed class VirtioNet : VirtioDeviceBase, IDisposable
 
         if (chain.WritableLength != 0 || chain.ReadableLength < VirtioNetHeader.Size || chain.ReadableLength > MaxFrame)
         {
-            Logger.LogWarning("virtio-net '{Iface}': TX chain {Head} malformed ({Len} bytes); dropped", IfaceId, chain.Head, chain.ReadableLength);
+            Warnings.Warn("virtio-net '{Iface}': TX chain {Head} malformed ({Len} bytes); dropped", IfaceId, chain.Head, chain.ReadableLength);
             return ChainOutcome.Completed;
         }
 

@@ -42,7 +42,7 @@ public sealed class VirtioRng : VirtioDeviceBase, IDisposable
         usedLength = 0;
         if (chain.ReadableLength != 0)
         {
-            Logger.LogWarning("virtio-rng: request {Head} has device-readable buffers; failed", chain.Head);
+            Warnings.Warn("virtio-rng: request {Head} has device-readable buffers; failed", chain.Head);
             return ChainOutcome.Completed;
         }
 

@@ -138,7 +138,7 @@ public sealed class VirtioVsock : VirtioDeviceBase, IDisposable
 
         if (chain.WritableLength != 0 || chain.ReadableLength < VsockHeader.Size)
         {
-            Logger.LogWarning("vsock: TX chain {Head} malformed; dropped", chain.Head);
+            Warnings.Warn("vsock: TX chain {Head} malformed; dropped", chain.Head);
             return ChainOutcome.Completed;
         }
 
@@ -154,7 +154,7 @@ public sealed class VirtioVsock : VirtioDeviceBase, IDisposable
         VsockHeader hdr = MemoryMarshal.Read<VsockHeader>(_buffer);
         if (hdr.Len > total - VsockHeader.Size)
         {
-            Logger.LogWarning("vsock: TX packet claims {Len} payload bytes, carries {Have}; dropped", hdr.Len, total - VsockHeader.Size);
+            Warnings.Warn("vsock: TX packet claims {Len} payload bytes, carries {Have}; dropped", hdr.Len, total - VsockHeader.Size);
             return ChainOutcome.Completed;
         }
 
@@ -211,7 +211,7 @@ public sealed class VirtioVsock : VirtioDeviceBase, IDisposable
 
                 break;
             default:
-                Logger.LogWarning("vsock: op {Op} for {Src}->{Dst} not valid now; RST", hdr.Op, hdr.SrcPort, hdr.DstPort);
+                Warnings.Warn("vsock: op {Op} for {Src}->{Dst} not valid now; RST", hdr.Op, hdr.SrcPort, hdr.DstPort);
                 QueueControl(VsockHeader.VIRTIO_VSOCK_OP_RST, hdr.DstPort, hdr.SrcPort, null);
                 if (conn is not null)
                 {
