@@ -120,7 +120,7 @@ public sealed partial class OpenApiSchemaChecker(JsonElement document)
         }
         catch (JsonException)
         {
-            errors.Add($"header {name}: '{value}' is not a {type}");
+            errors.Add($"header {name}: '{value}' is not of type {type}");
         }
 
         if (name.Equals("link", StringComparison.OrdinalIgnoreCase) && !LinkValue().IsMatch(value))
