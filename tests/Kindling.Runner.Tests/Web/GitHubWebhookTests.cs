@@ -9,6 +9,8 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -154,6 +156,44 @@ public sealed class GitHubWebhookTests
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
         using JsonDocument fault = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
         Assert.Contains("WebhookMaxBodyBytes", fault.RootElement.GetProperty("fault_message").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>The endpoint as the daemon serves it: anonymous, its secret from the named variable, each answer passed through.</summary>
+    [Fact]
+    public async Task Endpoint_ThroughTheRunnersHost_AnswersAsTheReceiver()
+    {
+        string env = "KINDLING_TEST_WEBHOOK_" + Guid.NewGuid().ToString("N");
+        Environment.SetEnvironmentVariable(env, Secret);
+        try
+        {
+            await using var root = new KindlingWebFactory();
+            using WebApplicationFactory<KindlingWebFactory> host = root.WithWebHostBuilder(b => b.ConfigureAppConfiguration(c => c.AddInMemoryCollection(
+                new Dictionary<string, string?> { ["Kindling:Forge:GitHub:WebhookSecretEnv"] = env, ["Kindling:Forge:GitHub:WebhookMaxBodyBytes"] = "65536" })));
+            using HttpClient http = host.CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+
+            async Task<HttpStatusCode> Post(byte[] body, string signature)
+            {
+                using var content = new ByteArrayContent(body);
+                content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/webhooks/github") { Content = content };
+                request.Headers.Add(GitHubWebhook.SignatureHeader, signature);
+                request.Headers.Add(GitHubWebhook.EventHeader, "workflow_job");
+                using HttpResponseMessage response = await http.SendAsync(request, Ct);
+                return response.StatusCode;
+            }
+
+            byte[] queued = Encoding.UTF8.GetBytes(QueuedEvent);
+            byte[] malformed = Encoding.UTF8.GetBytes("{\"action\":");
+            byte[] big = new byte[Max + 1];
+            Assert.Equal(HttpStatusCode.Accepted, await Post(queued, WebhookSignature.Compute(Secret, queued)));
+            Assert.Equal(HttpStatusCode.Unauthorized, await Post(queued, WebhookSignature.Compute("guess", queued)));
+            Assert.Equal(HttpStatusCode.BadRequest, await Post(malformed, WebhookSignature.Compute(Secret, malformed)));
+            Assert.Equal(HttpStatusCode.RequestEntityTooLarge, await Post(big, WebhookSignature.Compute(Secret, big)));
+        }
+        finally
+        {
+            Environment.SetEnvironmentVariable(env, null);
+        }
     }
 
     private sealed class ThrowingStream : MemoryStream
