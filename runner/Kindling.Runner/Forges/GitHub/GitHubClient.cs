@@ -30,6 +30,11 @@ public sealed partial class GitHubClient
     /// <summary>GitHub's largest page.</summary>
     public const int PerPage = 100;
     private const int MaxRateLimitWaits = 3;
+    /// <summary>
+    /// Cached list pages kept for conditional GETs: each run's jobs and each hour's in-progress window add one, so the
+    /// cache is emptied when it passes this (the next poll then pays for one unconditional page each).
+    /// </summary>
+    private const int MaxCachedPages = 4096;
 
     private readonly HttpClient _http;
     private readonly Uri _baseUrl;
@@ -289,6 +294,11 @@ public sealed partial class GitHubClient
                 string? next = LinkHeader.Find(response.Headers.TryGetValues("Link", out IEnumerable<string>? links) ? links : null, "next");
                 if (etag && response.Headers.ETag is { } tag)
                 {
+                    if (_etags.Count >= MaxCachedPages && !_etags.ContainsKey(path))
+                    {
+                        _etags.Clear();
+                    }
+
                     _etags[path] = (tag.ToString(), body, next);
                 }
 

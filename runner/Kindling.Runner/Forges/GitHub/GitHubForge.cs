@@ -62,7 +62,17 @@ public sealed partial class GitHubForge(TenantOptions tenant, GitHubClient clien
             runs = runs.Concat(_hintedRuns.Keys.Where(k => k.Repo == repo).Select(k => k.Run));
             foreach (long run in runs.Distinct().ToList())
             {
-                GitHubResponse<WorkflowJobList> jobs = await client.ListRunJobsAsync(repo, run, ct);
+                GitHubResponse<WorkflowJobList> jobs;
+                try
+                {
+                    jobs = await client.ListRunJobsAsync(repo, run, ct);
+                }
+                catch (GitHubApiException e) when (e.Status == System.Net.HttpStatusCode.NotFound)
+                {
+                    _hintedRuns.TryRemove((repo, run), out _); // deleted since it was listed or named
+                    continue;
+                }
+
                 _hintedRuns.TryRemove((repo, run), out _);
                 found.AddRange(jobs.Value.Jobs
                     .Where(j => j.Status == "queued")

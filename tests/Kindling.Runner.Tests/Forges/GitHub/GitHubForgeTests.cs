@@ -87,6 +87,21 @@ public sealed class GitHubForgeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task PollQueued_NotedRunGone_PollGoesOnAndNoteDropped()
+    {
+        FakeJob job = _fake.QueueJob("acme/app", "build", PoolLabels);
+        GitHubForge forge = Forge();
+        Assert.True(forge.NoteQueuedJob("acme/app", 987654321)); // deleted, or never ours
+
+        ForgeJob found = Assert.Single(await forge.PollQueuedAsync(Ct));
+        Assert.Equal(Id(job), found.ForgeJobId);
+        Assert.Single(_fake.Requests, r => r.Path.EndsWith("/987654321/jobs", StringComparison.Ordinal) && r.Status == 404);
+
+        await forge.PollQueuedAsync(Ct);
+        Assert.Single(_fake.Requests, r => r.Path.EndsWith("/987654321/jobs", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task PollQueued_WindowZero_InProgressRunsNotListed()
     {
         _fake.QueueJob("acme/app", "build", PoolLabels);
