@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Kindling.Runner.Cli;
 using Kindling.Runner.Configuration;
+using Kindling.Runner.Jobs;
 using Kindling.Runner.Launch;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -52,6 +53,11 @@ daemon.SetAction(async (parse, ct) =>
     catch (IOException e) when (e.Message.Contains("bind", StringComparison.OrdinalIgnoreCase))
     {
         Console.Error.WriteLine($"kindling daemon: cannot listen on {RunnerHost.Options(app).Web.Url}: {e.Message}; stop what uses the port or change Kindling:Web:Url");
+        return 2;
+    }
+    catch (JobStoreSchemaException e)
+    {
+        Console.Error.WriteLine($"kindling daemon: {e.Message}");
         return 2;
     }
 });

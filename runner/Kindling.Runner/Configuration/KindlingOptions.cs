@@ -100,6 +100,18 @@ public sealed class GitHubOptions
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
     public int MaxRetries { get; set; } = 5;
     public TimeSpan RetryBaseDelay { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// The most pages (of 100) one list request follows through <c>Link: rel="next"</c>; a longer list is cut there
+    /// with a warning in the log.
+    /// </summary>
+    public int MaxPages { get; set; } = 50;
+    /// <summary>
+    /// In-progress runs created within this window are polled for queued jobs (a job that waits on <c>needs:</c>
+    /// becomes queued while its run is in progress); older runs are reached through the <c>workflow_job</c> webhook.
+    /// </summary>
+    public TimeSpan InProgressRunWindow { get; set; } = TimeSpan.FromHours(24);
+    /// <summary>The largest webhook body accepted (GitHub caps payloads at 25 MB; a workflow_job event is a few KB).</summary>
+    public long WebhookMaxBodyBytes { get; set; } = 4 * 1024 * 1024;
 }
 
 public sealed class LauncherOptions

@@ -81,6 +81,9 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
             Fail("Forge:GitHub:BaseUrl", $"'{o.Forge.GitHub.BaseUrl}' is not an http(s) URL; use https://api.github.com or https://HOST/api/v3");
         }
 
+        if (o.Forge.GitHub.MaxPages < 1) Fail("Forge:GitHub:MaxPages", $"is {o.Forge.GitHub.MaxPages}; must be at least 1 (each page holds 100 items)");
+        if (o.Forge.GitHub.InProgressRunWindow < TimeSpan.Zero) Fail("Forge:GitHub:InProgressRunWindow", $"is {o.Forge.GitHub.InProgressRunWindow}; must not be negative (e.g. 1.00:00:00; 00:00:00 polls queued runs only)");
+        if (o.Forge.GitHub.WebhookMaxBodyBytes < 64 * 1024) Fail("Forge:GitHub:WebhookMaxBodyBytes", $"is {o.Forge.GitHub.WebhookMaxBodyBytes}; must be at least 65536 (a workflow_job event is a few KB)");
         if (o.PollInterval < TimeSpan.FromMilliseconds(10)) Fail("PollInterval", $"is {o.PollInterval}; must be at least 00:00:00.010");
         if (o.JobTimeout <= TimeSpan.Zero) Fail("JobTimeout", $"is {o.JobTimeout}; must be positive (e.g. 06:00:00)");
         if (o.Launcher.Kind is not ("vmm" or "stub")) Fail("Launcher:Kind", $"'{o.Launcher.Kind}' is unknown; use vmm or stub");

@@ -1,9 +1,6 @@
-using System.Security.Cryptography;
-using System.Text;
-using System.Text.Json;
 using Kindling.Runner.Configuration;
+using Kindling.Runner.Forges;
 using Kindling.Runner.Forges.GitHub;
-using Kindling.Runner.Jobs;
 using Kindling.Runner.Scheduling;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
@@ -19,49 +16,37 @@ namespace Kindling.Runner.Web;
 /// </summary>
 public static class RunnerEndpoints
 {
-    public const string SignatureHeader = "X-Hub-Signature-256";
+    public const string SignatureHeader = GitHubWebhook.SignatureHeader;
 
     public static void MapRunnerEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapGet("/healthz", () => Results.Text("ok")).AllowAnonymous();
-        app.MapPost("/webhooks/github", async (HttpContext ctx, IOptions<KindlingOptions> o, JobDispatcher dispatcher) =>
+        app.MapPost("/webhooks/github", (HttpContext ctx, IOptions<KindlingOptions> o, JobDispatcher dispatcher, ForgeRegistry forges) =>
         {
-            string? secret = o.Value.Forge.GitHub.WebhookSecretEnv is { } env ? Environment.GetEnvironmentVariable(env) : null;
+            GitHubOptions gh = o.Value.Forge.GitHub;
+            string? secret = gh.WebhookSecretEnv is { } env ? Environment.GetEnvironmentVariable(env) : null;
             if (string.IsNullOrEmpty(secret))
             {
-                return Results.NotFound();
+                return Task.FromResult(Results.NotFound());
             }
 
-            using var buffer = new MemoryStream();
-            await ctx.Request.Body.CopyToAsync(buffer, ctx.RequestAborted);
-            byte[] body = buffer.ToArray();
-            if (!WebhookSignature.Verify(secret, body, ctx.Request.Headers[SignatureHeader]))
+            return GitHubWebhook.ReceiveAsync(ctx, secret, gh.WebhookMaxBodyBytes, ev =>
             {
-                return Results.Unauthorized();
-            }
+                if (ev.Action == "queued")
+                {
+                    // The run may be older than the polled window: mark it for the next poll.
+                    foreach (GitHubForge forge in forges.All.OfType<GitHubForge>())
+                    {
+                        forge.NoteQueuedJob(ev.Repository.FullName, ev.WorkflowJob.RunId);
+                    }
+                }
 
-            if (ctx.Request.Headers["X-GitHub-Event"] != "workflow_job")
-            {
-                return Results.NoContent();
-            }
-
-            WorkflowJobEvent? ev = JsonSerializer.Deserialize(body, GitHubJson.Default.WorkflowJobEvent);
-            if (ev?.Action is "queued" or "completed")
-            {
-                dispatcher.Wake(); // the poll confirms it: the webhook is only a fast path
-            }
-
-            return Results.Accepted();
+                if (ev.Action is "queued" or "completed")
+                {
+                    dispatcher.Wake(); // the poll confirms it: the webhook is only a fast path
+                }
+            });
         }).AllowAnonymous(); // authenticated by the webhook signature, not by a login
     }
 }
 
-/// <summary>GitHub's webhook signature: <c>sha256=</c> + hex HMAC-SHA256 of the raw body with the secret.</summary>
-public static class WebhookSignature
-{
-    public static string Compute(string secret, ReadOnlySpan<byte> body) =>
-        "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body));
-
-    public static bool Verify(string secret, ReadOnlySpan<byte> body, string? header) =>
-        header is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Compute(secret, body)), Encoding.ASCII.GetBytes(header));
-}

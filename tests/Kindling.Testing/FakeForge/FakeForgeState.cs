@@ -10,6 +10,7 @@ public sealed class FakeRun
     public string Status { get; set; } = "queued";
     public string? Conclusion { get; set; }
     public DateTimeOffset CreatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; set; }
 }
 
 public sealed class FakeJob

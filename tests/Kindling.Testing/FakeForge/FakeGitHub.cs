@@ -17,9 +17,12 @@ namespace Kindling.Testing.FakeForge;
 /// <summary>
 /// An in-process fake of GitHub's REST API for the Actions endpoints a runner manager uses, on 127.0.0.1 with an
 /// ephemeral port. Responses carry GitHub's shapes (checked against the official OpenAPI description in a test),
-/// status codes, rate-limit headers and ETags. Faults can be injected; every request is logged.
+/// status codes, rate-limit headers and ETags. Lists page as GitHub's do (<see cref="FakePaging"/>); a run may hold
+/// several jobs, and jobs may be added to a run in progress (as <c>needs:</c> releases them). The primary rate limit
+/// is enforced: with <see cref="RateLimitRemaining"/> at 0 requests are refused until <see cref="RateLimitReset"/>.
+/// Faults can be injected; every request is logged.
 /// </summary>
-public sealed class FakeGitHub : IAsyncDisposable
+public sealed partial class FakeGitHub : IAsyncDisposable
 {
     private readonly object _lock = new();
     private readonly List<FakeRun> _runs = [];
@@ -28,6 +31,7 @@ public sealed class FakeGitHub : IAsyncDisposable
     private readonly List<FakeForgeFault> _faults = [];
     private readonly List<FakeForgeRequest> _requests = [];
     private readonly Dictionary<string, long> _repoIds = [];
+    private readonly Dictionary<string, long> _orgIds = [];
     private readonly TimeProvider _time;
     private WebApplication? _app;
     private long _nextId = 1000;
@@ -48,7 +52,16 @@ public sealed class FakeGitHub : IAsyncDisposable
     /// <summary>Primary rate limit state reported in <c>x-ratelimit-*</c>; each non-304 request uses one.</summary>
     public int RateLimitRemaining { get; set; } = 5000;
 
+    public int RateLimitLimit { get; set; } = 5000;
+
+    /// <summary>When the limit's window ends; the first request at or after it starts a new hour with the whole limit.</summary>
     public DateTimeOffset RateLimitReset { get; set; } = DateTimeOffset.FromUnixTimeSeconds(4_000_000_000);
+
+    /// <summary>
+    /// Changes each JSON answer before it is written (its body; headers through the context): a test that proves a
+    /// wrong answer is caught by the checks that watch this fake.
+    /// </summary>
+    public Action<HttpContext, JsonObject>? Tamper { get; set; }
 
     public static async Task<FakeGitHub> StartAsync(TimeProvider? time = null)
     {
@@ -109,19 +122,74 @@ public sealed class FakeGitHub : IAsyncDisposable
     /// <summary>Queues a workflow run with one job asking for <paramref name="labels"/>; returns the job.</summary>
     public FakeJob QueueJob(string repository, string name, params string[] labels)
     {
+        long runId = QueueRun(repository, (name, labels)).Id;
+        return Jobs.Single(j => j.RunId == runId);
+    }
+
+    /// <summary>Queues a workflow run with these jobs (a matrix, or jobs without <c>needs:</c>); returns the run.</summary>
+    public FakeRun QueueRun(string repository, params (string Name, string[] Labels)[] jobs)
+    {
         lock (_lock)
         {
-            if (!_repoIds.TryGetValue(repository, out long repoId))
+            var run = new FakeRun
             {
-                _repoIds[repository] = repoId = ++_nextId;
+                Id = ++_nextId, Repository = repository, RepositoryId = RepoId(repository), CreatedAt = _time.GetUtcNow(), UpdatedAt = _time.GetUtcNow(),
+            };
+            _runs.Add(run);
+            foreach ((string name, string[] labels) in jobs)
+            {
+                _jobs.Add(new FakeJob { Id = ++_nextId, RunId = run.Id, Repository = repository, Name = name, Labels = labels, CreatedAt = _time.GetUtcNow() });
             }
 
-            var run = new FakeRun { Id = ++_nextId, Repository = repository, RepositoryId = repoId, CreatedAt = _time.GetUtcNow() };
-            var job = new FakeJob { Id = ++_nextId, RunId = run.Id, Repository = repository, Name = name, Labels = labels, CreatedAt = _time.GetUtcNow() };
-            _runs.Add(run);
+            return run;
+        }
+    }
+
+    /// <summary>A job of an existing run becomes queued (as when the jobs it <c>needs:</c> finish); returns it.</summary>
+    public FakeJob AddJob(long runId, string name, params string[] labels)
+    {
+        lock (_lock)
+        {
+            FakeRun run = _runs.Single(r => r.Id == runId);
+            var job = new FakeJob { Id = ++_nextId, RunId = runId, Repository = run.Repository, Name = name, Labels = labels, CreatedAt = _time.GetUtcNow() };
             _jobs.Add(job);
+            UpdateRun(runId);
             return job;
         }
+    }
+
+    /// <summary>Registers <paramref name="count"/> offline runners in a scope (<c>repos/OWNER/REPO</c> or <c>orgs/ORG</c>), e.g. for paging.</summary>
+    public IReadOnlyList<FakeRunner> AddRunners(string scope, int count, string namePrefix = "runner")
+    {
+        lock (_lock)
+        {
+            List<FakeRunner> added = [.. Enumerable.Range(0, count).Select(i => new FakeRunner
+            {
+                Id = ++_nextId, Name = $"{namePrefix}-{i}", Scope = scope, Labels = ["self-hosted"], EncodedJitConfig = "",
+            })];
+            _runners.AddRange(added);
+            return added;
+        }
+    }
+
+    private long RepoId(string repository)
+    {
+        if (!_repoIds.TryGetValue(repository, out long id))
+        {
+            _repoIds[repository] = id = ++_nextId;
+        }
+
+        return id;
+    }
+
+    private long OrgId(string org)
+    {
+        if (!_orgIds.TryGetValue(org, out long id))
+        {
+            _orgIds[org] = id = ++_nextId;
+        }
+
+        return id;
     }
 
     /// <summary>GitHub hands the job to a runner (as when a JIT runner connects).</summary>
@@ -157,12 +225,19 @@ public sealed class FakeGitHub : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A run is completed when all its jobs are, in progress once any job has started (and stays so while later jobs
+    /// queue), else queued.
+    /// </summary>
     private void UpdateRun(long runId)
     {
         FakeRun run = _runs.Single(r => r.Id == runId);
         List<FakeJob> jobs = [.. _jobs.Where(j => j.RunId == runId)];
-        run.Status = jobs.All(j => j.Status == "completed") ? "completed" : jobs.Any(j => j.Status == "in_progress") ? "in_progress" : "queued";
-        run.Conclusion = run.Status == "completed" ? jobs.Any(j => j.Conclusion == "cancelled") ? "cancelled" : "success" : null;
+        run.Status = jobs.All(j => j.Status == "completed") ? "completed"
+            : run.Status == "in_progress" || jobs.Any(j => j.Status != "queued") ? "in_progress" : "queued";
+        run.Conclusion = run.Status != "completed" ? null
+            : jobs.Any(j => j.Conclusion == "cancelled") ? "cancelled" : jobs.Any(j => j.Conclusion == "failure") ? "failure" : "success";
+        run.UpdatedAt = _time.GetUtcNow();
     }
 
     private async Task StartServerAsync()
@@ -172,130 +247,12 @@ public sealed class FakeGitHub : IAsyncDisposable
         builder.Logging.ClearProviders();
         _app = builder.Build();
         _app.Use(Middleware);
+        _app.Use(NumericPaths);
+        _app.UseRouting();
         MapRoutes(_app);
         await _app.StartAsync();
         string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseUrl = new Uri(address.EndsWith('/') ? address : address + "/");
-    }
-
-    private async Task Middleware(HttpContext ctx, RequestDelegate next)
-    {
-        FakeForgeFault? fault;
-        lock (_lock)
-        {
-            fault = _faults.FirstOrDefault(f => f.Times > 0 && ctx.Request.Path.Value!.Contains(f.PathContains, StringComparison.Ordinal) &&
-                                                (f.Method is null || string.Equals(f.Method, ctx.Request.Method, StringComparison.OrdinalIgnoreCase)));
-            if (fault is not null)
-            {
-                fault.Times--;
-            }
-        }
-
-        try
-        {
-            if (fault is { Kind: FakeForgeFaultKind.Delay })
-            {
-                await (fault.Until is { } until ? until.WaitAsync(ctx.RequestAborted) : Task.Delay(fault.Delay, ctx.RequestAborted));
-            }
-
-            string? auth = ctx.Request.Headers.Authorization;
-            if (fault is { Kind: not FakeForgeFaultKind.Delay })
-            {
-                await WriteFault(ctx, fault);
-            }
-            else if (!ctx.Request.Path.StartsWithSegments("/app", StringComparison.Ordinal) && AcceptedTokens.Count > 0 &&
-                     (auth is null || !AcceptedTokens.Contains(auth.Replace("Bearer ", "", StringComparison.Ordinal))))
-            {
-                await Error(ctx, 401, "Bad credentials");
-            }
-            else
-            {
-                AddRateLimitHeaders(ctx);
-                await next(ctx);
-            }
-        }
-        catch (OperationCanceledException) when (ctx.RequestAborted.IsCancellationRequested)
-        {
-            // the client gave up (timeout test)
-        }
-        finally
-        {
-            lock (_lock)
-            {
-                _requests.Add(new FakeForgeRequest(ctx.Request.Method, ctx.Request.Path.Value!, ctx.Request.QueryString.Value ?? "",
-                    ctx.Response.StatusCode, ctx.Request.Headers.Authorization, ctx.Request.Headers.IfNoneMatch, _time.GetUtcNow()));
-            }
-        }
-    }
-
-    private void AddRateLimitHeaders(HttpContext ctx)
-    {
-        int remaining;
-        lock (_lock)
-        {
-            remaining = RateLimitRemaining;
-        }
-
-        ctx.Response.Headers["x-ratelimit-limit"] = "5000";
-        ctx.Response.Headers["x-ratelimit-remaining"] = remaining.ToString(CultureInfo.InvariantCulture);
-        ctx.Response.Headers["x-ratelimit-used"] = (5000 - remaining).ToString(CultureInfo.InvariantCulture);
-        ctx.Response.Headers["x-ratelimit-reset"] = RateLimitReset.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
-        ctx.Response.Headers["x-ratelimit-resource"] = "core";
-    }
-
-    private static Task WriteFault(HttpContext ctx, FakeForgeFault fault)
-    {
-        if (fault.RetryAfter is { } ra)
-        {
-            ctx.Response.Headers.RetryAfter = ((int)ra.TotalSeconds).ToString(CultureInfo.InvariantCulture);
-        }
-
-        return fault.Kind switch
-        {
-            FakeForgeFaultKind.TooManyRequests => Error(ctx, 429, "API rate limit exceeded"),
-            FakeForgeFaultKind.SecondaryLimit => Error(ctx, 403, "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."),
-            _ => Error(ctx, fault.Status, "Server Error"),
-        };
-    }
-
-    private static Task Error(HttpContext ctx, int status, string message)
-    {
-        ctx.Response.StatusCode = status;
-        ctx.Response.ContentType = "application/json; charset=utf-8";
-        return ctx.Response.WriteAsync(new JsonObject
-        {
-            ["message"] = message,
-            ["documentation_url"] = "https://docs.github.com/rest",
-            ["status"] = status.ToString(CultureInfo.InvariantCulture),
-        }.ToJsonString());
-    }
-
-    /// <summary>Writes JSON; for GETs with a matching If-None-Match answers 304 (no body, no quota used).</summary>
-    private Task Json(HttpContext ctx, JsonNode body, int status = 200)
-    {
-        string text = body.ToJsonString();
-        if (HttpMethods.IsGet(ctx.Request.Method))
-        {
-            string etag = "\"" + Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..32] + "\"";
-            ctx.Response.Headers.ETag = etag;
-            if (ctx.Request.Headers.IfNoneMatch == etag || ctx.Request.Headers.IfNoneMatch == "W/" + etag)
-            {
-                ctx.Response.StatusCode = 304;
-                return Task.CompletedTask;
-            }
-        }
-
-        lock (_lock)
-        {
-            if (RateLimitRemaining > 0)
-            {
-                RateLimitRemaining--;
-            }
-        }
-
-        ctx.Response.StatusCode = status;
-        ctx.Response.ContentType = "application/json; charset=utf-8";
-        return ctx.Response.WriteAsync(text);
     }
 
     private string Api => BaseUrl.ToString().TrimEnd('/');
@@ -305,24 +262,45 @@ public sealed class FakeGitHub : IAsyncDisposable
         app.MapGet("/repos/{owner}/{repo}/actions/runs", (HttpContext ctx, string owner, string repo) =>
         {
             string? status = ctx.Request.Query["status"];
-            JsonArray runs;
-            lock (_lock)
+            if (status is not null && !RunStatuses.Contains(status))
             {
-                runs = new JsonArray([.. _runs.Where(r => r.Repository == $"{owner}/{repo}" && (status is null || r.Status == status))
-                    .Select(r => (JsonNode)GitHubShapes.Run(Api, r))]);
+                return Error(ctx, 422, $"Validation Failed: status '{status}' is not one of {string.Join(", ", RunStatuses)}");
             }
 
-            return Json(ctx, new JsonObject { ["total_count"] = runs.Count, ["workflow_runs"] = runs });
+            if (!FakeCreatedFilter.TryParse(ctx.Request.Query["created"], out FakeCreatedFilter created))
+            {
+                return Error(ctx, 422, $"Validation Failed: created '{ctx.Request.Query["created"]}' is not a date range such as >=2026-01-01T00:00:00Z");
+            }
+
+            List<FakeRun> all;
+            lock (_lock)
+            {
+                // Newest first, as GitHub lists runs.
+                all = [.. _runs.Where(r => r.Repository == $"{owner}/{repo}" && (status is null || r.Status == status || r.Conclusion == status) && created.Includes(r.CreatedAt))
+                    .OrderByDescending(r => r.CreatedAt).ThenByDescending(r => r.Id)];
+            }
+
+            List<FakeRun> page = FakePaging.Page(ctx, all, LinkPath(ctx));
+            return Json(ctx, new JsonObject
+            {
+                ["total_count"] = all.Count, ["workflow_runs"] = new JsonArray([.. page.Select(r => (JsonNode)GitHubShapes.Run(Api, r))]),
+            });
         });
         app.MapGet("/repos/{owner}/{repo}/actions/runs/{runId:long}/jobs", (HttpContext ctx, string owner, string repo, long runId) =>
         {
-            JsonArray jobs;
+            List<FakeJob> all;
             lock (_lock)
             {
-                jobs = new JsonArray([.. _jobs.Where(j => j.RunId == runId && j.Repository == $"{owner}/{repo}").Select(j => (JsonNode)GitHubShapes.Job(Api, j))]);
+                if (!_runs.Any(r => r.Id == runId && r.Repository == $"{owner}/{repo}"))
+                {
+                    return Error(ctx, 404, "Not Found");
+                }
+
+                all = [.. _jobs.Where(j => j.RunId == runId).OrderBy(j => j.Id)];
             }
 
-            return Json(ctx, new JsonObject { ["total_count"] = jobs.Count, ["jobs"] = jobs });
+            List<FakeJob> page = FakePaging.Page(ctx, all, LinkPath(ctx));
+            return Json(ctx, new JsonObject { ["total_count"] = all.Count, ["jobs"] = new JsonArray([.. page.Select(j => (JsonNode)GitHubShapes.Job(Api, j))]) });
         });
         app.MapGet("/repos/{owner}/{repo}/actions/jobs/{jobId:long}", (HttpContext ctx, string owner, string repo, long jobId) =>
         {
@@ -340,13 +318,14 @@ public sealed class FakeGitHub : IAsyncDisposable
             app.MapPost(prefix + "/actions/runners/generate-jitconfig", (HttpContext ctx) => GenerateJit(ctx, Scope(ctx)));
             app.MapGet(prefix + "/actions/runners", (HttpContext ctx) =>
             {
-                JsonArray list;
+                List<FakeRunner> all;
                 lock (_lock)
                 {
-                    list = new JsonArray([.. _runners.Where(r => r.Scope == Scope(ctx)).Select(r => (JsonNode)GitHubShapes.Runner(r))]);
+                    all = [.. _runners.Where(r => r.Scope == Scope(ctx)).OrderBy(r => r.Id)];
                 }
 
-                return Json(ctx, new JsonObject { ["total_count"] = list.Count, ["runners"] = list });
+                List<FakeRunner> page = FakePaging.Page(ctx, all, LinkPath(ctx));
+                return Json(ctx, new JsonObject { ["total_count"] = all.Count, ["runners"] = new JsonArray([.. page.Select(r => (JsonNode)GitHubShapes.Runner(r))]) });
             });
             app.MapGet(prefix + "/actions/runners/{runnerId:long}", (HttpContext ctx, long runnerId) =>
             {
@@ -400,6 +379,28 @@ public sealed class FakeGitHub : IAsyncDisposable
         });
     }
 
+    private static readonly string[] RunStatuses =
+    [
+        "completed", "action_required", "cancelled", "failure", "neutral", "skipped", "stale", "success", "timed_out",
+        "in_progress", "queued", "requested", "waiting", "pending",
+    ];
+
+    /// <summary>The request's path on GitHub's numeric form, for its Link header: /repositories/ID/… or /organizations/ID/….</summary>
+    private string LinkPath(HttpContext ctx)
+    {
+        string path = ctx.Request.Path.Value!;
+        lock (_lock)
+        {
+            if (ctx.Request.RouteValues.TryGetValue("org", out object? org) && org is string o)
+            {
+                return $"{Api}/organizations/{OrgId(o)}{path[$"/orgs/{o}".Length..]}";
+            }
+
+            string repo = $"{ctx.Request.RouteValues["owner"]}/{ctx.Request.RouteValues["repo"]}";
+            return $"{Api}/repositories/{RepoId(repo)}{path[$"/repos/{repo}".Length..]}";
+        }
+    }
+
     private static string Scope(HttpContext ctx) =>
         ctx.Request.RouteValues.TryGetValue("org", out object? org) && org is string o
             ? $"orgs/{o}"
@@ -414,7 +415,7 @@ public sealed class FakeGitHub : IAsyncDisposable
         }
         catch (JsonException)
         {
-            await Error(ctx, 422, "Invalid request body");
+            await ValidationError(ctx, "Invalid request body", "the body is not JSON");
             return;
         }
 
@@ -422,7 +423,7 @@ public sealed class FakeGitHub : IAsyncDisposable
         JsonArray? labels = body?["labels"] as JsonArray;
         if (string.IsNullOrEmpty(name) || labels is null || labels.Count == 0 || body?["runner_group_id"] is null)
         {
-            await Error(ctx, 422, "Invalid request.\n\nname, runner_group_id and labels are required");
+            await ValidationError(ctx, "Invalid request.\n\nname, runner_group_id and labels are required", "labels must have at least 1 item");
             return;
         }
 

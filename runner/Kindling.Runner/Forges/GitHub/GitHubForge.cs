@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Jobs;
@@ -6,15 +7,23 @@ using Microsoft.Extensions.Logging;
 namespace Kindling.Runner.Forges.GitHub;
 
 /// <summary>
-/// One tenant's GitHub repositories: queued runs → their queued jobs; one JIT runner per job (registered at the
-/// organization when configured, else the repository). GitHub reports job results itself through the runner.
+/// One tenant's GitHub repositories: the queued jobs of queued runs, and of in-progress runs (a job that waits on
+/// <c>needs:</c> becomes queued while its run is in progress); one JIT runner per job (registered at the organization
+/// when configured, else the repository). GitHub reports job results itself through the runner.
 /// </summary>
+/// <remarks>
+/// In-progress runs are polled only while they are younger than <see cref="GitHubOptions.InProgressRunWindow"/>, so a
+/// run that stays in progress for days is not listed on every poll; the window's start is rounded down to the hour so
+/// the list's URL (and its ETag) stays the same between polls, and every list is conditional (a 304 costs no quota).
+/// The <c>workflow_job</c> webhook is the fast path and reaches older runs too: <see cref="NoteQueuedJob"/> marks the
+/// run for the next poll.
+/// </remarks>
 public sealed partial class GitHubForge(TenantOptions tenant, GitHubClient client, ILogger<GitHubForge> log) : IForge
 {
     /// <summary>The default runner group every organization and repository has.</summary>
     public const long DefaultRunnerGroupId = 1;
 
-    private readonly Dictionary<(string Repo, long Run), IReadOnlyList<WorkflowJob>> _jobsByRun = [];
+    private readonly ConcurrentDictionary<(string Repo, long Run), byte> _hintedRuns = new();
 
     public string Kind => "github";
 
@@ -22,29 +31,69 @@ public sealed partial class GitHubForge(TenantOptions tenant, GitHubClient clien
 
     public GitHubClient Client => client;
 
+    /// <summary>
+    /// A <c>workflow_job</c> webhook said a job of <paramref name="runId"/> is queued: the next poll lists that run's
+    /// jobs whatever its age. False when <paramref name="repository"/> is not one of this tenant's.
+    /// </summary>
+    public bool NoteQueuedJob(string repository, long runId)
+    {
+        string? repo = tenant.Forge.Repositories.FirstOrDefault(r => string.Equals(r, repository, StringComparison.OrdinalIgnoreCase));
+        if (repo is null)
+        {
+            return false;
+        }
+
+        _hintedRuns[(repo, runId)] = 0;
+        return true;
+    }
+
     public async Task<IReadOnlyList<ForgeJob>> PollQueuedAsync(CancellationToken ct)
     {
         List<ForgeJob> found = [];
+        DateTimeOffset? since = InProgressSince();
         foreach (string repo in tenant.Forge.Repositories)
         {
-            GitHubResponse<WorkflowRunList> runs = await client.ListQueuedRunsAsync(repo, ct);
-            foreach (WorkflowRun run in runs.Value.WorkflowRuns)
+            IEnumerable<long> runs = (await client.ListRunsAsync(repo, "queued", null, ct)).Value.WorkflowRuns.Select(r => r.Id);
+            if (since is not null)
             {
-                GitHubResponse<WorkflowJobList> jobs = await client.ListRunJobsAsync(repo, run.Id, ct);
-                _jobsByRun[(repo, run.Id)] = jobs.Value.Jobs;
+                runs = runs.Concat((await client.ListRunsAsync(repo, "in_progress", since, ct)).Value.WorkflowRuns.Select(r => r.Id));
+            }
+
+            runs = runs.Concat(_hintedRuns.Keys.Where(k => k.Repo == repo).Select(k => k.Run));
+            foreach (long run in runs.Distinct().ToList())
+            {
+                GitHubResponse<WorkflowJobList> jobs;
+                try
+                {
+                    jobs = await client.ListRunJobsAsync(repo, run, ct);
+                }
+                catch (GitHubApiException e) when (e.Status == System.Net.HttpStatusCode.NotFound)
+                {
+                    _hintedRuns.TryRemove((repo, run), out _); // deleted since it was listed or named
+                    continue;
+                }
+
+                _hintedRuns.TryRemove((repo, run), out _);
                 found.AddRange(jobs.Value.Jobs
                     .Where(j => j.Status == "queued")
                     .Select(j => new ForgeJob(j.Id.ToString(CultureInfo.InvariantCulture), repo, j.Name, j.Labels, null)));
             }
-
-            // Runs that left the queued list are forgotten.
-            foreach ((string, long) key in _jobsByRun.Keys.Where(k => k.Repo == repo && runs.Value.WorkflowRuns.All(r => r.Id != k.Run)).ToList())
-            {
-                _jobsByRun.Remove(key);
-            }
         }
 
         return found;
+    }
+
+    /// <summary>The oldest creation time of in-progress runs still polled, rounded down to the hour; null: none are.</summary>
+    private DateTimeOffset? InProgressSince()
+    {
+        TimeSpan window = client.Options.InProgressRunWindow;
+        if (window <= TimeSpan.Zero)
+        {
+            return null;
+        }
+
+        DateTimeOffset start = client.Time.GetUtcNow() - window;
+        return new DateTimeOffset(start.Year, start.Month, start.Day, start.Hour, 0, 0, TimeSpan.Zero);
     }
 
     public async Task<ForgeJobStatus> GetStatusAsync(JobRecord job, CancellationToken ct)

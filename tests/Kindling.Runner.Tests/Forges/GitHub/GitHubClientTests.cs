@@ -6,6 +6,7 @@ using Kindling.Runner.Forges.GitHub;
 using Kindling.Runner.Jobs;
 using Kindling.Testing;
 using Kindling.Testing.FakeForge;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kindling.Runner.Tests.Forges.GitHub;
@@ -24,12 +25,13 @@ public sealed class GitHubClientTests : IAsyncLifetime
         _http.Dispose();
     }
 
-    private GitHubClient Client(TimeProvider? time = null, IGitHubTokenSource? tokens = null, TimeSpan? timeout = null, int retries = 4, FakeGitHub? fake = null) =>
+    private GitHubClient Client(TimeProvider? time = null, IGitHubTokenSource? tokens = null, TimeSpan? timeout = null, int retries = 4, FakeGitHub? fake = null,
+        TimeSpan? retryBaseDelay = null, int maxPages = 50, ILogger? log = null) =>
         new(_http, new GitHubOptions
         {
-            BaseUrl = (fake ?? _fake).BaseUrl.ToString(), RetryBaseDelay = TimeSpan.FromMilliseconds(20), MaxRetries = retries,
-            RequestTimeout = timeout ?? TimeSpan.FromMinutes(10),
-        }, tokens ?? new PatTokenSource("ghp_test"), time ?? TimeProvider.System, NullLogger.Instance);
+            BaseUrl = (fake ?? _fake).BaseUrl.ToString(), RetryBaseDelay = retryBaseDelay ?? TimeSpan.FromMilliseconds(20), MaxRetries = retries,
+            RequestTimeout = timeout ?? TimeSpan.FromMinutes(10), MaxPages = maxPages,
+        }, tokens ?? new PatTokenSource("ghp_test"), time ?? TimeProvider.System, log ?? NullLogger.Instance);
 
     private static TenantOptions Tenant(string? org = null) => new()
     {
@@ -43,17 +45,27 @@ public sealed class GitHubClientTests : IAsyncLifetime
         CreatedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch,
     };
 
-    /// <summary>Moves fake time forward in small steps until <paramref name="task"/> finishes (timers fire in Advance).</summary>
-    private static async Task<T> AdvanceUntil<T>(FakeTimeProvider time, Task<T> task, TimeSpan step, int maxSteps = 1000)
+    /// <summary>
+    /// Each rate-limit wait passes at once on the fake clock: the client raises <see cref="GitHubClient.RateLimitWait"/>
+    /// once the wait's timer exists, and the handler moves the clock past it. Returns the waits.
+    /// </summary>
+    private static List<TimeSpan> PassEachWait(GitHubClient client, FakeTimeProvider time)
     {
-        for (int i = 0; i < maxSteps && !task.IsCompleted; i++)
+        List<TimeSpan> waits = [];
+        client.RateLimitWait += w =>
         {
-            await Task.Delay(2, TestContext.Current.CancellationToken);
-            time.Advance(step);
-        }
+            lock (waits)
+            {
+                waits.Add(w);
+            }
 
-        return await task;
+            time.Advance(w);
+        };
+        return waits;
     }
+
+    /// <summary>A fake clock on a whole second (HTTP-dates and x-ratelimit-reset count whole seconds).</summary>
+    private static FakeTimeProvider WholeSecondClock() => new(DateTimeOffset.FromUnixTimeSeconds(DateTimeOffset.UtcNow.ToUnixTimeSeconds()));
 
     [Fact]
     public async Task PollQueued_QueuedJob_FoundWithLabels()
@@ -152,41 +164,93 @@ public sealed class GitHubClientTests : IAsyncLifetime
     [Fact]
     public async Task Send_SlowResponse_TimesOutAndRetries()
     {
-        _fake.QueueJob("acme/app", "build", PoolLabels);
-        _fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.Delay, Delay = TimeSpan.FromSeconds(5), Times = 1 });
-        GitHubClient client = Client(timeout: TimeSpan.FromMilliseconds(300));
-        GitHubResponse<WorkflowRunList> runs = await client.ListQueuedRunsAsync("acme/app", TestContext.Current.CancellationToken);
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using FakeGitHub fake = await FakeGitHub.StartAsync(time);
+        fake.QueueJob("acme/app", "build", PoolLabels);
+        var hang = new FakeForgeFault { Kind = FakeForgeFaultKind.Hang, PathContains = "/actions/runs" };
+        fake.AddFault(hang);
+        var log = new ListLogger();
+        GitHubClient client = Client(time, timeout: TimeSpan.FromSeconds(30), fake: fake, retryBaseDelay: TimeSpan.Zero, log: log);
+        List<TimeSpan> retries = [];
+        client.RetryScheduled += retries.Add;
+
+        Task<GitHubResponse<WorkflowRunList>> call = client.ListQueuedRunsAsync("acme/app", TestContext.Current.CancellationToken);
+        await hang.Hit.WaitAsync(TestContext.Current.CancellationToken); // the first attempt is held by the fake
+        Assert.False(call.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(30)); // its timeout passes
+        GitHubResponse<WorkflowRunList> runs = await call;
+
         Assert.Single(runs.Value.WorkflowRuns);
+        Assert.Single(retries);
+        Assert.Equal([499, 200], fake.Requests.Where(r => r.Path == "/repos/acme/app/actions/runs").Select(r => r.Status));
+        Assert.Contains(log.Messages, m => m.Contains("TimeoutRejectedException", StringComparison.Ordinal) && m.Contains("retry 1", StringComparison.Ordinal));
     }
 
-    [Fact]
-    public async Task Send_429WithRetryAfter_WaitsThatLongThenRetries()
+    public static TheoryData<FakeForgeFaultKind, int, int?, bool, int> RateLimitAnswers() => new()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        // kind, status, retry-after (s), as an HTTP-date, expected wait (s)
+        { FakeForgeFaultKind.TooManyRequests, 429, 30, false, 30 },
+        { FakeForgeFaultKind.TooManyRequests, 429, 45, true, 45 },
+        { FakeForgeFaultKind.TooManyRequests, 429, null, false, 60 }, // no retry-after, limit not spent: GitHub says wait a minute
+        { FakeForgeFaultKind.SecondaryLimit, 403, 90, false, 90 },
+        { FakeForgeFaultKind.SecondaryLimit, 403, 75, true, 75 },
+        { FakeForgeFaultKind.SecondaryLimit, 403, null, false, 60 },
+        { FakeForgeFaultKind.PrimaryLimit, 403, null, false, 120 }, // x-ratelimit-remaining 0: until x-ratelimit-reset
+        { FakeForgeFaultKind.PrimaryLimit, 429, null, false, 120 },
+    };
+
+    [Theory]
+    [MemberData(nameof(RateLimitAnswers))]
+    public async Task Send_RateLimited_WaitsAsGitHubSaysThenRetries(FakeForgeFaultKind kind, int status, int? retryAfter, bool asDate, int expectedWait)
+    {
+        FakeTimeProvider time = WholeSecondClock();
         await using FakeGitHub fake = await FakeGitHub.StartAsync(time);
-        fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.TooManyRequests, RetryAfter = TimeSpan.FromSeconds(30) });
-        GitHubClient client = Client(time, fake: fake);
-        List<TimeSpan> waits = [];
-        client.RateLimitWait += waits.Add;
         DateTimeOffset start = time.GetUtcNow();
-        await AdvanceUntil(time, client.ListQueuedRunsAsync("acme/app", TestContext.Current.CancellationToken), TimeSpan.FromSeconds(1));
-        Assert.Equal([TimeSpan.FromSeconds(30)], waits);
-        Assert.Equal([429, 200], fake.Requests.Select(r => r.Status));
-        Assert.True(fake.Requests[1].At - start >= TimeSpan.FromSeconds(30), $"retried after {fake.Requests[1].At - start}");
+        fake.AddFault(new FakeForgeFault
+        {
+            Kind = kind, Status = status, RetryAfter = retryAfter is { } s ? TimeSpan.FromSeconds(s) : null, RetryAfterAsDate = asDate,
+            Reset = start + TimeSpan.FromSeconds(120),
+        });
+        GitHubClient client = Client(time, fake: fake);
+        List<TimeSpan> waits = PassEachWait(client, time);
+
+        await client.ListQueuedRunsAsync("acme/app", TestContext.Current.CancellationToken);
+
+        Assert.Equal([TimeSpan.FromSeconds(expectedWait)], waits);
+        Assert.Equal([status, 200], fake.Requests.Select(r => r.Status));
+        Assert.Equal(start + TimeSpan.FromSeconds(expectedWait), fake.Requests[1].At);
     }
 
     [Fact]
-    public async Task Send_SecondaryLimit403_WaitsRetryAfter()
+    public async Task Send_403WithoutLimit_ThrowsAtOnce()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        FakeTimeProvider time = WholeSecondClock();
         await using FakeGitHub fake = await FakeGitHub.StartAsync(time);
-        fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.SecondaryLimit, RetryAfter = TimeSpan.FromSeconds(90) });
+        fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.Status, Status = 403 }); // e.g. "Resource not accessible by integration"
         GitHubClient client = Client(time, fake: fake);
-        List<TimeSpan> waits = [];
-        client.RateLimitWait += waits.Add;
-        await AdvanceUntil(time, client.ListQueuedRunsAsync("acme/app", TestContext.Current.CancellationToken), TimeSpan.FromSeconds(2));
-        Assert.Equal([TimeSpan.FromSeconds(90)], waits);
+        List<TimeSpan> waits = PassEachWait(client, time);
+        var e = await Assert.ThrowsAsync<GitHubApiException>(() => client.ListQueuedRunsAsync("acme/app", TestContext.Current.CancellationToken));
+        Assert.Equal(HttpStatusCode.Forbidden, e.Status);
+        Assert.False(e.IsTransient);
+        Assert.Empty(waits);
+        Assert.Single(fake.Requests);
+    }
+
+    [Fact]
+    public async Task Send_LimitSpentOnForge_RefusedThenWaitsForReset()
+    {
+        FakeTimeProvider time = WholeSecondClock();
+        await using FakeGitHub fake = await FakeGitHub.StartAsync(time);
+        fake.RateLimitRemaining = 0;
+        fake.RateLimitReset = time.GetUtcNow() + TimeSpan.FromSeconds(300);
+        GitHubClient client = Client(time, fake: fake);
+        List<TimeSpan> waits = PassEachWait(client, time);
+
+        await client.ListQueuedRunsAsync("acme/app", TestContext.Current.CancellationToken);
+
+        Assert.Equal([TimeSpan.FromSeconds(300)], waits);
         Assert.Equal([403, 200], fake.Requests.Select(r => r.Status));
+        Assert.Equal(fake.RateLimitLimit - 1, client.Gate.Remaining); // a new window
     }
 
     [Fact]
@@ -195,19 +259,23 @@ public sealed class GitHubClientTests : IAsyncLifetime
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using FakeGitHub fake = await FakeGitHub.StartAsync(time);
         DateTimeOffset reset = DateTimeOffset.FromUnixTimeSeconds(time.GetUtcNow().ToUnixTimeSeconds() + 120);
-        fake.RateLimitRemaining = 1;
+        fake.RateLimitRemaining = 2;
         fake.RateLimitReset = reset;
         GitHubClient client = Client(time, fake: fake);
-        await client.ListQueuedRunsAsync("acme/app", TestContext.Current.CancellationToken); // reports remaining=1 then uses it
+        List<TimeSpan> waits = PassEachWait(client, time);
+        await client.ListQueuedRunsAsync("acme/app", TestContext.Current.CancellationToken); // answered with remaining=1
         fake.QueueJob("acme/app", "build", PoolLabels);
         await client.ListQueuedRunsAsync("acme/app", TestContext.Current.CancellationToken); // answered with remaining=0
         Assert.Equal(0, client.Gate.Remaining);
-        fake.RateLimitRemaining = 5000;
-        Task<GitHubResponse<WorkflowRunList>> third = client.ListQueuedRunsAsync("acme/app", TestContext.Current.CancellationToken);
-        await Task.Delay(50, TestContext.Current.CancellationToken);
-        Assert.Equal(2, fake.Requests.Count); // held back, not sent
-        await AdvanceUntil(time, third, TimeSpan.FromSeconds(5));
+        Assert.Empty(waits);
+
+        await client.ListQueuedRunsAsync("acme/app", TestContext.Current.CancellationToken);
+
+        // Held back until the reset (not sent into a spent limit, which the fake would refuse with 403).
+        TimeSpan wait = Assert.Single(waits);
+        Assert.InRange(wait, TimeSpan.FromSeconds(119), TimeSpan.FromSeconds(120));
         Assert.Equal(3, fake.Requests.Count);
+        Assert.DoesNotContain(fake.Requests, r => r.Status == 403);
         Assert.True(fake.Requests[2].At >= reset, $"sent at {fake.Requests[2].At:O}, reset {reset:O}");
     }
 
@@ -232,6 +300,72 @@ public sealed class GitHubClientTests : IAsyncLifetime
         time.Advance(TimeSpan.FromMinutes(56)); // inside the 5-minute refresh margin of the 1-hour token
         await client.ListRunnersAsync(RunnerScope.Repository("acme/app"), TestContext.Current.CancellationToken);
         Assert.Equal(2, fake.Requests.Count(r => r.Path == "/app/installations/99/access_tokens" && r.Status == 201));
+    }
+
+    [Fact]
+    public async Task ListRunJobs_MoreThanOnePage_FollowsLinkToTheLastPage()
+    {
+        FakeRun run = _fake.QueueRun("acme/app", [.. Enumerable.Range(0, 250).Select(i => ($"matrix-{i}", PoolLabels))]);
+        GitHubResponse<WorkflowJobList> jobs = await Client().ListRunJobsAsync("acme/app", run.Id, TestContext.Current.CancellationToken);
+
+        Assert.Equal(250, jobs.Value.TotalCount);
+        Assert.Equal(_fake.Jobs.Where(j => j.RunId == run.Id).Select(j => j.Id).Order(), jobs.Value.Jobs.Select(j => j.Id).Order());
+        List<FakeForgeRequest> pages = [.. _fake.Requests.Where(r => r.Path.EndsWith("/jobs", StringComparison.Ordinal))];
+        Assert.Equal(3, pages.Count);
+        Assert.Equal($"/repos/acme/app/actions/runs/{run.Id}/jobs", pages[0].Path);
+        // Pages 2 and 3 are asked for where GitHub's Link points: its numeric repository path, with the query kept.
+        Assert.All(pages.Skip(1), p => Assert.Matches($"^/repositories/[0-9]+/actions/runs/{run.Id}/jobs$", p.Path));
+        Assert.Equal(["?per_page=100", "?per_page=100&page=2", "?per_page=100&page=3"], pages.Select(p => p.Query));
+    }
+
+    [Fact]
+    public async Task ListRunJobs_UnchangedPages_EachConditional()
+    {
+        FakeRun run = _fake.QueueRun("acme/app", [.. Enumerable.Range(0, 150).Select(i => ($"matrix-{i}", PoolLabels))]);
+        GitHubClient client = Client();
+        await client.ListRunJobsAsync("acme/app", run.Id, TestContext.Current.CancellationToken);
+        int before = _fake.Requests.Count;
+        GitHubResponse<WorkflowJobList> again = await client.ListRunJobsAsync("acme/app", run.Id, TestContext.Current.CancellationToken);
+        Assert.True(again.NotModified);
+        Assert.Equal(150, again.Value.Jobs.Count);
+        Assert.Equal([304, 304], _fake.Requests.Skip(before).Select(r => r.Status));
+    }
+
+    [Theory]
+    [InlineData(null, "repos/acme/app")]
+    [InlineData("acme", "orgs/acme")]
+    public async Task ListRunners_MoreThan100_AllListed(string? org, string scope)
+    {
+        _fake.AddRunners(scope, 230);
+        var forge = new GitHubForge(Tenant(org), Client(), NullLogger<GitHubForge>.Instance);
+        IReadOnlyList<ForgeRunner> runners = await forge.ListRunnersAsync(TestContext.Current.CancellationToken);
+        Assert.Equal(230, runners.Select(r => r.Id).Distinct().Count());
+        Assert.Equal(3, _fake.Requests.Count(r => r.Path.EndsWith("/actions/runners", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public async Task ListRunJobs_MorePagesThanTheLimit_StopsThereAndLogs()
+    {
+        FakeRun run = _fake.QueueRun("acme/app", [.. Enumerable.Range(0, 250).Select(i => ($"matrix-{i}", PoolLabels))]);
+        var log = new ListLogger();
+        GitHubResponse<WorkflowJobList> jobs = await Client(maxPages: 2, log: log).ListRunJobsAsync("acme/app", run.Id, TestContext.Current.CancellationToken);
+        Assert.Equal(200, jobs.Value.Jobs.Count);
+        Assert.Equal(2, _fake.Requests.Count);
+        Assert.Contains(log.Messages, m => m.StartsWith("Warning:", StringComparison.Ordinal) &&
+                                           m.Contains("stopped at 2 pages (200 of 250 items read)", StringComparison.Ordinal) &&
+                                           m.Contains("Forge:GitHub:MaxPages", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ListRunners_NextLinkOutsideApiRoot_RefusedWithoutFollowing()
+    {
+        _fake.AddRunners("repos/acme/app", 3);
+        _fake.Tamper = (ctx, _) => ctx.Response.Headers["Link"] = "<https://collector.example/steal?page=2>; rel=\"next\"";
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            Client().ListRunnersAsync(RunnerScope.Repository("acme/app"), TestContext.Current.CancellationToken));
+        Assert.Contains("outside the API root", e.Message, StringComparison.Ordinal);
+        Assert.Contains("https://collector.example/steal?page=2", e.Message, StringComparison.Ordinal);
+        Assert.Single(_fake.Requests);
     }
 
     [Fact]

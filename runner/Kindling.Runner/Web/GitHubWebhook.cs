@@ -1,0 +1,122 @@
+using System.Buffers;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Kindling.Runner.Forges.GitHub;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Kindling.Runner.Web;
+
+/// <summary>
+/// GitHub's webhook deliveries on an anonymous endpoint: the body is bounded before it is read (413 from
+/// <c>Content-Length</c> at once, or as soon as a chunked body passes the bound), the signature is checked before
+/// the body is parsed (401), and a signed body that is not a <c>workflow_job</c> event GitHub would send is a 400,
+/// never a 500.
+/// </summary>
+public static class GitHubWebhook
+{
+    public const string SignatureHeader = "X-Hub-Signature-256";
+    public const string EventHeader = "X-GitHub-Event";
+    public const string WorkflowJobEventName = "workflow_job";
+
+    /// <summary>Answers one delivery; <paramref name="onJob"/> sees each verified <c>workflow_job</c> event.</summary>
+    public static async Task<IResult> ReceiveAsync(HttpContext ctx, string secret, long maxBodyBytes, Action<WorkflowJobEvent> onJob)
+    {
+        if (ctx.Request.ContentLength is long declared && declared > maxBodyBytes)
+        {
+            return TooLarge(maxBodyBytes);
+        }
+
+        if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+        {
+            limit.MaxRequestBodySize = maxBodyBytes; // the server stops a chunked body here too
+        }
+
+        byte[]? body;
+        try
+        {
+            body = await ReadBoundedAsync(ctx.Request.Body, maxBodyBytes, ctx.RequestAborted);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            body = null;
+        }
+
+        if (body is null)
+        {
+            return TooLarge(maxBodyBytes);
+        }
+
+        if (!WebhookSignature.Verify(secret, body, ctx.Request.Headers[SignatureHeader]))
+        {
+            return Fault(StatusCodes.Status401Unauthorized,
+                $"the {SignatureHeader} header is missing or does not match the body; set the webhook's secret to the one in Forge:GitHub:WebhookSecretEnv");
+        }
+
+        if (ctx.Request.Headers[EventHeader] != WorkflowJobEventName)
+        {
+            return Results.NoContent(); // ping and other events: nothing to do
+        }
+
+        WorkflowJobEvent? ev;
+        try
+        {
+            ev = JsonSerializer.Deserialize(body, GitHubJson.Default.WorkflowJobEvent);
+        }
+        catch (JsonException e)
+        {
+            return Fault(StatusCodes.Status400BadRequest, $"the body is not a workflow_job event: {e.Message}");
+        }
+
+        if (ev?.Action is null || ev.WorkflowJob is null || ev.Repository?.FullName is null)
+        {
+            return Fault(StatusCodes.Status400BadRequest, "the body is not a workflow_job event: action, workflow_job and repository.full_name are required");
+        }
+
+        onJob(ev);
+        return Results.Accepted();
+    }
+
+    /// <summary>The whole body, or null as soon as it is longer than <paramref name="max"/> bytes.</summary>
+    public static async Task<byte[]?> ReadBoundedAsync(Stream body, long max, CancellationToken ct)
+    {
+        using var buffer = new MemoryStream();
+        byte[] chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
+        try
+        {
+            int n;
+            while ((n = await body.ReadAsync(chunk, ct)) > 0)
+            {
+                if (buffer.Length + n > max)
+                {
+                    return null;
+                }
+
+                buffer.Write(chunk, 0, n);
+            }
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(chunk);
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static IResult TooLarge(long max) =>
+        Fault(StatusCodes.Status413PayloadTooLarge, $"the body is larger than {max} bytes (Forge:GitHub:WebhookMaxBodyBytes); subscribe the webhook to workflow_job events only");
+
+    private static IResult Fault(int status, string message) =>
+        Results.Json(new Dictionary<string, string> { ["fault_message"] = message }, statusCode: status);
+}
+
+/// <summary>GitHub's webhook signature: <c>sha256=</c> + hex HMAC-SHA256 of the raw body with the secret.</summary>
+public static class WebhookSignature
+{
+    public static string Compute(string secret, ReadOnlySpan<byte> body) =>
+        "sha256=" + Convert.ToHexStringLower(HMACSHA256.HashData(Encoding.UTF8.GetBytes(secret), body));
+
+    public static bool Verify(string secret, ReadOnlySpan<byte> body, string? header) =>
+        header is not null && CryptographicOperations.FixedTimeEquals(Encoding.ASCII.GetBytes(Compute(secret, body)), Encoding.ASCII.GetBytes(header));
+}
