@@ -32,7 +32,9 @@ fi
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 # The browser tests drive Debian's chromium (/usr/bin/chromium): Playwright must never fetch a browser of its own.
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
-export KINDLING_TEST_CACHE="${KINDLING_TEST_CACHE:-$root/.cache}"
+# Downloaded and built test inputs (the Debian kernel, Kindling's guest kernel, built guests, npm packages) are keyed
+# by their content, so one cache per user serves every checkout: a fresh clone does not rebuild the guest kernel.
+export KINDLING_TEST_CACHE="${KINDLING_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kindling-tests}"
 mkdir -p "$KINDLING_TEST_CACHE"
 
 # GitHub's official OpenAPI description: the runner's FakeForge responses are checked against it.
