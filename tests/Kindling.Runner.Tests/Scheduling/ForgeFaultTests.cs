@@ -42,6 +42,7 @@ public sealed class ForgeFaultTests
         // MaxRetries 1: two requests per registration; the first registration (both requests) fails.
         fake.AddFault(new FakeForgeFault { Kind = kind, Status = 502, Delay = TimeSpan.FromSeconds(3), PathContains = "generate-jitconfig", Times = 2 });
         await using var h = new RunnerHarness(GitHubTenant(fake));
+        h.InstallActionsRunner();
 
         JobRecord job = await RunUntilAsync(h, () => h.Store.List() is [{ State: JobState.Cleaned } j] ? j : null);
 
@@ -79,6 +80,7 @@ public sealed class ForgeFaultTests
         fake.QueueJob("acme/app", "build", "self-hosted", "kindling");
         fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.Status, Status = 503, PathContains = "/actions/runs", Times = 100_000 });
         await using var h = new RunnerHarness(RunnerHarness.Merge(GitHubTenant(fake), new() { ["Kindling:Forge:GitHub:MaxRetries"] = "0" }));
+        h.InstallActionsRunner();
         await using RunnerHarness.LoopRun loop = h.StartLoop(Ct);
 
         await Task.Delay(TimeSpan.FromSeconds(2), Ct);
@@ -127,6 +129,7 @@ public sealed class ForgeFaultTests
         {
             ["Kindling:Forge:GitHub:RequestTimeout"] = "00:00:30", ["Kindling:ReapInterval"] = "01:00:00",
         }));
+        h.InstallActionsRunner();
         await using RunnerHarness.LoopRun loop = h.StartLoop(Ct);
 
         JobRecord finished = await WaitAsync(() => h.Store.List() is [{ State: JobState.Succeeded, WorkDir: { } dir } j] && !Directory.Exists(dir) ? j : null);
