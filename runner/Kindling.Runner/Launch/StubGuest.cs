@@ -24,6 +24,9 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     /// <summary>What <c>timeout -s KILL</c> leaves: 128 + SIGKILL.</summary>
     private const int ExitKilled = 137;
 
+    /// <summary>What a shell answers when a command exists but cannot be executed.</summary>
+    private const int ExitCannotRun = 126;
+
     private const string GuestWorkspace = "/workspace";
     private const string ActionsRunner = "/opt/actions-runner/run.sh";
 
@@ -249,7 +252,19 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             start.Environment[k] = v;
         }
 
-        using Process process = Process.Start(start)!;
+        Process process;
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            // e.g. E2BIG: a run script over Linux's 128 KiB limit for one argument fails the same way in the guest.
+            await w.WriteLineAsync($"kindling: cannot run {command[0]}: {e.Message}");
+            return ExitCannotRun;
+        }
+
+        using Process started = process;
         Task copy = CopyOutputAsync(process.StandardOutput, w);
         Task exited = process.WaitForExitAsync(CancellationToken.None);
         Task timedOut = limit is { } l ? Task.Delay(l) : Task.Delay(Timeout.Infinite);
