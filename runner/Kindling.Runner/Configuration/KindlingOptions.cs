@@ -104,7 +104,10 @@ public sealed class GitHubOptions
 
 public sealed class LauncherOptions
 {
-    /// <summary><c>vmm</c> (spawn kindling-vmm) or <c>stub</c> (simulated VMs, for tests and benchmarks).</summary>
+    /// <summary>
+    /// <c>vmm</c> (spawn kindling-vmm) or <c>stub</c> (simulated VMs, for tests and benchmarks: the job's steps run
+    /// on this host, unsandboxed, as the runner's user; a GitHub job needs an actions runner in the stand-in image).
+    /// </summary>
     public string Kind { get; set; } = "vmm";
     /// <summary>The kindling-vmm executable; found next to kindling or on PATH when empty.</summary>
     public string VmmPath { get; set; } = "";

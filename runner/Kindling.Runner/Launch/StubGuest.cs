@@ -41,7 +41,14 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     public void Die()
     {
         Died = true;
-        _dead.Cancel();
+        try
+        {
+            _dead.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // the guest has just ended
+        }
     }
 
     public void Dispose() => _dead.Dispose();

@@ -86,12 +86,14 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
 
     private async Task GuestAsync(VmLaunchRequest request, ProcessVmHandle handle, StubGuest guest)
     {
+        bool ended = false;
         try
         {
             // Opening a FIFO for writing waits for its reader (the LogPump), as the VMM's would.
             await using var fifo = new FileStream(request.Workspace.SerialFifoPath, FileMode.Open, FileAccess.Write);
             await using var w = new StreamWriter(fifo, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
             await guest.RunAsync(w);
+            ended = true;
             if (!guest.Died)
             {
                 handle.ExitCodeOverride = 0; // the guest "rebooted": the VMM exits 0 whatever the job's result
@@ -99,12 +101,17 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
         }
         catch (IOException)
         {
-            // the reader went away (the runner stopped the VM)
+            // The serial reader went away. A real VMM does not stop for that: it runs until its guest reboots or
+            // it is killed, so the placeholder stays up and stopping it is the runner's job (a test can see if not).
         }
         finally
         {
             _guests.TryRemove(new KeyValuePair<string, StubGuest>(request.VmId, guest));
             guest.Dispose();
+        }
+
+        if (ended)
+        {
             try
             {
                 Process.GetProcessById(handle.Pid).Kill();

@@ -84,6 +84,12 @@ public sealed class JobDispatcherTests
         job = h.Store.Get(job.Id)!;
         Assert.Equal(JobState.Running, job.State);
         int vm = h.Launcher.Pids.Single();
+        // The placeholder VM process may not have exec'd yet (its command line names the VM only after exec).
+        for (int i = 0; i < 1000 && !ProcessInspector.CommandLineContains(vm, job.VmId!); i++)
+        {
+            await Task.Delay(10, Ct);
+        }
+
         Assert.True(ProcessInspector.CommandLineContains(vm, job.VmId!), "the VM should be running before the cancel");
 
         forge.Cancel(fid);
