@@ -7,7 +7,7 @@ using Kindling.Benchmarks.Vm;
 // Usage: dotnet run -c Release --project tests/Kindling.Benchmarks -- <suite> [part...]
 // (io's parts: blk, limiter, net; without parts a suite runs whole)
 string[] vmSuites = ["launch", "memory", "density"];
-string[] all = ["io", "runner", .. vmSuites];
+string[] all = ["io", "runner", "jail", "images", .. vmSuites];
 string suite = args.Length > 0 ? args[0] : "";
 if (suite is "all")
 {
@@ -49,6 +49,29 @@ static int RunSuite(string suite, string[] parts)
         return Kindling.Benchmarks.Runner.RunnerBenchmarks.RunAsync().GetAwaiter().GetResult();
     }
 
+    if (suite is "jail" or "images")
+    {
+        // No KVM needed: the jail's own start-up cost (root: jail-debug Ready, jailed versus un-jailed), and the
+        // image store's overlay and base image times.
+        DirectoryInfo jailWork = Directory.CreateTempSubdirectory("kindling-bench-");
+        try
+        {
+            int jailRc = suite is "jail"
+                ? JailStartupBenchmarks.Run(report, jailWork.FullName)
+                : Kindling.Benchmarks.Images.ImageBenchmarks.Run(report, jailWork.FullName);
+            if (report.Rows.Count > 0)
+            {
+                report.Finish(VmSubjects.ArtifactsDirectory);
+            }
+
+            return Math.Max(jailRc, report.ExitCode);
+        }
+        finally
+        {
+            jailWork.Delete(recursive: true);
+        }
+    }
+
     if (VmSubjects.Unavailable() is { } why)
     {
         Console.WriteLine($"{suite}: skipped ({why})");
@@ -65,7 +88,7 @@ static int RunSuite(string suite, string[] parts)
             _ => DensityBenchmarks.Run(report, work.FullName),
         };
         report.Finish(VmSubjects.ArtifactsDirectory);
-        return rc;
+        return Math.Max(rc, report.ExitCode); // a missed target or a failed variant fails the suite
     }
     finally
     {

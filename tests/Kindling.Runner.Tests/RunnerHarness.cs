@@ -48,7 +48,8 @@ internal sealed class RunnerHarness : IAsyncDisposable
             services.AddSingleton(f);
         }
 
-        Launcher = new RecordingLauncher(new StubVmLauncher(TimeSpan.Parse(all["Kindling:Launcher:StubJobDuration"]!, System.Globalization.CultureInfo.InvariantCulture)));
+        Stub = new StubVmLauncher(TimeSpan.Parse(all["Kindling:Launcher:StubJobDuration"]!, System.Globalization.CultureInfo.InvariantCulture));
+        Launcher = new RecordingLauncher(Stub);
         services.AddSingleton<IVmLauncher>(Launcher);
         extra(services);
         services.AddKindlingRunner(cfg);
@@ -57,10 +58,45 @@ internal sealed class RunnerHarness : IAsyncDisposable
 
     public string StateDirectory { get; }
     public RecordingLauncher Launcher { get; }
+
+    /// <summary>The stub under <see cref="Launcher"/> (to make a VM die mid-job).</summary>
+    public StubVmLauncher Stub { get; }
     public JobStore Store => _sp.GetRequiredService<JobStore>();
     public JobDispatcher Dispatcher => _sp.GetRequiredService<JobDispatcher>();
     public JobReaper Reaper => _sp.GetRequiredService<JobReaper>();
     public T Get<T>() where T : notnull => _sp.GetRequiredService<T>();
+
+    /// <summary>An actions runner that checks it was given a JIT config, says so and succeeds.</summary>
+    public const string SucceedingActionsRunner = "[ \"$1\" = --jitconfig ] && [ -n \"$2\" ] || { echo \"run.sh: no --jitconfig\"; exit 3; }\necho \"actions runner: job done\"\n";
+
+    /// <summary>Puts <c>/opt/actions-runner/run.sh</c> (a shell script) into the stand-in base image the stub boots.</summary>
+    public void InstallActionsRunner(string script = SucceedingActionsRunner) => InstallActionsRunner(Path.Combine(StateDirectory, "images"), script);
+
+    /// <summary>As <see cref="InstallActionsRunner(string)"/>, for the stand-in images under <paramref name="imagesDirectory"/>.</summary>
+    public static void InstallActionsRunner(string imagesDirectory, string script)
+    {
+        string runner = Path.Combine(new PlaceholderImageProvider(imagesDirectory).ImageFiles, "opt", "actions-runner", "run.sh");
+        Directory.CreateDirectory(Path.GetDirectoryName(runner)!);
+        WriteScript(runner, "#!/bin/sh\n" + script, executable: true);
+    }
+
+    /// <summary>Writes a file (replacing one) with mode 0755, or 0644 when not <paramref name="executable"/>.</summary>
+    public static void WriteScript(string path, string text, bool executable)
+    {
+        if (OperatingSystem.IsWindows())
+        {
+            throw new PlatformNotSupportedException("file modes are Unix-only");
+        }
+
+        File.Delete(path);
+        UnixFileMode read = UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead;
+        using var f = new FileStream(path, new FileStreamOptions
+        {
+            Mode = FileMode.CreateNew, Access = FileAccess.Write,
+            UnixCreateMode = executable ? read | UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute : read,
+        });
+        f.Write(System.Text.Encoding.UTF8.GetBytes(text));
+    }
 
     public static Dictionary<string, string?> LocalTenant(int index, string name, int maxVms = 10, double weight = 1, params (string Name, string Value)[] secrets)
     {

@@ -116,7 +116,10 @@ public sealed class GitHubOptions
 
 public sealed class LauncherOptions
 {
-    /// <summary><c>vmm</c> (spawn kindling-vmm) or <c>stub</c> (simulated VMs, for tests and benchmarks).</summary>
+    /// <summary>
+    /// <c>vmm</c> (spawn kindling-vmm) or <c>stub</c> (simulated VMs, for tests and benchmarks: the job's steps run
+    /// on this host, unsandboxed, as the runner's user; a GitHub job needs an actions runner in the stand-in image).
+    /// </summary>
     public string Kind { get; set; } = "vmm";
     /// <summary>
     /// kindling-vmm: its executable (self-contained or framework-dependent) or its kindling-vmm.dll (started with

@@ -72,7 +72,7 @@ internal static class IoBenchmarks
         foreach (Row r in rows)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Name,-30} {r.Device,14:F0} {r.Limit,14:F0} {r.Unit,-8} {r.Ratio,7:F3} {r.Target,7:F2}  {(r.Ok ? "yes" : "NO")}"));
+                $"{r.Name,-30} {r.Device,14:F0} {r.Limit,14:F0} {r.Unit,-8} {r.Ratio,7:F3} {r.Target,7:F2}  {(r.Ok ? "yes" : "MISSED")}"));
         }
 
         var summary = rows.ToDictionary(r => r.Name, r => new { device = Math.Round(r.Device), limit = Math.Round(r.Limit), unit = r.Unit, ratio = Math.Round(r.Ratio, 3), target = r.Target, ok = r.Ok });
@@ -88,7 +88,7 @@ internal static class IoBenchmarks
         }
 
         report.Finish(artifactsDirectory);
-        return 0;
+        return report.ExitCode;
     }
 
     private sealed record Row(string Name, double Device, double Limit, string Unit, double Ratio, double Target, bool Ok);

@@ -15,6 +15,9 @@ internal sealed record BenchRow(string Name, string Unit, double Median)
 
     public bool? Ok { get; init; }
     public string? Note { get; init; }
+
+    /// <summary>Why the figure could not be measured (the variant failed); the row is then printed as failed.</summary>
+    public string? Failure { get; init; }
 }
 
 /// <summary>
@@ -48,6 +51,16 @@ internal sealed class BenchReport(string suite)
 
     public void Note(string note) => _notes.Add(note);
 
+    /// <summary>
+    /// A figure that could not be measured because its variant failed: printed (marked FAILED, with the reason)
+    /// so that its target is not silently dropped, and it makes the suite exit non-zero.
+    /// </summary>
+    public BenchRow Failed(string name, string unit, string? target, string why) =>
+        Add(new BenchRow(name, unit, double.NaN) { Target = target, Ok = false, Failure = why });
+
+    /// <summary>0 when every figure was measured and met its target; 1 when a target was missed or a variant failed.</summary>
+    public int ExitCode => _rows.Any(r => r.Ok == false) ? 1 : 0;
+
     /// <summary>Prints the table, writes the JSON file; returns its path.</summary>
     public string Finish(string artifactsDirectory)
     {
@@ -58,7 +71,12 @@ internal sealed class BenchReport(string suite)
         foreach (BenchRow r in _rows)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Name,-62} {Format(r.Median),10} {(r.P90 is { } p ? Format(p) : ""),10} {(r.Runs > 0 ? r.Runs.ToString(CultureInfo.InvariantCulture) : ""),4}  {r.Unit,-8} {r.Target ?? "",-22} {(r.Ok is { } ok ? (ok ? "yes" : "NO") : "")}"));
+                $"{r.Name,-62} {Format(r.Median),10} {(r.P90 is { } p ? Format(p) : ""),10} {(r.Runs > 0 ? r.Runs.ToString(CultureInfo.InvariantCulture) : ""),4}  {r.Unit,-8} {r.Target ?? "",-22} {(r.Failure is not null ? "FAILED" : r.Ok is { } ok ? (ok ? "yes" : "MISSED") : "")}"));
+            if (r.Failure is { } failure)
+            {
+                Console.WriteLine($"    failed: {failure}");
+            }
+
             if (r.Note is { } note)
             {
                 Console.WriteLine($"    {note}");
@@ -75,13 +93,18 @@ internal sealed class BenchReport(string suite)
             Suite,
             Date = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
             Machine = new { Host = Environment.MachineName, Cores = Environment.ProcessorCount, Kernel = Environment.OSVersion.VersionString, LoadBefore = _loadBefore, LoadAfter = loadAfter },
-            Rows = _rows.Select(r => new { r.Name, r.Unit, Median = Round(r.Median), P90 = r.P90 is { } p ? Round(p) : (double?)null, Runs = r.Runs > 0 ? r.Runs : (int?)null, r.Target, r.Ok, r.Note }),
+            Rows = _rows.Select(r => new { r.Name, r.Unit, Median = Round(r.Median), P90 = r.P90 is { } p ? Round(p) : (double?)null, Runs = r.Runs > 0 ? r.Runs : (int?)null, r.Target, r.Ok, r.Note, r.Failure }),
             Notes = _notes,
         };
         string path = Path.Combine(artifactsDirectory, $"{Suite}.json");
         string json = JsonSerializer.Serialize(summary, Json);
         File.WriteAllText(path, json);
         Console.WriteLine($"BENCH-JSON {path}");
+        if (ExitCode != 0)
+        {
+            Console.WriteLine($"{Suite}: {_rows.Count(r => r.Ok == false)} figure(s) missed their target or failed");
+        }
+
         return path;
     }
 

@@ -67,7 +67,8 @@ internal static class DensityBenchmarks
             {
                 Runs = s.Vms,
                 Target = kindling ? ">= 5, >= 3x qemu" : null,
-                Ok = kindling ? perCore >= 5 && (vsQemu is null || vsQemu >= 3) : null,
+                Ok = kindling ? perCore >= 5 && (vsQemu is null || vsQemu >= 3) && s.Failures == 0 : s.Failures == 0 ? null : false,
+                Failure = s.Failures > 0 ? $"{s.Failures} of {s.Started} runs failed (no first byte, or the wrong exit code)" : null,
                 Note = $"{s.Vms} VMs in {s.Seconds:F1} s on {cores} cores, {inFlight} in flight; windows (VM/s/core): {string.Join(", ", s.PerWindow.Select(x => x.ToString("F2", System.Globalization.CultureInfo.InvariantCulture)))}"
                        + (vsQemu is { } r ? $"; {r:F2}x qemu" : "") + (s.Failures > 0 ? $"; {s.Failures} failed runs" : ""),
             });

@@ -68,9 +68,11 @@ internal static class LaunchBenchmarks
             }
         }
 
+        // A variant that fails (warm-up or a measured round) leaves the rounds; its rows are still printed, as failed.
+        Dictionary<Variant, string> failed = [];
         try
         {
-            // Warm-up: page cache, and one publish/JIT of everything; failures here are reported, not fatal.
+            // Warm-up: page cache, and one publish/JIT of everything.
             foreach (Variant v in variants.ToList())
             {
                 try
@@ -79,7 +81,7 @@ internal static class LaunchBenchmarks
                 }
                 catch (InvalidOperationException e)
                 {
-                    report.Note($"{v.Name}: {e.Message}");
+                    failed[v] = e.Message;
                     variants.Remove(v);
                 }
             }
@@ -95,7 +97,22 @@ internal static class LaunchBenchmarks
                         continue; // fewer rounds: spread evenly over the run, not bunched at its start
                     }
 
-                    LaunchSample s = v.Run();
+                    if (failed.ContainsKey(v))
+                    {
+                        continue;
+                    }
+
+                    LaunchSample s;
+                    try
+                    {
+                        s = v.Run();
+                    }
+                    catch (InvalidOperationException e)
+                    {
+                        failed[v] = $"round {round + 1}: {e.Message}";
+                        continue;
+                    }
+
                     v.FirstByte.Add(s.FirstByteMs);
                     if (s.CpuMs >= 0)
                     {
@@ -109,6 +126,12 @@ internal static class LaunchBenchmarks
             jail?.Dispose();
         }
 
+        foreach ((Variant v, string why) in failed)
+        {
+            report.Failed($"{v.Name}: {v.What}", "ms", null, why);
+        }
+
+        variants.RemoveAll(failed.ContainsKey);
         foreach (Variant v in variants)
         {
             report.Add(new BenchRow($"{v.Name}: {v.What}", "ms", Stats.Median(v.FirstByte)) { P90 = Stats.P90(v.FirstByte), Runs = v.FirstByte.Count });
@@ -117,6 +140,14 @@ internal static class LaunchBenchmarks
         foreach (Variant v in variants.Where(v => v.Cpu.Count > 0))
         {
             report.Add(new BenchRow($"{v.Name}: CPU (user+sys) per launch", "ms", Stats.Median(v.Cpu)) { P90 = Stats.P90(v.Cpu), Runs = v.Cpu.Count });
+        }
+
+        if (qemu)
+        {
+            foreach (Variant k in new[] { fd, rtr, rtrSc }.Where(k => failed.ContainsKey(k) || failed.ContainsKey(qm)))
+            {
+                report.Failed($"ratio {k.Name} / qemu (medians)", "x", "<= 0.75x", failed.GetValueOrDefault(k) ?? $"qemu: {failed[qm]}");
+            }
         }
 
         if (variants.Contains(qm))
@@ -134,10 +165,20 @@ internal static class LaunchBenchmarks
             }
         }
 
+        foreach (Variant p in new[] { preFd, preR2r }.Where(failed.ContainsKey))
+        {
+            report.Failed($"target {p.Name}", "ms", "<= 5 ms", failed[p]);
+        }
+
         foreach (Variant p in new[] { preFd, preR2r }.Where(variants.Contains))
         {
             double m = Stats.Median(p.FirstByte);
             report.Add(new BenchRow($"target {p.Name}", "ms", m) { Target = "<= 5 ms", Ok = m <= 5 });
+        }
+
+        foreach ((Variant plain, Variant jailed) in jailPairs.Where(p => failed.ContainsKey(p.Plain) || failed.ContainsKey(p.Jailed)))
+        {
+            report.Failed($"jail cost: {jailed.Name} − un-jailed (medians)", "ms", "<= 20 ms", failed.GetValueOrDefault(jailed) ?? $"un-jailed: {failed[plain]}");
         }
 
         foreach ((Variant plain, Variant jailed) in jailPairs.Where(p => variants.Contains(p.Plain) && variants.Contains(p.Jailed)))

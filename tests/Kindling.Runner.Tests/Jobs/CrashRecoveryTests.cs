@@ -33,6 +33,8 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         _fake = await FakeGitHub.StartAsync();
+        // The stand-in base image the stub boots holds an actions runner that succeeds (without one, a GitHub job fails).
+        RunnerHarness.InstallActionsRunner(Path.Combine(_state, "images"), RunnerHarness.SucceedingActionsRunner);
 
         // Job ids (and so VM ids and TAP names) unique on this host: other tests and daemons use small ids.
         _ = new JobStore(Db, TimeProvider.System);

@@ -53,6 +53,7 @@ public sealed class ForgeFaultTests
         // A Delay fault is held until the client's request timeout gives up on it (GenerousTimeout).
         fake.AddFault(new FakeForgeFault { Kind = kind, Status = 502, Delay = Held, PathContains = "generate-jitconfig", Times = 2 });
         await using var h = new RunnerHarness(GitHubTenant(fake));
+        h.InstallActionsRunner();
 
         JobRecord job = await RunUntilAsync(h, () => h.Store.List() is [{ State: JobState.Cleaned } j] ? j : null);
 
@@ -90,6 +91,7 @@ public sealed class ForgeFaultTests
         fake.QueueJob("acme/app", "build", "self-hosted", "kindling");
         fake.AddFault(new FakeForgeFault { Kind = FakeForgeFaultKind.Status, Status = 503, PathContains = "/actions/runs", Times = 100_000 });
         await using var h = new RunnerHarness(RunnerHarness.Merge(GitHubTenant(fake), new() { ["Kindling:Forge:GitHub:MaxRetries"] = "0" }));
+        h.InstallActionsRunner();
         await using RunnerHarness.LoopRun loop = h.StartLoop(Ct);
 
         // Six failed polls; between the k-th failure and the next poll at least Backoff.Delay(k) with no jitter
@@ -150,6 +152,7 @@ public sealed class ForgeFaultTests
         {
             ["Kindling:Forge:GitHub:RequestTimeout"] = "00:30:00", ["Kindling:ReapInterval"] = "01:00:00",
         }));
+        h.InstallActionsRunner();
         await using RunnerHarness.LoopRun loop = h.StartLoop(Ct);
 
         JobRecord finished = await WaitAsync(() => h.Store.List() is [{ State: JobState.Succeeded, WorkDir: { } dir } j] && !Directory.Exists(dir) ? j : null);

@@ -81,10 +81,23 @@ public sealed class JobDispatcherTests
             await Task.Delay(10, Ct);
         }
 
+        job = h.Store.Get(job.Id)!;
+        Assert.Equal(JobState.Running, job.State);
+        int vm = h.Launcher.Pids.Single();
+        // The placeholder VM process may not have exec'd yet (its command line names the VM only after exec).
+        for (int i = 0; i < 1000 && !ProcessInspector.CommandLineContains(vm, job.VmId!); i++)
+        {
+            await Task.Delay(10, Ct);
+        }
+
+        Assert.True(ProcessInspector.CommandLineContains(vm, job.VmId!), "the VM should be running before the cancel");
+
         forge.Cancel(fid);
         await h.Dispatcher.WaitIdleAsync();
         Assert.Equal(JobState.Cancelled, h.Store.Transitions(job.Id)[^2].To);
         Assert.Equal(JobState.Cleaned, h.Store.Get(job.Id)!.State);
+        Assert.False(ProcessInspector.CommandLineContains(vm, job.VmId!), "the cancelled job's VM is still running");
+        Assert.Equal(JobState.Cancelled, forge.ResultOf(fid));
     }
 
     [Fact]
@@ -98,6 +111,7 @@ public sealed class JobDispatcherTests
             ["Kindling:Tenants:0:Name"] = "acme", ["Kindling:Tenants:0:Forge:Repositories:0"] = "acme/app",
             ["Kindling:Tenants:0:Credentials:Token"] = "ghp_x", ["Kindling:Forge:GitHub:BaseUrl"] = fake.BaseUrl.ToString(),
         });
+        h.InstallActionsRunner();
         await h.RunAllAsync(Ct);
         await h.Dispatcher.PollAsync(Ct); // the job is still queued on the fake: no second VM
         h.Dispatcher.AdmitAndStart(Ct);
@@ -108,6 +122,8 @@ public sealed class JobDispatcherTests
         Assert.StartsWith($"kindling-{gh.Id}-", job.RunnerName, StringComparison.Ordinal);
         Assert.Single(fake.Requests, r => r.Path.EndsWith("/generate-jitconfig", StringComparison.Ordinal));
         Assert.Single(fake.Requests, r => r.Method == "DELETE" && r.Path == $"/repos/acme/app/actions/runners/{job.RunnerId}");
+        Assert.Contains(h.Store.Transitions(job.Id), t => t.To == JobState.Succeeded);
+        Assert.Contains("actions runner: job done", await File.ReadAllTextAsync(job.LogPath!, Ct));
         Assert.Empty(fake.Runners);
         string jit = h.Launcher.Requests.Single().Mmds["kindling"]!["github"]!["jitconfig"]!.GetValue<string>();
         Assert.NotEmpty(jit);
@@ -116,6 +132,48 @@ public sealed class JobDispatcherTests
         {
             Assert.DoesNotContain(jit, await File.ReadAllTextAsync(f, Ct));
         }
+    }
+
+    [Fact]
+    public async Task Run_GitHubJobImageWithoutActionsRunner_FailedWithAgentErrorRunnerRemoved()
+    {
+        await using FakeGitHub fake = await FakeGitHub.StartAsync();
+        fake.QueueJob("acme/app", "build", "self-hosted", "kindling");
+        await using var h = new RunnerHarness(new()
+        {
+            ["Kindling:Tenants:0:Name"] = "acme", ["Kindling:Tenants:0:Forge:Repositories:0"] = "acme/app",
+            ["Kindling:Tenants:0:Credentials:Token"] = "ghp_x", ["Kindling:Forge:GitHub:BaseUrl"] = fake.BaseUrl.ToString(),
+        });
+        await h.RunAllAsync(Ct);
+
+        JobRecord job = Assert.Single(h.Store.List());
+        Assert.Equal((JobState.Cleaned, 125), (job.State, job.ExitCode));
+        Assert.Contains(h.Store.Transitions(job.Id), t => t.To == JobState.Failed && t.Reason.Contains("/opt/actions-runner/run.sh is missing", StringComparison.Ordinal));
+        Assert.Empty(fake.Runners);
+    }
+
+    [Fact]
+    public async Task Run_VmDiesMidJob_FailedNamingTheExitAndVmGone()
+    {
+        LocalForge forge = Specs.Local("acme");
+        await using var h = new RunnerHarness(RunnerHarness.LocalTenant(0, "acme"), forge);
+        string fid = forge.Submit(Specs.Steps("doomed", ("Long", "echo working\nsleep 30"), ("After", "echo never")), Specs.Labels);
+        await h.Dispatcher.PollAsync(Ct);
+        h.Dispatcher.AdmitAndStart(Ct);
+        JobRecord job = h.Store.FindByForgeJob("local", fid)!;
+        for (int i = 0; i < 1000 && !(h.Store.Get(job.Id)!.State == JobState.Running && h.Store.Steps(job.Id).Count > 0); i++)
+        {
+            await Task.Delay(10, Ct);
+        }
+
+        job = h.Store.Get(job.Id)!;
+        Assert.True(h.Stub.Die(job.VmId!));
+        await h.Dispatcher.WaitIdleAsync();
+
+        Assert.Equal(JobState.Cleaned, h.Store.Get(job.Id)!.State);
+        Assert.Contains(h.Store.Transitions(job.Id), t => t.To == JobState.Failed && t.Reason.Contains("the VM exited with code 137 while running", StringComparison.Ordinal));
+        Assert.Equal(JobState.Failed, forge.ResultOf(fid));
+        Assert.False(ProcessInspector.CommandLineContains(h.Launcher.Pids.Single(), job.VmId!));
     }
 
     [Fact]

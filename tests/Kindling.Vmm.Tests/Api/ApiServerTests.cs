@@ -196,22 +196,56 @@ public sealed class ApiServerTests
     }
 
     [Fact]
-    public async Task Lifecycle_StartPauseResumeCtrlAltDel_CallsBackendAndReportsState()
+    public async Task Lifecycle_PauseResumeCtrlAltDelAfterStart_RefusedAsByTheRealBackendAndStillRunning()
     {
         await using ApiTestHost host = await ApiTestHost.StartAsync();
         await host.OkAsync("PUT", "/boot-source", FirecrackerExamples.BootSource);
         await host.OkAsync("PUT", "/machine-config", FirecrackerExamples.MachineConfig);
-
         await host.OkAsync("PUT", "/actions", """{ "action_type": "InstanceStart" }""");
         Assert.Contains("\"Running\"", await host.GetJsonAsync("/"), StringComparison.Ordinal);
+
+        string pause = await host.FaultAsync("PATCH", "/vm", """{ "state": "Paused" }""");
+        Assert.Contains("\"Running\"", await host.GetJsonAsync("/"), StringComparison.Ordinal);
+        await host.OkAsync("PATCH", "/vm", """{ "state": "Resumed" }"""); // already running: nothing to ask the backend
+        string ctrlAltDel = await host.FaultAsync("PUT", "/actions", """{ "action_type": "SendCtrlAltDel" }""");
+        string flush = await host.FaultAsync("PUT", "/actions", """{ "action_type": "FlushMetrics" }""");
+
+        Assert.Contains("pausing a microVM is not supported", pause, StringComparison.Ordinal);
+        Assert.Contains("reboot -f", ctrlAltDel, StringComparison.Ordinal);
+        Assert.Contains("PUT /metrics first", flush, StringComparison.Ordinal);
+        Assert.Equal(["Start"], host.Backend.Calls);
+        Assert.Equal(1024, host.Backend.StartedWith!.MachineConfig!.MemSizeMib);
+        Assert.Contains("\"Running\"", await host.GetJsonAsync("/"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task FlushMetrics_MetricsConfiguredBeforeStart_CallsBackend()
+    {
+        await using ApiTestHost host = await ApiTestHost.StartAsync();
+        await host.OkAsync("PUT", "/boot-source", FirecrackerExamples.BootSource);
+        await host.OkAsync("PUT", "/metrics", FirecrackerExamples.Metrics);
+        await host.OkAsync("PUT", "/actions", """{ "action_type": "InstanceStart" }""");
+
+        await host.OkAsync("PUT", "/actions", """{ "action_type": "FlushMetrics" }""");
+
+        Assert.Equal(["Start", "FlushMetrics"], host.Backend.Calls);
+    }
+
+    /// <summary>The controller's bookkeeping for a backend that can pause (none can yet): state follows the backend.</summary>
+    [Fact]
+    public async Task Lifecycle_BackendThatAcceptsPause_ReportsPausedThenRunning()
+    {
+        await using ApiTestHost host = await ApiTestHost.StartAsync();
+        host.Backend.AcceptUnsupported = true;
+        await host.OkAsync("PUT", "/boot-source", FirecrackerExamples.BootSource);
+        await host.OkAsync("PUT", "/actions", """{ "action_type": "InstanceStart" }""");
+
         await host.OkAsync("PATCH", "/vm", """{ "state": "Paused" }""");
         Assert.Contains("\"Paused\"", await host.GetJsonAsync("/"), StringComparison.Ordinal);
         await host.OkAsync("PATCH", "/vm", """{ "state": "Resumed" }""");
         await host.OkAsync("PUT", "/actions", """{ "action_type": "SendCtrlAltDel" }""");
-        await host.OkAsync("PUT", "/actions", """{ "action_type": "FlushMetrics" }""");
 
-        Assert.Equal(["Start", "Pause", "Resume", "SendCtrlAltDel", "FlushMetrics"], host.Backend.Calls);
-        Assert.Equal(1024, host.Backend.StartedWith!.MachineConfig!.MemSizeMib);
+        Assert.Equal(["Start", "Pause", "Resume", "SendCtrlAltDel"], host.Backend.Calls);
         Assert.Contains("\"Running\"", await host.GetJsonAsync("/"), StringComparison.Ordinal);
     }
 
@@ -259,9 +293,30 @@ public sealed class ApiServerTests
     }
 
     [Fact]
-    public async Task PatchDriveAndInterface_AfterStart_UpdateBackendAndConfig()
+    public async Task PatchDriveAndInterface_AfterStart_RefusedAsByTheRealBackendAndConfigUnchanged()
     {
         await using ApiTestHost host = await ApiTestHost.StartAsync();
+        await host.OkAsync("PUT", "/boot-source", """{ "kernel_image_path": "k" }""");
+        await host.OkAsync("PUT", "/drives/rootfs", FirecrackerExamples.RootDrive);
+        await host.OkAsync("PUT", "/network-interfaces/eth0", FirecrackerExamples.NetworkInterface);
+        await host.OkAsync("PUT", "/actions", """{ "action_type": "InstanceStart" }""");
+        string before = await host.GetJsonAsync("/vm/config");
+
+        string drive = await host.FaultAsync("PATCH", "/drives/rootfs", """{ "drive_id": "rootfs", "path_on_host": "new.ext4" }""");
+        string iface = await host.FaultAsync("PATCH", "/network-interfaces/eth0", """{ "iface_id": "eth0", "tx_rate_limiter": { "bandwidth": { "size": 7, "refill_time": 10 } } }""");
+
+        Assert.Equal("drive rootfs: changing a drive after boot is not supported yet", drive);
+        Assert.Equal("network interface eth0: changing rate limiters after boot is not supported yet", iface);
+        Assert.Equal(["Start"], host.Backend.Calls);
+        Assert.Equal(before, await host.GetJsonAsync("/vm/config"));
+    }
+
+    /// <summary>The controller's checks and bookkeeping for a backend that can update devices after boot (none can yet).</summary>
+    [Fact]
+    public async Task PatchDriveAndInterface_BackendThatAccepts_UpdateBackendAndConfig()
+    {
+        await using ApiTestHost host = await ApiTestHost.StartAsync();
+        host.Backend.AcceptUnsupported = true;
         await host.OkAsync("PUT", "/boot-source", """{ "kernel_image_path": "k" }""");
         await host.OkAsync("PUT", "/drives/rootfs", FirecrackerExamples.RootDrive);
         await host.OkAsync("PUT", "/network-interfaces/eth0", FirecrackerExamples.NetworkInterface);

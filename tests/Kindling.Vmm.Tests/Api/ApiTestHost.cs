@@ -98,6 +98,7 @@ internal sealed class ApiTestHost : IAsyncDisposable
         await _server.DisposeAsync();
         _channel.Complete();
         await _loop;
+        Backend.Dispose();
         Directory.Delete(_dir, recursive: true);
     }
 }

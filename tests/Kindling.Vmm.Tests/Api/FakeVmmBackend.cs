@@ -1,17 +1,41 @@
 using Kindling.Vmm.Api;
+using Kindling.Vmm.Cli;
 using Kindling.Vmm.Config;
 using Kindling.Vmm.Mmds;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kindling.Vmm.Tests.Api;
 
-/// <summary>Records what the controller asked for; can be told to refuse the next start.</summary>
-internal sealed class FakeVmmBackend : IVmmBackend
+/// <summary>
+/// Records what the controller asked for, and refuses what the real backend (<see cref="MicroVmBackend"/>)
+/// refuses, with its errors: pause, resume, SendCtrlAltDel and post-boot drive or interface updates are handed to
+/// a real backend that was never started (so its refusal, word for word), and FlushMetrics is refused until a
+/// metrics destination is configured, as the real one does. Can be told to refuse the next start.
+/// </summary>
+internal sealed class FakeVmmBackend : IVmmBackend, IDisposable
 {
+    // Never started: its stdout sink is only asked for at InstanceStart.
+    private readonly MicroVmBackend _real = new(NullLoggerFactory.Instance, TimeProvider.System, "fake", () => throw new InvalidOperationException("the fake never starts its real backend"));
+    private bool _metrics;
+
     public List<string> Calls { get; } = [];
 
     public VmConfig? StartedWith { get; private set; }
 
     public string? RefuseStartWith { get; set; }
+
+    /// <summary>
+    /// Accepts the operations the real backend refuses (none of them is implemented yet): only for tests of the
+    /// controller's own bookkeeping (state, effective config) for the day a backend supports them.
+    /// </summary>
+    public bool AcceptUnsupported { get; set; }
+
+    /// <summary>A metrics destination exists before start (as --config-file with "metrics" gives the real backend).</summary>
+    public bool MetricsConfigured
+    {
+        get => _metrics;
+        set => _metrics = value;
+    }
 
     public void Start(VmConfig config, MmdsDataStore mmds)
     {
@@ -21,20 +45,42 @@ internal sealed class FakeVmmBackend : IVmmBackend
         }
 
         StartedWith = config;
+        _metrics |= config.Metrics is not null;
         Calls.Add("Start");
     }
 
-    public void Pause() => Calls.Add("Pause");
+    public void Pause() => Unsupported("Pause", _real.Pause);
 
-    public void Resume() => Calls.Add("Resume");
+    public void Resume() => Unsupported("Resume", _real.Resume);
 
-    public void SendCtrlAltDel() => Calls.Add("SendCtrlAltDel");
+    public void SendCtrlAltDel() => Unsupported("SendCtrlAltDel", _real.SendCtrlAltDel);
 
-    public void FlushMetrics() => Calls.Add("FlushMetrics");
+    public void FlushMetrics()
+    {
+        if (!_metrics)
+        {
+            _real.FlushMetrics(); // a real backend without metrics refuses
+        }
+
+        Calls.Add("FlushMetrics");
+    }
 
     public void UpdateBlockDevice(string driveId, string? pathOnHost, RateLimiterConfig? rateLimiter) =>
-        Calls.Add($"UpdateBlockDevice {driveId} {pathOnHost}");
+        Unsupported($"UpdateBlockDevice {driveId} {pathOnHost}", () => _real.UpdateBlockDevice(driveId, pathOnHost, rateLimiter));
 
     public void UpdateNetworkRateLimiters(string ifaceId, RateLimiterConfig? rx, RateLimiterConfig? tx) =>
-        Calls.Add($"UpdateNetworkRateLimiters {ifaceId} rx={rx?.Bandwidth?.Size} tx={tx?.Bandwidth?.Size}");
+        Unsupported($"UpdateNetworkRateLimiters {ifaceId} rx={rx?.Bandwidth?.Size} tx={tx?.Bandwidth?.Size}", () => _real.UpdateNetworkRateLimiters(ifaceId, rx, tx));
+
+    public void Dispose() => _real.Dispose();
+
+    private void Unsupported(string call, Action real)
+    {
+        if (!AcceptUnsupported)
+        {
+            real();
+            throw new InvalidOperationException($"MicroVmBackend accepted {call}: the fake refuses it on the real one's word; update FakeVmmBackend");
+        }
+
+        Calls.Add(call);
+    }
 }

@@ -55,11 +55,22 @@ public sealed class EpollLoopTests
     }
 
     [Fact]
-    public void Dispose_StopsThread()
+    public void Dispose_Twice_StopsTheLoopThreadOnce()
     {
         var loop = new EpollLoop();
+        Thread? thread = null;
+        using var ran = new ManualResetEventSlim();
+        loop.Post(() =>
+        {
+            thread = Thread.CurrentThread;
+            ran.Set();
+        });
+        Assert.True(ran.Wait(Timeout, TestContext.Current.CancellationToken));
+        Assert.True(thread!.IsAlive);
+
         loop.Dispose();
-        loop.Dispose(); // idempotent
+        Assert.False(thread.IsAlive, "the loop thread still runs after Dispose");
+        loop.Dispose(); // idempotent: no second stop, no exception
     }
 
     [Fact]

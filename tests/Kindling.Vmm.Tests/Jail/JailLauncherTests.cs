@@ -15,7 +15,6 @@ public sealed class JailLauncherTests : IDisposable
     [RootFact]
     public async Task Start_ReportAction_SeesOnlyItsChrootAsUnprivilegedPid1UnderSeccompAndCgroup()
     {
-        JailTestHost.RequireWiredCli();
         string id = _host.NewId();
         JailSpec spec = _host.Spec(id, JailDebugAction.Report);
         using Process jail = JailLauncher.Start(spec, redirectStandardStreams: true);
@@ -72,7 +71,6 @@ public sealed class JailLauncherTests : IDisposable
     [RootFact]
     public async Task Start_ForbiddenSyscallAfterFilter_KillsProcessWithSigsys()
     {
-        JailTestHost.RequireWiredCli();
         string id = _host.NewId();
         using Process jail = JailLauncher.Start(_host.Spec(id, JailDebugAction.ForbiddenSyscall), redirectStandardStreams: true);
         Assert.Equal("calling ptrace", await JailTestHost.ReadLineAsync(jail));
@@ -84,7 +82,6 @@ public sealed class JailLauncherTests : IDisposable
     [RootFact]
     public async Task Start_RuntimeWorkloadUnderFilter_CompletesWithoutBeingKilled()
     {
-        JailTestHost.RequireWiredCli();
         string id = _host.NewId();
         using Process jail = JailLauncher.Start(_host.Spec(id, JailDebugAction.Workload), redirectStandardStreams: true);
         Assert.StartsWith("WORKLOAD OK", await JailTestHost.ReadLineAsync(jail), StringComparison.Ordinal);
@@ -94,7 +91,6 @@ public sealed class JailLauncherTests : IDisposable
     [RootFact]
     public async Task Start_InheritedDescriptor_IsClosedUnlessKept()
     {
-        JailTestHost.RequireWiredCli();
         string id = _host.NewId();
         JailSpec spec = _host.Spec(id, JailDebugAction.Report);
         using Process jail = JailLauncher.Start(spec, redirectStandardStreams: true);

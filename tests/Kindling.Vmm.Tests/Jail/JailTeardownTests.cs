@@ -14,7 +14,6 @@ public sealed class JailTeardownTests : IDisposable
     [RootFact]
     public async Task Destroy_RunningJailWithTapAndFifo_RemovesEverythingAndVerifiesClean()
     {
-        JailTestHost.RequireWiredCli();
         string id = _host.NewId();
         string tap = "kt" + id[2..10];
         JailLauncherTests.Run("ip", "tuntap", "add", "dev", tap, "mode", "tap");
@@ -93,7 +92,6 @@ public sealed class JailTeardownTests : IDisposable
     [RootFact]
     public async Task Reap_AfterKill9OfTheJailOwner_RemovesTheLeftovers()
     {
-        JailTestHost.RequireWiredCli();
         string id = _host.NewId();
         string live = _host.NewId();
         using Process jail = JailLauncher.Start(_host.Spec(id, JailDebugAction.Ready), redirectStandardStreams: true);

@@ -16,8 +16,6 @@ internal sealed class JailTestHost : IDisposable
     public const uint Uid = 40123;
     public const uint Gid = 40124;
 
-    private static readonly Lazy<string?> WiringProblem = new(ProbeWiring);
-
     public JailTestHost()
     {
         ChrootBase = Path.Combine(Path.GetTempPath(), "kindling-jail-tests", Guid.NewGuid().ToString("N")[..12]);
@@ -33,15 +31,6 @@ internal sealed class JailTestHost : IDisposable
     public string Kernel { get; }
 
     public List<string> Ids { get; } = [];
-
-    /// <summary>Skips the test when kindling-vmm's Program.cs does not route "jail-init" to JailCommand yet.</summary>
-    public static void RequireWiredCli()
-    {
-        if (WiringProblem.Value is { } problem)
-        {
-            Assert.Skip(problem);
-        }
-    }
 
     public string NewId()
     {
@@ -97,18 +86,5 @@ internal sealed class JailTestHost : IDisposable
         }
 
         JailTree.Remove(ChrootBase);
-    }
-
-    private static string? ProbeWiring()
-    {
-        ProcessStartInfo start = new("dotnet") { RedirectStandardError = true, RedirectStandardOutput = true, UseShellExecute = false };
-        start.ArgumentList.Add(AppPath);
-        start.ArgumentList.Add("jail-debug");
-        using Process probe = Process.Start(start)!;
-        string output = probe.StandardError.ReadToEnd() + probe.StandardOutput.ReadToEnd();
-        probe.WaitForExit();
-        return output.Contains("usage: kindling-vmm jail-debug", StringComparison.Ordinal)
-            ? null
-            : "kindling-vmm's Program.cs does not call JailCommand.TryRun yet (wired when the CLI is integrated)";
     }
 }

@@ -86,7 +86,6 @@ public sealed class JailedGuestTests : IDisposable
             Assert.Skip(notRoot);
         }
 
-        JailTestHost.RequireWiredCli();
         string guest = BuildGuest();
         string configPath = Path.Combine(_host.ChrootBase, "vm.json");
         VmConfig jailed = config with { BootSource = config.BootSource! with { KernelImagePath = "/guest.elf" } };

@@ -1,0 +1,336 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Kindling.Runner.Logs;
+
+namespace Kindling.Runner.Launch;
+
+/// <summary>
+/// The stub launcher's guest: images/guest/agent.sh's rules (images/guest/PROTOCOL.md) over the MMDS document,
+/// with real processes for the steps. What it follows: the environment order (secrets, job env, step env, plus
+/// CI, KINDLING, KINDLING_JOB_ID, KINDLING_WORKSPACE); <c>shell</c> (sh runs <c>sh -e -c</c>, bash runs
+/// <c>bash --noprofile --norc -eo pipefail -c</c>, anything else <c>V -c</c>); <c>working_directory</c> (relative
+/// to the workspace; missing: exit 2); <c>if</c> (success(), failure(), always(), cancelled(); anything else: exit
+/// 2); <c>continue_on_error</c>; <c>timeout_seconds</c> (the job's time left, a killed step ends with 137); output
+/// lines that would forge a control line get a leading space; a GitHub job runs the image's
+/// <c>/opt/actions-runner/run.sh --jitconfig</c> as step 0, and fails with the agent's error when the image has none.
+/// </summary>
+internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, string workspace, TimeSpan jobDuration, TimeSpan bootDelay, Task vmExited) : IDisposable
+{
+    /// <summary>The agent's code for its own failures (PROTOCOL.md).</summary>
+    private const int ExitAgentError = 125;
+
+    /// <summary>What <c>timeout -s KILL</c> leaves: 128 + SIGKILL.</summary>
+    private const int ExitKilled = 137;
+
+    /// <summary>What a shell answers when a command exists but cannot be executed.</summary>
+    private const int ExitCannotRun = 126;
+
+    private const string GuestWorkspace = "/workspace";
+    private const string ActionsRunner = "/opt/actions-runner/run.sh";
+
+    private readonly CancellationTokenSource _dead = new();
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Whether <see cref="Die"/> ended this guest.</summary>
+    public bool Died { get; private set; }
+
+    private bool Stopped => _dead.IsCancellationRequested || vmExited.IsCompleted;
+
+    public void Die()
+    {
+        Died = true;
+        try
+        {
+            _dead.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // the guest has just ended
+        }
+    }
+
+    public void Dispose() => _dead.Dispose();
+
+    /// <summary>Runs the job; returns when job-end is written or the VM is gone.</summary>
+    public async Task RunAsync(StreamWriter w)
+    {
+        Task stop = Task.WhenAny(vmExited, Task.Delay(Timeout.Infinite, _dead.Token).ContinueWith(_ => { }, TaskScheduler.Default));
+        JsonNode kindling = mmds["kindling"]!;
+        JsonNode job = kindling["job"]!;
+        await w.WriteLineAsync("stub guest: booting");
+        await Task.WhenAny(Task.Delay(bootDelay), stop);
+        if (Stopped)
+        {
+            return;
+        }
+
+        Dictionary<string, string> env = [];
+        foreach (string tree in (string[])["secrets", "job/env"])
+        {
+            JsonNode? node = tree == "secrets" ? kindling["secrets"] : job["env"];
+            foreach ((string k, JsonNode? v) in node?.AsObject() ?? [])
+            {
+                if (!ValidName().IsMatch(k))
+                {
+                    await FatalAsync(w, $"environment name '{k}' under /kindling/{tree} is not a valid variable name");
+                    return;
+                }
+
+                env[k] = v!.GetValue<string>();
+            }
+        }
+
+        string jobId = job["id"]!.GetValue<string>();
+        Directory.CreateDirectory(workspace);
+        env["CI"] = "true";
+        env["KINDLING"] = "true";
+        env["KINDLING_JOB_ID"] = jobId;
+        env["KINDLING_WORKSPACE"] = workspace;
+        await w.WriteLineAsync($"##kindling[job-start id={UnsafeIdChars().Replace(jobId, "_")}]");
+        await Task.WhenAny(Task.Delay(jobDuration), stop);
+        if (Stopped)
+        {
+            return;
+        }
+
+        if (kindling["github"]?["jitconfig"] is { } jit)
+        {
+            await RunActionsRunnerAsync(w, env, jit.GetValue<string>(), stop);
+            return;
+        }
+
+        await RunStepsAsync(w, job, env, stop);
+    }
+
+    private async Task RunActionsRunnerAsync(StreamWriter w, Dictionary<string, string> env, string jitConfig, Task stop)
+    {
+        string? runner = imageFiles is null ? null : Path.Combine(imageFiles, ActionsRunner.TrimStart('/'));
+        if (runner is null || new FileInfo(runner) is not { Exists: true } file || (file.UnixFileMode & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
+        {
+            await FatalAsync(w, $"GitHub job but {ActionsRunner} is missing from the base image: build the image with the actions runner in /opt/actions-runner");
+            return;
+        }
+
+        env["KINDLING_JIT"] = jitConfig;
+        env["RUNNER_ALLOW_RUNASROOT"] = "1";
+        await w.WriteLineAsync($"##kindling[step-start n=0 name={FramingLine.EncodeText("GitHub Actions runner")}]");
+        long t0 = Stopwatch.GetTimestamp();
+        int? code = await RunProcessAsync(w, [runner, "--jitconfig", jitConfig], Path.GetDirectoryName(runner)!, "/opt/actions-runner", env, null, stop);
+        if (code is not { } exit)
+        {
+            return;
+        }
+
+        await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"##kindling[step-end n=0 exit={exit} seconds={Stopwatch.GetElapsedTime(t0).TotalSeconds:F2}]"));
+        await w.WriteLineAsync(exit == 0 ? "##kindling[job-end result=succeeded exit=0]" : $"##kindling[job-end result=failed exit={exit}]");
+    }
+
+    private async Task RunStepsAsync(StreamWriter w, JsonNode job, Dictionary<string, string> env, Task stop)
+    {
+        if (job["step_count"]?.GetValue<string>() is not { } countText)
+        {
+            await FatalAsync(w, "MMDS has no /kindling/job/step_count");
+            return;
+        }
+
+        if (!int.TryParse(countText, NumberStyles.None, CultureInfo.InvariantCulture, out int count))
+        {
+            await FatalAsync(w, $"job/step_count '{countText}' is not a number");
+            return;
+        }
+
+        int timeout = int.TryParse(job["timeout_seconds"]?.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out int t) ? t : 0;
+        long jobT0 = Stopwatch.GetTimestamp();
+        bool failed = false;
+        int firstExit = 0;
+        for (int n = 0; n < count; n++)
+        {
+            if (Stopped)
+            {
+                return; // a dead guest writes nothing more
+            }
+
+            JsonNode? step = job["steps"]?[n.ToString(CultureInfo.InvariantCulture)];
+            string Field(string key, string fallback) => step?[key]?.GetValue<string>() ?? fallback;
+            string name = Field("name", $"step {n}");
+            string cond = Field("if", "success()");
+            var stepEnv = new Dictionary<string, string>(env);
+            foreach ((string k, JsonNode? v) in step?["env"]?.AsObject() ?? [])
+            {
+                if (!ValidName().IsMatch(k))
+                {
+                    await FatalAsync(w, $"step {n} env name '{k}' is not a valid variable name");
+                    return;
+                }
+
+                stepEnv[k] = v!.GetValue<string>();
+            }
+
+            bool? go = cond switch
+            {
+                "" or "success()" => !failed,
+                "failure()" => failed,
+                "always()" => true,
+                "cancelled()" => false,
+                _ => null,
+            };
+            string encoded = FramingLine.EncodeText(name);
+            if (go == false)
+            {
+                await w.WriteLineAsync($"##kindling[step-skip n={n} name={encoded} reason=if]");
+                continue;
+            }
+
+            await w.WriteLineAsync($"##kindling[step-start n={n} name={encoded}]");
+            long t0 = Stopwatch.GetTimestamp();
+            int code;
+            if (go is null)
+            {
+                await w.WriteLineAsync($"kindling: step {n}: unsupported if: '{cond}' (use success(), failure(), always() or cancelled())");
+                code = 2;
+            }
+            else
+            {
+                TimeSpan? limit = timeout > 0
+                    ? TimeSpan.FromSeconds(Math.Max(1, (int)(timeout - Stopwatch.GetElapsedTime(jobT0).TotalSeconds)))
+                    : null;
+                string wd = Field("working_directory", "");
+                (string hostDir, string guestDir) = wd switch
+                {
+                    "" => (workspace, GuestWorkspace),
+                    _ when wd.StartsWith('/') => (HostPath(wd), wd),
+                    _ => (Path.Combine(workspace, wd), $"{GuestWorkspace}/{wd}"),
+                };
+                string[] shell = Field("shell", "sh") switch
+                {
+                    "sh" => ["sh", "-e", "-c"],
+                    "bash" => ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"],
+                    string other => [.. other.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries), "-c"],
+                };
+                int? exit = await RunProcessAsync(w, [.. shell, Field("run", "")], hostDir, guestDir, stepEnv, limit, stop);
+                if (exit is null)
+                {
+                    return;
+                }
+
+                code = exit.Value;
+            }
+
+            await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"##kindling[step-end n={n} exit={code} seconds={Stopwatch.GetElapsedTime(t0).TotalSeconds:F2}]"));
+            if (code != 0 && Field("continue_on_error", "false") != "true" && !failed)
+            {
+                failed = true;
+                firstExit = code;
+            }
+        }
+
+        await w.WriteLineAsync(failed ? $"##kindling[job-end result=failed exit={firstExit}]" : "##kindling[job-end result=succeeded exit=0]");
+    }
+
+    /// <summary>
+    /// Runs <paramref name="command"/> in <paramref name="hostDir"/> (the agent's message names
+    /// <paramref name="guestDir"/> when it is missing), stdin /dev/null, stderr merged into stdout, each output line
+    /// copied to the serial console. Returns its exit code (137 when <paramref name="limit"/> killed it), or null
+    /// when the VM stopped under it.
+    /// </summary>
+    private async Task<int?> RunProcessAsync(StreamWriter w, string[] command, string hostDir, string guestDir, Dictionary<string, string> env, TimeSpan? limit, Task stop)
+    {
+        var start = new ProcessStartInfo("/bin/sh")
+        {
+            UseShellExecute = false,
+            RedirectStandardOutput = true,
+            WorkingDirectory = workspace,
+        };
+        // As the agent's subshell: cd or say why not (exit 2), then exec the command (not found: 127).
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add("exec 2>&1 </dev/null; cd \"$1\" 2>/dev/null || { echo \"kindling: working directory '$2' does not exist\"; exit 2; }; shift 2; exec \"$@\"");
+        start.ArgumentList.Add("stub-step");
+        start.ArgumentList.Add(hostDir);
+        start.ArgumentList.Add(guestDir);
+        foreach (string a in command)
+        {
+            start.ArgumentList.Add(a);
+        }
+
+        foreach ((string k, string v) in env)
+        {
+            start.Environment[k] = v;
+        }
+
+        Process process;
+        try
+        {
+            process = Process.Start(start)!;
+        }
+        catch (System.ComponentModel.Win32Exception e)
+        {
+            // e.g. E2BIG: a run script over Linux's 128 KiB limit for one argument fails the same way in the guest.
+            await w.WriteLineAsync($"kindling: cannot run {command[0]}: {e.Message}");
+            return ExitCannotRun;
+        }
+
+        using Process started = process;
+        Task copy = CopyOutputAsync(process.StandardOutput, w);
+        Task exited = process.WaitForExitAsync(CancellationToken.None);
+        Task timedOut = limit is { } l ? Task.Delay(l) : Task.Delay(Timeout.Infinite);
+        Task first = await Task.WhenAny(exited, timedOut, stop);
+        if (first != exited)
+        {
+            KillTree(process);
+            await exited;
+        }
+
+        await copy;
+        if (first == stop || Stopped)
+        {
+            return null;
+        }
+
+        return first == timedOut ? ExitKilled : process.ExitCode;
+    }
+
+    private async Task CopyOutputAsync(StreamReader output, StreamWriter w)
+    {
+        while (await output.ReadLineAsync() is { } line)
+        {
+            if (!Stopped)
+            {
+                // Like the agent's mask(): only the agent's own lines start with ##kindling[ at column 0.
+                await w.WriteLineAsync(line.StartsWith("##kindling[", StringComparison.Ordinal) ? " " + line : line);
+            }
+        }
+    }
+
+    /// <summary>An absolute guest path on this host: /workspace is the job's workspace, the rest is in the image's files.</summary>
+    private string HostPath(string guestPath) =>
+        guestPath == GuestWorkspace || guestPath.StartsWith(GuestWorkspace + "/", StringComparison.Ordinal)
+            ? workspace + guestPath[GuestWorkspace.Length..]
+            : imageFiles is null ? Path.Combine("/nonexistent-stub-image", guestPath.TrimStart('/')) : Path.Combine(imageFiles, guestPath.TrimStart('/'));
+
+    private static void KillTree(Process process)
+    {
+        try
+        {
+            process.Kill(entireProcessTree: true);
+        }
+        catch (InvalidOperationException)
+        {
+            // already exited
+        }
+    }
+
+    /// <summary>The agent's failure: an error line, then job-end failed with 125.</summary>
+    private static async Task FatalAsync(StreamWriter w, string message)
+    {
+        await w.WriteLineAsync($"##kindling[error message={FramingLine.EncodeText(message)}]");
+        await w.WriteLineAsync($"##kindling[job-end result=failed exit={ExitAgentError}]");
+    }
+
+    [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    private static partial Regex ValidName();
+
+    [GeneratedRegex("[^A-Za-z0-9._-]")]
+    private static partial Regex UnsafeIdChars();
+}
