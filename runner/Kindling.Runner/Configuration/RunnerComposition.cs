@@ -15,7 +15,7 @@ using Microsoft.Extensions.Options;
 namespace Kindling.Runner.Configuration;
 
 /// <summary>The runner's services, shared by <c>kindling daemon</c>, <c>kindling demo</c>, tests and benchmarks.</summary>
-public static class RunnerComposition
+public static partial class RunnerComposition
 {
     public const string GitHubHttpClient = "github";
 
@@ -47,9 +47,18 @@ public static class RunnerComposition
         services.TryAddSingleton<IVmLauncher>(sp =>
         {
             KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
-            return o.Launcher.Kind == "stub"
-                ? new StubVmLauncher(o.Launcher.StubJobDuration, o.Launcher.StubBootDelay)
-                : new VmmLauncher(VmmLauncher.Locate(o.Launcher.VmmPath), o.Launcher.Jail, sp.GetService<Microsoft.Extensions.Logging.ILogger<VmmLauncher>>());
+            if (o.Launcher.Kind == "stub")
+            {
+                // The stub runs a job's steps on this host, unsandboxed: say so wherever it is configured.
+                if (sp.GetService<ILoggerFactory>() is { } loggers)
+                {
+                    LogStubLauncher(loggers.CreateLogger<StubVmLauncher>());
+                }
+
+                return new StubVmLauncher(o.Launcher.StubJobDuration, o.Launcher.StubBootDelay);
+            }
+
+            return new VmmLauncher(VmmLauncher.Locate(o.Launcher.VmmPath), o.Launcher.Jail, sp.GetService<Microsoft.Extensions.Logging.ILogger<VmmLauncher>>());
         });
         services.TryAddSingleton<ITapManager>(sp =>
         {
@@ -96,4 +105,7 @@ public static class RunnerComposition
 
         return forges;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Launcher:Kind is stub: jobs run without a VM, their steps on this host as this user, unsandboxed; use it only for tests and benchmarks, never for untrusted jobs")]
+    private static partial void LogStubLauncher(ILogger logger);
 }

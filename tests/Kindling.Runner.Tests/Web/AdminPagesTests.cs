@@ -18,7 +18,7 @@ public sealed class AdminPagesTests : IAsyncLifetime
     [Fact]
     public async Task Pages_AfterJobs_ShowTheirData()
     {
-        long ok = await _web.SubmitAsync("acme", Specs.Steps("<b>build</b>", ("Compile", "echo <script>alert(1)</script>")), "acme/app");
+        long ok = await _web.SubmitAsync("acme", Specs.Steps("<b>build</b>", ("Compile", "echo '<script>alert(1)</script>'")), "acme/app");
         long bad = await _web.SubmitAsync("initech", Specs.Steps("deploy", ("Push", "exit 7")), "initech/tps");
         await _web.WaitCleanedAsync(ok);
         await _web.WaitCleanedAsync(bad);

@@ -87,7 +87,8 @@ public sealed class EpollLoopTests
         Assert.Equal(0xd000_0050UL, binding.Registrations[0].Address);
         q.Push(DriverBuffer.DeviceWrites(q.Alloc(32), 32));
         binding.EventFd(0).Signal(); // what KVM does on the guest's QueueNotify write
-        Assert.True(SpinWait.SpinUntil(() => q.UsedIdx == 1, Timeout));
+        // The loop thread publishes the used entry, then raises the interrupt: wait for both.
+        Assert.True(SpinWait.SpinUntil(() => q.UsedIdx == 1 && interrupt.Count > 0, Timeout));
         Assert.Equal(1, interrupt.Count);
     }
 
