@@ -37,6 +37,11 @@ daemon.SetAction(async (parse, ct) =>
 
         return 2;
     }
+    catch (JobStoreSchemaException e) // the job database was written by a newer kindling (opened while the host is built)
+    {
+        Console.Error.WriteLine($"kindling daemon: {e.Message}");
+        return 2;
+    }
     catch (Exception e) when (e is InvalidDataException or FormatException or IOException or UnauthorizedAccessException)
     {
         // The file itself: not JSON, a duplicate key, unreadable.
@@ -53,11 +58,6 @@ daemon.SetAction(async (parse, ct) =>
     catch (IOException e) when (e.Message.Contains("bind", StringComparison.OrdinalIgnoreCase))
     {
         Console.Error.WriteLine($"kindling daemon: cannot listen on {RunnerHost.Options(app).Web.Url}: {e.Message}; stop what uses the port or change Kindling:Web:Url");
-        return 2;
-    }
-    catch (JobStoreSchemaException e)
-    {
-        Console.Error.WriteLine($"kindling daemon: {e.Message}");
         return 2;
     }
 });

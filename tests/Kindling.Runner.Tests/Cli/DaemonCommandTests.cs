@@ -56,6 +56,43 @@ public sealed class DaemonCommandTests : IDisposable
         AssertNoStackTrace(stderr);
     }
 
+    [Fact]
+    public async Task Daemon_JobDatabaseOfANewerKindling_ExitsTwoWithoutStackTraceAndLeavesItAlone()
+    {
+        string state = Path.Combine(_dir, "state");
+        Directory.CreateDirectory(state);
+        string db = Path.Combine(state, "kindling.db");
+        using (var c = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={db};Pooling=False"))
+        {
+            c.Open();
+            using Microsoft.Data.Sqlite.SqliteCommand cmd = c.CreateCommand();
+            cmd.CommandText = "CREATE TABLE schema_version (version INTEGER NOT NULL); INSERT INTO schema_version (version) VALUES (999);";
+            cmd.ExecuteNonQuery();
+        }
+
+        byte[] before = File.ReadAllBytes(db);
+        string config = Write("newer.json", $$"""
+            {
+              "Kindling": {
+                "StateDirectory": "{{state}}",
+                "Pools": [ { "Name": "p", "Labels": [ "kindling" ], "Vcpus": 1, "MemoryMib": 256 } ],
+                "Tenants": [ { "Name": "acme", "Forge": { "Kind": "github", "Repositories": [ "acme/app" ] },
+                               "Credentials": { "Token": "t" } } ],
+                "Forge": { "GitHub": { "BaseUrl": "http://127.0.0.1:9/" } },
+                "Launcher": { "Kind": "stub", "Network": false, "Jail": { "Enabled": false } },
+                "Web": { "Url": "http://127.0.0.1:0" }
+              }
+            }
+            """);
+
+        (int code, string stderr) = await RunAsync(config);
+
+        Assert.Equal(2, code);
+        Assert.Contains($"kindling daemon: the job database {db} has schema version 999, newer than this kindling knows", stderr);
+        AssertNoStackTrace(stderr);
+        Assert.Equal(before, File.ReadAllBytes(db));
+    }
+
     private static void AssertNoStackTrace(string stderr)
     {
         Assert.DoesNotContain("Unhandled exception", stderr);
