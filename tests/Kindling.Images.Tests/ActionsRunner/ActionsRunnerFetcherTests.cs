@@ -80,6 +80,25 @@ public sealed class ActionsRunnerFetcherTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task EnsureAsync_ConnectionCut_WaitsTheRetryDelayOnTheInjectedClockBeforeResuming()
+    {
+        Kindling.Testing.FakeTimeProvider time = new();
+        _server.CutsLeft = 1;
+        _server.CutAtOffset = _tarball.Length / 2;
+        ActionsRunnerFetcher fetcher = new(_cache.Path, _http, time) { RetryDelay = TimeSpan.FromSeconds(30) };
+
+        Task<ActionsRunnerTarball> fetch = fetcher.EnsureAsync(Source(), ct: TestContext.Current.CancellationToken);
+        await time.WaitForTimerAsync(TimeSpan.FromSeconds(30), TestContext.Current.CancellationToken);
+
+        Assert.Single(_server.Requests); // no second try before the delay has passed
+        Assert.False(fetch.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(30));
+        ActionsRunnerTarball result = await fetch;
+        Assert.Equal(_tarball, await File.ReadAllBytesAsync(result.Path, TestContext.Current.CancellationToken));
+        Assert.Equal(2, _server.Requests.Count);
+    }
+
+    [Fact]
     public async Task EnsureAsync_ServerIgnoresRange_RestartsCleanlyFromTheStart()
     {
         _server.IgnoreRange = true;
