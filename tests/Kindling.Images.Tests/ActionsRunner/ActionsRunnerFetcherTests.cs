@@ -243,6 +243,19 @@ public sealed class ActionsRunnerFetcherTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task EnsureAsync_CancelledMidDownload_CancelledAndNothingLeft()
+    {
+        _server.Content = TestRunnerTarball.Build(fillerBytes: 2 << 20);
+        using CancellationTokenSource cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        CancelOnFirstBytes progress = new(cts);
+
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => Fetcher().EnsureAsync(Source(TestRunnerTarball.Sha256(_server.Content)), progress, cts.Token));
+
+        Assert.Single(_server.Requests); // cancelling is not a cut connection: no retry
+        Assert.Empty(Directory.GetFileSystemEntries(CacheDir));
+    }
+
+    [Fact]
     public async Task EnsureAsync_NoVersionOrHash_RefusedNamingKeysWithoutARequest()
     {
         ImageBuildException e = await Assert.ThrowsAsync<ImageBuildException>(() =>
@@ -258,6 +271,17 @@ public sealed class ActionsRunnerFetcherTests : IAsyncDisposable
         await _server.DisposeAsync();
         _http.Dispose();
         _cache.Dispose();
+    }
+
+    private sealed class CancelOnFirstBytes(CancellationTokenSource cts) : IProgress<ImageProgress>
+    {
+        public void Report(ImageProgress value)
+        {
+            if (value.Fraction is > 0 and < 1)
+            {
+                cts.Cancel();
+            }
+        }
     }
 
     /// <summary>Collects reports synchronously (Progress&lt;T&gt; posts them to the thread pool, out of order).</summary>
