@@ -3,7 +3,7 @@ using Spectre.Console;
 
 namespace Kindling.Images;
 
-/// <summary>The <c>kindling images build|list</c> verbs (the runner's CLI calls these).</summary>
+/// <summary>The <c>kindling images build|list|fetch-runner</c> verbs (the runner's CLI calls these).</summary>
 public sealed class ImageCommands(ImageStore store)
 {
     /// <summary>Builds (or confirms cached) kernel, initramfs and the flavour's base image, with a progress bar.</summary>
@@ -28,6 +28,35 @@ public sealed class ImageCommands(ImageStore store)
             t.AddRow("vmlinux", Markup.Escape(kernel!.VmlinuxPath), Size(new FileInfo(kernel.VmlinuxPath).Length));
             t.AddRow("initramfs", Markup.Escape(kernel.InitramfsPath), Size(new FileInfo(kernel.InitramfsPath).Length));
             t.AddRow($"base ({flavour.ToName()}{(image!.Built ? ", built" : ", cached")})", Markup.Escape(image.Path), Size(image.SizeBytes));
+            console.Write(t);
+            return 0;
+        }
+        catch (ImageBuildException e)
+        {
+            console.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
+            return 1;
+        }
+    }
+
+    /// <summary>
+    /// Fetches (or confirms cached) the actions/runner release tarball of <paramref name="source"/> into this store's
+    /// cache, with a progress bar; prints where it is, its size and hash.
+    /// </summary>
+    public async Task<int> FetchRunnerAsync(ActionsRunner.ActionsRunnerSource source, HttpClient http, IAnsiConsole console, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            ActionsRunner.ActionsRunnerTarball? tarball = null;
+            await console.Progress()
+                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new SpinnerColumn())
+                .StartAsync(async ctx =>
+                {
+                    ProgressTask task = ctx.AddTask($"actions/runner {Markup.Escape(source.Version)}", maxValue: 1);
+                    tarball = await new ActionsRunner.ActionsRunnerFetcher(store.CacheDirectory, http).EnsureAsync(source, new TaskProgress(task), cancellationToken);
+                    task.Value = 1;
+                });
+            Table t = new Table().AddColumns("artifact", "path", "size", "sha256");
+            t.AddRow($"actions/runner {Markup.Escape(tarball!.Version)}", Markup.Escape(tarball.Path), Size(tarball.Length), tarball.Sha256);
             console.Write(t);
             return 0;
         }

@@ -4,6 +4,7 @@ using Kindling.Runner.Configuration;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Launch;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -127,7 +128,7 @@ hashPassword.SetAction(_ =>
 web.Subcommands.Add(hashPassword);
 root.Subcommands.Add(web);
 
-// images build | list
+// images build | list | fetch-runner
 Kindling.Images.ImageCommands ImageCommands(string? state) => new(new Kindling.Images.ImageStore(new Kindling.Images.ImageStoreOptions
 {
     CacheDirectory = Path.Combine(state ?? KindlingServices.DefaultStateDirectory(), "images"),
@@ -159,8 +160,54 @@ imagesBuild.SetAction(async (parse, ct) =>
 });
 var imagesList = new Command("list", "list the built images with sizes") { stateOption };
 imagesList.SetAction(parse => ImageCommands(parse.GetValue(stateOption)).List(Spectre.Console.AnsiConsole.Console));
+var runnerVersionOption = new Option<string?>("--runner-version") { Description = "actions/runner release (default Kindling:Images:ActionsRunner:Version of the config)" };
+var runnerShaOption = new Option<string?>("--sha256") { Description = "SHA-256 of its linux-x64 tarball (default Kindling:Images:ActionsRunner:Sha256)" };
+var runnerUrlOption = new Option<string?>("--url") { Description = "download address, {Version} replaced (default: the config's, else GitHub's release download)" };
+var runnerFileOption = new Option<string?>("--actions-runner") { Description = "a local actions-runner-linux-x64-<Version>.tar.gz to check and cache instead of downloading" };
+var fetchRunner = new Command("fetch-runner", "download (or verify the cache of) the pinned actions/runner release tarball")
+{
+    configOption, stateOption, runnerVersionOption, runnerShaOption, runnerUrlOption, runnerFileOption,
+};
+fetchRunner.SetAction(async (parse, ct) =>
+{
+    ActionsRunnerOptions pinned = new();
+    if ((parse.GetValue(configOption) ?? RunnerHost.DefaultConfigPaths.FirstOrDefault(File.Exists)) is { } file)
+    {
+        try
+        {
+            new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddJsonFile(Path.GetFullPath(file), optional: false).Build()
+                .GetSection($"{KindlingOptions.Section}:Images:ActionsRunner").Bind(pinned);
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or IOException or InvalidOperationException)
+        {
+            Console.Error.WriteLine($"kindling images fetch-runner: cannot read {file}: {e.Message}");
+            return 2;
+        }
+    }
+
+    pinned.Version = parse.GetValue(runnerVersionOption) ?? pinned.Version;
+    pinned.Sha256 = parse.GetValue(runnerShaOption) ?? pinned.Sha256;
+    if (parse.GetValue(runnerFileOption) is { } local)
+    {
+        (pinned.File, pinned.Url) = (local, "");
+    }
+    else if (parse.GetValue(runnerUrlOption) is { } url)
+    {
+        (pinned.Url, pinned.File) = (url, "");
+    }
+
+    if (pinned.ToSource().Problems() is { Count: > 0 } problems)
+    {
+        Console.Error.WriteLine($"kindling images fetch-runner: {string.Join("; ", problems)} (or pass --runner-version and --sha256)");
+        return 2;
+    }
+
+    using HttpClient http = new();
+    return await ImageCommands(parse.GetValue(stateOption)).FetchRunnerAsync(pinned.ToSource(), http, Spectre.Console.AnsiConsole.Console, ct);
+});
 images.Subcommands.Add(imagesBuild);
 images.Subcommands.Add(imagesList);
+images.Subcommands.Add(fetchRunner);
 root.Subcommands.Add(images);
 
 return await root.Parse(args).InvokeAsync();

@@ -20,6 +20,36 @@ public sealed class KindlingOptions
     public TimeSpan ReapInterval { get; set; } = TimeSpan.FromMinutes(1);
     public LauncherOptions Launcher { get; set; } = new();
     public WebOptions Web { get; set; } = new();
+    public ImagesOptions Images { get; set; } = new();
+}
+
+/// <summary>What the guest images are built from.</summary>
+public sealed class ImagesOptions
+{
+    public ActionsRunnerOptions ActionsRunner { get; set; } = new();
+}
+
+/// <summary>
+/// The official actions/runner release put into the <c>github</c> image: its version and the SHA-256 of
+/// actions-runner-linux-x64-&lt;Version&gt;.tar.gz (both required for that flavour), from <see cref="Url"/> (default:
+/// GitHub's release download) or a local <see cref="File"/>. See <see cref="Kindling.Images.ActionsRunner.ActionsRunnerSource"/>.
+/// </summary>
+public sealed class ActionsRunnerOptions
+{
+    /// <summary>The release, e.g. 2.321.0 (without the 'v').</summary>
+    public string Version { get; set; } = "";
+    /// <summary>The SHA-256 of the linux-x64 tarball, as published in the release notes.</summary>
+    public string Sha256 { get; set; } = "";
+    /// <summary>Where to download it; <c>{Version}</c> is replaced. Empty: GitHub's release download for linux-x64.</summary>
+    public string Url { get; set; } = "";
+    /// <summary>A local copy of the tarball to use instead of downloading (for hosts without internet).</summary>
+    public string File { get; set; } = "";
+
+    /// <summary>Whether any of the settings is given (only then are they checked at start).</summary>
+    public bool IsConfigured => Version.Length > 0 || Sha256.Length > 0 || Url.Length > 0 || File.Length > 0;
+
+    public Kindling.Images.ActionsRunner.ActionsRunnerSource ToSource() =>
+        new(Version, Sha256, Url is { Length: > 0 } ? Url : null, File is { Length: > 0 } ? File : null);
 }
 
 public sealed class HostOptions

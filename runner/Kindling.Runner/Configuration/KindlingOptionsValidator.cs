@@ -113,6 +113,12 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
         }
 
         ValidateWeb(o.Web, Fail);
+        if (o.Images.ActionsRunner.IsConfigured)
+        {
+            // Optional until the github image is built; once any of it is given, all of it must be usable.
+            errors.AddRange(o.Images.ActionsRunner.ToSource().Problems());
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 

@@ -62,10 +62,29 @@ public sealed class KindlingOptionsValidatorTests
     [InlineData("Kindling:Web:LoginFailuresBeforeLockout", "-1", "Kindling:Web:LoginFailuresBeforeLockout: is -1; must be 0 (no lockout) or more")]
     [InlineData("Kindling:Web:LoginLockout", "00:00:00", "Kindling:Web:LoginLockout: is 00:00:00; must be positive")]
     [InlineData("Kindling:Pools:0:Vcpus", "33", "Kindling:Pools:0:Vcpus: is 33; must be 1..32")]
+    [InlineData("Kindling:Images:ActionsRunner:Version", "2.321.0", "Kindling:Images:ActionsRunner:Sha256: is empty; set the SHA-256")]
+    [InlineData("Kindling:Images:ActionsRunner:Sha256", "abc", "Kindling:Images:ActionsRunner:Sha256: 'abc' is not a SHA-256")]
+    [InlineData("Kindling:Images:ActionsRunner:Sha256", "abc", "Kindling:Images:ActionsRunner:Version: is empty; set the actions/runner release")]
+    [InlineData("Kindling:Images:ActionsRunner:File", "/nonexistent/runner.tar.gz", "Kindling:Images:ActionsRunner:File: '/nonexistent/runner.tar.gz' does not exist")]
+    [InlineData("Kindling:Images:ActionsRunner:Url", "ftp://mirror/{Version}.tgz", "Kindling:Images:ActionsRunner:Url: 'ftp://mirror/{Version}.tgz' is not an http(s) address")]
     public void Validate_BadValue_MessageNamesKey(string key, string value, string expected)
     {
         IReadOnlyList<string> errors = Errors(Bind(("Kindling:StateDirectory", "/tmp/x"), (key, value)));
         Assert.Contains(errors, e => e.StartsWith(expected, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Validate_ActionsRunnerComplete_NoProblemAndSourceCarriesIt()
+    {
+        string sha = new('c', 64);
+        KindlingOptions o = Bind(("Kindling:StateDirectory", "/tmp/x"),
+            ("Kindling:Images:ActionsRunner:Version", "2.321.0"), ("Kindling:Images:ActionsRunner:Sha256", sha));
+
+        Assert.Empty(Errors(o));
+        Kindling.Images.ActionsRunner.ActionsRunnerSource source = o.Images.ActionsRunner.ToSource();
+        Assert.Equal(new Uri("https://github.com/actions/runner/releases/download/v2.321.0/actions-runner-linux-x64-2.321.0.tar.gz"), source.DownloadUri);
+        Assert.Equal(sha, source.Sha256);
+        Assert.Null(source.File);
     }
 
     [Fact]
@@ -111,6 +130,8 @@ public sealed class KindlingOptionsValidatorTests
     [InlineData("Kindling:Host:Vcpus", "three", "Kindling:Host:Vcpus: 'three' is not a whole number")]
     [InlineData("Kindling:Launcher:Network", "yes", "Kindling:Launcher:Network: 'yes' is not true or false")]
     [InlineData("Kindling:PollInterval", "10s", "Kindling:PollInterval: '10s' is not a duration such as 00:00:10 (hh:mm:ss)")]
+    [InlineData("Kindling:Images:ActionsRunner:Sha265", "x", "Kindling:Images:ActionsRunner:Sha265: unknown key; did you mean Kindling:Images:ActionsRunner:Sha256?")]
+    [InlineData("Kindling:Images:ActionRunner:Version", "2.321.0", "Kindling:Images:ActionRunner: unknown key; did you mean Kindling:Images:ActionsRunner?")]
     [InlineData("Kindling:Host:Vcpus:Max", "3", "Kindling:Host:Vcpus: is an object or a list; it takes one value, a whole number")]
     public void Validate_UnknownKeyOrBadValue_RefusedNamingIt(string key, string value, string expected)
     {
