@@ -6,19 +6,7 @@ namespace Kindling.Images.Tests;
 
 public sealed class ImageCommandsFetchRunnerTests
 {
-    private static (IAnsiConsole Console, StringWriter Output) Console()
-    {
-        StringWriter w = new();
-        IAnsiConsole c = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(w),
-        });
-        c.Profile.Width = 250;
-        return (c, w);
-    }
+    private static (IAnsiConsole Console, StringWriter Output) Console() => PlainConsole.Create(width: 250);
 
     [Fact]
     public async Task FetchRunner_RightHash_ExitZeroAndTableWithPathAndHash()

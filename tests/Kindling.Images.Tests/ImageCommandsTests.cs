@@ -5,19 +5,7 @@ namespace Kindling.Images.Tests;
 
 public sealed class ImageCommandsTests(ImageStoreFixture fixture)
 {
-    private static (IAnsiConsole Console, StringWriter Output) Console()
-    {
-        StringWriter w = new();
-        IAnsiConsole c = AnsiConsole.Create(new AnsiConsoleSettings
-        {
-            Ansi = AnsiSupport.No,
-            ColorSystem = ColorSystemSupport.NoColors,
-            Interactive = InteractionSupport.No,
-            Out = new AnsiConsoleOutput(w),
-        });
-        c.Profile.Width = 200;
-        return (c, w);
-    }
+    private static (IAnsiConsole Console, StringWriter Output) Console() => PlainConsole.Create(width: 200);
 
     [Fact]
     public async Task Build_Minimal_ExitZeroAndTableOfArtifacts()
