@@ -34,7 +34,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPE
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 # Downloaded and built test inputs (the Debian kernel, Kindling's guest kernel, built guests, npm packages) are keyed
 # by their content, so one cache per user serves every checkout: a fresh clone does not rebuild the guest kernel.
-export KINDLING_TEST_CACHE="${KINDLING_TEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/kindling-tests}"
+export KINDLING_TEST_CACHE="${KINDLING_TEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-$root}/.cache}/kindling-tests}"
 mkdir -p "$KINDLING_TEST_CACHE"
 
 # GitHub's official OpenAPI description: the runner's FakeForge responses are checked against it.
