@@ -228,7 +228,31 @@ public sealed class ApiServerTests
 
         await host.OkAsync("PUT", "/actions", """{ "action_type": "FlushMetrics" }""");
 
-        Assert.Equal(["Start", "FlushMetrics"], host.Backend.Calls);
+        Assert.Equal(["ConfigureMetrics", "Start", "FlushMetrics"], host.Backend.Calls);
+    }
+
+    [Fact]
+    public async Task FlushMetrics_AfterPutMetricsBeforeStart_CallsBackend()
+    {
+        await using ApiTestHost host = await ApiTestHost.StartAsync();
+        await host.OkAsync("PUT", "/metrics", FirecrackerExamples.Metrics);
+
+        await host.OkAsync("PUT", "/actions", """{ "action_type": "FlushMetrics" }""");
+
+        Assert.Equal(["ConfigureMetrics", "FlushMetrics"], host.Backend.Calls);
+    }
+
+    [Theory]
+    [InlineData("/metrics", """{ "metrics_path": "/nonexistent-kindling-folder/metrics.fifo" }""", "metrics.metrics_path")]
+    [InlineData("/logger", """{ "log_path": "/nonexistent-kindling-folder/vmm.log" }""", "logger.log_path")]
+    public async Task PutOutput_FolderMissing_RefusedNamingTheField(string path, string body, string field)
+    {
+        await using ApiTestHost host = await ApiTestHost.StartAsync();
+
+        string fault = await host.FaultAsync("PUT", path, body);
+
+        Assert.Contains(field, fault, StringComparison.Ordinal);
+        Assert.Empty(host.Backend.Calls);
     }
 
     /// <summary>The controller's bookkeeping for a backend that can pause (none can yet): state follows the backend.</summary>

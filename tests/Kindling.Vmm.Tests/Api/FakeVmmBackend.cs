@@ -9,8 +9,9 @@ namespace Kindling.Vmm.Tests.Api;
 /// <summary>
 /// Records what the controller asked for, and refuses what the real backend (<see cref="MicroVmBackend"/>)
 /// refuses, with its errors: pause, resume, SendCtrlAltDel and post-boot drive or interface updates are handed to
-/// a real backend that was never started (so its refusal, word for word), and FlushMetrics is refused until a
-/// metrics destination is configured, as the real one does. Can be told to refuse the next start.
+/// a real backend that was never started (so its refusal, word for word), FlushMetrics is refused until a
+/// metrics destination is configured, and a logger or metrics destination in a missing folder is refused, as the real
+/// one does. Can be told to refuse the next start.
 /// </summary>
 internal sealed class FakeVmmBackend : IVmmBackend, IDisposable
 {
@@ -63,6 +64,37 @@ internal sealed class FakeVmmBackend : IVmmBackend, IDisposable
         }
 
         Calls.Add("FlushMetrics");
+    }
+
+    /// <summary>
+    /// As the real backend, refuses a destination it could not open, here a missing folder. The fake checks the path
+    /// and opens nothing: the API fuzzer sends it arbitrary paths.
+    /// </summary>
+    public void ConfigureLogger(LoggerConfig logger)
+    {
+        if (logger.LogPath is { Length: > 0 } path)
+        {
+            RefuseMissingFolder("logger.log_path", path);
+        }
+
+        Calls.Add("ConfigureLogger");
+    }
+
+    /// <summary>As the real backend: refuses a destination in a missing folder, and FlushMetrics works from now on.</summary>
+    public void ConfigureMetrics(MetricsConfig metrics)
+    {
+        RefuseMissingFolder("metrics.metrics_path", metrics.MetricsPath);
+        _metrics = true;
+        Calls.Add("ConfigureMetrics");
+    }
+
+    private static void RefuseMissingFolder(string field, string path)
+    {
+        string folder = Path.GetDirectoryName(Path.GetFullPath(path)) ?? "/";
+        if (!Directory.Exists(folder))
+        {
+            throw new VmmActionException($"{field} {path} cannot be opened for writing: the folder {folder} does not exist");
+        }
     }
 
     public void UpdateBlockDevice(string driveId, string? pathOnHost, RateLimiterConfig? rateLimiter) =>
