@@ -50,6 +50,38 @@ public sealed class CredentialSources(Func<string, string?> variable, Func<strin
         return (null, "Token", "is empty; give the tenant's GitHub token (Token, TokenEnv or TokenFile)");
     }
 
+    /// <summary>
+    /// A tenant secret's value (inline, from an environment variable, or a file without its trailing newline), or the
+    /// problem as <c>(key suffix, message)</c> with the fix; all null for a secret with no source. The validator asks at start; the job runner asks again at
+    /// each job start, so a rotated file needs no restart.
+    /// </summary>
+    public (string? Value, string? Key, string? Problem) ResolveSecret(SecretSourceOptions src)
+    {
+        if (src.Value is { } value)
+        {
+            return (value, null, null);
+        }
+
+        if (src.Env is { } env)
+        {
+            return Variable(env) is { } v ? (v, null, null) : (null, "Env", $"environment variable {env} is not set; export the secret's value there");
+        }
+
+        if (src.File is { } file)
+        {
+            try
+            {
+                return (ReadFile(file).TrimEnd('\n', '\r'), null, null);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
+            {
+                return (null, "File", $"cannot read {file} ({e.Message}); put the secret's value there");
+            }
+        }
+
+        return (null, null, null); // no source: nothing to give (the validator refuses such a secret at start)
+    }
+
     /// <summary>The problem with a GitHub App's private key file, or null when it is a readable PEM RSA key.</summary>
     public string? CheckAppKey(string path)
     {

@@ -125,20 +125,9 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
     /// <summary>A secret from a variable must be set now (the daemon's environment never changes); one from a file must be readable (it may be rotated later).</summary>
     private void ValidateSecretSource(SecretSourceOptions src, string key, Action<string, string> fail)
     {
-        if (src.Env is { } env && _credentials.Variable(env) is null)
+        if (_credentials.ResolveSecret(src) is { Problem: { } problem, Key: var suffix })
         {
-            fail($"{key}:Env", $"environment variable {env} is not set; export the secret's value there");
-        }
-        else if (src.File is { } file)
-        {
-            try
-            {
-                _ = _credentials.ReadFile(file);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or NotSupportedException)
-            {
-                fail($"{key}:File", $"cannot read {file} ({e.Message}); put the secret's value there");
-            }
+            fail(suffix is null ? key : $"{key}:{suffix}", problem);
         }
     }
 

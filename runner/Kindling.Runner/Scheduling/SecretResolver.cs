@@ -14,26 +14,15 @@ public static class SecretResolver
         var values = new Dictionary<string, string>(StringComparer.Ordinal);
         foreach ((string name, SecretSourceOptions src) in tenant.Secrets)
         {
-            string key = $"Kindling:Tenants:{tenantIndex}:Secrets:{name}";
-            if (src.Value is { } v)
+            (string? value, string? suffix, string? problem) = CredentialSources.System.ResolveSecret(src);
+            if (problem is not null)
             {
-                values[name] = v;
+                throw new SecretUnavailableException($"Kindling:Tenants:{tenantIndex}:Secrets:{name}:{suffix}: {problem}");
             }
-            else if (src.Env is { } env)
+
+            if (value is not null)
             {
-                values[name] = Environment.GetEnvironmentVariable(env)
-                    ?? throw new SecretUnavailableException($"{key}: environment variable {env} is not set");
-            }
-            else if (src.File is { } file)
-            {
-                try
-                {
-                    values[name] = File.ReadAllText(file).TrimEnd('\n', '\r');
-                }
-                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-                {
-                    throw new SecretUnavailableException($"{key}: cannot read {file}: {e.Message}", e);
-                }
+                values[name] = value;
             }
         }
 
