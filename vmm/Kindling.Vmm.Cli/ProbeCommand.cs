@@ -1,4 +1,4 @@
-using System.Text.Json;
+using System.Text.Json.Nodes;
 using Kindling.Vmm.Kvm;
 
 namespace Kindling.Vmm.Cli;
@@ -23,13 +23,13 @@ public static class ProbeCommand
         try
         {
             KvmProbeResult r = KvmProbe.Run();
-            Console.WriteLine(JsonSerializer.Serialize(new Dictionary<string, object>
+            Console.WriteLine(new JsonObject
             {
                 ["backing"] = r.Backing.ToString().ToLowerInvariant(),
                 ["iterations"] = r.Iterations,
                 ["elapsed_ms"] = Math.Round(r.Elapsed.TotalMilliseconds, 3),
                 ["ns_per_iteration"] = Math.Round(r.NanosecondsPerIteration, 2),
-            }));
+            }.ToJsonString());
             return 0;
         }
         catch (KvmException e)

@@ -319,7 +319,7 @@ public sealed partial class VmmController
         }
     }
 
-    private static VmmOutcome Json<T>(T value) => VmmOutcome.Json(JsonSerializer.Serialize(value, ApiJson.Options));
+    private static VmmOutcome Json<T>(T value) => VmmOutcome.Json(VmConfigJson.Serialize(value, ApiJson.Options));
 
     private static IReadOnlyList<T> ReplaceOrAppend<T>(IReadOnlyList<T> list, T item, Func<T, bool> same)
     {

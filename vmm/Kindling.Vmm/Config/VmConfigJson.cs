@@ -15,8 +15,9 @@ public static class VmConfigJson
     public static JsonSerializerOptions Options { get; } = CreateOptions(VmConfigJsonContext.Default);
 
     /// <summary>
-    /// The strict options over <paramref name="resolvers"/> (source-generated metadata), falling back to reflection
-    /// for any other type.
+    /// The strict options over <paramref name="resolvers"/>: source-generated metadata only, no reflection fallback
+    /// (the VMM publishes as NativeAOT, where there is none). A type missing from every resolver is a programming
+    /// error that <see cref="TypeInfo{T}"/> names.
     /// </summary>
     internal static JsonSerializerOptions CreateOptions(params IJsonTypeInfoResolver[] resolvers) => new()
     {
@@ -28,7 +29,7 @@ public static class VmConfigJson
         ReadCommentHandling = JsonCommentHandling.Disallow,
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         WriteIndented = true,
-        TypeInfoResolver = JsonTypeInfoResolver.Combine([.. resolvers, new DefaultJsonTypeInfoResolver()]),
+        TypeInfoResolver = JsonTypeInfoResolver.Combine(resolvers),
     };
 
     /// <summary>Parses <paramref name="json"/> as <typeparamref name="T"/>, or throws <see cref="VmConfigException"/>.</summary>
@@ -39,7 +40,7 @@ public static class VmConfigJson
     {
         try
         {
-            return JsonSerializer.Deserialize<T>(json, options)
+            return JsonSerializer.Deserialize(json, TypeInfo<T>(options))
                 ?? throw new VmConfigException($"{what}: expected a JSON object, got null");
         }
         catch (JsonException e)
@@ -91,7 +92,19 @@ public static class VmConfigJson
         return config;
     }
 
-    public static string Serialize<T>(T value) => JsonSerializer.Serialize(value, Options);
+    public static string Serialize<T>(T value) => Serialize(value, Options);
+
+    /// <summary>As <see cref="Serialize{T}(T)"/> with other options of the same rules (the API's).</summary>
+    internal static string Serialize<T>(T value, JsonSerializerOptions options) => JsonSerializer.Serialize(value, TypeInfo<T>(options));
+
+    /// <summary>
+    /// The source-generated metadata of <typeparamref name="T"/> in <paramref name="options"/>: the AOT-safe overloads
+    /// of <see cref="JsonSerializer"/> take it instead of looking the type up by reflection.
+    /// </summary>
+    internal static JsonTypeInfo<T> TypeInfo<T>(JsonSerializerOptions options) =>
+        options.TryGetTypeInfo(typeof(T), out JsonTypeInfo? info)
+            ? (JsonTypeInfo<T>)info
+            : throw new NotSupportedException($"{typeof(T).Name} has no source-generated JSON metadata; add [JsonSerializable(typeof({typeof(T).Name}))] to VmConfigJsonContext or ApiJsonContext");
 
     private static string FirstSentence(string message)
     {
