@@ -36,7 +36,7 @@ public sealed class DebianKernelBootTests : IDisposable
         string[] expectedE820 = [.. BootLayout.BuildE820(memory).Select(e => string.Create(CultureInfo.InvariantCulture,
             $"BIOS-e820: [mem 0x{e.Address:x16}-0x{e.Address + e.Size - 1:x16}] {(e.Type == E820Type.Ram ? "usable" : "reserved")}"))];
 
-        var psi = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "kindling-vmm"))
+        var psi = new ProcessStartInfo(Cli.VmmProcess.ExecutablePath)
         {
             ArgumentList = { "--no-api", "--config-file", config },
             RedirectStandardOutput = true,

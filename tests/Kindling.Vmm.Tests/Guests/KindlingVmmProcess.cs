@@ -5,7 +5,8 @@ namespace Kindling.Vmm.Tests.Guests;
 
 /// <summary>
 /// Runs kindling-vmm as a real process: <c>dotnet kindling-vmm.dll --config-file vm.json --no-api</c>, the dll being
-/// the one the test project's reference to Kindling.Vmm.Cli copies next to the tests.
+/// the one the test project's reference to Kindling.Vmm.Cli copies next to the tests, or the native build named by
+/// <see cref="Cli.VmmProcess.NativeVariable"/>.
 /// </summary>
 internal static class KindlingVmmProcess
 {
@@ -25,12 +26,19 @@ internal static class KindlingVmmProcess
     public static async Task<GuestRunResult> RunAsync(VmConfig config, string workDirectory, TimeSpan timeout, CancellationToken cancellationToken,
         IReadOnlyList<string>? extraArguments = null, Action<string>? onLine = null)
     {
+        string configPath = Path.Combine(workDirectory, "vm.json");
+        if (Cli.VmmProcess.NativePath is { } native)
+        {
+            await File.WriteAllTextAsync(configPath, VmConfigJson.Serialize(config), cancellationToken);
+            return await GuestProcess.RunAsync(native, ["--config-file", configPath, "--no-api", .. extraArguments ?? []], timeout, cancellationToken,
+                onLine: onLine);
+        }
+
         if (!File.Exists(DllPath))
         {
             throw new FileNotFoundException($"kindling-vmm.dll is not next to the tests at {DllPath}; build tests/Kindling.Vmm.Tests");
         }
 
-        string configPath = Path.Combine(workDirectory, "vm.json");
         await File.WriteAllTextAsync(configPath, VmConfigJson.Serialize(config), cancellationToken);
         return await GuestProcess.RunAsync(DotnetHost, [DllPath, "--config-file", configPath, "--no-api", .. extraArguments ?? []], timeout, cancellationToken,
             onLine: onLine);

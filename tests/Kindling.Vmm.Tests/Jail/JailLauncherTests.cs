@@ -25,7 +25,12 @@ public sealed class JailLauncherTests : IDisposable
         // OpenSSL (loaded on first use, inside the jail).
         string[] crypto = [.. JailLauncher.CryptographyFiles().Select(f => f.JailPath)];
         Assert.Contains(crypto, p => p.EndsWith("/libssl.so.3", StringComparison.Ordinal));
-        string[] expectedRoot = new[] { "dev", "proc", "run", "vmlinux", FirstComponent(JailTestHost.AppPath), FirstComponent(RuntimeDotnetRoot()) }
+        // A native build: the binary and glibc's files, no mount point of the host; a managed one: the app's and dotnet's folders.
+        JailRuntime runtime = JailRuntime.For(JailTestHost.AppPath, dotnetPath: null);
+        string[] runtimeRoot = runtime.IsNative
+            ? ["kindling-vmm", .. runtime.Files.Skip(1).Select(f => FirstComponent(f.JailPath))]
+            : [FirstComponent(JailTestHost.AppPath), FirstComponent(RuntimeDotnetRoot())];
+        string[] expectedRoot = new[] { "dev", "proc", "run", "vmlinux" }.Concat(runtimeRoot)
             .Concat(crypto.Select(FirstComponent)).Distinct().Order(StringComparer.Ordinal).ToArray();
         Assert.Equal(expectedRoot, view.GetProperty("root").EnumerateArray().Select(e => e.GetString()!).ToArray());
         Assert.Equal(["/dev/kvm", "/dev/net", "/dev/net/tun", "/dev/null", "/dev/urandom"], view.GetProperty("dev").EnumerateArray().Select(e => e.GetString()!).ToArray());

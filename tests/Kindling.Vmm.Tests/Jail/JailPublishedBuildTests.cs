@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using Kindling.Testing;
 using Kindling.Vmm.Jail;
 
@@ -15,8 +14,6 @@ public sealed class JailPublishedBuildTests : IDisposable
 {
     /// <summary>Generous: a publish on a loaded two-core machine takes minutes.</summary>
     private static readonly TimeSpan PublishWait = TimeSpan.FromMinutes(10);
-
-    private static readonly TimeSpan ApiWait = TimeSpan.FromMinutes(2);
 
     /// <summary>One publish per test run, in a temporary folder removed when the run ends.</summary>
     private static readonly Lazy<Task<string>> SelfContained = new(PublishSelfContainedAsync);
@@ -38,7 +35,7 @@ public sealed class JailPublishedBuildTests : IDisposable
         try
         {
             string socket = Path.Combine(_host.ChrootBase, "kindling-vmm", id, "root", "run", "api.sock");
-            string info = await GetWhenListeningAsync(socket, jail, stderr);
+            string info = await JailTestHost.GetWhenListeningAsync(socket, jail, stderr);
             Assert.Contains($"\"id\": \"{id}\"", info, StringComparison.Ordinal);
             Assert.Contains("\"state\": \"Not started\"", info, StringComparison.Ordinal);
 
@@ -51,36 +48,6 @@ public sealed class JailPublishedBuildTests : IDisposable
         {
             jail.Kill(entireProcessTree: true);
             await jail.WaitForExitAsync(TestContext.Current.CancellationToken);
-        }
-    }
-
-    private static async Task<string> GetWhenListeningAsync(string socket, Process jail, Task<string> stderr)
-    {
-        using var client = new HttpClient(new SocketsHttpHandler
-        {
-            ConnectCallback = async (_, token) =>
-            {
-                var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                await s.ConnectAsync(new UnixDomainSocketEndPoint(socket), token);
-                return new NetworkStream(s, ownsSocket: true);
-            },
-        }) { BaseAddress = new Uri("http://localhost") };
-        var clock = Stopwatch.StartNew();
-        while (true)
-        {
-            try
-            {
-                return await client.GetStringAsync("/", TestContext.Current.CancellationToken);
-            }
-            catch (HttpRequestException) when (!jail.HasExited && clock.Elapsed < ApiWait)
-            {
-                await Task.Delay(100, TestContext.Current.CancellationToken); // the socket appears once the runtime has started
-            }
-            catch (HttpRequestException e)
-            {
-                string why = jail.HasExited ? $"the jail exited {jail.ExitCode}: {await stderr}" : $"no answer within {ApiWait}";
-                throw new InvalidOperationException($"the jailed self-contained kindling-vmm never answered on {socket}: {why}", e);
-            }
         }
     }
 

@@ -17,6 +17,23 @@ public sealed class JailRuntimeTests : IDisposable
     }
 
     [Fact]
+    public void For_NativeExecutable_PlacesItInTheChrootAndBindsNothing()
+    {
+        // A NativeAOT kindling-vmm published into the runner's folder, beside the managed build's dll and runtime
+        // files: the binary's own sections, not its neighbours, make it native.
+        string exe = Path.Combine(_dir, "kindling-vmm");
+        File.WriteAllBytes(exe, ElfBuilder.WithSections(".text", ElfImage.ManagedCodeSection));
+        Touch("kindling-vmm.dll");
+
+        JailRuntime runtime = JailRuntime.For(exe, dotnetPath: "/opt/dotnet/dotnet");
+
+        Assert.True(runtime.IsNative);
+        Assert.Equal([exe], runtime.Command);
+        Assert.Empty(runtime.ReadOnlyDirectories);
+        Assert.Equal([new JailResource(exe, JailRuntime.NativeJailPath)], runtime.Files); // static: no libraries
+    }
+
+    [Fact]
     public void For_SelfContainedExecutable_RunsItAloneAndBindsOnlyItsFolder()
     {
         string exe = Touch("kindling-vmm");
@@ -65,6 +82,6 @@ public sealed class JailRuntimeTests : IDisposable
     {
         string exe = Touch("kindling-vmm");
         var e = Assert.Throws<JailException>(() => JailRuntime.For(exe, dotnetPath: "/opt/dotnet/dotnet"));
-        Assert.Equal($"{exe}: neither a self-contained kindling-vmm (libcoreclr.so beside it) nor a framework-dependent one ({exe}.dll is missing); build or publish vmm/Kindling.Vmm.Cli there", e.Message);
+        Assert.Equal($"{exe}: neither a native kindling-vmm (NativeAOT), a self-contained one (libcoreclr.so beside it) nor a framework-dependent one ({exe}.dll is missing); build or publish vmm/Kindling.Vmm.Cli there", e.Message);
     }
 }

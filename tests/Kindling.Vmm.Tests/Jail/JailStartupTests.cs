@@ -43,14 +43,20 @@ public sealed class JailStartupTests : IDisposable
 
     private static async Task<long> Unjailed()
     {
-        ProcessStartInfo info = new(JailLauncher.DotnetPath(new JailSpec { Id = "x", Uid = 0, Gid = 0 }))
+        // The same build outside a jail: the native binary itself, or dotnet and the dll.
+        IReadOnlyList<string> command = JailRuntime.For(JailTestHost.AppPath, dotnetPath: null).Command;
+        ProcessStartInfo info = new(command[0])
         {
             UseShellExecute = false,
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
-        info.ArgumentList.Add(JailTestHost.AppPath);
+        foreach (string arg in command.Skip(1))
+        {
+            info.ArgumentList.Add(arg);
+        }
+
         info.ArgumentList.Add("jail-debug");
         info.ArgumentList.Add(nameof(JailDebugAction.Ready));
         info.Environment.Clear();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Net.Sockets;
 using Kindling.Vmm.Jail;
 
 namespace Kindling.Vmm.Tests.Jail;
@@ -10,7 +11,10 @@ public sealed class JailCollection
     public const string Name = "jail";
 }
 
-/// <summary>A scratch chroot base per test, the real kindling-vmm.dll, and helpers to talk to jailed processes.</summary>
+/// <summary>
+/// A scratch chroot base per test, the real kindling-vmm (its dll, or the native build named by
+/// <see cref="Cli.VmmProcess.NativeVariable"/>), and helpers to talk to jailed processes.
+/// </summary>
 internal sealed class JailTestHost : IDisposable
 {
     public const uint Uid = 40123;
@@ -24,7 +28,7 @@ internal sealed class JailTestHost : IDisposable
         File.WriteAllText(Kernel, "not a kernel");
     }
 
-    public static string AppPath => Path.Combine(AppContext.BaseDirectory, "kindling-vmm.dll");
+    public static string AppPath => Cli.VmmProcess.NativePath ?? Path.Combine(AppContext.BaseDirectory, "kindling-vmm.dll");
 
     public string ChrootBase { get; }
 
@@ -76,6 +80,39 @@ internal sealed class JailTestHost : IDisposable
     {
         string children = File.ReadAllText($"/proc/{unsharePid}/task/{unsharePid}/children").Trim();
         return int.Parse(children.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private static readonly TimeSpan ApiWait = TimeSpan.FromMinutes(2);
+
+    /// <summary>GET / on a jailed VMM's API socket, retried until the VMM listens; fails with its stderr when it exits.</summary>
+    public static async Task<string> GetWhenListeningAsync(string socket, Process jail, Task<string> stderr)
+    {
+        using var client = new HttpClient(new SocketsHttpHandler
+        {
+            ConnectCallback = async (_, token) =>
+            {
+                var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+                await s.ConnectAsync(new UnixDomainSocketEndPoint(socket), token);
+                return new NetworkStream(s, ownsSocket: true);
+            },
+        }) { BaseAddress = new Uri("http://localhost") };
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                return await client.GetStringAsync("/", TestContext.Current.CancellationToken);
+            }
+            catch (HttpRequestException) when (!jail.HasExited && clock.Elapsed < ApiWait)
+            {
+                await Task.Delay(100, TestContext.Current.CancellationToken); // the socket appears once the runtime has started
+            }
+            catch (HttpRequestException e)
+            {
+                string why = jail.HasExited ? $"the jail exited {jail.ExitCode}: {await stderr}" : $"no answer within {ApiWait}";
+                throw new InvalidOperationException($"the jailed kindling-vmm never answered on {socket}: {why}", e);
+            }
+        }
     }
 
     public void Dispose()

@@ -11,6 +11,7 @@ internal sealed class ChrootBuilder(JailPaths paths, uint uid, uint gid)
     private const uint DirectoryMode = 0x1ed; // 0755
     private const uint PrivateDirectoryMode = 0x1c0; // 0700
     private const uint FifoMode = 0x180; // 0600
+    private const uint ExecutableMode = 0x16d; // 0555
 
     /// <summary>Files that must be bound by the jailed process (hard link impossible across file systems).</summary>
     public List<JailResource> BoundFiles { get; } = [];
@@ -63,6 +64,20 @@ internal sealed class ChrootBuilder(JailPaths paths, uint uid, uint gid)
         File.WriteAllBytes(spill, []);
         LibcJail.ChangeMode(spill, FifoMode);
         LibcJail.ChangeOwner(spill, uid, gid);
+    }
+
+    /// <summary>
+    /// Places the native kindling-vmm: a hard link, or across file systems a copy (one file, as Firecracker's jailer
+    /// copies firecracker), never a bind mount: it is exec'd from the chroot before any mount of the jail exists.
+    /// </summary>
+    public void PlaceExecutable(JailResource executable)
+    {
+        string host = paths.HostPathOf(executable.JailPath);
+        if (LibcJail.TryLink(executable.HostPath, host) == LibcJail.EXDEV)
+        {
+            File.Copy(executable.HostPath, host);
+            LibcJail.ChangeMode(host, ExecutableMode);
+        }
     }
 
     /// <summary>Hard-links <paramref name="resource"/>; across file systems, leaves an empty file to bind onto.</summary>

@@ -8,14 +8,16 @@ namespace Kindling.Vmm.Jail;
 /// <summary>
 /// The jailer's side (root, on the host): builds the chroot and the cgroup, then starts
 /// <c>unshare --mount --pid --ipc --uts [--net=NS] --fork --kill-child -- kindling-vmm jail-init ...</c> (a
-/// self-contained build) or <c>... -- dotnet kindling-vmm.dll jail-init ...</c> (framework-dependent; see <see cref="JailRuntime"/>).
+/// self-contained build; a native one is started from its copy in the chroot) or <c>... -- dotnet kindling-vmm.dll jail-init ...</c>
+/// (framework-dependent; see <see cref="JailRuntime"/>).
 /// The process inside joins the cgroup, pivots into the chroot, drops to the uid/gid and installs the seccomp
 /// filter (<see cref="JailInit"/>) before any guest code runs.
 /// </summary>
 /// <remarks>
 /// A .NET process has threads from its first instruction, so it cannot unshare its own mount namespace or fork
 /// without exec: the namespaces come from util-linux unshare, which execs the runtime afresh inside them.
-/// The runtime's folders (the app folder, and for a framework-dependent build the dotnet folder) are bound read-only (nosuid, nodev)
+/// A native build needs no folder of the host. For the managed layouts the runtime's folders (the app folder, and for a
+/// framework-dependent build the dotnet folder) are bound read-only (nosuid, nodev)
 /// at their host paths inside the jail's own mount namespace, so the runtime keeps loading assemblies after
 /// pivot_root and nothing is mounted on the host (the mounts die with the namespace).
 /// </remarks>
@@ -81,12 +83,21 @@ public static class JailLauncher
                 builder.CreateFifo(fifo);
             }
 
-            foreach (JailResource resource in spec.Resources.Concat(CryptographyFiles()))
+            JailRuntime runtime = Runtime(spec);
+            if (runtime.IsNative)
+            {
+                builder.PlaceExecutable(runtime.Files[0]);
+            }
+
+            // The runtime's libraries (native: glibc's), then OpenSSL; one placement per jail path.
+            IEnumerable<JailResource> files = spec.Resources.Concat(runtime.Files.Skip(runtime.IsNative ? 1 : 0)).Concat(CryptographyFiles())
+                .DistinctBy(r => r.JailPath, StringComparer.Ordinal);
+            foreach (JailResource resource in files)
             {
                 builder.LinkResource(resource);
             }
 
-            IReadOnlyList<string> runtimeDirs = Runtime(spec).ReadOnlyDirectories;
+            IReadOnlyList<string> runtimeDirs = runtime.ReadOnlyDirectories;
             foreach (string dir in runtimeDirs)
             {
                 builder.CreateMountPoint(dir);
@@ -147,7 +158,10 @@ public static class JailLauncher
             argv.Add("--net=" + netns);
         }
 
-        argv.AddRange(["--fork", "--kill-child", "--propagation", "private", "--", .. Runtime(spec).Command]);
+        // A native kindling-vmm is started from its copy in the chroot, as Firecracker's jailer starts firecracker.
+        JailRuntime runtime = Runtime(spec);
+        IReadOnlyList<string> program = runtime.IsNative ? [init.Root + JailRuntime.NativeJailPath] : runtime.Command;
+        argv.AddRange(["--fork", "--kill-child", "--propagation", "private", "--", .. program]);
         argv.AddRange(init.ToArgs());
         return argv;
     }
@@ -274,9 +288,6 @@ public static class JailLauncher
 
     internal static List<int> OpenDescriptors() => LibcJail.ListNumericEntries("/proc/self/fd");
 
-    /// <summary>Where the dynamic loader looks for a library when there is no /etc/ld.so.cache (as in the jail).</summary>
-    private static readonly string[] LibraryDirectories = ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib64"];
-
     /// <summary>
     /// OpenSSL for the jailed runtime, at the same paths inside the jail. On Linux the runtime's
     /// RandomNumberGenerator and HMAC are OpenSSL, dlopen'ed by its native shim on first use, and the VMM needs
@@ -290,21 +301,18 @@ public static class JailLauncher
     {
         foreach (string library in (string[])["libssl.so.3", "libcrypto.so.3"])
         {
-            if (LibraryDirectories.Select(d => Path.Combine(d, library)).FirstOrDefault(File.Exists) is { } path)
+            if (NativeLibraries.Find(library, []) is { } path)
             {
-                yield return new JailResource(FinalTarget(path), path);
+                yield return new JailResource(NativeLibraries.FinalTarget(path), path);
             }
         }
 
         const string config = "/usr/lib/ssl/openssl.cnf";
         if (File.Exists(config))
         {
-            yield return new JailResource(FinalTarget(config), config); // a link to /etc/ssl on Debian
+            yield return new JailResource(NativeLibraries.FinalTarget(config), config); // a link to /etc/ssl on Debian
         }
     }
-
-    /// <summary>The file a path ends at after every symbolic link (a hard link to a link would dangle in the jail).</summary>
-    private static string FinalTarget(string path) => new FileInfo(path).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? path;
 
     public const string DefaultKvmDevicePath = "/dev/kvm";
 
