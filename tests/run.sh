@@ -48,6 +48,19 @@ log "restoring and building"
 dotnet restore Runner.sln
 dotnet build Runner.sln -c Debug --no-restore -nologo -clp:ErrorsOnly
 
+# kindling-vmm as one native binary (NativeAOT), once: its analyzer warnings are a test failure
+# (AotCompatibilityTests reads the log), and the process-level VMM tests run a second time against it.
+native="$root/artifacts/kindling-vmm-native"
+rm -rf "$native"
+mkdir -p "$native"
+log "publishing kindling-vmm with NativeAOT"
+if ! dotnet publish vmm/Kindling.Vmm.Cli -r linux-x64 -p:PublishAot=true -c Release -p:TreatWarningsAsErrors=false \
+     -o "$native/publish" --artifacts-path "$native/artifacts" -nologo >"$native/publish.log" 2>&1; then
+  cat "$native/publish.log" >&2
+  echo "tests/run.sh: the NativeAOT publish of kindling-vmm failed (above)" >&2
+  exit 1
+fi
+
 results="$root/artifacts/test-results"
 rm -rf "$results"
 mkdir -p "$results"
@@ -55,6 +68,12 @@ log "running tests"
 status=0
 dotnet test Runner.sln -c Debug --no-build --nologo \
   --logger "trx" --logger "console;verbosity=normal" --results-directory "$results" "$@" || status=$?
+
+log "running the process-level VMM tests against the native kindling-vmm"
+KINDLING_VMM_NATIVE="$native/publish/kindling-vmm" KINDLING_VMM_NATIVE_PUBLISH_LOG="$native/publish.log" \
+  dotnet test tests/Kindling.Vmm.Tests -c Debug --no-build --nologo \
+  --filter "FullyQualifiedName~Kindling.Vmm.Tests.Cli.|FullyQualifiedName~Kindling.Vmm.Tests.Jail.|FullyQualifiedName~Kindling.Vmm.Tests.Guests.|FullyQualifiedName~Kindling.Vmm.Tests.Boot.DebianKernelBootTests" \
+  --logger "trx;LogFileName=native.trx" --logger "console;verbosity=minimal" --results-directory "$results/native" || status=$?
 
 # One summary over every test assembly, with each skipped test's reason (skips are never silent).
 python3 - "$results" <<'PY' || true
