@@ -72,6 +72,28 @@ static int RunSuite(string suite, string[] parts)
         }
     }
 
+    if (suite is "launch")
+    {
+        // exec → API and the idle VMM's memory need no KVM: measured for every build; what boots a guest is
+        // SKIPPED, with the reason, where KVM is missing.
+        DirectoryInfo apiWork = Directory.CreateTempSubdirectory("kindling-bench-");
+        try
+        {
+            ApiStartBenchmarks.Run(report, apiWork.FullName);
+        }
+        finally
+        {
+            apiWork.Delete(recursive: true);
+        }
+
+        if (VmSubjects.Unavailable() is { } noKvm)
+        {
+            LaunchBenchmarks.Skip(report, noKvm);
+            report.Finish(VmSubjects.ArtifactsDirectory);
+            return report.ExitCode;
+        }
+    }
+
     if (VmSubjects.Unavailable() is { } why)
     {
         Console.WriteLine($"{suite}: skipped ({why})");

@@ -18,6 +18,9 @@ internal sealed record BenchRow(string Name, string Unit, double Median)
 
     /// <summary>Why the figure could not be measured (the variant failed); the row is then printed as failed.</summary>
     public string? Failure { get; init; }
+
+    /// <summary>Why the figure cannot be measured on this host (no KVM): printed as SKIPPED, not a failure.</summary>
+    public string? Skip { get; init; }
 }
 
 /// <summary>
@@ -58,6 +61,10 @@ internal sealed class BenchReport(string suite)
     public BenchRow Failed(string name, string unit, string? target, string why) =>
         Add(new BenchRow(name, unit, double.NaN) { Target = target, Ok = false, Failure = why });
 
+    /// <summary>A target this host cannot measure (e.g. one that needs KVM): printed as SKIPPED with the reason.</summary>
+    public BenchRow Skipped(string name, string unit, string target, string why) =>
+        Add(new BenchRow(name, unit, double.NaN) { Target = target, Skip = why });
+
     /// <summary>0 when every figure was measured and met its target; 1 when a target was missed or a variant failed.</summary>
     public int ExitCode => _rows.Any(r => r.Ok == false) ? 1 : 0;
 
@@ -71,10 +78,15 @@ internal sealed class BenchReport(string suite)
         foreach (BenchRow r in _rows)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{r.Name,-62} {Format(r.Median),10} {(r.P90 is { } p ? Format(p) : ""),10} {(r.Runs > 0 ? r.Runs.ToString(CultureInfo.InvariantCulture) : ""),4}  {r.Unit,-8} {r.Target ?? "",-22} {(r.Failure is not null ? "FAILED" : r.Ok is { } ok ? (ok ? "yes" : "MISSED") : "")}"));
+                $"{r.Name,-62} {Format(r.Median),10} {(r.P90 is { } p ? Format(p) : ""),10} {(r.Runs > 0 ? r.Runs.ToString(CultureInfo.InvariantCulture) : ""),4}  {r.Unit,-8} {r.Target ?? "",-22} {(r.Failure is not null ? "FAILED" : r.Skip is not null ? "SKIPPED" : r.Ok is { } ok ? (ok ? "yes" : "MISSED") : "")}"));
             if (r.Failure is { } failure)
             {
                 Console.WriteLine($"    failed: {failure}");
+            }
+
+            if (r.Skip is { } skip)
+            {
+                Console.WriteLine($"    skipped: {skip}");
             }
 
             if (r.Note is { } note)
@@ -93,7 +105,7 @@ internal sealed class BenchReport(string suite)
             Suite,
             Date = DateTime.UtcNow.ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture),
             Machine = new { Host = Environment.MachineName, Cores = Environment.ProcessorCount, Kernel = Environment.OSVersion.VersionString, LoadBefore = _loadBefore, LoadAfter = loadAfter },
-            Rows = _rows.Select(r => new { r.Name, r.Unit, Median = Round(r.Median), P90 = r.P90 is { } p ? Round(p) : (double?)null, Runs = r.Runs > 0 ? r.Runs : (int?)null, r.Target, r.Ok, r.Note, r.Failure }),
+            Rows = _rows.Select(r => new { r.Name, r.Unit, Median = Round(r.Median), P90 = r.P90 is { } p ? Round(p) : (double?)null, Runs = r.Runs > 0 ? r.Runs : (int?)null, r.Target, r.Ok, r.Note, r.Failure, r.Skip }),
             Notes = _notes,
         };
         string path = Path.Combine(artifactsDirectory, $"{Suite}.json");

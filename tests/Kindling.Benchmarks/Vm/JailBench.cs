@@ -39,12 +39,16 @@ internal sealed class JailBench : IDisposable
         return new JailBench(work);
     }
 
-    /// <summary>The un-jailed baseline: dotnet <paramref name="dll"/> (kindling-vmm.dll), environment exactly the jail's.</summary>
+    /// <summary>
+    /// The un-jailed baseline: dotnet <paramref name="dll"/> (kindling-vmm.dll), or a native kindling-vmm itself,
+    /// environment exactly the jail's.
+    /// </summary>
     public VmCommand Unjailed(string scenario, string dll)
     {
         string config = VmSubjects.WriteConfig(_work, scenario);
         var env = JailLauncher.JailEnvironment.ToDictionary(v => v[..v.IndexOf('=', StringComparison.Ordinal)], v => (string?)v[(v.IndexOf('=', StringComparison.Ordinal) + 1)..]);
-        return new VmCommand(VmSubjects.DotnetHost, [dll, "--config-file", config, "--no-api"])
+        bool native = ElfImage.IsNativeAotFile(dll);
+        return new VmCommand(native ? dll : VmSubjects.DotnetHost, [.. native ? [] : new[] { dll }, "--config-file", config, "--no-api"])
         {
             ClearEnvironment = true,
             Environment = env,

@@ -33,18 +33,22 @@ internal static class LaunchBenchmarks
         string hello = VmSubjects.WriteConfig(work, "hello");
         string r2r = VmSubjects.ReadyToRun(selfContained: false);
         string r2rSc = VmSubjects.ReadyToRun(selfContained: true);
+        string aot = VmSubjects.NativeAot().Executable;
         bool qemu = VmSubjects.HasQemu;
         const string instanceStart = "InstanceStart → first byte";
         var fd = new Variant("kindling-vmm cold, framework-dependent (JIT)", () => Cold(VmSubjects.Kindling(VmSubjects.FrameworkDependent, hello), 0));
         var rtr = new Variant("kindling-vmm cold, ReadyToRun framework-dependent", () => Cold(VmSubjects.Kindling(r2r, hello), 0));
         var rtrSc = new Variant("kindling-vmm cold, ReadyToRun self-contained", () => Cold(VmSubjects.Kindling(r2rSc, hello), 0));
+        var nat = new Variant("kindling-vmm cold, NativeAOT", () => Cold(VmSubjects.Kindling(aot, hello), 0));
         var qm = new Variant("qemu microvm cold (KVM, PVH)", () => Cold(VmSubjects.QemuMicrovm("hello"), 1));
         var preFd = new Variant("kindling-vmm pre-spawned, framework-dependent", () => PreSpawned(VmSubjects.FrameworkDependent, work), what: instanceStart);
         var preR2r = new Variant("kindling-vmm pre-spawned, ReadyToRun", () => PreSpawned(r2r, work), what: instanceStart);
+        var preAot = new Variant("kindling-vmm pre-spawned, NativeAOT", () => PreSpawned(aot, work), what: instanceStart);
         var warm = new Variant("in-process VM build+start, code warm (pre-spawned floor)", WarmBuild.Run, what: "build → first byte");
         var helpFd = new Variant("runtime floor: kindling-vmm --help, framework-dependent", () => Cold(new VmCommand(VmSubjects.FrameworkDependent, ["--help"]), 0));
         var helpR2r = new Variant("runtime floor: kindling-vmm --help, ReadyToRun", () => Cold(new VmCommand(r2r, ["--help"]), 0));
-        List<Variant> variants = [fd, rtr, rtrSc, preFd, preR2r, warm, helpFd, helpR2r];
+        var helpAot = new Variant("runtime floor: kindling-vmm --help, NativeAOT", () => Cold(new VmCommand(aot, ["--help"]), 0));
+        List<Variant> variants = [fd, rtr, rtrSc, nat, preFd, preR2r, preAot, warm, helpFd, helpR2r, helpAot];
         if (qemu)
         {
             variants.Insert(2, qm);
@@ -59,10 +63,11 @@ internal static class LaunchBenchmarks
         if (jail is not null)
         {
             string r2rDll = Path.Combine(Path.GetDirectoryName(r2r)!, "kindling-vmm.dll");
-            foreach ((string label, string dll) in new[] { ("JIT", VmSubjects.FrameworkDependentDll), ("ReadyToRun", r2rDll) })
+            foreach ((string label, string dll) in new[] { ("JIT", VmSubjects.FrameworkDependentDll), ("ReadyToRun", r2rDll), ("NativeAOT", aot) })
             {
-                var plain = new Variant($"dotnet kindling-vmm.dll ({label}), un-jailed (jail's env)", () => Cold(jail.Unjailed("hello", dll), 0), JailRounds);
-                var jailed = new Variant($"dotnet kindling-vmm.dll ({label}), jailed", () => jail.RunJailed("hello", dll), JailRounds);
+                string program = dll == aot ? "kindling-vmm" : "dotnet kindling-vmm.dll";
+                var plain = new Variant($"{program} ({label}), un-jailed (jail's env)", () => Cold(jail.Unjailed("hello", dll), 0), JailRounds);
+                var jailed = new Variant($"{program} ({label}), jailed", () => jail.RunJailed("hello", dll), JailRounds);
                 variants.AddRange([plain, jailed]);
                 jailPairs.Add((plain, jailed));
             }
@@ -144,7 +149,7 @@ internal static class LaunchBenchmarks
 
         if (qemu)
         {
-            foreach (Variant k in new[] { fd, rtr, rtrSc }.Where(k => failed.ContainsKey(k) || failed.ContainsKey(qm)))
+            foreach (Variant k in new[] { fd, rtr, rtrSc, nat }.Where(k => failed.ContainsKey(k) || failed.ContainsKey(qm)))
             {
                 report.Failed($"ratio {k.Name} / qemu (medians)", "x", "<= 0.75x", failed.GetValueOrDefault(k) ?? $"qemu: {failed[qm]}");
             }
@@ -152,7 +157,7 @@ internal static class LaunchBenchmarks
 
         if (variants.Contains(qm))
         {
-            foreach (Variant k in new[] { fd, rtr, rtrSc }.Where(variants.Contains))
+            foreach (Variant k in new[] { fd, rtr, rtrSc, nat }.Where(variants.Contains))
             {
                 double ratio = Stats.Median(k.FirstByte) / Stats.Median(qm.FirstByte);
                 double paired = Stats.Median([.. k.FirstByte.Zip(qm.FirstByte, (a, b) => a / b)]);
@@ -165,12 +170,12 @@ internal static class LaunchBenchmarks
             }
         }
 
-        foreach (Variant p in new[] { preFd, preR2r }.Where(failed.ContainsKey))
+        foreach (Variant p in new[] { preFd, preR2r, preAot }.Where(failed.ContainsKey))
         {
             report.Failed($"target {p.Name}", "ms", "<= 5 ms", failed[p]);
         }
 
-        foreach (Variant p in new[] { preFd, preR2r }.Where(variants.Contains))
+        foreach (Variant p in new[] { preFd, preR2r, preAot }.Where(variants.Contains))
         {
             double m = Stats.Median(p.FirstByte);
             report.Add(new BenchRow($"target {p.Name}", "ms", m) { Target = "<= 5 ms", Ok = m <= 5 });
@@ -178,17 +183,36 @@ internal static class LaunchBenchmarks
 
         foreach ((Variant plain, Variant jailed) in jailPairs.Where(p => failed.ContainsKey(p.Plain) || failed.ContainsKey(p.Jailed)))
         {
-            report.Failed($"jail cost: {jailed.Name} − un-jailed (medians)", "ms", "<= 20 ms", failed.GetValueOrDefault(jailed) ?? $"un-jailed: {failed[plain]}");
+            report.Failed($"jail cost: {jailed.Name} − un-jailed (medians)", "ms", $"<= {JailCostTargetMs(jailed)} ms", failed.GetValueOrDefault(jailed) ?? $"un-jailed: {failed[plain]}");
         }
 
         foreach ((Variant plain, Variant jailed) in jailPairs.Where(p => variants.Contains(p.Plain) && variants.Contains(p.Jailed)))
         {
             double cost = Stats.Median(jailed.FirstByte) - Stats.Median(plain.FirstByte);
-            report.Add(new BenchRow($"jail cost: {jailed.Name} − un-jailed (medians)", "ms", cost) { Target = "<= 20 ms", Ok = cost <= 20 });
+            report.Add(new BenchRow($"jail cost: {jailed.Name} − un-jailed (medians)", "ms", cost) { Target = $"<= {JailCostTargetMs(jailed)} ms", Ok = cost <= JailCostTargetMs(jailed) });
         }
 
         return 0;
     }
+
+    /// <summary>The targets this suite measures by booting a guest, printed as SKIPPED with <paramref name="why"/> (no KVM).</summary>
+    public static void Skip(BenchReport report, string why)
+    {
+        foreach (string build in (string[])["framework-dependent (JIT)", "ReadyToRun framework-dependent", "ReadyToRun self-contained", "NativeAOT"])
+        {
+            report.Skipped($"ratio kindling-vmm cold, {build} / qemu (medians)", "x", "<= 0.75x", why);
+        }
+
+        foreach (string build in (string[])["framework-dependent", "ReadyToRun", "NativeAOT"])
+        {
+            report.Skipped($"target kindling-vmm pre-spawned, {build}", "ms", "<= 5 ms", why);
+        }
+
+        report.Skipped("jail cost: kindling-vmm (NativeAOT), jailed − un-jailed (medians)", "ms", "<= 10 ms", why);
+    }
+
+    /// <summary>The issue's ≤ 10 ms for the native build; the managed builds keep their 20 ms.</summary>
+    private static int JailCostTargetMs(Variant jailed) => jailed.Name.Contains("NativeAOT", StringComparison.Ordinal) ? 10 : 20;
 
     /// <summary>Exec → first serial byte, then the run to its end (expected exit code), and its CPU time.</summary>
     internal static LaunchSample Cold(VmCommand command, int expectedExit)

@@ -7,8 +7,8 @@ using Kindling.Vmm.Config;
 namespace Kindling.Benchmarks.Vm;
 
 /// <summary>
-/// The things the VM suites run: the test guest, kindling-vmm (framework-dependent build next to this program, and
-/// a self-contained ReadyToRun publish), QEMU microvm with KVM, and the configs they boot.
+/// The things the VM suites run: the test guest, kindling-vmm (framework-dependent build next to this program,
+/// ReadyToRun publishes, and the NativeAOT one), QEMU microvm with KVM, and the configs they boot.
 /// </summary>
 internal static class VmSubjects
 {
@@ -88,15 +88,25 @@ internal static class VmSubjects
     /// framework-dependent (only our assemblies precompiled; the shared framework already is) or self-contained,
     /// cached under artifacts/bench by a hash of the VMM sources.
     /// </summary>
-    public static string ReadyToRun(bool selfContained)
+    public static string ReadyToRun(bool selfContained) =>
+        Publish(selfContained ? "kindling-vmm-r2r-sc" : "kindling-vmm-r2r", $"ReadyToRun ({(selfContained ? "self-contained" : "framework-dependent")})",
+            [selfContained ? "--self-contained" : "--no-self-contained", "-p:PublishReadyToRun=true"]).Executable;
+
+    /// <summary>
+    /// The NativeAOT publish of kindling-vmm (<c>dotnet publish -r linux-x64 -p:PublishAot=true</c>): one executable,
+    /// cached as <see cref="ReadyToRun"/> is. <c>PublishSeconds</c> is the publish's wall time, or null when cached.
+    /// </summary>
+    public static (string Executable, double? PublishSeconds) NativeAot() => Publish("kindling-vmm-aot", "NativeAOT", ["-p:PublishAot=true"]);
+
+    private static (string Executable, double? PublishSeconds) Publish(string name, string what, IReadOnlyList<string> properties)
     {
         string hash = HashVmmSources();
-        string root = Path.Combine(ArtifactsDirectory, selfContained ? "kindling-vmm-r2r-sc" : "kindling-vmm-r2r");
+        string root = Path.Combine(ArtifactsDirectory, name);
         string final = Path.Combine(root, hash);
         string exe = Path.Combine(final, "kindling-vmm");
         if (File.Exists(exe))
         {
-            return exe;
+            return (exe, null);
         }
 
         Directory.CreateDirectory(root);
@@ -106,28 +116,38 @@ internal static class VmSubjects
         }
 
         string temp = final + ".tmp";
-        Console.WriteLine($"publishing kindling-vmm ReadyToRun ({(selfContained ? "self-contained" : "framework-dependent")}) to {final} ...");
+        Console.WriteLine($"publishing kindling-vmm {what} to {final} ...");
         var psi = new ProcessStartInfo("dotnet")
         {
             ArgumentList =
             {
                 "publish", Path.Combine(RepoPaths.Root, "vmm", "Kindling.Vmm.Cli", "Kindling.Vmm.Cli.csproj"),
-                "-c", "Release", "-r", "linux-x64", selfContained ? "--self-contained" : "--no-self-contained", "-p:PublishReadyToRun=true", "-o", temp, "-v", "q", "-nologo",
+                "-c", "Release", "-r", "linux-x64", "-o", temp, "-v", "q", "-nologo",
+                // Its own obj/bin: a runtime-specific restore must not touch the Debug build's.
+                "--artifacts-path", Path.Combine(root, "artifacts"),
             },
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        foreach (string property in properties)
+        {
+            psi.ArgumentList.Add(property);
+        }
+
+        long started = Stopwatch.GetTimestamp();
         using Process publish = Process.Start(psi)!;
         Task<string> err = publish.StandardError.ReadToEndAsync();
         string output = publish.StandardOutput.ReadToEnd();
         publish.WaitForExit();
+        double seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
         if (publish.ExitCode != 0)
         {
-            throw new InvalidOperationException($"dotnet publish of kindling-vmm (ReadyToRun) failed:\n{output}\n{err.Result}");
+            throw new InvalidOperationException($"dotnet publish of kindling-vmm ({what}) failed:\n{output}\n{err.Result}");
         }
 
+        Directory.Delete(Path.Combine(root, "artifacts"), recursive: true);
         Directory.Move(temp, final);
-        return exe;
+        return (exe, seconds);
     }
 
     private static string HashVmmSources()
