@@ -25,6 +25,19 @@ public sealed class VmmProgramTests
         Assert.Equal([Dll, "probe-kvm"], program.Arguments(["probe-kvm"]));
     }
 
+    [Fact]
+    public void Locate_Unconfigured_UsesTheKindlingVmmBesideKindling()
+    {
+        // Beside kindling: the managed apphost of a build, or the native kindling-vmm a NativeAOT publish put there.
+        Assert.Equal(Apphost, VmmLauncher.Locate(""));
+    }
+
+    [Fact]
+    public void Locate_Configured_WinsOverTheOneBesideKindling()
+    {
+        Assert.Equal("/opt/kindling/native/kindling-vmm", VmmLauncher.Locate("/opt/kindling/native/kindling-vmm"));
+    }
+
     /// <summary>Both layouts run the real kindling-vmm: the probe's answer (on a host without KVM, its reason) is the same.</summary>
     [Fact]
     public void KvmHostProbe_DllOrExecutable_SameAnswerFromTheVmm()
