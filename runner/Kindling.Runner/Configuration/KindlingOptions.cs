@@ -152,8 +152,9 @@ public sealed class LauncherOptions
     /// </summary>
     public string Kind { get; set; } = "vmm";
     /// <summary>
-    /// kindling-vmm: its executable (self-contained or framework-dependent) or its kindling-vmm.dll (started with
-    /// dotnet); found next to kindling or on PATH when empty.
+    /// kindling-vmm: its executable (native NativeAOT, self-contained or framework-dependent) or its kindling-vmm.dll
+    /// (started with dotnet); when empty, the kindling-vmm beside kindling (a native one published there replaces the
+    /// managed build's), else the one on PATH.
     /// </summary>
     public string VmmPath { get; set; } = "";
     /// <summary>Create a TAP per VM (needs root) and give the guest network + MMDS on it.</summary>
