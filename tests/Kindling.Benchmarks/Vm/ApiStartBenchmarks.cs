@@ -122,47 +122,19 @@ internal static class ApiStartBenchmarks
     }
 
     /// <summary>
-    /// Connects and sends <c>GET /</c> until a 200 arrives; returns the timestamp of the answer. Raw HTTP/1.1 on the
-    /// socket (no HttpClient), polled every millisecond so the poller does not take the starting VMM's CPU.
+    /// Waits until the socket accepts connections, then sends <c>GET /</c> as raw HTTP/1.1 (no HttpClient, whose own
+    /// first use would be timed); returns the timestamp of the answer, which must be a 200.
     /// </summary>
     private static long FirstAnswer(string socket, VmProcess vm)
     {
-        byte[] request = "GET / HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n"u8.ToArray();
+        VmmApiClient.WaitForSocket(socket, vm, Timeout);
+        using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
+        s.Connect(new UnixDomainSocketEndPoint(socket));
+        s.Send("GET / HTTP/1.1\r\nHost: localhost\r\nAccept: application/json\r\n\r\n"u8);
         byte[] buffer = new byte[4096];
-        long deadline = Stopwatch.GetTimestamp() + (long)(Timeout.TotalSeconds * Stopwatch.Frequency);
-        while (true)
-        {
-            if (vm.Process.HasExited)
-            {
-                throw vm.Failure($"exited ({vm.Process.ExitCode}) before answering on {socket}");
-            }
-
-            if (File.Exists(socket))
-            {
-                try
-                {
-                    using var s = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
-                    s.Connect(new UnixDomainSocketEndPoint(socket));
-                    s.Send(request);
-                    int n = s.Receive(buffer);
-                    long answered = Stopwatch.GetTimestamp();
-                    string head = Encoding.ASCII.GetString(buffer, 0, n);
-                    return head.StartsWith("HTTP/1.1 200", StringComparison.Ordinal)
-                        ? answered
-                        : throw vm.Failure($"GET / answered '{head.Split('\r')[0]}'");
-                }
-                catch (SocketException)
-                {
-                    // Bound but not listening yet.
-                }
-            }
-
-            if (Stopwatch.GetTimestamp() > deadline)
-            {
-                throw vm.Failure($"did not answer on {socket} within {Timeout.TotalSeconds:F0} s");
-            }
-
-            Thread.Sleep(1);
-        }
+        int n = s.Receive(buffer);
+        long answered = Stopwatch.GetTimestamp();
+        string head = Encoding.ASCII.GetString(buffer, 0, n);
+        return head.StartsWith("HTTP/1.1 200", StringComparison.Ordinal) ? answered : throw vm.Failure($"GET / answered '{head.Split('\r')[0]}'");
     }
 }

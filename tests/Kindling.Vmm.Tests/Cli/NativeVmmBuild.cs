@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using System.Text.RegularExpressions;
-using Kindling.Testing;
 
 namespace Kindling.Vmm.Tests.Cli;
 
@@ -18,9 +16,6 @@ internal static partial class NativeVmmBuild
         "needs a NativeAOT kindling-vmm: set " + VmmProcess.NativeVariable + " and " + LogVariable + " (tests/run.sh does) or KINDLING_SLOW_TESTS=1 to publish one (minutes)";
 
     private static readonly Lazy<Task<(string Executable, string Log)>> Published = new(PublishAsync);
-
-    /// <summary>Generous: a NativeAOT publish on a loaded two-core machine takes several minutes.</summary>
-    private static readonly TimeSpan PublishWait = TimeSpan.FromMinutes(15);
 
     /// <summary>Whether a native build is at hand or may be made.</summary>
     public static bool Available =>
@@ -47,27 +42,11 @@ internal static partial class NativeVmmBuild
 
     private static async Task<(string Executable, string Log)> PublishAsync()
     {
-        string root = Directory.CreateTempSubdirectory("kindling-vmm-native-").FullName;
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(root, recursive: true);
-        string output = Path.Combine(root, "publish");
-        // Warnings reported, not fatal, so the test names every one; its own artifacts folder keeps the Debug
-        // build's obj/ untouched.
-        var psi = new ProcessStartInfo("dotnet",
-            ["publish", Path.Combine(RepoPaths.Root, "vmm", "Kindling.Vmm.Cli"), "-r", "linux-x64", "-p:PublishAot=true", "-c", "Release",
-             "-p:TreatWarningsAsErrors=false", "-o", output, "--artifacts-path", Path.Combine(root, "artifacts"), "-nologo"])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        using Process p = Process.Start(psi)!;
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        using var wait = new CancellationTokenSource(PublishWait);
-        await p.WaitForExitAsync(wait.Token);
+        // Warnings reported, not fatal, so that the test names every one.
+        (string output, int exit, string log) = await VmmPublish.RunAsync("native", "-p:PublishAot=true", "-p:TreatWarningsAsErrors=false");
         string exe = Path.Combine(output, "kindling-vmm");
-        string log = await stdout + await stderr;
-        return p.ExitCode == 0 && File.Exists(exe)
+        return exit == 0 && File.Exists(exe)
             ? (exe, log)
-            : throw new InvalidOperationException($"dotnet publish -p:PublishAot=true failed (exit {p.ExitCode}): {log}");
+            : throw new InvalidOperationException($"dotnet publish -p:PublishAot=true failed (exit {exit}): {log}");
     }
 }

@@ -12,9 +12,6 @@ namespace Kindling.Vmm.Tests.Jail;
 [Collection(JailCollection.Name)]
 public sealed class JailPublishedBuildTests : IDisposable
 {
-    /// <summary>Generous: a publish on a loaded two-core machine takes minutes.</summary>
-    private static readonly TimeSpan PublishWait = TimeSpan.FromMinutes(10);
-
     /// <summary>One publish per test run, in a temporary folder removed when the run ends.</summary>
     private static readonly Lazy<Task<string>> SelfContained = new(PublishSelfContainedAsync);
 
@@ -53,26 +50,11 @@ public sealed class JailPublishedBuildTests : IDisposable
 
     private static async Task<string> PublishSelfContainedAsync()
     {
-        string root = Directory.CreateTempSubdirectory("kindling-vmm-self-contained-").FullName;
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => Directory.Delete(root, recursive: true);
-        string output = Path.Combine(root, "publish");
-        // Its own artifacts folder: the publish restores for linux-x64 and must not touch the Debug build's obj/.
-        var psi = new ProcessStartInfo("dotnet",
-            ["publish", Path.Combine(RepoPaths.Root, "vmm", "Kindling.Vmm.Cli"), "-r", "linux-x64", "--self-contained", "-c", "Release",
-             "-o", output, "--artifacts-path", Path.Combine(root, "artifacts"), "-nologo", "-v", "q"])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        psi.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
-        using Process p = Process.Start(psi)!;
-        Task<string> stdout = p.StandardOutput.ReadToEndAsync();
-        Task<string> stderr = p.StandardError.ReadToEndAsync();
-        using var wait = new CancellationTokenSource(PublishWait);
-        await p.WaitForExitAsync(wait.Token);
+        (string output, int exit, string log) = await Cli.VmmPublish.RunAsync("self-contained", "--self-contained", "-v", "q");
         string exe = Path.Combine(output, "kindling-vmm");
-        if (p.ExitCode != 0 || !File.Exists(exe) || !JailRuntime.IsSelfContained(output))
+        if (exit != 0 || !File.Exists(exe) || !JailRuntime.IsSelfContained(output))
         {
-            throw new InvalidOperationException($"dotnet publish --self-contained failed (exit {p.ExitCode}): {await stdout} {await stderr}");
+            throw new InvalidOperationException($"dotnet publish --self-contained failed (exit {exit}): {log}");
         }
 
         return exe;
