@@ -14,7 +14,9 @@ public sealed record ToolResult(int ExitCode, string Output, string Error);
 /// (<c>nft</c>, <c>ip</c>, <c>sysctl</c>) run through <c>ip netns exec</c> there, and sockets are created inside it
 /// (a socket stays in the namespace it was created in, whichever thread uses it later).
 /// </summary>
-public sealed class NetworkHost(string? netns = null)
+/// <param name="netns">The namespace's name (null: this host's stack).</param>
+/// <param name="toolPath">PATH for the tools inside the namespace (tests: a host without nft).</param>
+public sealed class NetworkHost(string? netns = null, string? toolPath = null)
 {
     public static readonly NetworkHost Root = new();
 
@@ -42,6 +44,11 @@ public sealed class NetworkHost(string? netns = null)
         }
 
         psi.Environment["LC_ALL"] = "C";
+        if (toolPath is not null)
+        {
+            psi.Environment["PATH"] = toolPath;
+        }
+
         Process p;
         try
         {
@@ -64,7 +71,7 @@ public sealed class NetworkHost(string? netns = null)
             p.StandardInput.Close();
             await p.WaitForExitAsync(ct);
             string err = await error;
-            if (netns is not null && p.ExitCode != 0 && err.Contains("No such file or directory", StringComparison.Ordinal) && err.Contains("exec", StringComparison.Ordinal))
+            if (netns is not null && p.ExitCode != 0 && err.Contains($"exec of \"{tool}\" failed", StringComparison.Ordinal))
             {
                 throw new NetworkSetupException(MissingTool(tool));
             }

@@ -33,8 +33,8 @@ public sealed record HostPort(string Protocol, int Port)
 /// <list type="bullet">
 /// <item>prerouting (raw): from a TAP, IPv6 is dropped, and IPv4 whose TAP . source address . source MAC is not a
 /// registered guest's (<c>@guests</c>) is dropped (anti-spoofing; an unregistered TAP is dropped whole).</item>
-/// <item>input: from a TAP, only DNS and <c>@host_ports</c> on the VM's own gateway (<c>@gateways</c>); the rest of the
-/// host, other VMs' gateways included, is dropped.</item>
+/// <item>input: from a TAP, only replies to the host's own connections, DNS and <c>@host_ports</c> on the VM's own
+/// gateway (<c>@gateways</c>); the rest of the host, other VMs' gateways included, is dropped.</item>
 /// <item>forward: to a TAP only replies (so no VM → VM); from a TAP only out of the uplink, never to
 /// <c>@blocked4</c>, then the tenant's chain through the <c>@egress</c> verdict map.</item>
 /// <item>postrouting: masquerade to the uplink's address; bytes in/out per VM in named counters via <c>@tx</c>/<c>@rx</c>.</item>
@@ -69,6 +69,7 @@ public static class NftRuleset
         Chain(b, "guest_pre", null, "meta nfproto ipv6 drop", "iifname . ip saddr . ether saddr != @guests drop", "counter name iifname map @tx");
         Chain(b, "input", "type filter hook input priority filter - 1; policy accept;", $"iifname \"{TapPattern}\" jump guest_in");
         Chain(b, "guest_in", null,
+            "ct state established,related accept",
             "meta l4proto { tcp, udp } th dport 53 iifname . ip daddr @gateways accept",
             "meta l4proto . th dport @host_ports iifname . ip daddr @gateways accept",
             "drop");
