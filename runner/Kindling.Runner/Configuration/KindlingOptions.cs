@@ -1,3 +1,5 @@
+using Kindling.Runner.Network;
+
 namespace Kindling.Runner.Configuration;
 
 /// <summary>The <c>Kindling</c> section of config/kindling.json (overridable with <c>KINDLING__*</c> variables).</summary>

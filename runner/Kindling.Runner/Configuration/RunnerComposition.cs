@@ -71,7 +71,7 @@ public static partial class RunnerComposition
         {
             KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
             return o.Launcher.Network
-                ? new Network.GuestNetworkService(o.Network, o.Tenants, Network.NetworkHost.Root, sp.GetService<ILogger<Network.GuestNetworkService>>())
+                ? new Network.GuestNetworkService(o.Network, o.Tenants.Select(t => KeyValuePair.Create(t.Name, t.Egress)), Network.NetworkHost.Root, sp.GetService<ILogger<Network.GuestNetworkService>>())
                 : new Network.DisabledGuestNetworkService();
         });
         services.TryAddSingleton(sp => new ForgeRegistry(CreateForges(sp)));

@@ -109,7 +109,7 @@ public sealed partial class JobRunner(
             if (net is not null)
             {
                 await taps.CreateAsync(net, ct);
-                await network.AddVmAsync(net, job.Tenant, ct);
+                await network.AddVmAsync(net.Link, job.Tenant, ct);
             }
 
             Interop.Libc.MakeFifo(ws.SerialFifoPath);

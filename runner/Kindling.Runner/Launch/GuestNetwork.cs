@@ -11,6 +11,9 @@ public sealed record GuestNetwork(string TapName, string HostAddress, string Gue
 {
     public const int PrefixLength = 30;
 
+    /// <summary>What the guest network service needs of it (Network does not depend on Launch).</summary>
+    public Network.GuestLink Link => new(TapName, HostAddress, GuestAddress, GuestMac);
+
     public static GuestNetwork For(long jobId)
     {
         int slot = (int)(jobId % 16384);

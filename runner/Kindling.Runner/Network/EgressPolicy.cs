@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
-using Kindling.Runner.Configuration;
 
 namespace Kindling.Runner.Network;
 

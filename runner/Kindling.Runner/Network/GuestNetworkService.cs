@@ -1,14 +1,12 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Kindling.Runner.Configuration;
-using Kindling.Runner.Launch;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Kindling.Runner.Network;
 
 /// <summary>
-/// The guest network: routed, one /30 per TAP (<see cref="GuestNetwork"/>), forwarded and source-NATed out of the
+/// The guest network: routed, one /30 per TAP (Launch/GuestNetwork), forwarded and source-NATed out of the
 /// uplink, a DNS forwarder on every gateway, and isolation, all in one nftables table of its own
 /// (<c>table inet kindling</c>, see <see cref="NftRuleset"/>); the host's other tables are never touched.
 /// <para>
@@ -31,20 +29,21 @@ public sealed partial class GuestNetworkService : IGuestNetworkService, IAsyncDi
     private DnsForwarder? _dns;
     private bool _started;
 
-    public GuestNetworkService(NetworkOptions options, IEnumerable<TenantOptions> tenants, NetworkHost? host = null, ILogger<GuestNetworkService>? log = null)
+    /// <param name="tenants">Each tenant's name and egress settings (validated at start).</param>
+    public GuestNetworkService(NetworkOptions options, IEnumerable<KeyValuePair<string, EgressOptions>> tenants, NetworkHost? host = null, ILogger<GuestNetworkService>? log = null)
     {
         _options = options;
         _host = host ?? NetworkHost.Root;
         _log = (ILogger?)log ?? NullLogger.Instance;
-        foreach (TenantOptions t in tenants)
+        foreach ((string name, EgressOptions egress) in tenants)
         {
-            (EgressPolicy policy, List<(string Key, string Message)> problems) = EgressPolicy.Parse(t.Egress);
+            (EgressPolicy policy, List<(string Key, string Message)> problems) = EgressPolicy.Parse(egress);
             if (problems.Count > 0)
             {
-                throw new ArgumentException($"tenant {t.Name}: Egress:{problems[0].Key}: {problems[0].Message}", nameof(tenants));
+                throw new ArgumentException($"tenant {name}: Egress:{problems[0].Key}: {problems[0].Message}", nameof(tenants));
             }
 
-            _tenants[t.Name] = (NftRuleset.ChainFor(t.Name), policy);
+            _tenants[name] = (NftRuleset.ChainFor(name), policy);
         }
     }
 
@@ -120,7 +119,7 @@ public sealed partial class GuestNetworkService : IGuestNetworkService, IAsyncDi
         LogStarted(_log, Uplink ?? "(none)", resolvers, keep.Count);
     }
 
-    public async Task AddVmAsync(GuestNetwork net, string tenant, CancellationToken ct)
+    public async Task AddVmAsync(GuestLink net, string tenant, CancellationToken ct)
     {
         await StartAsync(ct);
         if (_vms.ContainsKey(net.TapName))

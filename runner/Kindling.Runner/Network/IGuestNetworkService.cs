@@ -1,6 +1,7 @@
-using Kindling.Runner.Launch;
-
 namespace Kindling.Runner.Network;
+
+/// <summary>A VM's link as the runner made it: its TAP, the host side (its gateway) and the guest's address and MAC.</summary>
+public sealed record GuestLink(string TapName, string HostAddress, string GuestAddress, string GuestMac);
 
 /// <summary>A VM's place in the guest network as the admin page shows it.</summary>
 public sealed record GuestVmStatus(string TapName, string GuestAddress, string Policy, long BytesOut, long BytesIn);
@@ -15,7 +16,7 @@ public interface IGuestNetworkService
     Task StartAsync(CancellationToken ct);
 
     /// <summary>Lets the VM on <paramref name="net"/> out under <paramref name="tenant"/>'s egress policy.</summary>
-    Task AddVmAsync(GuestNetwork net, string tenant, CancellationToken ct);
+    Task AddVmAsync(GuestLink net, string tenant, CancellationToken ct);
 
     /// <summary>Removes every element of the TAP's VM; succeeds when there is none.</summary>
     Task RemoveVmAsync(string tapName, CancellationToken ct);
@@ -31,7 +32,7 @@ public interface IGuestNetworkService
 public sealed class DisabledGuestNetworkService : IGuestNetworkService
 {
     public Task StartAsync(CancellationToken ct) => Task.CompletedTask;
-    public Task AddVmAsync(GuestNetwork net, string tenant, CancellationToken ct) => Task.CompletedTask;
+    public Task AddVmAsync(GuestLink net, string tenant, CancellationToken ct) => Task.CompletedTask;
     public Task RemoveVmAsync(string tapName, CancellationToken ct) => Task.CompletedTask;
     public Task<IReadOnlyList<string>> ListTapsAsync(CancellationToken ct) => Task.FromResult<IReadOnlyList<string>>([]);
     public Task<IReadOnlyList<GuestVmStatus>> StatusAsync(CancellationToken ct) => Task.FromResult<IReadOnlyList<GuestVmStatus>>([]);

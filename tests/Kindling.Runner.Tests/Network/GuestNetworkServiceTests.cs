@@ -1,5 +1,4 @@
 using System.Net;
-using Kindling.Runner.Configuration;
 using Kindling.Runner.Network;
 
 namespace Kindling.Runner.Tests.Network;
@@ -15,13 +14,13 @@ public sealed class GuestNetworkServiceTests : IAsyncLifetime
     private NetnsLab _lab = null!;
     private GuestNetworkService _service = null!;
 
-    private static readonly TenantOptions[] Tenants =
-    [
-        new() { Name = "open" },
-        new() { Name = "closed", Egress = new EgressOptions { Policy = "none" } },
-        new() { Name = "listed", Egress = new EgressOptions { Allow = ["203.0.113.0/24:80"], Deny = ["203.0.113.11"] } },
-        new() { Name = "denied", Egress = new EgressOptions { Deny = ["203.0.113.10:8080"] } },
-    ];
+    private static readonly Dictionary<string, EgressOptions> Tenants = new()
+    {
+        ["open"] = new(),
+        ["closed"] = new() { Policy = "none" },
+        ["listed"] = new() { Allow = ["203.0.113.0/24:80"], Deny = ["203.0.113.11"] },
+        ["denied"] = new() { Deny = ["203.0.113.10:8080"] },
+    };
 
     public async ValueTask InitializeAsync()
     {
@@ -48,7 +47,7 @@ public sealed class GuestNetworkServiceTests : IAsyncLifetime
     public async Task AddVm_InternetServer_ReachedWithTheHostsAddress()
     {
         LabGuest guest = await _lab.AddGuestAsync(101);
-        await _service.AddVmAsync(guest.Net, "open", Ct);
+        await _service.AddVmAsync(guest.Net.Link, "open", Ct);
 
         string? body = await guest.GetAsync(NetnsLab.WebServer, 80, TimeSpan.FromSeconds(20));
 
@@ -60,8 +59,8 @@ public sealed class GuestNetworkServiceTests : IAsyncLifetime
     {
         LabGuest guest = await _lab.AddGuestAsync(102);
         LabGuest other = await _lab.AddGuestAsync(103);
-        await _service.AddVmAsync(guest.Net, "open", Ct);
-        await _service.AddVmAsync(other.Net, "open", Ct);
+        await _service.AddVmAsync(guest.Net.Link, "open", Ct);
+        await _service.AddVmAsync(other.Net.Link, "open", Ct);
         _lab.Serve(_lab.Host, IPAddress.Any, 8081); // a service of the host's, on every address
         _lab.Serve(other.Stack, IPAddress.Any, 80); // a server in the other guest
         Assert.NotNull(await guest.GetAsync(NetnsLab.WebServer, 80, TimeSpan.FromSeconds(20))); // the guest is online
@@ -88,7 +87,7 @@ public sealed class GuestNetworkServiceTests : IAsyncLifetime
     public async Task AddVm_HostPortOnOwnGateway_Reachable()
     {
         LabGuest guest = await _lab.AddGuestAsync(104);
-        await _service.AddVmAsync(guest.Net, "open", Ct);
+        await _service.AddVmAsync(guest.Net.Link, "open", Ct);
         _lab.Serve(_lab.Host, IPAddress.Any, 8082);
 
         Assert.Equal($"hello from {guest.Net.GuestAddress}", await guest.GetAsync(IPAddress.Parse(guest.Net.HostAddress), 8082, TimeSpan.FromSeconds(20)));
@@ -99,7 +98,7 @@ public sealed class GuestNetworkServiceTests : IAsyncLifetime
     public async Task AddVm_SpoofedSourceAddressOrMac_Dropped()
     {
         LabGuest guest = await _lab.AddGuestAsync(105);
-        await _service.AddVmAsync(guest.Net, "open", Ct);
+        await _service.AddVmAsync(guest.Net.Link, "open", Ct);
         await guest.IpAsync("addr", "add", "172.16.9.9/32", "dev", "eth0");
 
         Assert.Null(await guest.GetAsync(NetnsLab.WebServer, 80, from: IPAddress.Parse("172.16.9.9")));
@@ -116,7 +115,7 @@ public sealed class GuestNetworkServiceTests : IAsyncLifetime
     public async Task AddVm_NameAtTheGateway_ResolvesOverUdpAndTcp()
     {
         LabGuest guest = await _lab.AddGuestAsync(106);
-        await _service.AddVmAsync(guest.Net, "open", Ct);
+        await _service.AddVmAsync(guest.Net.Link, "open", Ct);
 
         DnsAnswer? udp = await guest.ResolveAsync("forge.test", wait: TimeSpan.FromSeconds(20));
         DnsAnswer? tcp = await guest.ResolveAsync("FORGE.test", tcp: true, wait: TimeSpan.FromSeconds(20));
@@ -131,7 +130,7 @@ public sealed class GuestNetworkServiceTests : IAsyncLifetime
     public async Task AddVm_PolicyNone_NothingReachableNotEvenDns()
     {
         LabGuest guest = await _lab.AddGuestAsync(107);
-        await _service.AddVmAsync(guest.Net, "closed", Ct);
+        await _service.AddVmAsync(guest.Net.Link, "closed", Ct);
 
         Assert.Null(await guest.GetAsync(NetnsLab.WebServer, 80));
         Assert.Null(await guest.ResolveAsync("forge.test"));
@@ -142,8 +141,8 @@ public sealed class GuestNetworkServiceTests : IAsyncLifetime
     {
         LabGuest listed = await _lab.AddGuestAsync(108);
         LabGuest denied = await _lab.AddGuestAsync(109);
-        await _service.AddVmAsync(listed.Net, "listed", Ct);
-        await _service.AddVmAsync(denied.Net, "denied", Ct);
+        await _service.AddVmAsync(listed.Net.Link, "listed", Ct);
+        await _service.AddVmAsync(denied.Net.Link, "denied", Ct);
         await _lab.Internet.RunCheckedAsync("ip", ["addr", "add", "203.0.113.11/32", "dev", "lo"], ct: Ct);
         _lab.Serve(_lab.Internet, IPAddress.Parse("203.0.113.11"), 80);
 
@@ -160,8 +159,8 @@ public sealed class GuestNetworkServiceTests : IAsyncLifetime
     {
         LabGuest guest = await _lab.AddGuestAsync(110);
         LabGuest stays = await _lab.AddGuestAsync(111);
-        await _service.AddVmAsync(guest.Net, "open", Ct);
-        await _service.AddVmAsync(stays.Net, "open", Ct);
+        await _service.AddVmAsync(guest.Net.Link, "open", Ct);
+        await _service.AddVmAsync(stays.Net.Link, "open", Ct);
         Assert.NotNull(await guest.GetAsync(NetnsLab.WebServer, 80, TimeSpan.FromSeconds(20)));
 
         await _service.RemoveVmAsync(guest.Net.TapName, Ct);
@@ -180,7 +179,7 @@ public sealed class GuestNetworkServiceTests : IAsyncLifetime
     public async Task StartAsync_AfterACrash_KeepsOthersElementsAndRemovesTheLeftover()
     {
         LabGuest guest = await _lab.AddGuestAsync(112);
-        await _service.AddVmAsync(guest.Net, "open", Ct);
+        await _service.AddVmAsync(guest.Net.Link, "open", Ct);
         Assert.NotNull(await guest.GetAsync(NetnsLab.WebServer, 80, TimeSpan.FromSeconds(20)));
 
         // The process dies without teardown; the next one starts over the same table.
@@ -199,7 +198,7 @@ public sealed class GuestNetworkServiceTests : IAsyncLifetime
     public async Task StatusAsync_AfterTraffic_ShowsAddressPolicyAndBytes()
     {
         LabGuest guest = await _lab.AddGuestAsync(113);
-        await _service.AddVmAsync(guest.Net, "denied", Ct);
+        await _service.AddVmAsync(guest.Net.Link, "denied", Ct);
         Assert.NotNull(await guest.GetAsync(NetnsLab.WebServer, 80, TimeSpan.FromSeconds(20)));
 
         GuestVmStatus vm = Assert.Single(await _service.StatusAsync(Ct));
@@ -216,7 +215,7 @@ public sealed class GuestNetworkServiceTests : IAsyncLifetime
         await service.StartAsync(Ct);
         LabGuest guest = await lab.AddGuestAsync(114);
 
-        await service.AddVmAsync(guest.Net, "open", Ct);
+        await service.AddVmAsync(guest.Net.Link, "open", Ct);
 
         Assert.Null(service.Uplink);
         Assert.Null(await guest.GetAsync(NetnsLab.WebServer, 80));
@@ -244,7 +243,7 @@ public sealed class GuestNetworkServiceTests : IAsyncLifetime
         await using var again = new GuestNetworkService(_lab.Options(), Tenants, _lab.Host);
         await again.StartAsync(Ct);
         LabGuest guest = await _lab.AddGuestAsync(115);
-        await again.AddVmAsync(guest.Net, "open", Ct);
+        await again.AddVmAsync(guest.Net.Link, "open", Ct);
         await again.RemoveVmAsync(guest.Net.TapName, Ct);
 
         Assert.Equal(before, await _lab.Host.RunCheckedAsync("nft", ["list", "table", "inet", "hostfw"], ct: Ct));

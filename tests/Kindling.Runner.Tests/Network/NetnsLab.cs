@@ -61,7 +61,7 @@ public sealed class NetnsLab : IAsyncDisposable
     public ConcurrentQueue<string> Seen { get; } = new();
 
     /// <summary>Network options for a service in <see cref="Host"/>: this lab's uplink and DNS server.</summary>
-    public Kindling.Runner.Configuration.NetworkOptions Options(params string[] hostPorts) =>
+    public NetworkOptions Options(params string[] hostPorts) =>
         new() { Uplink = Uplink, DnsServers = [DnsServer.ToString()], HostPorts = [.. hostPorts] };
 
     public static async Task<NetnsLab> StartAsync(bool defaultRoute = true)

@@ -1,10 +1,10 @@
-namespace Kindling.Runner.Configuration;
+namespace Kindling.Runner.Network;
 
 /// <summary>
 /// <c>Kindling:Network</c>: how guests reach the internet (forwarding and source NAT to <see cref="Uplink"/>), the DNS
 /// forwarder on each VM's gateway and the host ports guests may use. Applies when <c>Launcher:Network</c> is on.
 /// Isolation (no VM → VM, VM → host, private, link-local, CGNAT, loopback, multicast ranges or IPv6; anti-spoofing)
-/// is always on. See <see cref="Kindling.Runner.Network.GuestNetworkService"/>.
+/// is always on. See <see cref="GuestNetworkService"/>.
 /// </summary>
 public sealed class NetworkOptions
 {

@@ -1,7 +1,7 @@
 using System.Net;
-using Kindling.Runner.Configuration;
+using Kindling.Runner.Network;
 
-namespace Kindling.Runner.Network;
+namespace Kindling.Runner.Configuration;
 
 /// <summary>The start-up checks of <c>Kindling:Network</c> and every tenant's <c>Egress</c>, each problem naming its key.</summary>
 public static class NetworkValidation
