@@ -27,6 +27,7 @@ public sealed partial class GuestNetworkService : IGuestNetworkService, IAsyncDi
     private readonly ConcurrentDictionary<string, GuestVmEntry> _vms = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _gate = new(1, 1);
     private DnsForwarder? _dns;
+    private NftSession? _session;
     private bool _started;
 
     /// <param name="tenants">Each tenant's name and egress settings (validated at start).</param>
@@ -108,6 +109,8 @@ public sealed partial class GuestNetworkService : IGuestNetworkService, IAsyncDi
         List<HostPort> ports = [.. _options.HostPorts.Select(p => HostPort.Parse(p).Value!)];
         string ruleset = NftRuleset.Define(Uplink, [.. _tenants.Values.DistinctBy(t => t.Chain)], ports, keep);
         await _host.RunCheckedAsync("nft", ["-f", "-"], ruleset, ct);
+        _session?.Dispose();
+        _session = NftSession.TryStart(_host);
         EnableForwarding();
         _dns = new DnsForwarder(_host, upstreams);
         foreach (GuestVmEntry vm in keep)
@@ -135,14 +138,10 @@ public sealed partial class GuestNetworkService : IGuestNetworkService, IAsyncDi
             _dns!.Listen(IPAddress.Parse(net.HostAddress));
         }
 
-        try
-        {
-            await _host.RunCheckedAsync("nft", ["-f", "-"], NftRuleset.AddVm(entry), ct);
-        }
-        catch
+        if (await ApplyAsync(NftRuleset.AddVm(entry), ct) is { } refused)
         {
             await _dns!.StopAsync(IPAddress.Parse(net.HostAddress));
-            throw;
+            throw new NetworkSetupException($"nft refused the elements of {net.TapName}: {refused}");
         }
 
         _vms[entry.TapName] = entry;
@@ -162,17 +161,37 @@ public sealed partial class GuestNetworkService : IGuestNetworkService, IAsyncDi
                 await _dns.StopAsync(IPAddress.Parse(entry.GatewayAddress is { Length: > 0 } g ? g : "0.0.0.0"));
             }
 
-            if ((await _host.RunAsync("nft", ["-f", "-"], NftRuleset.RemoveVm(entry), ct)).ExitCode == 0)
+            if (await ApplyAsync(NftRuleset.RemoveVm(entry), ct) is null)
             {
                 return;
             }
         }
 
         // Not ours in this process (a crash before), or the table changed under us: delete what is there.
-        if ((await SnapshotAsync(ct)).GetValueOrDefault(tapName) is { } present && present.RemoveBatch() is { Length: > 0 } batch)
+        if ((await SnapshotAsync(ct)).GetValueOrDefault(tapName) is { } present && present.RemoveBatch() is { Length: > 0 } batch
+            && await ApplyAsync(batch, ct) is { } refused)
         {
-            await _host.RunCheckedAsync("nft", ["-f", "-"], batch, ct);
+            throw new NetworkSetupException($"nft refused to remove the elements of {tapName}: {refused}");
         }
+    }
+
+    /// <summary>One transaction through the long-lived nft session (or <c>nft -f</c> without one): null when applied, else nft's error.</summary>
+    private async Task<string?> ApplyAsync(string batch, CancellationToken ct)
+    {
+        if (_session is { IsBroken: false } session)
+        {
+            try
+            {
+                return await session.RunAsync(batch, ct);
+            }
+            catch (IOException)
+            {
+                // the session is gone: nft -f below
+            }
+        }
+
+        ToolResult r = await _host.RunAsync("nft", ["-f", "-"], batch, ct);
+        return r.ExitCode == 0 ? null : r.Error.Trim();
     }
 
     public async Task<IReadOnlyList<string>> ListTapsAsync(CancellationToken ct) => [.. (await SnapshotAsync(ct)).Keys.Order(StringComparer.Ordinal)];
@@ -206,12 +225,15 @@ public sealed partial class GuestNetworkService : IGuestNetworkService, IAsyncDi
     public async Task DeleteTableAsync(CancellationToken ct)
     {
         await _host.RunAsync("nft", ["delete", "table", "inet", "kindling"], null, ct);
+        _session?.Dispose();
+        _session = null;
         _vms.Clear();
         _started = false;
     }
 
     public async ValueTask DisposeAsync()
     {
+        _session?.Dispose();
         if (_dns is not null)
         {
             await _dns.DisposeAsync();

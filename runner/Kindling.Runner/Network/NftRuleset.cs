@@ -54,6 +54,7 @@ public static class NftRuleset
     {
         var b = new StringBuilder();
         b.Append(CultureInfo.InvariantCulture, $"add table {Table}\ndelete table {Table}\ntable {Table} {{\n");
+        b.Append(CultureInfo.InvariantCulture, $"  counter {NftSession.SyncCounter} {{ packets 0 bytes 0 }}\n");
         b.Append("  set guests { type ifname . ipv4_addr . ether_addr; }\n");
         b.Append("  set gateways { type ifname . ipv4_addr; }\n");
         b.Append("  set host_ports { type inet_proto . inet_service; ");
