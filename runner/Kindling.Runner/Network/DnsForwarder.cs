@@ -245,7 +245,7 @@ public sealed class DnsForwarder(NetworkHost host, IReadOnlyList<IPEndPoint> ups
     }
 
     /// <summary>One DNS-over-TCP message (RFC 1035 4.2.2: a two-byte length first); null at the end of the stream.</summary>
-    private static async Task<byte[]?> ReadFramedAsync(Stream s, CancellationToken ct)
+    internal static async Task<byte[]?> ReadFramedAsync(Stream s, CancellationToken ct)
     {
         byte[] length = new byte[2];
         try
@@ -261,7 +261,7 @@ public sealed class DnsForwarder(NetworkHost host, IReadOnlyList<IPEndPoint> ups
         }
     }
 
-    private static async Task WriteFramedAsync(Stream s, byte[] message, CancellationToken ct)
+    internal static async Task WriteFramedAsync(Stream s, byte[] message, CancellationToken ct)
     {
         byte[] framed = new byte[message.Length + 2];
         BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)message.Length);

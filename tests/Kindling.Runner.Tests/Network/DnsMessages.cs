@@ -71,22 +71,11 @@ public static class DnsMessages
         return new DnsAnswer(rcode, length == 4 ? new IPAddress(answer.AsSpan(at + 2, 4)) : null);
     }
 
-    public static async Task<byte[]> ReadFramedAsync(Stream s, CancellationToken ct)
-    {
-        byte[] length = new byte[2];
-        await s.ReadExactlyAsync(length, ct);
-        byte[] message = new byte[BinaryPrimitives.ReadUInt16BigEndian(length)];
-        await s.ReadExactlyAsync(message, ct);
-        return message;
-    }
+    /// <summary>One DNS-over-TCP message, as the forwarder reads it; the end of the stream is an error here.</summary>
+    public static async Task<byte[]> ReadFramedAsync(Stream s, CancellationToken ct) =>
+        await Kindling.Runner.Network.DnsForwarder.ReadFramedAsync(s, ct) ?? throw new IOException("the connection ended before a DNS message");
 
-    public static async Task WriteFramedAsync(Stream s, byte[] message, CancellationToken ct)
-    {
-        byte[] framed = new byte[message.Length + 2];
-        BinaryPrimitives.WriteUInt16BigEndian(framed, (ushort)message.Length);
-        message.CopyTo(framed, 2);
-        await s.WriteAsync(framed, ct);
-    }
+    public static Task WriteFramedAsync(Stream s, byte[] message, CancellationToken ct) => Kindling.Runner.Network.DnsForwarder.WriteFramedAsync(s, message, ct);
 
     /// <summary>The question's name and where the question's name ends.</summary>
     private static (string Name, int End) ReadName(byte[] m)
