@@ -16,8 +16,8 @@ namespace Kindling.Benchmarks.Io;
 /// </summary>
 internal static class GuestNetworkBenchmarks
 {
-    private const long TransferBytes = 256L << 20;
-    private const int Rounds = 3;
+    private const long TransferBytes = 128L << 20;
+    private const int Rounds = 7;
     private const int OtherVms = 100;
     private const int Samples = 30;
     private const double ThroughputTarget = 0.8;
@@ -61,8 +61,18 @@ internal static class GuestNetworkBenchmarks
             Transfer(server, host); // warm-up
             for (int r = 0; r < Rounds; r++)
             {
-                direct = Math.Max(direct, Transfer(server, host));
+                // Alternating which goes first, keeping each side's best: a burst of outside load (this host is shared)
+                // then does not land on one side only.
+                if (r % 2 == 0)
+                {
+                    direct = Math.Max(direct, Transfer(server, host));
+                }
+
                 nat = Math.Max(nat, Transfer(server, new NetworkHost(g)));
+                if (r % 2 == 1)
+                {
+                    direct = Math.Max(direct, Transfer(server, host));
+                }
             }
 
             double ratio = nat / direct;
