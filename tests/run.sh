@@ -10,10 +10,11 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # Debian packages the tests drive for real: gcc builds the freestanding test guests, qemu-system-x86 checks them
 # against QEMU's own devices, e2fsprogs/cpio/busybox-static/lz4 build and inspect images, iproute2 makes TAPs and
 # namespaces, dpkg-dev fetches the Debian kernel package, debootstrap builds the debian base image (slow test), chromium drives the admin page in browser tests,
-# flex/bison/bc/libelf-dev/patch build Kindling's guest kernel from Debian's linux-source (hosts with emulated KVM).
+# flex/bison/bc/libelf-dev/patch build Kindling's guest kernel from Debian's linux-source (hosts with emulated KVM),
+# nftables holds the guest network's rules (tested in network namespaces of the tests' own).
 packages=(gcc make libc6-dev e2fsprogs qemu-system-x86 lz4 busybox-static cpio iproute2 dpkg-dev strace
           util-linux kmod xz-utils zstd debootstrap chromium fonts-dejavu-core
-          flex bison bc libelf-dev patch perl tar)
+          flex bison bc libelf-dev patch perl tar nftables)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

@@ -5,7 +5,7 @@ using Kindling.Benchmarks.Vm;
 // Benchmarks print ratios against the host's own limit or against QEMU on the same machine; they are not timed
 // tests. Each suite prints a table and writes artifacts/bench/<suite>.json.
 // Usage: dotnet run -c Release --project tests/Kindling.Benchmarks -- <suite> [part...]
-// (io's parts: blk, limiter, net; without parts a suite runs whole)
+// (io's parts: blk, limiter, net, guestnet; without parts a suite runs whole)
 string[] vmSuites = ["launch", "memory", "density"];
 string[] all = ["io", "runner", "jail", "images", .. vmSuites];
 string suite = args.Length > 0 ? args[0] : "";

@@ -106,7 +106,16 @@ internal sealed class BaseImageBuilder(GuestFiles guest, BaseImageRecipe recipe)
         string bb = Path.Combine(tree, GuestFiles.GuestBusyboxPath);
         File.WriteAllBytes(bb, guest.Busybox);
         UnixMode.Set(bb, (UnixFileMode)0x1ED);
+
+        // Guests resolve names at their gateway (the runner's DNS forwarder); the agent writes its address from MMDS.
+        // Never the build host's resolver (debootstrap copies it in), and never through a symlink out of the tree.
+        string resolv = Path.Combine(tree, "etc", "resolv.conf");
+        File.Delete(resolv);
+        File.WriteAllText(resolv, ResolvConfPlaceholder);
     }
+
+    /// <summary>The base image's /etc/resolv.conf until the agent writes the VM's gateway into it (MMDS kindling/network/dns).</summary>
+    public const string ResolvConfPlaceholder = "# the guest's resolver is its gateway (the host side of its /30); the agent writes it at job start from MMDS kindling/network/dns\n";
 
     private async Task DebootstrapAsync(string tree, IProgress<ImageProgress>? progress, CancellationToken ct)
     {

@@ -19,8 +19,8 @@ public sealed class HostSetup(IPackageSystem packages, bool isRoot, TextWriter o
     /// <summary>Kindling's own guest kernel, built from Debian's linux-source where the host's KVM emulates guest kernel code.</summary>
     public static readonly IReadOnlyList<string> KernelBuildPackages = ["gcc", "libc6-dev", "make", "flex", "bison", "bc", "patch", "tar", "perl", "libelf-dev"];
 
-    /// <summary>Real microVMs run by root: a TAP per VM (ip) and the jail's namespaces (unshare).</summary>
-    public static readonly IReadOnlyList<string> VmPackages = ["iproute2", "util-linux"];
+    /// <summary>Real microVMs run by root: a TAP per VM (ip), the guest network's rules (nft) and the jail's namespaces (unshare).</summary>
+    public static readonly IReadOnlyList<string> VmPackages = ["iproute2", "nftables", "util-linux"];
 
     public static HostSetup ForThisHost(TextWriter output) => new(new AptPackageSystem(), Environment.IsPrivilegedProcess, output);
 

@@ -1,3 +1,5 @@
+using Kindling.Runner.Network;
+
 namespace Kindling.Runner.Configuration;
 
 /// <summary>The <c>Kindling</c> section of config/kindling.json (overridable with <c>KINDLING__*</c> variables).</summary>
@@ -21,6 +23,7 @@ public sealed class KindlingOptions
     public LauncherOptions Launcher { get; set; } = new();
     public WebOptions Web { get; set; } = new();
     public ImagesOptions Images { get; set; } = new();
+    public NetworkOptions Network { get; set; } = new();
 }
 
 /// <summary>What the guest images are built from.</summary>
@@ -78,6 +81,8 @@ public sealed class TenantOptions
     public Dictionary<string, SecretSourceOptions> Secrets { get; set; } = [];
     public QuotaOptions Quota { get; set; } = new();
     public double Weight { get; set; } = 1.0;
+    /// <summary>Where this tenant's VMs may connect (default: the internet's public addresses).</summary>
+    public EgressOptions Egress { get; set; } = new();
 }
 
 public sealed class TenantForgeOptions

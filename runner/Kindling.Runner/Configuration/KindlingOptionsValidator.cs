@@ -113,6 +113,7 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
         }
 
         ValidateWeb(o.Web, Fail);
+        NetworkValidation.Validate(o, Fail);
         if (o.Images.ActionsRunner.IsConfigured)
         {
             // Optional until the github image is built; once any of it is given, all of it must be usable.

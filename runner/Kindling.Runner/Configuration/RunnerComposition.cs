@@ -67,6 +67,13 @@ public static partial class RunnerComposition
             bool jailed = sp.GetRequiredService<IVmLauncher>() is VmmLauncher { Jailed: true };
             return l.Network ? new IpTapManager(jailed ? l.Jail.Uid : null) : new NoTapManager();
         });
+        services.TryAddSingleton<Network.IGuestNetworkService>(sp =>
+        {
+            KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
+            return o.Launcher.Network
+                ? new Network.GuestNetworkService(o.Network, o.Tenants.Select(t => KeyValuePair.Create(t.Name, t.Egress)), Network.NetworkHost.Root, sp.GetService<ILogger<Network.GuestNetworkService>>())
+                : new Network.DisabledGuestNetworkService();
+        });
         services.TryAddSingleton(sp => new ForgeRegistry(CreateForges(sp)));
         services.TryAddSingleton<JobTeardown>();
         services.TryAddSingleton<JobRunner>();

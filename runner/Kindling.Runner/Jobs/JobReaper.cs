@@ -20,11 +20,20 @@ namespace Kindling.Runner.Jobs;
 /// </summary>
 public sealed partial class JobReaper(
     IOptions<KindlingOptions> options, JobStore store, JobTeardown teardown, JobRunner runner, ForgeRegistry forges,
-    ITapManager taps, IVmLauncher launcher, ILogger<JobReaper> log)
+    ITapManager taps, IVmLauncher launcher, Network.IGuestNetworkService network, ILogger<JobReaper> log)
 {
     /// <summary>Start-up pass: nothing of this process is running yet, so every non-terminal job is a leftover.</summary>
     public async Task ReapAfterRestartAsync(CancellationToken ct)
     {
+        try
+        {
+            await network.StartAsync(ct); // the guest network's table, before any VM needs it
+        }
+        catch (Network.NetworkSetupException e)
+        {
+            LogNetworkUnavailable(log, e.Message); // each job then fails while preparing, with the same message
+        }
+
         foreach (JobRecord job in store.ListByState(JobState.Preparing, JobState.Booting))
         {
             try
@@ -84,6 +93,19 @@ public sealed partial class JobReaper(
             LogOrphan(log, "TAP", tap);
         }
 
+        try
+        {
+            foreach (string tap in (await network.ListTapsAsync(ct)).Where(t => !liveTaps.Contains(t)))
+            {
+                await network.RemoveVmAsync(tap, ct);
+                LogOrphan(log, "guest network elements of", tap);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogNetworkReapFailed(log, e);
+        }
+
         // A finished job's runner and jail are not orphans: its teardown (this process's, or the retry above)
         // removes them, and removing them here as well races that teardown.
         IReadOnlyList<JobRecord> notCleaned = store.ListByState(
@@ -141,6 +163,12 @@ public sealed partial class JobReaper(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "removed orphaned {What} {Name}")]
     private static partial void LogOrphan(ILogger log, string what, string name);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "guest network unavailable: {Reason}")]
+    private static partial void LogNetworkUnavailable(ILogger log, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "orphan sweep: removing guest network leftovers failed")]
+    private static partial void LogNetworkReapFailed(ILogger log, Exception e);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "orphan sweep: reaping jails failed")]
     private static partial void LogJailReapFailed(ILogger log, Exception e);

@@ -23,6 +23,7 @@ public sealed partial class JobRunner(
     IImageProvider images,
     IVmLauncher launcher,
     ITapManager taps,
+    Network.IGuestNetworkService network,
     JobTeardown teardown,
     KindlingMetrics metrics,
     JobCancellations cancellations,
@@ -108,6 +109,7 @@ public sealed partial class JobRunner(
             if (net is not null)
             {
                 await taps.CreateAsync(net, ct);
+                await network.AddVmAsync(net.Link, job.Tenant, ct);
             }
 
             Interop.Libc.MakeFifo(ws.SerialFifoPath);

@@ -10,7 +10,7 @@ namespace Kindling.Runner.Jobs;
 /// the TAP, the work directory with the overlay, FIFOs and socket, and the forge runner.
 /// </summary>
 public sealed partial class JobTeardown(
-    IImageProvider images, IVmLauncher launcher, ITapManager taps, ForgeRegistry forges, ILogger<JobTeardown> log)
+    IImageProvider images, IVmLauncher launcher, ITapManager taps, Network.IGuestNetworkService network, ForgeRegistry forges, ILogger<JobTeardown> log)
 {
     public static readonly TimeSpan KillWait = TimeSpan.FromSeconds(10);
 
@@ -29,6 +29,7 @@ public sealed partial class JobTeardown(
 
         if (job.TapName is { } tap)
         {
+            await network.RemoveVmAsync(tap, ct); // its rules and elements, and its DNS listener
             await taps.DeleteAsync(tap, ct);
         }
 

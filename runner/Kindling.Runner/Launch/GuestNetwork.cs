@@ -4,12 +4,15 @@ namespace Kindling.Runner.Launch;
 
 /// <summary>
 /// A job's point-to-point network: TAP <c>kt&lt;id&gt;</c>, a /30 out of 172.16.0.0/16 picked by job id (host
-/// .1, guest .2), a MAC derived from the job id, MMDS on that interface.
+/// .1, guest .2), a MAC derived from the job id, MMDS on that interface. The host side is the guest's gateway and its
+/// DNS server (Network/GuestNetworkService's forwarder); Network/NftRuleset keeps the VM to its address and MAC.
 /// </summary>
 public sealed record GuestNetwork(string TapName, string HostAddress, string GuestAddress, string GuestMac)
 {
     public const int PrefixLength = 30;
-    public const string Dns = "1.1.1.1";
+
+    /// <summary>What the guest network service needs of it (Network does not depend on Launch).</summary>
+    public Network.GuestLink Link => new(TapName, HostAddress, GuestAddress, GuestMac);
 
     public static GuestNetwork For(long jobId)
     {

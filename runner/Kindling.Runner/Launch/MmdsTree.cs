@@ -33,7 +33,7 @@ public static class MmdsTree
         {
             kindling["network"] = new JsonObject
             {
-                ["address"] = $"{net.GuestAddress}/{GuestNetwork.PrefixLength}", ["gateway"] = net.HostAddress, ["dns"] = GuestNetwork.Dns,
+                ["address"] = $"{net.GuestAddress}/{GuestNetwork.PrefixLength}", ["gateway"] = net.HostAddress, ["dns"] = net.HostAddress,
             };
         }
 

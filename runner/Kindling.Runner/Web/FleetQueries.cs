@@ -13,7 +13,8 @@ namespace Kindling.Runner.Web;
 
 /// <summary>Reads the fleet's state for the admin page and the JSON API (the JobStore, the config, /proc). Changes nothing.</summary>
 public sealed class FleetQueries(
-    IOptions<KindlingOptions> options, JobStore store, HostDrain drain, JobCancellations cancellations, IImageProvider images, TimeProvider time)
+    IOptions<KindlingOptions> options, JobStore store, HostDrain drain, JobCancellations cancellations, IImageProvider images, TimeProvider time,
+    Network.IGuestNetworkService? network = null)
 {
     /// <summary>How many recent admissions the queue-wait figures are computed over.</summary>
     public const int QueueWaitSamples = 50;
@@ -82,10 +83,23 @@ public sealed class FleetQueries(
     {
         // By pid and VM id together: another runner on this host (another state directory) numbers its VMs too.
         Dictionary<int, JobRecord> byPid = store.ListByState(Live).Where(j => j.VmmPid is not null).ToDictionary(j => j.VmmPid!.Value);
+        // One nft listing for every VM's address, policy and counters (a table that cannot be read shows none).
+        Dictionary<string, Network.GuestVmStatus> byTap = [];
+        try
+        {
+            byTap = (network?.StatusAsync(CancellationToken.None).GetAwaiter().GetResult() ?? []).ToDictionary(s => s.TapName);
+        }
+        catch (IOException)
+        {
+        }
+
         return [.. VmCommands.List().OrderBy(v => v.VmId, StringComparer.Ordinal).Select(v =>
         {
             JobRecord? job = byPid.GetValueOrDefault(v.Pid) is { } j && j.VmId == v.VmId ? j : null;
-            return new VmView(v.VmId, v.Pid, Math.Max(0, v.Uptime.TotalSeconds), job?.Id, job?.Tenant, job?.Vcpus, job?.MemoryMib, ResidentKib(v.Pid));
+            return new VmView(v.VmId, v.Pid, Math.Max(0, v.Uptime.TotalSeconds), job?.Id, job?.Tenant, job?.Vcpus, job?.MemoryMib, ResidentKib(v.Pid))
+            {
+                Network = job?.TapName is { } tap ? byTap.GetValueOrDefault(tap) : null,
+            };
         })];
     }
 

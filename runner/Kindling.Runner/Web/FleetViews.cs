@@ -41,7 +41,11 @@ public sealed record JobDetailView(
     JsonObject? VmConfig, long? LogBytes, bool Cancellable, bool Rerunnable, bool RerunnableIfItFails = false);
 
 /// <param name="RssKib">Resident memory of the VMM process (guest memory it touched plus its own).</param>
-public sealed record VmView(string VmId, int Pid, double UptimeSeconds, long? JobId, string? Tenant, int? Vcpus, int? MemoryMib, long? RssKib);
+public sealed record VmView(string VmId, int Pid, double UptimeSeconds, long? JobId, string? Tenant, int? Vcpus, int? MemoryMib, long? RssKib)
+{
+    /// <summary>Its place in the guest network (address, egress policy, bytes in/out); null without one.</summary>
+    public Network.GuestVmStatus? Network { get; init; }
+}
 
 public sealed record OverviewView(
     HostView Host, QueueView Queue, IReadOnlyDictionary<string, int> JobsByState, IReadOnlyList<TenantView> Tenants, IReadOnlyList<JobView> Recent);

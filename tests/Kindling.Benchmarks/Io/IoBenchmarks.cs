@@ -28,7 +28,7 @@ internal static class IoBenchmarks
     private const int Rounds = 5;
 
     /// <summary>The parts of the suite, each selectable on its own: <c>io blk</c>, <c>io net</c>, <c>io limiter</c>.</summary>
-    public static readonly string[] Parts = ["blk", "limiter", "net"];
+    public static readonly string[] Parts = ["blk", "limiter", "net", "guestnet"];
 
     public static int Run(Kindling.Benchmarks.Reporting.BenchReport report, string artifactsDirectory, IReadOnlyCollection<string>? only = null)
     {
@@ -67,12 +67,28 @@ internal static class IoBenchmarks
             Console.WriteLine($"net TX: skipped ({HostFacts.RootUnavailableReason})");
         }
 
+        List<(string Name, double Value, string Unit, string Target, bool Ok)> guestNet = [];
+        if (Selected("guestnet") && (HostFacts.RootUnavailableReason ?? (File.Exists("/usr/sbin/nft") ? null : "needs nft (apt-get install nftables)")) is { } noGuestNet)
+        {
+            Console.WriteLine($"guest network: skipped ({noGuestNet})");
+        }
+        else if (Selected("guestnet"))
+        {
+            GuestNetworkBenchmarks.Run(report, guestNet);
+        }
+
         Console.WriteLine();
         Console.WriteLine($"{"benchmark",-30} {"device",14} {"limit",14} {"unit",-8} {"ratio",7} {"target",7}  ok");
         foreach (Row r in rows)
         {
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{r.Name,-30} {r.Device,14:F0} {r.Limit,14:F0} {r.Unit,-8} {r.Ratio,7:F3} {r.Target,7:F2}  {(r.Ok ? "yes" : "MISSED")}"));
+        }
+
+        foreach ((string name, double value, string unit, string target, bool ok) in guestNet)
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{name,-30} {value,14:F3} {unit,-8} target {target}  {(ok ? "MET" : "MISSED")}"));
+            report.Add(new Kindling.Benchmarks.Reporting.BenchRow(name, unit, value) { Target = target, Ok = ok });
         }
 
         var summary = rows.ToDictionary(r => r.Name, r => new { device = Math.Round(r.Device), limit = Math.Round(r.Limit), unit = r.Unit, ratio = Math.Round(r.Ratio, 3), target = r.Target, ok = r.Ok });

@@ -206,6 +206,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
             if (during.TapName is { } tap)
             {
                 Assert.True(Directory.Exists($"/sys/class/net/{tap}"), $"TAP {tap} should have outlived the daemon");
+                Assert.Contains(tap, await GuestNetworkTapsAsync()); // its elements in table inet kindling, too
             }
         }
 
@@ -244,6 +245,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         if (during.TapName is { } tap)
         {
             Assert.False(Directory.Exists($"/sys/class/net/{tap}"), $"TAP {tap} was left behind");
+            Assert.DoesNotContain(tap, GuestNetworkTapsAsync().GetAwaiter().GetResult()); // no element of its VM in table inet kindling
         }
 
         // The runner does not jail its VMMs yet; if it starts to, their chroots and cgroups must go too.
@@ -255,6 +257,10 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
 
         Assert.Empty(_fake.Runners);
     }
+
+    /// <summary>The TAPs with elements in this host's table inet kindling (none when nft or the table is absent).</summary>
+    private static async Task<IReadOnlyList<string>> GuestNetworkTapsAsync() =>
+        await new Kindling.Runner.Network.GuestNetworkService(new(), []).ListTapsAsync(CancellationToken.None);
 
     private JsonObject Stub(TimeSpan bootDelay, TimeSpan jobDuration) => new()
     {

@@ -13,16 +13,18 @@ public static class FleetPages
     public static Html Vms(PageContext ctx, IReadOnlyList<VmView> vms) => Layout.Page(ctx, "VMs", H($"""
         <div class="page-head"><h1>VMs</h1><span class="sub">VMM processes on this host</span></div>
         <section class="panel">{Layout.Table(
-            ["VM", "Job", "Tenant", "PID", "Uptime", "vCPUs", "Memory", "Resident"],
+            ["VM", "Job", "Tenant", "PID", "Uptime", "vCPUs", "Memory", "Resident", "Guest address", "Egress", "Bytes out / in"],
             vms.Select(v => H($"""
                 <tr><td class="mono">{v.VmId}</td>
                 <td>{(v.JobId is { } id ? H($"<a href=\"/jobs/{id}\">#{id}</a>") : Raw("<span class=\"tag\">not a live job here</span>"))}</td>
                 <td>{v.Tenant ?? "—"}</td><td class="num">{v.Pid}</td><td class="num">{Fmt.Duration(v.UptimeSeconds)}</td>
                 <td class="num">{(v.Vcpus is { } c ? c.ToString(CultureInfo.InvariantCulture) : "—")}</td>
                 <td class="num">{(v.MemoryMib is { } m ? Fmt.Mib(m) : "—")}</td>
-                <td class="num">{Fmt.Bytes(v.RssKib * KibBytes)}</td></tr>
+                <td class="num">{Fmt.Bytes(v.RssKib * KibBytes)}</td>
+                <td class="mono">{v.Network?.GuestAddress ?? "—"}</td><td>{v.Network?.Policy ?? "—"}</td>
+                <td class="num">{(v.Network is { } n ? $"{Fmt.Bytes(n.BytesOut)} / {Fmt.Bytes(n.BytesIn)}" : "—")}</td></tr>
                 """)),
-            "no VMs running", ["PID", "Uptime", "vCPUs", "Memory", "Resident"])}</section>
+            "no VMs running", ["PID", "Uptime", "vCPUs", "Memory", "Resident", "Bytes out / in"])}</section>
         """), OverviewPage.RefreshSeconds);
 
     public static Html Tenants(PageContext ctx, IReadOnlyList<TenantView> tenants) => Layout.Page(ctx, "Tenants", H($"""
