@@ -191,10 +191,13 @@ run_actions_runner() {
   [ -x "$RUNNER_DIR/run.sh" ] || fatal "GitHub job but $RUNNER_DIR/run.sh is missing from the base image: build the image with kindling images build --flavour github"
   home=$($BB awk -F: -v u="$RUNNER_USER" '$1 == u { print $6 }' /etc/passwd)
   [ -n "$home" ] || fatal "GitHub job but the base image has no user '$RUNNER_USER' to run the actions runner as: build the image with kindling images build --flavour github"
-  $BB chown "$RUNNER_USER:$RUNNER_USER" "$WORKSPACE" 2>/dev/null
-  # setpriv (util-linux) where the image has it, else busybox su; both keep the environment set here.
-  if command -v setpriv >/dev/null 2>&1; then
-    set -- setpriv --reuid="$RUNNER_USER" --regid="$RUNNER_USER" --init-groups --
+  [ "$WORKSPACE" = / ] || $BB chown "$RUNNER_USER:$RUNNER_USER" "$WORKSPACE"
+  # util-linux's setpriv where the image has it (by path: busybox sh prefers its own, smaller setpriv applet),
+  # else busybox su; both keep the environment set here.
+  setpriv=
+  for p in /usr/bin/setpriv /bin/setpriv; do [ -x "$p" ] && setpriv=$p && break; done
+  if [ -n "$setpriv" ]; then
+    set -- "$setpriv" --reuid="$RUNNER_USER" --regid="$RUNNER_USER" --init-groups --
   else
     set -- $BB su -s /bin/sh "$RUNNER_USER" -c 'exec "$0" "$@"'
   fi
