@@ -51,6 +51,7 @@ public sealed class GitHubJobEndToEndTests
 
         string log = await File.ReadAllTextAsync(job.LogPath!, Ct);
         Assert.Contains($"Connecting to http://localhost:{fake.BaseUrl.Port}/ as runner {job.RunnerName}", log, StringComparison.Ordinal);
+        Assert.StartsWith(FakeActionsRunner.StartedLine, log.Split('\n').First(l => l.StartsWith("Runner.", StringComparison.Ordinal)), StringComparison.Ordinal);
         Assert.Contains("Running job: build", log, StringComparison.Ordinal);
         Assert.Contains("debug: jitconfig=***", log, StringComparison.Ordinal);
         string jit = h.Launcher.Requests.Single().Mmds["kindling"]!["github"]!["jitconfig"]!.GetValue<string>();

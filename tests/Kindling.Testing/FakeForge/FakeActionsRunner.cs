@@ -20,13 +20,17 @@ public static class FakeActionsRunner
     public const string RunScript = """
         #!/bin/sh
         # Test stand-in for actions/runner's run.sh: the listener does the work.
-        exec "$(dirname "$0")/bin/Runner.Listener" run "$@"
+        exec "${0%/*}/bin/Runner.Listener" run "$@"
         """;
+
+    /// <summary>The listener's first output line (written before it runs any other program).</summary>
+    public const string StartedLine = "Runner.Listener: started";
 
     /// <summary>The listener: one job through the fake's runner service.</summary>
     public const string ListenerScript = """
         #!/bin/sh
         # Test stand-in for actions/runner's Runner.Listener (never shipped): one job through FakeGitHub's runner service.
+        echo "Runner.Listener: started (pid $$)"
         if [ "$1" != run ] || [ "$2" != --jitconfig ] || [ -z "$3" ]; then
           echo "An error occurred: usage: Runner.Listener run --jitconfig <encoded JIT configuration>"
           exit 1
@@ -107,29 +111,29 @@ public static class FakeActionsRunner
     /// <summary>
     /// The release as a .tar.gz with the official tarball's entry names (<c>./run.sh</c> …); without
     /// <paramref name="runner"/> it lacks run.sh and bin/Runner.Listener (a tarball that is not a runner).
-    /// <paramref name="fillerBytes"/> of incompressible data make a download long enough to cut.
+    /// <paramref name="fillerBytes"/> of incompressible data make a download long enough to cut. Without filler the
+    /// bytes are the same on every call (fixed times, ustar headers), so an image built from it stays cached.
     /// </summary>
     public static byte[] Tarball(bool runner = true, int fillerBytes = 0)
     {
+        DateTimeOffset time = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
         using MemoryStream output = new();
         using (GZipStream gz = new(output, CompressionLevel.Fastest, leaveOpen: true))
-        using (TarWriter tar = new(gz, TarEntryFormat.Pax))
+        using (TarWriter tar = new(gz, TarEntryFormat.Ustar))
         {
-            tar.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "./") { Mode = Executable });
-            tar.WriteEntry(new PaxTarEntry(TarEntryType.Directory, "./bin/") { Mode = Executable });
+            void Write(TarEntryType type, string name, UnixFileMode mode, byte[]? data) =>
+                tar.WriteEntry(new UstarTarEntry(type, name) { Mode = mode, ModificationTime = time, DataStream = data is null ? null : new MemoryStream(data) });
+
+            Write(TarEntryType.Directory, "./", Executable, null);
+            Write(TarEntryType.Directory, "./bin/", Executable, null);
             foreach ((string path, string text, bool executable) in Files(runner))
             {
-                tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "./" + path)
-                {
-                    Mode = executable ? Executable : Readable,
-                    DataStream = new MemoryStream(Encoding.UTF8.GetBytes(text)),
-                });
+                Write(TarEntryType.RegularFile, "./" + path, executable ? Executable : Readable, Encoding.UTF8.GetBytes(text));
             }
 
             if (fillerBytes > 0)
             {
-                byte[] filler = System.Security.Cryptography.RandomNumberGenerator.GetBytes(fillerBytes);
-                tar.WriteEntry(new PaxTarEntry(TarEntryType.RegularFile, "./bin/Runner.Worker.dll") { Mode = Readable, DataStream = new MemoryStream(filler) });
+                Write(TarEntryType.RegularFile, "./bin/Runner.Worker.dll", Readable, System.Security.Cryptography.RandomNumberGenerator.GetBytes(fillerBytes));
             }
         }
 
