@@ -145,9 +145,7 @@ public sealed class GithubFlavourTests(ImageStoreFixture fixture)
     public async Task AddRunnerLayer_DebianLikeTree_RunnerUserSudoRuleAndReleaseOwnedByRunner()
     {
         using TempCache cache = new();
-        string tree = Directory.CreateDirectory(Path.Combine(cache.Path, "tree")).FullName;
-        Directory.CreateDirectory(Path.Combine(tree, "etc"));
-        await File.WriteAllTextAsync(Path.Combine(tree, "etc", "passwd"), "root:x:0:0:root:/root:/bin/bash\n", Ct);
+        string tree = await TreeAsync(cache.Path, "root:x:0:0:root:/root:/bin/bash\n");
         await File.WriteAllTextAsync(Path.Combine(tree, "etc", "group"), "root:x:0:\nsudo:x:27:\n", Ct);
         await File.WriteAllTextAsync(Path.Combine(tree, "etc", "shadow"), "root:*:19000:0:99999:7:::\n", Ct);
         ActionsRunnerSource release = LocalRelease(cache.Path);
@@ -176,9 +174,7 @@ public sealed class GithubFlavourTests(ImageStoreFixture fixture)
     public async Task AddRunnerLayer_TreeHasUid1001_RefusedNamingTheUser()
     {
         using TempCache cache = new();
-        string tree = Directory.CreateDirectory(Path.Combine(cache.Path, "tree")).FullName;
-        Directory.CreateDirectory(Path.Combine(tree, "etc"));
-        await File.WriteAllTextAsync(Path.Combine(tree, "etc", "passwd"), "root:x:0:0:root:/root:/bin/bash\nalice:x:1001:1001::/home/alice:/bin/sh\n", Ct);
+        string tree = await TreeAsync(cache.Path, "root:x:0:0:root:/root:/bin/bash\nalice:x:1001:1001::/home/alice:/bin/sh\n");
 
         ImageBuildException e = await Assert.ThrowsAsync<ImageBuildException>(() => ActionsRunnerLayer.AddAsync(tree, LocalRelease(cache.Path).File!, null, Ct));
 
@@ -220,6 +216,15 @@ public sealed class GithubFlavourTests(ImageStoreFixture fixture)
         Assert.Contains("user=runner uid=1001", output);
         Assert.Contains("sudo=0", output);
         Assert.Matches(@"runner\s+runner\s+\d+ .* /opt/actions-runner", output);
+    }
+
+    /// <summary>A root tree under <paramref name="dir"/> with only /etc/passwd.</summary>
+    private static async Task<string> TreeAsync(string dir, string passwd)
+    {
+        string tree = Directory.CreateDirectory(Path.Combine(dir, "tree")).FullName;
+        Directory.CreateDirectory(Path.Combine(tree, "etc"));
+        await File.WriteAllTextAsync(Path.Combine(tree, "etc", "passwd"), passwd, Ct);
+        return tree;
     }
 
     private static async Task<string> OwnerAsync(string path) => (await Tools.RunAsync("stat", "-c", "%u:%g", path)).Out.Trim();

@@ -121,8 +121,16 @@ public static class FakeActionsRunner
         using (GZipStream gz = new(output, CompressionLevel.Fastest, leaveOpen: true))
         using (TarWriter tar = new(gz, TarEntryFormat.Ustar))
         {
-            void Write(TarEntryType type, string name, UnixFileMode mode, byte[]? data) =>
-                tar.WriteEntry(new UstarTarEntry(type, name) { Mode = mode, ModificationTime = time, DataStream = data is null ? null : new MemoryStream(data) });
+            void Write(TarEntryType type, string name, UnixFileMode mode, byte[]? data)
+            {
+                UstarTarEntry entry = new(type, name) { Mode = mode, ModificationTime = time };
+                if (data is not null)
+                {
+                    entry.DataStream = new MemoryStream(data);
+                }
+
+                tar.WriteEntry(entry);
+            }
 
             Write(TarEntryType.Directory, "./", Executable, null);
             Write(TarEntryType.Directory, "./bin/", Executable, null);
