@@ -201,7 +201,8 @@ imagesBuild.SetAction(async (parse, ct) =>
 
         if (pinned.ToSource().Problems() is { Count: > 0 } problems)
         {
-            Console.Error.WriteLine($"kindling images build: the github flavour needs the actions/runner release: {string.Join("; ", problems)} (or pass --runner-version and --sha256)");
+            string hint = problems.Any(p => p.Contains(":Version:", StringComparison.Ordinal) || p.Contains(":Sha256:", StringComparison.Ordinal)) ? " (or pass --runner-version and --sha256)" : "";
+            Console.Error.WriteLine($"kindling images build: the github flavour needs the actions/runner release: {string.Join("; ", problems)}{hint}");
             return 2;
         }
 

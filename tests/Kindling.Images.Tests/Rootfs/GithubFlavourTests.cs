@@ -141,6 +141,23 @@ public sealed class GithubFlavourTests(ImageStoreFixture fixture)
         Assert.False(Directory.Exists(Path.Combine(cache.Path, ImageStore.KernelDir)));
     }
 
+    [Fact]
+    public async Task List_CachedRelease_ShownWithItsSize()
+    {
+        using TempCache cache = new();
+        ActionsRunnerSource release = LocalRelease(cache.Path);
+        using HttpClient http = new();
+        ActionsRunnerTarball tarball = await new ActionsRunnerFetcher(cache.Path, http).EnsureAsync(release, null, Ct);
+        (IAnsiConsole console, StringWriter output) = PlainConsole.Create(width: 400);
+
+        int code = new ImageCommands(StoreWith(cache.Path, release)).List(console);
+
+        Assert.Equal(0, code);
+        string row = output.ToString().Split('\n').Single(l => l.Contains(Path.GetFileName(tarball.Path), StringComparison.Ordinal));
+        Assert.Contains("actions-runner", row);
+        Assert.Contains("KiB", row);
+    }
+
     [RootFact]
     public async Task AddRunnerLayer_DebianLikeTree_RunnerUserSudoRuleAndReleaseOwnedByRunner()
     {
