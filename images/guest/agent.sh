@@ -199,7 +199,7 @@ run_actions_runner() {
   if [ -n "$setpriv" ]; then
     set -- "$setpriv" --reuid="$RUNNER_USER" --regid="$RUNNER_USER" --init-groups --
   else
-    set -- $BB su -s /bin/sh "$RUNNER_USER" -c 'exec "$0" "$@"'
+    set -- $BB su -s /bin/sh -c 'exec "$0" "$@"' -- "$RUNNER_USER"
   fi
   ctl "step-start n=0 name=$(b64url "GitHub Actions runner")"
   t0=$(uptime_s)

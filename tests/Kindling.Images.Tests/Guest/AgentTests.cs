@@ -210,7 +210,13 @@ public sealed class AgentTests(ImageStoreFixture fixture)
     }
 
     [RootFact]
-    public async Task Agent_GitHubJob_RunsTheRunnerAsRunnerInItsFolderExitCodeAndJitConfigMasked()
+    public Task Agent_GitHubJob_RunsTheRunnerAsRunnerInItsFolderExitCodeAndJitConfigMasked() => RunGitHubJobAsync(hideSetpriv: false);
+
+    /// <summary>An image without util-linux's setpriv: the agent drops to runner with busybox su instead.</summary>
+    [RootFact]
+    public Task Agent_GitHubJobImageWithoutSetpriv_RunsTheRunnerAsRunnerThroughBusyboxSu() => RunGitHubJobAsync(hideSetpriv: true);
+
+    private async Task RunGitHubJobAsync(bool hideSetpriv)
     {
         const string jit = "eyJqaXQiOiJzZWNyZXQtaml0LWZvci10ZXN0In0";
         using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
@@ -239,6 +245,7 @@ public sealed class AgentTests(ImageStoreFixture fixture)
                 cp /etc/group '{scratch}/group'; echo 'runner:x:1001:' >> '{scratch}/group'
                 mount --bind '{scratch}/passwd' /etc/passwd
                 mount --bind '{scratch}/group' /etc/group
+                {(hideSetpriv ? "mount --bind /dev/null /usr/bin/setpriv" : "")}
                 set +e
                 exec /bin/busybox sh '{AgentPath}'
                 """;
