@@ -11,6 +11,7 @@ public sealed class ImageCommands(ImageStore store)
     {
         try
         {
+            BaseImageRecipe recipe = store.RecipeFor(flavour); // refuses a github flavour without its runner release before the kernel's minutes
             KernelArtifacts? kernel = null;
             BaseImage? image = null;
             await console.Progress()
@@ -21,7 +22,7 @@ public sealed class ImageCommands(ImageStore store)
                     kernel = await store.EnsureKernelAsync(new TaskProgress(kt), cancellationToken);
                     kt.Value = 1;
                     ProgressTask bt = ctx.AddTask($"{flavour.ToName()} base image", maxValue: 1);
-                    image = await store.EnsureBaseAsync(flavour, new TaskProgress(bt), cancellationToken);
+                    image = await store.EnsureBaseAsync(recipe, new TaskProgress(bt), cancellationToken);
                     bt.Value = 1;
                 });
             Table t = new Table().AddColumns("artifact", "path", "size");

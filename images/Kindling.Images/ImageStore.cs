@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
+using Kindling.Images.ActionsRunner;
 using Kindling.Images.Cache;
 using Kindling.Images.Initramfs;
 using Kindling.Images.Kernel;
@@ -90,17 +91,46 @@ public sealed class ImageStore
     }
 
     /// <summary>The recipe the base image of <paramref name="flavour"/> would be built from now.</summary>
+    /// <remarks>The <see cref="Flavour.Github"/> recipe needs <see cref="ImageStoreOptions.ActionsRunner"/>: without a usable version and hash it is refused, naming the keys.</remarks>
     public BaseImageRecipe RecipeFor(Flavour flavour)
     {
+        ActionsRunnerSource? runner = flavour == Flavour.Github ? UsableActionsRunner() : null;
         GuestFiles guest = LoadGuest();
         return new BaseImageRecipe(
             flavour,
-            flavour == Flavour.Debian ? BaseImageRecipe.DebianPackages : [],
+            flavour switch { Flavour.Debian => BaseImageRecipe.DebianPackages, Flavour.Github => BaseImageRecipe.GithubPackages, _ => [] },
             _options.DebianSuite,
-            flavour == Flavour.Debian ? _options.DebianMirror : "",
+            flavour.IsDebootstrapped() ? _options.DebianMirror : "",
             GuestFiles.Sha256(guest.Agent),
             GuestFiles.Sha256(guest.Init),
-            GuestFiles.Sha256(guest.Busybox));
+            GuestFiles.Sha256(guest.Busybox))
+        {
+            ActionsRunnerVersion = runner?.Version,
+            ActionsRunnerSha256 = runner?.NormalizedSha256,
+        };
+    }
+
+    /// <summary>The configured actions/runner release, or the refusal naming every key to set.</summary>
+    private ActionsRunnerSource UsableActionsRunner()
+    {
+        ActionsRunnerSource source = _options.ActionsRunner ?? new ActionsRunnerSource("", "");
+        if (source.Problems() is { Count: > 0 } problems)
+        {
+            throw new ImageBuildException(
+                $"the github flavour needs the actions/runner release to put in the image: {string.Join("; ", problems)}. " +
+                "Set them in the config (README: Run GitHub Actions jobs), or pass --actions-runner with a downloaded tarball");
+        }
+
+        return source;
+    }
+
+    /// <summary>The verified tarball of the release <paramref name="recipe"/> names (fetched into the cache when missing).</summary>
+    private async Task<string> ActionsRunnerTarballAsync(BaseImageRecipe recipe, IProgress<ImageProgress>? progress, CancellationToken ct)
+    {
+        ActionsRunnerSource source = UsableActionsRunner() with { Version = recipe.ActionsRunnerVersion!, Sha256 = recipe.ActionsRunnerSha256! };
+        using HttpClient http = new();
+        ActionsRunnerTarball tarball = await new ActionsRunnerFetcher(_options.CacheDirectory, http).EnsureAsync(source, progress, ct);
+        return tarball.Path;
     }
 
     /// <summary>The cached base image of a flavour, built first when its recipe changed or its file is corrupt.</summary>
@@ -128,8 +158,9 @@ public sealed class ImageStore
             }
 
             GuestFiles guest = LoadGuest();
+            string? runner = recipe.Flavour == Flavour.Github ? await ActionsRunnerTarballAsync(recipe, progress, cancellationToken) : null;
             using TempDirectory work = new(dir);
-            await PublishAsync(path, tmp => new BaseImageBuilder(guest, recipe).BuildAsync(work.Path, tmp, progress, cancellationToken), cancellationToken);
+            await PublishAsync(path, tmp => new BaseImageBuilder(guest, recipe, runner).BuildAsync(work.Path, tmp, progress, cancellationToken), cancellationToken);
             await File.WriteAllTextAsync(path + RecipeSuffix, recipe.Text, cancellationToken);
             progress?.Report(new ImageProgress("rootfs", $"{recipe.Flavour.ToName()} base image built", 1));
             return new BaseImage(recipe.Flavour, path, recipe.Hash, new FileInfo(path).Length, Built: true);
@@ -159,7 +190,7 @@ public sealed class ImageStore
 
     private string OverlayDirectory => _options.OverlayDirectory ?? Path.Combine(_options.CacheDirectory, OverlaysDir);
 
-    /// <summary>Cached kernels, initramfs images and base images.</summary>
+    /// <summary>Cached kernels, initramfs images, base images and actions/runner tarballs.</summary>
     public IReadOnlyList<ImageInfo> List()
     {
         List<ImageInfo> list = [];
@@ -180,6 +211,11 @@ public sealed class ImageStore
         foreach (string f in Files(Path.Combine(root, BaseDir), "*.ext4"))
         {
             Add(list, "base", Path.GetFileName(f), f);
+        }
+
+        foreach (string f in Files(Path.Combine(root, ActionsRunnerFetcher.CacheDirName), "*.tar.gz"))
+        {
+            Add(list, "actions-runner", Path.GetFileName(f), f);
         }
 
         return list;

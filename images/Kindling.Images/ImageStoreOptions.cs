@@ -26,4 +26,10 @@ public sealed class ImageStoreOptions
 
     /// <summary>Where per-job overlays are created; default overlays/ under the cache.</summary>
     public string? OverlayDirectory { get; init; }
+
+    /// <summary>
+    /// The actions/runner release the <see cref="Rootfs.Flavour.Github"/> flavour holds
+    /// (<c>Kindling:Images:ActionsRunner</c>); null: that flavour is refused, naming the keys to set.
+    /// </summary>
+    public ActionsRunner.ActionsRunnerSource? ActionsRunner { get; init; }
 }

@@ -180,20 +180,37 @@ export KINDLING_WORKSPACE="$WORKSPACE"
 ctl "job-start id=$(printf '%s' "$JOB_ID" | $BB tr -c 'A-Za-z0-9._-' '_')"
 
 # --- GitHub jobs: the official runner, once -------------------------------------------------------------------
-if get github/jitconfig; then
-  KINDLING_JIT=$VALUE
+# run_actions_runner: run.sh --jitconfig as the image's `runner` user (never root), its output masked into the
+# log, in its install folder (whose _work links to /workspace, on the overlay); the VM ends when run.sh exits.
+RUNNER_USER=runner
+RUNNER_DIR=/opt/actions-runner
+run_actions_runner() {
+  KINDLING_JIT=$1
   export KINDLING_JIT
   KINDLING_MASK_NAMES="$KINDLING_MASK_NAMES KINDLING_JIT"
-  runner=/opt/actions-runner/run.sh
-  [ -x "$runner" ] || fatal "GitHub job but $runner is missing from the base image: build the image with the actions runner in /opt/actions-runner"
+  [ -x "$RUNNER_DIR/run.sh" ] || fatal "GitHub job but $RUNNER_DIR/run.sh is missing from the base image: build the image with kindling images build --flavour github"
+  home=$($BB awk -F: -v u="$RUNNER_USER" '$1 == u { print $6 }' /etc/passwd)
+  [ -n "$home" ] || fatal "GitHub job but the base image has no user '$RUNNER_USER' to run the actions runner as: build the image with kindling images build --flavour github"
+  [ "$WORKSPACE" = / ] || $BB chown "$RUNNER_USER:$RUNNER_USER" "$WORKSPACE"
+  # util-linux's setpriv where the image has it (by path: busybox sh prefers its own, smaller setpriv applet),
+  # else busybox su; both keep the environment set here.
+  setpriv=
+  for p in /usr/bin/setpriv /bin/setpriv; do [ -x "$p" ] && setpriv=$p && break; done
+  if [ -n "$setpriv" ]; then
+    set -- "$setpriv" --reuid="$RUNNER_USER" --regid="$RUNNER_USER" --init-groups --
+  else
+    set -- $BB su -s /bin/sh -c 'exec "$0" "$@"' -- "$RUNNER_USER"
+  fi
   ctl "step-start n=0 name=$(b64url "GitHub Actions runner")"
   t0=$(uptime_s)
-  (cd /opt/actions-runner && RUNNER_ALLOW_RUNASROOT=1 exec ./run.sh --jitconfig "$KINDLING_JIT") 2>&1 < /dev/null | mask
+  (cd "$RUNNER_DIR" && exec "$@" $BB env -u KINDLING_JIT -u KINDLING_MASK_NAMES HOME="$home" USER="$RUNNER_USER" LOGNAME="$RUNNER_USER" \
+    ./run.sh --jitconfig "$KINDLING_JIT") 2>&1 < /dev/null | mask
   code=$?
   ctl "step-end n=0 exit=$code seconds=$(elapsed "$t0")"
   if [ "$code" = 0 ]; then ctl "job-end result=succeeded exit=0"; else ctl "job-end result=failed exit=$code"; fi
   end_vm "$code"
-fi
+}
+if get github/jitconfig; then run_actions_runner "$VALUE"; fi
 
 # --- run: steps ---------------------------------------------------------------------------------------------------
 get job/step_count || fatal "MMDS has no /$MMDS_PREFIX/job/step_count"

@@ -129,14 +129,55 @@ web.Subcommands.Add(hashPassword);
 root.Subcommands.Add(web);
 
 // images build | list | fetch-runner
-Kindling.Images.ImageCommands ImageCommands(string? state) => new(new Kindling.Images.ImageStore(new Kindling.Images.ImageStoreOptions
+Kindling.Images.ImageCommands ImageCommands(string? state, Kindling.Images.ActionsRunner.ActionsRunnerSource? runner = null) => new(new Kindling.Images.ImageStore(new Kindling.Images.ImageStoreOptions
 {
     CacheDirectory = Path.Combine(state ?? KindlingServices.DefaultStateDirectory(), "images"),
+    ActionsRunner = runner,
 }));
 
 var images = new Command("images", "guest kernel, initramfs and base root filesystem");
-var flavourOption = new Option<string>("--flavour") { Description = "base rootfs flavour: minimal (seconds) or debian (minutes, needs root)", DefaultValueFactory = _ => "minimal" };
-var imagesBuild = new Command("build", "build (or verify the cache of) the kernel, initramfs and base rootfs") { stateOption, flavourOption };
+var flavourOption = new Option<string>("--flavour") { Description = "base rootfs flavour: minimal (seconds), debian or github (minutes, need root; github also the actions/runner release)", DefaultValueFactory = _ => "minimal" };
+var runnerVersionOption = new Option<string?>("--runner-version") { Description = "actions/runner release (default Kindling:Images:ActionsRunner:Version of the config)" };
+var runnerShaOption = new Option<string?>("--sha256") { Description = "SHA-256 of its linux-x64 tarball (default Kindling:Images:ActionsRunner:Sha256)" };
+var runnerUrlOption = new Option<string?>("--url") { Description = "download address, {Version} replaced (default: the config's, else GitHub's release download)" };
+var runnerFileOption = new Option<string?>("--actions-runner") { Description = "a local actions-runner-linux-x64-<Version>.tar.gz to check and cache instead of downloading" };
+
+// The actions/runner release of the config file, overridden by the verb's options; null (after saying why) when the file is unreadable.
+ActionsRunnerOptions? PinnedRunner(ParseResult parse, string verb)
+{
+    ActionsRunnerOptions pinned = new();
+    if ((parse.GetValue(configOption) ?? RunnerHost.DefaultConfigPaths.FirstOrDefault(File.Exists)) is { } file)
+    {
+        try
+        {
+            new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddJsonFile(Path.GetFullPath(file), optional: false).Build()
+                .GetSection($"{KindlingOptions.Section}:Images:ActionsRunner").Bind(pinned);
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or IOException or InvalidOperationException)
+        {
+            Console.Error.WriteLine($"kindling images {verb}: cannot read {file}: {e.Message}");
+            return null;
+        }
+    }
+
+    pinned.Version = parse.GetValue(runnerVersionOption) ?? pinned.Version;
+    pinned.Sha256 = parse.GetValue(runnerShaOption) ?? pinned.Sha256;
+    if (parse.GetValue(runnerFileOption) is { } local)
+    {
+        (pinned.File, pinned.Url) = (local, "");
+    }
+    else if (parse.GetValue(runnerUrlOption) is { } url)
+    {
+        (pinned.Url, pinned.File) = (url, "");
+    }
+
+    return pinned;
+}
+
+var imagesBuild = new Command("build", "build (or verify the cache of) the kernel, initramfs and base rootfs")
+{
+    stateOption, flavourOption, configOption, runnerVersionOption, runnerShaOption, runnerUrlOption, runnerFileOption,
+};
 imagesBuild.SetAction(async (parse, ct) =>
 {
     Kindling.Images.Rootfs.Flavour flavour;
@@ -150,50 +191,43 @@ imagesBuild.SetAction(async (parse, ct) =>
         return 2;
     }
 
+    Kindling.Images.ActionsRunner.ActionsRunnerSource? runner = null;
+    if (flavour == Kindling.Images.Rootfs.Flavour.Github)
+    {
+        if (PinnedRunner(parse, "build") is not { } pinned)
+        {
+            return 2;
+        }
+
+        if (pinned.ToSource().Problems() is { Count: > 0 } problems)
+        {
+            string hint = problems.Any(p => p.Contains(":Version:", StringComparison.Ordinal) || p.Contains(":Sha256:", StringComparison.Ordinal)) ? " (or pass --runner-version and --sha256)" : "";
+            Console.Error.WriteLine($"kindling images build: the github flavour needs the actions/runner release: {string.Join("; ", problems)}{hint}");
+            return 2;
+        }
+
+        runner = pinned.ToSource();
+    }
+
     if (await HostSetup.ForThisHost(Console.Out).EnsureAsync("kindling images build", HostSetup.ForImages(flavour), ct) is { } setup)
     {
         Console.Error.WriteLine($"kindling images build: {setup}");
         return 2;
     }
 
-    return await ImageCommands(parse.GetValue(stateOption)).BuildAsync(flavour, Spectre.Console.AnsiConsole.Console, ct);
+    return await ImageCommands(parse.GetValue(stateOption), runner).BuildAsync(flavour, Spectre.Console.AnsiConsole.Console, ct);
 });
-var imagesList = new Command("list", "list the built images with sizes") { stateOption };
+var imagesList = new Command("list", "list the built images and cached actions/runner releases with sizes") { stateOption };
 imagesList.SetAction(parse => ImageCommands(parse.GetValue(stateOption)).List(Spectre.Console.AnsiConsole.Console));
-var runnerVersionOption = new Option<string?>("--runner-version") { Description = "actions/runner release (default Kindling:Images:ActionsRunner:Version of the config)" };
-var runnerShaOption = new Option<string?>("--sha256") { Description = "SHA-256 of its linux-x64 tarball (default Kindling:Images:ActionsRunner:Sha256)" };
-var runnerUrlOption = new Option<string?>("--url") { Description = "download address, {Version} replaced (default: the config's, else GitHub's release download)" };
-var runnerFileOption = new Option<string?>("--actions-runner") { Description = "a local actions-runner-linux-x64-<Version>.tar.gz to check and cache instead of downloading" };
 var fetchRunner = new Command("fetch-runner", "download (or verify the cache of) the pinned actions/runner release tarball")
 {
     configOption, stateOption, runnerVersionOption, runnerShaOption, runnerUrlOption, runnerFileOption,
 };
 fetchRunner.SetAction(async (parse, ct) =>
 {
-    ActionsRunnerOptions pinned = new();
-    if ((parse.GetValue(configOption) ?? RunnerHost.DefaultConfigPaths.FirstOrDefault(File.Exists)) is { } file)
+    if (PinnedRunner(parse, "fetch-runner") is not { } pinned)
     {
-        try
-        {
-            new Microsoft.Extensions.Configuration.ConfigurationBuilder().AddJsonFile(Path.GetFullPath(file), optional: false).Build()
-                .GetSection($"{KindlingOptions.Section}:Images:ActionsRunner").Bind(pinned);
-        }
-        catch (Exception e) when (e is InvalidDataException or FormatException or IOException or InvalidOperationException)
-        {
-            Console.Error.WriteLine($"kindling images fetch-runner: cannot read {file}: {e.Message}");
-            return 2;
-        }
-    }
-
-    pinned.Version = parse.GetValue(runnerVersionOption) ?? pinned.Version;
-    pinned.Sha256 = parse.GetValue(runnerShaOption) ?? pinned.Sha256;
-    if (parse.GetValue(runnerFileOption) is { } local)
-    {
-        (pinned.File, pinned.Url) = (local, "");
-    }
-    else if (parse.GetValue(runnerUrlOption) is { } url)
-    {
-        (pinned.Url, pinned.File) = (url, "");
+        return 2;
     }
 
     if (pinned.ToSource().Problems() is { Count: > 0 } problems)

@@ -72,6 +72,10 @@ internal sealed class RunnerHarness : IAsyncDisposable
     /// <summary>Puts <c>/opt/actions-runner/run.sh</c> (a shell script) into the stand-in base image the stub boots.</summary>
     public void InstallActionsRunner(string script = SucceedingActionsRunner) => InstallActionsRunner(Path.Combine(StateDirectory, "images"), script);
 
+    /// <summary>Unpacks <see cref="Kindling.Testing.FakeForge.FakeActionsRunner"/> at <c>/opt/actions-runner</c> of the stand-in base image the stub boots.</summary>
+    public void InstallFakeActionsRunner() =>
+        Kindling.Testing.FakeForge.FakeActionsRunner.WriteTo(Path.Combine(new PlaceholderImageProvider(Path.Combine(StateDirectory, "images")).ImageFiles, "opt", "actions-runner"));
+
     /// <summary>As <see cref="InstallActionsRunner(string)"/>, for the stand-in images under <paramref name="imagesDirectory"/>.</summary>
     public static void InstallActionsRunner(string imagesDirectory, string script)
     {

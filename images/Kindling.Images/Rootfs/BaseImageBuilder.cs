@@ -5,9 +5,10 @@ namespace Kindling.Images.Rootfs;
 /// <summary>
 /// Builds a base root filesystem tree for a flavour and writes it as an ext4 image. The tree always holds the agent
 /// at /kindling/agent.sh and a static busybox at /kindling/bin/busybox (the agent's own tools), so any flavour can
-/// run jobs.
+/// run jobs. The <see cref="Flavour.Github"/> flavour also gets the actions runner from the verified
+/// <paramref name="actionsRunnerTarball"/> (<see cref="ActionsRunnerLayer"/>).
 /// </summary>
-internal sealed class BaseImageBuilder(GuestFiles guest, BaseImageRecipe recipe)
+internal sealed class BaseImageBuilder(GuestFiles guest, BaseImageRecipe recipe, string? actionsRunnerTarball = null)
 {
     public const string Label = "kindling-base";
     private const long MinImageBytes = 32L << 20;
@@ -18,7 +19,7 @@ internal sealed class BaseImageBuilder(GuestFiles guest, BaseImageRecipe recipe)
     {
         string tree = Path.Combine(workDir, "tree");
         Directory.CreateDirectory(tree);
-        if (recipe.Flavour == Flavour.Debian)
+        if (recipe.Flavour.IsDebootstrapped())
         {
             await DebootstrapAsync(tree, progress, ct);
         }
@@ -26,6 +27,11 @@ internal sealed class BaseImageBuilder(GuestFiles guest, BaseImageRecipe recipe)
         {
             progress?.Report(new ImageProgress("rootfs", "assembling the minimal tree", 0.2));
             await MinimalTreeAsync(tree, ct);
+        }
+
+        if (recipe.Flavour == Flavour.Github)
+        {
+            await ActionsRunnerLayer.AddAsync(tree, actionsRunnerTarball ?? throw new ImageBuildException("the github flavour needs the actions/runner tarball"), progress, ct);
         }
 
         AddAgent(tree);
@@ -121,7 +127,7 @@ internal sealed class BaseImageBuilder(GuestFiles guest, BaseImageRecipe recipe)
     {
         if (Environment.UserName != "root")
         {
-            throw new ImageBuildException("the debian flavour needs root (debootstrap); run as root or build the minimal flavour");
+            throw new ImageBuildException($"the {recipe.Flavour.ToName()} flavour needs root (debootstrap); run as root or build the minimal flavour");
         }
 
         progress?.Report(new ImageProgress("rootfs", $"debootstrap {recipe.Suite} (minbase + {string.Join(", ", recipe.Packages)}); this takes minutes", 0.1));

@@ -13,7 +13,7 @@ public sealed class HostSetup(IPackageSystem packages, bool isRoot, TextWriter o
     /// <summary>Every image build: the initramfs and minimal rootfs (busybox), ext4 images, the kernel's modules.</summary>
     public static readonly IReadOnlyList<string> ImagePackages = ["busybox-static", "e2fsprogs", "kmod", "xz-utils", "zstd"];
 
-    /// <summary>The <c>debian</c> rootfs flavour.</summary>
+    /// <summary>The <c>debian</c> and <c>github</c> rootfs flavours (the github one also unpacks with tar, which Debian always has).</summary>
     public static readonly IReadOnlyList<string> DebianRootfsPackages = ["debootstrap"];
 
     /// <summary>Kindling's own guest kernel, built from Debian's linux-source where the host's KVM emulates guest kernel code.</summary>
@@ -26,7 +26,7 @@ public sealed class HostSetup(IPackageSystem packages, bool isRoot, TextWriter o
 
     /// <summary>What building images of <paramref name="flavour"/> needs.</summary>
     public static IReadOnlyList<string> ForImages(Flavour flavour, bool kindlingKernel = false) =>
-        [.. ImagePackages, .. flavour == Flavour.Debian ? DebianRootfsPackages : [], .. kindlingKernel ? KernelBuildPackages : []];
+        [.. ImagePackages, .. flavour.IsDebootstrapped() ? DebianRootfsPackages : [], .. kindlingKernel ? KernelBuildPackages : []];
 
     /// <summary>The command that installs <paramref name="missing"/>.</summary>
     public static string InstallCommand(IEnumerable<string> missing) =>

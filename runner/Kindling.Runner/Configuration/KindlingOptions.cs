@@ -29,7 +29,19 @@ public sealed class KindlingOptions
 /// <summary>What the guest images are built from.</summary>
 public sealed class ImagesOptions
 {
+    /// <summary>
+    /// The base image jobs boot: <c>auto</c> (<c>github</c> when a tenant's forge is GitHub, its jobs run the
+    /// official actions runner; else <c>minimal</c>), <c>minimal</c>, <c>debian</c> or <c>github</c>.
+    /// </summary>
+    public string Flavour { get; set; } = "auto";
+
     public ActionsRunnerOptions ActionsRunner { get; set; } = new();
+
+    /// <summary>The flavour <see cref="Flavour"/> names for these tenants.</summary>
+    public Kindling.Images.Rootfs.Flavour BaseFlavour(IEnumerable<TenantOptions> tenants) =>
+        Flavour.Equals("auto", StringComparison.OrdinalIgnoreCase)
+            ? tenants.Any(t => t.Forge.Kind.Equals("github", StringComparison.OrdinalIgnoreCase)) ? Kindling.Images.Rootfs.Flavour.Github : Kindling.Images.Rootfs.Flavour.Minimal
+            : Kindling.Images.Rootfs.FlavourNames.Parse(Flavour);
 }
 
 /// <summary>

@@ -114,6 +114,11 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
 
         ValidateWeb(o.Web, Fail);
         NetworkValidation.Validate(o, Fail);
+        if (o.Images.Flavour.ToLowerInvariant() is not ("auto" or "minimal" or "debian" or "github"))
+        {
+            Fail("Images:Flavour", $"'{o.Images.Flavour}' is unknown; use auto (github when a tenant uses GitHub, else minimal), minimal, debian or github");
+        }
+
         if (o.Images.ActionsRunner.IsConfigured)
         {
             // Optional until the github image is built; once any of it is given, all of it must be usable.

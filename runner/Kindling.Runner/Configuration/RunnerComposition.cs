@@ -41,8 +41,8 @@ public static partial class RunnerComposition
             KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
             return o.Launcher.ImagesDirectory is { Length: > 0 } dir ? new DirectoryImageProvider(dir)
                 : o.Launcher.Kind == "stub" ? new PlaceholderImageProvider(Path.Combine(o.StateDirectory, "images"))
-                : ImageStoreProvider.ForStateDirectory(o.StateDirectory, host: () => KvmHost.Probe(VmmLauncher.Locate(o.Launcher.VmmPath)),
-                    guestKernel: o.Launcher.GuestKernel);
+                : ImageStoreProvider.ForStateDirectory(o.StateDirectory, o.Images.BaseFlavour(o.Tenants), host: () => KvmHost.Probe(VmmLauncher.Locate(o.Launcher.VmmPath)),
+                    guestKernel: o.Launcher.GuestKernel, actionsRunner: o.Images.ActionsRunner.IsConfigured ? o.Images.ActionsRunner.ToSource() : null);
         });
         services.TryAddSingleton<IVmLauncher>(sp =>
         {

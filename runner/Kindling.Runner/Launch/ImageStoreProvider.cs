@@ -21,8 +21,11 @@ public sealed class ImageStoreProvider(ImageStore store, Flavour flavour, Func<K
     /// <summary>The job directory's subfolder whose files become the guest's workspace.</summary>
     public const string WorkspaceFolder = "workspace";
 
-    public static ImageStoreProvider ForStateDirectory(string stateDirectory, Flavour flavour = Flavour.Minimal, Func<KvmHost>? host = null, string guestKernel = "auto") =>
-        new(new ImageStore(new ImageStoreOptions { CacheDirectory = Path.Combine(stateDirectory, "images") }), flavour, host, guestKernel);
+    /// <param name="actionsRunner">The actions/runner release of the <see cref="Flavour.Github"/> image (<c>Kindling:Images:ActionsRunner</c>).</param>
+    public static ImageStoreProvider ForStateDirectory(
+        string stateDirectory, Flavour flavour = Flavour.Minimal, Func<KvmHost>? host = null, string guestKernel = "auto",
+        Kindling.Images.ActionsRunner.ActionsRunnerSource? actionsRunner = null) =>
+        new(new ImageStore(new ImageStoreOptions { CacheDirectory = Path.Combine(stateDirectory, "images"), ActionsRunner = actionsRunner }), flavour, host, guestKernel);
 
     /// <summary>The kernel to boot: <c>kindling</c>/<c>debian</c> as configured, or by the host's KVM for <c>auto</c>.</summary>
     public GuestKernel KernelFor(KvmHost kvm) => guestKernel.ToLowerInvariant() switch

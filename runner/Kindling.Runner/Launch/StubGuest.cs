@@ -14,7 +14,9 @@ namespace Kindling.Runner.Launch;
 /// to the workspace; missing: exit 2); <c>if</c> (success(), failure(), always(), cancelled(); anything else: exit
 /// 2); <c>continue_on_error</c>; <c>timeout_seconds</c> (the job's time left, a killed step ends with 137); output
 /// lines that would forge a control line get a leading space; a GitHub job runs the image's
-/// <c>/opt/actions-runner/run.sh --jitconfig</c> as step 0, and fails with the agent's error when the image has none.
+/// <c>/opt/actions-runner/run.sh --jitconfig</c> in its folder as step 0 (as this host's user: the stub cannot
+/// switch to the image's <c>runner</c> user as the agent does), its exit code the job's, and fails with the agent's
+/// error when the image has none.
 /// </summary>
 internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, string workspace, TimeSpan jobDuration, TimeSpan bootDelay, Task vmExited) : IDisposable
 {
@@ -109,12 +111,12 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         string? runner = imageFiles is null ? null : Path.Combine(imageFiles, ActionsRunner.TrimStart('/'));
         if (runner is null || new FileInfo(runner) is not { Exists: true } file || (file.UnixFileMode & (UnixFileMode.UserExecute | UnixFileMode.GroupExecute | UnixFileMode.OtherExecute)) == 0)
         {
-            await FatalAsync(w, $"GitHub job but {ActionsRunner} is missing from the base image: build the image with the actions runner in /opt/actions-runner");
+            await FatalAsync(w, $"GitHub job but {ActionsRunner} is missing from the base image: build the image with kindling images build --flavour github");
             return;
         }
 
-        env["KINDLING_JIT"] = jitConfig;
-        env["RUNNER_ALLOW_RUNASROOT"] = "1";
+        // As the agent: the JIT config only on run.sh's command line, never in its environment. (The agent also
+        // switches to the image's `runner` user; the stub runs everything as the runner's own user.)
         await w.WriteLineAsync($"##kindling[step-start n=0 name={FramingLine.EncodeText("GitHub Actions runner")}]");
         long t0 = Stopwatch.GetTimestamp();
         int? code = await RunProcessAsync(w, [runner, "--jitconfig", jitConfig], Path.GetDirectoryName(runner)!, "/opt/actions-runner", env, null, stop);

@@ -23,7 +23,8 @@ namespace Kindling.Benchmarks.Runner;
 /// <item>latency from "a poll records the job" (<see cref="JobDispatcher.JobSeen"/>) to "the VM process
 /// exists" (<see cref="JobRunner.VmSpawned"/>) through the whole daemon loop, one job at a time: with the stub
 /// (a /bin/sh stand-in) and, when it is built, with the real kindling-vmm (spawned with --api-sock; it fails
-/// at InstanceStart on the placeholder images, after the spawn that is measured).</item>
+/// at InstanceStart on the placeholder images, after the spawn that is measured);</item>
+/// <item>a GitHub job from FakeGitHub's queue to its actions runner taking it (<see cref="GitHubJobBenchmark"/>).</item>
 /// </list>
 /// Prints a table and one JSON line.
 /// </summary>
@@ -33,6 +34,9 @@ public static class RunnerBenchmarks
     private const int Tenants = 10;
     private const double AdmitTarget = 200;
     private static readonly TimeSpan SpawnTarget = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>GitHub job queued → its runner process started, stub guest: API polls, registration, overlay, spawn and two execs.</summary>
+    private static readonly TimeSpan GitHubTarget = TimeSpan.FromMilliseconds(250);
     private const int LatencySamples = 100;
 
     public static async Task<int> RunAsync()
@@ -43,6 +47,7 @@ public static class RunnerBenchmarks
         Latency stub = await SpawnLatencyAsync(real: false);
         string vmm = Path.Combine(AppContext.BaseDirectory, "kindling-vmm");
         Latency? real = File.Exists(vmm) ? await SpawnLatencyAsync(real: true) : null;
+        GitHubJobBenchmark.Result github = await GitHubJobBenchmark.QueuedToRunnerTookJobAsync();
 
         Console.WriteLine();
         Console.WriteLine($"{"benchmark",-58} {"value",12} {"target",10} {"ratio",7}  ok");
@@ -62,8 +67,15 @@ public static class RunnerBenchmarks
             Console.WriteLine($"kindling-vmm spawn latency: skipped ({vmm} is not built)");
         }
 
+        Row("GitHub job queued -> runner started in stub guest, median (ms)", github.Median.TotalMilliseconds, GitHubTarget.TotalMilliseconds, higherIsBetter: false);
+        Row("GitHub job queued -> runner started in stub guest, p90 (ms)", github.P90.TotalMilliseconds, GitHubTarget.TotalMilliseconds, higherIsBetter: false);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $$"""{"suite":"runner","admitted_per_s_all_fit":{{allFit:F0}},"admitted_per_s_64_vm_host":{{constrained:F0}},"decision_per_s":{{decision:F0}},"poll_to_spawn_stub_ms":{"median":{{stub.Median.TotalMilliseconds:F2}},"p90":{{stub.P90.TotalMilliseconds:F2}}},"poll_to_spawn_vmm_ms":{{(real is { } v ? string.Create(CultureInfo.InvariantCulture, $$"""{"median":{{v.Median.TotalMilliseconds:F2}},"p90":{{v.P90.TotalMilliseconds:F2}}}""") : "null")}}}"""));
+            $"  of which queued -> VM process spawned (poll, JIT registration, overlay, spawn): {github.SpawnMedian.TotalMilliseconds:N1} ms; the runner took the job (in_progress) at {github.TookJobMedian.TotalMilliseconds:N1} ms (medians)"));
+        Console.WriteLine("  expected on hardware KVM with the github image: this + boot, MMDS and overlay, about 0.4-0.7 s to run.sh (GitHubJobBenchmark)");
+
+        string githubJson = string.Create(CultureInfo.InvariantCulture, $$"""{"median":{{github.Median.TotalMilliseconds:F2}},"p90":{{github.P90.TotalMilliseconds:F2}},"spawn_median":{{github.SpawnMedian.TotalMilliseconds:F2}},"took_job_median":{{github.TookJobMedian.TotalMilliseconds:F2}}}""");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $$"""{"suite":"runner","admitted_per_s_all_fit":{{allFit:F0}},"admitted_per_s_64_vm_host":{{constrained:F0}},"decision_per_s":{{decision:F0}},"poll_to_spawn_stub_ms":{"median":{{stub.Median.TotalMilliseconds:F2}},"p90":{{stub.P90.TotalMilliseconds:F2}}},"poll_to_spawn_vmm_ms":{{(real is { } v ? string.Create(CultureInfo.InvariantCulture, $$"""{"median":{{v.Median.TotalMilliseconds:F2}},"p90":{{v.P90.TotalMilliseconds:F2}}}""") : "null")}},"github_queued_to_runner_started_stub_ms":{{githubJson}}}"""));
         if (_missed > 0)
         {
             Console.WriteLine($"runner: {_missed} figure(s) missed their target");

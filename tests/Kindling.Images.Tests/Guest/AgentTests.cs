@@ -209,6 +209,97 @@ public sealed class AgentTests(ImageStoreFixture fixture)
         Assert.DoesNotContain("eyJqaXQiOiJzZWNyZXQtaml0In0", r.Output);
     }
 
+    [RootFact]
+    public Task Agent_GitHubJob_RunsTheRunnerAsRunnerInItsFolderExitCodeAndJitConfigMasked() => RunGitHubJobAsync(hideSetpriv: false);
+
+    /// <summary>An image without util-linux's setpriv: the agent drops to runner with busybox su instead.</summary>
+    [RootFact]
+    public Task Agent_GitHubJobImageWithoutSetpriv_RunsTheRunnerAsRunnerThroughBusyboxSu() => RunGitHubJobAsync(hideSetpriv: true);
+
+    private async Task RunGitHubJobAsync(bool hideSetpriv)
+    {
+        const string jit = "eyJqaXQiOiJzZWNyZXQtaml0LWZvci10ZXN0In0";
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        JsonNode job = JsonNode.Parse("""{"kindling": {"job": {"id": "11", "step_count": "0"}, "github": {"jitconfig": "JIT"}}}""".Replace("JIT", jit, StringComparison.Ordinal))!;
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), job);
+        string scratch = Directory.CreateTempSubdirectory("kindling-agent-gh-").FullName;
+        try
+        {
+            // A private mount namespace gets what the github image has: a runner user and /opt/actions-runner/run.sh.
+            await File.WriteAllTextAsync(Path.Combine(scratch, "run.sh"), """
+                #!/bin/sh
+                echo "user=$(id -un) uid=$(id -u) home=$HOME cwd=$(pwd)"
+                echo "jit in env: ${KINDLING_JIT:-unset}"
+                echo "args: $1 $2"
+                echo '##kindling[job-end result=succeeded exit=0]'
+                exit 7
+                """, TestContext.Current.CancellationToken);
+            string script = $"""
+                set -e
+                mount -t proc proc /proc
+                mount -t tmpfs tmpfs /opt
+                mkdir -p /opt/actions-runner
+                cp '{scratch}/run.sh' /opt/actions-runner/run.sh
+                chmod 755 /opt/actions-runner/run.sh
+                cp /etc/passwd '{scratch}/passwd'; echo 'runner:x:1001:1001::/home/runner:/bin/sh' >> '{scratch}/passwd'
+                cp /etc/group '{scratch}/group'; echo 'runner:x:1001:' >> '{scratch}/group'
+                mount --bind '{scratch}/passwd' /etc/passwd
+                mount --bind '{scratch}/group' /etc/group
+                {(hideSetpriv ? "mount --bind /dev/null /usr/bin/setpriv" : "")}
+                set +e
+                exec /bin/busybox sh '{AgentPath}'
+                """;
+
+            GuestRunResult r = await GuestRun.RunAsync(ns.Name, script, new Dictionary<string, string>
+            {
+                ["KINDLING_BUSYBOX"] = "/bin/busybox", ["KINDLING_CMDLINE"] = "",
+            }, TestContext.Current.CancellationToken);
+
+            Assert.True(r.ExitCode == 7, r.Output);
+            Assert.Equal(
+                [
+                    "##kindling[job-start id=11]",
+                    $"##kindling[step-start n=0 name={GuestRunResult.B64Url("GitHub Actions runner")}]",
+                    "##kindling[step-end n=0 exit=7]",
+                    "##kindling[job-end result=failed exit=7]",
+                ],
+                r.ControlLinesWithoutTimes);
+            Assert.Contains("user=runner uid=1001 home=/home/runner cwd=/opt/actions-runner", r.Output);
+            Assert.Contains("jit in env: unset", r.Output);
+            Assert.Contains("args: --jitconfig ***", r.Output);
+            Assert.Contains(" ##kindling[job-end result=succeeded exit=0]", r.Output); // the runner cannot forge the framing
+            Assert.DoesNotContain(jit, r.Output);
+        }
+        finally
+        {
+            Directory.Delete(scratch, recursive: true);
+        }
+    }
+
+    [RootFact]
+    public async Task Agent_GitHubJobImageWithoutRunnerUser_AgentErrorNamingTheUser()
+    {
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        JsonNode job = JsonNode.Parse("""{"kindling": {"job": {"id": "12", "step_count": "0"}, "github": {"jitconfig": "eyJqaXQiOiJ4In0"}}}""")!;
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), job);
+        string script = $"""
+            mount -t proc proc /proc
+            mount -t tmpfs tmpfs /opt
+            mkdir -p /opt/actions-runner
+            printf '#!/bin/sh\necho ran\n' > /opt/actions-runner/run.sh
+            chmod 755 /opt/actions-runner/run.sh
+            exec /bin/busybox sh '{AgentPath}'
+            """;
+
+        GuestRunResult r = await GuestRun.RunAsync(ns.Name, script, new Dictionary<string, string>
+        {
+            ["KINDLING_BUSYBOX"] = "/bin/busybox", ["KINDLING_CMDLINE"] = "",
+        }, TestContext.Current.CancellationToken);
+
+        AssertAgentError(r, "no user 'runner'");
+        Assert.DoesNotContain("ran", r.Output.Split('\n'));
+    }
+
     private static Task<GuestRunResult> RunAgentAsync(string netns) =>
         GuestRun.RunAsync(netns, $"mount -t proc proc /proc; exec /bin/busybox sh '{AgentPath}'", new Dictionary<string, string>
         {

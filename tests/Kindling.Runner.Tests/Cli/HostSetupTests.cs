@@ -114,6 +114,7 @@ public sealed class HostSetupTests
     {
         Assert.DoesNotContain("debootstrap", HostSetup.ForImages(Flavour.Minimal));
         Assert.Contains("debootstrap", HostSetup.ForImages(Flavour.Debian));
+        Assert.Contains("debootstrap", HostSetup.ForImages(Flavour.Github));
         Assert.Contains("busybox-static", HostSetup.ForImages(Flavour.Debian));
         Assert.DoesNotContain("libelf-dev", HostSetup.ForImages(Flavour.Minimal));
         Assert.Contains("libelf-dev", HostSetup.ForImages(Flavour.Minimal, kindlingKernel: true));

@@ -47,6 +47,30 @@ public sealed class KindlingOptionsValidatorTests
         Assert.NotEmpty(o.Tenants);
     }
 
+    [Fact]
+    public void Bind_ShippedConfig_GitHubTenantsBootTheGithubImageOfThePinnedRelease()
+    {
+        KindlingOptions o = Bind(("Kindling:StateDirectory", "/tmp/x"));
+
+        Assert.Equal(Kindling.Images.Rootfs.Flavour.Github, o.Images.BaseFlavour(o.Tenants));
+        Assert.Empty(o.Images.ActionsRunner.ToSource().Problems());
+        Assert.Matches(@"^2\.\d+\.\d+$", o.Images.ActionsRunner.Version);
+    }
+
+    [Theory]
+    [InlineData("auto", "local", "Minimal")]
+    [InlineData("auto", "github", "Github")]
+    [InlineData("debian", "github", "Debian")]
+    [InlineData("GitHub", "local", "Github")]
+    public void BaseFlavour_SettingAndTenants_TheImageJobsBoot(string setting, string forge, string expected)
+    {
+        var images = new ImagesOptions { Flavour = setting };
+
+        Kindling.Images.Rootfs.Flavour flavour = images.BaseFlavour([new TenantOptions { Name = "t", Forge = new TenantForgeOptions { Kind = forge } }]);
+
+        Assert.Equal(expected, flavour.ToString());
+    }
+
     [Theory]
     [InlineData("Kindling:Host:Oversubscription", "0.5", "Kindling:Host:Oversubscription: is 0.5")]
     [InlineData("Kindling:Tenants:0:Quota:MaxVms", "0", "Kindling:Tenants:0:Quota:MaxVms: is 0; must be at least 1")]
@@ -62,9 +86,11 @@ public sealed class KindlingOptionsValidatorTests
     [InlineData("Kindling:Web:LoginFailuresBeforeLockout", "-1", "Kindling:Web:LoginFailuresBeforeLockout: is -1; must be 0 (no lockout) or more")]
     [InlineData("Kindling:Web:LoginLockout", "00:00:00", "Kindling:Web:LoginLockout: is 00:00:00; must be positive")]
     [InlineData("Kindling:Pools:0:Vcpus", "33", "Kindling:Pools:0:Vcpus: is 33; must be 1..32")]
-    [InlineData("Kindling:Images:ActionsRunner:Version", "2.321.0", "Kindling:Images:ActionsRunner:Sha256: is empty; set the SHA-256")]
+    [InlineData("Kindling:Images:ActionsRunner:Sha256", "", "Kindling:Images:ActionsRunner:Sha256: is empty; set the SHA-256")]
     [InlineData("Kindling:Images:ActionsRunner:Sha256", "abc", "Kindling:Images:ActionsRunner:Sha256: 'abc' is not a SHA-256")]
-    [InlineData("Kindling:Images:ActionsRunner:Sha256", "abc", "Kindling:Images:ActionsRunner:Version: is empty; set the actions/runner release")]
+    [InlineData("Kindling:Images:ActionsRunner:Version", "", "Kindling:Images:ActionsRunner:Version: is empty; set the actions/runner release")]
+    [InlineData("Kindling:Images:ActionsRunner:Version", "v2.338.0", "Kindling:Images:ActionsRunner:Version: 'v2.338.0' is not a release version")]
+    [InlineData("Kindling:Images:Flavour", "ubuntu", "Kindling:Images:Flavour: 'ubuntu' is unknown; use auto")]
     [InlineData("Kindling:Images:ActionsRunner:File", "/nonexistent/runner.tar.gz", "Kindling:Images:ActionsRunner:File: '/nonexistent/runner.tar.gz' does not exist")]
     [InlineData("Kindling:Images:ActionsRunner:Url", "ftp://mirror/{Version}.tgz", "Kindling:Images:ActionsRunner:Url: 'ftp://mirror/{Version}.tgz' is not an http(s) address")]
     public void Validate_BadValue_MessageNamesKey(string key, string value, string expected)

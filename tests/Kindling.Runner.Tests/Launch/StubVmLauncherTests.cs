@@ -43,14 +43,15 @@ public sealed class StubVmLauncherTests : IDisposable
     }
 
     [Fact]
-    public async Task Launch_GitHubJobWithActionsRunner_RunsItWithTheJitConfigAsStepZero()
+    public async Task Launch_GitHubJobWithActionsRunner_RunsItWithTheJitConfigOnlyOnItsCommandLineAsStepZero()
     {
-        RunnerHarness.InstallActionsRunner(Path.Combine(_dir, "images"), "echo \"args: $*; cwd: $(pwd); root: $RUNNER_ALLOW_RUNASROOT\"\n");
+        RunnerHarness.InstallActionsRunner(Path.Combine(_dir, "images"),
+            "echo \"args: $*; cwd: $(pwd); as root allowed: ${RUNNER_ALLOW_RUNASROOT:-no}; jit in env: ${KINDLING_JIT:-no}\"\n");
 
         Run r = await RunAsync(jitConfig: "encoded-jit");
 
         Assert.Equal($"##kindling[step-start n=0 name={FramingLine.EncodeText("GitHub Actions runner")}]", r.Lines[2]);
-        Assert.Contains($"args: --jitconfig encoded-jit; cwd: {Path.Combine(_images.ImageFiles, "opt", "actions-runner")}; root: 1", r.Lines);
+        Assert.Contains($"args: --jitconfig encoded-jit; cwd: {Path.Combine(_images.ImageFiles, "opt", "actions-runner")}; as root allowed: no; jit in env: no", r.Lines);
         Assert.StartsWith("##kindling[step-end n=0 exit=0 ", r.Lines[^2], StringComparison.Ordinal);
         Assert.Equal("##kindling[job-end result=succeeded exit=0]", r.Lines[^1]);
     }

@@ -27,6 +27,12 @@ public sealed class FakeJob
     public long? RunnerId { get; set; }
     public string? RunnerName { get; set; }
     public DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>The conclusion the job's steps reach when a runner runs it (the runner reports it at the end).</summary>
+    public string PlannedConclusion { get; set; } = "success";
+
+    /// <summary>Every status the job has had, in order (starts with <c>queued</c>).</summary>
+    public List<string> StatusHistory { get; } = ["queued"];
 }
 
 public sealed class FakeRunner
@@ -37,6 +43,8 @@ public sealed class FakeRunner
     public required string Scope { get; init; }
     public required IReadOnlyList<string> Labels { get; init; }
     public required string EncodedJitConfig { get; init; }
+    /// <summary>The credential inside its JIT config with which the runner calls the fake's runner service.</summary>
+    public string Secret { get; init; } = "";
     public string Status { get; set; } = "offline";
     public bool Busy { get; set; }
 }

@@ -44,7 +44,8 @@ public sealed partial class FakeGitHub
             }
 
             string? auth = ctx.Request.Headers.Authorization;
-            bool app = ctx.Request.Path.StartsWithSegments("/app", StringComparison.Ordinal);
+            // The App endpoints and the runner service take their own credentials and no REST quota.
+            bool app = ctx.Request.Path.StartsWithSegments("/app", StringComparison.Ordinal) || IsRunnerService(ctx);
             if (!app)
             {
                 ctx.Response.OnStarting(() =>

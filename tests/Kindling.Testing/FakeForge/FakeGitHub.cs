@@ -63,10 +63,11 @@ public sealed partial class FakeGitHub : IAsyncDisposable
     /// </summary>
     public Action<HttpContext, JsonObject>? Tamper { get; set; }
 
-    public static async Task<FakeGitHub> StartAsync(TimeProvider? time = null)
+    /// <summary>Starts the fake on <paramref name="listenAddress"/> (loopback unless a guest must reach it) and an ephemeral port.</summary>
+    public static async Task<FakeGitHub> StartAsync(TimeProvider? time = null, string listenAddress = "127.0.0.1")
     {
         var fake = new FakeGitHub(time);
-        await fake.StartServerAsync();
+        await fake.StartServerAsync(listenAddress);
         return fake;
     }
 
@@ -200,6 +201,7 @@ public sealed partial class FakeGitHub : IAsyncDisposable
             FakeJob job = _jobs.Single(j => j.Id == jobId);
             FakeRunner? runner = _runners.FirstOrDefault(r => r.Name == runnerName);
             job.Status = "in_progress";
+            job.StatusHistory.Add(job.Status);
             job.RunnerName = runnerName;
             job.RunnerId = runner?.Id;
             if (runner is not null)
@@ -219,6 +221,7 @@ public sealed partial class FakeGitHub : IAsyncDisposable
         {
             FakeJob job = _jobs.Single(j => j.Id == jobId);
             job.Status = "completed";
+            job.StatusHistory.Add(job.Status);
             job.Conclusion = conclusion;
             _runners.RemoveAll(r => r.Id == job.RunnerId);
             UpdateRun(job.RunId);
@@ -240,16 +243,17 @@ public sealed partial class FakeGitHub : IAsyncDisposable
         run.UpdatedAt = _time.GetUtcNow();
     }
 
-    private async Task StartServerAsync()
+    private async Task StartServerAsync(string listenAddress)
     {
         WebApplicationBuilder builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.WebHost.UseUrls($"http://{listenAddress}:0");
         builder.Logging.ClearProviders();
         _app = builder.Build();
         _app.Use(Middleware);
         _app.Use(NumericPaths);
         _app.UseRouting();
         MapRoutes(_app);
+        MapRunnerService(_app);
         await _app.StartAsync();
         string address = _app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         BaseUrl = new Uri(address.EndsWith('/') ? address : address + "/");
@@ -436,10 +440,11 @@ public sealed partial class FakeGitHub : IAsyncDisposable
             }
             else
             {
+                string secret = $"jit-{Guid.NewGuid():N}";
                 runner = new FakeRunner
                 {
                     Id = ++_nextId, Name = name, Scope = scope, Labels = [.. labels.Select(l => l!.GetValue<string>())],
-                    EncodedJitConfig = Convert.ToBase64String(Encoding.UTF8.GetBytes($"{{\".runner\":\"{name}\",\"secret\":\"jit-{Guid.NewGuid():N}\"}}")),
+                    EncodedJitConfig = JitConfigFor(name, secret), Secret = secret,
                 };
                 _runners.Add(runner);
             }
