@@ -58,6 +58,7 @@ public sealed class GitHubJobMicroVmTests
                 ["Kindling:Tenants:0:Credentials:Token"] = "ghp_x", ["Kindling:Forge:GitHub:BaseUrl"] = fake.BaseUrl.ToString(),
                 ["Kindling:Launcher:Kind"] = "vmm", ["Kindling:Launcher:Network"] = "true", ["Kindling:Launcher:VmmPath"] = vmm,
                 ["Kindling:Pools:0:Vcpus"] = "2", ["Kindling:Pools:0:MemoryMib"] = "1024",
+                ["Kindling:Network:HostPorts:0"] = fake.BaseUrl.Port.ToString(CultureInfo.InvariantCulture), // the guest's only way to the host
                 ["Kindling:JobTimeout"] = "00:40:00", ["Kindling:PollInterval"] = "00:00:01",
             },
             services =>
