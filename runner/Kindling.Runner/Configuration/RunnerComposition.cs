@@ -72,6 +72,7 @@ public static partial class RunnerComposition
         services.TryAddSingleton<JobRunner>();
         services.TryAddSingleton<JobReaper>();
         services.TryAddSingleton<JobCancellations>();
+        services.TryAddSingleton<JobActions>();
         services.TryAddSingleton<HostDrain>();
         services.TryAddSingleton<JobDispatcher>();
         return services;
