@@ -343,7 +343,7 @@ public sealed class MmioTransport : IBusDevice
 
             if (q.Validate(_memory) is { } problem)
             {
-                SetNeedsReset($"queue {i}: {problem}");
+                SetNeedsReset($"queue {i}: {problem.Message}");
                 return;
             }
 

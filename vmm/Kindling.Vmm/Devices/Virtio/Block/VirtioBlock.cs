@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.ComponentModel;
 using System.Text;
-using Kindling.Vmm.EventLoop;
 using Kindling.Vmm.Memory;
 using Kindling.Vmm.RateLimiting;
 using Microsoft.Extensions.Logging;
@@ -37,7 +36,7 @@ public sealed class VirtioBlock : VirtioDeviceBase, IDisposable
     private readonly byte[] _config = new byte[ConfigSize];
     private readonly byte[] _id = new byte[VIRTIO_BLK_ID_BYTES];
 
-    public VirtioBlock(string driveId, DiskBackend disk, RateLimiter? limiter = null, EpollLoop? loop = null, ILogger? logger = null)
+    public VirtioBlock(string driveId, DiskBackend disk, RateLimiter? limiter = null, IEventLoop? loop = null, ILogger? logger = null)
         : base(VirtioSpec.VIRTIO_ID_BLOCK, Features(disk.IsReadOnly), [QueueSize], loop, logger)
     {
         DriveId = driveId;
