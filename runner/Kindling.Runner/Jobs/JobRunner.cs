@@ -123,7 +123,9 @@ public sealed partial class JobRunner(
             Move(job.Id, JobState.Preparing, JobState.Booting, "VM configured; starting the VMM");
             stage = "booting";
             // Open before the VM exists (a non-blocking open: no writer needed), read by the shared epoll thread.
+#pragma warning disable CA2000 // PumpAsync owns the stream from here (await using), on every path
             pump = PumpAsync(logPump, SerialFifoStream.Open(ws.SerialFifoPath), logPath, pumpStop.Token);
+#pragma warning restore CA2000
 
             long spawnStart = Stopwatch.GetTimestamp();
             vm = await launcher.LaunchAsync(request, pid =>

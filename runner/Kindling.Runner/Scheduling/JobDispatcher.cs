@@ -19,6 +19,8 @@ namespace Kindling.Runner.Scheduling;
 /// re-queued because its forge was unavailable while it was prepared waits out a backoff of its own.
 /// </para>
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification =
+    "_wake is a SemaphoreSlim whose AvailableWaitHandle is never used: it holds no handle, and a Wake() after shutdown must not throw")]
 public sealed partial class JobDispatcher
 {
     /// <summary>The longest a failing forge goes unpolled.</summary>

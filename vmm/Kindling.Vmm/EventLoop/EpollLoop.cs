@@ -13,7 +13,7 @@ namespace Kindling.Vmm.EventLoop;
 /// (rate-limiter replenish) fire onto it through <see cref="CreateTimer"/>. A callback that throws is logged and
 /// the loop goes on. <see cref="Dispose"/> stops the thread and waits for it.
 /// </summary>
-public sealed class EpollLoop : IEventLoop, IDisposable
+public sealed partial class EpollLoop : IEventLoop, IDisposable
 {
     private const int MaxEvents = 64;
     private const ulong WakeToken = 0;
@@ -191,7 +191,7 @@ public sealed class EpollLoop : IEventLoop, IDisposable
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            _logger.LogError(e, "device event loop: a callback failed");
+            LogCallbackFailed(_logger, e);
         }
     }
 
@@ -203,11 +203,14 @@ public sealed class EpollLoop : IEventLoop, IDisposable
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            _logger.LogError(e, "device event loop: a callback failed");
+            LogCallbackFailed(_logger, e);
         }
     }
 
     private sealed record Registration(SafeHandle Handle, Action<uint> Callback);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "device event loop: a callback failed")]
+    private static partial void LogCallbackFailed(ILogger logger, Exception exception);
 }
 
 /// <summary>A registration on an <see cref="EpollLoop"/>; disposing removes it.</summary>

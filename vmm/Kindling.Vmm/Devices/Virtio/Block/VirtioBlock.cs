@@ -12,7 +12,7 @@ namespace Kindling.Vmm.Devices.Virtio.Block;
 /// with VIRTIO_BLK_S_IOERR; out-of-range sectors and oversized requests fail with IOERR; unknown request types
 /// with UNSUPP. An optional rate limiter charges bytes and ops per request.
 /// </summary>
-public sealed class VirtioBlock : VirtioDeviceBase, IDisposable
+public sealed partial class VirtioBlock : VirtioDeviceBase, IDisposable
 {
     public const int VIRTIO_BLK_F_SEG_MAX = 2;
     public const int VIRTIO_BLK_F_RO = 5;
@@ -121,7 +121,7 @@ public sealed class VirtioBlock : VirtioDeviceBase, IDisposable
                 }
                 catch (Win32Exception e)
                 {
-                    Logger.LogError("virtio-blk '{Drive}': flush failed: {Error}", DriveId, e.Message);
+                    LogFlushFailed(Logger, DriveId, e.Message);
                     return BlockRequest.VIRTIO_BLK_S_IOERR;
                 }
 
@@ -185,10 +185,16 @@ public sealed class VirtioBlock : VirtioDeviceBase, IDisposable
         }
         catch (Win32Exception e)
         {
-            Logger.LogError("virtio-blk '{Drive}': I/O at byte {Offset} failed: {Error}", DriveId, offset, e.Message);
+            LogIoFailed(Logger, DriveId, offset, e.Message);
             return BlockRequest.VIRTIO_BLK_S_IOERR;
         }
 
         return BlockRequest.VIRTIO_BLK_S_OK;
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "virtio-blk '{Drive}': flush failed: {Error}")]
+    private static partial void LogFlushFailed(ILogger logger, string drive, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "virtio-blk '{Drive}': I/O at byte {Offset} failed: {Error}")]
+    private static partial void LogIoFailed(ILogger logger, string drive, long offset, string error);
 }

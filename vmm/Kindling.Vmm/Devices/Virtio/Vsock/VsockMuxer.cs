@@ -14,7 +14,7 @@ namespace Kindling.Vmm.Devices.Virtio.Vsock;
 /// device's event loop under its lock (<paramref name="runLocked"/>); <paramref name="rxReady"/> asks the device to
 /// fill RX buffers.
 /// </summary>
-internal sealed class VsockMuxer : IDisposable
+internal sealed partial class VsockMuxer : IDisposable
 {
     private const int MaxConnectLine = 32;
     private const int MaxControlPackets = 1024;
@@ -187,6 +187,7 @@ internal sealed class VsockMuxer : IDisposable
     private void ConnectToHost(in VsockHeader hdr)
     {
         string path = $"{_udsPath}_{hdr.DstPort.ToString(CultureInfo.InvariantCulture)}";
+#pragma warning disable CA2000 // disposed when the connect fails; otherwise the connection owns it and closes it
         var socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.Unspecified);
         try
         {
@@ -195,10 +196,7 @@ internal sealed class VsockMuxer : IDisposable
         }
         catch (SocketException e)
         {
-            if (_logger.IsEnabled(LogLevel.Information))
-            {
-                _logger.LogInformation("vsock: guest connection to port {Port} refused: {Path}: {Error}", hdr.DstPort, path, e.Message);
-            }
+            LogGuestConnectRefused(_logger, hdr.DstPort, path, e.Message);
 
             socket.Dispose();
             QueueControl(VsockHeader.VIRTIO_VSOCK_OP_RST, hdr.DstPort, hdr.SrcPort);
@@ -211,6 +209,7 @@ internal sealed class VsockMuxer : IDisposable
             PeerFwdCnt = hdr.FwdCnt,
         };
         Add(conn);
+#pragma warning restore CA2000
         QueueControl(VsockHeader.VIRTIO_VSOCK_OP_RESPONSE, conn.HostPort, conn.GuestPort);
     }
 
@@ -289,7 +288,7 @@ internal sealed class VsockMuxer : IDisposable
 
     private void DropPending(PendingHostClient pending, string why)
     {
-        _logger.LogWarning("vsock: host client on {Path} {Why}; closed", _udsPath, why);
+        LogHostClientDropped(_logger, _udsPath, why);
         pending.Registration?.Dispose();
         pending.Socket.Dispose();
         _pendingHost.Remove(pending);
@@ -386,6 +385,12 @@ internal sealed class VsockMuxer : IDisposable
 
         return 0;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "vsock: guest connection to port {Port} refused: {Path}: {Error}")]
+    private static partial void LogGuestConnectRefused(ILogger logger, uint port, string path, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "vsock: host client on {Path} {Why}; closed")]
+    private static partial void LogHostClientDropped(ILogger logger, string path, string why);
 
     private sealed class PendingHostClient(Socket socket)
     {
