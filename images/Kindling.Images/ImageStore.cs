@@ -15,6 +15,8 @@ namespace Kindling.Images;
 /// readers never see a half-written file; a cached image whose content hash no longer matches its ".sha256"
 /// sidecar is rebuilt. Builds are serialized per store.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification =
+    "_buildLock is a SemaphoreSlim whose AvailableWaitHandle is never used: it holds no handle to release")]
 public sealed class ImageStore
 {
     public const string KernelDir = "kernel";

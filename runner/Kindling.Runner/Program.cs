@@ -81,7 +81,7 @@ var vm = new Command("vm", "the VMM processes on this host");
 var vmList = new Command("list", "list running VMMs");
 vmList.SetAction(_ =>
 {
-    foreach (RunningVm v in VmCommands.List())
+    foreach (RunningVm v in RunningVms.List())
     {
         Console.WriteLine($"{v.Pid,8}  {v.VmId,-24} up {v.Uptime:hh\\:mm\\:ss}  {v.CommandLine}");
     }

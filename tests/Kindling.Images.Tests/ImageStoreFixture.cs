@@ -9,7 +9,7 @@ namespace Kindling.Images.Tests;
 /// One image store shared by the tests, under the test cache (KINDLING_TEST_CACHE): the Debian kernel is fetched
 /// once, the initramfs and the minimal base image are built once.
 /// </summary>
-public sealed class ImageStoreFixture
+public sealed class ImageStoreFixture : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private KernelArtifacts? _kernel;
@@ -66,4 +66,6 @@ public sealed class ImageStoreFixture
             _gate.Release();
         }
     }
+
+    public void Dispose() => _gate.Dispose();
 }

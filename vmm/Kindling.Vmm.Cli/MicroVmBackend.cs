@@ -93,7 +93,8 @@ public sealed class MicroVmBackend : IVmmBackend, IDisposable
         }
 
         (MetricsReporter? previous, LineSink? previousSink) = (_metrics, _metricsSink);
-        (_metrics, _metricsSink) = (new MetricsReporter(sink, _time), sink);
+        _metrics = new MetricsReporter(sink, _time);
+        _metricsSink = sink;
         previous?.Dispose();
         previousSink?.Dispose();
     }

@@ -1,6 +1,7 @@
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Replay;
+using Kindling.Runner.Scheduling;
 using Kindling.Runner.Web;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;

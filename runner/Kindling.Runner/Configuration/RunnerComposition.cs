@@ -79,6 +79,7 @@ public static partial class RunnerComposition
         services.TryAddSingleton<JobRunner>();
         services.TryAddSingleton<JobReaper>();
         services.TryAddSingleton<JobCancellations>();
+        services.TryAddSingleton<JobActions>();
         services.TryAddSingleton<HostDrain>();
         services.TryAddSingleton<JobDispatcher>();
         return services;
@@ -101,11 +102,13 @@ public static partial class RunnerComposition
             }
 
             HttpClient client = http.CreateClient(GitHubHttpClient);
+#pragma warning disable CA2000 // the App key lives as long as the forge: its token source signs with it until shutdown
             IGitHubTokenSource tokens = t.Credentials.AppId is { } appId
                 ? new AppInstallationTokenSource(client, GitHubClient.BaseUri(o.Forge.GitHub.BaseUrl), appId, t.Credentials.InstallationId!.Value,
                     AppInstallationTokenSource.LoadKey(t.Credentials.PrivateKeyPath!), time)
                 : new PatTokenSource(credentials.ResolvePat(t.Credentials).Token
                     ?? throw new InvalidOperationException($"Kindling:Tenants:{o.Tenants.IndexOf(t)}:Credentials: the token is no longer available (validated at start)"));
+#pragma warning restore CA2000
             forges.Add(new GitHubForge(t, new GitHubClient(client, o.Forge.GitHub, tokens, time, loggers.CreateLogger<GitHubClient>()),
                 loggers.CreateLogger<GitHubForge>()));
         }

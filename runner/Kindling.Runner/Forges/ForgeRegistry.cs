@@ -1,4 +1,5 @@
 using Kindling.Runner.Configuration;
+using Kindling.Runner.Forges.Local;
 
 namespace Kindling.Runner.Forges;
 
@@ -13,6 +14,13 @@ public sealed class ForgeRegistry(IEnumerable<IForge> forges)
         _byTenant.TryGetValue(tenant, out IForge? f) ? f : throw new KeyNotFoundException($"no forge for tenant '{tenant}' (removed from config?)");
 
     public bool TryGet(string tenant, out IForge forge) => _byTenant.TryGetValue(tenant, out forge!);
+
+    /// <summary>The tenant's forge when it is a local one (which takes jobs submitted in this process).</summary>
+    public bool TryGetLocal(string tenant, out LocalForge forge)
+    {
+        forge = (_byTenant.GetValueOrDefault(tenant) as LocalForge)!;
+        return forge is not null;
+    }
 
     /// <summary>The tenant's options and its index in Kindling:Tenants (for messages naming the key).</summary>
     public static (TenantOptions Tenant, int Index) Tenant(KindlingOptions o, string name)

@@ -1,11 +1,27 @@
-using Kindling.Runner.Jobs;
-
 namespace Kindling.Runner.Forges;
 
 /// <summary>A job waiting on a forge.</summary>
 /// <param name="ForgeJobId">The forge's id for the job: the idempotency key of the JobStore.</param>
-/// <param name="Spec">The steps to run in the guest; null for forges whose jobs run the forge's own runner (GitHub).</param>
-public sealed record ForgeJob(string ForgeJobId, string Repository, string Name, IReadOnlyList<string> Labels, JobSpec? Spec);
+/// <param name="SpecJson">The steps to run in the guest, as the JSON of a <c>Jobs.JobSpec</c> (what the JobStore keeps);
+/// null for forges whose jobs run the forge's own runner (GitHub).</param>
+public sealed record ForgeJob(string ForgeJobId, string Repository, string Name, IReadOnlyList<string> Labels, string? SpecJson);
+
+/// <summary>
+/// A job as its forge knows it: what <see cref="IForge"/> is told about a job instead of the runner's own record.
+/// </summary>
+/// <param name="ForgeJobId">The forge's id for the job (<see cref="ForgeJob.ForgeJobId"/>).</param>
+/// <param name="Repository">The repository the job belongs to (<c>owner/name</c> on GitHub).</param>
+/// <param name="JobId">The runner's id for the job, for the forge's log lines.</param>
+public sealed record ForgeJobRef(string ForgeJobId, string Repository, long JobId);
+
+/// <summary>How a job ended, as reported to a forge that does not learn it from its own runner.</summary>
+public enum ForgeJobResult
+{
+    Succeeded,
+    Failed,
+    Cancelled,
+    TimedOut,
+}
 
 /// <summary>What the forge says about a job now.</summary>
 public enum ForgeJobStatus
@@ -35,13 +51,13 @@ public interface IForge
     /// <summary>Jobs waiting for a runner now. May return jobs already seen: the JobStore de-duplicates.</summary>
     Task<IReadOnlyList<ForgeJob>> PollQueuedAsync(CancellationToken ct);
 
-    Task<ForgeJobStatus> GetStatusAsync(JobRecord job, CancellationToken ct);
+    Task<ForgeJobStatus> GetStatusAsync(ForgeJobRef job, CancellationToken ct);
 
     /// <summary>Registers an ephemeral runner for this job; null when the forge needs none (steps run directly).</summary>
-    Task<RunnerRegistration?> RegisterRunnerAsync(JobRecord job, string runnerName, IReadOnlyList<string> labels, CancellationToken ct);
+    Task<RunnerRegistration?> RegisterRunnerAsync(ForgeJobRef job, string runnerName, IReadOnlyList<string> labels, CancellationToken ct);
 
     /// <summary>Removes a runner; succeeds when it is already gone.</summary>
-    Task RemoveRunnerAsync(JobRecord job, long runnerId, CancellationToken ct);
+    Task RemoveRunnerAsync(ForgeJobRef job, long runnerId, CancellationToken ct);
 
     /// <summary>Runners this tenant has registered on the forge (for the reaper's orphan sweep).</summary>
     Task<IReadOnlyList<ForgeRunner>> ListRunnersAsync(CancellationToken ct);
@@ -50,5 +66,5 @@ public interface IForge
     Task RemoveRunnerAsync(long runnerId, CancellationToken ct);
 
     /// <summary>The job's outcome, for forges that do not learn it from their own runner.</summary>
-    Task ReportResultAsync(JobRecord job, JobState result, CancellationToken ct);
+    Task ReportResultAsync(ForgeJobRef job, ForgeJobResult result, CancellationToken ct);
 }

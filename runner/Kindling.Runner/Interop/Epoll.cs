@@ -33,12 +33,14 @@ internal static partial class Epoll
     private static partial int EpollCtlNative(SafeFileHandle epfd, int op, SafeFileHandle fd, ref EpollEvent ev);
 
     [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
+    // SAFETY: takes a pointer; its one caller pins a span of the length it passes for the call.
     private static unsafe partial int EpollWaitNative(SafeFileHandle epfd, EpollEvent* events, int maxEvents, int timeoutMs);
 
     [LibraryImport("libc", EntryPoint = "open", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     private static partial int OpenNative(string path, int flags);
 
     [LibraryImport("libc", EntryPoint = "read", SetLastError = true)]
+    // SAFETY: takes a pointer; its one caller pins a span of the length it passes for the call.
     private static unsafe partial nint ReadNative(SafeFileHandle fd, byte* buffer, nint count);
 
     public static SafeFileHandle Create() =>

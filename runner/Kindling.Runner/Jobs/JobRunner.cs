@@ -3,7 +3,6 @@ using Kindling.Runner.Configuration;
 using Kindling.Runner.Forges;
 using Kindling.Runner.Launch;
 using Kindling.Runner.Logs;
-using Kindling.Runner.Scheduling;
 using Kindling.Runner.Telemetry;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -94,7 +93,7 @@ public sealed partial class JobRunner(
             IReadOnlyDictionary<string, string> secrets = SecretResolver.Derive(
                 SecretResolver.Resolve(tenant, tenantIndex), spec?.SecretRefs, tenant.Name, tenantIndex);
             PoolOptions pool = LabelMatcher.Match(job.Labels, o.Pools) ?? o.Pools[0];
-            RunnerRegistration? registration = await forge.RegisterRunnerAsync(job, runnerName, pool.Labels, ct);
+            RunnerRegistration? registration = await forge.RegisterRunnerAsync(job.ForgeRef(), runnerName, pool.Labels, ct);
             if (registration is not null)
             {
                 store.SetResources(job.Id, new JobResources { RunnerId = registration.RunnerId });
@@ -126,7 +125,9 @@ public sealed partial class JobRunner(
             Move(job.Id, JobState.Preparing, JobState.Booting, "VM configured; starting the VMM");
             stage = "booting";
             // Open before the VM exists (a non-blocking open: no writer needed), read by the shared epoll thread.
+#pragma warning disable CA2000 // PumpAsync owns the stream from here (await using), on every path
             pump = PumpAsync(logPump, SerialFifoStream.Open(ws.SerialFifoPath), logPath, pumpStop.Token);
+#pragma warning restore CA2000
 
             long spawnStart = Stopwatch.GetTimestamp();
             vm = await launcher.LaunchAsync(request, pid =>
@@ -285,9 +286,9 @@ public sealed partial class JobRunner(
         try
         {
             await teardown.ReleaseAsync(job, CancellationToken.None);
-            if (forges.TryGet(job.Tenant, out IForge forge))
+            if (forges.TryGet(job.Tenant, out IForge forge) && ForgeJobs.ForgeResult(job.State) is { } outcome)
             {
-                await forge.ReportResultAsync(job, job.State, CancellationToken.None);
+                await forge.ReportResultAsync(job.ForgeRef(), outcome, CancellationToken.None);
             }
 
             Move(jobId, job.State, JobState.Cleaned, "VM, TAP, overlay and runner released");
@@ -311,7 +312,7 @@ public sealed partial class JobRunner(
     private JobRecord Move(long id, JobState from, JobState to, string reason, int? exit = null)
     {
         JobRecord r = store.Transition(id, from, to, reason, exit);
-        metrics.Transition(to);
+        metrics.Transition(JobLifecycle.Name(to));
         return r;
     }
 
@@ -328,7 +329,7 @@ public sealed partial class JobRunner(
                 ForgeJobStatus status;
                 try
                 {
-                    status = await forge.GetStatusAsync(job, ct);
+                    status = await forge.GetStatusAsync(job.ForgeRef(), ct);
                 }
                 catch (Exception e) when (e is not OperationCanceledException)
                 {

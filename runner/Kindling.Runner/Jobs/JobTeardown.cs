@@ -45,7 +45,7 @@ public sealed partial class JobTeardown(
 
         if (job.RunnerId is { } runnerId && forges.TryGet(job.Tenant, out IForge forge))
         {
-            await forge.RemoveRunnerAsync(job, runnerId, ct);
+            await forge.RemoveRunnerAsync(job.ForgeRef(), runnerId, ct);
         }
     }
 

@@ -75,10 +75,12 @@ public sealed partial class VmmLauncher : IVmLauncher
             throw new VmLaunchException($"cannot start kindling-vmm: {e.Message}; build it (dotnet build vmm/Kindling.Vmm.Cli) or set Kindling:Launcher:VmmPath", e);
         }
 
+#pragma warning disable CA2000 // disposed in the catch below on failure; on success the caller owns it
         var handle = new ProcessVmHandle(process);
-        onSpawned(handle.Pid);
+#pragma warning restore CA2000
         try
         {
+            onSpawned(handle.Pid); // inside: a callback that throws must not leave the VMM running
             await WaitForSocketAsync(socket, ws.VmmOutputPath, handle, ct);
             using var api = new VmmApiClient(socket);
             await ConfigureAsync(api, apiConfig, ct);

@@ -1,5 +1,5 @@
 using System.Text;
-using Kindling.Runner.Forges;
+using Kindling.Runner.Jobs;
 
 namespace Kindling.Runner.Replay;
 

@@ -1,4 +1,4 @@
-using Kindling.Runner.Forges;
+using Kindling.Runner.Jobs;
 
 namespace Kindling.Runner.Replay;
 

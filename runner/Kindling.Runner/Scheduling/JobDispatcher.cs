@@ -19,6 +19,8 @@ namespace Kindling.Runner.Scheduling;
 /// re-queued because its forge was unavailable while it was prepared waits out a backoff of its own.
 /// </para>
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification =
+    "_wake is a SemaphoreSlim whose AvailableWaitHandle is never used: it holds no handle, and a Wake() after shutdown must not throw")]
 public sealed partial class JobDispatcher
 {
     /// <summary>The longest a failing forge goes unpolled.</summary>
@@ -76,7 +78,7 @@ public sealed partial class JobDispatcher
                 await _reaper.ReapPeriodicAsync(new HashSet<long>(_active.Keys), stopping, UnavailableTenants());
             }
 
-            _metrics.UpdateStateCounts(_store.CountByState());
+            _metrics.UpdateStateCounts(_store.CountByState().ToDictionary(kv => JobLifecycle.Name(kv.Key), kv => kv.Value, StringComparer.Ordinal));
             try
             {
                 using var interval = new CancellationTokenSource(_options.Value.PollInterval, _time);
@@ -182,6 +184,10 @@ public sealed partial class JobDispatcher
         }
     }
 
+    /// <summary>Polls the forge of one tenant (a re-run was submitted to it); 0 when the tenant has none.</summary>
+    public Task<int> PollTenantAsync(string tenant, CancellationToken ct) =>
+        _forges.TryGet(tenant, out IForge forge) ? PollForgeAsync(forge, ct) : Task.FromResult(0);
+
     /// <summary>Polls one forge and records its new jobs (the admin page's re-run submits to one local forge).</summary>
     public async Task<int> PollForgeAsync(IForge forge, CancellationToken ct)
     {
@@ -196,12 +202,12 @@ public sealed partial class JobDispatcher
             (JobRecord job, bool isNew) = _store.Enqueue(new NewJob
             {
                 Tenant = forge.Tenant, Forge = forge.Kind, ForgeJobId = fj.ForgeJobId, Repository = fj.Repository,
-                Name = fj.Name, Labels = fj.Labels, SpecJson = fj.Spec?.ToJson(), Vcpus = pool.Vcpus, MemoryMib = pool.MemoryMib,
+                Name = fj.Name, Labels = fj.Labels, SpecJson = fj.SpecJson, Vcpus = pool.Vcpus, MemoryMib = pool.MemoryMib,
             });
             if (isNew)
             {
                 created++;
-                _metrics.Transition(JobState.Queued);
+                _metrics.Transition(JobLifecycle.Name(JobState.Queued));
                 JobSeen?.Invoke(job.Id);
             }
         }
@@ -266,7 +272,7 @@ public sealed partial class JobDispatcher
                 continue; // someone else admitted or cancelled it
             }
 
-            _metrics.Transition(JobState.Preparing);
+            _metrics.Transition(JobLifecycle.Name(JobState.Preparing));
             _metrics.QueueWait(now - byId[d.JobId].CreatedAt, d.Tenant);
             admitted.Add(d.JobId);
         }
@@ -313,7 +319,7 @@ public sealed partial class JobDispatcher
     public Task<JobState> RunNowAsync(long jobId, CancellationToken stopping)
     {
         _store.Transition(jobId, JobState.Queued, JobState.Preparing, "admitted (run now)");
-        _metrics.Transition(JobState.Preparing);
+        _metrics.Transition(JobLifecycle.Name(JobState.Preparing));
         Task<JobState> run = _active[jobId] = Task.Run(async () =>
         {
             try

@@ -1,5 +1,4 @@
 using System.Diagnostics.Metrics;
-using Kindling.Runner.Jobs;
 
 namespace Kindling.Runner.Telemetry;
 
@@ -13,7 +12,7 @@ public sealed class KindlingMetrics : IDisposable
     private readonly Histogram<double> _queueWait;
     private readonly Histogram<double> _bootTime;
     private readonly Histogram<double> _spawnLatency;
-    private IReadOnlyDictionary<JobState, int> _byState = new Dictionary<JobState, int>();
+    private IReadOnlyDictionary<string, int> _byState = new Dictionary<string, int>();
 
     public KindlingMetrics(IMeterFactory? factory = null)
     {
@@ -23,12 +22,13 @@ public sealed class KindlingMetrics : IDisposable
         _bootTime = _meter.CreateHistogram<double>("kindling.vm.boot_time", "s", "Time from VMM spawn to the guest's job-start");
         _spawnLatency = _meter.CreateHistogram<double>("kindling.vm.spawn_latency", "s", "Time from admission to VMM process spawned");
         _meter.CreateObservableGauge("kindling.jobs.by_state", () =>
-            _byState.Select(kv => new Measurement<int>(kv.Value, new KeyValuePair<string, object?>("state", JobLifecycle.Name(kv.Key)))),
+            _byState.Select(kv => new Measurement<int>(kv.Value, new KeyValuePair<string, object?>("state", kv.Key))),
             "{job}", "Jobs in each state");
     }
 
-    public void Transition(JobState to) =>
-        _transitions.Add(1, new KeyValuePair<string, object?>("state", JobLifecycle.Name(to)));
+    /// <summary>A job entered the state named <paramref name="state"/> (<c>Jobs.JobLifecycle.Name</c>).</summary>
+    public void Transition(string state) =>
+        _transitions.Add(1, new KeyValuePair<string, object?>("state", state));
 
     public void QueueWait(TimeSpan t, string tenant) => _queueWait.Record(t.TotalSeconds, new KeyValuePair<string, object?>("tenant", tenant));
 
@@ -36,7 +36,8 @@ public sealed class KindlingMetrics : IDisposable
 
     public void SpawnLatency(TimeSpan t) => _spawnLatency.Record(t.TotalSeconds);
 
-    public void UpdateStateCounts(IReadOnlyDictionary<JobState, int> counts) => _byState = counts;
+    /// <summary>How many jobs are in each state, by state name.</summary>
+    public void UpdateStateCounts(IReadOnlyDictionary<string, int> counts) => _byState = counts;
 
     public void Dispose() => _meter.Dispose();
 }

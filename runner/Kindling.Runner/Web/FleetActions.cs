@@ -1,6 +1,4 @@
 using System.Globalization;
-using Kindling.Runner.Forges;
-using Kindling.Runner.Forges.Local;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Scheduling;
 using Microsoft.Extensions.Hosting;
@@ -13,46 +11,20 @@ namespace Kindling.Runner.Web;
 /// leftovers. Each action says what it did in one sentence and is logged with who asked.
 /// </summary>
 public sealed partial class FleetActions(
-    JobStore store, JobCancellations cancellations, JobRunner runner, JobDispatcher dispatcher, JobReaper reaper, ForgeRegistry forges,
-    HostDrain drain, IHostApplicationLifetime lifetime, ILogger<FleetActions> log)
+    JobStore store, JobActions jobs, JobDispatcher dispatcher, JobReaper reaper, HostDrain drain, IHostApplicationLifetime lifetime, ILogger<FleetActions> log)
 {
     public async Task<AdminActionResult> CancelAsync(long id, string by)
     {
         LogJobAction(log, "cancel", id, by);
-        if (store.Get(id) is not { } job)
+        Cancellation c = await jobs.CancelAsync(id, $"cancelled by {by} on the admin page");
+        return c.Outcome switch
         {
-            return new AdminActionResult(false, $"there is no job {Job(id)}", NotFound: true);
-        }
-
-        string reason = $"cancelled by {by} on the admin page";
-        if (job.State == JobState.Queued)
-        {
-            try
-            {
-                store.Transition(id, JobState.Queued, JobState.Cancelled, reason);
-                if (forges.TryGet(job.Tenant, out IForge forge) && forge is LocalForge local)
-                {
-                    local.Cancel(job.ForgeJobId);
-                }
-
-                await runner.FinishAsync(id, JobState.Cancelled, reason, null);
-                return new AdminActionResult(true, $"job {Job(id)} was queued and is now cancelled", id);
-            }
-            catch (IllegalTransitionException)
-            {
-                // admitted in the meantime: cancel it where it runs
-            }
-        }
-
-        if (cancellations.TryCancel(id, reason))
-        {
-            return new AdminActionResult(true, $"job {Job(id)} is being cancelled: its VM is stopped", id);
-        }
-
-        job = store.Get(id)!;
-        return JobLifecycle.IsFinished(job.State) || JobLifecycle.IsTerminal(job.State)
-            ? new AdminActionResult(false, $"job {Job(id)} has already finished", id)
-            : new AdminActionResult(false, $"job {Job(id)} is {JobLifecycle.Name(job.State)} but not run by this process; cancel it on its forge", id);
+            CancelOutcome.NotFound => new AdminActionResult(false, $"there is no job {Job(id)}", NotFound: true),
+            CancelOutcome.CancelledWhileQueued => new AdminActionResult(true, $"job {Job(id)} was queued and is now cancelled", id),
+            CancelOutcome.Stopping => new AdminActionResult(true, $"job {Job(id)} is being cancelled: its VM is stopped", id),
+            CancelOutcome.AlreadyFinished => new AdminActionResult(false, $"job {Job(id)} has already finished", id),
+            _ => new AdminActionResult(false, $"job {Job(id)} is {JobLifecycle.Name(c.State)} but not run by this process; cancel it on its forge", id),
+        };
     }
 
     public AdminActionResult Drain(string by)
@@ -80,28 +52,24 @@ public sealed partial class FleetActions(
     public async Task<AdminActionResult> RerunAsync(long id, string by, CancellationToken ct)
     {
         LogJobAction(log, "re-run", id, by);
-        if (store.GetWithResult(id) is not { } j)
+        Resubmission r = jobs.Resubmit(id);
+        switch (r.Outcome)
         {
-            return new AdminActionResult(false, $"there is no job {Job(id)}", NotFound: true);
+            case ResubmitOutcome.NotFound:
+                return new AdminActionResult(false, $"there is no job {Job(id)}", NotFound: true);
+            case ResubmitOutcome.NotRerunnable:
+                return new AdminActionResult(false, r.Job!.Job.SpecJson is null
+                    ? $"job {Job(id)} runs the forge's own runner: re-run it on the forge"
+                    : $"job {Job(id)} is {JobLifecycle.Name(r.Job.Result)}; only failed, cancelled or timed-out jobs are re-run", id);
+            case ResubmitOutcome.NoLocalForge:
+                return new AdminActionResult(false, $"tenant {r.Job!.Job.Tenant} has no local forge to submit the re-run to", id);
         }
 
-        if (!FleetQueries.Rerunnable(j))
+        JobRecord old = r.Job!.Job;
+        await dispatcher.PollTenantAsync(old.Tenant, ct);
+        if (store.FindByForgeJob(r.ForgeKind!, r.ForgeJobId!) is not { } rerun)
         {
-            return new AdminActionResult(false, j.Job.SpecJson is null
-                ? $"job {Job(id)} runs the forge's own runner: re-run it on the forge"
-                : $"job {Job(id)} is {JobLifecycle.Name(j.Result)}; only failed, cancelled or timed-out jobs are re-run", id);
-        }
-
-        if (!forges.TryGet(j.Job.Tenant, out IForge forge) || forge is not LocalForge local)
-        {
-            return new AdminActionResult(false, $"tenant {j.Job.Tenant} has no local forge to submit the re-run to", id);
-        }
-
-        string forgeJobId = local.Submit(JobSpec.FromJson(j.Job.SpecJson!), j.Job.Labels, j.Job.Repository);
-        await dispatcher.PollForgeAsync(local, ct);
-        if (store.FindByForgeJob(local.Kind, forgeJobId) is not { } rerun)
-        {
-            return new AdminActionResult(false, $"the re-run of job {Job(id)} was submitted but no pool serves its labels ({string.Join(", ", j.Job.Labels)})", id);
+            return new AdminActionResult(false, $"the re-run of job {Job(id)} was submitted but no pool serves its labels ({string.Join(", ", old.Labels)})", id);
         }
 
         dispatcher.AdmitAndStart(lifetime.ApplicationStopping);

@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Kindling.Runner.Cli;
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Forges;
 using Kindling.Runner.Jobs;
@@ -93,7 +92,7 @@ public sealed class FleetQueries(
         {
         }
 
-        return [.. VmCommands.List().OrderBy(v => v.VmId, StringComparer.Ordinal).Select(v =>
+        return [.. RunningVms.List().OrderBy(v => v.VmId, StringComparer.Ordinal).Select(v =>
         {
             JobRecord? job = byPid.GetValueOrDefault(v.Pid) is { } j && j.VmId == v.VmId ? j : null;
             return new VmView(v.VmId, v.Pid, Math.Max(0, v.Uptime.TotalSeconds), job?.Id, job?.Tenant, job?.Vcpus, job?.MemoryMib, ResidentKib(v.Pid))
@@ -110,8 +109,7 @@ public sealed class FleetQueries(
         job.State == JobState.Queued || (JobLifecycle.IsActive(job.State) && cancellations.IsRegistered(job.Id));
 
     /// <summary>A job that ended badly and whose steps we have (a GitHub job is re-run on GitHub).</summary>
-    public static bool Rerunnable(JobWithResult j) =>
-        j.Result is JobState.Failed or JobState.Cancelled or JobState.TimedOut && j.Job.SpecJson is not null;
+    public static bool Rerunnable(JobWithResult j) => JobActions.Rerunnable(j);
 
     private HostView Host(IReadOnlyList<JobRecord> live)
     {

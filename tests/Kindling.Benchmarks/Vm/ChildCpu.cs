@@ -20,6 +20,7 @@ internal static partial class ChildCpu
 
     /// <summary>struct rusage (x86-64): two timevals, then 14 longs.</summary>
     [StructLayout(LayoutKind.Sequential)]
+    // SAFETY: unsafe only for the fixed tail of struct rusage (x86-64 layout); getrusage writes exactly sizeof(Rusage) into a local.
     private unsafe struct Rusage
     {
         public Timeval Utime;

@@ -4,6 +4,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Kindling.Runner.Configuration;
+using Kindling.Runner.Forges;
 using Kindling.Runner.Forges.GitHub;
 using Kindling.Runner.Jobs;
 using Kindling.Testing;
@@ -185,12 +186,8 @@ public sealed class FakeGitHubOpenApiTests
         {
             var forge = new GitHubForge(new TenantOptions { Name = "acme", Forge = new TenantForgeOptions { Repositories = ["acme/app"], Organization = org } },
                 client, Microsoft.Extensions.Logging.Abstractions.NullLogger<GitHubForge>.Instance);
-            await forge.RegisterRunnerAsync(new JobRecord
-            {
-                Id = 1, Tenant = "acme", Forge = "github", ForgeJobId = job.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                Repository = "acme/app", Name = "build", Labels = job.Labels, State = JobState.Preparing, Attempt = 1,
-                CreatedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch,
-            }, $"kindling-1-{org ?? "repo"}", ["self-hosted", "kindling"], ct);
+            await forge.RegisterRunnerAsync(
+                new ForgeJobRef(job.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), "acme/app", JobId: 1), $"kindling-1-{org ?? "repo"}", ["self-hosted", "kindling"], ct);
         }
 
         List<FakeForgeRequest> sent = [.. fake.Requests.Where(r => r.Path.EndsWith("/generate-jitconfig", StringComparison.Ordinal))];

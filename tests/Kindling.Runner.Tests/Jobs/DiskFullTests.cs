@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Kindling.Runner.Forges;
 using Kindling.Runner.Forges.Local;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Launch;
@@ -37,7 +38,7 @@ public sealed class DiskFullTests
             Assert.Equal(JobState.Cleaned, failed.State);
             JobTransition why = Assert.Single(h.Store.Transitions(failed.Id), t => t.To == JobState.Failed);
             Assert.Contains("disk full while building the overlay", why.Reason);
-            Assert.Equal(JobState.Failed, forge.ResultOf(full));
+            Assert.Equal(ForgeJobResult.Failed, forge.ResultOf(full));
             Assert.Empty(h.Launcher.Requests); // no VM was started for it
             Assert.False(Directory.Exists(failed.WorkDir));
 

@@ -155,7 +155,7 @@ public sealed class JobRunnerWatchTests
             }
         }
 
-        public Task<ForgeJobStatus> GetStatusAsync(JobRecord job, CancellationToken ct)
+        public Task<ForgeJobStatus> GetStatusAsync(ForgeJobRef job, CancellationToken ct)
         {
             ForgeJobStatus status = Status;
             Interlocked.Increment(ref _calls);
@@ -169,11 +169,11 @@ public sealed class JobRunnerWatchTests
         }
 
         public Task<IReadOnlyList<ForgeJob>> PollQueuedAsync(CancellationToken ct) => _inner.PollQueuedAsync(ct);
-        public Task<RunnerRegistration?> RegisterRunnerAsync(JobRecord job, string runnerName, IReadOnlyList<string> labels, CancellationToken ct) =>
+        public Task<RunnerRegistration?> RegisterRunnerAsync(ForgeJobRef job, string runnerName, IReadOnlyList<string> labels, CancellationToken ct) =>
             _inner.RegisterRunnerAsync(job, runnerName, labels, ct);
-        public Task RemoveRunnerAsync(JobRecord job, long runnerId, CancellationToken ct) => _inner.RemoveRunnerAsync(job, runnerId, ct);
+        public Task RemoveRunnerAsync(ForgeJobRef job, long runnerId, CancellationToken ct) => _inner.RemoveRunnerAsync(job, runnerId, ct);
         public Task<IReadOnlyList<ForgeRunner>> ListRunnersAsync(CancellationToken ct) => _inner.ListRunnersAsync(ct);
         public Task RemoveRunnerAsync(long runnerId, CancellationToken ct) => _inner.RemoveRunnerAsync(runnerId, ct);
-        public Task ReportResultAsync(JobRecord job, JobState result, CancellationToken ct) => _inner.ReportResultAsync(job, result, ct);
+        public Task ReportResultAsync(ForgeJobRef job, ForgeJobResult result, CancellationToken ct) => _inner.ReportResultAsync(job, result, ct);
     }
 }

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
 using Kindling.Images.Tests.Guest;
-using Kindling.Runner.Forges;
+using Kindling.Runner.Jobs;
 using Kindling.Runner.Launch;
 using Kindling.Testing;
 using GuestRunResult = Kindling.Images.Tests.Guest.GuestRunResult;

@@ -1,5 +1,5 @@
 using System.Text;
-using Kindling.Runner.Forges;
+using Kindling.Runner.Jobs;
 using Kindling.Runner.Launch;
 using Kindling.Runner.Logs;
 

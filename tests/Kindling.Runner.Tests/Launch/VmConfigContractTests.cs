@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Kindling.Images;
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Interop;
+using Kindling.Runner.Jobs;
 using Kindling.Runner.Launch;
 using Kindling.Runner.Logs;
 using Kindling.Testing;
@@ -168,10 +169,10 @@ public sealed class VmConfigContractTests : IDisposable
         GuestNetwork? net = network ? GuestNetwork.For(jobId) : null;
         Libc.MakeFifo(ws.SerialFifoPath);
         SerialFifoStream serial = SerialFifoStream.Open(ws.SerialFifoPath);
-        var spec = new Kindling.Runner.Forges.JobSpec
+        var spec = new JobSpec
         {
             Name = "contract", Env = new Dictionary<string, string> { ["A"] = "b" },
-            Steps = [new Kindling.Runner.Forges.StepSpec { Name = "Build", Run = "make 2>&1 && echo '<done>'" }],
+            Steps = [new StepSpec { Name = "Build", Run = "make 2>&1 && echo '<done>'" }],
         };
         var request = new VmLaunchRequest(JobWorkspace.VmId(jobId), ws,
             VmConfigBuilder.Build(guest, overlay, vcpus, memoryMib, ws, net),

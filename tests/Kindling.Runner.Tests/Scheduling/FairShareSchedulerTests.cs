@@ -1,4 +1,5 @@
 using Kindling.Runner.Configuration;
+using Kindling.Runner.Jobs;
 using Kindling.Runner.Scheduling;
 
 namespace Kindling.Runner.Tests.Scheduling;

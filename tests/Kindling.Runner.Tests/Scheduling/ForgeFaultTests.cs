@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Kindling.Runner.Forges;
 using Kindling.Runner.Forges.Local;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Scheduling;
@@ -130,7 +131,7 @@ public sealed class ForgeFaultTests
         await using RunnerHarness.LoopRun loop = h.StartLoop(Ct);
 
         await WaitAsync(() => h.Store.FindByForgeJob("local", fid) is { State: JobState.Cleaned } j ? j : null);
-        Assert.Equal(JobState.Succeeded, quick.ResultOf(fid));
+        Assert.Equal(ForgeJobResult.Succeeded, quick.ResultOf(fid));
         // The quick job ran from start to cleaned while the slow forge's first poll was still unanswered.
         Assert.DoesNotContain(fake.Requests, r => r.Path.EndsWith("/actions/runs", StringComparison.Ordinal));
         Assert.DoesNotContain(h.Store.List(), j => j.Tenant == "acme");

@@ -23,7 +23,7 @@ public sealed class JobDispatcherTests
         Assert.Equal(
             [null, JobState.Queued, JobState.Preparing, JobState.Booting, JobState.Running, JobState.Succeeded],
             h.Store.Transitions(job.Id).Select(t => t.From));
-        Assert.Equal(JobState.Succeeded, forge.ResultOf(fid));
+        Assert.Equal(ForgeJobResult.Succeeded, forge.ResultOf(fid));
         Assert.Equal(["Say", "Leak"], h.Store.Steps(job.Id).Select(s => s.Name));
         Assert.All(h.Store.Steps(job.Id), s => Assert.Equal(0, s.ExitCode));
 
@@ -97,7 +97,7 @@ public sealed class JobDispatcherTests
         Assert.Equal(JobState.Cancelled, h.Store.Transitions(job.Id)[^2].To);
         Assert.Equal(JobState.Cleaned, h.Store.Get(job.Id)!.State);
         Assert.False(ProcessInspector.CommandLineContains(vm, job.VmId!), "the cancelled job's VM is still running");
-        Assert.Equal(JobState.Cancelled, forge.ResultOf(fid));
+        Assert.Equal(ForgeJobResult.Cancelled, forge.ResultOf(fid));
     }
 
     [Fact]
@@ -172,7 +172,7 @@ public sealed class JobDispatcherTests
 
         Assert.Equal(JobState.Cleaned, h.Store.Get(job.Id)!.State);
         Assert.Contains(h.Store.Transitions(job.Id), t => t.To == JobState.Failed && t.Reason.Contains("the VM exited with code 137 while running", StringComparison.Ordinal));
-        Assert.Equal(JobState.Failed, forge.ResultOf(fid));
+        Assert.Equal(ForgeJobResult.Failed, forge.ResultOf(fid));
         Assert.False(ProcessInspector.CommandLineContains(h.Launcher.Pids.Single(), job.VmId!));
     }
 

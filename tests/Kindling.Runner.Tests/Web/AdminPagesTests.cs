@@ -1,4 +1,5 @@
 using System.Net;
+using Kindling.Runner.Jobs;
 using Kindling.Runner.Web;
 
 namespace Kindling.Runner.Tests.Web;

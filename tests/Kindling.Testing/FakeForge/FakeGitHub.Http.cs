@@ -16,7 +16,11 @@ public sealed partial class FakeGitHub
         if (ctx.Request.ContentLength > 0 || ctx.Request.Headers.TransferEncoding.Count > 0)
         {
             ctx.Request.EnableBuffering();
-            body = await new StreamReader(ctx.Request.Body, Encoding.UTF8, leaveOpen: true).ReadToEndAsync(ctx.RequestAborted);
+            using (var reader = new StreamReader(ctx.Request.Body, Encoding.UTF8, leaveOpen: true))
+            {
+                body = await reader.ReadToEndAsync(ctx.RequestAborted);
+            }
+
             ctx.Request.Body.Position = 0;
         }
 

@@ -7,6 +7,9 @@ using Kindling.Vmm.Logging;
 using Kindling.Vmm.Mmds;
 using Microsoft.Extensions.Logging;
 
+// CA1848: these tests drive the logger plumbing itself with ad-hoc messages; [LoggerMessage] is for product code.
+#pragma warning disable CA1848
+
 namespace Kindling.Vmm.Tests.Cli;
 
 /// <summary>

@@ -4,6 +4,7 @@ using Kindling.Vmm.Kvm.Abi;
 namespace Kindling.Vmm.Tests.Kvm;
 
 /// <summary>Decoding of a kvm_run page built by hand the way the kernel fills it.</summary>
+// SAFETY: pointer tests over memory the test allocates and keeps alive for the whole test (stack locals, pinned arrays, the mapping under test).
 public sealed unsafe class VcpuExitDecodeTests
 {
     [Fact]

@@ -184,8 +184,10 @@ public sealed class PipeSerialOutputTests : IDisposable
     {
         string fifo = Fifo.Create(_dir, "stalled.fifo");
         FileStream target = new(fifo, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite, bufferSize: 0);
+#pragma warning disable CA2000 // disposed below, on a task: that Dispose is what the test times
         var sink = new PipeSerialOutput(target, Path.Combine(_dir, "stalled.spill"), TimeProvider.System,
             spillAfter: TimeSpan.FromMilliseconds(5), drainStall: TimeSpan.FromMilliseconds(300));
+#pragma warning restore CA2000
         await Task.Run(() => WriteLikeUart(sink, new byte[256 * 1024]), TestContext.Current.CancellationToken);
 
         var clock = Stopwatch.StartNew();

@@ -3,6 +3,9 @@ using Kindling.Vmm.Config;
 using Kindling.Vmm.Logging;
 using Microsoft.Extensions.Logging;
 
+// CA1848: these tests drive the logger plumbing itself with ad-hoc messages; [LoggerMessage] is for product code.
+#pragma warning disable CA1848
+
 namespace Kindling.Vmm.Tests.Logging;
 
 public sealed class VmmLoggerProviderTests : IDisposable

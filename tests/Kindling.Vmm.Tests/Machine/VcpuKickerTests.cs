@@ -3,6 +3,7 @@ using Kindling.Vmm.Machine;
 
 namespace Kindling.Vmm.Tests.Machine;
 
+// SAFETY: pointer tests over memory the test allocates and keeps alive for the whole test (stack locals, pinned arrays, the mapping under test).
 public sealed unsafe class VcpuKickerTests
 {
     [Fact]

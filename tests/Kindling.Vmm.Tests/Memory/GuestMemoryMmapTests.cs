@@ -54,6 +54,7 @@ public sealed class GuestMemoryMmapTests
     }
 
     [Fact]
+    // SAFETY: pointer tests over memory the test allocates and keeps alive for the whole test (stack locals, pinned arrays, the mapping under test).
     public unsafe void HostRegions_PointAtTheSameBytesTheAccessorsUse()
     {
         using GuestMemoryMmap memory = GuestMemoryMmap.Create(Mib);

@@ -7,6 +7,7 @@ namespace Kindling.Vmm.Boot;
 /// fields a VMM fills are typed; the BIOS-era blocks are opaque byte ranges of the header's sizes.
 /// </summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
+// SAFETY: unsafe only for the fixed-size arrays of the boot protocol's layout; the size and offsets are checked in tests, and the struct reaches guest memory only through IGuestMemory's checked accessors.
 public unsafe struct BootParams
 {
     /// <summary>E820_MAX_ENTRIES_ZEROPAGE.</summary>

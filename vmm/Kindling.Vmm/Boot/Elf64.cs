@@ -4,6 +4,7 @@ namespace Kindling.Vmm.Boot;
 
 /// <summary>Elf64_Ehdr (include/uapi/linux/elf.h), 64 bytes.</summary>
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the fixed-size arrays of the boot protocol's layout; the size and offsets are checked in tests, and the struct reaches guest memory only through IGuestMemory's checked accessors.
 internal unsafe struct Elf64Ehdr
 {
     public fixed byte EIdent[Elf64.EINident];

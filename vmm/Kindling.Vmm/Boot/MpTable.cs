@@ -60,6 +60,7 @@ public static class MpTable
         Unsafe.SizeOf<MpcBus>() + Unsafe.SizeOf<MpcIoapic>() + ((IrqMax + 1) * Unsafe.SizeOf<MpcIntsrc>()) +
         (2 * Unsafe.SizeOf<MpcLintsrc>());
 
+    // SAFETY: unsafe only for sizeof of the MP table structs and their fixed-size signature arrays, indexed within their length; the table reaches guest memory through IGuestMemory's checked accessors after the range check below.
     public static unsafe void Write(IGuestMemory memory, int vcpuCount)
     {
         ArgumentNullException.ThrowIfNull(memory);

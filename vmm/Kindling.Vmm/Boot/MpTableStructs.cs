@@ -6,6 +6,7 @@ namespace Kindling.Vmm.Boot;
 
 /// <summary>struct mpf_intel: the MP floating pointer, 16 bytes.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
+// SAFETY: unsafe only for the fixed-size arrays of the boot protocol's layout; the size and offsets are checked in tests, and the struct reaches guest memory only through IGuestMemory's checked accessors.
 internal unsafe struct MpfIntel
 {
     public fixed byte Signature[4];
@@ -22,6 +23,7 @@ internal unsafe struct MpfIntel
 
 /// <summary>struct mpc_table: the configuration table header, 44 bytes.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
+// SAFETY: unsafe only for the fixed-size arrays of the boot protocol's layout; the size and offsets are checked in tests, and the struct reaches guest memory only through IGuestMemory's checked accessors.
 internal unsafe struct MpcTable
 {
     public fixed byte Signature[4];
@@ -41,6 +43,7 @@ internal unsafe struct MpcTable
 
 /// <summary>struct mpc_cpu, 20 bytes.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
+// SAFETY: unsafe only for the fixed-size arrays of the boot protocol's layout; the size and offsets are checked in tests, and the struct reaches guest memory only through IGuestMemory's checked accessors.
 internal unsafe struct MpcCpu
 {
     public byte Type;
@@ -54,6 +57,7 @@ internal unsafe struct MpcCpu
 
 /// <summary>struct mpc_bus, 8 bytes.</summary>
 [StructLayout(LayoutKind.Sequential, Pack = 1)]
+// SAFETY: unsafe only for the fixed-size arrays of the boot protocol's layout; the size and offsets are checked in tests, and the struct reaches guest memory only through IGuestMemory's checked accessors.
 internal unsafe struct MpcBus
 {
     public byte Type;

@@ -1,4 +1,3 @@
-using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -11,7 +10,7 @@ namespace Kindling.Vmm.Devices;
 /// "N more ... since T" is logged while they keep coming. A warning quiet for a whole interval is logged in full
 /// again the next time. Every device log site a guest can reach goes through one of these.
 /// </summary>
-public sealed class GuestWarnings
+public sealed partial class GuestWarnings
 {
     public static readonly TimeSpan DefaultInterval = TimeSpan.FromSeconds(60);
 
@@ -60,9 +59,10 @@ public sealed class GuestWarnings
             _timer ??= _time.CreateTimer(_ => Summarise(), null, Interval, Interval);
         }
 
-#pragma warning disable CA2254 // The template is the caller's constant message template, passed through.
+#pragma warning disable CA2254, CA1848 // The template is the caller's constant message template, passed through:
+        // a [LoggerMessage] needs its template at compile time, and this runs once per warning per interval.
         _logger.LogWarning(template, args);
-#pragma warning restore CA2254
+#pragma warning restore CA2254, CA1848
     }
 
     private void Summarise()
@@ -96,10 +96,8 @@ public sealed class GuestWarnings
         }
     }
 
-    [SuppressMessage("Performance", "CA1848", Justification = "one summary a minute at most")]
-    private static void LogSummary(ILogger logger, long count, string template, DateTimeOffset since, TimeSpan interval) =>
-        logger.LogWarning("{Count} more \"{Warning}\" since {Since:O} (guest-triggered warnings are logged once, then summarised every {Interval})",
-            count, template, since, interval);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "{Count} more \"{Warning}\" since {Since:O} (guest-triggered warnings are logged once, then summarised every {Interval})")]
+    private static partial void LogSummary(ILogger logger, long count, string warning, DateTimeOffset since, TimeSpan interval);
 
     private sealed class Window(DateTimeOffset since)
     {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using Kindling.Vmm.Devices;
 using Kindling.Vmm.Interop;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -12,7 +13,7 @@ namespace Kindling.Vmm.EventLoop;
 /// (rate-limiter replenish) fire onto it through <see cref="CreateTimer"/>. A callback that throws is logged and
 /// the loop goes on. <see cref="Dispose"/> stops the thread and waits for it.
 /// </summary>
-public sealed class EpollLoop : IDisposable
+public sealed partial class EpollLoop : IEventLoop, IDisposable
 {
     private const int MaxEvents = 64;
     private const ulong WakeToken = 0;
@@ -54,6 +55,11 @@ public sealed class EpollLoop : IDisposable
         LibcEvents.EpollCtl(_epoll, LibcEvents.EPOLL_CTL_ADD, (int)fd.DangerousGetHandle(), events, token);
         return new EventRegistration(this, token);
     }
+
+    IEventRegistration IEventLoop.Register(SafeHandle fd, uint events, Action<uint> callback) => Register(fd, events, callback);
+
+    void IEventLoop.Modify(IEventRegistration registration, uint events) =>
+        Modify(registration as EventRegistration ?? throw new ArgumentException("not a registration of this loop", nameof(registration)), events);
 
     /// <summary>Changes the events watched for a registration.</summary>
     public void Modify(EventRegistration registration, uint events)
@@ -185,7 +191,7 @@ public sealed class EpollLoop : IDisposable
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            _logger.LogError(e, "device event loop: a callback failed");
+            LogCallbackFailed(_logger, e);
         }
     }
 
@@ -197,15 +203,18 @@ public sealed class EpollLoop : IDisposable
         }
         catch (Exception e) when (e is not OutOfMemoryException)
         {
-            _logger.LogError(e, "device event loop: a callback failed");
+            LogCallbackFailed(_logger, e);
         }
     }
 
     private sealed record Registration(SafeHandle Handle, Action<uint> Callback);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "device event loop: a callback failed")]
+    private static partial void LogCallbackFailed(ILogger logger, Exception exception);
 }
 
 /// <summary>A registration on an <see cref="EpollLoop"/>; disposing removes it.</summary>
-public sealed class EventRegistration(EpollLoop loop, ulong token) : IDisposable
+public sealed class EventRegistration(EpollLoop loop, ulong token) : IEventRegistration
 {
     internal ulong Token => token;
 

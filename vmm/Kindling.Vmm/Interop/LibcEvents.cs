@@ -9,6 +9,7 @@ namespace Kindling.Vmm.Interop;
 /// ioctls and Unix sockets' non-blocking flag. Each failed call throws <see cref="Win32Exception"/> carrying errno.
 /// (Names are distinct from Interop/Libc.cs, which another part of the monitor owns.)
 /// </summary>
+// SAFETY: P/Invokes that take raw pointers; every caller passes memory it owns and keeps alive for the call (pinned, stackalloc'ed, or a mapping it holds), sized to the length it passes.
 internal static unsafe partial class LibcEvents
 {
     private const string LibC = "libc";

@@ -6,6 +6,7 @@ namespace Kindling.Vmm.Interop;
 /// Signals used to kick vCPU threads out of KVM_RUN: sigaction(2) to install a no-op handler, pthread_kill(3) to
 /// deliver it to one thread. Layouts are glibc's x86_64 userspace ABI.
 /// </summary>
+// SAFETY: P/Invokes that take raw pointers; every caller passes memory it owns and keeps alive for the call (pinned, stackalloc'ed, or a mapping it holds), sized to the length it passes.
 internal static unsafe partial class LibcSignals
 {
     /// <summary>glibc's userspace sigset_t: 1024 bits.</summary>

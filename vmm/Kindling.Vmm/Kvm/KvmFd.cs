@@ -16,6 +16,7 @@ public abstract class KvmFd : SafeHandle
     protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
 
     /// <summary>Issues an ioctl with a structure argument; throws <see cref="KvmException"/> with errno on failure.</summary>
+    // SAFETY: callers pass the address of a local or pinned value of the struct the request code was computed from (its sizeof), alive for the call; the kernel reads or writes at most that size.
     private protected unsafe int Ioctl(nuint request, void* argument, string what)
     {
         int result = LibcKvm.Ioctl(this, request, argument);

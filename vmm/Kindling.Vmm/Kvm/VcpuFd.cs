@@ -8,6 +8,7 @@ namespace Kindling.Vmm.Kvm;
 /// One virtual CPU: register state, CPUID/MSRs/LAPIC set-up, and KVM_RUN with its mmap'ed kvm_run page.
 /// Not thread-safe except <see cref="RequestImmediateExit"/>, which any thread may call.
 /// </summary>
+// SAFETY: _run points at this vCPU's kvm_run mapping (at least sizeof(KvmRun) bytes, checked in Create) until Dispose unmaps it; only the owning vCPU thread dereferences it, except RequestImmediateExit's one-byte store.
 public sealed unsafe class VcpuFd : KvmFd
 {
     private KvmRun* _run;

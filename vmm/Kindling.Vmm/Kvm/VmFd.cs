@@ -14,6 +14,7 @@ public sealed class VmFd : KvmFd
     public void CreateIrqChip() => Ioctl(KvmIoctlCodes.KVM_CREATE_IRQCHIP, 0, "KVM_CREATE_IRQCHIP");
 
     /// <summary>KVM_CREATE_PIT2 with the dummy PC speaker port, as Firecracker does.</summary>
+    // SAFETY: passes the address of a stack local of the ioctl's struct, alive for the call (see KvmFd.Ioctl).
     public unsafe void CreatePit2()
     {
         KvmPitConfig config = default;
@@ -26,10 +27,12 @@ public sealed class VmFd : KvmFd
         Ioctl(KvmIoctlCodes.KVM_SET_TSS_ADDR, (nuint)address, $"KVM_SET_TSS_ADDR(0x{address:x})");
 
     /// <summary>KVM_SET_IDENTITY_MAP_ADDR: one page for the real-mode identity map of Intel VMX.</summary>
+    // SAFETY: passes the address of a stack local of the ioctl's struct, alive for the call (see KvmFd.Ioctl).
     public unsafe void SetIdentityMapAddress(ulong address) =>
         Ioctl(KvmIoctlCodes.KVM_SET_IDENTITY_MAP_ADDR, &address, $"KVM_SET_IDENTITY_MAP_ADDR(0x{address:x})");
 
     /// <summary>KVM_SET_USER_MEMORY_REGION: backs [guestAddress, +size) with host memory at <paramref name="hostAddress"/>.</summary>
+    // SAFETY: passes the address of a stack local of the ioctl's struct, alive for the call (see KvmFd.Ioctl).
     public unsafe void SetUserMemoryRegion(uint slot, ulong guestAddress, ulong size, nint hostAddress, uint flags = 0)
     {
         var region = new KvmUserspaceMemoryRegion
@@ -45,6 +48,7 @@ public sealed class VmFd : KvmFd
     }
 
     /// <summary>KVM_IRQFD: a write to <paramref name="eventFd"/> raises (and lowers) GSI <paramref name="gsi"/>.</summary>
+    // SAFETY: passes the address of a stack local of the ioctl's struct, alive for the call (see KvmFd.Ioctl).
     public unsafe void RegisterIrqFd(SafeHandle eventFd, uint gsi)
     {
         bool added = false;
@@ -67,6 +71,7 @@ public sealed class VmFd : KvmFd
     /// KVM_IOEVENTFD: a guest write to [address, +length) (port I/O when <paramref name="isPio"/>) signals
     /// <paramref name="eventFd"/> without exiting to the VMM; with <paramref name="datamatch"/> only that value does.
     /// </summary>
+    // SAFETY: passes the address of a stack local of the ioctl's struct, alive for the call (see KvmFd.Ioctl).
     public unsafe void RegisterIoEventFd(SafeHandle eventFd, ulong address, uint length, ulong? datamatch, bool isPio)
     {
         bool added = false;
@@ -93,6 +98,7 @@ public sealed class VmFd : KvmFd
     }
 
     /// <summary>KVM_IRQ_LINE: sets the level of GSI <paramref name="irq"/> on the in-kernel PIC/IOAPIC.</summary>
+    // SAFETY: passes the address of a stack local of the ioctl's struct, alive for the call (see KvmFd.Ioctl).
     public unsafe void SetIrqLine(uint irq, bool level)
     {
         var irqLevel = new KvmIrqLevel { Irq = irq, Level = level ? 1u : 0u };
@@ -100,6 +106,7 @@ public sealed class VmFd : KvmFd
     }
 
     /// <summary>KVM_ENABLE_CAP on the VM with the first argument set.</summary>
+    // SAFETY: passes the address of a stack local of the ioctl's struct, alive for the call (see KvmFd.Ioctl).
     public unsafe void EnableCapability(KvmCapability capability, ulong argument0)
     {
         KvmEnableCap cap = default;

@@ -9,7 +9,7 @@ namespace Kindling.Vmm.Machine;
 /// immutable snapshot that registration replaces). Accesses that hit no device are logged at debug and ignored;
 /// such reads return all-ones, as an undriven ISA/PCI bus does.
 /// </summary>
-public sealed class DeviceBus
+public sealed partial class DeviceBus
 {
     private readonly object _registrationGate = new();
     private readonly ILogger _logger;
@@ -112,11 +112,11 @@ public sealed class DeviceBus
     private void Unhandled(string access, ulong address, int length)
     {
         Interlocked.Increment(ref _unhandled);
-        if (_logger.IsEnabled(LogLevel.Debug))
-        {
-            _logger.LogDebug("{Bus} bus: unhandled {Access} of {Length} bytes at 0x{Address:x}", Name, access, length, address);
-        }
+        LogUnhandled(_logger, Name, access, length, address);
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Bus} bus: unhandled {Access} of {Length} bytes at 0x{Address:x}")]
+    private static partial void LogUnhandled(ILogger logger, string bus, string access, int length, ulong address);
 }
 
 /// <summary>One device's range on a <see cref="DeviceBus"/>.</summary>

@@ -14,7 +14,7 @@ namespace Kindling.Vmm.Machine;
 /// notifications served by one device event loop. Devices are announced to the guest on the kernel command line
 /// (<c>virtio_mmio.device=4K@ADDR:GSI</c>), in config order: drives, then network interfaces, vsock, entropy.
 /// </summary>
-public sealed class MicroVm : IDisposable
+public sealed partial class MicroVm : IDisposable
 {
     /// <summary>Size of one virtio-mmio slot.</summary>
     public const ulong VirtioMmioSlotSize = 0x1000;
@@ -126,10 +126,7 @@ public sealed class MicroVm : IDisposable
 
         Machine.AddMmioDevice(slot, VirtioMmioSlotSize, transport);
         Machine.CommandLine.Append($"virtio_mmio.device=4K@0x{slot.Value:x}:{gsi}");
-        if (_logger.IsEnabled(LogLevel.Information))
-        {
-            _logger.LogInformation("{What}: virtio-mmio at 0x{Address:x}, GSI {Gsi}", what, slot.Value, gsi);
-        }
+        LogDeviceSlot(_logger, what, slot.Value, gsi);
     }
 
     public void Dispose()
@@ -142,4 +139,7 @@ public sealed class MicroVm : IDisposable
             _owned[i].Dispose();
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "{What}: virtio-mmio at 0x{Address:x}, GSI {Gsi}")]
+    private static partial void LogDeviceSlot(ILogger logger, string what, ulong address, uint gsi);
 }

@@ -19,6 +19,7 @@ namespace Kindling.Vmm.Machine;
 /// process when a reverse P/Invoke starts on a thread that is already in managed code. The signal is SIGRTMIN+<see cref="SignalOffset"/>: .NET's runtime
 /// already uses SIGRTMIN itself (thread activation injection for GC suspension), so Kindling stays clear of it.
 /// </summary>
+// SAFETY: the only pointer is the handler page this class mmaps once and never unmaps; it writes one byte inside it before making it executable.
 public static unsafe class VcpuKicker
 {
     /// <summary>Offset from SIGRTMIN of the kick signal.</summary>

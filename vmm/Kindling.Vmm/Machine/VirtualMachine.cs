@@ -17,7 +17,7 @@ namespace Kindling.Vmm.Machine;
 /// <see cref="CommandLine"/>) → <see cref="Start"/> (loads the kernel, builds boot_params, configures and starts the
 /// vCPUs) → <see cref="Completion"/> when the guest resets, faults or <see cref="Stop"/> is called → Dispose.</para>
 /// </summary>
-public sealed class VirtualMachine : IDisposable
+public sealed partial class VirtualMachine : IDisposable
 {
     /// <summary>COM1.</summary>
     public const ushort SerialPort = 0x3f8;
@@ -199,11 +199,7 @@ public sealed class VirtualMachine : IDisposable
         LongModeState longMode = LongMode.Setup(_memory);
         CpuidEntry[] supported = [.. _kvm.GetSupportedCpuid().Select(VcpuSetup.FromKvm)];
 
-        if (_logger.IsEnabled(LogLevel.Information))
-        {
-            _logger.LogInformation("booting {Format} kernel {Path}: entry {Entry}, {Vcpus} vCPU(s), {Mib} MiB, cmdline \"{Cmdline}\"",
-                kernel.Format, _options.KernelImagePath, kernel.EntryPoint, count, _options.MemSizeMib, CommandLine.ToString());
-        }
+        LogBooting(_logger, kernel.Format, _options.KernelImagePath, kernel.EntryPoint, count, _options.MemSizeMib, CommandLine);
 
         var vcpus = new List<VcpuFd>(count);
         try
@@ -291,9 +287,9 @@ public sealed class VirtualMachine : IDisposable
     {
         reason ??= new VmExit(VmExitReason.Stopped);
         // Logged at Information even for errors: the owner reports the exit (kindling-vmm prints exactly one line).
-        if (Interlocked.CompareExchange(ref _exit, reason, null) is null && _logger.IsEnabled(LogLevel.Information))
+        if (Interlocked.CompareExchange(ref _exit, reason, null) is null)
         {
-            _logger.LogInformation("stopping the VM: {Reason}", reason.ToString());
+            LogStopping(_logger, reason);
         }
 
         _stopping = true;
@@ -454,4 +450,10 @@ public sealed class VirtualMachine : IDisposable
         Stop(new VmExit(VmExitReason.Error, $"{VcpuExitDiagnostics.Describe(vcpu, exit, _memory)} ({outcome.Failure})"));
         return false;
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "booting {Format} kernel {Path}: entry {Entry}, {Vcpus} vCPU(s), {Mib} MiB, cmdline \"{Cmdline}\"")]
+    private static partial void LogBooting(ILogger logger, KernelFormat format, string path, GuestAddress entry, int vcpus, int mib, KernelCommandLine cmdline);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "stopping the VM: {Reason}")]
+    private static partial void LogStopping(ILogger logger, VmExit reason);
 }

@@ -8,6 +8,7 @@ namespace Kindling.Vmm.Memory;
 /// them). Each region is one mapping; <see cref="HostRegions"/> gives them to KVM. Dispose unmaps: only after every
 /// vCPU has stopped and no device holds a span.
 /// </summary>
+// SAFETY: each host pointer comes from an mmap of its region's full size and stays valid until Dispose; a span is formed only after GuestMemoryBase has checked the range lies inside that region.
 public sealed unsafe class GuestMemoryMmap : GuestMemoryBase, IDisposable
 {
     private readonly GuestRegion[] _regions;

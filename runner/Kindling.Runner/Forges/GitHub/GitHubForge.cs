@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Globalization;
 using Kindling.Runner.Configuration;
-using Kindling.Runner.Jobs;
 using Microsoft.Extensions.Logging;
 
 namespace Kindling.Runner.Forges.GitHub;
@@ -96,7 +95,7 @@ public sealed partial class GitHubForge(TenantOptions tenant, GitHubClient clien
         return new DateTimeOffset(start.Year, start.Month, start.Day, start.Hour, 0, 0, TimeSpan.Zero);
     }
 
-    public async Task<ForgeJobStatus> GetStatusAsync(JobRecord job, CancellationToken ct)
+    public async Task<ForgeJobStatus> GetStatusAsync(ForgeJobRef job, CancellationToken ct)
     {
         try
         {
@@ -115,7 +114,7 @@ public sealed partial class GitHubForge(TenantOptions tenant, GitHubClient clien
         }
     }
 
-    public async Task<RunnerRegistration?> RegisterRunnerAsync(JobRecord job, string runnerName, IReadOnlyList<string> labels, CancellationToken ct)
+    public async Task<RunnerRegistration?> RegisterRunnerAsync(ForgeJobRef job, string runnerName, IReadOnlyList<string> labels, CancellationToken ct)
     {
         JitConfigResponse jit;
         try
@@ -128,11 +127,11 @@ public sealed partial class GitHubForge(TenantOptions tenant, GitHubClient clien
             throw new ForgeUnavailableException($"GitHub could not register runner {runnerName}: {e.Message}", e);
         }
 
-        LogRegistered(log, jit.Runner.Name, jit.Runner.Id, job.Id);
+        LogRegistered(log, jit.Runner.Name, jit.Runner.Id, job.JobId);
         return new RunnerRegistration(jit.Runner.Id, jit.Runner.Name, jit.EncodedJitConfig);
     }
 
-    public Task RemoveRunnerAsync(JobRecord job, long runnerId, CancellationToken ct) =>
+    public Task RemoveRunnerAsync(ForgeJobRef job, long runnerId, CancellationToken ct) =>
         client.DeleteRunnerAsync(Scope(job.Repository), runnerId, ct);
 
     public async Task<IReadOnlyList<ForgeRunner>> ListRunnersAsync(CancellationToken ct)
@@ -158,7 +157,7 @@ public sealed partial class GitHubForge(TenantOptions tenant, GitHubClient clien
         }
     }
 
-    public Task ReportResultAsync(JobRecord job, JobState result, CancellationToken ct) => Task.CompletedTask;
+    public Task ReportResultAsync(ForgeJobRef job, ForgeJobResult result, CancellationToken ct) => Task.CompletedTask;
 
     /// <summary>Errors left after the client's retries that say "later", not "never".</summary>
     private static bool IsTransient(Exception e) => e switch

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Kindling.Runner.Forges;
+using Kindling.Runner.Jobs;
 
 namespace Kindling.Runner.Replay.Expressions;
 

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Forges;
 using Kindling.Runner.Forges.GitHub;
-using Kindling.Runner.Jobs;
 using Kindling.Testing;
 using Kindling.Testing.FakeForge;
 using Microsoft.Extensions.Logging;
@@ -38,12 +37,7 @@ public sealed class GitHubClientTests : IAsyncLifetime
         Name = "acme", Forge = new TenantForgeOptions { Repositories = ["acme/app"], Organization = org },
     };
 
-    private static JobRecord Record(FakeJob job) => new()
-    {
-        Id = 1, Tenant = "acme", Forge = "github", ForgeJobId = job.Id.ToString(System.Globalization.CultureInfo.InvariantCulture),
-        Repository = job.Repository, Name = job.Name, Labels = job.Labels, State = JobState.Preparing, Attempt = 1,
-        CreatedAt = DateTimeOffset.UnixEpoch, UpdatedAt = DateTimeOffset.UnixEpoch,
-    };
+    private static ForgeJobRef Record(FakeJob job) => new(job.Id.ToString(System.Globalization.CultureInfo.InvariantCulture), job.Repository, JobId: 1);
 
     /// <summary>
     /// Each rate-limit wait passes at once on the fake clock: the client raises <see cref="GitHubClient.RateLimitWait"/>

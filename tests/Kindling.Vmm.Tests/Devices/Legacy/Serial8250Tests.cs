@@ -3,13 +3,15 @@ using static Kindling.Vmm.Devices.Legacy.Uart8250Registers;
 
 namespace Kindling.Vmm.Tests.Devices.Legacy;
 
-public sealed class Serial8250Tests
+public sealed class Serial8250Tests : IDisposable
 {
     private readonly CountingInterrupt _irq = new();
     private readonly ControlledSerialOutput _out = new();
     private readonly Serial8250 _uart;
 
     public Serial8250Tests() => _uart = new Serial8250(_irq, _out, inputCapacity: 4);
+
+    public void Dispose() => _uart.Dispose();
 
     private byte In(ulong offset)
     {

@@ -26,12 +26,12 @@ public sealed class QueueTests
     {
         GuestAddress a = _driver.Alloc(16), b = _driver.Alloc(100);
         ushort head = _driver.Push(DriverBuffer.DeviceReads(a, 16), DriverBuffer.DeviceWrites(b, 100));
-        Assert.Equal(PopResult.Chain, _queue.Pop(_memory, out DescriptorChain chain));
+        Assert.Equal(PopResult.Chain, _queue.Pop(_memory, out DescriptorChain chain, out _));
         Assert.Equal(head, chain.Head);
         Assert.Equal(2, chain.Count);
         Assert.Equal(new Descriptor(a, 16, false), chain[0]);
         Assert.Equal(new Descriptor(b, 100, true), chain[1]);
-        Assert.Equal(PopResult.Empty, _queue.Pop(_memory, out _));
+        Assert.Equal(PopResult.Empty, _queue.Pop(_memory, out _, out _));
     }
 
     [Fact]
@@ -39,7 +39,7 @@ public sealed class QueueTests
     {
         GuestAddress a = _driver.Alloc(16), b = _driver.Alloc(512), c = _driver.Alloc(1);
         _driver.Publish(_driver.AddIndirectChain(DriverBuffer.DeviceReads(a, 16), DriverBuffer.DeviceWrites(b, 512), DriverBuffer.DeviceWrites(c, 1)));
-        Assert.Equal(PopResult.Chain, _queue.Pop(_memory, out DescriptorChain chain));
+        Assert.Equal(PopResult.Chain, _queue.Pop(_memory, out DescriptorChain chain, out _));
         Assert.Equal(3, chain.Count);
         Assert.Equal(513UL, chain.WritableLength);
     }
@@ -49,7 +49,7 @@ public sealed class QueueTests
     {
         _queue.IndirectDesc = false;
         _driver.Publish(_driver.AddIndirectChain(DriverBuffer.DeviceReads(_driver.Alloc(16), 16)));
-        Assert.Equal(PopResult.BadChain, _queue.Pop(_memory, out _));
+        Assert.Equal(PopResult.BadChain, _queue.Pop(_memory, out _, out _));
     }
 
     [Fact]
@@ -58,8 +58,9 @@ public sealed class QueueTests
         _driver.WriteDescriptor(0, 0x10000, 8, VirtqDesc.VIRTQ_DESC_F_NEXT, 1);
         _driver.WriteDescriptor(1, 0x10000, 8, VirtqDesc.VIRTQ_DESC_F_NEXT, 0);
         _driver.Publish(0);
-        Assert.Equal(PopResult.BadChain, _queue.Pop(_memory, out _));
-        Assert.Contains("loop", _queue.LastError, StringComparison.Ordinal);
+        Assert.Equal(PopResult.BadChain, _queue.Pop(_memory, out _, out QueueError? error));
+        Assert.Equal(QueueFault.ChainTooLong, error!.Fault);
+        Assert.Contains("loop", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -70,14 +71,14 @@ public sealed class QueueTests
     {
         _driver.WriteDescriptor(0, address, length, 0, 0);
         _driver.Publish(0);
-        Assert.Equal(PopResult.BadChain, _queue.Pop(_memory, out _));
+        Assert.Equal(PopResult.BadChain, _queue.Pop(_memory, out _, out _));
     }
 
     [Fact]
     public void Pop_AvailIndexJumpsPastSize_IsBroken()
     {
         _driver.SetAvailIdx(17);
-        Assert.Equal(PopResult.Broken, _queue.Pop(_memory, out _));
+        Assert.Equal(PopResult.Broken, _queue.Pop(_memory, out _, out _));
     }
 
     [Theory]
@@ -87,22 +88,33 @@ public sealed class QueueTests
     public void Validate_SizeNotPowerOfTwoOrTooBig_IsRejected(ushort size)
     {
         _queue.Size = size;
-        Assert.NotNull(_queue.Validate(_memory));
+        Assert.Equal(QueueFault.BadSize, _queue.Validate(_memory)?.Fault);
     }
 
     [Fact]
     public void Validate_RingsInHole_IsRejected()
     {
         _queue.UsedRing = new GuestAddress(0x100000);
-        Assert.NotNull(_queue.Validate(_memory));
+        Assert.Equal(QueueFault.RingOutsideMemory, _queue.Validate(_memory)?.Fault);
+    }
+
+    [Fact]
+    public void AddUsed_UsedRingOutsideMemory_ThrowsQueueBroken()
+    {
+        ushort head = _driver.Push(DriverBuffer.DeviceWrites(_driver.Alloc(8), 8));
+        Assert.Equal(PopResult.Chain, _queue.Pop(_memory, out _, out _));
+        _queue.UsedRing = new GuestAddress(0x100000); // the hole between the two regions
+
+        QueueBrokenException e = Assert.Throws<QueueBrokenException>(() => _queue.AddUsed(_memory, head, 8));
+        Assert.Equal(QueueFault.RingAccess, e.Error.Fault);
     }
 
     [Fact]
     public void AddUsed_WritesElementAndIndex()
     {
         ushort head = _driver.Push(DriverBuffer.DeviceWrites(_driver.Alloc(8), 8));
-        _queue.Pop(_memory, out _);
-        Assert.True(_queue.AddUsed(_memory, head, 8));
+        _queue.Pop(_memory, out _, out _);
+        _queue.AddUsed(_memory, head, 8);
         Assert.Equal(1, _driver.UsedIdx);
         Assert.Equal(new UsedElement(head, 8), _driver.ReadUsed(0));
     }
@@ -126,20 +138,20 @@ public sealed class QueueTests
         }
 
         _driver.SetUsedEvent(2); // interrupt me when used idx goes past 2
-        Assert.Equal(PopResult.Chain, _queue.Pop(_memory, out DescriptorChain c));
+        Assert.Equal(PopResult.Chain, _queue.Pop(_memory, out DescriptorChain c, out _));
         _queue.AddUsed(_memory, c.Head, 0);
         Assert.True(_queue.NeedsNotification(_memory)); // first signal always
-        _queue.Pop(_memory, out c);
+        _queue.Pop(_memory, out c, out _);
         _queue.AddUsed(_memory, c.Head, 0);
         Assert.False(_queue.NeedsNotification(_memory)); // used idx 2: event 2 not passed
-        _queue.Pop(_memory, out c);
+        _queue.Pop(_memory, out c, out _);
         _queue.AddUsed(_memory, c.Head, 0);
         Assert.True(_queue.NeedsNotification(_memory));  // used idx 3 passes 2
 
         // avail_event is left alone while chains remain, and re-armed at the next entry when the ring is found empty.
         Assert.Equal(0, _driver.AvailEvent);
-        Assert.Equal(PopResult.Chain, _queue.Pop(_memory, out _));
-        Assert.Equal(PopResult.Empty, _queue.Pop(_memory, out _));
+        Assert.Equal(PopResult.Chain, _queue.Pop(_memory, out _, out _));
+        Assert.Equal(PopResult.Empty, _queue.Pop(_memory, out _, out _));
         Assert.Equal(4, _driver.AvailEvent);
     }
 

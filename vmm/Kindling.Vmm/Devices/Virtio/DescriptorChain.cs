@@ -1,3 +1,5 @@
+using Kindling.Vmm.Memory;
+
 namespace Kindling.Vmm.Devices.Virtio;
 
 /// <summary>
@@ -28,6 +30,54 @@ public sealed class DescriptorChain
 
     /// <summary>True when a device-readable buffer follows a device-writable one (the spec forbids it).</summary>
     public bool HasReadableAfterWritable { get; private set; }
+
+    /// <summary>
+    /// Copies the device-readable buffers, in order, into <paramref name="destination"/> until it is full; returns
+    /// the bytes copied. The one gather loop of the devices: every address was checked when the chain was parsed.
+    /// </summary>
+    public int Gather(IGuestMemory memory, Span<byte> destination)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        int copied = 0;
+        for (int i = 0; i < _descriptors.Count && copied < destination.Length; i++)
+        {
+            Descriptor d = _descriptors[i];
+            if (d.IsWriteOnly)
+            {
+                continue;
+            }
+
+            int n = (int)Math.Min(d.Length, (uint)(destination.Length - copied));
+            memory.Read(d.Address, destination.Slice(copied, n));
+            copied += n;
+        }
+
+        return copied;
+    }
+
+    /// <summary>
+    /// Copies <paramref name="source"/> into the device-writable buffers, in order, until it is used up or they are
+    /// full; returns the bytes written (the used length). The one scatter loop of the devices.
+    /// </summary>
+    public uint Scatter(IGuestMemory memory, ReadOnlySpan<byte> source)
+    {
+        ArgumentNullException.ThrowIfNull(memory);
+        int copied = 0;
+        for (int i = 0; i < _descriptors.Count && copied < source.Length; i++)
+        {
+            Descriptor d = _descriptors[i];
+            if (!d.IsWriteOnly)
+            {
+                continue;
+            }
+
+            int n = (int)Math.Min(d.Length, (uint)(source.Length - copied));
+            memory.Write(d.Address, source.Slice(copied, n));
+            copied += n;
+        }
+
+        return (uint)copied;
+    }
 
     internal void Clear()
     {

@@ -11,7 +11,7 @@ namespace Kindling.Vmm.Devices.Virtio;
 /// vCPU threads; queue notifications are handed to <c>notifySink</c> (the event loop) or, via an ioeventfd, arrive
 /// through <see cref="OnQueueNotified"/> on the event loop thread. One lock serializes the device.
 /// </summary>
-public sealed class MmioTransport : IBusDevice
+public sealed partial class MmioTransport : IBusDevice
 {
     private readonly IVirtioDevice _device;
     private readonly IGuestMemory _memory;
@@ -343,7 +343,7 @@ public sealed class MmioTransport : IBusDevice
 
             if (q.Validate(_memory) is { } problem)
             {
-                SetNeedsReset($"queue {i}: {problem}");
+                SetNeedsReset($"queue {i}: {problem.Message}");
                 return;
             }
 
@@ -384,11 +384,14 @@ public sealed class MmioTransport : IBusDevice
     {
         lock (Gate)
         {
-            _logger.LogError("virtio device {Type} needs reset: {Reason}", _device.DeviceType, reason);
+            LogNeedsReset(_logger, _device.DeviceType, reason);
             _status |= VirtioSpec.DEVICE_NEEDS_RESET;
             _configGeneration++;
         }
 
         _interrupt.SignalConfigChange();
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "virtio device {Type} needs reset: {Reason}")]
+    private static partial void LogNeedsReset(ILogger logger, uint type, string reason);
 }

@@ -56,9 +56,6 @@ public sealed class Queue
     private ushort _signalledUsed;
     private bool _signalledValid;
 
-    /// <summary>Why the last <see cref="PopResult.BadChain"/> or <see cref="PopResult.Broken"/> happened.</summary>
-    public string? LastError { get; private set; }
-
     /// <summary>Back to the state after a device reset.</summary>
     public void Reset()
     {
@@ -69,38 +66,37 @@ public sealed class Queue
         NextAvail = NextUsed = 0;
         _signalledUsed = 0;
         _signalledValid = false;
-        LastError = null;
     }
 
     /// <summary>
     /// Checks what the driver configured: size a power of two not above the maximum, rings aligned and inside
-    /// guest RAM. Returns null when valid, otherwise why not.
+    /// guest RAM. Returns null when valid, otherwise what is wrong.
     /// </summary>
-    public string? Validate(IGuestMemory memory)
+    public QueueError? Validate(IGuestMemory memory)
     {
         if (Size == 0 || Size > MaxSize || !BitOperations.IsPow2((uint)Size))
         {
-            return $"queue size {Size} is not a power of two in [1, {MaxSize}]";
+            return new(QueueFault.BadSize, $"queue size {Size} is not a power of two in [1, {MaxSize}]");
         }
 
         if (DescTable.Value % DescAlign != 0 || AvailRing.Value % AvailAlign != 0 || UsedRing.Value % UsedAlign != 0)
         {
-            return $"queue rings misaligned (desc {DescTable}, avail {AvailRing}, used {UsedRing})";
+            return new(QueueFault.Misaligned, $"queue rings misaligned (desc {DescTable}, avail {AvailRing}, used {UsedRing})");
         }
 
         if (!memory.IsValidRange(DescTable, (ulong)VirtqDesc.Size * Size))
         {
-            return $"descriptor table {DescTable} (+{VirtqDesc.Size * Size}) is outside guest RAM";
+            return new(QueueFault.RingOutsideMemory, $"descriptor table {DescTable} (+{VirtqDesc.Size * Size}) is outside guest RAM");
         }
 
         if (!memory.IsValidRange(AvailRing, RingHeader + (2UL * Size) + 2))
         {
-            return $"available ring {AvailRing} is outside guest RAM";
+            return new(QueueFault.RingOutsideMemory, $"available ring {AvailRing} is outside guest RAM");
         }
 
         if (!memory.IsValidRange(UsedRing, RingHeader + (UsedElemSize * Size) + 2))
         {
-            return $"used ring {UsedRing} is outside guest RAM";
+            return new(QueueFault.RingOutsideMemory, $"used ring {UsedRing} is outside guest RAM");
         }
 
         return null;
@@ -109,10 +105,12 @@ public sealed class Queue
     /// <summary>
     /// Takes the next available chain, parses and validates it into <paramref name="chain"/> (owned by the queue,
     /// valid until the next call). With EVENT_IDX, an empty ring re-arms avail_event before reporting empty.
+    /// <paramref name="error"/> says what is wrong for <see cref="PopResult.BadChain"/> and <see cref="PopResult.Broken"/>.
     /// </summary>
-    public PopResult Pop(IGuestMemory memory, out DescriptorChain chain)
+    public PopResult Pop(IGuestMemory memory, out DescriptorChain chain, out QueueError? error)
     {
         chain = _chain;
+        error = null;
         _chain.Clear();
         try
         {
@@ -138,7 +136,7 @@ public sealed class Queue
 
             if ((ushort)(availIdx - NextAvail) > Size)
             {
-                LastError = $"available index {availIdx} is more than {Size} ahead of {NextAvail}";
+                error = new(QueueFault.AvailIndexJump, $"available index {availIdx} is more than {Size} ahead of {NextAvail}");
                 return PopResult.Broken;
             }
 
@@ -152,15 +150,14 @@ public sealed class Queue
 
             if (head >= Size)
             {
-                LastError = $"available ring names head descriptor {head}, queue size is {Size}";
+                error = new(QueueFault.HeadOutOfRange, $"available ring names head descriptor {head}, queue size is {Size}");
                 return PopResult.Broken;
             }
 
             _chain.Head = head;
-            string? error = ParseChain(memory, head);
+            error = ParseChain(memory, head);
             if (error is not null)
             {
-                LastError = error;
                 _chain.Clear();
                 return PopResult.BadChain;
             }
@@ -169,7 +166,7 @@ public sealed class Queue
         }
         catch (GuestMemoryException e)
         {
-            LastError = e.Message;
+            error = new(QueueFault.RingAccess, e.Message);
             return PopResult.Broken;
         }
     }
@@ -181,7 +178,8 @@ public sealed class Queue
     }
 
     /// <summary>Returns chain <paramref name="head"/> to the driver with <paramref name="length"/> bytes written.</summary>
-    public bool AddUsed(IGuestMemory memory, ushort head, uint length)
+    /// <exception cref="QueueBrokenException">The used ring could not be written: the device needs a reset.</exception>
+    public void AddUsed(IGuestMemory memory, ushort head, uint length)
     {
         try
         {
@@ -192,12 +190,10 @@ public sealed class Queue
             NextUsed++;
             // The element must be visible before the index: a release store (x86-64 keeps stores in order).
             memory.WriteRelease(UsedRing.Add(2), NextUsed);
-            return true;
         }
         catch (GuestMemoryException e)
         {
-            LastError = e.Message;
-            return false;
+            throw new QueueBrokenException(new QueueError(QueueFault.RingAccess, $"used ring: {e.Message}"));
         }
     }
 
@@ -244,7 +240,7 @@ public sealed class Queue
 
     private ushort ReadAvailIdx(IGuestMemory memory) => memory.ReadAcquire(AvailRing.Add(2));
 
-    private string? ParseChain(IGuestMemory memory, ushort head)
+    private QueueError? ParseChain(IGuestMemory memory, ushort head)
     {
         // TTL: the spec forbids chains longer than the queue size, indirect entries included; every descriptor
         // visited counts, so a loop ends here.
@@ -254,14 +250,14 @@ public sealed class Queue
         {
             if (ttl-- <= 0)
             {
-                return $"descriptor chain from head {head} is longer than the queue size {Size} (a loop?)";
+                return new(QueueFault.ChainTooLong, $"descriptor chain from head {head} is longer than the queue size {Size} (a loop?)");
             }
 
             VirtqDesc desc = memory.Read<VirtqDesc>(DescTable.Add((ulong)index * VirtqDesc.Size));
             if ((desc.Flags & VirtqDesc.VIRTQ_DESC_F_INDIRECT) != 0)
             {
                 ttl++; // the table descriptor itself is not a buffer of the chain
-                string? error = ParseIndirect(memory, desc, ref ttl);
+                QueueError? error = ParseIndirect(memory, desc, ref ttl);
                 if (error is not null)
                 {
                     return error;
@@ -269,13 +265,13 @@ public sealed class Queue
 
                 if ((desc.Flags & VirtqDesc.VIRTQ_DESC_F_NEXT) != 0)
                 {
-                    return "an indirect descriptor also has VIRTQ_DESC_F_NEXT";
+                    return new(QueueFault.BadIndirect, "an indirect descriptor also has VIRTQ_DESC_F_NEXT");
                 }
 
                 return null;
             }
 
-            string? bad = AddBuffer(memory, desc);
+            QueueError? bad = AddBuffer(memory, desc);
             if (bad is not null)
             {
                 return bad;
@@ -288,35 +284,35 @@ public sealed class Queue
 
             if (desc.Next >= Size)
             {
-                return $"descriptor {index} names next {desc.Next}, queue size is {Size}";
+                return new(QueueFault.NextOutOfRange, $"descriptor {index} names next {desc.Next}, queue size is {Size}");
             }
 
             index = desc.Next;
         }
     }
 
-    private string? ParseIndirect(IGuestMemory memory, VirtqDesc table, ref int ttl)
+    private QueueError? ParseIndirect(IGuestMemory memory, VirtqDesc table, ref int ttl)
     {
         if (!IndirectDesc)
         {
-            return "indirect descriptor used without VIRTIO_F_INDIRECT_DESC";
+            return new(QueueFault.BadIndirect, "indirect descriptor used without VIRTIO_F_INDIRECT_DESC");
         }
 
         if (table.Len == 0 || table.Len % VirtqDesc.Size != 0)
         {
-            return $"indirect table length {table.Len} is not a non-zero multiple of {VirtqDesc.Size}";
+            return new(QueueFault.BadIndirect, $"indirect table length {table.Len} is not a non-zero multiple of {VirtqDesc.Size}");
         }
 
         uint count = table.Len / VirtqDesc.Size;
         if (count > Size)
         {
-            return $"indirect table of {count} entries exceeds the queue size {Size}";
+            return new(QueueFault.BadIndirect, $"indirect table of {count} entries exceeds the queue size {Size}");
         }
 
         var tableAddress = new GuestAddress(table.Addr);
         if (!memory.IsValidRange(tableAddress, table.Len))
         {
-            return $"indirect table {tableAddress} (+{table.Len}) is outside guest RAM";
+            return new(QueueFault.BufferOutsideMemory, $"indirect table {tableAddress} (+{table.Len}) is outside guest RAM");
         }
 
         uint index = 0;
@@ -325,16 +321,16 @@ public sealed class Queue
         {
             if (tableTtl-- <= 0 || ttl-- <= 0)
             {
-                return "indirect descriptor chain loops or exceeds the queue size";
+                return new(QueueFault.ChainTooLong, "indirect descriptor chain loops or exceeds the queue size");
             }
 
             VirtqDesc desc = memory.Read<VirtqDesc>(tableAddress.Add((ulong)index * VirtqDesc.Size));
             if ((desc.Flags & VirtqDesc.VIRTQ_DESC_F_INDIRECT) != 0)
             {
-                return "nested indirect descriptor";
+                return new(QueueFault.BadIndirect, "nested indirect descriptor");
             }
 
-            string? bad = AddBuffer(memory, desc);
+            QueueError? bad = AddBuffer(memory, desc);
             if (bad is not null)
             {
                 return bad;
@@ -347,7 +343,7 @@ public sealed class Queue
 
             if (desc.Next >= count)
             {
-                return $"indirect descriptor names next {desc.Next}, table has {count}";
+                return new(QueueFault.NextOutOfRange, $"indirect descriptor names next {desc.Next}, table has {count}");
             }
 
             index = desc.Next;
@@ -357,12 +353,12 @@ public sealed class Queue
     /// <summary>Set on activation when VIRTIO_F_INDIRECT_DESC was negotiated.</summary>
     public bool IndirectDesc { get; set; }
 
-    private string? AddBuffer(IGuestMemory memory, VirtqDesc desc)
+    private QueueError? AddBuffer(IGuestMemory memory, VirtqDesc desc)
     {
         var address = new GuestAddress(desc.Addr);
         if (!memory.IsValidRange(address, desc.Len))
         {
-            return $"buffer {address} (+{desc.Len}) is outside guest RAM";
+            return new(QueueFault.BufferOutsideMemory, $"buffer {address} (+{desc.Len}) is outside guest RAM");
         }
 
         _chain.Add(new Descriptor(address, desc.Len, (desc.Flags & VirtqDesc.VIRTQ_DESC_F_WRITE) != 0));

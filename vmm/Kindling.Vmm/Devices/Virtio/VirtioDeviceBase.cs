@@ -1,4 +1,3 @@
-using Kindling.Vmm.EventLoop;
 using Kindling.Vmm.Memory;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -16,15 +15,17 @@ public enum ChainOutcome
 }
 
 /// <summary>
-/// The common queue loop of the devices: pop chains, hand each valid one to <see cref="HandleChain"/>, complete
-/// malformed ones with length 0 (with a log line), mark the device NEEDS_RESET when the rings are unusable, and
-/// raise one used-buffer interrupt per batch when the driver wants it. Never lets a guest-caused exception out.
+/// The one queue loop of the devices: pop chains, hand each valid one to <see cref="HandleChain"/>, complete
+/// malformed ones with length 0 (with a log line), mark the device NEEDS_RESET and deactivate it when the rings are
+/// unusable, and raise one used-buffer interrupt per batch when the driver wants it. Never lets a guest-caused
+/// exception out. A loop that must hold several chains before completing them (net RX's mergeable buffers) uses
+/// <see cref="PopChain"/> and <see cref="TryAddUsed"/>, so a broken ring is handled the same way there.
 /// </summary>
 public abstract class VirtioDeviceBase : IVirtioDevice
 {
     private readonly ushort[] _maxSizes;
 
-    protected VirtioDeviceBase(uint deviceType, ulong features, ushort[] queueMaxSizes, EpollLoop? loop, ILogger? logger)
+    protected VirtioDeviceBase(uint deviceType, ulong features, ushort[] queueMaxSizes, IEventLoop? loop, ILogger? logger)
     {
         DeviceType = deviceType;
         AvailableFeatures = features | VirtioSpec.Bit(VirtioSpec.VIRTIO_F_VERSION_1);
@@ -43,7 +44,7 @@ public abstract class VirtioDeviceBase : IVirtioDevice
     /// <summary>Set while activated.</summary>
     protected VirtioActivation? Active { get; private set; }
 
-    protected EpollLoop? Loop { get; }
+    protected IEventLoop? Loop { get; }
 
     protected ILogger Logger { get; }
 
@@ -151,13 +152,70 @@ public abstract class VirtioDeviceBase : IVirtioDevice
         }
     }
 
+    /// <summary>
+    /// Whether queue <paramref name="queueIndex"/> has work for a chain before one is popped (a device that fills
+    /// chains from its own backlog, like vsock RX, says no when the backlog is empty and the chains wait).
+    /// </summary>
+    protected virtual bool HasWork(int queueIndex) => true;
+
+    /// <summary>
+    /// Pops the next chain of a queue. A malformed chain is counted and warned about (the caller completes it with
+    /// length 0); unusable rings mark the device NEEDS_RESET and deactivate it, whichever device loop found them.
+    /// </summary>
+    protected PopResult PopChain(VirtioActivation a, Queue queue, int queueIndex, out DescriptorChain chain)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(queue);
+        PopResult result = queue.Pop(a.Memory, out chain, out QueueError? error);
+        if (result == PopResult.Broken)
+        {
+            Broken(a, queueIndex, error!);
+        }
+        else if (result == PopResult.BadChain)
+        {
+            BadChains++;
+            Warnings.Warn("virtio device {Type} queue {Queue}: malformed chain {Head} failed: {Error}", DeviceType, queueIndex, chain.Head, error!.Message);
+        }
+
+        return result;
+    }
+
+    /// <summary>
+    /// Returns chain <paramref name="head"/> to the driver. False when the used ring cannot be written: the device
+    /// is then NEEDS_RESET and deactivated, and the caller stops.
+    /// </summary>
+    protected bool TryAddUsed(VirtioActivation a, Queue queue, int queueIndex, ushort head, uint length)
+    {
+        ArgumentNullException.ThrowIfNull(a);
+        ArgumentNullException.ThrowIfNull(queue);
+        try
+        {
+            queue.AddUsed(a.Memory, head, length);
+            return true;
+        }
+        catch (QueueBrokenException e)
+        {
+            Broken(a, queueIndex, e.Error);
+            return false;
+        }
+    }
+
+    private void Broken(VirtioActivation a, int queueIndex, QueueError error)
+    {
+        a.Interrupt.NeedsReset($"queue {queueIndex}: {error.Message}");
+        if (ReferenceEquals(Active, a))
+        {
+            Active = null;
+        }
+    }
+
     /// <summary>The loop of <see cref="RunQueue"/>; true when chains went to the used ring and the device is still usable.</summary>
     private bool ServeChains(VirtioActivation a, Queue queue, int queueIndex)
     {
         bool used = false;
-        while (true)
+        while (HasWork(queueIndex))
         {
-            PopResult result = queue.Pop(a.Memory, out DescriptorChain chain);
+            PopResult result = PopChain(a, queue, queueIndex, out DescriptorChain chain);
             if (result == PopResult.Empty)
             {
                 return used;
@@ -165,18 +223,11 @@ public abstract class VirtioDeviceBase : IVirtioDevice
 
             if (result == PopResult.Broken)
             {
-                a.Interrupt.NeedsReset($"queue {queueIndex}: {queue.LastError}");
-                Active = null;
                 return false;
             }
 
             uint length = 0;
-            if (result == PopResult.BadChain)
-            {
-                BadChains++;
-                Warnings.Warn("virtio device {Type} queue {Queue}: malformed chain {Head} failed: {Error}", DeviceType, queueIndex, chain.Head, queue.LastError);
-            }
-            else
+            if (result == PopResult.Chain)
             {
                 ChainOutcome outcome;
                 try
@@ -198,14 +249,14 @@ public abstract class VirtioDeviceBase : IVirtioDevice
                 }
             }
 
-            if (!queue.AddUsed(a.Memory, chain.Head, length))
+            if (!TryAddUsed(a, queue, queueIndex, chain.Head, length))
             {
-                a.Interrupt.NeedsReset($"queue {queueIndex}: {queue.LastError}");
-                Active = null;
                 return false;
             }
 
             used = true;
         }
+
+        return used;
     }
 }

@@ -5,6 +5,7 @@ namespace Kindling.Vmm.Kvm.Abi;
 
 /// <summary><c>struct kvm_lapic_state</c>: the local APIC's 1 KiB register page (KVM_GET_LAPIC / KVM_SET_LAPIC).</summary>
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the fixed-size arrays of the kernel's layout; the size and field offsets are checked against the Linux headers in the ABI layout tests, and the arrays are indexed only within their declared length.
 public unsafe struct KvmLapicState
 {
     /// <summary>KVM_APIC_REG_SIZE.</summary>

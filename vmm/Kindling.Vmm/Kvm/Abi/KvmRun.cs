@@ -7,6 +7,7 @@ namespace Kindling.Vmm.Kvm.Abi;
 /// fields when KVM_RUN returns; the VMM writes <see cref="ImmediateExit"/> and the data of IN/MMIO-read exits.
 /// </summary>
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the fixed-size arrays of the kernel's layout; the size and field offsets are checked against the Linux headers in the ABI layout tests, and the arrays are indexed only within their declared length.
 public unsafe struct KvmRun
 {
     public byte RequestInterruptWindow;
@@ -54,6 +55,7 @@ public struct KvmRunIo
 
 /// <summary><c>kvm_run.mmio</c> (KVM_EXIT_MMIO).</summary>
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the fixed-size arrays of the kernel's layout; the size and field offsets are checked against the Linux headers in the ABI layout tests, and the arrays are indexed only within their declared length.
 public unsafe struct KvmRunMmio
 {
     public ulong PhysAddr;
@@ -64,6 +66,7 @@ public unsafe struct KvmRunMmio
 
 /// <summary><c>kvm_run.internal</c> (KVM_EXIT_INTERNAL_ERROR).</summary>
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the fixed-size arrays of the kernel's layout; the size and field offsets are checked against the Linux headers in the ABI layout tests, and the arrays are indexed only within their declared length.
 public unsafe struct KvmRunInternal
 {
     public const int MaxData = 16;
@@ -83,6 +86,7 @@ public struct KvmRunFailEntry
 
 /// <summary><c>kvm_run.system_event</c> (KVM_EXIT_SYSTEM_EVENT); <c>flags</c> is a union with <c>data[0]</c>.</summary>
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the fixed-size arrays of the kernel's layout; the size and field offsets are checked against the Linux headers in the ABI layout tests, and the arrays are indexed only within their declared length.
 public unsafe struct KvmRunSystemEvent
 {
     public uint Type;

@@ -4,6 +4,7 @@ namespace Kindling.Vmm.Kvm.Abi;
 
 /// <summary><c>struct kvm_sregs</c> (KVM_GET_SREGS / KVM_SET_SREGS).</summary>
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the fixed-size arrays of the kernel's layout; the size and field offsets are checked against the Linux headers in the ABI layout tests, and the arrays are indexed only within their declared length.
 public unsafe struct KvmSregs
 {
     /// <summary>KVM_NR_INTERRUPTS / 64.</summary>

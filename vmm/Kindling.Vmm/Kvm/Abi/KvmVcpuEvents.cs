@@ -4,6 +4,7 @@ namespace Kindling.Vmm.Kvm.Abi;
 
 /// <summary><c>struct kvm_vcpu_events</c> (KVM_GET_VCPU_EVENTS / KVM_SET_VCPU_EVENTS), nested structs flattened.</summary>
 [StructLayout(LayoutKind.Sequential)]
+// SAFETY: unsafe only for the fixed-size arrays of the kernel's layout; the size and field offsets are checked against the Linux headers in the ABI layout tests, and the arrays are indexed only within their declared length.
 public unsafe struct KvmVcpuEvents
 {
     public byte ExceptionInjected;

@@ -134,6 +134,22 @@ public sealed class VirtioNetTests : IDisposable
     }
 
     [Fact]
+    public void Rx_RingBroken_NeedsResetAndStopsServing()
+    {
+        DeviceHarness h = Harness();
+        Rx(h).SetAvailIdx(100); // more than the queue size ahead: the rings are unusable
+        _tap.Host.Send(Frame(60, 0x05));
+        ((VirtioNet)h.Device).OnTapReadable();
+        Assert.NotEqual(0u, h.Driver.Status & VirtioSpec.DEVICE_NEEDS_RESET);
+
+        // Deactivated as every device is on NEEDS_RESET: a sane ring is not served until the driver resets it.
+        Rx(h).SetAvailIdx(0);
+        Rx(h).Push(DriverBuffer.DeviceWrites(Rx(h).Alloc(2048), 2048));
+        ((VirtioNet)h.Device).OnTapReadable();
+        Assert.Empty(Rx(h).TakeAllUsed());
+    }
+
+    [Fact]
     public void Rx_Mergeable_SpreadsOverChains()
     {
         DeviceHarness h = Harness();

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.ComponentModel;
 using System.Text;
-using Kindling.Vmm.EventLoop;
 using Kindling.Vmm.Memory;
 using Kindling.Vmm.RateLimiting;
 using Microsoft.Extensions.Logging;
@@ -13,7 +12,7 @@ namespace Kindling.Vmm.Devices.Virtio.Block;
 /// with VIRTIO_BLK_S_IOERR; out-of-range sectors and oversized requests fail with IOERR; unknown request types
 /// with UNSUPP. An optional rate limiter charges bytes and ops per request.
 /// </summary>
-public sealed class VirtioBlock : VirtioDeviceBase, IDisposable
+public sealed partial class VirtioBlock : VirtioDeviceBase, IDisposable
 {
     public const int VIRTIO_BLK_F_SEG_MAX = 2;
     public const int VIRTIO_BLK_F_RO = 5;
@@ -37,7 +36,7 @@ public sealed class VirtioBlock : VirtioDeviceBase, IDisposable
     private readonly byte[] _config = new byte[ConfigSize];
     private readonly byte[] _id = new byte[VIRTIO_BLK_ID_BYTES];
 
-    public VirtioBlock(string driveId, DiskBackend disk, RateLimiter? limiter = null, EpollLoop? loop = null, ILogger? logger = null)
+    public VirtioBlock(string driveId, DiskBackend disk, RateLimiter? limiter = null, IEventLoop? loop = null, ILogger? logger = null)
         : base(VirtioSpec.VIRTIO_ID_BLOCK, Features(disk.IsReadOnly), [QueueSize], loop, logger)
     {
         DriveId = driveId;
@@ -122,7 +121,7 @@ public sealed class VirtioBlock : VirtioDeviceBase, IDisposable
                 }
                 catch (Win32Exception e)
                 {
-                    Logger.LogError("virtio-blk '{Drive}': flush failed: {Error}", DriveId, e.Message);
+                    LogFlushFailed(Logger, DriveId, e.Message);
                     return BlockRequest.VIRTIO_BLK_S_IOERR;
                 }
 
@@ -186,10 +185,16 @@ public sealed class VirtioBlock : VirtioDeviceBase, IDisposable
         }
         catch (Win32Exception e)
         {
-            Logger.LogError("virtio-blk '{Drive}': I/O at byte {Offset} failed: {Error}", DriveId, offset, e.Message);
+            LogIoFailed(Logger, DriveId, offset, e.Message);
             return BlockRequest.VIRTIO_BLK_S_IOERR;
         }
 
         return BlockRequest.VIRTIO_BLK_S_OK;
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "virtio-blk '{Drive}': flush failed: {Error}")]
+    private static partial void LogFlushFailed(ILogger logger, string drive, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "virtio-blk '{Drive}': I/O at byte {Offset} failed: {Error}")]
+    private static partial void LogIoFailed(ILogger logger, string drive, long offset, string error);
 }

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using Kindling.Vmm.EventLoop;
 using Kindling.Vmm.Interop;
 using Kindling.Vmm.Memory;
 using Kindling.Vmm.RateLimiting;
@@ -52,10 +51,10 @@ public sealed class VirtioNet : VirtioDeviceBase, IDisposable
     private readonly (ushort Head, uint Length)[] _rxUsed = new (ushort, uint)[QueueSize];
     private int _rxPending; // bytes of a frame waiting for RX buffers (0: none)
     private bool _mergeable;
-    private EventRegistration? _tapRegistration;
+    private IEventRegistration? _tapRegistration;
 
     public VirtioNet(string ifaceId, ITapDevice tap, byte[]? guestMac = null, RateLimiter? rxLimiter = null, RateLimiter? txLimiter = null,
-        IFrameInterceptor? interceptor = null, EpollLoop? loop = null, ILogger? logger = null)
+        IFrameInterceptor? interceptor = null, IEventLoop? loop = null, ILogger? logger = null)
         : base(VirtioSpec.VIRTIO_ID_NET, Features(guestMac is not null), [QueueSize, QueueSize], loop, logger)
     {
         IfaceId = ifaceId;
@@ -209,13 +208,7 @@ public sealed class VirtioNet : VirtioDeviceBase, IDisposable
         }
 
         Span<byte> frame = _txArena.AsSpan(_txArenaUsed, length);
-        int offset = 0;
-        for (int i = 0; i < chain.Count; i++)
-        {
-            Descriptor d = chain[i];
-            memory.Read(d.Address, frame.Slice(offset, (int)d.Length));
-            offset += (int)d.Length;
-        }
+        chain.Gather(memory, frame);
 
         if (_interceptor is not null && InterceptTx(frame))
         {
@@ -377,7 +370,7 @@ public sealed class VirtioNet : VirtioDeviceBase, IDisposable
         bool headerInFirst = false;
         while (copied < _rxPending)
         {
-            PopResult result = queue.Pop(memory, out DescriptorChain chain);
+            PopResult result = PopChain(a, queue, RxQueue, out DescriptorChain chain);
             if (result == PopResult.Empty)
             {
                 queue.UndoPop(chains);
@@ -386,28 +379,22 @@ public sealed class VirtioNet : VirtioDeviceBase, IDisposable
 
             if (result == PopResult.Broken)
             {
-                a.Interrupt.NeedsReset($"rx queue: {queue.LastError}");
                 return DeliverResult.Broken;
             }
 
             uint written = 0;
             if (result == PopResult.Chain && chain.ReadableLength == 0 && (chains > 0 || chain.WritableLength >= VirtioNetHeader.Size))
             {
-                for (int i = 0; i < chain.Count && copied < _rxPending; i++)
+                if (chains == 0)
                 {
-                    int n = (int)Math.Min(chain[i].Length, (uint)(_rxPending - copied));
-                    if (copied == 0 && chains == 0)
-                    {
-                        headerAddress = chain[i].Address;
-                        headerInFirst = chain[i].Length >= VirtioNetHeader.Size;
-                    }
-
-                    memory.Write(chain[i].Address, _rxFrame.AsSpan(copied, n));
-                    copied += n;
-                    written += (uint)n;
+                    headerAddress = chain[0].Address;
+                    headerInFirst = chain[0].Length >= VirtioNetHeader.Size;
                 }
+
+                written = chain.Scatter(memory, _rxFrame.AsSpan(copied, _rxPending - copied));
+                copied += (int)written;
             }
-            else
+            else if (result == PopResult.Chain)
             {
                 BadChains++;
             }
@@ -417,8 +404,7 @@ public sealed class VirtioNet : VirtioDeviceBase, IDisposable
             {
                 // Without mergeable buffers a frame must fit one chain: drop it, give the chain back empty.
                 DroppedFrames++;
-                queue.AddUsed(memory, chain.Head, 0);
-                return DeliverResult.Dropped;
+                return TryAddUsed(a, queue, RxQueue, chain.Head, 0) ? DeliverResult.Dropped : DeliverResult.Broken;
             }
 
             if (chains == QueueSize && copied < _rxPending)
@@ -441,9 +427,8 @@ public sealed class VirtioNet : VirtioDeviceBase, IDisposable
 
         for (int i = 0; i < chains; i++)
         {
-            if (!queue.AddUsed(memory, _rxUsed[i].Head, _rxUsed[i].Length))
+            if (!TryAddUsed(a, queue, RxQueue, _rxUsed[i].Head, _rxUsed[i].Length))
             {
-                a.Interrupt.NeedsReset($"rx queue: {queue.LastError}");
                 return DeliverResult.Broken;
             }
         }

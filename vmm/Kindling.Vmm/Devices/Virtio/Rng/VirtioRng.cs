@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using Kindling.Vmm.EventLoop;
 using Kindling.Vmm.Memory;
 using Kindling.Vmm.RateLimiting;
 using Microsoft.Extensions.Logging;
@@ -20,7 +19,7 @@ public sealed class VirtioRng : VirtioDeviceBase, IDisposable
 
     private readonly RateLimiter? _limiter;
 
-    public VirtioRng(RateLimiter? limiter = null, EpollLoop? loop = null, ILogger? logger = null)
+    public VirtioRng(RateLimiter? limiter = null, IEventLoop? loop = null, ILogger? logger = null)
         : base(VirtioSpec.VIRTIO_ID_RNG, VirtioSpec.Bit(VirtioSpec.VIRTIO_F_INDIRECT_DESC) | VirtioSpec.Bit(VirtioSpec.VIRTIO_F_EVENT_IDX), [QueueSize], loop, logger)
     {
         _limiter = limiter is { IsUnlimited: false } ? limiter : null;

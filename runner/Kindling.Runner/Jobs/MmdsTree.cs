@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Kindling.Runner.Forges;
+using Kindling.Runner.Launch;
 
-namespace Kindling.Runner.Launch;
+namespace Kindling.Runner.Jobs;
 
 /// <summary>
 /// The MMDS document of images/guest/PROTOCOL.md: <c>kindling/{job, secrets, github, network}</c>, every leaf a

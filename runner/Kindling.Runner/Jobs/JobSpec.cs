@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace Kindling.Runner.Forges;
+namespace Kindling.Runner.Jobs;
 
 /// <summary>
 /// A job the guest agent runs step by step (Local forge, replay). GitHub jobs have no spec: the VM runs the

@@ -1,7 +1,6 @@
-using Kindling.Runner.Forges;
-using Kindling.Runner.Scheduling;
+using Kindling.Runner.Jobs;
 
-namespace Kindling.Runner.Tests.Scheduling;
+namespace Kindling.Runner.Tests.Jobs;
 
 public sealed class SecretResolverTests
 {

@@ -1,6 +1,6 @@
 using Kindling.Runner.Configuration;
 
-namespace Kindling.Runner.Scheduling;
+namespace Kindling.Runner.Jobs;
 
 /// <summary>A job is ours when one pool offers every one of its runs-on labels (case-insensitive, as GitHub).</summary>
 public static class LabelMatcher

@@ -1,20 +1,21 @@
 using Kindling.Vmm.Config;
+using Kindling.Vmm.Devices;
+using Kindling.Vmm.Devices.Virtio;
 using Kindling.Vmm.Devices.Virtio.Block;
 using Kindling.Vmm.Devices.Virtio.Net;
 using Kindling.Vmm.Devices.Virtio.Rng;
 using Kindling.Vmm.Devices.Virtio.Vsock;
-using Kindling.Vmm.EventLoop;
 using Kindling.Vmm.RateLimiting;
 using Microsoft.Extensions.Logging;
 
-namespace Kindling.Vmm.Devices.Virtio;
+namespace Kindling.Vmm.Machine;
 
 /// <summary>
 /// Builds virtio devices from the Firecracker-format config sections (<c>drives</c>, <c>network-interfaces</c>,
 /// <c>vsock</c>, <c>entropy</c>). A missing disk file or TAP fails with a <see cref="VirtioDeviceException"/>
 /// naming it, before the VM starts.
 /// </summary>
-public sealed class VirtioDeviceFactory(EpollLoop loop, TimeProvider time, ILoggerFactory? loggers = null)
+public sealed class VirtioDeviceFactory(IEventLoop loop, TimeProvider time, ILoggerFactory? loggers = null)
 {
     private ILogger Log(string name) => loggers?.CreateLogger(name) ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 

@@ -1,7 +1,7 @@
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Forges;
 
-namespace Kindling.Runner.Scheduling;
+namespace Kindling.Runner.Jobs;
 
 /// <summary>
 /// Reads one tenant's secrets from their sources at job start (so rotation needs no restart). Only the job's

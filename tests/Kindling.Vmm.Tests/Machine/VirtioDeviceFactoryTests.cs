@@ -1,8 +1,9 @@
 using Kindling.Vmm.Config;
 using Kindling.Vmm.Devices.Virtio;
 using Kindling.Vmm.EventLoop;
+using Kindling.Vmm.Machine;
 
-namespace Kindling.Vmm.Tests.Devices.Virtio;
+namespace Kindling.Vmm.Tests.Machine;
 
 public sealed class VirtioDeviceFactoryTests
 {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Kindling.Runner.Forges.GitHub;
+using Kindling.Runner.Tests.Web;
 using Kindling.Runner.Web;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -14,7 +15,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Kindling.Runner.Tests.Web;
+namespace Kindling.Runner.Tests.Forges.GitHub;
 
 public sealed class GitHubWebhookTests
 {

@@ -2,11 +2,13 @@ using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Kindling.Runner.Forges.GitHub;
+using Kindling.Runner.Configuration;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
-namespace Kindling.Runner.Web;
+namespace Kindling.Runner.Forges.GitHub;
 
 /// <summary>
 /// GitHub's webhook deliveries on an anonymous endpoint: the body is bounded before it is read (413 from
@@ -19,6 +21,38 @@ public static class GitHubWebhook
     public const string SignatureHeader = "X-Hub-Signature-256";
     public const string EventHeader = "X-GitHub-Event";
     public const string WorkflowJobEventName = "workflow_job";
+
+    /// <summary>
+    /// The <c>/webhooks/github</c> endpoint: 404 unless Forge:GitHub:WebhookSecretEnv names a set variable; a queued job
+    /// is noted on every GitHub forge (its run may be older than the polled window) and <paramref name="wake"/> is
+    /// called for queued and completed jobs (the poll confirms them: the webhook is only a fast path).
+    /// </summary>
+    public static Task<IResult> HandleAsync(HttpContext ctx, Action wake)
+    {
+        GitHubOptions gh = ctx.RequestServices.GetRequiredService<IOptions<KindlingOptions>>().Value.Forge.GitHub;
+        string? secret = gh.WebhookSecretEnv is { } env ? Environment.GetEnvironmentVariable(env) : null;
+        if (string.IsNullOrEmpty(secret))
+        {
+            return Task.FromResult(Results.NotFound());
+        }
+
+        ForgeRegistry forges = ctx.RequestServices.GetRequiredService<ForgeRegistry>();
+        return ReceiveAsync(ctx, secret, gh.WebhookMaxBodyBytes, ev =>
+        {
+            if (ev.Action == "queued")
+            {
+                foreach (GitHubForge forge in forges.All.OfType<GitHubForge>())
+                {
+                    forge.NoteQueuedJob(ev.Repository.FullName, ev.WorkflowJob.RunId);
+                }
+            }
+
+            if (ev.Action is "queued" or "completed")
+            {
+                wake();
+            }
+        });
+    }
 
     /// <summary>Answers one delivery; <paramref name="onJob"/> sees each verified <c>workflow_job</c> event.</summary>
     public static async Task<IResult> ReceiveAsync(HttpContext ctx, string secret, long maxBodyBytes, Action<WorkflowJobEvent> onJob)

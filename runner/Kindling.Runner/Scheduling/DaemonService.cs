@@ -1,7 +1,6 @@
-using Kindling.Runner.Scheduling;
 using Microsoft.Extensions.Hosting;
 
-namespace Kindling.Runner.Jobs;
+namespace Kindling.Runner.Scheduling;
 
 /// <summary>Runs the dispatcher loop for the lifetime of the host.</summary>
 public sealed class DaemonService(JobDispatcher dispatcher) : BackgroundService
