@@ -37,8 +37,10 @@ public sealed class DnsForwarder(NetworkHost host, IReadOnlyList<IPEndPoint> ups
         }
 
         var endpoint = new IPEndPoint(gateway, Port);
+#pragma warning disable CA2000 // disposed on a failed bind below, else owned by the Listener until Stop
         Socket udp = host.Socket(AddressFamily.InterNetwork, SocketType.Dgram, ProtocolType.Udp);
         Socket tcp = host.Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+#pragma warning restore CA2000
         try
         {
             udp.Bind(endpoint);
@@ -130,7 +132,9 @@ public sealed class DnsForwarder(NetworkHost host, IReadOnlyList<IPEndPoint> ups
         byte[] buffer = new byte[MaxMessage];
         foreach (IPEndPoint upstream in upstreams)
         {
+#pragma warning disable CA2000 // a using declaration: the analyzer misreads it inside an async loop
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+#pragma warning restore CA2000
             timeout.CancelAfter(_timeout);
             try
             {
@@ -206,7 +210,9 @@ public sealed class DnsForwarder(NetworkHost host, IReadOnlyList<IPEndPoint> ups
         await using var stream = new NetworkStream(client, ownsSocket: false);
         while (true)
         {
+#pragma warning disable CA2000 // a using declaration: the analyzer misreads it inside an async loop
             using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+#pragma warning restore CA2000
             idle.CancelAfter(TcpIdle);
             byte[]? query = await ReadFramedAsync(stream, idle.Token);
             if (query is null || query.Length < HeaderBytes)
@@ -223,7 +229,9 @@ public sealed class DnsForwarder(NetworkHost host, IReadOnlyList<IPEndPoint> ups
     {
         foreach (IPEndPoint upstream in upstreams)
         {
+#pragma warning disable CA2000 // a using declaration: the analyzer misreads it inside an async loop
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+#pragma warning restore CA2000
             timeout.CancelAfter(_timeout);
             try
             {

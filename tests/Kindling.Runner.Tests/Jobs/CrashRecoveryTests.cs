@@ -26,6 +26,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
     private readonly List<Process> _daemons = [];
     private readonly bool _network = HostFacts.RootUnavailableReason is null;
+    private bool _tableBefore;
     private FakeGitHub _fake = null!;
 
     private string Db => Path.Combine(_state, "kindling.db");
@@ -33,6 +34,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         _fake = await FakeGitHub.StartAsync();
+        _tableBefore = _network && await NftAsync("list table inet kindling") == 0;
         // The stand-in base image the stub boots holds an actions runner that succeeds (without one, a GitHub job fails).
         RunnerHarness.InstallActionsRunner(Path.Combine(_state, "images"), RunnerHarness.SucceedingActionsRunner);
 
@@ -52,6 +54,12 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         {
             KillQuietly(d);
             d.Dispose();
+        }
+
+        // The daemons created this host's table inet kindling; a host that had none is left with none once it is empty.
+        if (_network && !_tableBefore && (await GuestNetworkTapsAsync()).Count == 0)
+        {
+            await NftAsync("delete table inet kindling");
         }
 
         // A failed test must not leave its VMs running: anything whose working directory is ours goes.
@@ -256,6 +264,21 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         }
 
         Assert.Empty(_fake.Runners);
+    }
+
+    private static async Task<int> NftAsync(string arguments)
+    {
+        try
+        {
+            using Process nft = Process.Start(new ProcessStartInfo("nft", arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
+            await Task.WhenAll(nft.StandardOutput.ReadToEndAsync(), nft.StandardError.ReadToEndAsync());
+            await nft.WaitForExitAsync();
+            return nft.ExitCode;
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            return -1; // no nft: nothing was created either
+        }
     }
 
     /// <summary>The TAPs with elements in this host's table inet kindling (none when nft or the table is absent).</summary>
