@@ -21,6 +21,10 @@ public sealed record ReplayOptions
     /// <summary>--env-file; null means act's default (.env, when it exists).</summary>
     public string? EnvFile { get; init; }
     public IReadOnlyList<string> Vars { get; init; } = [];
+    /// <summary>--input NAME=VALUE: workflow_dispatch/workflow_call inputs.</summary>
+    public IReadOnlyList<string> Inputs { get; init; } = [];
+    /// <summary>--input-file; null means act's default (.input, when it exists).</summary>
+    public string? InputFile { get; init; }
     public IReadOnlyList<string> Matrix { get; init; } = [];
     /// <summary>--image; null: minimal (or, for --rerun, the job's own).</summary>
     public string? Image { get; init; }

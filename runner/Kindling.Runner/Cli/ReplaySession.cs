@@ -70,7 +70,9 @@ public static class ReplaySession
         string image = Image(o.Image);
         IReadOnlyDictionary<string, string> secrets = SecretArguments.Resolve(o.Secrets, o.SecretFile ?? Path.Combine(repo, ReplayDefaults.DefaultSecretFile),
             o.SecretFile is not null, io.Environment, io.Prompter);
-        IReadOnlyList<KeyValuePair<string, string>> envFile = EnvFile(o, repo, io);
+        IReadOnlyList<KeyValuePair<string, string>> envFile = DotEnv(o.EnvFile, "--env-file", ReplayDefaults.DefaultEnvFile, repo, io);
+        IReadOnlyList<KeyValuePair<string, string>> given = [.. DotEnv(o.InputFile, "--input-file", ReplayDefaults.DefaultInputFile, repo, io),
+            .. SecretArguments.Pairs(o.Inputs, '=', "--input")];
         ExprValue ev = EventFile(o.EventPath, io);
         var workspaceHash = new WorkspaceHash(source.Root, () => GitSource.WorkspaceFiles(source, o.Worktree));
         List<ReplayJobPlan> plans = [];
@@ -80,7 +82,7 @@ public static class ReplaySession
             var inputs = new ReplayInputs
             {
                 Source = source, EventName = o.EventName ?? EventName(ev, j.Workflow), Event = ev, Secrets = secrets,
-                Vars = SecretArguments.Pairs(o.Vars, '=', "--var"), EnvFile = envFile,
+                Vars = SecretArguments.Pairs(o.Vars, '=', "--var"), EnvFile = envFile, Inputs = given,
                 MatrixFilters = SecretArguments.Pairs(o.Matrix, ':', "--matrix"), Image = image, Worktree = o.Worktree, SkipUses = o.SkipUses,
                 WorkspaceHash = workspaceHash,
             };
@@ -383,12 +385,13 @@ public static class ReplaySession
 
     private static string State(ReplayOptions o) => Path.GetFullPath(o.State ?? KindlingServices.DefaultStateDirectory());
 
-    private static IReadOnlyList<KeyValuePair<string, string>> EnvFile(ReplayOptions o, string repo, ReplayConsole io)
+    /// <summary>A .env-format file given with <paramref name="flag"/>, or its default in the repository when that exists.</summary>
+    private static IReadOnlyList<KeyValuePair<string, string>> DotEnv(string? given, string flag, string defaultName, string repo, ReplayConsole io)
     {
-        string file = o.EnvFile is { } f ? Path.GetFullPath(f, io.CurrentDirectory) : Path.Combine(repo, ReplayDefaults.DefaultEnvFile);
+        string file = given is { } f ? Path.GetFullPath(f, io.CurrentDirectory) : Path.Combine(repo, defaultName);
         if (!File.Exists(file))
         {
-            return o.EnvFile is null ? [] : throw new ReplayException($"--env-file {o.EnvFile} does not exist");
+            return given is null ? [] : throw new ReplayException($"{flag} {given} does not exist");
         }
 
         return DotEnvFile.Load(file, io.Environment);

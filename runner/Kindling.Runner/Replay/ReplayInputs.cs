@@ -28,6 +28,8 @@ public sealed record ReplayInputs
     public IReadOnlyDictionary<string, string> Secrets { get; init; } = new Dictionary<string, string>();
     /// <summary>--var NAME=VALUE: the vars context.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Vars { get; init; } = [];
+    /// <summary>--input NAME=VALUE and --input-file: workflow_dispatch/workflow_call inputs, over the event's and the defaults.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Inputs { get; init; } = [];
     /// <summary>--env-file: environment of every step, below the workflow's own env.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> EnvFile { get; init; } = [];
     /// <summary>--matrix key:value filters.</summary>
@@ -64,6 +66,7 @@ public static class ReplayDefaults
     public const string DefaultWorkflowDirectory = ".github/workflows";
     public const string DefaultSecretFile = ".secrets";
     public const string DefaultEnvFile = ".env";
+    public const string DefaultInputFile = ".input";
     /// <summary>Guest-side files standing in for GITHUB_OUTPUT and friends (written, not read back, in replay).</summary>
     public const string GuestCommandFileDirectory = "/tmp";
 }

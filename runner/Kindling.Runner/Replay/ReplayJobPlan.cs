@@ -39,6 +39,9 @@ public sealed record ReplayJobPlan
     /// <summary>1-based position among the job's selected matrix combinations, and how many there are.</summary>
     public int Index { get; init; } = 1;
     public int Total { get; init; } = 1;
+    /// <summary>strategy.fail-fast (GitHub's default true) and max-parallel (default: all the job's combinations at once).</summary>
+    public bool FailFast { get; init; } = true;
+    public int MaxParallel { get; init; } = 1;
     public required string DisplayName { get; init; }
     public required IReadOnlyList<string> Labels { get; init; }
     public required JobSpec Spec { get; init; }

@@ -55,10 +55,10 @@ public static class ReplayPlanner
                 Set(env, [KeyValuePair.Create(k, Template.Evaluate(v, top with { Where = $"{wf.FileName}: env.{k}" }))]);
             }
 
-            IReadOnlyList<MatrixCombination> combos = Matrix(job, top with { Where = $"{where}: strategy.matrix" });
-            combos = job.Matrix is null
-                ? (inputs.MatrixFilters.Count == 0 ? combos : MatrixExpander.Filter(combos, inputs.MatrixFilters, where))
-                : MatrixExpander.Filter(combos, inputs.MatrixFilters, where);
+            IReadOnlyList<MatrixCombination> all = Matrix(job, top with { Where = $"{where}: strategy.matrix" });
+            IReadOnlyList<MatrixCombination> combos = MatrixExpander.Filter(all, inputs.MatrixFilters, where);
+            IReadOnlyList<string> unknownKeys = MatrixExpander.UnknownKeys(all, inputs.MatrixFilters);
+            (bool failFast, int maxParallel) = Strategy(job, top with { Where = $"{where}: strategy" }, all.Count);
 
             List<ReplayJobPlan> plans = [];
             for (int i = 0; i < combos.Count; i++)
@@ -68,8 +68,8 @@ public static class ReplayPlanner
                     ["matrix"] = combos[i].ToContext(),
                     ["strategy"] = ExprValue.Object(
                     [
-                        new("fail-fast", ExprValue.True), new("job-index", ExprValue.Number(i)), new("job-total", ExprValue.Number(combos.Count)),
-                        new("max-parallel", ExprValue.Number(combos.Count)),
+                        new("fail-fast", ExprValue.Bool(failFast)), new("job-index", ExprValue.Number(all.ToList().IndexOf(combos[i]))),
+                        new("job-total", ExprValue.Number(all.Count)), new("max-parallel", ExprValue.Number(maxParallel)),
                     ]),
                     ["runner"] = ReplayContexts.Runner(),
                     ["job"] = ExprValue.Object([new("status", ExprValue.String("success"))]),
@@ -79,7 +79,12 @@ public static class ReplayPlanner
                 jobUnavailable.Remove("matrix");
                 jobUnavailable.Remove("env");
                 var ctx = new ExprContext { Contexts = jobContexts, Unavailable = jobUnavailable, Where = where, HashFiles = HashFiles(inputs) };
-                plans.Add(PlanCombination(wf, job, combos[i], i + 1, combos.Count, ctx, env, defaultNames, inputs, required, missing));
+                ReplayJobPlan plan = PlanCombination(wf, job, combos[i], i + 1, combos.Count, ctx, env, defaultNames, inputs, required, missing);
+                plans.Add(plan with
+                {
+                    FailFast = failFast, MaxParallel = maxParallel,
+                    Warnings = [.. unknownKeys.Select(k => $"--matrix {k}:…: this job's matrix has no key '{k}'; the filter is ignored for it"), .. plan.Warnings],
+                });
             }
 
             return plans;
@@ -92,6 +97,31 @@ public static class ReplayPlanner
         {
             throw new ReplayException(e.Message, e);
         }
+    }
+
+    /// <summary>strategy.fail-fast (default true) and max-parallel (default: every combination at once).</summary>
+    private static (bool FailFast, int MaxParallel) Strategy(WorkflowJob job, ExprContext ctx, int combinations)
+    {
+        bool failFast = true;
+        if (job.FailFast is { } ff)
+        {
+            ExprValue v = Template.Evaluate(ff, ctx with { Where = $"{ctx.Where}.fail-fast" });
+            failFast = v.Kind == ExprKind.Boolean ? v.AsBoolean
+                : v.ToString() is "true" or "false" ? v.ToString() == "true"
+                : throw new ReplayException($"{ctx.Where}.fail-fast must be true or false, not {v.Describe()}");
+        }
+
+        int maxParallel = Math.Max(combinations, 1);
+        if (job.MaxParallel is { } mp)
+        {
+            ExprValue v = Template.Evaluate(mp, ctx with { Where = $"{ctx.Where}.max-parallel" });
+            double n = v.ToNumber();
+            maxParallel = n >= 1 && n == Math.Floor(n) && n <= int.MaxValue
+                ? Math.Min((int)n, maxParallel)
+                : throw new ReplayException($"{ctx.Where}.max-parallel must be a whole number of at least 1, not {v.Describe()}");
+        }
+
+        return (failFast, maxParallel);
     }
 
     private static Func<IReadOnlyList<string>, string> HashFiles(ReplayInputs inputs) => patterns =>
@@ -116,6 +146,11 @@ public static class ReplayPlanner
         }
 
         labels.RemoveAll(string.IsNullOrWhiteSpace);
+        if (labels.FirstOrDefault(OtherOs) is { } other)
+        {
+            warnings.Add($"runs-on: {other} names a {(other.Contains("mac", StringComparison.OrdinalIgnoreCase) ? "macOS" : "Windows")} runner; " +
+                         $"replay runs Linux microVMs only, so the steps run in the Kindling {inputs.Image} image's shell (PowerShell and cmd lines will not work)");
+        }
         string? skip = null;
         if (job.If is { } jobIf && !StepConditions.Evaluate(jobIf, At("if")).Succeeded)
         {
@@ -188,6 +223,10 @@ public static class ReplayPlanner
         };
     }
 
+    private static bool OtherOs(string label) =>
+        label.StartsWith("windows", StringComparison.OrdinalIgnoreCase) || label.StartsWith("macos", StringComparison.OrdinalIgnoreCase) ||
+        label.Equals("macOS", StringComparison.OrdinalIgnoreCase);
+
     /// <summary>How a secret value is rebuilt at launch; an error when it was computed in a way that cannot be repeated.</summary>
     internal static IReadOnlyList<SecretPart> Recipe(ExprValue v, string where) =>
         v.SecretParts ?? throw new ReplayException(
@@ -248,7 +287,7 @@ public static class ReplayPlanner
             ? new MatrixAxis(a.Key, Template.Evaluate(e, ctx with { Where = $"{ctx.Where}.{a.Key}" }) is { Kind: ExprKind.Array } list
                 ? list.Items
                 : throw new ReplayException($"{ctx.Where}.{a.Key}: the expression does not give a list"))
-            : a with { Values = [.. a.Values.Select(v => Resolve(v, ctx))] })];
+            : a with { Values = [.. a.Values.SelectMany(v => Splice(v, ctx with { Where = $"{ctx.Where}.{a.Key}" }))] })];
         include = [.. include.Select(e => (IReadOnlyList<KeyValuePair<string, ExprValue>>)[.. e.Select(kv => KeyValuePair.Create(kv.Key, Resolve(kv.Value, ctx)))])];
         exclude = [.. exclude.Select(e => (IReadOnlyList<KeyValuePair<string, ExprValue>>)[.. e.Select(kv => KeyValuePair.Create(kv.Key, Resolve(kv.Value, ctx)))])];
         return MatrixExpander.Expand(axes, include, exclude, ctx.Where);
@@ -262,6 +301,12 @@ public static class ReplayPlanner
             : throw new ReplayException($"{where}: entries must be mappings"))],
         _ => throw new ReplayException($"{where}: must be a list of mappings"),
     };
+
+    /// <summary>An item of a matrix list; one that is a lone expression giving a list (fromJSON) is spliced into the list.</summary>
+    private static IReadOnlyList<ExprValue> Splice(ExprValue v, ExprContext ctx) =>
+        v.Kind == ExprKind.String && v.AsString.Trim().StartsWith(Template.Open, StringComparison.Ordinal) && Resolve(v, ctx) is { Kind: ExprKind.Array } list
+            ? list.Items
+            : [Resolve(v, ctx)];
 
     /// <summary>A matrix value written with <c>${{ }}</c> inside is evaluated (workflow-level contexts).</summary>
     private static ExprValue Resolve(ExprValue v, ExprContext ctx) => v.Kind switch

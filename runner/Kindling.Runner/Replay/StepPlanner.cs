@@ -35,8 +35,9 @@ internal static class StepPlanner
             }
         }
 
-        var ifCtx = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(ifEnv) } };
-        StepConditions cond = StepConditions.Evaluate(s.If, ifCtx with { Where = $"{where}: if" });
+        // The step's own env is in the env context of everything else it has (GitHub's "Hi ${{ env.mascot }}").
+        ctx = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(ifEnv) } };
+        StepConditions cond = StepConditions.Evaluate(s.If, At("if"));
         string name = s.Name is { } n
             ? ReplayPlanner.Text(Template.Evaluate(n, At("name")))
             : "Run " + (s.Uses ?? FirstLine(s.Run!));
