@@ -76,6 +76,7 @@ public static class ReplaySession
         ExprValue ev = EventFile(o.EventPath, io);
         var workspaceHash = new WorkspaceHash(source.Root, () => GitSource.WorkspaceFiles(source, o.Worktree));
         List<ReplayJobPlan> plans = [];
+        List<(WorkflowJobRef Job, ReplayInputs Inputs)> targets = [];
         int exit = 0;
         foreach (WorkflowJobRef j in jobs)
         {
@@ -86,9 +87,14 @@ public static class ReplaySession
                 MatrixFilters = SecretArguments.Pairs(o.Matrix, ':', "--matrix"), Image = image, Worktree = o.Worktree, SkipUses = o.SkipUses,
                 WorkspaceHash = workspaceHash,
             };
+            targets.Add((j, inputs));
             try
             {
-                plans.AddRange(ReplayPlanner.Plan(j.Workflow, j.Job.Id, inputs));
+                IEnumerable<string> planned = o.DryRun ? [j.Job.Id] : JobGraph.WithNeeds(j.Workflow.Jobs, j.Job.Id).Select(n => n.Id);
+                foreach (string id in planned)
+                {
+                    plans.AddRange(ReplayPlanner.Plan(j.Workflow, id, inputs));
+                }
             }
             catch (ReplayException e) when (jobs.Count > 1)
             {
@@ -116,19 +122,22 @@ public static class ReplaySession
         io.Error.WriteLine($"workspace: {plans[0].Spec.Origin!.WorkspaceSource} -> {snapshot}");
         await GitSource.SnapshotAsync(source, o.Worktree, snapshot, ct);
 
-        foreach (ReplayJobPlan p in plans)
+        foreach ((WorkflowJobRef j, ReplayInputs inputs) in targets)
         {
-            if (p.SkipReason is { } why)
+            var run = new WorkflowRun(j.Workflow, inputs, (p, token) => RunPlanAsync(p, snapshot, source.Repository, secrets, image, o, io, token),
+                ReplayCapacity(), line => io.Out.WriteLine(line));
+            IReadOnlyDictionary<string, JobSummary> results = await run.RunAsync(j.Job.Id, ct);
+            foreach ((string id, JobSummary r) in results.Where(r => results.Count > 1))
             {
-                io.Out.WriteLine($"job {p.Job.Id} ({p.DisplayName}): skipped: {why}");
-                continue;
+                io.Out.WriteLine($"job {id}: {r.Result}" + (r.Outputs.Count > 0 ? $" (outputs: {string.Join(", ", r.Outputs.Select(kv => kv.Key))})" : ""));
             }
 
-            int code = await RunSpecAsync(p.Spec with { Workspace = snapshot }, p.Labels, source.Repository, secrets, p.Warnings,
-                p.Total > 1 ? $" [matrix {p.Index}/{p.Total}]" : "", image, o, io, ct);
             if (exit == 0)
             {
-                exit = code;
+                exit = results.Values.FirstOrDefault(r => r.Result == JobResults.Failure)?.ExitCode is { } failed and > 0 ? Math.Min(failed, MaxExitCode)
+                    : results.Values.Any(r => r.Result == JobResults.Failure) ? ExitFailedWithoutCode
+                    : results.Values.Any(r => r.Result == JobResults.Cancelled) ? ExitCancelled
+                    : 0;
             }
 
             if (ct.IsCancellationRequested)
@@ -139,6 +148,42 @@ public static class ReplaySession
 
         return exit;
     }
+
+    /// <summary>How many job VMs a replay runs at once: the host's CPUs over a VM's vCPUs.</summary>
+    private static int ReplayCapacity() => Math.Max(1, Environment.ProcessorCount / ReplayDefaults.VmVcpus);
+
+    /// <summary>Runs one planned job (one matrix combination) and reads its steps' outcomes and outputs back from its log.</summary>
+    private static async Task<JobOutcome> RunPlanAsync(ReplayJobPlan p, string snapshot, string repository, IReadOnlyDictionary<string, string> secrets,
+        string image, ReplayOptions o, ReplayConsole io, CancellationToken ct)
+    {
+        SpecResult r;
+        try
+        {
+            r = await RunSpecResultAsync(p.Spec with { Workspace = snapshot }, p.Labels, repository, secrets, p.Warnings,
+                p.Total > 1 ? $" [matrix {p.Index}/{p.Total}]" : "", image, o, io, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return JobOutcome.Cancelled;
+        }
+
+        IEnumerable<string> log = r.LogPath is { } path && File.Exists(path) ? File.ReadLines(path) : [];
+        return new JobOutcome
+        {
+            Result = r.State switch
+            {
+                JobState.Succeeded => JobResults.Success,
+                JobState.Cancelled => JobResults.Cancelled,
+                _ when r.ExitCode == ExitCancelled => JobResults.Cancelled,
+                _ => JobResults.Failure,
+            },
+            ExitCode = r.ExitCode,
+            Steps = JobLogOutcome.Read(log, p),
+        };
+    }
+
+    /// <summary>A job run's end: its state, the process exit code it stands for, its log.</summary>
+    private sealed record SpecResult(JobState? State, int ExitCode, string? LogPath);
 
     private static async Task<int> RerunAsync(long id, ReplayOptions o, ReplayConsole io, CancellationToken ct)
     {
@@ -189,6 +234,10 @@ public static class ReplaySession
 
     /// <summary>Runs one job spec through the daemon's job path in a host of its own; returns the exit code.</summary>
     private static async Task<int> RunSpecAsync(JobSpec spec, IReadOnlyList<string> labels, string repository, IReadOnlyDictionary<string, string> secrets,
+        IReadOnlyList<string> warnings, string matrixLabel, string image, ReplayOptions o, ReplayConsole io, CancellationToken ct) =>
+        (await RunSpecResultAsync(spec, labels, repository, secrets, warnings, matrixLabel, image, o, io, ct)).ExitCode;
+
+    private static async Task<SpecResult> RunSpecResultAsync(JobSpec spec, IReadOnlyList<string> labels, string repository, IReadOnlyDictionary<string, string> secrets,
         IReadOnlyList<string> warnings, string matrixLabel, string image, ReplayOptions o, ReplayConsole io, CancellationToken ct)
     {
         string state = State(o);
@@ -278,12 +327,12 @@ public static class ReplaySession
             }
 
             io.Out.WriteLine($"rerun: kindling replay --rerun {job.Id}{(o.State is null ? "" : $" --state {o.State}")}");
-            return exit;
+            return new SpecResult(result.To, exit, done.LogPath);
         }
         catch (ImagesUnavailableException e)
         {
             io.Error.WriteLine($"kindling replay: guest images unavailable: {e.Message}");
-            return ExitFailedWithoutCode;
+            return new SpecResult(null, ExitFailedWithoutCode, null);
         }
         finally
         {

@@ -107,7 +107,10 @@ public static class ReplayContexts
         _ => v,
     };
 
-    /// <summary>The variables GitHub's runner sets for every step, from the github context.</summary>
+    /// <summary>
+    /// The variables GitHub's runner sets for every step, from the github context. GITHUB_OUTPUT, GITHUB_ENV,
+    /// GITHUB_PATH and GITHUB_STEP_SUMMARY are not among them: the agent gives each step fresh files (PROTOCOL.md).
+    /// </summary>
     public static IReadOnlyList<KeyValuePair<string, string>> DefaultEnv(ExprValue github)
     {
         string G(string key) => github.Members[key].ToString();
@@ -133,10 +136,6 @@ public static class ReplayContexts
             new("GITHUB_ACTOR", G("actor")),
             new("GITHUB_SERVER_URL", G("server_url")),
             new("GITHUB_API_URL", G("api_url")),
-            new("GITHUB_OUTPUT", $"{dir}/github_output"),
-            new("GITHUB_ENV", $"{dir}/github_env"),
-            new("GITHUB_PATH", $"{dir}/github_path"),
-            new("GITHUB_STEP_SUMMARY", $"{dir}/github_step_summary"),
             new("RUNNER_OS", RunnerOs),
             new("RUNNER_ARCH", RunnerArch),
             new("RUNNER_NAME", RunnerName),

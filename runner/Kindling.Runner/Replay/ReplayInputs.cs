@@ -41,6 +41,15 @@ public sealed record ReplayInputs
     /// <summary>--skip-uses: run the job with its unsupported uses: steps reported and skipped.</summary>
     public bool SkipUses { get; init; }
 
+    /// <summary>
+    /// The <c>needs</c> context (each needed job's result and outputs) once those jobs have run; null when planning
+    /// ahead of them (a dry run, the checks before a run): then every need counts as succeeded and its outputs are shown
+    /// as placeholders.
+    /// </summary>
+    public ExprValue? Needs { get; init; }
+    /// <summary>Whether a needed job did not succeed (a job's if: without a status function is then false).</summary>
+    public bool NeedsFailed { get; init; }
+
     /// <summary>What hashFiles() hashes (null: hashFiles() is an error naming why).</summary>
     public WorkspaceHash? WorkspaceHash { get; init; }
 

@@ -56,6 +56,8 @@ public sealed record ReplayJobPlan
     /// <summary>Steps using actions replay cannot run; the run refuses them unless --skip-uses.</summary>
     public IReadOnlyList<PlannedStep> UnsupportedSteps => [.. Steps.Where(s => s.Kind == PlannedStepKind.UnsupportedUses)];
     public IReadOnlyList<string> Warnings { get; init; } = [];
+    /// <summary>The job-level expression context (matrix, needs, env, …): job outputs: are evaluated in it after the job.</summary>
+    public Kindling.Runner.Replay.Expressions.ExprContext? JobContext { get; init; }
     /// <summary>Why the job does not run at all (its if: is false), or null.</summary>
     public string? SkipReason { get; init; }
 }

@@ -35,10 +35,10 @@ public static class ReplayPlanner
                 ["inputs"] = ReplayContexts.Inputs(wf, inputs),
                 ["vars"] = ExprValue.Object(inputs.Vars.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value)))),
                 ["secrets"] = secrets,
+                ["needs"] = inputs.Needs ?? PlannedNeeds(wf, job),
             };
             var unavailable = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
             {
-                ["needs"] = job.Needs.Count == 0 ? "this job has no needs:" : $"replay runs one job; its needs ({string.Join(", ", job.Needs)}) are not run",
                 ["steps"] = "step outputs and outcomes are not passed between steps in replay yet",
                 ["matrix"] = "the matrix is not known at this level",
                 ["env"] = "env is not available at the workflow level",
@@ -99,6 +99,18 @@ public static class ReplayPlanner
         }
     }
 
+    /// <summary>
+    /// The needs context before the needed jobs have run: each succeeded, each output a placeholder naming where its
+    /// value will come from (a dry run shows it; a run plans the job again once its needs are known).
+    /// </summary>
+    private static ExprValue PlannedNeeds(Workflow wf, WorkflowJob job) => ExprValue.Object(job.Needs.Select(id =>
+        KeyValuePair.Create(id, ExprValue.Object(
+        [
+            new("result", ExprValue.String(JobResults.Success)),
+            new("outputs", ExprValue.Object((wf.Jobs.FirstOrDefault(j => j.Id == id)?.Outputs ?? [])
+                .Select(o => KeyValuePair.Create(o.Key, ExprValue.String($"<needs.{id}.outputs.{o.Key}>"))))),
+        ]))));
+
     /// <summary>strategy.fail-fast (default true) and max-parallel (default: every combination at once).</summary>
     private static (bool FailFast, int MaxParallel) Strategy(WorkflowJob job, ExprContext ctx, int combinations)
     {
@@ -152,9 +164,10 @@ public static class ReplayPlanner
                          $"replay runs Linux microVMs only, so the steps run in the Kindling {inputs.Image} image's shell (PowerShell and cmd lines will not work)");
         }
         string? skip = null;
-        if (job.If is { } jobIf && !StepConditions.Evaluate(jobIf, At("if")).Succeeded)
+        StepConditions jobCondition = StepConditions.Evaluate(job.If, At("if"));
+        if (inputs.NeedsFailed ? !jobCondition.WhenFailed : !jobCondition.WhenOk)
         {
-            skip = $"its if: ({jobIf.Trim()}) is false";
+            skip = job.If is { } jobIf ? $"its if: ({jobIf.Trim()}) is false" : "a job it needs did not succeed";
         }
 
         var env = new List<KeyValuePair<string, ExprValue>>(workflowEnv);
@@ -167,11 +180,6 @@ public static class ReplayPlanner
         if (job.TimeoutMinutes is { } tm)
         {
             timeout = TimeSpan.FromMinutes(Minutes(Template.Evaluate(tm, At("timeout-minutes")), $"{where}: timeout-minutes"));
-        }
-
-        if (job.Needs.Count > 0)
-        {
-            warnings.Add($"needs: {string.Join(", ", job.Needs)}: replay runs only this job (run those first with -j if it depends on their effects)");
         }
 
         if (job.Container is { } image)
@@ -220,6 +228,7 @@ public static class ReplayPlanner
             Labels = labels.Count > 0 ? labels : [ReplayDefaults.Tenant],
             Spec = spec, Steps = steps, DefaultEnvNames = defaultNames, SecretEnv = secretEnv,
             RequiredSecrets = required, MissingSecrets = missing, Warnings = warnings, SkipReason = skip,
+            JobContext = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(env) } },
         };
     }
 
