@@ -26,6 +26,7 @@ public static class ReplayCommand
         var keep = new Option<bool>("--keep") { Description = "keep the job's overlay disk (the workspace after the job) instead of deleting it" };
         var worktree = new Option<bool>("--worktree") { Description = "use the working tree as it is (default: a checkout of HEAD)" };
         var skipUses = new Option<bool>("--skip-uses") { Description = "run a job whose uses: steps are not supported yet, reporting them as skipped" };
+        var actionCache = new Option<string?>("--action-cache") { Description = "directory of actions as owner/repo/ref (act's offline layout) for uses: owner/repo@ref" };
         var rerun = new Option<long?>("--rerun") { Description = "replay a recorded job again (same spec and workspace, fresh VM)" };
         var directory = new Option<string?>("--directory", "-C") { Description = "the repository (default: the current directory)" };
         var state = new Option<string?>("--state") { Description = "state directory (default $KINDLING_STATE or ~/.local/share/kindling)" };
@@ -34,7 +35,7 @@ public static class ReplayCommand
         var command = new Command("replay", "run a workflow job from its YAML in a microVM, as CI would (like act)")
         {
             workflow, workflows, job, list, dryRun, eventPath, eventName, secret, secretFile, envFile, variable, input, inputFile, matrix, image, keep, worktree,
-            skipUses, rerun, directory, state, launcher,
+            skipUses, actionCache, rerun, directory, state, launcher,
         };
         command.SetAction((parse, ct) => ReplaySession.RunAsync(new ReplayOptions
         {
@@ -56,6 +57,7 @@ public static class ReplayCommand
             Keep = parse.GetValue(keep),
             Worktree = parse.GetValue(worktree),
             SkipUses = parse.GetValue(skipUses),
+            ActionCache = parse.GetValue(actionCache),
             Rerun = parse.GetValue(rerun),
             Directory = parse.GetValue(directory),
             State = parse.GetValue(state),

@@ -31,6 +31,8 @@ public sealed record ReplayOptions
     public bool Keep { get; init; }
     public bool Worktree { get; init; }
     public bool SkipUses { get; init; }
+    /// <summary>--action-cache DIR: remote actions at DIR/owner/repo/ref.</summary>
+    public string? ActionCache { get; init; }
     public long? Rerun { get; init; }
     /// <summary>-C DIR: the repository (default: the current directory).</summary>
     public string? Directory { get; init; }

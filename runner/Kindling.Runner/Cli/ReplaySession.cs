@@ -74,6 +74,12 @@ public static class ReplaySession
         IReadOnlyList<KeyValuePair<string, string>> given = [.. DotEnv(o.InputFile, "--input-file", ReplayDefaults.DefaultInputFile, repo, io),
             .. SecretArguments.Pairs(o.Inputs, '=', "--input")];
         ExprValue ev = EventFile(o.EventPath, io);
+        string? actionCache = o.ActionCache is { } ac ? Path.GetFullPath(ac, io.CurrentDirectory) : null;
+        if (actionCache is not null && !Directory.Exists(actionCache))
+        {
+            throw new ReplayException($"--action-cache {o.ActionCache} is not a directory (it holds actions as owner/repo/ref)");
+        }
+
         var workspaceHash = new WorkspaceHash(source.Root, () => GitSource.WorkspaceFiles(source, o.Worktree));
         List<ReplayJobPlan> plans = [];
         List<(WorkflowJobRef Job, ReplayInputs Inputs)> targets = [];
@@ -85,6 +91,7 @@ public static class ReplaySession
                 Source = source, EventName = o.EventName ?? EventName(ev, j.Workflow), Event = ev, Secrets = secrets,
                 Vars = SecretArguments.Pairs(o.Vars, '=', "--var"), EnvFile = envFile, Inputs = given,
                 MatrixFilters = SecretArguments.Pairs(o.Matrix, ':', "--matrix"), Image = image, Worktree = o.Worktree, SkipUses = o.SkipUses,
+                ActionCache = actionCache,
                 WorkspaceHash = workspaceHash,
             };
             targets.Add((j, inputs));
@@ -93,7 +100,14 @@ public static class ReplaySession
                 IEnumerable<string> planned = o.DryRun ? [j.Job.Id] : JobGraph.WithNeeds(j.Workflow.Jobs, j.Job.Id).Select(n => n.Id);
                 foreach (string id in planned)
                 {
-                    plans.AddRange(ReplayPlanner.Plan(j.Workflow, id, inputs));
+                    try
+                    {
+                        plans.AddRange(ReplayPlanner.Plan(j.Workflow, id, inputs));
+                    }
+                    catch (NeedsFirstException) when (!o.DryRun)
+                    {
+                        // planned (and checked) once the jobs it needs have run
+                    }
                 }
             }
             catch (ReplayException e) when (jobs.Count > 1)
@@ -121,6 +135,10 @@ public static class ReplaySession
         string snapshot = Path.Combine(state, "replay", "workspaces", Guid.NewGuid().ToString("N"));
         io.Error.WriteLine($"workspace: {plans[0].Spec.Origin!.WorkspaceSource} -> {snapshot}");
         await GitSource.SnapshotAsync(source, o.Worktree, snapshot, ct);
+        foreach ((string host, string relative) in plans.SelectMany(p => p.Steps).Select(s => s.StageAction).OfType<(string, string)>().Distinct())
+        {
+            CopyDirectory(host, Path.Combine(snapshot, relative));
+        }
 
         foreach ((WorkflowJobRef j, ReplayInputs inputs) in targets)
         {
@@ -147,6 +165,21 @@ public static class ReplaySession
         }
 
         return exit;
+    }
+
+    /// <summary>A cached action's files into the workspace snapshot (the guest reads them under /workspace).</summary>
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (string dir in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
+        {
+            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, dir)));
+        }
+
+        foreach (string file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetRelativePath(from, file)), overwrite: true);
+        }
     }
 
     /// <summary>How many job VMs a replay runs at once: the host's CPUs over a VM's vCPUs.</summary>
@@ -398,7 +431,7 @@ public static class ReplaySession
         {
             throw new ReplayException(
                 $"{who} has steps that use actions, which replay does not run yet: " +
-                string.Join("; ", p.UnsupportedSteps.Select(s => $"step {s.Number} '{s.Name}' ({s.Uses})")) +
+                string.Join("; ", p.UnsupportedSteps.Select(s => $"step {s.Number} '{s.Name}' ({s.Uses}: {s.UnsupportedReason ?? "not supported yet"})")) +
                 ". Replace them with run: steps, or pass --skip-uses to run the job without them (each is reported as skipped)");
         }
     }

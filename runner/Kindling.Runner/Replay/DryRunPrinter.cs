@@ -113,7 +113,7 @@ public static class DryRunPrinter
                     sb.Append($"  [{s.Uses}: not run, the workspace is already there]");
                     break;
                 case PlannedStepKind.UnsupportedUses:
-                    sb.Append($"  [uses: {s.Uses}: NOT SUPPORTED YET]");
+                    sb.Append($"  [uses: {s.Uses}: NOT SUPPORTED: {s.UnsupportedReason ?? "not supported yet"}]");
                     break;
                 default:
                     sb.Append($"  [{st.Shell}");

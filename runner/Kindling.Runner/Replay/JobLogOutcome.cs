@@ -30,7 +30,7 @@ public static class JobLogOutcome
                 case "step-skip":
                     steps[number] = new StepOutcome(JobResults.Skipped, JobResults.Skipped, []);
                     break;
-                case "step-files" when steps.TryGetValue(number, out StepOutcome? ended):
+                case "step-files" when !plan.Steps[n].PartOfAction && steps.TryGetValue(number, out StepOutcome? ended):
                     steps[number] = ended with { Outputs = GuestCommandFiles.ParseEntries(c.Text("output") ?? "") };
                     break;
             }

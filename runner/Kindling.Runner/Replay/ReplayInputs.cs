@@ -38,6 +38,8 @@ public sealed record ReplayInputs
     public string Image { get; init; } = ReplayDefaults.MinimalImage;
     /// <summary>--worktree: the working tree as it is, instead of a checkout of HEAD.</summary>
     public bool Worktree { get; init; }
+    /// <summary>--action-cache DIR: remote actions found at DIR/owner/repo/ref (act's offline layout); null: none.</summary>
+    public string? ActionCache { get; init; }
     /// <summary>--skip-uses: run the job with its unsupported uses: steps reported and skipped.</summary>
     public bool SkipUses { get; init; }
 

@@ -26,6 +26,12 @@ public sealed record PlannedStep
     /// <summary>Step env that comes from secrets (guest names), kept out of the spec's env.</summary>
     public IReadOnlyList<string> SecretEnv { get; init; } = [];
     public IReadOnlyList<string> Notes { get; init; } = [];
+    /// <summary>Why an UnsupportedUses step cannot run (Docker action, not in the action cache, …).</summary>
+    public string? UnsupportedReason { get; init; }
+    /// <summary>A cached action's files to copy into the workspace snapshot: host directory → path under the workspace.</summary>
+    public (string Host, string Relative)? StageAction { get; init; }
+    /// <summary>One of the steps a composite action expands to (its outputs are not the workflow step's).</summary>
+    public bool PartOfAction { get; init; }
     /// <summary>No shell: anywhere (step, job or workflow defaults): the image's default shell.</summary>
     public bool DefaultShell { get; init; }
 }

@@ -55,6 +55,12 @@ public static class ReplayPlanner
                 Set(env, [KeyValuePair.Create(k, Template.Evaluate(v, top with { Where = $"{wf.FileName}: env.{k}" }))]);
             }
 
+            if (inputs.Needs is null && MatrixReadsNeeds(job))
+            {
+                throw new NeedsFirstException($"{where}: strategy.matrix comes from needs ({string.Join(", ", job.Needs)}): " +
+                                              "it is known once they have run, so a dry run cannot expand it (a run does)");
+            }
+
             IReadOnlyList<MatrixCombination> all = Matrix(job, top with { Where = $"{where}: strategy.matrix" });
             IReadOnlyList<MatrixCombination> combos = MatrixExpander.Filter(all, inputs.MatrixFilters, where);
             IReadOnlyList<string> unknownKeys = MatrixExpander.UnknownKeys(all, inputs.MatrixFilters);
@@ -136,6 +142,18 @@ public static class ReplayPlanner
         return (failFast, maxParallel);
     }
 
+    private static bool MatrixReadsNeeds(WorkflowJob job)
+    {
+        IEnumerable<string> sources = job.Matrix is not { } m ? [] :
+            [
+                .. m.Expression is { } e ? [e] : Array.Empty<string>(), .. m.Axes.Select(a => a.Expression).OfType<string>(),
+                .. m.Axes.SelectMany(a => a.Values).Where(v => v.Kind == ExprKind.String).Select(v => v.AsString),
+            ];
+        return sources.Where(Template.HasExpressions)
+            .SelectMany(src => Template.Parse(src, "matrix")).Select(p => p.Expression).OfType<Expr>()
+            .Any(e => ExprTree.Contexts(e).Contains("needs"));
+    }
+
     private static Func<IReadOnlyList<string>, string> HashFiles(ReplayInputs inputs) => patterns =>
         inputs.WorkspaceHash?.Compute(patterns) ?? throw new ReplayException("hashFiles(): this replay has no workspace to hash");
 
@@ -205,7 +223,7 @@ public static class ReplayPlanner
         var steps = new List<PlannedStep>();
         foreach (WorkflowStep s in job.Steps)
         {
-            steps.Add(StepPlanner.Plan(wf, job, s, stepCtx with { Where = $"{where}: {StepName(s)}" }, env, secretNames, inputs, warnings));
+            steps.AddRange(StepPlanner.PlanAll(wf, job, s, stepCtx with { Where = $"{where}: {StepName(s)}" }, env, secretNames, inputs, warnings, 0));
         }
 
         var spec = new JobSpec

@@ -242,12 +242,12 @@ public sealed class ReplaySessionTests : IDisposable
         File.WriteAllText(Path.Combine(Repo, ".github", "workflows", "ci.yml"),
             "on: push\njobs:\n  b:\n    runs-on: x\n    steps:\n      - uses: actions/setup-go@v5\n      - run: echo built\n");
         Assert.Equal(2, await Replay("--worktree"));
-        Assert.Contains("step 1 'Run actions/setup-go@v5' (actions/setup-go@v5)", _err.ToString(), StringComparison.Ordinal);
+        Assert.Contains("step 1 'Run actions/setup-go@v5' (actions/setup-go@v5: remote actions run from a local cache: pass --action-cache DIR", _err.ToString(), StringComparison.Ordinal);
         Assert.Contains("pass --skip-uses", _err.ToString(), StringComparison.Ordinal);
         Assert.Empty(_launcher.Requests);
 
         Assert.Equal(0, await Replay("--worktree", "--skip-uses"));
-        Assert.Contains("kindling: uses: actions/setup-go@v5 is not supported yet; step skipped (--skip-uses)", _out.ToString(), StringComparison.Ordinal);
+        Assert.Contains("kindling: uses: actions/setup-go@v5: remote actions run from a local cache: pass --action-cache DIR holding DIR/owner/repo/ref; step skipped (--skip-uses)", _out.ToString(), StringComparison.Ordinal);
         Assert.Contains("  built", _out.ToString(), StringComparison.Ordinal);
     }
 
@@ -298,6 +298,20 @@ public sealed class ReplaySessionTests : IDisposable
 
         Assert.Equal(0, await Replay("--worktree"));
         Assert.Contains("  greeting=hi", _out.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Replay_LocalCompositeAction_ItsStepsRunWithInputs()
+    {
+        Directory.CreateDirectory(Path.Combine(Repo, "greet"));
+        File.WriteAllText(Path.Combine(Repo, "greet", "action.yml"),
+            "name: greet\ninputs:\n  who: {default: world}\nruns:\n  using: composite\n  steps:\n    - run: echo \"hello ${{ inputs.who }}\" && test -f \"$PWD/greet/action.yml\"\n      shell: sh\n");
+        File.WriteAllText(Path.Combine(Repo, ".github", "workflows", "ci.yml"),
+            "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: ./greet\n        with: {who: replay}\n      - uses: ./greet\n");
+
+        Assert.Equal(0, await Replay("--worktree"));
+        Assert.Contains("  hello replay", _out.ToString(), StringComparison.Ordinal);
+        Assert.Contains("  hello world", _out.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

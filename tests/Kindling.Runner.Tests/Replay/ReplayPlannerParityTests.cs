@@ -97,4 +97,21 @@ public sealed class ReplayPlannerParityTests
     [InlineData("${{ false }}", "cancelled()")]
     public void Plan_IfTemplateWithText_IsANonEmptyString(string condition, string expected) =>
         Assert.Equal(expected, Assert.Single(Plan(Head + $"    steps:\n      - run: x\n        if: \"{condition}\"\n")).Spec.Steps[0].If);
+
+    [Fact]
+    public void Plan_MatrixFromNeedsAheadOfThem_SaysARunExpandsIt() =>
+        Assert.Contains("strategy.matrix comes from needs (prep): it is known once they have run",
+            Assert.Throws<NeedsFirstException>(() => ReplayPlanner.Plan(WorkflowParser.Parse(
+                "on: push\njobs:\n  prep:\n    runs-on: x\n    outputs: {m: x}\n    steps: [{run: x}]\n  j:\n    needs: prep\n    runs-on: x\n" +
+                "    strategy:\n      matrix: ${{ fromJSON(needs.prep.outputs.m) }}\n    steps: [{run: x}]\n", "w.yml"), "j", ReplayCorpus.Inputs())).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void Plan_MatrixFromNeedsOnceKnown_Expanded()
+    {
+        var needs = WorkflowRun.NeedsContext([("prep", new JobSummary(JobResults.Success, [new("m", "{\"v\":[1,2]}")], 0))]);
+        var plans = ReplayPlanner.Plan(WorkflowParser.Parse(
+            "on: push\njobs:\n  prep:\n    runs-on: x\n    outputs: {m: x}\n    steps: [{run: x}]\n  j:\n    needs: prep\n    runs-on: x\n" +
+            "    strategy:\n      matrix: ${{ fromJSON(needs.prep.outputs.m) }}\n    steps: [{run: 'echo ${{ matrix.v }}'}]\n", "w.yml"), "j", ReplayCorpus.Inputs() with { Needs = needs });
+        Assert.Equal(["echo 1", "echo 2"], plans.Select(p => p.Spec.Steps[0].Run));
+    }
 }

@@ -89,3 +89,20 @@ public sealed record MatrixSpec
 
 /// <summary>One matrix key and its values (or an expression that yields the list).</summary>
 public sealed record MatrixAxis(string Key, IReadOnlyList<ExprValue> Values, string? Expression = null);
+
+/// <summary>An action's action.yml, as far as replay runs it.</summary>
+public sealed record ActionManifest
+{
+    public string Name { get; init; } = "";
+    /// <summary>Input name → default (null: none).</summary>
+    public IReadOnlyList<KeyValuePair<string, string?>> Inputs { get; init; } = [];
+    /// <summary>Output name → value template (composite actions).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Outputs { get; init; } = [];
+    /// <summary><c>composite</c>, <c>node12</c>/<c>node16</c>/<c>node20</c>/…, or <c>docker</c>.</summary>
+    public string Using { get; init; } = "";
+    public string Main { get; init; } = "";
+    public string Pre { get; init; } = "";
+    public string Post { get; init; } = "";
+    public string Image { get; init; } = "";
+    public IReadOnlyList<WorkflowStep> Steps { get; init; } = [];
+}

@@ -71,6 +71,64 @@ public static partial class WorkflowParser
         };
     }
 
+    /// <summary>
+    /// An action's metadata (action.yml): inputs with their defaults, outputs, and <c>runs</c> (using; composite
+    /// steps, read as a job's steps are; main/pre/post of a JavaScript action; image of a Docker action).
+    /// </summary>
+    public static ActionManifest ParseAction(string path, string display)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new WorkflowException(display, null, $"cannot read the action: {e.Message}");
+        }
+
+        YamlMappingNode root = Load(text, display);
+        var p = new Reader(display);
+        string Str(YamlMappingNode m, string key, string where) => p.Get(m, key) is { } v ? p.Scalar(v, where) : "";
+        List<KeyValuePair<string, string?>> inputs = [];
+        if (p.Get(root, "inputs") is YamlMappingNode ins)
+        {
+            foreach ((YamlNode k, YamlNode v) in ins.Children)
+            {
+                string name = p.Scalar(k, "inputs");
+                inputs.Add(KeyValuePair.Create(name, v is YamlMappingNode d && p.Get(d, "default") is YamlScalarNode def ? def.Value ?? "" : (string?)null));
+            }
+        }
+
+        List<KeyValuePair<string, string>> outputs = [];
+        if (p.Get(root, "outputs") is YamlMappingNode outs)
+        {
+            foreach ((YamlNode k, YamlNode v) in outs.Children)
+            {
+                outputs.Add(KeyValuePair.Create(p.Scalar(k, "outputs"), v is YamlMappingNode o && p.Get(o, "value") is YamlScalarNode val ? val.Value ?? "" : ""));
+            }
+        }
+
+        if (p.Get(root, "runs") is not YamlMappingNode runs)
+        {
+            throw new WorkflowException(display, Mark(root), "the action has no runs: (an action.yml needs runs.using)");
+        }
+
+        string mark = "runs";
+        return new ActionManifest
+        {
+            Name = Str(root, "name", "name"),
+            Inputs = inputs,
+            Outputs = outputs,
+            Using = Str(runs, "using", mark + ".using"),
+            Main = Str(runs, "main", mark + ".main"),
+            Pre = Str(runs, "pre", mark + ".pre"),
+            Post = Str(runs, "post", mark + ".post"),
+            Image = Str(runs, "image", mark + ".image"),
+            Steps = p.Get(runs, "steps") is { } steps ? p.Steps(steps, "jobs.composite") : [],
+        };
+    }
+
     private static YamlMappingNode Load(string yaml, string file)
     {
         // A first pass with the event parser: its exceptions carry positions; the last good event locates the rest.
@@ -376,7 +434,7 @@ public static partial class WorkflowParser
             return ScalarOrList(n, where);
         }
 
-        private IReadOnlyList<WorkflowStep> Steps(YamlNode n, string w)
+        public IReadOnlyList<WorkflowStep> Steps(YamlNode n, string w)
         {
             if (n is not YamlSequenceNode seq)
             {
