@@ -103,6 +103,12 @@ internal static class StepPlanner
             inputs.Image, where);
         string? wd = s.WorkingDirectory ?? job.Defaults.WorkingDirectory ?? wf.Defaults.WorkingDirectory;
         string script = Script(s.Run!, shell, At("run"), secretNames, plainEnv.Keys.ToHashSet(StringComparer.Ordinal), s.Number, warnings);
+        if (WorkflowCommands.FirstOrDefault(c => script.Contains(c, StringComparison.Ordinal)) is { } command)
+        {
+            warnings.Add($"step {s.Number}: the workflow command {command}… on standard output is not processed by replay " +
+                         "(::set-output, ::set-env, ::add-path, ::add-mask, ::save-state): write to $GITHUB_OUTPUT, $GITHUB_ENV or $GITHUB_PATH instead");
+        }
+
         return
         [
             new PlannedStep
@@ -159,6 +165,9 @@ internal static class StepPlanner
 
         return sb.ToString();
     }
+
+    /// <summary>GitHub's stdout workflow commands that change state; the agent does not act on them.</summary>
+    private static readonly string[] WorkflowCommands = ["::set-output ", "::set-env ", "::add-path::", "::add-mask::", "::save-state "];
 
     private static string Literal(string template, ExprContext ctx)
     {

@@ -114,4 +114,9 @@ public sealed class ReplayPlannerParityTests
             "    strategy:\n      matrix: ${{ fromJSON(needs.prep.outputs.m) }}\n    steps: [{run: 'echo ${{ matrix.v }}'}]\n", "w.yml"), "j", ReplayCorpus.Inputs() with { Needs = needs });
         Assert.Equal(["echo 1", "echo 2"], plans.Select(p => p.Spec.Steps[0].Run));
     }
+
+    [Fact]
+    public void Plan_StdoutWorkflowCommand_WarnsItIsNotProcessed() =>
+        Assert.Contains(Assert.Single(Plan(Head + "    steps:\n      - run: echo '::add-mask::hide me'\n")).Warnings,
+            w => w.StartsWith("step 1: the workflow command ::add-mask::… on standard output is not processed by replay", StringComparison.Ordinal));
 }
