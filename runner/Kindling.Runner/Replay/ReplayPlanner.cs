@@ -339,10 +339,19 @@ public static class ReplayPlanner
     private static ExprValue Resolve(ExprValue v, ExprContext ctx) => v.Kind switch
     {
         ExprKind.String when Template.HasExpressions(v.AsString) => Template.Evaluate(v.AsString, ctx),
-        ExprKind.Array => ExprValue.Array([.. v.Items.Select(i => Resolve(i, ctx))]),
-        ExprKind.Object => ExprValue.Object(v.Members.Select(kv => KeyValuePair.Create(kv.Key, Resolve(kv.Value, ctx)))),
+        ExprKind.Array => ExprValue.Array([.. v.Items.SelectMany(i => Splice(i, ctx))]),
+        ExprKind.Object => ExprValue.Object(v.Members.SelectMany<KeyValuePair<string, ExprValue>, KeyValuePair<string, ExprValue>>(kv => IsInsert(kv.Key)
+            ? Resolve(kv.Value, ctx) is { Kind: ExprKind.Object } inserted
+                ? inserted.Members
+                : throw new ReplayException($"{ctx.Where}: ${{{{ insert }}}} must be given a mapping")
+            : [KeyValuePair.Create(kv.Key, Resolve(kv.Value, ctx))])),
         _ => v,
     };
+
+    /// <summary>A mapping key <c>${{ insert }}</c>: GitHub's template directive that merges its value (a mapping) into the parent.</summary>
+    private static bool IsInsert(string key) =>
+        key.StartsWith(Template.Open, StringComparison.Ordinal) && key.EndsWith(Template.Close, StringComparison.Ordinal) &&
+        key[Template.Open.Length..^Template.Close.Length].Trim().Equals("insert", StringComparison.Ordinal);
 
     /// <summary>The secrets context: given secrets by name; referenced-but-missing ones are empty (and reported).</summary>
     private static (ExprValue Context, IReadOnlyList<string> Required, IReadOnlyList<string> Missing) Secrets(Workflow wf, WorkflowJob job, ReplayInputs inputs, string where)

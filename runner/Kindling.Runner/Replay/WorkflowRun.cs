@@ -52,10 +52,12 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
 
         if (ct.IsCancellationRequested)
         {
-            return new JobSummary(JobResults.Cancelled, [], JobOutcome.Cancelled.ExitCode);
+            return _results[job.Id] = new JobSummary(JobResults.Cancelled, [], JobOutcome.Cancelled.ExitCode);
         }
 
-        bool needsFailed = needs.Any(n => n.Summary.Result != JobResults.Success);
+        // As on GitHub, the status functions of a job look at every job upstream, not only the ones it names.
+        bool needsFailed = needs.Any(n => n.Summary.Result != JobResults.Success) ||
+                           Ancestors(job).Any(a => _results.TryGetValue(a, out JobSummary? r) && r.Result is JobResults.Failure or JobResults.Cancelled);
         IReadOnlyList<ReplayJobPlan> plans = ReplayPlanner.Plan(workflow, job.Id, inputs with { Needs = NeedsContext(needs), NeedsFailed = needsFailed });
         if (plans.All(p => p.SkipReason is not null))
         {
@@ -64,7 +66,7 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
                 report($"job {p.Job.Id} ({p.DisplayName}): skipped: {p.SkipReason}");
             }
 
-            return new JobSummary(JobResults.Skipped, [], 0);
+            return _results[job.Id] = new JobSummary(JobResults.Skipped, [], 0);
         }
 
         using var failFast = CancellationTokenSource.CreateLinkedTokenSource(ct);
@@ -128,8 +130,14 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
             result = JobResults.Success;
         }
 
-        return new JobSummary(result, Outputs(job, plans, outcomes), exit);
+        return _results[job.Id] = new JobSummary(result, Outputs(job, plans, outcomes), exit);
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, JobSummary> _results = new(StringComparer.Ordinal);
+
+    /// <summary>Every job <paramref name="job"/> needs, directly or through others.</summary>
+    private IEnumerable<string> Ancestors(WorkflowJob job) =>
+        JobGraph.WithNeeds(workflow.Jobs, job.Id).Select(j => j.Id).Where(id => id != job.Id);
 
     private static async Task<bool> TryEnterAsync(SemaphoreSlim slots, CancellationToken ct)
     {

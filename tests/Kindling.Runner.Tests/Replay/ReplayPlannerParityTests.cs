@@ -119,4 +119,12 @@ public sealed class ReplayPlannerParityTests
     public void Plan_StdoutWorkflowCommand_WarnsItIsNotProcessed() =>
         Assert.Contains(Assert.Single(Plan(Head + "    steps:\n      - run: echo '::add-mask::hide me'\n")).Warnings,
             w => w.StartsWith("step 1: the workflow command ::add-mask::… on standard output is not processed by replay", StringComparison.Ordinal));
+
+    [Fact]
+    public void Plan_MatrixInsertDirective_MergesTheMapping()
+    {
+        var plans = Plan("on: push\njobs:\n  j:\n    runs-on: x\n    strategy:\n      matrix:\n        a:\n          - env:\n              k1: v1\n              ${{ insert }}: ${{ fromJSON('{\"k2\":\"v2\"}') }}\n" +
+                         "    steps:\n      - run: echo ${{ matrix.a.env.k1 }} ${{ matrix.a.env.k2 }}\n");
+        Assert.Equal("echo v1 v2", Assert.Single(plans).Spec.Steps[0].Run);
+    }
 }

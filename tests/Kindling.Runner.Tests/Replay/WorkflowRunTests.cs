@@ -135,6 +135,20 @@ public sealed class WorkflowRunTests
         Assert.Equal(JobResults.Failure, results["m"].Result);
     }
 
+    [Fact]
+    public async Task RunAsync_AncestorFailed_GrandchildSkippedThoughItsNeedsSucceeded()
+    {
+        Workflow wf = WorkflowParser.Parse(
+            "on: push\njobs:\n  fail:\n    runs-on: x\n    steps: [{run: exit 1}]\n  mid:\n    needs: fail\n    if: success() || failure()\n    runs-on: x\n    steps: [{run: x}]\n" +
+            "  last:\n    needs: mid\n    runs-on: x\n    steps: [{run: x}]\n", "w.yml");
+        var results = await Run(wf, (p, _) => Task.FromResult(p.Job.Id == "fail" ? new JobOutcome { Result = JobResults.Failure, ExitCode = 1 } : Succeeded(p)))
+            .RunAsync("last", CancellationToken.None);
+
+        Assert.Equal(JobResults.Success, results["mid"].Result);
+        Assert.Equal(JobResults.Skipped, results["last"].Result);
+        Assert.Equal(["fail", "mid"], _ran.Select(p => p.Job.Id));
+    }
+
     private static void InterlockedMax(ref int target, int value)
     {
         int seen;
