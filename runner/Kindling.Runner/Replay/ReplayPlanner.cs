@@ -221,8 +221,20 @@ public static class ReplayPlanner
 
         var stepCtx = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(env) } };
         var steps = new List<PlannedStep>();
+        string? envWriter = null;
         foreach (WorkflowStep s in job.Steps)
         {
+            if (envWriter is not null && ReadsEnv(s))
+            {
+                warnings.Add($"step {s.Number} reads the env context, which step {envWriter} changes through $GITHUB_ENV: replay evaluates a job's " +
+                             "expressions before its VM boots, so they see the env of the workflow, not $GITHUB_ENV's values (not supported yet)");
+            }
+
+            if (s.Run?.Contains("GITHUB_ENV", StringComparison.Ordinal) == true)
+            {
+                envWriter ??= s.Number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
             steps.AddRange(StepPlanner.PlanAll(wf, job, s, stepCtx with { Where = $"{where}: {StepName(s)}" }, env, secretNames, inputs, warnings, 0));
         }
 
@@ -410,6 +422,20 @@ public static class ReplayPlanner
             foreach ((string k, string v) in s.Env) yield return (v, $"{p}env.{k}", false);
             foreach ((string k, string v) in s.With) yield return (v, $"{p}with.{k}", false);
         }
+    }
+
+    /// <summary>Whether any expression of the step (if:, name, run, env, with, working-directory) reads the env context.</summary>
+    private static bool ReadsEnv(WorkflowStep s)
+    {
+        IEnumerable<Expr> exprs = new[] { s.Name, s.Run, s.WorkingDirectory }.Concat(s.Env.Select(kv => kv.Value)).Concat(s.With.Select(kv => kv.Value))
+            .OfType<string>().Where(Template.HasExpressions)
+            .SelectMany(t => Template.Parse(t, "step")).Select(p => p.Expression).OfType<Expr>();
+        if (s.If is { } cond && cond.Trim().Length > 0)
+        {
+            exprs = exprs.Append(Template.ParseCondition(cond, "step"));
+        }
+
+        return exprs.Any(e => ExprTree.Contexts(e).Contains("env"));
     }
 
     /// <summary>"step 2 (line 14)": how messages name a step.</summary>

@@ -127,4 +127,11 @@ public sealed class ReplayPlannerParityTests
                          "    steps:\n      - run: echo ${{ matrix.a.env.k1 }} ${{ matrix.a.env.k2 }}\n");
         Assert.Equal("echo v1 v2", Assert.Single(plans).Spec.Steps[0].Run);
     }
+
+    [Fact]
+    public void Plan_IfReadsEnvAfterGitHubEnvWrite_WarnsNotSupported()
+    {
+        ReplayJobPlan p = Assert.Single(Plan(Head + "    steps:\n      - run: echo X=1 >> $GITHUB_ENV\n      - run: exit 1\n        if: env.X != '1'\n"));
+        Assert.Contains(p.Warnings, w => w.StartsWith("step 2 reads the env context, which step 1 changes through $GITHUB_ENV", StringComparison.Ordinal));
+    }
 }
