@@ -108,7 +108,7 @@ export_tree() {
 # mask: copies stdin to stdout line by line, replacing every secret value (the lines of each value named in
 # KINDLING_MASK_NAMES, longest first) with ***, and prefixing lines that would forge a control line with a space.
 mask() {
-  $BB awk '
+  $BB awk -v indent="${1:-1}" '
     BEGIN {
       n = 0
       split(ENVIRON["KINDLING_MASK_NAMES"], names, " ")
@@ -125,10 +125,75 @@ mask() {
         while ((k = index(line, s[i])) > 0) { out = out substr(line, 1, k - 1) "***"; line = substr(line, k + length(s[i])) }
         line = out line
       }
-      if (substr(line, 1, 11) == "##kindling[") line = " " line
+      if (indent && substr(line, 1, 11) == "##kindling[") line = " " line
       print line
       fflush()
     }'
+}
+
+# mask_text: mask for a value (a command file's text): secrets replaced, no control-line indent.
+mask_text() { mask 0; }
+
+# --- command files ($GITHUB_OUTPUT, $GITHUB_ENV, $GITHUB_PATH, $GITHUB_STEP_SUMMARY) ------------------------------
+# Each step gets four fresh, empty files under $FILES_DIR/N. After it, the agent applies $GITHUB_ENV and
+# $GITHUB_PATH to the environment of the later steps (as GitHub's runner does) and reports all four on the
+# console, masked, in one step-files line (PROTOCOL.md), so the runner learns steps.<id>.outputs.
+FILES_DIR=${KINDLING_FILES_DIR:-/tmp/kindling-steps}
+
+step_files_open() {
+  d=$FILES_DIR/$1
+  $BB mkdir -p "$d" || fatal "cannot create $d for the step's command files"
+  : > "$d/output"; : > "$d/env"; : > "$d/path"; : > "$d/summary"
+  STEP_FILES_ENV="GITHUB_OUTPUT=$d/output GITHUB_ENV=$d/env GITHUB_PATH=$d/path GITHUB_STEP_SUMMARY=$d/summary"
+}
+
+# env_file FILE: exports NAME=value and NAME<<DELIMITER ... DELIMITER entries (GitHub's format) into this shell.
+env_file() {
+  ef_name= ef_delim= ef_val= ef_first=
+  while IFS= read -r ef_line || [ -n "$ef_line" ]; do
+    ef_line=${ef_line%"$CR"}
+    if [ -n "$ef_delim" ]; then
+      if [ "$ef_line" = "$ef_delim" ]; then
+        valid_name "$ef_name" && export "$ef_name=$ef_val"
+        ef_delim=
+      elif [ -n "$ef_first" ]; then
+        ef_val=$ef_line; ef_first=
+      else
+        ef_val="$ef_val$NL$ef_line"
+      fi
+      continue
+    fi
+    case "$ef_line" in
+      '') ;;
+      *'<<'*) case "${ef_line%%<<*}" in
+                *=*) ef_name=${ef_line%%=*}; valid_name "$ef_name" && export "$ef_name=${ef_line#*=}" ;;
+                *) ef_name=${ef_line%%<<*}; ef_delim=${ef_line#*<<}; ef_val=; ef_first=1 ;;
+              esac ;;
+      *=*) ef_name=${ef_line%%=*}; valid_name "$ef_name" && export "$ef_name=${ef_line#*=}" ;;
+    esac
+  done < "$1"
+}
+
+# path_file FILE: each line is a directory put in front of PATH for the later steps.
+path_file() {
+  while IFS= read -r pf_line || [ -n "$pf_line" ]; do
+    pf_line=${pf_line%"$CR"}
+    [ -n "$pf_line" ] && PATH="$pf_line:$PATH"
+  done < "$1"
+  export PATH
+}
+
+# b64file FILE: the file's text, masked, as base64url (empty for an empty file).
+b64file() {
+  [ -s "$1" ] || return 0
+  mask_text < "$1" | $BB base64 | $BB tr -d '\n=' | $BB tr '+/' '-_'
+}
+
+step_files_close() {
+  d=$FILES_DIR/$1
+  ctl "step-files n=$1 output=$(b64file "$d/output") env=$(b64file "$d/env") path=$(b64file "$d/path") summary=$(b64file "$d/summary")"
+  env_file "$d/env"
+  path_file "$d/path"
 }
 
 elapsed() { $BB awk -v a="$1" -v b="$(uptime_s)" 'BEGIN { printf "%.2f", b - a }'; }
@@ -278,16 +343,19 @@ while [ "$n" -lt "$COUNT" ]; do
       get "job/steps/$n/env/$k"
       eval "step_val_$k=\$VALUE"
     done
+    step_files_open "$n"
     (
       for k in $step_env; do
         eval "export $k=\"\$step_val_$k\""
       done
+      export $STEP_FILES_ENV
       cd "$dir" 2>/dev/null || { echo "kindling: working directory '$dir' does not exist"; exit 2; }
       exec $limit "$@" "$run" < /dev/null
     ) 2>&1 | mask
     code=$?
   fi
   ctl "step-end n=$n exit=$code seconds=$(elapsed "$t0")"
+  [ "$go" = bad ] || step_files_close "$n"
   if [ "$code" != 0 ] && [ "$coe" != true ] && [ "$FAILED" = 0 ]; then
     FAILED=1
     FIRST_EXIT=$code

@@ -19,11 +19,14 @@ public static class ReplayCommand
         var secretFile = new Option<string?>("--secret-file") { Description = "secrets in .env format (default .secrets when it exists)" };
         var envFile = new Option<string?>("--env-file") { Description = "environment in .env format for every step (default .env when it exists)" };
         var variable = new Option<string[]>("--var") { Description = "NAME=VALUE for the vars context; repeatable", Arity = ArgumentArity.ZeroOrMore };
+        var input = new Option<string[]>("--input") { Description = "NAME=VALUE for the inputs context (workflow_dispatch); repeatable", Arity = ArgumentArity.ZeroOrMore };
+        var inputFile = new Option<string?>("--input-file") { Description = "inputs in .env format (default .input when it exists)" };
         var matrix = new Option<string[]>("--matrix") { Description = "key:value: run only matching matrix combinations; repeatable", Arity = ArgumentArity.ZeroOrMore };
         var image = new Option<string?>("--image") { Description = "base image: minimal (busybox) or debian" };
         var keep = new Option<bool>("--keep") { Description = "keep the job's overlay disk (the workspace after the job) instead of deleting it" };
         var worktree = new Option<bool>("--worktree") { Description = "use the working tree as it is (default: a checkout of HEAD)" };
         var skipUses = new Option<bool>("--skip-uses") { Description = "run a job whose uses: steps are not supported yet, reporting them as skipped" };
+        var actionCache = new Option<string?>("--action-cache") { Description = "directory of actions as owner/repo/ref (act's offline layout) for uses: owner/repo@ref" };
         var rerun = new Option<long?>("--rerun") { Description = "replay a recorded job again (same spec and workspace, fresh VM)" };
         var directory = new Option<string?>("--directory", "-C") { Description = "the repository (default: the current directory)" };
         var state = new Option<string?>("--state") { Description = "state directory (default $KINDLING_STATE or ~/.local/share/kindling)" };
@@ -31,8 +34,8 @@ public static class ReplayCommand
         launcher.AcceptOnlyFromAmong("vmm", "stub");
         var command = new Command("replay", "run a workflow job from its YAML in a microVM, as CI would (like act)")
         {
-            workflow, workflows, job, list, dryRun, eventPath, eventName, secret, secretFile, envFile, variable, matrix, image, keep, worktree,
-            skipUses, rerun, directory, state, launcher,
+            workflow, workflows, job, list, dryRun, eventPath, eventName, secret, secretFile, envFile, variable, input, inputFile, matrix, image, keep, worktree,
+            skipUses, actionCache, rerun, directory, state, launcher,
         };
         command.SetAction((parse, ct) => ReplaySession.RunAsync(new ReplayOptions
         {
@@ -47,11 +50,14 @@ public static class ReplayCommand
             SecretFile = parse.GetValue(secretFile),
             EnvFile = parse.GetValue(envFile),
             Vars = parse.GetValue(variable) ?? [],
+            Inputs = parse.GetValue(input) ?? [],
+            InputFile = parse.GetValue(inputFile),
             Matrix = parse.GetValue(matrix) ?? [],
             Image = parse.GetValue(image),
             Keep = parse.GetValue(keep),
             Worktree = parse.GetValue(worktree),
             SkipUses = parse.GetValue(skipUses),
+            ActionCache = parse.GetValue(actionCache),
             Rerun = parse.GetValue(rerun),
             Directory = parse.GetValue(directory),
             State = parse.GetValue(state),

@@ -21,12 +21,18 @@ public sealed record ReplayOptions
     /// <summary>--env-file; null means act's default (.env, when it exists).</summary>
     public string? EnvFile { get; init; }
     public IReadOnlyList<string> Vars { get; init; } = [];
+    /// <summary>--input NAME=VALUE: workflow_dispatch/workflow_call inputs.</summary>
+    public IReadOnlyList<string> Inputs { get; init; } = [];
+    /// <summary>--input-file; null means act's default (.input, when it exists).</summary>
+    public string? InputFile { get; init; }
     public IReadOnlyList<string> Matrix { get; init; } = [];
     /// <summary>--image; null: minimal (or, for --rerun, the job's own).</summary>
     public string? Image { get; init; }
     public bool Keep { get; init; }
     public bool Worktree { get; init; }
     public bool SkipUses { get; init; }
+    /// <summary>--action-cache DIR: remote actions at DIR/owner/repo/ref.</summary>
+    public string? ActionCache { get; init; }
     public long? Rerun { get; init; }
     /// <summary>-C DIR: the repository (default: the current directory).</summary>
     public string? Directory { get; init; }

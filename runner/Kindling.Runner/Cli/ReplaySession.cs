@@ -70,23 +70,45 @@ public static class ReplaySession
         string image = Image(o.Image);
         IReadOnlyDictionary<string, string> secrets = SecretArguments.Resolve(o.Secrets, o.SecretFile ?? Path.Combine(repo, ReplayDefaults.DefaultSecretFile),
             o.SecretFile is not null, io.Environment, io.Prompter);
-        IReadOnlyList<KeyValuePair<string, string>> envFile = EnvFile(o, repo, io);
+        IReadOnlyList<KeyValuePair<string, string>> envFile = DotEnv(o.EnvFile, "--env-file", ReplayDefaults.DefaultEnvFile, repo, io);
+        IReadOnlyList<KeyValuePair<string, string>> given = [.. DotEnv(o.InputFile, "--input-file", ReplayDefaults.DefaultInputFile, repo, io),
+            .. SecretArguments.Pairs(o.Inputs, '=', "--input")];
         ExprValue ev = EventFile(o.EventPath, io);
+        string? actionCache = o.ActionCache is { } ac ? Path.GetFullPath(ac, io.CurrentDirectory) : null;
+        if (actionCache is not null && !Directory.Exists(actionCache))
+        {
+            throw new ReplayException($"--action-cache {o.ActionCache} is not a directory (it holds actions as owner/repo/ref)");
+        }
+
         var workspaceHash = new WorkspaceHash(source.Root, () => GitSource.WorkspaceFiles(source, o.Worktree));
         List<ReplayJobPlan> plans = [];
+        List<(WorkflowJobRef Job, ReplayInputs Inputs)> targets = [];
         int exit = 0;
         foreach (WorkflowJobRef j in jobs)
         {
             var inputs = new ReplayInputs
             {
                 Source = source, EventName = o.EventName ?? EventName(ev, j.Workflow), Event = ev, Secrets = secrets,
-                Vars = SecretArguments.Pairs(o.Vars, '=', "--var"), EnvFile = envFile,
+                Vars = SecretArguments.Pairs(o.Vars, '=', "--var"), EnvFile = envFile, Inputs = given,
                 MatrixFilters = SecretArguments.Pairs(o.Matrix, ':', "--matrix"), Image = image, Worktree = o.Worktree, SkipUses = o.SkipUses,
+                ActionCache = actionCache,
                 WorkspaceHash = workspaceHash,
             };
+            targets.Add((j, inputs));
             try
             {
-                plans.AddRange(ReplayPlanner.Plan(j.Workflow, j.Job.Id, inputs));
+                IEnumerable<string> planned = o.DryRun ? [j.Job.Id] : JobGraph.WithNeeds(j.Workflow.Jobs, j.Job.Id).Select(n => n.Id);
+                foreach (string id in planned)
+                {
+                    try
+                    {
+                        plans.AddRange(ReplayPlanner.Plan(j.Workflow, id, inputs));
+                    }
+                    catch (NeedsFirstException) when (!o.DryRun)
+                    {
+                        // planned (and checked) once the jobs it needs have run
+                    }
+                }
             }
             catch (ReplayException e) when (jobs.Count > 1)
             {
@@ -113,20 +135,27 @@ public static class ReplaySession
         string snapshot = Path.Combine(state, "replay", "workspaces", Guid.NewGuid().ToString("N"));
         io.Error.WriteLine($"workspace: {plans[0].Spec.Origin!.WorkspaceSource} -> {snapshot}");
         await GitSource.SnapshotAsync(source, o.Worktree, snapshot, ct);
-
-        foreach (ReplayJobPlan p in plans)
+        foreach ((string host, string relative) in plans.SelectMany(p => p.Steps).Select(s => s.StageAction).OfType<(string, string)>().Distinct())
         {
-            if (p.SkipReason is { } why)
+            CopyDirectory(host, Path.Combine(snapshot, relative));
+        }
+
+        foreach ((WorkflowJobRef j, ReplayInputs inputs) in targets)
+        {
+            var run = new WorkflowRun(j.Workflow, inputs, (p, token) => RunPlanAsync(p, snapshot, source.Repository, secrets, image, o, io, token),
+                ReplayCapacity(), line => io.Out.WriteLine(line));
+            IReadOnlyDictionary<string, JobSummary> results = await run.RunAsync(j.Job.Id, ct);
+            foreach ((string id, JobSummary r) in results.Where(r => results.Count > 1))
             {
-                io.Out.WriteLine($"job {p.Job.Id} ({p.DisplayName}): skipped: {why}");
-                continue;
+                io.Out.WriteLine($"job {id}: {r.Result}" + (r.Outputs.Count > 0 ? $" (outputs: {string.Join(", ", r.Outputs.Select(kv => kv.Key))})" : ""));
             }
 
-            int code = await RunSpecAsync(p.Spec with { Workspace = snapshot }, p.Labels, source.Repository, secrets, p.Warnings,
-                p.Total > 1 ? $" [matrix {p.Index}/{p.Total}]" : "", image, o, io, ct);
             if (exit == 0)
             {
-                exit = code;
+                exit = results.Values.FirstOrDefault(r => r.Result == JobResults.Failure)?.ExitCode is { } failed and > 0 ? Math.Min(failed, MaxExitCode)
+                    : results.Values.Any(r => r.Result == JobResults.Failure) ? ExitFailedWithoutCode
+                    : results.Values.Any(r => r.Result == JobResults.Cancelled) ? ExitCancelled
+                    : 0;
             }
 
             if (ct.IsCancellationRequested)
@@ -137,6 +166,57 @@ public static class ReplaySession
 
         return exit;
     }
+
+    /// <summary>A cached action's files into the workspace snapshot (the guest reads them under /workspace).</summary>
+    private static void CopyDirectory(string from, string to)
+    {
+        Directory.CreateDirectory(to);
+        foreach (string dir in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
+        {
+            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, dir)));
+        }
+
+        foreach (string file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
+        {
+            File.Copy(file, Path.Combine(to, Path.GetRelativePath(from, file)), overwrite: true);
+        }
+    }
+
+    /// <summary>How many job VMs a replay runs at once: the host's CPUs over a VM's vCPUs.</summary>
+    private static int ReplayCapacity() => Math.Max(1, Environment.ProcessorCount / ReplayDefaults.VmVcpus);
+
+    /// <summary>Runs one planned job (one matrix combination) and reads its steps' outcomes and outputs back from its log.</summary>
+    private static async Task<JobOutcome> RunPlanAsync(ReplayJobPlan p, string snapshot, string repository, IReadOnlyDictionary<string, string> secrets,
+        string image, ReplayOptions o, ReplayConsole io, CancellationToken ct)
+    {
+        SpecResult r;
+        try
+        {
+            r = await RunSpecResultAsync(p.Spec with { Workspace = snapshot }, p.Labels, repository, secrets, p.Warnings,
+                p.Total > 1 ? $" [matrix {p.Index}/{p.Total}]" : "", image, o, io, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return JobOutcome.Cancelled;
+        }
+
+        IEnumerable<string> log = r.LogPath is { } path && File.Exists(path) ? File.ReadLines(path) : [];
+        return new JobOutcome
+        {
+            Result = r.State switch
+            {
+                JobState.Succeeded => JobResults.Success,
+                JobState.Cancelled => JobResults.Cancelled,
+                _ when r.ExitCode == ExitCancelled => JobResults.Cancelled,
+                _ => JobResults.Failure,
+            },
+            ExitCode = r.ExitCode,
+            Steps = JobLogOutcome.Read(log, p),
+        };
+    }
+
+    /// <summary>A job run's end: its state, the process exit code it stands for, its log.</summary>
+    private sealed record SpecResult(JobState? State, int ExitCode, string? LogPath);
 
     private static async Task<int> RerunAsync(long id, ReplayOptions o, ReplayConsole io, CancellationToken ct)
     {
@@ -187,6 +267,10 @@ public static class ReplaySession
 
     /// <summary>Runs one job spec through the daemon's job path in a host of its own; returns the exit code.</summary>
     private static async Task<int> RunSpecAsync(JobSpec spec, IReadOnlyList<string> labels, string repository, IReadOnlyDictionary<string, string> secrets,
+        IReadOnlyList<string> warnings, string matrixLabel, string image, ReplayOptions o, ReplayConsole io, CancellationToken ct) =>
+        (await RunSpecResultAsync(spec, labels, repository, secrets, warnings, matrixLabel, image, o, io, ct)).ExitCode;
+
+    private static async Task<SpecResult> RunSpecResultAsync(JobSpec spec, IReadOnlyList<string> labels, string repository, IReadOnlyDictionary<string, string> secrets,
         IReadOnlyList<string> warnings, string matrixLabel, string image, ReplayOptions o, ReplayConsole io, CancellationToken ct)
     {
         string state = State(o);
@@ -276,12 +360,12 @@ public static class ReplaySession
             }
 
             io.Out.WriteLine($"rerun: kindling replay --rerun {job.Id}{(o.State is null ? "" : $" --state {o.State}")}");
-            return exit;
+            return new SpecResult(result.To, exit, done.LogPath);
         }
         catch (ImagesUnavailableException e)
         {
             io.Error.WriteLine($"kindling replay: guest images unavailable: {e.Message}");
-            return ExitFailedWithoutCode;
+            return new SpecResult(null, ExitFailedWithoutCode, null);
         }
         finally
         {
@@ -347,7 +431,7 @@ public static class ReplaySession
         {
             throw new ReplayException(
                 $"{who} has steps that use actions, which replay does not run yet: " +
-                string.Join("; ", p.UnsupportedSteps.Select(s => $"step {s.Number} '{s.Name}' ({s.Uses})")) +
+                string.Join("; ", p.UnsupportedSteps.Select(s => $"step {s.Number} '{s.Name}' ({s.Uses}: {s.UnsupportedReason ?? "not supported yet"})")) +
                 ". Replace them with run: steps, or pass --skip-uses to run the job without them (each is reported as skipped)");
         }
     }
@@ -383,12 +467,13 @@ public static class ReplaySession
 
     private static string State(ReplayOptions o) => Path.GetFullPath(o.State ?? KindlingServices.DefaultStateDirectory());
 
-    private static IReadOnlyList<KeyValuePair<string, string>> EnvFile(ReplayOptions o, string repo, ReplayConsole io)
+    /// <summary>A .env-format file given with <paramref name="flag"/>, or its default in the repository when that exists.</summary>
+    private static IReadOnlyList<KeyValuePair<string, string>> DotEnv(string? given, string flag, string defaultName, string repo, ReplayConsole io)
     {
-        string file = o.EnvFile is { } f ? Path.GetFullPath(f, io.CurrentDirectory) : Path.Combine(repo, ReplayDefaults.DefaultEnvFile);
+        string file = given is { } f ? Path.GetFullPath(f, io.CurrentDirectory) : Path.Combine(repo, defaultName);
         if (!File.Exists(file))
         {
-            return o.EnvFile is null ? [] : throw new ReplayException($"--env-file {o.EnvFile} does not exist");
+            return given is null ? [] : throw new ReplayException($"{flag} {given} does not exist");
         }
 
         return DotEnvFile.Load(file, io.Environment);

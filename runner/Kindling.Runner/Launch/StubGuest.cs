@@ -13,10 +13,11 @@ namespace Kindling.Runner.Launch;
 /// <c>bash --noprofile --norc -eo pipefail -c</c>, anything else <c>V -c</c>); <c>working_directory</c> (relative
 /// to the workspace; missing: exit 2); <c>if</c> (success(), failure(), always(), cancelled(); anything else: exit
 /// 2); <c>continue_on_error</c>; <c>timeout_seconds</c> (the job's time left, a killed step ends with 137); output
-/// lines that would forge a control line get a leading space; a GitHub job runs the image's
-/// <c>/opt/actions-runner/run.sh --jitconfig</c> in its folder as step 0 (as this host's user: the stub cannot
-/// switch to the image's <c>runner</c> user as the agent does), its exit code the job's, and fails with the agent's
-/// error when the image has none.
+/// lines that would forge a control line get a leading space; each step's command files ($GITHUB_OUTPUT, $GITHUB_ENV,
+/// $GITHUB_PATH, $GITHUB_STEP_SUMMARY: fresh per step, reported in a step-files line, env and path applied to the
+/// later steps); a GitHub job runs the image's <c>/opt/actions-runner/run.sh --jitconfig</c> in its folder as step 0
+/// (as this host's user: the stub cannot switch to the image's <c>runner</c> user as the agent does), its exit code
+/// the job's, and fails with the agent's error when the image has none.
 /// </summary>
 internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, string workspace, TimeSpan jobDuration, TimeSpan bootDelay, Task vmExited) : IDisposable
 {
@@ -53,7 +54,14 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         }
     }
 
-    public void Dispose() => _dead.Dispose();
+    public void Dispose()
+    {
+        _dead.Dispose();
+        if (_filesRoot is { } root && Directory.Exists(root))
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
 
     /// <summary>Runs the job; returns when job-end is written or the VM is gone.</summary>
     public async Task RunAsync(StreamWriter w)
@@ -211,6 +219,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                     "bash" => ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"],
                     string other => [.. other.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries), "-c"],
                 };
+                string files = OpenStepFiles(n, stepEnv);
                 int? exit = await RunProcessAsync(w, [.. shell, Field("run", "")], hostDir, guestDir, stepEnv, limit, stop);
                 if (exit is null)
                 {
@@ -218,9 +227,15 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                 }
 
                 code = exit.Value;
+                await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"##kindling[step-end n={n} exit={code} seconds={Stopwatch.GetElapsedTime(t0).TotalSeconds:F2}]"));
+                await CloseStepFilesAsync(w, n, files, env);
             }
 
-            await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"##kindling[step-end n={n} exit={code} seconds={Stopwatch.GetElapsedTime(t0).TotalSeconds:F2}]"));
+            if (go is null)
+            {
+                await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"##kindling[step-end n={n} exit={code} seconds={Stopwatch.GetElapsedTime(t0).TotalSeconds:F2}]"));
+            }
+
             if (code != 0 && Field("continue_on_error", "false") != "true" && !failed)
             {
                 failed = true;
@@ -230,6 +245,66 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
 
         await w.WriteLineAsync(failed ? $"##kindling[job-end result=failed exit={firstExit}]" : "##kindling[job-end result=succeeded exit=0]");
     }
+
+    /// <summary>
+    /// As the agent's step_files_open: four fresh, empty command files for step <paramref name="n"/>, named by
+    /// GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH and GITHUB_STEP_SUMMARY in the step's environment (over the spec's).
+    /// </summary>
+    private string OpenStepFiles(int n, Dictionary<string, string> stepEnv)
+    {
+        _filesRoot ??= Directory.CreateTempSubdirectory("kindling-stub-steps-").FullName;
+        string dir = Path.Combine(_filesRoot, n.ToString(CultureInfo.InvariantCulture));
+        Directory.CreateDirectory(dir);
+        foreach ((string variable, string file) in CommandFiles)
+        {
+            File.WriteAllText(Path.Combine(dir, file), "");
+            stepEnv[variable] = Path.Combine(dir, file);
+        }
+
+        return dir;
+    }
+
+    /// <summary>
+    /// As the agent's step_files_close: one step-files line with the four files (secrets masked, base64url), then
+    /// $GITHUB_ENV's entries and $GITHUB_PATH's directories become part of the later steps' environment.
+    /// </summary>
+    private async Task CloseStepFilesAsync(StreamWriter w, int n, string dir, Dictionary<string, string> env)
+    {
+        string Read(string file) => Mask(File.ReadAllText(Path.Combine(dir, file)));
+        await w.WriteLineAsync($"##kindling[step-files n={n} output={Encode(Read("output"))} env={Encode(Read("env"))} path={Encode(Read("path"))} summary={Encode(Read("summary"))}]");
+        foreach ((string k, string v) in GuestCommandFiles.ParseEntries(File.ReadAllText(Path.Combine(dir, "env"))))
+        {
+            if (ValidName().IsMatch(k))
+            {
+                env[k] = v;
+            }
+        }
+
+        foreach (string d in GuestCommandFiles.ParsePath(File.ReadAllText(Path.Combine(dir, "path"))))
+        {
+            env["PATH"] = d + ":" + (env.GetValueOrDefault("PATH") ?? Environment.GetEnvironmentVariable("PATH") ?? "");
+        }
+    }
+
+    private static string Encode(string text) => text.Length == 0 ? "" : FramingLine.EncodeText(text);
+
+    /// <summary>The agent's mask for a value: every line of every non-empty secret, longest first, replaced by ***.</summary>
+    private string Mask(string text)
+    {
+        IEnumerable<string> secrets = (mmds["kindling"]?["secrets"]?.AsObject() ?? []).SelectMany(kv => kv.Value!.GetValue<string>().Split('\n'))
+            .Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0).OrderByDescending(l => l.Length);
+        foreach (string secret in secrets)
+        {
+            text = text.Replace(secret, "***", StringComparison.Ordinal);
+        }
+
+        return text;
+    }
+
+    private static readonly (string Variable, string File)[] CommandFiles =
+        [("GITHUB_OUTPUT", "output"), ("GITHUB_ENV", "env"), ("GITHUB_PATH", "path"), ("GITHUB_STEP_SUMMARY", "summary")];
+
+    private string? _filesRoot;
 
     /// <summary>
     /// Runs <paramref name="command"/> in <paramref name="hostDir"/> (the agent's message names

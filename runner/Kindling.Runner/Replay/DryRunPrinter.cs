@@ -39,6 +39,21 @@ public static class DryRunPrinter
         Line(sb, "runs-on", $"{string.Join(", ", p.Labels)} -> Kindling image {spec.Origin?.Image}");
         Line(sb, "workspace", $"{spec.Origin?.WorkspaceSource} -> {ReplayDefaults.GuestWorkspace}");
         Line(sb, "timeout", Minutes(spec.Timeout ?? ReplayDefaults.DefaultJobTimeout));
+        if (p.Job.Needs.Count > 0)
+        {
+            Line(sb, "needs", $"{string.Join(", ", p.Job.Needs)} (runs after them, each in its own VM; their outputs are shown as <needs.JOB.outputs.NAME>)");
+        }
+
+        if (p.Total > 1)
+        {
+            Line(sb, "strategy", $"fail-fast {(p.FailFast ? "true" : "false")}, at most {p.MaxParallel} of {p.Total} at a time");
+        }
+
+        if (p.Job.Outputs.Count > 0)
+        {
+            Line(sb, "outputs", string.Join(", ", p.Job.Outputs.Select(o => $"{o.Key} = {o.Value}")) + " (evaluated after the job)");
+        }
+
         if (p.SkipReason is { } skip)
         {
             Line(sb, "skipped", $"the job does not run: {skip}");
@@ -98,7 +113,7 @@ public static class DryRunPrinter
                     sb.Append($"  [{s.Uses}: not run, the workspace is already there]");
                     break;
                 case PlannedStepKind.UnsupportedUses:
-                    sb.Append($"  [uses: {s.Uses}: NOT SUPPORTED YET]");
+                    sb.Append($"  [uses: {s.Uses}: NOT SUPPORTED: {s.UnsupportedReason ?? "not supported yet"}]");
                     break;
                 default:
                     sb.Append($"  [{st.Shell}");

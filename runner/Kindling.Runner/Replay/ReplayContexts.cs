@@ -22,11 +22,19 @@ public static class ReplayContexts
     public static ExprValue GitHub(Workflow wf, string jobId, ReplayInputs inputs)
     {
         ExprValue ev = inputs.Event;
-        if (inputs.EventName == "workflow_dispatch" && !ev.Members.ContainsKey("inputs") && wf.InputDefaults.Count > 0)
+        if (inputs.EventName == "workflow_dispatch" && (wf.InputDefaults.Count > 0 || inputs.Inputs.Count > 0))
         {
-            // GitHub's dispatch payload carries the inputs (as strings); without an event file, the defaults.
-            ev = ExprValue.Object(ev.Members.Append(KeyValuePair.Create("inputs",
-                ExprValue.Object(wf.InputDefaults.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value.ToString())))))));
+            // GitHub's dispatch payload carries the inputs as strings: the event's own, else the defaults; --input over both.
+            List<KeyValuePair<string, ExprValue>> given = Member(ev, "inputs") is { Kind: ExprKind.Object } o
+                ? [.. o.Members]
+                : [.. wf.InputDefaults.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value.ToString())))];
+            foreach ((string k, string v) in inputs.Inputs)
+            {
+                given.RemoveAll(kv => string.Equals(kv.Key, k, StringComparison.OrdinalIgnoreCase));
+                given.Add(KeyValuePair.Create(k, ExprValue.String(v)));
+            }
+
+            ev = ExprValue.Object(ev.Members.Where(kv => kv.Key != "inputs").Append(KeyValuePair.Create("inputs", ExprValue.Object(given))));
         }
 
         ExprValue pr = Member(ev, "pull_request");
@@ -73,23 +81,36 @@ public static class ReplayContexts
         new("temp", S(ReplayDefaults.GuestCommandFileDirectory)), new("tool_cache", S("/opt/hostedtoolcache")), new("debug", S("")),
     ]);
 
-    /// <summary>workflow_dispatch/workflow_call input defaults, overridden by the event's <c>inputs</c>.</summary>
+    /// <summary>
+    /// workflow_dispatch/workflow_call input defaults, overridden by the event's <c>inputs</c>, then by --input; each
+    /// typed as the workflow declares it (a <c>boolean</c> input given as "true" is the boolean true, as on GitHub).
+    /// </summary>
     public static ExprValue Inputs(Workflow wf, ReplayInputs inputs)
     {
         List<KeyValuePair<string, ExprValue>> values = [.. wf.InputDefaults];
-        if (Member(inputs.Event, "inputs") is { Kind: ExprKind.Object } given)
+        IEnumerable<KeyValuePair<string, ExprValue>> given = Member(inputs.Event, "inputs") is { Kind: ExprKind.Object } o ? o.Members : [];
+        foreach ((string k, ExprValue v) in given.Concat(inputs.Inputs.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value)))))
         {
-            foreach ((string k, ExprValue v) in given.Members)
-            {
-                values.RemoveAll(kv => string.Equals(kv.Key, k, StringComparison.OrdinalIgnoreCase));
-                values.Add(KeyValuePair.Create(k, v));
-            }
+            values.RemoveAll(kv => string.Equals(kv.Key, k, StringComparison.OrdinalIgnoreCase));
+            values.Add(KeyValuePair.Create(k, v));
         }
 
-        return ExprValue.Object(values);
+        return ExprValue.Object(values.Select(kv => KeyValuePair.Create(kv.Key, Typed(kv.Value, wf.InputTypes.GetValueOrDefault(kv.Key)))));
     }
 
-    /// <summary>The variables GitHub's runner sets for every step, from the github context.</summary>
+    /// <summary>An input value as its declared type: "true"/"false" for a boolean, a numeral for a number; else as given.</summary>
+    internal static ExprValue Typed(ExprValue v, string? type) => (type, v.Kind) switch
+    {
+        ("boolean", ExprKind.String) when v.AsString.Equals("true", StringComparison.OrdinalIgnoreCase) => ExprValue.True,
+        ("boolean", ExprKind.String) when v.AsString.Equals("false", StringComparison.OrdinalIgnoreCase) => ExprValue.False,
+        ("number", ExprKind.String) when !double.IsNaN(ExprValue.ParseNumber(v.AsString.Trim())) => ExprValue.Number(ExprValue.ParseNumber(v.AsString.Trim())),
+        _ => v,
+    };
+
+    /// <summary>
+    /// The variables GitHub's runner sets for every step, from the github context. GITHUB_OUTPUT, GITHUB_ENV,
+    /// GITHUB_PATH and GITHUB_STEP_SUMMARY are not among them: the agent gives each step fresh files (PROTOCOL.md).
+    /// </summary>
     public static IReadOnlyList<KeyValuePair<string, string>> DefaultEnv(ExprValue github)
     {
         string G(string key) => github.Members[key].ToString();
@@ -115,10 +136,6 @@ public static class ReplayContexts
             new("GITHUB_ACTOR", G("actor")),
             new("GITHUB_SERVER_URL", G("server_url")),
             new("GITHUB_API_URL", G("api_url")),
-            new("GITHUB_OUTPUT", $"{dir}/github_output"),
-            new("GITHUB_ENV", $"{dir}/github_env"),
-            new("GITHUB_PATH", $"{dir}/github_path"),
-            new("GITHUB_STEP_SUMMARY", $"{dir}/github_step_summary"),
             new("RUNNER_OS", RunnerOs),
             new("RUNNER_ARCH", RunnerArch),
             new("RUNNER_NAME", RunnerName),

@@ -28,6 +28,8 @@ public sealed record ReplayInputs
     public IReadOnlyDictionary<string, string> Secrets { get; init; } = new Dictionary<string, string>();
     /// <summary>--var NAME=VALUE: the vars context.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Vars { get; init; } = [];
+    /// <summary>--input NAME=VALUE and --input-file: workflow_dispatch/workflow_call inputs, over the event's and the defaults.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Inputs { get; init; } = [];
     /// <summary>--env-file: environment of every step, below the workflow's own env.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> EnvFile { get; init; } = [];
     /// <summary>--matrix key:value filters.</summary>
@@ -36,8 +38,19 @@ public sealed record ReplayInputs
     public string Image { get; init; } = ReplayDefaults.MinimalImage;
     /// <summary>--worktree: the working tree as it is, instead of a checkout of HEAD.</summary>
     public bool Worktree { get; init; }
+    /// <summary>--action-cache DIR: remote actions found at DIR/owner/repo/ref (act's offline layout); null: none.</summary>
+    public string? ActionCache { get; init; }
     /// <summary>--skip-uses: run the job with its unsupported uses: steps reported and skipped.</summary>
     public bool SkipUses { get; init; }
+
+    /// <summary>
+    /// The <c>needs</c> context (each needed job's result and outputs) once those jobs have run; null when planning
+    /// ahead of them (a dry run, the checks before a run): then every need counts as succeeded and its outputs are shown
+    /// as placeholders.
+    /// </summary>
+    public ExprValue? Needs { get; init; }
+    /// <summary>Whether a needed job did not succeed (a job's if: without a status function is then false).</summary>
+    public bool NeedsFailed { get; init; }
 
     /// <summary>What hashFiles() hashes (null: hashFiles() is an error naming why).</summary>
     public WorkspaceHash? WorkspaceHash { get; init; }
@@ -64,6 +77,7 @@ public static class ReplayDefaults
     public const string DefaultWorkflowDirectory = ".github/workflows";
     public const string DefaultSecretFile = ".secrets";
     public const string DefaultEnvFile = ".env";
+    public const string DefaultInputFile = ".input";
     /// <summary>Guest-side files standing in for GITHUB_OUTPUT and friends (written, not read back, in replay).</summary>
     public const string GuestCommandFileDirectory = "/tmp";
 }

@@ -26,6 +26,12 @@ public sealed record PlannedStep
     /// <summary>Step env that comes from secrets (guest names), kept out of the spec's env.</summary>
     public IReadOnlyList<string> SecretEnv { get; init; } = [];
     public IReadOnlyList<string> Notes { get; init; } = [];
+    /// <summary>Why an UnsupportedUses step cannot run (Docker action, not in the action cache, …).</summary>
+    public string? UnsupportedReason { get; init; }
+    /// <summary>A cached action's files to copy into the workspace snapshot: host directory → path under the workspace.</summary>
+    public (string Host, string Relative)? StageAction { get; init; }
+    /// <summary>One of the steps a composite action expands to (its outputs are not the workflow step's).</summary>
+    public bool PartOfAction { get; init; }
     /// <summary>No shell: anywhere (step, job or workflow defaults): the image's default shell.</summary>
     public bool DefaultShell { get; init; }
 }
@@ -39,6 +45,9 @@ public sealed record ReplayJobPlan
     /// <summary>1-based position among the job's selected matrix combinations, and how many there are.</summary>
     public int Index { get; init; } = 1;
     public int Total { get; init; } = 1;
+    /// <summary>strategy.fail-fast (GitHub's default true) and max-parallel (default: all the job's combinations at once).</summary>
+    public bool FailFast { get; init; } = true;
+    public int MaxParallel { get; init; } = 1;
     public required string DisplayName { get; init; }
     public required IReadOnlyList<string> Labels { get; init; }
     public required JobSpec Spec { get; init; }
@@ -53,6 +62,8 @@ public sealed record ReplayJobPlan
     /// <summary>Steps using actions replay cannot run; the run refuses them unless --skip-uses.</summary>
     public IReadOnlyList<PlannedStep> UnsupportedSteps => [.. Steps.Where(s => s.Kind == PlannedStepKind.UnsupportedUses)];
     public IReadOnlyList<string> Warnings { get; init; } = [];
+    /// <summary>The job-level expression context (matrix, needs, env, …): job outputs: are evaluated in it after the job.</summary>
+    public Kindling.Runner.Replay.Expressions.ExprContext? JobContext { get; init; }
     /// <summary>Why the job does not run at all (its if: is false), or null.</summary>
     public string? SkipReason { get; init; }
 }

@@ -35,10 +35,10 @@ public static class ReplayPlanner
                 ["inputs"] = ReplayContexts.Inputs(wf, inputs),
                 ["vars"] = ExprValue.Object(inputs.Vars.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value)))),
                 ["secrets"] = secrets,
+                ["needs"] = inputs.Needs ?? PlannedNeeds(wf, job),
             };
             var unavailable = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
             {
-                ["needs"] = job.Needs.Count == 0 ? "this job has no needs:" : $"replay runs one job; its needs ({string.Join(", ", job.Needs)}) are not run",
                 ["steps"] = "step outputs and outcomes are not passed between steps in replay yet",
                 ["matrix"] = "the matrix is not known at this level",
                 ["env"] = "env is not available at the workflow level",
@@ -55,10 +55,16 @@ public static class ReplayPlanner
                 Set(env, [KeyValuePair.Create(k, Template.Evaluate(v, top with { Where = $"{wf.FileName}: env.{k}" }))]);
             }
 
-            IReadOnlyList<MatrixCombination> combos = Matrix(job, top with { Where = $"{where}: strategy.matrix" });
-            combos = job.Matrix is null
-                ? (inputs.MatrixFilters.Count == 0 ? combos : MatrixExpander.Filter(combos, inputs.MatrixFilters, where))
-                : MatrixExpander.Filter(combos, inputs.MatrixFilters, where);
+            if (inputs.Needs is null && MatrixReadsNeeds(job))
+            {
+                throw new NeedsFirstException($"{where}: strategy.matrix comes from needs ({string.Join(", ", job.Needs)}): " +
+                                              "it is known once they have run, so a dry run cannot expand it (a run does)");
+            }
+
+            IReadOnlyList<MatrixCombination> all = Matrix(job, top with { Where = $"{where}: strategy.matrix" });
+            IReadOnlyList<MatrixCombination> combos = MatrixExpander.Filter(all, inputs.MatrixFilters, where);
+            IReadOnlyList<string> unknownKeys = MatrixExpander.UnknownKeys(all, inputs.MatrixFilters);
+            (bool failFast, int maxParallel) = Strategy(job, top with { Where = $"{where}: strategy" }, all.Count);
 
             List<ReplayJobPlan> plans = [];
             for (int i = 0; i < combos.Count; i++)
@@ -68,8 +74,8 @@ public static class ReplayPlanner
                     ["matrix"] = combos[i].ToContext(),
                     ["strategy"] = ExprValue.Object(
                     [
-                        new("fail-fast", ExprValue.True), new("job-index", ExprValue.Number(i)), new("job-total", ExprValue.Number(combos.Count)),
-                        new("max-parallel", ExprValue.Number(combos.Count)),
+                        new("fail-fast", ExprValue.Bool(failFast)), new("job-index", ExprValue.Number(all.ToList().IndexOf(combos[i]))),
+                        new("job-total", ExprValue.Number(all.Count)), new("max-parallel", ExprValue.Number(maxParallel)),
                     ]),
                     ["runner"] = ReplayContexts.Runner(),
                     ["job"] = ExprValue.Object([new("status", ExprValue.String("success"))]),
@@ -79,7 +85,12 @@ public static class ReplayPlanner
                 jobUnavailable.Remove("matrix");
                 jobUnavailable.Remove("env");
                 var ctx = new ExprContext { Contexts = jobContexts, Unavailable = jobUnavailable, Where = where, HashFiles = HashFiles(inputs) };
-                plans.Add(PlanCombination(wf, job, combos[i], i + 1, combos.Count, ctx, env, defaultNames, inputs, required, missing));
+                ReplayJobPlan plan = PlanCombination(wf, job, combos[i], i + 1, combos.Count, ctx, env, defaultNames, inputs, required, missing);
+                plans.Add(plan with
+                {
+                    FailFast = failFast, MaxParallel = maxParallel,
+                    Warnings = [.. unknownKeys.Select(k => $"--matrix {k}:…: this job's matrix has no key '{k}'; the filter is ignored for it"), .. plan.Warnings],
+                });
             }
 
             return plans;
@@ -92,6 +103,55 @@ public static class ReplayPlanner
         {
             throw new ReplayException(e.Message, e);
         }
+    }
+
+    /// <summary>
+    /// The needs context before the needed jobs have run: each succeeded, each output a placeholder naming where its
+    /// value will come from (a dry run shows it; a run plans the job again once its needs are known).
+    /// </summary>
+    private static ExprValue PlannedNeeds(Workflow wf, WorkflowJob job) => ExprValue.Object(job.Needs.Select(id =>
+        KeyValuePair.Create(id, ExprValue.Object(
+        [
+            new("result", ExprValue.String(JobResults.Success)),
+            new("outputs", ExprValue.Object((wf.Jobs.FirstOrDefault(j => j.Id == id)?.Outputs ?? [])
+                .Select(o => KeyValuePair.Create(o.Key, ExprValue.String($"<needs.{id}.outputs.{o.Key}>"))))),
+        ]))));
+
+    /// <summary>strategy.fail-fast (default true) and max-parallel (default: every combination at once).</summary>
+    private static (bool FailFast, int MaxParallel) Strategy(WorkflowJob job, ExprContext ctx, int combinations)
+    {
+        bool failFast = true;
+        if (job.FailFast is { } ff)
+        {
+            ExprValue v = Template.Evaluate(ff, ctx with { Where = $"{ctx.Where}.fail-fast" });
+            failFast = v.Kind == ExprKind.Boolean ? v.AsBoolean
+                : v.ToString() is "true" or "false" ? v.ToString() == "true"
+                : throw new ReplayException($"{ctx.Where}.fail-fast must be true or false, not {v.Describe()}");
+        }
+
+        int maxParallel = Math.Max(combinations, 1);
+        if (job.MaxParallel is { } mp)
+        {
+            ExprValue v = Template.Evaluate(mp, ctx with { Where = $"{ctx.Where}.max-parallel" });
+            double n = v.ToNumber();
+            maxParallel = n >= 1 && n == Math.Floor(n) && n <= int.MaxValue
+                ? Math.Min((int)n, maxParallel)
+                : throw new ReplayException($"{ctx.Where}.max-parallel must be a whole number of at least 1, not {v.Describe()}");
+        }
+
+        return (failFast, maxParallel);
+    }
+
+    private static bool MatrixReadsNeeds(WorkflowJob job)
+    {
+        IEnumerable<string> sources = job.Matrix is not { } m ? [] :
+            [
+                .. m.Expression is { } e ? [e] : Array.Empty<string>(), .. m.Axes.Select(a => a.Expression).OfType<string>(),
+                .. m.Axes.SelectMany(a => a.Values).Where(v => v.Kind == ExprKind.String).Select(v => v.AsString),
+            ];
+        return sources.Where(Template.HasExpressions)
+            .SelectMany(src => Template.Parse(src, "matrix")).Select(p => p.Expression).OfType<Expr>()
+            .Any(e => ExprTree.Contexts(e).Contains("needs"));
     }
 
     private static Func<IReadOnlyList<string>, string> HashFiles(ReplayInputs inputs) => patterns =>
@@ -116,10 +176,16 @@ public static class ReplayPlanner
         }
 
         labels.RemoveAll(string.IsNullOrWhiteSpace);
-        string? skip = null;
-        if (job.If is { } jobIf && !StepConditions.Evaluate(jobIf, At("if")).Succeeded)
+        if (labels.FirstOrDefault(OtherOs) is { } other)
         {
-            skip = $"its if: ({jobIf.Trim()}) is false";
+            warnings.Add($"runs-on: {other} names a {(other.Contains("mac", StringComparison.OrdinalIgnoreCase) ? "macOS" : "Windows")} runner; " +
+                         $"replay runs Linux microVMs only, so the steps run in the Kindling {inputs.Image} image's shell (PowerShell and cmd lines will not work)");
+        }
+        string? skip = null;
+        StepConditions jobCondition = StepConditions.Evaluate(job.If, At("if"));
+        if (inputs.NeedsFailed ? !jobCondition.WhenFailed : !jobCondition.WhenOk)
+        {
+            skip = job.If is { } jobIf ? $"its if: ({jobIf.Trim()}) is false" : "a job it needs did not succeed";
         }
 
         var env = new List<KeyValuePair<string, ExprValue>>(workflowEnv);
@@ -132,11 +198,6 @@ public static class ReplayPlanner
         if (job.TimeoutMinutes is { } tm)
         {
             timeout = TimeSpan.FromMinutes(Minutes(Template.Evaluate(tm, At("timeout-minutes")), $"{where}: timeout-minutes"));
-        }
-
-        if (job.Needs.Count > 0)
-        {
-            warnings.Add($"needs: {string.Join(", ", job.Needs)}: replay runs only this job (run those first with -j if it depends on their effects)");
         }
 
         if (job.Container is { } image)
@@ -160,9 +221,21 @@ public static class ReplayPlanner
 
         var stepCtx = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(env) } };
         var steps = new List<PlannedStep>();
+        string? envWriter = null;
         foreach (WorkflowStep s in job.Steps)
         {
-            steps.Add(StepPlanner.Plan(wf, job, s, stepCtx with { Where = $"{where}: {StepName(s)}" }, env, secretNames, inputs, warnings));
+            if (envWriter is not null && ReadsEnv(s))
+            {
+                warnings.Add($"step {s.Number} reads the env context, which step {envWriter} changes through $GITHUB_ENV: replay evaluates a job's " +
+                             "expressions before its VM boots, so they see the env of the workflow, not $GITHUB_ENV's values (not supported yet)");
+            }
+
+            if (s.Run?.Contains("GITHUB_ENV", StringComparison.Ordinal) == true)
+            {
+                envWriter ??= s.Number.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
+            steps.AddRange(StepPlanner.PlanAll(wf, job, s, stepCtx with { Where = $"{where}: {StepName(s)}" }, env, secretNames, inputs, warnings, 0));
         }
 
         var spec = new JobSpec
@@ -185,8 +258,13 @@ public static class ReplayPlanner
             Labels = labels.Count > 0 ? labels : [ReplayDefaults.Tenant],
             Spec = spec, Steps = steps, DefaultEnvNames = defaultNames, SecretEnv = secretEnv,
             RequiredSecrets = required, MissingSecrets = missing, Warnings = warnings, SkipReason = skip,
+            JobContext = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(env) } },
         };
     }
+
+    private static bool OtherOs(string label) =>
+        label.StartsWith("windows", StringComparison.OrdinalIgnoreCase) || label.StartsWith("macos", StringComparison.OrdinalIgnoreCase) ||
+        label.Equals("macOS", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>How a secret value is rebuilt at launch; an error when it was computed in a way that cannot be repeated.</summary>
     internal static IReadOnlyList<SecretPart> Recipe(ExprValue v, string where) =>
@@ -248,7 +326,7 @@ public static class ReplayPlanner
             ? new MatrixAxis(a.Key, Template.Evaluate(e, ctx with { Where = $"{ctx.Where}.{a.Key}" }) is { Kind: ExprKind.Array } list
                 ? list.Items
                 : throw new ReplayException($"{ctx.Where}.{a.Key}: the expression does not give a list"))
-            : a with { Values = [.. a.Values.Select(v => Resolve(v, ctx))] })];
+            : a with { Values = [.. a.Values.SelectMany(v => Splice(v, ctx with { Where = $"{ctx.Where}.{a.Key}" }))] })];
         include = [.. include.Select(e => (IReadOnlyList<KeyValuePair<string, ExprValue>>)[.. e.Select(kv => KeyValuePair.Create(kv.Key, Resolve(kv.Value, ctx)))])];
         exclude = [.. exclude.Select(e => (IReadOnlyList<KeyValuePair<string, ExprValue>>)[.. e.Select(kv => KeyValuePair.Create(kv.Key, Resolve(kv.Value, ctx)))])];
         return MatrixExpander.Expand(axes, include, exclude, ctx.Where);
@@ -263,14 +341,29 @@ public static class ReplayPlanner
         _ => throw new ReplayException($"{where}: must be a list of mappings"),
     };
 
+    /// <summary>An item of a matrix list; one that is a lone expression giving a list (fromJSON) is spliced into the list.</summary>
+    private static IReadOnlyList<ExprValue> Splice(ExprValue v, ExprContext ctx) =>
+        v.Kind == ExprKind.String && v.AsString.Trim().StartsWith(Template.Open, StringComparison.Ordinal) && Resolve(v, ctx) is { Kind: ExprKind.Array } list
+            ? list.Items
+            : [Resolve(v, ctx)];
+
     /// <summary>A matrix value written with <c>${{ }}</c> inside is evaluated (workflow-level contexts).</summary>
     private static ExprValue Resolve(ExprValue v, ExprContext ctx) => v.Kind switch
     {
         ExprKind.String when Template.HasExpressions(v.AsString) => Template.Evaluate(v.AsString, ctx),
-        ExprKind.Array => ExprValue.Array([.. v.Items.Select(i => Resolve(i, ctx))]),
-        ExprKind.Object => ExprValue.Object(v.Members.Select(kv => KeyValuePair.Create(kv.Key, Resolve(kv.Value, ctx)))),
+        ExprKind.Array => ExprValue.Array([.. v.Items.SelectMany(i => Splice(i, ctx))]),
+        ExprKind.Object => ExprValue.Object(v.Members.SelectMany<KeyValuePair<string, ExprValue>, KeyValuePair<string, ExprValue>>(kv => IsInsert(kv.Key)
+            ? Resolve(kv.Value, ctx) is { Kind: ExprKind.Object } inserted
+                ? inserted.Members
+                : throw new ReplayException($"{ctx.Where}: ${{{{ insert }}}} must be given a mapping")
+            : [KeyValuePair.Create(kv.Key, Resolve(kv.Value, ctx))])),
         _ => v,
     };
+
+    /// <summary>A mapping key <c>${{ insert }}</c>: GitHub's template directive that merges its value (a mapping) into the parent.</summary>
+    private static bool IsInsert(string key) =>
+        key.StartsWith(Template.Open, StringComparison.Ordinal) && key.EndsWith(Template.Close, StringComparison.Ordinal) &&
+        key[Template.Open.Length..^Template.Close.Length].Trim().Equals("insert", StringComparison.Ordinal);
 
     /// <summary>The secrets context: given secrets by name; referenced-but-missing ones are empty (and reported).</summary>
     private static (ExprValue Context, IReadOnlyList<string> Required, IReadOnlyList<string> Missing) Secrets(Workflow wf, WorkflowJob job, ReplayInputs inputs, string where)
@@ -329,6 +422,20 @@ public static class ReplayPlanner
             foreach ((string k, string v) in s.Env) yield return (v, $"{p}env.{k}", false);
             foreach ((string k, string v) in s.With) yield return (v, $"{p}with.{k}", false);
         }
+    }
+
+    /// <summary>Whether any expression of the step (if:, name, run, env, with, working-directory) reads the env context.</summary>
+    private static bool ReadsEnv(WorkflowStep s)
+    {
+        IEnumerable<Expr> exprs = new[] { s.Name, s.Run, s.WorkingDirectory }.Concat(s.Env.Select(kv => kv.Value)).Concat(s.With.Select(kv => kv.Value))
+            .OfType<string>().Where(Template.HasExpressions)
+            .SelectMany(t => Template.Parse(t, "step")).Select(p => p.Expression).OfType<Expr>();
+        if (s.If is { } cond && cond.Trim().Length > 0)
+        {
+            exprs = exprs.Append(Template.ParseCondition(cond, "step"));
+        }
+
+        return exprs.Any(e => ExprTree.Contexts(e).Contains("env"));
     }
 
     /// <summary>"step 2 (line 14)": how messages name a step.</summary>

@@ -44,4 +44,16 @@ public sealed record StepConditions(bool WhenOk, bool WhenFailed)
             ExprEvaluator.Evaluate(e, ctx.WithStatus(failed: false)).IsTruthy,
             ExprEvaluator.Evaluate(e, ctx.WithStatus(failed: true)).IsTruthy);
     }
+
+    /// <summary>The agent condition back as the two bits.</summary>
+    public static StepConditions FromAgent(string condition) => condition switch
+    {
+        Always => new StepConditions(true, true),
+        Failure => new StepConditions(false, true),
+        Never => new StepConditions(false, false),
+        _ => new StepConditions(true, false),
+    };
+
+    /// <summary>Both conditions (a composite action's step runs when its own if: and the workflow step's hold).</summary>
+    public static StepConditions And(StepConditions a, StepConditions b) => new(a.WhenOk && b.WhenOk, a.WhenFailed && b.WhenFailed);
 }

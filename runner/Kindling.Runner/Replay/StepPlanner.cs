@@ -11,7 +11,12 @@ internal static class StepPlanner
     public const string CheckoutAction = "actions/checkout";
 
     public static PlannedStep Plan(Workflow wf, WorkflowJob job, WorkflowStep s, ExprContext ctx, IReadOnlyList<KeyValuePair<string, ExprValue>> jobEnv,
-        GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings)
+        GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings) =>
+        PlanAll(wf, job, s, ctx, jobEnv, secretNames, inputs, warnings, 0).Single();
+
+    /// <summary>The planned steps of a workflow step: one, or a composite action's steps (<paramref name="depth"/>: nesting).</summary>
+    public static IReadOnlyList<PlannedStep> PlanAll(Workflow wf, WorkflowJob job, WorkflowStep s, ExprContext ctx, IReadOnlyList<KeyValuePair<string, ExprValue>> jobEnv,
+        GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings, int depth)
     {
         string where = ctx.Where;
         ExprContext At(string field) => ctx with { Where = $"{where}: {field}" };
@@ -35,8 +40,9 @@ internal static class StepPlanner
             }
         }
 
-        var ifCtx = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(ifEnv) } };
-        StepConditions cond = StepConditions.Evaluate(s.If, ifCtx with { Where = $"{where}: if" });
+        // The step's own env is in the env context of everything else it has (GitHub's "Hi ${{ env.mascot }}").
+        ctx = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(ifEnv) } };
+        StepConditions cond = StepConditions.Evaluate(s.If, At("if"));
         string name = s.Name is { } n
             ? ReplayPlanner.Text(Template.Evaluate(n, At("name")))
             : "Run " + (s.Uses ?? FirstLine(s.Run!));
@@ -61,6 +67,7 @@ internal static class StepPlanner
         {
             bool checkout = uses.StartsWith(CheckoutAction + "@", StringComparison.OrdinalIgnoreCase) || uses.Equals(CheckoutAction, StringComparison.OrdinalIgnoreCase);
             string message;
+            string? reason = null;
             if (checkout)
             {
                 message = $"kindling: {uses} is not run: {ReplayDefaults.GuestWorkspace} already holds the {inputs.WorkspaceDescription}";
@@ -69,17 +76,26 @@ internal static class StepPlanner
                     warnings.Add($"step {s.Number}: {uses} with.{ignored} is ignored: the workspace is the {(inputs.Worktree ? "working tree" : "checkout of HEAD")} at {ReplayDefaults.GuestWorkspace}");
                 }
             }
+            else if (ActionSteps.Plan(wf, job, s, ctx, cond, name, secretNames, inputs, warnings, depth, out string why) is { } action)
+            {
+                return [.. action.Select(a => a with { Spec = a.Spec with { ContinueOnError = a.Spec.ContinueOnError || continueOnError } })];
+            }
             else
             {
-                message = $"kindling: uses: {uses} is not supported yet; step skipped (--skip-uses)";
+                reason = why;
+                message = $"kindling: uses: {uses}: {why}; step skipped (--skip-uses)";
             }
 
-            return new PlannedStep
-            {
-                Number = s.Number, Name = name, Kind = checkout ? PlannedStepKind.Checkout : PlannedStepKind.UnsupportedUses, Uses = uses, IfSource = s.If,
-                Spec = new StepSpec { Name = name, Run = "echo '" + message.Replace("'", "", StringComparison.Ordinal) + "'", If = cond.AgentCondition, ContinueOnError = continueOnError },
-                Notes = notes,
-            };
+            return
+            [
+                new PlannedStep
+                {
+                    Number = s.Number, Name = name, Kind = checkout ? PlannedStepKind.Checkout : PlannedStepKind.UnsupportedUses, Uses = uses, IfSource = s.If,
+                    UnsupportedReason = reason,
+                    Spec = new StepSpec { Name = name, Run = "echo '" + message.Replace("'", "", StringComparison.Ordinal) + "'", If = cond.AgentCondition, ContinueOnError = continueOnError },
+                    Notes = notes,
+                },
+            ];
         }
 
         string shell = ShellNames.ForAgent(
@@ -87,16 +103,25 @@ internal static class StepPlanner
             inputs.Image, where);
         string? wd = s.WorkingDirectory ?? job.Defaults.WorkingDirectory ?? wf.Defaults.WorkingDirectory;
         string script = Script(s.Run!, shell, At("run"), secretNames, plainEnv.Keys.ToHashSet(StringComparer.Ordinal), s.Number, warnings);
-        return new PlannedStep
+        if (WorkflowCommands.FirstOrDefault(c => script.Contains(c, StringComparison.Ordinal)) is { } command)
         {
-            Number = s.Number, Name = name, Kind = PlannedStepKind.Run, IfSource = s.If, SecretEnv = secretEnv, Notes = notes,
-            DefaultShell = s.Shell is null && job.Defaults.Shell is null && wf.Defaults.Shell is null,
-            Spec = new StepSpec
+            warnings.Add($"step {s.Number}: the workflow command {command}… on standard output is not processed by replay " +
+                         "(::set-output, ::set-env, ::add-path, ::add-mask, ::save-state): write to $GITHUB_OUTPUT, $GITHUB_ENV or $GITHUB_PATH instead");
+        }
+
+        return
+        [
+            new PlannedStep
             {
-                Name = name, Run = script, Shell = shell, WorkingDirectory = wd is null ? "" : Literal(wd, At("working-directory")),
-                If = cond.AgentCondition, ContinueOnError = continueOnError, Env = plainEnv,
+                Number = s.Number, Name = name, Kind = PlannedStepKind.Run, IfSource = s.If, SecretEnv = secretEnv, Notes = notes,
+                DefaultShell = s.Shell is null && job.Defaults.Shell is null && wf.Defaults.Shell is null,
+                Spec = new StepSpec
+                {
+                    Name = name, Run = script, Shell = shell, WorkingDirectory = wd is null ? "" : Literal(wd, At("working-directory")),
+                    If = cond.AgentCondition, ContinueOnError = continueOnError, Env = plainEnv,
+                },
             },
-        };
+        ];
     }
 
     /// <summary>
@@ -140,6 +165,9 @@ internal static class StepPlanner
 
         return sb.ToString();
     }
+
+    /// <summary>GitHub's stdout workflow commands that change state; the agent does not act on them.</summary>
+    private static readonly string[] WorkflowCommands = ["::set-output ", "::set-env ", "::add-path::", "::add-mask::", "::save-state "];
 
     private static string Literal(string template, ExprContext ctx)
     {

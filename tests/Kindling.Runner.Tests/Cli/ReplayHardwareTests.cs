@@ -56,4 +56,44 @@ public sealed class ReplayHardwareTests
             Directory.Delete(repo, recursive: true);
         }
     }
+
+    /// <summary>The suite's outputs-needs.yml in microVMs: step output → job output → needs of two later jobs; $GITHUB_ENV to a later step.</summary>
+    [HardwareKvmFact]
+    public async Task Replay_RealVm_OutputsFlowAcrossJobsAndGitHubEnvReachesLaterSteps()
+    {
+        string repo = Directory.CreateTempSubdirectory("kindling-replay-hw-").FullName;
+        try
+        {
+            Directory.CreateDirectory(Path.Combine(repo, ".github", "workflows"));
+            File.Copy(Path.Combine(Replay.ReplayCorpus.Workflows, "outputs-needs.yml"), Path.Combine(repo, ".github", "workflows", "ci.yml"));
+            await File.WriteAllTextAsync(Path.Combine(repo, ".github", "workflows", "env.yml"), """
+                on: push
+                jobs:
+                  env:
+                    runs-on: ubuntu-latest
+                    steps:
+                      - run: echo "STAGE=two" >> "$GITHUB_ENV"; mkdir -p /tmp/t && printf '#!/bin/sh\necho tool\n' > /tmp/t/tool && chmod +x /tmp/t/tool && echo /tmp/t >> "$GITHUB_PATH"
+                      - run: echo "stage=$STAGE" && tool
+                """, TestContext.Current.CancellationToken);
+            using var output = new StringWriter();
+            using var errors = new StringWriter();
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            cts.CancelAfter(Limit);
+            var console = new ReplayConsole { Out = output, Error = errors, CurrentDirectory = repo, Environment = _ => null };
+            string state = Path.Combine(RepoPaths.Cache, "replay-hw-state");
+            int needs = await ReplayCommand.Build(console).Parse(["--worktree", "-j", "report", "--state", state]).InvokeAsync(cancellationToken: cts.Token);
+            int env = await ReplayCommand.Build(console).Parse(["--worktree", "-j", "env", "--state", state]).InvokeAsync(cancellationToken: cts.Token);
+
+            string o = output.ToString();
+            Assert.True(needs == 0 && env == 0, o + errors);
+            Assert.Contains("  building v1.2.3 for stable", o, StringComparison.Ordinal);
+            Assert.Contains("  results success,success", o, StringComparison.Ordinal);
+            Assert.Contains("  stage=two", o, StringComparison.Ordinal);
+            Assert.Contains("  tool", o, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(repo, recursive: true);
+        }
+    }
 }

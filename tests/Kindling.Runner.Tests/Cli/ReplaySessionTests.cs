@@ -242,12 +242,12 @@ public sealed class ReplaySessionTests : IDisposable
         File.WriteAllText(Path.Combine(Repo, ".github", "workflows", "ci.yml"),
             "on: push\njobs:\n  b:\n    runs-on: x\n    steps:\n      - uses: actions/setup-go@v5\n      - run: echo built\n");
         Assert.Equal(2, await Replay("--worktree"));
-        Assert.Contains("step 1 'Run actions/setup-go@v5' (actions/setup-go@v5)", _err.ToString(), StringComparison.Ordinal);
+        Assert.Contains("step 1 'Run actions/setup-go@v5' (actions/setup-go@v5: remote actions run from a local cache: pass --action-cache DIR", _err.ToString(), StringComparison.Ordinal);
         Assert.Contains("pass --skip-uses", _err.ToString(), StringComparison.Ordinal);
         Assert.Empty(_launcher.Requests);
 
         Assert.Equal(0, await Replay("--worktree", "--skip-uses"));
-        Assert.Contains("kindling: uses: actions/setup-go@v5 is not supported yet; step skipped (--skip-uses)", _out.ToString(), StringComparison.Ordinal);
+        Assert.Contains("kindling: uses: actions/setup-go@v5: remote actions run from a local cache: pass --action-cache DIR holding DIR/owner/repo/ref; step skipped (--skip-uses)", _out.ToString(), StringComparison.Ordinal);
         Assert.Contains("  built", _out.ToString(), StringComparison.Ordinal);
     }
 
@@ -255,12 +255,63 @@ public sealed class ReplaySessionTests : IDisposable
     public async Task Replay_Matrix_EachCombinationAJob_FilterSelects()
     {
         File.WriteAllText(Path.Combine(Repo, ".github", "workflows", "ci.yml"),
-            "on: push\njobs:\n  t:\n    runs-on: x\n    strategy:\n      matrix:\n        n: [1, 2, 3]\n    steps:\n      - run: |\n          echo n=${{ matrix.n }}\n          exit ${{ matrix.n == 2 && 7 || 0 }}\n");
+            "on: push\njobs:\n  t:\n    runs-on: x\n    strategy:\n      max-parallel: 1\n      matrix:\n        n: [1, 2, 3]\n    steps:\n      - run: |\n          echo n=${{ matrix.n }}\n          exit ${{ matrix.n == 2 && 7 || 0 }}\n");
         Assert.Equal(7, await Replay("--worktree"));
-        Assert.Equal(3, _launcher.Requests.Count);
+        Assert.Equal(2, _launcher.Requests.Count); // fail-fast: the failure of n=2 cancels n=3 before it starts
         Assert.Contains("t (2) [matrix 2/3] -> job 2", _out.ToString(), StringComparison.Ordinal);
+        Assert.Contains("job t (t (3)): cancelled before it started (fail-fast: a sibling failed)", _out.ToString(), StringComparison.Ordinal);
         Assert.Equal(0, await Replay("--worktree", "--matrix", "n:3"));
-        Assert.Equal(4, _launcher.Requests.Count);
+        Assert.Equal(3, _launcher.Requests.Count);
+    }
+
+    [Fact]
+    public async Task Replay_JobWithNeeds_NeedsRunFirstAndOutputsFlowStepToJobToJob()
+    {
+        File.Copy(Path.Combine(ReplayCorpus.Workflows, "outputs-needs.yml"), Path.Combine(Repo, ".github", "workflows", "ci.yml"), overwrite: true);
+
+        int exit = await Replay("--worktree", "-j", "report");
+
+        string output = _out.ToString();
+        Assert.True(exit == 0, output + _err);
+        Assert.Equal(3, _launcher.Requests.Count); // version, build, report: one VM each, in dependency order
+        Assert.Contains("  building v1.2.3 for stable", output, StringComparison.Ordinal);
+        Assert.Contains("  results success,success", output, StringComparison.Ordinal);
+        Assert.Contains("job version: success (outputs: tag, channel)", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Replay_NeededJobFails_DependentSkippedExitIsTheFailure()
+    {
+        File.WriteAllText(Path.Combine(Repo, ".github", "workflows", "ci.yml"),
+            "on: push\njobs:\n  a:\n    runs-on: x\n    steps: [{run: exit 5}]\n  b:\n    needs: a\n    runs-on: x\n    steps: [{run: echo never}]\n");
+
+        Assert.Equal(5, await Replay("--worktree", "-j", "b"));
+        Assert.Single(_launcher.Requests);
+        Assert.Contains("job b (b): skipped: a job it needs did not succeed", _out.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Replay_GitHubEnvAndPath_ReachLaterSteps()
+    {
+        File.WriteAllText(Path.Combine(Repo, ".github", "workflows", "ci.yml"),
+            "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - run: echo GREETING=hi >> \"$GITHUB_ENV\"\n      - run: echo \"greeting=$GREETING\"\n");
+
+        Assert.Equal(0, await Replay("--worktree"));
+        Assert.Contains("  greeting=hi", _out.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Replay_LocalCompositeAction_ItsStepsRunWithInputs()
+    {
+        Directory.CreateDirectory(Path.Combine(Repo, "greet"));
+        File.WriteAllText(Path.Combine(Repo, "greet", "action.yml"),
+            "name: greet\ninputs:\n  who: {default: world}\nruns:\n  using: composite\n  steps:\n    - run: echo \"hello ${{ inputs.who }}\" && test -f \"$PWD/greet/action.yml\"\n      shell: sh\n");
+        File.WriteAllText(Path.Combine(Repo, ".github", "workflows", "ci.yml"),
+            "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: ./greet\n        with: {who: replay}\n      - uses: ./greet\n");
+
+        Assert.Equal(0, await Replay("--worktree"));
+        Assert.Contains("  hello replay", _out.ToString(), StringComparison.Ordinal);
+        Assert.Contains("  hello world", _out.ToString(), StringComparison.Ordinal);
     }
 
     [Fact]

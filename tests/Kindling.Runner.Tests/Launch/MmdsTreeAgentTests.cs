@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using Kindling.Images.Tests.Guest;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Launch;
+using Kindling.Runner.Logs;
 using Kindling.Testing;
 using GuestRunResult = Kindling.Images.Tests.Guest.GuestRunResult;
 
@@ -69,17 +70,23 @@ public sealed class MmdsTreeAgentTests : IDisposable
                 "##kindling[job-start id=77]",
                 $"##kindling[step-start n=0 name={GuestRunResult.B64Url("Build & test")}]",
                 "##kindling[step-end n=0 exit=0]",
+                "##kindling[step-files n=0 output= env= path= summary=]",
                 $"##kindling[step-start n=1 name={GuestRunResult.B64Url("Bash in /tmp")}]",
                 "##kindling[step-end n=1 exit=0]",
+                "##kindling[step-files n=1 output= env= path= summary=]",
                 $"##kindling[step-start n=2 name={GuestRunResult.B64Url("Tolerated failure")}]",
                 "##kindling[step-end n=2 exit=4]",
+                "##kindling[step-files n=2 output= env= path= summary=]",
                 $"##kindling[step-start n=3 name={GuestRunResult.B64Url("Failing")}]",
                 "##kindling[step-end n=3 exit=1]",
+                "##kindling[step-files n=3 output= env= path= summary=]",
                 $"##kindling[step-skip n=4 name={GuestRunResult.B64Url("Skipped after failure")} reason=if]",
                 $"##kindling[step-start n=5 name={GuestRunResult.B64Url("On failure")}]",
                 "##kindling[step-end n=5 exit=0]",
+                "##kindling[step-files n=5 output= env= path= summary=]",
                 $"##kindling[step-start n=6 name={GuestRunResult.B64Url("Always ✓")}]",
                 "##kindling[step-end n=6 exit=0]",
+                "##kindling[step-files n=6 output= env= path= summary=]",
                 "##kindling[job-end result=failed exit=1]",
             ],
             r.ControlLinesWithoutTimes);
@@ -95,6 +102,40 @@ public sealed class MmdsTreeAgentTests : IDisposable
         Assert.DoesNotContain("should not run", r.Output);
         Assert.Contains("step var is []\n", r.Output);                       // step env does not leak into later steps
         Assert.Contains("always\n", r.Output);
+    }
+
+    [RootFact]
+    public async Task Agent_CommandFiles_ReportedMaskedAndEnvAndPathReachLaterSteps()
+    {
+        var spec = new JobSpec
+        {
+            Name = "files",
+            Steps =
+            [
+                new StepSpec
+                {
+                    Name = "write",
+                    Run = "echo v=1 >> \"$GITHUB_OUTPUT\"; printf 'm<<EOF\\nx\\ny\\nEOF\\n' >> \"$GITHUB_OUTPUT\"; echo \"t=$API_KEY\" >> \"$GITHUB_OUTPUT\"\n" +
+                          "echo FROM_ENV=later >> \"$GITHUB_ENV\"; printf 'ML<<X\\na\\nb\\nX\\n' >> \"$GITHUB_ENV\"; echo /opt/added >> \"$GITHUB_PATH\"",
+                },
+                new StepSpec { Name = "read", Run = "echo \"env=$FROM_ENV ml=$(echo $ML)\"; echo \"path=${PATH%%:*}\"; test -s \"$GITHUB_OUTPUT\" || echo fresh output file" },
+            ],
+        };
+        JsonObject built = MmdsTree.Build(78, "files", TimeSpan.FromMinutes(10), spec, new Dictionary<string, string> { ["API_KEY"] = Secret }, null, null);
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), built);
+        GuestRunResult r = await GuestRun.RunAsync(ns.Name, $"mount -t proc proc /proc; exec /bin/busybox sh '{AgentPath}'", new Dictionary<string, string>
+        {
+            ["KINDLING_BUSYBOX"] = "/bin/busybox", ["KINDLING_CMDLINE"] = "", ["KINDLING_FILES_DIR"] = Path.Combine(_dir, "steps"),
+        }, Ct);
+
+        Assert.True(r.ExitCode == 0, r.Output);
+        FramingLine files = FramingLine.TryParse(Assert.Single(r.Output.Split('\n'), l => l.StartsWith("##kindling[step-files n=0 ", StringComparison.Ordinal)))!;
+        Assert.Equal([new("v", "1"), new("m", "x\ny"), new("t", "***")], GuestCommandFiles.ParseEntries(files.Text("output")!));
+        Assert.Contains("env=later ml=a b\n", r.Output);
+        Assert.Contains("path=/opt/added\n", r.Output);
+        Assert.Contains("fresh output file\n", r.Output);
+        Assert.DoesNotContain(Secret, r.Output);
     }
 
     /// <summary>PUT /mmds to a real kindling-vmm (not started: no KVM needed) and GET it back, as the guest's MMDS would serve it.</summary>

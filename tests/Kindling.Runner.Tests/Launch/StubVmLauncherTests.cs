@@ -76,7 +76,7 @@ public sealed class StubVmLauncherTests : IDisposable
 
         Assert.Contains("before", r.Lines);
         Assert.DoesNotContain("after", r.Lines);
-        Assert.StartsWith("##kindling[step-end n=0 exit=1 ", r.Lines[^2], StringComparison.Ordinal);
+        Assert.StartsWith("##kindling[step-end n=0 exit=1 ", r.Lines[^3], StringComparison.Ordinal);
         Assert.Equal("##kindling[job-end result=failed exit=1]", r.Lines[^1]);
     }
 
@@ -87,7 +87,7 @@ public sealed class StubVmLauncherTests : IDisposable
     {
         Run r = await RunAsync(Job(new StepSpec { Name = "p", Run = "false | true", Shell = shell }));
 
-        Assert.StartsWith($"##kindling[step-end n=0 exit={exit} ", r.Lines[^2], StringComparison.Ordinal);
+        Assert.StartsWith($"##kindling[step-end n=0 exit={exit} ", r.Lines[^3], StringComparison.Ordinal);
     }
 
     [Fact]
@@ -103,7 +103,7 @@ public sealed class StubVmLauncherTests : IDisposable
     {
         Run r = await RunAsync(Job(new StepSpec { Name = "p", Run = "print(1)", Shell = "no-such-interpreter-kindling" }));
 
-        Assert.StartsWith("##kindling[step-end n=0 exit=127 ", r.Lines[^2], StringComparison.Ordinal);
+        Assert.StartsWith("##kindling[step-end n=0 exit=127 ", r.Lines[^3], StringComparison.Ordinal);
     }
 
     [Fact]
@@ -159,8 +159,33 @@ public sealed class StubVmLauncherTests : IDisposable
 
         Assert.Contains("started", r.Lines);
         Assert.DoesNotContain("finished", r.Lines);
-        Assert.StartsWith("##kindling[step-end n=0 exit=137 ", r.Lines[^2], StringComparison.Ordinal);
+        Assert.StartsWith("##kindling[step-end n=0 exit=137 ", r.Lines[^3], StringComparison.Ordinal);
         Assert.Equal("##kindling[job-end result=failed exit=137]", r.Lines[^1]);
+    }
+
+    [Fact]
+    public async Task Launch_CommandFiles_ReportedMaskedAndEnvAndPathReachLaterSteps()
+    {
+        JobSpec spec = Job(
+            new StepSpec
+            {
+                Name = "write",
+                Run = "echo v=1 >> \"$GITHUB_OUTPUT\"; printf 'm<<EOF\\nx\\ny\\nEOF\\n' >> \"$GITHUB_OUTPUT\"; echo \"t=$TOKEN\" >> \"$GITHUB_OUTPUT\"\n" +
+                      "echo FROM_ENV=later >> \"$GITHUB_ENV\"; mkdir -p bin; printf '#!/bin/sh\\necho tool ran\\n' > bin/tool; chmod +x bin/tool; echo \"$PWD/bin\" >> \"$GITHUB_PATH\"; echo '# done' >> \"$GITHUB_STEP_SUMMARY\"",
+            },
+            new StepSpec { Name = "read", Run = "echo \"env=$FROM_ENV\"; tool; test -s \"$GITHUB_OUTPUT\" || echo fresh output file" });
+
+        Run r = await RunAsync(spec, secrets: new Dictionary<string, string> { ["TOKEN"] = "secret-value" });
+
+        FramingLine files = FramingLine.TryParse(Assert.Single(r.Lines, l => l.StartsWith("##kindling[step-files n=0 ", StringComparison.Ordinal)))!;
+        Assert.Equal("v=1\nm<<EOF\nx\ny\nEOF\nt=***\n", files.Text("output"));
+        Assert.Equal([new("v", "1"), new("m", "x\ny"), new("t", "***")], GuestCommandFiles.ParseEntries(files.Text("output")!));
+        Assert.Equal("FROM_ENV=later\n", files.Text("env"));
+        Assert.Equal("# done\n", files.Text("summary"));
+        Assert.Contains("env=later", r.Lines);
+        Assert.Contains("tool ran", r.Lines);
+        Assert.Contains("fresh output file", r.Lines);
+        Assert.Equal("##kindling[job-end result=succeeded exit=0]", r.Lines[^1]);
     }
 
     [Fact]
@@ -200,7 +225,7 @@ public sealed class StubVmLauncherTests : IDisposable
         Run r = await RunAsync(Job(new StepSpec { Name = "huge", Run = string.Join('\n', Enumerable.Repeat("echo a line of a very long script", 5000)) }));
 
         Assert.DoesNotContain("a line of a very long script", r.Lines);
-        Assert.Matches(@"^##kindling\[step-end n=0 exit=(126|127|2) ", r.Lines[^2]);
+        Assert.Matches(@"^##kindling\[step-end n=0 exit=(126|127|2) ", r.Lines[^3]);
         Assert.StartsWith("##kindling[job-end result=failed", r.Lines[^1], StringComparison.Ordinal);
     }
 

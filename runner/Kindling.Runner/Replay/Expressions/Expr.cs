@@ -14,6 +14,12 @@ public sealed record PropertyExpr(Expr Target, string Name) : Expr;
 /// <summary><c>target[key]</c>.</summary>
 public sealed record IndexExpr(Expr Target, Expr Key) : Expr;
 
+/// <summary>
+/// <c>target.*</c>, GitHub's object filter: the values of an object (or the items of a list) as a list, and every
+/// property or index applied after it is applied to each item (<c>needs.*.result</c> is the list of the results).
+/// </summary>
+public sealed record FilterExpr(Expr Target) : Expr;
+
 public sealed record NotExpr(Expr Operand) : Expr;
 
 public enum BinaryOp
@@ -46,6 +52,7 @@ public static class ExprTree
         {
             PropertyExpr p => [p.Target],
             IndexExpr i => [i.Target, i.Key],
+            FilterExpr f => [f.Target],
             NotExpr n => [n.Operand],
             BinaryExpr b => [b.Left, b.Right],
             CallExpr c => c.Arguments,

@@ -18,8 +18,12 @@ public static class ExprEvaluator
     {
         LiteralExpr l => l.Value,
         ContextExpr c => Context(c.Name, ctx),
+        PropertyExpr p when IsFiltered(p.Target) => Each(Evaluate(p.Target, ctx), item => Member(item, p.Name)),
         PropertyExpr p => Member(Evaluate(p.Target, ctx), p.Name),
+        IndexExpr i when IsFiltered(i.Target) => Each(Evaluate(i.Target, ctx), item => Index(item, Evaluate(i.Key, ctx))),
         IndexExpr i => Index(Evaluate(i.Target, ctx), Evaluate(i.Key, ctx)),
+        FilterExpr f when IsFiltered(f.Target) => ExprValue.Array([.. Evaluate(f.Target, ctx).Items.SelectMany(Values)]),
+        FilterExpr f => ExprValue.Array(Values(Evaluate(f.Target, ctx))),
         NotExpr n => ExprValue.Bool(!Evaluate(n.Operand, ctx).IsTruthy),
         BinaryExpr { Op: BinaryOp.And } b => Evaluate(b.Left, ctx) is { IsTruthy: false } l ? l : Evaluate(b.Right, ctx),
         BinaryExpr { Op: BinaryOp.Or } b => Evaluate(b.Left, ctx) is { IsTruthy: true } l ? l : Evaluate(b.Right, ctx),
@@ -27,6 +31,27 @@ public static class ExprEvaluator
         CallExpr c => Call(c, ctx),
         _ => throw new ExpressionException($"{ctx.Where}: unknown expression node {e.GetType().Name}"),
     };
+
+    /// <summary>Whether an expression's value is a filtered list (a <c>.*</c> earlier in its chain of properties).</summary>
+    private static bool IsFiltered(Expr e) => e switch
+    {
+        FilterExpr => true,
+        PropertyExpr p => IsFiltered(p.Target),
+        IndexExpr i => IsFiltered(i.Target),
+        _ => false,
+    };
+
+    /// <summary>What <c>.*</c> yields for one value: an object's values, a list's items, nothing for a scalar.</summary>
+    private static IReadOnlyList<ExprValue> Values(ExprValue v) => v.Kind switch
+    {
+        ExprKind.Object => [.. v.Members.Values],
+        ExprKind.Array => v.Items,
+        _ => [],
+    };
+
+    /// <summary>A property or index applied to each item of a filtered list; items without it are left out, as GitHub does.</summary>
+    private static ExprValue Each(ExprValue filtered, Func<ExprValue, ExprValue> select) =>
+        ExprValue.Array([.. filtered.Items.Where(i => i.Kind is ExprKind.Object or ExprKind.Array).Select(select).Where(v => v.Kind != ExprKind.Null)]);
 
     /// <summary>GitHub's loose equality.</summary>
     public static bool LooseEquals(ExprValue a, ExprValue b)

@@ -5,7 +5,7 @@ namespace Kindling.Runner.Replay.Expressions;
 /// <summary>
 /// Parses GitHub's expression syntax (what goes inside <c>${{ }}</c> and in <c>if:</c>): literals (null, booleans,
 /// numbers incl. hex and exponents, single-quoted strings with '' as the escape), contexts, <c>.name</c> and
-/// <c>[index]</c>, calls, <c>!</c>, <c>&lt; &lt;= &gt; &gt;=</c>, <c>== !=</c>, <c>&amp;&amp;</c>, <c>||</c> and parentheses, with
+/// <c>[index]</c>, the object filter <c>.*</c>, calls, <c>!</c>, <c>&lt; &lt;= &gt; &gt;=</c>, <c>== !=</c>, <c>&amp;&amp;</c>, <c>||</c> and parentheses, with
 /// GitHub's precedence (in that order, tightest first). Errors name the column.
 /// </summary>
 public sealed class ExprParser
@@ -149,7 +149,7 @@ public sealed class ExprParser
                 }
                 else if (name.Kind == TokenKind.Punct && name.Text == "*")
                 {
-                    throw new ExpressionException($"expression '{_text}': the object filter '.*' (column {name.Column}) is not supported yet");
+                    e = new FilterExpr(e);
                 }
                 else
                 {

@@ -66,6 +66,11 @@ public static class Template
             c = c[Open.Length..^Close.Length];
         }
 
+        else if (HasExpressions(c))
+        {
+            return AsFormat(Parse(c, where));
+        }
+
         try
         {
             return ExprParser.Parse(c.Trim());
@@ -74,6 +79,30 @@ public static class Template
         {
             throw new ExpressionException($"{where}: {e.Message}");
         }
+    }
+
+    /// <summary>
+    /// An <c>if:</c> with text around its <c>${{ }}</c> (<c>${{ false }} || true</c>) is, as on GitHub, a string
+    /// template: <c>format('{0} || true', false)</c>, whose value (a non-empty string) is true.
+    /// </summary>
+    private static CallExpr AsFormat(IReadOnlyList<TemplatePart> parts)
+    {
+        var format = new System.Text.StringBuilder();
+        List<Expr> args = [];
+        foreach (TemplatePart p in parts)
+        {
+            if (p.Expression is { } e)
+            {
+                format.Append('{').Append(args.Count.ToString(System.Globalization.CultureInfo.InvariantCulture)).Append('}');
+                args.Add(e);
+            }
+            else
+            {
+                format.Append(p.Text!.Replace("{", "{{", StringComparison.Ordinal).Replace("}", "}}", StringComparison.Ordinal));
+            }
+        }
+
+        return new CallExpr("format", [new LiteralExpr(ExprValue.String(format.ToString())), .. args]);
     }
 
     /// <summary>Evaluates a template: a lone interpolation keeps its value's type; otherwise the parts are joined as text.</summary>

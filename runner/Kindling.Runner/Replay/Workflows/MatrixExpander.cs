@@ -101,7 +101,8 @@ public static class MatrixExpander
 
     /// <summary>
     /// Keeps combinations whose value of every filtered key is one of the given values (a combination without the
-    /// key is kept, as act does). A key no combination has, or a filter that keeps nothing, is an error naming what exists.
+    /// key is kept, and a key the job's matrix does not have is ignored, as act does: one --matrix serves every job of
+    /// a run). A filter that keeps nothing is an error naming what exists; <see cref="UnknownKeys"/> names the ignored keys.
     /// </summary>
     public static IReadOnlyList<MatrixCombination> Filter(IReadOnlyList<MatrixCombination> combos, IReadOnlyList<KeyValuePair<string, string>> filters, string where)
     {
@@ -122,11 +123,9 @@ public static class MatrixExpander
         }
 
         string[] keys = [.. combos.SelectMany(c => c.Values.Select(kv => kv.Key)).Distinct()];
-        foreach (string k in allowed.Keys.Where(k => !keys.Contains(k)))
+        foreach (string k in allowed.Keys.Where(k => !keys.Contains(k)).ToList())
         {
-            throw new MatrixException(keys.Length == 0
-                ? $"{where}: --matrix {k}:…: this job has no matrix"
-                : $"{where}: --matrix {k}:…: the matrix has no key '{k}' (keys: {string.Join(", ", keys)})");
+            allowed.Remove(k);
         }
 
         List<MatrixCombination> kept = [.. combos.Where(c => c.Values.All(kv => !allowed.TryGetValue(kv.Key, out HashSet<string>? ok) || ok.Contains(kv.Value.ToString())))];
@@ -139,6 +138,10 @@ public static class MatrixExpander
 
         return kept;
     }
+
+    /// <summary>The --matrix keys that no combination has (ignored by <see cref="Filter"/>; the planner warns).</summary>
+    public static IReadOnlyList<string> UnknownKeys(IReadOnlyList<MatrixCombination> combos, IReadOnlyList<KeyValuePair<string, string>> filters) =>
+        [.. filters.Select(f => f.Key).Distinct().Where(k => !combos.Any(c => c.Values.Any(kv => kv.Key == k)))];
 
     /// <summary>Matrix values compare like GitHub's: scalars loosely (strings ignoring case), lists and mappings member by member.</summary>
     public static bool DeepEquals(ExprValue a, ExprValue b)

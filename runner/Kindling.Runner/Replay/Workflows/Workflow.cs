@@ -19,6 +19,8 @@ public sealed record Workflow
     public IReadOnlyList<string> Events { get; init; } = [];
     /// <summary><c>on.workflow_dispatch.inputs</c> / <c>on.workflow_call.inputs</c> defaults, by input name.</summary>
     public IReadOnlyList<KeyValuePair<string, ExprValue>> InputDefaults { get; init; } = [];
+    /// <summary>Declared input types (<c>boolean</c>, <c>number</c>, <c>string</c>, <c>choice</c>, …), by input name.</summary>
+    public IReadOnlyDictionary<string, string> InputTypes { get; init; } = new Dictionary<string, string>();
     public IReadOnlyList<KeyValuePair<string, string>> Env { get; init; } = [];
     public RunDefaults Defaults { get; init; } = new(null, null);
     public required IReadOnlyList<WorkflowJob> Jobs { get; init; }
@@ -40,6 +42,13 @@ public sealed record WorkflowJob
     public IReadOnlyList<KeyValuePair<string, string>> Env { get; init; } = [];
     public RunDefaults Defaults { get; init; } = new(null, null);
     public MatrixSpec? Matrix { get; init; }
+    /// <summary><c>strategy.fail-fast</c> and <c>strategy.max-parallel</c> as written (null: GitHub's defaults, true and unbounded).</summary>
+    public string? FailFast { get; init; }
+    public string? MaxParallel { get; init; }
+    /// <summary><c>outputs:</c>, name → template (evaluated after the job's steps, with the steps context).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Outputs { get; init; } = [];
+    /// <summary><c>continue-on-error</c> of the job as written.</summary>
+    public string? ContinueOnError { get; init; }
     public string? TimeoutMinutes { get; init; }
     /// <summary>A reusable workflow this job calls instead of having steps.</summary>
     public string? Uses { get; init; }
@@ -80,3 +89,20 @@ public sealed record MatrixSpec
 
 /// <summary>One matrix key and its values (or an expression that yields the list).</summary>
 public sealed record MatrixAxis(string Key, IReadOnlyList<ExprValue> Values, string? Expression = null);
+
+/// <summary>An action's action.yml, as far as replay runs it.</summary>
+public sealed record ActionManifest
+{
+    public string Name { get; init; } = "";
+    /// <summary>Input name → default (null: none).</summary>
+    public IReadOnlyList<KeyValuePair<string, string?>> Inputs { get; init; } = [];
+    /// <summary>Output name → value template (composite actions).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Outputs { get; init; } = [];
+    /// <summary><c>composite</c>, <c>node12</c>/<c>node16</c>/<c>node20</c>/…, or <c>docker</c>.</summary>
+    public string Using { get; init; } = "";
+    public string Main { get; init; } = "";
+    public string Pre { get; init; } = "";
+    public string Post { get; init; } = "";
+    public string Image { get; init; } = "";
+    public IReadOnlyList<WorkflowStep> Steps { get; init; } = [];
+}

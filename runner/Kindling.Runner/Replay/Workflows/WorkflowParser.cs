@@ -56,15 +56,76 @@ public static partial class WorkflowParser
         }
 
         YamlNode? on = p.Get(root, "on");
+        WorkflowJob[] parsed = [.. jobs.Children.Select(kv => p.Job(kv.Key, kv.Value))];
+        p.CheckNeeds(jobs, parsed);
         return new Workflow
         {
             File = file,
             Name = p.Get(root, "name") is { } n ? p.Scalar(n, "name") : Path.GetFileName(file),
             Events = on is null ? [] : p.Events(on),
             InputDefaults = on is null ? [] : p.InputDefaults(on),
+            InputTypes = on is null ? new Dictionary<string, string>() : p.InputTypes(on),
             Env = p.StringMap(p.Get(root, "env"), "env"),
             Defaults = p.Defaults(p.Get(root, "defaults"), "defaults"),
-            Jobs = [.. jobs.Children.Select(kv => p.Job(kv.Key, kv.Value))],
+            Jobs = parsed,
+        };
+    }
+
+    /// <summary>
+    /// An action's metadata (action.yml): inputs with their defaults, outputs, and <c>runs</c> (using; composite
+    /// steps, read as a job's steps are; main/pre/post of a JavaScript action; image of a Docker action).
+    /// </summary>
+    public static ActionManifest ParseAction(string path, string display)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new WorkflowException(display, null, $"cannot read the action: {e.Message}");
+        }
+
+        YamlMappingNode root = Load(text, display);
+        var p = new Reader(display);
+        string Str(YamlMappingNode m, string key, string where) => p.Get(m, key) is { } v ? p.Scalar(v, where) : "";
+        List<KeyValuePair<string, string?>> inputs = [];
+        if (p.Get(root, "inputs") is YamlMappingNode ins)
+        {
+            foreach ((YamlNode k, YamlNode v) in ins.Children)
+            {
+                string name = p.Scalar(k, "inputs");
+                inputs.Add(KeyValuePair.Create(name, v is YamlMappingNode d && p.Get(d, "default") is YamlScalarNode def ? def.Value ?? "" : (string?)null));
+            }
+        }
+
+        List<KeyValuePair<string, string>> outputs = [];
+        if (p.Get(root, "outputs") is YamlMappingNode outs)
+        {
+            foreach ((YamlNode k, YamlNode v) in outs.Children)
+            {
+                outputs.Add(KeyValuePair.Create(p.Scalar(k, "outputs"), v is YamlMappingNode o && p.Get(o, "value") is YamlScalarNode val ? val.Value ?? "" : ""));
+            }
+        }
+
+        if (p.Get(root, "runs") is not YamlMappingNode runs)
+        {
+            throw new WorkflowException(display, Mark(root), "the action has no runs: (an action.yml needs runs.using)");
+        }
+
+        string mark = "runs";
+        return new ActionManifest
+        {
+            Name = Str(root, "name", "name"),
+            Inputs = inputs,
+            Outputs = outputs,
+            Using = Str(runs, "using", mark + ".using"),
+            Main = Str(runs, "main", mark + ".main"),
+            Pre = Str(runs, "pre", mark + ".pre"),
+            Post = Str(runs, "post", mark + ".post"),
+            Image = Str(runs, "image", mark + ".image"),
+            Steps = p.Get(runs, "steps") is { } steps ? p.Steps(steps, "jobs.composite") : [],
         };
     }
 
@@ -253,6 +314,63 @@ public static partial class WorkflowParser
             return inputs;
         }
 
+        public IReadOnlyDictionary<string, string> InputTypes(YamlNode on)
+        {
+            var types = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            if (on is not YamlMappingNode m)
+            {
+                return types;
+            }
+
+            foreach (string trigger in (string[])["workflow_dispatch", "workflow_call"])
+            {
+                if (Get(m, trigger) is YamlMappingNode t && Get(t, "inputs") is YamlMappingNode ins)
+                {
+                    foreach ((YamlNode k, YamlNode v) in ins.Children)
+                    {
+                        if (v is YamlMappingNode def && Get(def, "type") is YamlScalarNode { Value: { } type })
+                        {
+                            types.TryAdd(Scalar(k, $"on.{trigger}.inputs"), type);
+                        }
+                    }
+                }
+            }
+
+            return types;
+        }
+
+        /// <summary>
+        /// Every <c>needs:</c> names a job of this workflow and the jobs form no cycle; GitHub refuses the workflow
+        /// otherwise, so replay does too (with the line of the needs:).
+        /// </summary>
+        public void CheckNeeds(YamlMappingNode jobs, IReadOnlyList<WorkflowJob> parsed)
+        {
+            string[] ids = [.. parsed.Select(j => j.Id)];
+            foreach ((YamlNode key, YamlNode value) in jobs.Children)
+            {
+                WorkflowJob job = parsed.First(j => j.Id == Scalar(key, "jobs"));
+                YamlNode at = value is YamlMappingNode m && Get(m, "needs") is { } n ? n : key;
+                foreach (string need in job.Needs)
+                {
+                    if (need == job.Id)
+                    {
+                        throw Error(at, $"job '{job.Id}' needs itself; remove '{need}' from its needs:");
+                    }
+
+                    if (!ids.Contains(need, StringComparer.Ordinal))
+                    {
+                        throw Error(at, $"job '{job.Id}' needs '{need}', which is not a job of this workflow (its jobs: {string.Join(", ", ids)})");
+                    }
+                }
+            }
+
+            if (JobGraph.FindCycle(parsed) is { } cycle)
+            {
+                WorkflowJob first = parsed.First(j => j.Id == cycle[0]);
+                throw new WorkflowException(file, first.Mark, $"the jobs' needs: form a cycle ({string.Join(" -> ", cycle)}); GitHub refuses such a workflow");
+            }
+        }
+
         public WorkflowJob Job(YamlNode key, YamlNode value)
         {
             string id = Scalar(key, "jobs");
@@ -286,6 +404,10 @@ public static partial class WorkflowParser
                 Env = StringMap(Get(j, "env"), w + ".env"),
                 Defaults = Defaults(Get(j, "defaults"), w + ".defaults"),
                 Matrix = Get(j, "strategy") is { } st ? Matrix(st, w + ".strategy") : null,
+                FailFast = Get(j, "strategy") is YamlMappingNode sff && Get(sff, "fail-fast") is { } ff ? Scalar(ff, w + ".strategy.fail-fast") : null,
+                MaxParallel = Get(j, "strategy") is YamlMappingNode smp && Get(smp, "max-parallel") is { } mp ? Scalar(mp, w + ".strategy.max-parallel") : null,
+                Outputs = StringMap(Get(j, "outputs"), w + ".outputs"),
+                ContinueOnError = Get(j, "continue-on-error") is { } jcoe ? Scalar(jcoe, w + ".continue-on-error") : null,
                 TimeoutMinutes = Get(j, "timeout-minutes") is { } tm ? Scalar(tm, w + ".timeout-minutes") : null,
                 Uses = uses,
                 Container = Get(j, "container") switch
@@ -312,7 +434,7 @@ public static partial class WorkflowParser
             return ScalarOrList(n, where);
         }
 
-        private IReadOnlyList<WorkflowStep> Steps(YamlNode n, string w)
+        public IReadOnlyList<WorkflowStep> Steps(YamlNode n, string w)
         {
             if (n is not YamlSequenceNode seq)
             {

@@ -69,6 +69,15 @@ public sealed class ExprEvaluatorTests
     [InlineData("github.event", "Object")]
     public void Evaluate_Functions_Text(string text, string expected) => Assert.Equal(expected, Eval(text).ToString());
 
+    [Theory]
+    [InlineData("join(fromJSON('{\"a\":{\"x\":1},\"b\":{\"x\":2},\"c\":{}}').*.x)", "1,2")]
+    [InlineData("join(fromJSON('[{\"x\":[1,2]},{\"x\":[3]}]').*.x.*)", "1,2,3")]
+    [InlineData("join(fromJSON('[{\"x\":\"a\"},{\"x\":\"b\"}]').*['x'], '+')", "a+b")]
+    [InlineData("contains(fromJSON('{\"a\":{\"r\":\"success\"},\"b\":{\"r\":\"failure\"}}').*.r, 'failure')", "true")]
+    [InlineData("toJSON(matrix.*)", "[\n  20,\n  \"Linux\"\n]")]
+    public void Evaluate_ObjectFilter_AppliesToEachItem(string text, string expected) =>
+        Assert.Equal(expected, Eval(text).ToString().Replace("\r\n", "\n", StringComparison.Ordinal));
+
     [Fact]
     public void Evaluate_ToJson_Indented()
     {

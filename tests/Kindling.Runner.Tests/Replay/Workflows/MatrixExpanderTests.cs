@@ -91,9 +91,13 @@ public sealed class MatrixExpanderTests
     }
 
     [Fact]
-    public void Filter_UnknownKey_ListsKeys() =>
-        Assert.Equal("m: --matrix colour:…: the matrix has no key 'colour' (keys: fruit, animal)",
-            Assert.Throws<MatrixException>(() => MatrixExpander.Filter(MatrixExpander.Expand(FruitAnimal, [], [], "m"), [new("colour", "red")], "m")).Message);
+    public void Filter_KeyTheJobLacks_IgnoredAndNamed()
+    {
+        IReadOnlyList<MatrixCombination> combos = MatrixExpander.Expand(FruitAnimal, [], [], "m");
+        Assert.Equal(["fruit=apple, animal=cat", "fruit=apple, animal=dog"],
+            MatrixExpander.Filter(combos, [new("colour", "red"), new("fruit", "apple")], "m").Select(c => c.ToString()));
+        Assert.Equal(["colour"], MatrixExpander.UnknownKeys(combos, [new("colour", "red"), new("fruit", "apple")]));
+    }
 
     [Fact]
     public void Filter_MatchesNothing_ListsCombinations() =>

@@ -117,4 +117,26 @@ public sealed class WorkflowParserTests
         Assert.Equal(kind, v.Kind);
         Assert.Equal(text, v.ToString());
     }
+
+    [Theory]
+    [InlineData("needs: bild", "w.yml:9:12: job 'b' needs 'bild', which is not a job of this workflow (its jobs: build, b)")]
+    [InlineData("needs: b", "w.yml:9:12: job 'b' needs itself; remove 'b' from its needs:")]
+    public void Parse_BadNeeds_Refused(string needs, string expected) =>
+        Assert.Equal(expected, Assert.Throws<WorkflowException>(() => WorkflowParser.Parse(
+            $"on: push\njobs:\n  build:\n    runs-on: x\n    steps: [{{run: x}}]\n  b:\n    runs-on: x\n    steps: [{{run: x}}]\n    {needs}\n", "w.yml")).Message);
+
+    [Fact]
+    public void Parse_NeedsCycle_Refused() =>
+        Assert.Contains("the jobs' needs: form a cycle (a -> b -> a)", Assert.Throws<WorkflowException>(() => WorkflowParser.Parse(
+            "on: push\njobs:\n  a:\n    needs: b\n    runs-on: x\n    steps: [{run: x}]\n  b:\n    needs: a\n    runs-on: x\n    steps: [{run: x}]\n", "w.yml")).Message, StringComparison.Ordinal);
+
+    [Fact]
+    public void Parse_StrategyAndOutputs_Read()
+    {
+        WorkflowJob j = Assert.Single(WorkflowParser.Parse(
+            "on: push\njobs:\n  a:\n    runs-on: x\n    outputs: {v: '${{ steps.s.outputs.v }}'}\n    strategy: {fail-fast: false, max-parallel: 2}\n    steps: [{run: x}]\n", "w.yml").Jobs);
+        Assert.Equal("false", j.FailFast);
+        Assert.Equal("2", j.MaxParallel);
+        Assert.Equal([new("v", "${{ steps.s.outputs.v }}")], j.Outputs);
+    }
 }

@@ -1,0 +1,215 @@
+using Kindling.Runner.Forges;
+using Kindling.Runner.Replay.Expressions;
+using Kindling.Runner.Replay.Workflows;
+
+namespace Kindling.Runner.Replay;
+
+/// <summary>
+/// <c>uses:</c> steps replay can run: a composite action (local <c>./path</c>, or <c>owner/repo@ref</c> from
+/// <c>--action-cache DIR</c>, found at <c>DIR/owner/repo/ref</c> as act's offline mode keeps them) becomes its steps,
+/// with the <c>inputs</c> context from <c>with:</c> and the defaults and <c>github.action_path</c>; a JavaScript action
+/// becomes <c>node main</c> with <c>INPUT_*</c> in its environment, where the image has node (debian). Docker actions
+/// are not supported: the steps run in the VM's own userland, with no container runtime.
+/// </summary>
+internal static class ActionSteps
+{
+    public const int MaxDepth = 10;
+    private const string CachedActionsDirectory = ".kindling/actions";
+
+    /// <summary>The planned steps of an action step, or null with <paramref name="why"/> when replay cannot run it.</summary>
+    public static IReadOnlyList<PlannedStep>? Plan(Workflow wf, WorkflowJob job, WorkflowStep s, ExprContext ctx, StepConditions outer, string name,
+        GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings, int depth, out string why)
+    {
+        string uses = s.Uses!;
+        if (uses.StartsWith("docker://", StringComparison.Ordinal))
+        {
+            why = "Docker actions are not supported (steps run in the microVM's own userland, with no container runtime)";
+            return null;
+        }
+
+        if (Locate(uses, inputs) is not { } at)
+        {
+            why = uses.StartsWith("./", StringComparison.Ordinal)
+                ? $"no action.yml in {uses} of the workspace"
+                : inputs.ActionCache is { } cache
+                    ? $"not in the action cache {cache} (expected {Path.Combine(cache, CacheRelative(uses) ?? uses)})"
+                    : "remote actions run from a local cache: pass --action-cache DIR holding DIR/owner/repo/ref";
+            return null;
+        }
+
+        if (depth >= MaxDepth)
+        {
+            throw new ReplayException($"{ctx.Where}: {uses}: composite actions nest deeper than {MaxDepth} (does an action use itself?)");
+        }
+
+        ActionManifest action = WorkflowParser.ParseAction(at.Manifest, uses + "/" + Path.GetFileName(at.Manifest));
+        ExprValue actionInputs = Inputs(action, s, ctx);
+        switch (action.Using)
+        {
+            case "composite":
+                why = "";
+                return Composite(wf, job, s, ctx, outer, action, actionInputs, at, secretNames, inputs, warnings, depth);
+            case var node when node.StartsWith("node", StringComparison.Ordinal):
+                if (inputs.Image != ReplayDefaults.DebianImage)
+                {
+                    why = $"a JavaScript action ({node}) needs node, which the {inputs.Image} image lacks: pass --image {ReplayDefaults.DebianImage}";
+                    return null;
+                }
+
+                why = "";
+                if (action.Pre.Length > 0 || action.Post.Length > 0)
+                {
+                    warnings.Add($"step {s.Number}: {uses}: its pre/post scripts are not run (only main)");
+                }
+
+                return [JavaScript(s, ctx, outer, name, action, actionInputs, at)];
+            case "docker":
+                why = "Docker actions are not supported (steps run in the microVM's own userland, with no container runtime)";
+                return null;
+            default:
+                why = $"its runs.using '{action.Using}' is not composite, node or docker";
+                return null;
+        }
+    }
+
+    /// <summary>Where an action is: its action.yml on this host, its directory in the guest, and (cached actions) the files to stage.</summary>
+    private sealed record Location(string Manifest, string HostDirectory, string GuestDirectory, string? StageAs);
+
+    private static Location? Locate(string uses, ReplayInputs inputs)
+    {
+        if (uses.StartsWith("./", StringComparison.Ordinal))
+        {
+            string rel = uses[2..].TrimEnd('/');
+            string host = Path.GetFullPath(Path.Combine(inputs.Source.Root, rel));
+            return Manifest(host) is { } m ? new Location(m, host, $"{ReplayDefaults.GuestWorkspace}/{rel}", null) : null;
+        }
+
+        if (inputs.ActionCache is not { } cache || CacheRelative(uses) is not { } relative)
+        {
+            return null;
+        }
+
+        string dir = Path.Combine(cache, relative);
+        return Manifest(dir) is { } found
+            ? new Location(found, dir, $"{ReplayDefaults.GuestWorkspace}/{CachedActionsDirectory}/{relative}", $"{CachedActionsDirectory}/{relative}")
+            : null;
+    }
+
+    /// <summary><c>owner/repo[/path]@ref</c> → <c>owner/repo/ref[/path]</c>, or null when it is not that shape.</summary>
+    private static string? CacheRelative(string uses)
+    {
+        int at = uses.LastIndexOf('@');
+        if (at <= 0)
+        {
+            return null;
+        }
+
+        string[] parts = uses[..at].Split('/');
+        string @ref = uses[(at + 1)..];
+        if (parts.Length < 2 || @ref.Length == 0 || parts.Concat([@ref]).Any(p => p.Length == 0 || p is "." or ".."))
+        {
+            return null;
+        }
+
+        return string.Join('/', [parts[0], parts[1], @ref, .. parts[2..]]);
+    }
+
+    private static string? Manifest(string dir) =>
+        new[] { "action.yml", "action.yaml" }.Select(f => Path.Combine(dir, f)).FirstOrDefault(File.Exists);
+
+    /// <summary>The action's inputs context: with: values, else declared defaults (both evaluated in the step's context).</summary>
+    private static ExprValue Inputs(ActionManifest action, WorkflowStep s, ExprContext ctx)
+    {
+        var values = new List<KeyValuePair<string, ExprValue>>();
+        foreach ((string name, string? def) in action.Inputs)
+        {
+            string? given = s.With.FirstOrDefault(w => string.Equals(w.Key, name, StringComparison.OrdinalIgnoreCase)).Value;
+            string? source = given ?? def;
+            values.Add(KeyValuePair.Create(name, source is null ? ExprValue.String("") : Template.Evaluate(source, ctx with { Where = $"{ctx.Where}: with.{name}" })));
+        }
+
+        foreach ((string k, string v) in s.With.Where(w => !action.Inputs.Any(i => string.Equals(i.Key, w.Key, StringComparison.OrdinalIgnoreCase))))
+        {
+            values.Add(KeyValuePair.Create(k, Template.Evaluate(v, ctx with { Where = $"{ctx.Where}: with.{k}" })));
+        }
+
+        return ExprValue.Object(values);
+    }
+
+    private static IReadOnlyList<PlannedStep> Composite(Workflow wf, WorkflowJob job, WorkflowStep s, ExprContext ctx, StepConditions outer, ActionManifest action,
+        ExprValue actionInputs, Location at, GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings, int depth)
+    {
+        ExprValue github = ctx.Contexts["github"];
+        var inner = ctx with
+        {
+            Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase)
+            {
+                ["inputs"] = actionInputs,
+                ["github"] = ExprValue.Object(github.Members.Where(kv => kv.Key != "action_path").Append(KeyValuePair.Create("action_path", ExprValue.String(at.GuestDirectory)))),
+            },
+        };
+        IReadOnlyList<KeyValuePair<string, ExprValue>> env = ctx.Contexts.TryGetValue("env", out ExprValue? e) ? [.. e.Members] : [];
+        List<PlannedStep> steps = [];
+        foreach (WorkflowStep a in action.Steps)
+        {
+            // The composite's steps are parts of the workflow step: its number, its env (below theirs), its if: as well as theirs.
+            WorkflowStep part = a with { Number = s.Number, Env = [.. s.Env.Where(kv => a.Env.All(x => x.Key != kv.Key)), .. a.Env], Mark = s.Mark };
+            if (a.If is { } innerIf && !outer.WhenFailed && ExprTree.CallsStatusFunction(Template.ParseCondition(innerIf, ctx.Where)))
+            {
+                warnings.Add($"step {s.Number}: {s.Uses} step {a.Number}'s if: ({innerIf.Trim()}) is taken together with the step's own if:, " +
+                             "which runs it only while the job has not failed: a failure() inside the action does not run");
+            }
+
+            foreach (PlannedStep p in StepPlanner.PlanAll(wf, job, part, inner with { Where = $"{ctx.Where}: {s.Uses} step {a.Number}" }, env, secretNames, inputs, warnings, depth + 1))
+            {
+                steps.Add(p with
+                {
+                    StageAction = p.StageAction ?? (at.StageAs is { } stage ? (at.HostDirectory, stage) : null),
+                    PartOfAction = true,
+                    Spec = p.Spec with { If = StepConditions.And(outer, StepConditions.FromAgent(p.Spec.If)).AgentCondition },
+                });
+            }
+        }
+
+        if (steps.Count == 0)
+        {
+            warnings.Add($"step {s.Number}: {s.Uses} has no steps");
+        }
+        else if (at.StageAs is { } stageAs && steps[0].StageAction is null)
+        {
+            steps[0] = steps[0] with { StageAction = (at.HostDirectory, stageAs) };
+        }
+
+        return steps;
+    }
+
+    private static PlannedStep JavaScript(WorkflowStep s, ExprContext ctx, StepConditions outer, string name, ActionManifest action, ExprValue actionInputs, Location at)
+    {
+        var env = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach ((string k, ExprValue v) in actionInputs.Members)
+        {
+            if (v.IsSecret)
+            {
+                throw new ReplayException($"{ctx.Where}: with.{k}: a secret as a JavaScript action's input is not supported by replay; pass it in env: instead");
+            }
+
+            env["INPUT_" + k.Replace(' ', '_').ToUpperInvariant()] = v.ToString();
+        }
+
+        foreach ((string k, string v) in s.Env)
+        {
+            env[k] = ReplayPlanner.Text(Template.Evaluate(v, ctx with { Where = $"{ctx.Where}: env.{k}" }));
+        }
+
+        env["GITHUB_ACTION_PATH"] = at.GuestDirectory;
+        return new PlannedStep
+        {
+            Number = s.Number, Name = name, Kind = PlannedStepKind.Run, Uses = s.Uses, IfSource = s.If,
+            StageAction = at.StageAs is { } stage ? (at.HostDirectory, stage) : null,
+            Spec = new StepSpec
+            {
+                Name = name, Run = $"exec node '{at.GuestDirectory}/{action.Main}'", Shell = ShellNames.Sh, If = outer.AgentCondition, Env = env,
+            },
+        };
+    }
+}
