@@ -1,4 +1,4 @@
-using Kindling.Runner.Forges;
+using Kindling.Runner.Jobs;
 using Kindling.Runner.Replay.Expressions;
 using Kindling.Runner.Replay.Workflows;
 

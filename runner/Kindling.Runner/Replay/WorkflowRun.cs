@@ -14,6 +14,8 @@ public sealed record JobSummary(string Result, IReadOnlyList<KeyValuePair<string
 /// <c>strategy.max-parallel</c> at a time and, with <c>fail-fast</c> (the default), the first failure cancels the
 /// combinations still running and those not yet started.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Reliability", "CA1001", Justification =
+    "_host is a SemaphoreSlim whose AvailableWaitHandle is never used: it holds no handle to release")]
 public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<ReplayJobPlan, CancellationToken, Task<JobOutcome>> runJob, int capacity, Action<string> report)
 {
     private readonly SemaphoreSlim _host = new(Math.Max(1, capacity));

@@ -282,8 +282,11 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     }
 
     /// <summary>The TAPs with elements in this host's table inet kindling (none when nft or the table is absent).</summary>
-    private static async Task<IReadOnlyList<string>> GuestNetworkTapsAsync() =>
-        await new Kindling.Runner.Network.GuestNetworkService(new(), []).ListTapsAsync(CancellationToken.None);
+    private static async Task<IReadOnlyList<string>> GuestNetworkTapsAsync()
+    {
+        await using var network = new Kindling.Runner.Network.GuestNetworkService(new(), []);
+        return await network.ListTapsAsync(CancellationToken.None);
+    }
 
     private JsonObject Stub(TimeSpan bootDelay, TimeSpan jobDuration) => new()
     {

@@ -225,7 +225,7 @@ public sealed class GuestNetworkServiceTests : IAsyncLifetime
     [Fact]
     public async Task StartAsync_WithoutNft_NamesTheDebianPackage()
     {
-        var service = new GuestNetworkService(_lab.Options(), Tenants, new NetworkHost(_lab.Host.Namespace, toolPath: "/nonexistent"));
+        await using var service = new GuestNetworkService(_lab.Options(), Tenants, new NetworkHost(_lab.Host.Namespace, toolPath: "/nonexistent"));
 
         NetworkSetupException e = await Assert.ThrowsAsync<NetworkSetupException>(() => service.StartAsync(Ct));
 

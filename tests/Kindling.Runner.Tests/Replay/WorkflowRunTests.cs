@@ -59,7 +59,7 @@ public sealed class WorkflowRunTests
     {
         int current = 0, max = 0;
         var gates = new ConcurrentQueue<TaskCompletionSource>();
-        var started = new SemaphoreSlim(0);
+        using var started = new SemaphoreSlim(0);
         Workflow wf = Matrix("      max-parallel: 2\n");
         Task<IReadOnlyDictionary<string, JobSummary>> run = Run(wf, async (p, _) =>
         {
