@@ -119,6 +119,15 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
             Fail("Images:Flavour", $"'{o.Images.Flavour}' is unknown; use auto (github when a tenant uses GitHub, else minimal), minimal, debian or github");
         }
 
+        if (!o.Images.ActionsRunner.IsConfigured && o.Launcher.Kind == "vmm" && o.Launcher.ImagesDirectory is not { Length: > 0 }
+            && o.Images.Flavour.ToLowerInvariant() is "auto" or "github" && o.Images.BaseFlavour(o.Tenants) == Kindling.Images.Rootfs.Flavour.Github)
+        {
+            // Jobs would boot the github image, which cannot be built without a pinned release: say so now, not at the first job.
+            Fail("Images:ActionsRunner:Version", "GitHub jobs run the actions runner from the github image, which needs a pinned release: set "
+                + "Kindling:Images:ActionsRunner:Version and Sha256 (from the release notes' linux-x64 line; config/kindling.json ships one), "
+                + "or Kindling:Images:Flavour to another image for non-GitHub work");
+        }
+
         if (o.Images.ActionsRunner.IsConfigured)
         {
             // Optional until the github image is built; once any of it is given, all of it must be usable.
