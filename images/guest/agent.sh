@@ -83,26 +83,70 @@ get() {
   esac
 }
 
-# keys PATH: the keys of an object into KEYS (one per line, trailing / stripped); empty when absent. Never
-# called in a command substitution, so that a fatal answer ends the agent rather than a subshell.
-keys() {
-  KEYS=
-  if get "$1"; then KEYS=$(printf '%s\n' "$VALUE" | $BB sed -e "s/$CR\$//" -e 's#/$##' | $BB grep -v '^$'); fi
-}
-
 valid_name() {
   case "$1" in ''|[0-9]*|*[!A-Za-z0-9_]*) return 1 ;; esac
   return 0
 }
 
-# export_tree PATH: exports every NAME=value under an MMDS object.
-export_tree() {
-  keys "$1"
-  for k in $KEYS; do
-    valid_name "$k" || fatal "environment name '$k' under /$MMDS_PREFIX/$1 is not a valid variable name"
-    get "$1/$k"
-    export "$k=$VALUE"
-  done
+# --- the job document (PROTOCOL.md): one GET, read with builtins -----------------------------------------------
+# The runner writes the job as calls to these doc_* functions, every value single-quoted (a newline inside a value
+# is '"$NL"'), so `eval` of the whole document runs nothing but them. They store fields in J_*, S_<n>_*, SE_<n>_*
+# and N_* variables. The job's environment never enters this shell under its own names (a job variable called
+# TOKEN, FAILED or n must not change the agent): a secret is KSV_<name> (exported, for mask's awk), the job's env
+# and what $GITHUB_ENV adds are KV_<name>; user_env exports them under their names in a step's subshell.
+KA_SECRETS=
+KA_ENV=
+# set_env NAME VALUE: NAME=VALUE in the environment of every later step (job env, $GITHUB_ENV).
+set_env() {
+  case " $KA_ENV " in *" $1 "*) ;; *) KA_ENV="$KA_ENV $1" ;; esac
+  eval "KV_$1=\$2"
+}
+
+# user_env: in a step's subshell, the secrets then the job's env (with $GITHUB_ENV's entries) under their own names.
+user_env() {
+  for ue_k in $KA_SECRETS; do eval "export $ue_k=\"\$KSV_$ue_k\"; unset KSV_$ue_k"; done
+  for ue_k in $KA_ENV; do eval "export $ue_k=\"\$KV_$ue_k\""; done
+}
+
+doc_version() { :; }
+doc_complete() { DOC_COMPLETE=1; }
+doc_job() {
+  case "$1" in id|name|timeout_seconds|step_count|mode) eval "J_$1=\$2" ;; *) fatal "job document: unknown job field '$1'" ;; esac
+}
+doc_secret() {
+  valid_name "$1" || fatal "secret name '$1' is not a valid variable name"
+  export "KSV_$1=$2"
+  KINDLING_MASK_NAMES="$KINDLING_MASK_NAMES $1"
+  KA_SECRETS="$KA_SECRETS $1"
+}
+doc_env() {
+  valid_name "$1" || fatal "environment name '$1' under job env is not a valid variable name"
+  set_env "$1" "$2"
+}
+doc_step() {
+  case "$1" in ''|*[!0-9]*) fatal "job document: step number '$1' is not a number" ;; esac
+  case "$2" in name|run|shell|working_directory|if|continue_on_error) eval "S_$1_$2=\$3"; eval "S_$1_set=1" ;;
+    *) fatal "job document: unknown step field '$2'" ;; esac
+}
+doc_step_env() {
+  case "$1" in ''|*[!0-9]*) fatal "job document: step number '$1' is not a number" ;; esac
+  valid_name "$2" || fatal "step $1 env name '$2' is not a valid variable name"
+  eval "SE_$1_$2=\$3; S_$1_env=\"\$S_$1_env \$2\"; S_$1_set=1"
+}
+doc_network() {
+  case "$1" in address|gateway|dns) eval "N_$1=\$2" ;; *) fatal "job document: unknown network field '$1'" ;; esac
+}
+doc_github() { JITCONFIG=$2; }
+doc_end() { DOC_END=1; }
+
+# read_doc PATH WHAT: GET /kindling/PATH (0 when found, 1 when absent) and run it as a job document. A body that
+# is not a whole version 1 document (wrong start, no doc_complete: truncated) is an agent error.
+read_doc() {
+  get "$1" || return 1
+  case "$VALUE" in "doc_version 1$NL"*) ;; *) fatal "/$MMDS_PREFIX/$1 is not a version 1 job document" ;; esac
+  DOC_COMPLETE=
+  eval "$VALUE"
+  [ -n "$DOC_COMPLETE" ] || fatal "/$MMDS_PREFIX/$1 is incomplete (no doc_complete line)"
 }
 
 # mask: copies stdin to stdout line by line, replacing every secret value (the lines of each value named in
@@ -113,7 +157,7 @@ mask() {
       n = 0
       split(ENVIRON["KINDLING_MASK_NAMES"], names, " ")
       for (i in names) {
-        m = split(ENVIRON[names[i]], parts, "\n")
+        m = split(ENVIRON["KSV_" names[i]], parts, "\n")
         for (j = 1; j <= m; j++) { p = parts[j]; sub(/\r$/, "", p); if (length(p) > 0) s[++n] = p }
       }
       for (i = 2; i <= n; i++) { v = s[i]; for (j = i - 1; j >= 1 && length(s[j]) < length(v); j--) s[j + 1] = s[j]; s[j + 1] = v }
@@ -147,14 +191,14 @@ step_files_open() {
   STEP_FILES_ENV="GITHUB_OUTPUT=$d/output GITHUB_ENV=$d/env GITHUB_PATH=$d/path GITHUB_STEP_SUMMARY=$d/summary"
 }
 
-# env_file FILE: exports NAME=value and NAME<<DELIMITER ... DELIMITER entries (GitHub's format) into this shell.
+# env_file FILE: NAME=value and NAME<<DELIMITER ... DELIMITER entries (GitHub's format) into the later steps' env.
 env_file() {
   ef_name= ef_delim= ef_val= ef_first=
   while IFS= read -r ef_line || [ -n "$ef_line" ]; do
     ef_line=${ef_line%"$CR"}
     if [ -n "$ef_delim" ]; then
       if [ "$ef_line" = "$ef_delim" ]; then
-        valid_name "$ef_name" && export "$ef_name=$ef_val"
+        valid_name "$ef_name" && set_env "$ef_name" "$ef_val"
         ef_delim=
       elif [ -n "$ef_first" ]; then
         ef_val=$ef_line; ef_first=
@@ -166,10 +210,10 @@ env_file() {
     case "$ef_line" in
       '') ;;
       *'<<'*) case "${ef_line%%<<*}" in
-                *=*) ef_name=${ef_line%%=*}; valid_name "$ef_name" && export "$ef_name=${ef_line#*=}" ;;
+                *=*) ef_name=${ef_line%%=*}; valid_name "$ef_name" && set_env "$ef_name" "${ef_line#*=}" ;;
                 *) ef_name=${ef_line%%<<*}; ef_delim=${ef_line#*<<}; ef_val=; ef_first=1 ;;
               esac ;;
-      *=*) ef_name=${ef_line%%=*}; valid_name "$ef_name" && export "$ef_name=${ef_line#*=}" ;;
+      *=*) ef_name=${ef_line%%=*}; valid_name "$ef_name" && set_env "$ef_name" "${ef_line#*=}" ;;
     esac
   done < "$1"
 }
@@ -209,34 +253,27 @@ setup_network() {
 }
 
 apply_network() {
-  get network/address || return 0
-  $BB ip addr add "$VALUE" dev eth0 || fatal "cannot set eth0 address $VALUE from MMDS network/address"
-  if get network/gateway; then $BB ip route replace default via "$VALUE" dev eth0 || fatal "cannot add default route via $VALUE"; fi
-  if get network/dns; then printf 'nameserver %s\n' "$VALUE" > /etc/resolv.conf; fi
+  [ -n "$N_address" ] || return 0
+  $BB ip addr add "$N_address" dev eth0 || fatal "cannot set eth0 address $N_address from the job document's network address"
+  if [ -n "$N_gateway" ]; then $BB ip route replace default via "$N_gateway" dev eth0 || fatal "cannot add default route via $N_gateway"; fi
+  if [ -n "$N_dns" ]; then printf 'nameserver %s\n' "$N_dns" > /etc/resolv.conf; fi
 }
 
-# --- token ------------------------------------------------------------------------------------------------------
+# --- token, then the whole job in one GET ------------------------------------------------------------------------
 setup_network
 http PUT /latest/api/token "X-metadata-token-ttl-seconds: $TOKEN_TTL"
 [ "$HTTP_STATUS" = 200 ] || fatal "no MMDS V2 token from $MMDS (PUT /latest/api/token answered ${HTTP_STATUS:-nothing})"
-TOKEN=$(printf '%s' "$HTTP_BODY" | $BB tr -d '\r\n')
+TOKEN=${HTTP_BODY%%"$CR"*}
+TOKEN=${TOKEN%%"$NL"*}
 [ -n "$TOKEN" ] || fatal "MMDS returned an empty token"
 
-get job/id || fatal "MMDS has no /$MMDS_PREFIX/job/id: the runner put no job"
-JOB_ID=$VALUE
-apply_network
-
-# --- secrets: environment only, never a file -------------------------------------------------------------------
+# Secrets: environment only, never a file.
 KINDLING_MASK_NAMES=
-keys secrets
-for k in $KEYS; do
-  valid_name "$k" || fatal "secret name '$k' is not a valid variable name"
-  get "secrets/$k"
-  export "$k=$VALUE"
-  KINDLING_MASK_NAMES="$KINDLING_MASK_NAMES $k"
-done
+read_doc document || fatal "MMDS has no /$MMDS_PREFIX/document: the runner put no job"
+[ -n "$J_id" ] || fatal "the job document has no job id"
+JOB_ID=$J_id
 export KINDLING_MASK_NAMES
-export_tree job/env
+apply_network
 export CI=true KINDLING=true KINDLING_JOB_ID="$JOB_ID" HOME="${HOME:-/root}"
 WORKSPACE=/workspace
 [ -d "$WORKSPACE" ] || WORKSPACE=/
@@ -250,8 +287,7 @@ ctl "job-start id=$(printf '%s' "$JOB_ID" | $BB tr -c 'A-Za-z0-9._-' '_')"
 RUNNER_USER=runner
 RUNNER_DIR=/opt/actions-runner
 run_actions_runner() {
-  KINDLING_JIT=$1
-  export KINDLING_JIT
+  export KSV_KINDLING_JIT="$1"
   KINDLING_MASK_NAMES="$KINDLING_MASK_NAMES KINDLING_JIT"
   [ -x "$RUNNER_DIR/run.sh" ] || fatal "GitHub job but $RUNNER_DIR/run.sh is missing from the base image: build the image with kindling images build --flavour github"
   home=$($BB awk -F: -v u="$RUNNER_USER" '$1 == u { print $6 }' /etc/passwd)
@@ -268,41 +304,58 @@ run_actions_runner() {
   fi
   ctl "step-start n=0 name=$(b64url "GitHub Actions runner")"
   t0=$(uptime_s)
-  (cd "$RUNNER_DIR" && exec "$@" $BB env -u KINDLING_JIT -u KINDLING_MASK_NAMES HOME="$home" USER="$RUNNER_USER" LOGNAME="$RUNNER_USER" \
-    ./run.sh --jitconfig "$KINDLING_JIT") 2>&1 < /dev/null | mask
+  (user_env; cd "$RUNNER_DIR" && exec "$@" $BB env -u KSV_KINDLING_JIT -u KINDLING_MASK_NAMES HOME="$home" USER="$RUNNER_USER" LOGNAME="$RUNNER_USER" \
+    ./run.sh --jitconfig "$KSV_KINDLING_JIT") 2>&1 < /dev/null | mask
   code=$?
   ctl "step-end n=0 exit=$code seconds=$(elapsed "$t0")"
+  $BB sync
   if [ "$code" = 0 ]; then ctl "job-end result=succeeded exit=0"; else ctl "job-end result=failed exit=$code"; fi
   end_vm "$code"
 }
-if get github/jitconfig; then run_actions_runner "$VALUE"; fi
+if [ -n "$JITCONFIG" ]; then run_actions_runner "$JITCONFIG"; fi
 
 # --- run: steps ---------------------------------------------------------------------------------------------------
-get job/step_count || fatal "MMDS has no /$MMDS_PREFIX/job/step_count"
-COUNT=$VALUE
-case "$COUNT" in ''|*[!0-9]*) fatal "job/step_count '$COUNT' is not a number" ;; esac
-TIMEOUT=0
-if get job/timeout_seconds; then TIMEOUT=$VALUE; fi
+# Two modes (PROTOCOL.md). "all" (default): every step is in the document, step_count of them. "host": the runner
+# decides each step when the one before has ended (expressions at step time) and puts it at /kindling/steps/N; the
+# agent polls for it after reporting the step before, until it is there or says doc_end.
+MODE=${J_mode:-all}
+case "$MODE" in all|host) ;; *) fatal "job document: unknown mode '$MODE' (all or host)" ;; esac
+if [ "$MODE" = all ]; then
+  [ -n "$J_step_count" ] || fatal "the job document has no step_count"
+  COUNT=$J_step_count
+  case "$COUNT" in *[!0-9]*) fatal "job/step_count '$COUNT' is not a number" ;; esac
+fi
+TIMEOUT=${J_timeout_seconds:-0}
 case "$TIMEOUT" in ''|*[!0-9]*) TIMEOUT=0 ;; esac
 JOB_T0=$(uptime_s)
 FAILED=0
 FIRST_EXIT=0
 
-# field N KEY DEFAULT: job/steps/N/KEY into VALUE, or DEFAULT when absent.
-field() { get "job/steps/$1/$2" || VALUE=$3; }
+# wait_step N: polls /kindling/steps/N until the runner has put it, backing off from 50 ms to 1 s between tries
+# (the runner usually puts it before the agent asks: it reads step N-1's step-files line as it is written).
+wait_step() {
+  ws_delay=50000
+  DOC_END=
+  until read_doc "steps/$1"; do
+    $BB usleep "$ws_delay"
+    ws_delay=$((ws_delay * 2))
+    [ "$ws_delay" -le 1000000 ] || ws_delay=1000000
+  done
+  [ -n "$DOC_END" ] || eval "[ -n \"\$S_$1_set\" ]" || fatal "/$MMDS_PREFIX/steps/$1 holds neither step $1 nor doc_end"
+}
 
-n=0
-while [ "$n" -lt "$COUNT" ]; do
+# field N KEY DEFAULT: step N's KEY into VALUE, or DEFAULT when the document does not have it.
+field() { eval "VALUE=\${S_$1_$2-\$3}"; }
+
+run_step() {
+  n=$1
   field "$n" name "step $n"; name=$VALUE
   field "$n" if "success()"; cond=$VALUE
   field "$n" run ""; run=$VALUE
   field "$n" shell sh; shell=$VALUE
   field "$n" working_directory ""; wd=$VALUE
   field "$n" continue_on_error false; coe=$VALUE
-  keys "job/steps/$n/env"; step_env=$KEYS
-  for k in $step_env; do
-    valid_name "$k" || fatal "step $n env name '$k' is not a valid variable name"
-  done
+  field "$n" env ""; step_env=$VALUE
   ename=$(b64url "$name")
 
   case "$cond" in
@@ -314,8 +367,7 @@ while [ "$n" -lt "$COUNT" ]; do
   esac
   if [ "$go" = 0 ]; then
     ctl "step-skip n=$n name=$ename reason=if"
-    n=$((n + 1))
-    continue
+    return 0
   fi
 
   ctl "step-start n=$n name=$ename"
@@ -339,14 +391,11 @@ while [ "$n" -lt "$COUNT" ]; do
     echo "kindling: step $n: unsupported if: '$cond' (use success(), failure(), always() or cancelled())"
     code=2
   else
-    for k in $step_env; do
-      get "job/steps/$n/env/$k"
-      eval "step_val_$k=\$VALUE"
-    done
     step_files_open "$n"
     (
+      user_env
       for k in $step_env; do
-        eval "export $k=\"\$step_val_$k\""
+        eval "export $k=\"\$SE_${n}_$k\""
       done
       export $STEP_FILES_ENV
       cd "$dir" 2>/dev/null || { echo "kindling: working directory '$dir' does not exist"; exit 2; }
@@ -355,14 +404,27 @@ while [ "$n" -lt "$COUNT" ]; do
     code=$?
   fi
   ctl "step-end n=$n exit=$code seconds=$(elapsed "$t0")"
-  [ "$go" = bad ] || step_files_close "$n"
+  if [ "$go" = bad ]; then ctl "step-files n=$n output= env= path= summary="; else step_files_close "$n"; fi
   if [ "$code" != 0 ] && [ "$coe" != true ] && [ "$FAILED" = 0 ]; then
     FAILED=1
     FIRST_EXIT=$code
   fi
+}
+
+n=0
+while :; do
+  if [ "$MODE" = host ]; then
+    wait_step "$n"
+    [ -z "$DOC_END" ] || break
+  else
+    [ "$n" -lt "$COUNT" ] || break
+  fi
+  run_step "$n"
   n=$((n + 1))
 done
 
+# The overlay is synced before job-end, so the runner may end the VM as soon as it reads that line.
+$BB sync
 if [ "$FAILED" = 0 ]; then
   ctl "job-end result=succeeded exit=0"
 else

@@ -1,3 +1,4 @@
+using Kindling.Images.Guest;
 using System.Text.Json.Nodes;
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Forges;
@@ -204,6 +205,8 @@ internal sealed class RunnerHarness : IAsyncDisposable
 /// <summary>Records each launch request (MMDS included) before delegating.</summary>
 internal sealed class RecordingLauncher(IVmLauncher inner) : IVmLauncher
 {
+    public bool PatchesMmds => inner.PatchesMmds;
+
     private readonly List<VmLaunchRequest> _requests = [];
     private readonly List<int> _pids = [];
 
@@ -216,7 +219,8 @@ internal sealed class RecordingLauncher(IVmLauncher inner) : IVmLauncher
     {
         lock (_requests)
         {
-            _requests.Add(request with { Mmds = (JsonObject)request.Mmds.DeepClone() });
+            // Recorded as the per-key tree the job document encodes, so tests read kindling/job, secrets, github.
+            _requests.Add(request with { Mmds = JobDocument.Parse(request.Mmds["kindling"]![JobDocument.Key]!.GetValue<string>()) });
         }
 
         IVmHandle h = await inner.LaunchAsync(request, pid =>

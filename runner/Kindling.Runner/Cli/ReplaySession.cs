@@ -193,7 +193,7 @@ public static class ReplaySession
         try
         {
             r = await RunSpecResultAsync(p.Spec with { Workspace = snapshot }, p.Labels, repository, secrets, p.Warnings,
-                p.Total > 1 ? $" [matrix {p.Index}/{p.Total}]" : "", image, o, io, ct);
+                p.Total > 1 ? $" [matrix {p.Index}/{p.Total}]" : "", image, o, io, ct, new ReplayStepSource(p));
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -271,7 +271,7 @@ public static class ReplaySession
         (await RunSpecResultAsync(spec, labels, repository, secrets, warnings, matrixLabel, image, o, io, ct)).ExitCode;
 
     private static async Task<SpecResult> RunSpecResultAsync(JobSpec spec, IReadOnlyList<string> labels, string repository, IReadOnlyDictionary<string, string> secrets,
-        IReadOnlyList<string> warnings, string matrixLabel, string image, ReplayOptions o, ReplayConsole io, CancellationToken ct)
+        IReadOnlyList<string> warnings, string matrixLabel, string image, ReplayOptions o, ReplayConsole io, CancellationToken ct, IHostStepSource? steps = null)
     {
         string state = State(o);
         Directory.CreateDirectory(state);
@@ -323,6 +323,7 @@ public static class ReplaySession
             var store = app.Services.GetRequiredService<JobStore>();
             var observer = new ReplayConsoleObserver(io.Out, spec.Steps.Count);
             app.Services.GetRequiredService<JobRunner>().LiveObserver = _ => observer;
+            app.Services.GetRequiredService<JobRunner>().StepSource = _ => steps; // null (a rerun): the stored spec's steps as they are
 
             string forgeJobId = forge.Submit(spec, labels, repository);
             await dispatcher.PollAsync(ct);

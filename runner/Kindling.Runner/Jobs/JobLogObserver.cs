@@ -37,6 +37,8 @@ internal sealed class JobLogObserver(JobStore store, long jobId, ILogObserver? n
         next?.OnStepSkip(n, name, reason);
     }
 
+    public void OnStepFiles(int n, StepFiles files) => next?.OnStepFiles(n, files);
+
     public void OnLine(long offset, string maskedLine) => next?.OnLine(offset, maskedLine);
 
     public void OnAgentError(string message)

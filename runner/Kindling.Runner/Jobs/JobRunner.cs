@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Text.Json.Nodes;
+using Kindling.Images.Guest;
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Forges;
 using Kindling.Runner.Launch;
@@ -29,9 +31,6 @@ public sealed partial class JobRunner(
     TimeProvider time,
     ILogger<JobRunner> log)
 {
-    /// <summary>How long a VM may take to exit after its job ended before it is killed.</summary>
-    public static readonly TimeSpan ExitGrace = TimeSpan.FromSeconds(10);
-
     /// <summary>How long the log pump may take to drain the serial FIFO once the VM is gone.</summary>
     public static readonly TimeSpan PumpDrain = TimeSpan.FromSeconds(5);
 
@@ -43,6 +42,9 @@ public sealed partial class JobRunner(
 
     /// <summary>Observer for live log lines (the admin page's tail); optional.</summary>
     public Func<long, ILogObserver?>? LiveObserver { get; set; }
+
+    /// <summary>Who decides a job's steps at step time (replay: expressions over outputs and $GITHUB_ENV); null or none: the spec's steps as they are.</summary>
+    public Func<long, IHostStepSource?>? StepSource { get; set; }
 
     public async Task<JobState> RunAsync(long jobId, CancellationToken stopping)
     {
@@ -82,6 +84,7 @@ public sealed partial class JobRunner(
             }
         });
         IVmHandle? vm = null;
+        HostStepLoop? steps = null;
         Task? pump = null;
         using var pumpStop = new CancellationTokenSource();
         string? forgeUnavailable = null;
@@ -112,13 +115,18 @@ public sealed partial class JobRunner(
             }
 
             Interop.Libc.MakeFifo(ws.SerialFifoPath);
+            var observer = new JobLogObserver(store, job.Id, LiveObserver?.Invoke(job.Id));
+            JsonObject tree = MmdsTree.Build(job.Id, job.Name, timeout, spec, secrets, registration?.EncodedJitConfig, net);
+            // Host-driven steps where the job has steps and the VM's MMDS can change after boot; else all steps in the document.
+            steps = spec is not null && registration is null && launcher.PatchesMmds
+                ? new HostStepLoop(StepSource?.Invoke(job.Id) ?? new SpecStepSource(spec), observer)
+                : null;
             var request = new VmLaunchRequest(
                 vmId, ws,
                 VmConfigBuilder.Build(guest, overlay, job.Vcpus, job.MemoryMib, ws, net),
-                MmdsTree.Build(job.Id, job.Name, timeout, spec, secrets, registration?.EncodedJitConfig, net));
+                steps?.FirstMmds(tree) ?? JobDocument.Mmds(tree));
             await SaveVmConfigAsync(JobWorkspace.VmConfigRecordPath(o.StateDirectory, job.Id), request.VmConfig, ct);
-            var observer = new JobLogObserver(store, job.Id, LiveObserver?.Invoke(job.Id));
-            var logPump = new LogPump(new SecretMasker([.. secrets.Values, .. registration is null ? [] : new[] { registration.EncodedJitConfig }]), observer);
+            var logPump = new LogPump(new SecretMasker([.. secrets.Values, .. registration is null ? [] : new[] { registration.EncodedJitConfig }]), (ILogObserver?)steps ?? observer);
             (JobState, string, int?) FromJobEnd(JobEnd end) => end.Succeeded
                 ? (JobState.Succeeded, "job-end result=succeeded", 0)
                 : (JobState.Failed, observer.AgentError is { } err ? $"agent error: {err}" : $"job-end result=failed exit={end.ExitCode}", end.ExitCode);
@@ -136,6 +144,8 @@ public sealed partial class JobRunner(
                 VmSpawned?.Invoke(job.Id);
             }, ct);
             _ = Watch(job, forge, forgeCancel, cancelReason, ct);
+            _ = steps?.RunAsync(vm, ct);
+            Task stepFailed = (Task?)steps?.Failed ?? Task.Delay(Timeout.Infinite, ct);
 
             Task started = await Task.WhenAny(observer.JobStarted.Task, vm.Exited, Task.Delay(Timeout.Infinite, ct));
             if (started == observer.JobStarted.Task)
@@ -145,11 +155,16 @@ public sealed partial class JobRunner(
                 stage = "running";
             }
 
-            Task ended = await Task.WhenAny(observer.JobEnded.Task, vm.Exited, Task.Delay(Timeout.Infinite, ct));
+            Task ended = await Task.WhenAny(observer.JobEnded.Task, vm.Exited, stepFailed, Task.Delay(Timeout.Infinite, ct));
             if (ended == observer.JobEnded.Task)
             {
+                // The agent syncs the overlay before job-end: the VM is ended now, not when its reboot gets there.
                 outcome = FromJobEnd(observer.JobEnded.Task.Result);
-                await Task.WhenAny(vm.Exited, Task.Delay(ExitGrace, time, CancellationToken.None));
+            }
+            else if (ended == stepFailed && !vm.Exited.IsCompleted)
+            {
+                // The next step could not be handed over (the VMM's API refused the PATCH): the guest would wait for it.
+                outcome = (JobState.Failed, $"handing the guest its next step failed: {steps!.Failed.Result}", null);
             }
             else if (vm.Exited.IsCompleted)
             {
@@ -167,11 +182,11 @@ public sealed partial class JobRunner(
         }
         catch (OperationCanceledException) when (timeoutCts.IsCancellationRequested)
         {
-            outcome = (stage == "preparing" ? JobState.Failed : JobState.TimedOut, $"timed out after {timeout} while {stage}", null);
+            outcome = (stage == "preparing" ? JobState.Failed : JobState.TimedOut, $"timed out after {timeout} while {stage}" + DuringStep(steps), null);
         }
         catch (OperationCanceledException) when (forgeCancel.IsCancellationRequested)
         {
-            outcome = (JobState.Cancelled, cancelReason.Value ?? "cancelled on the forge", null);
+            outcome = (JobState.Cancelled, (cancelReason.Value ?? "cancelled on the forge") + DuringStep(steps), null);
         }
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
@@ -226,6 +241,10 @@ public sealed partial class JobRunner(
 
         return await FinishAsync(job.Id, outcome.State, outcome.Reason, outcome.Exit);
     }
+
+    /// <summary>", during step N (name)" for a host-driven job that was running a step, else "".</summary>
+    private static string DuringStep(HostStepLoop? steps) =>
+        steps?.Current is { } c ? $", during step {c.Number} ({c.Name})" : "";
 
     private static async Task PumpAsync(LogPump logPump, SerialFifoStream fifo, string logPath, CancellationToken ct)
     {

@@ -50,16 +50,18 @@ public static class MmdsTree
 
         for (int i = 0; i < spec.Steps.Count; i++)
         {
-            StepSpec s = spec.Steps[i];
-            steps[i.ToString(CultureInfo.InvariantCulture)] = new JsonObject
-            {
-                ["name"] = s.Name, ["run"] = s.Run, ["shell"] = s.Shell, ["working_directory"] = s.WorkingDirectory,
-                ["if"] = s.If, ["continue_on_error"] = s.ContinueOnError ? "true" : "false", ["env"] = Map(s.Env),
-            };
+            steps[i.ToString(CultureInfo.InvariantCulture)] = Step(spec.Steps[i]);
         }
 
         return steps;
     }
+
+    /// <summary>One step's object (<c>job/steps/N</c>).</summary>
+    public static JsonObject Step(StepSpec s) => new()
+    {
+        ["name"] = s.Name, ["run"] = s.Run, ["shell"] = s.Shell, ["working_directory"] = s.WorkingDirectory,
+        ["if"] = s.If, ["continue_on_error"] = s.ContinueOnError ? "true" : "false", ["env"] = Map(s.Env),
+    };
 
     private static JsonObject Map(IReadOnlyDictionary<string, string>? values)
     {

@@ -15,6 +15,10 @@ public interface IVmHandle : IAsyncDisposable
 
     /// <summary>Stops the VM now (SIGKILL to the VMM) and waits for it to be reaped.</summary>
     Task KillAsync();
+
+    /// <summary>Applies a JSON merge patch to the running VM's MMDS (Firecracker's <c>PATCH /mmds</c>). May hold secrets: never log it.</summary>
+    Task PatchMmdsAsync(JsonObject patch, CancellationToken ct) =>
+        throw new NotSupportedException("this VM's metadata cannot be changed after it started");
 }
 
 /// <summary>Starts VMs. The real one spawns <c>kindling-vmm</c>; the stub simulates a guest for tests.</summary>
@@ -26,6 +30,9 @@ public interface IVmLauncher
     /// so its pid is recorded even if the rest fails.
     /// </summary>
     Task<IVmHandle> LaunchAsync(VmLaunchRequest request, Action<int> onSpawned, CancellationToken ct);
+
+    /// <summary>Whether its VMs' <see cref="IVmHandle.PatchMmdsAsync"/> works, so the runner can hand the guest its steps one at a time (host-driven steps).</summary>
+    bool PatchesMmds => false;
 
     /// <summary>Whether <paramref name="pid"/> is a VMM this launcher started for <paramref name="vmId"/> (for the reaper: pids get reused).</summary>
     bool IsOurProcess(int pid, string vmId) => ProcessInspector.CommandLineContains(pid, vmId);

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Kindling.Images.Guest;
 using Kindling.Runner.Logs;
 
 namespace Kindling.Runner.Launch;
@@ -17,7 +18,8 @@ namespace Kindling.Runner.Launch;
 /// $GITHUB_PATH, $GITHUB_STEP_SUMMARY: fresh per step, reported in a step-files line, env and path applied to the
 /// later steps); a GitHub job runs the image's <c>/opt/actions-runner/run.sh --jitconfig</c> in its folder as step 0
 /// (as this host's user: the stub cannot switch to the image's <c>runner</c> user as the agent does), its exit code
-/// the job's, and fails with the agent's error when the image has none.
+/// the job's, and fails with the agent's error when the image has none. The job arrives as the agent's one job
+/// document (<see cref="JobDocument"/>); in host-driven mode each step arrives later, through <see cref="PatchMmds"/>.
 /// </summary>
 internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, string workspace, TimeSpan jobDuration, TimeSpan bootDelay, Task vmExited) : IDisposable
 {
@@ -33,7 +35,14 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     private const string GuestWorkspace = "/workspace";
     private const string ActionsRunner = "/opt/actions-runner/run.sh";
 
+    /// <summary>Firecracker's default MMDS data store limit (mmds-config has no size; kindling-vmm's MmdsDataStore uses the same).</summary>
+    private const int MmdsSizeLimit = 51200;
+
     private readonly CancellationTokenSource _dead = new();
+    private readonly JsonObject _mmds = mmds.DeepClone().AsObject();
+    private readonly object _mmdsGate = new();
+    private TaskCompletionSource _patched = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private JsonObject _secrets = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     /// <summary>Whether <see cref="Die"/> ended this guest.</summary>
@@ -63,18 +72,94 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         }
     }
 
+    /// <summary>
+    /// Firecracker's <c>PATCH /mmds</c>: a JSON merge patch (RFC 7396) of the data store, refused (and not applied)
+    /// when the result would be over the data store's size limit.
+    /// </summary>
+    public Task PatchMmds(JsonObject patch)
+    {
+        lock (_mmdsGate)
+        {
+            JsonObject merged = _mmds.DeepClone().AsObject();
+            Merge(merged, patch);
+            int size = System.Text.Encoding.UTF8.GetByteCount(merged.ToJsonString());
+            if (size > MmdsSizeLimit)
+            {
+                throw new VmLaunchException($"VMM API PATCH /mmds answered 400: the MMDS data store would hold {size} bytes, over its limit of {MmdsSizeLimit}");
+            }
+
+            Merge(_mmds, patch);
+            _patched.TrySetResult();
+            _patched = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private static void Merge(JsonObject target, JsonObject patch)
+    {
+        foreach ((string k, JsonNode? v) in patch)
+        {
+            if (v is null)
+            {
+                target.Remove(k);
+            }
+            else if (v is JsonObject o && target[k] is JsonObject t)
+            {
+                Merge(t, o);
+            }
+            else
+            {
+                target[k] = v is JsonObject ? Without(v.AsObject()) : v.DeepClone();
+            }
+        }
+    }
+
+    /// <summary>A patch object as a value: its null members removed (RFC 7396).</summary>
+    private static JsonObject Without(JsonObject o)
+    {
+        var copy = new JsonObject();
+        Merge(copy, o);
+        return copy;
+    }
+
     /// <summary>Runs the job; returns when job-end is written or the VM is gone.</summary>
     public async Task RunAsync(StreamWriter w)
     {
         Task stop = Task.WhenAny(vmExited, Task.Delay(Timeout.Infinite, _dead.Token).ContinueWith(_ => { }, TaskScheduler.Default));
-        JsonNode kindling = mmds["kindling"]!;
-        JsonNode job = kindling["job"]!;
         await w.WriteLineAsync("stub guest: booting");
         await Task.WhenAny(Task.Delay(bootDelay), stop);
         if (Stopped)
         {
             return;
         }
+
+        // As the agent: one GET of /kindling/document, read as a version 1 job document.
+        JsonNode kindling;
+        string? text;
+        lock (_mmdsGate)
+        {
+            text = _mmds["kindling"]?[JobDocument.Key]?.GetValue<string>();
+        }
+
+        if (text is null)
+        {
+            await FatalAsync(w, "MMDS has no /kindling/document: the runner put no job");
+            return;
+        }
+
+        try
+        {
+            kindling = JobDocument.Parse(text)["kindling"]!;
+        }
+        catch (FormatException e)
+        {
+            await FatalAsync(w, $"/kindling/document is not a version 1 job document: {e.Message}");
+            return;
+        }
+
+        JsonNode job = kindling["job"]!;
+        _secrets = kindling["secrets"]?.AsObject() ?? new JsonObject();
 
         Dictionary<string, string> env = [];
         foreach (string tree in (string[])["secrets", "job/env"])
@@ -139,15 +224,23 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
 
     private async Task RunStepsAsync(StreamWriter w, JsonNode job, Dictionary<string, string> env, Task stop)
     {
-        if (job["step_count"]?.GetValue<string>() is not { } countText)
+        string mode = job["mode"]?.GetValue<string>() ?? "all";
+        if (mode is not ("all" or "host"))
         {
-            await FatalAsync(w, "MMDS has no /kindling/job/step_count");
+            await FatalAsync(w, $"job document: unknown mode '{mode}' (all or host)");
             return;
         }
 
-        if (!int.TryParse(countText, NumberStyles.None, CultureInfo.InvariantCulture, out int count))
+        int count = int.MaxValue;
+        if (mode == "all" && job["step_count"]?.GetValue<string>() is not { } countText)
         {
-            await FatalAsync(w, $"job/step_count '{countText}' is not a number");
+            await FatalAsync(w, "the job document has no step_count");
+            return;
+        }
+
+        if (mode == "all" && !int.TryParse(job["step_count"]!.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out count))
+        {
+            await FatalAsync(w, $"job/step_count '{job["step_count"]!.GetValue<string>()}' is not a number");
             return;
         }
 
@@ -163,6 +256,28 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             }
 
             JsonNode? step = job["steps"]?[n.ToString(CultureInfo.InvariantCulture)];
+            if (mode == "host")
+            {
+                (bool end, JsonNode? given, string? error) = await WaitStepAsync(n, stop);
+                if (Stopped)
+                {
+                    return;
+                }
+
+                if (error is not null)
+                {
+                    await FatalAsync(w, error);
+                    return;
+                }
+
+                if (end)
+                {
+                    break;
+                }
+
+                step = given;
+            }
+
             string Field(string key, string fallback) => step?[key]?.GetValue<string>() ?? fallback;
             string name = Field("name", $"step {n}");
             string cond = Field("if", "success()");
@@ -234,6 +349,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             if (go is null)
             {
                 await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"##kindling[step-end n={n} exit={code} seconds={Stopwatch.GetElapsedTime(t0).TotalSeconds:F2}]"));
+                await w.WriteLineAsync($"##kindling[step-files n={n} output= env= path= summary=]");
             }
 
             if (code != 0 && Field("continue_on_error", "false") != "true" && !failed)
@@ -244,6 +360,46 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         }
 
         await w.WriteLineAsync(failed ? $"##kindling[job-end result=failed exit={firstExit}]" : "##kindling[job-end result=succeeded exit=0]");
+    }
+
+    /// <summary>
+    /// As the agent's wait_step: step <paramref name="n"/>'s document once the runner has put it at
+    /// <c>/kindling/steps/N</c> (end: it says doc_end), or the agent's error for a document that holds neither.
+    /// </summary>
+    private async Task<(bool End, JsonNode? Step, string? Error)> WaitStepAsync(int n, Task stop)
+    {
+        string key = n.ToString(CultureInfo.InvariantCulture);
+        while (!Stopped)
+        {
+            Task patched;
+            string? text;
+            lock (_mmdsGate)
+            {
+                text = _mmds["kindling"]?[JobDocument.StepsKey]?[key]?.GetValue<string>();
+                patched = _patched.Task;
+            }
+
+            if (text is not null)
+            {
+                JsonNode parsed;
+                try
+                {
+                    parsed = JobDocument.Parse(text)["kindling"]!;
+                }
+                catch (FormatException e)
+                {
+                    return (false, null, $"/kindling/steps/{n} is not a version 1 job document: {e.Message}");
+                }
+
+                return parsed["end"] is not null ? (true, null, null)
+                    : parsed["job"]?["steps"]?[key] is { } step ? (false, step, null)
+                    : (false, null, $"/kindling/steps/{n} holds neither step {n} nor doc_end");
+            }
+
+            await Task.WhenAny(patched, stop);
+        }
+
+        return (true, null, null);
     }
 
     /// <summary>
@@ -291,7 +447,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     /// <summary>The agent's mask for a value: every line of every non-empty secret, longest first, replaced by ***.</summary>
     private string Mask(string text)
     {
-        IEnumerable<string> secrets = (mmds["kindling"]?["secrets"]?.AsObject() ?? []).SelectMany(kv => kv.Value!.GetValue<string>().Split('\n'))
+        IEnumerable<string> secrets = _secrets.SelectMany(kv => kv.Value!.GetValue<string>().Split('\n'))
             .Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0).OrderByDescending(l => l.Length);
         foreach (string secret in secrets)
         {

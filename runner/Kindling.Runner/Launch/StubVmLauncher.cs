@@ -32,6 +32,8 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
 
     public TimeSpan JobDuration => jobDuration;
 
+    public bool PatchesMmds => true;
+
     /// <summary>Timestamp (Stopwatch) of the last spawn, for latency benchmarks.</summary>
     public long LastSpawnTimestamp { get; private set; }
 
@@ -44,13 +46,15 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
         Interop.Libc.MakeFifo(hold);
         Process process = DetachedProcess.Start("/bin/sh", ["-c", "exec 3<>\"$1\"; read -r never <&3", request.VmId, hold], request.Workspace.Directory, "/dev/null", "/dev/null");
         LastSpawnTimestamp = Stopwatch.GetTimestamp();
+#pragma warning disable CA2000 // the MmdsVmHandle returned below owns it (its DisposeAsync disposes this one)
         var handle = new ProcessVmHandle(process);
+#pragma warning restore CA2000
         onSpawned(handle.Pid);
         var guest = new StubGuest(request.Mmds, ImageFiles(request.VmConfig), Path.Combine(request.Workspace.Directory, ImageStoreProvider.WorkspaceFolder),
             jobDuration, bootDelay, handle.Exited);
         _guests[request.VmId] = guest;
         _ = Task.Run(() => GuestAsync(request, handle, guest), CancellationToken.None);
-        return Task.FromResult<IVmHandle>(handle);
+        return Task.FromResult<IVmHandle>(new MmdsVmHandle(handle, (patch, _) => guest.PatchMmds(patch)));
     }
 
     /// <summary>

@@ -39,10 +39,16 @@ public sealed class VmmApiClient : IDisposable
         }
     }
 
-    public async Task PutAsync(string path, JsonNode body, CancellationToken ct)
+    public Task PutAsync(string path, JsonNode body, CancellationToken ct) => SendAsync(HttpMethod.Put, path, body, ct);
+
+    /// <summary>PATCH (Firecracker: <c>/vm</c>, <c>/mmds</c> as a JSON merge patch, <c>/drives/ID</c>).</summary>
+    public Task PatchAsync(string path, JsonNode body, CancellationToken ct) => SendAsync(HttpMethod.Patch, path, body, ct);
+
+    private async Task SendAsync(HttpMethod method, string path, JsonNode body, CancellationToken ct)
     {
         using var content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
-        using HttpResponseMessage response = await _http.PutAsync(path, content, ct);
+        using var request = new HttpRequestMessage(method, path) { Content = content };
+        using HttpResponseMessage response = await _http.SendAsync(request, ct);
         if (!response.IsSuccessStatusCode)
         {
             string text = await response.Content.ReadAsStringAsync(ct);
@@ -56,7 +62,7 @@ public sealed class VmmApiClient : IDisposable
             }
 
             // Never echo the body we sent: /mmds carries secrets.
-            throw new VmLaunchException($"VMM API PUT /{path} answered {(int)response.StatusCode}: {fault}");
+            throw new VmLaunchException($"VMM API {method.Method} /{path} answered {(int)response.StatusCode}: {fault}");
         }
     }
 

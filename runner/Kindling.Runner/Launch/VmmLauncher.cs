@@ -36,6 +36,8 @@ public sealed partial class VmmLauncher : IVmLauncher
         }
     }
 
+    public bool PatchesMmds => true;
+
     /// <summary>Whether VMMs start inside a jail.</summary>
     public bool Jailed => _jail is not null;
 
@@ -86,7 +88,11 @@ public sealed partial class VmmLauncher : IVmLauncher
             await ConfigureAsync(api, apiConfig, ct);
             await api.PutAsync("mmds", request.Mmds.DeepClone(), ct);
             await api.PutAsync("actions", new JsonObject { ["action_type"] = "InstanceStart" }, ct);
-            return handle;
+            return new MmdsVmHandle(handle, async (patch, token) =>
+            {
+                using var running = new VmmApiClient(socket);
+                await running.PatchAsync("mmds", patch, token);
+            });
         }
         catch
         {

@@ -1,5 +1,13 @@
 namespace Kindling.Runner.Logs;
 
+/// <summary>The text of a step's $GITHUB_OUTPUT, $GITHUB_ENV, $GITHUB_PATH and $GITHUB_STEP_SUMMARY, as its step-files line gave them.</summary>
+public sealed record StepFiles(string Output, string Env, string Path, string Summary)
+{
+    public static StepFiles None { get; } = new("", "", "", "");
+
+    public static StepFiles From(FramingLine c) => new(c.Text("output") ?? "", c.Text("env") ?? "", c.Text("path") ?? "", c.Text("summary") ?? "");
+}
+
 /// <summary>How the guest said the job ended.</summary>
 public sealed record JobEnd(bool Succeeded, int ExitCode);
 
@@ -10,6 +18,8 @@ public interface ILogObserver
     void OnStepStart(int n, string name) { }
     void OnStepEnd(int n, int exitCode, double? seconds) { }
     void OnStepSkip(int n, string name, string reason) { }
+    /// <summary>Step n's command files (step-files line, after its step-end), already masked by the guest.</summary>
+    void OnStepFiles(int n, StepFiles files) { }
     void OnLine(long offset, string maskedLine) { }
     void OnAgentError(string message) { }
     void OnJobEnd(JobEnd end) { }

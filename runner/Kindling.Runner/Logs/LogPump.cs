@@ -125,6 +125,9 @@ public sealed class LogPump(SecretMasker masker, ILogObserver observer)
             case "step-end" when c.Int("n") is { } n:
                 observer.OnStepEnd(n, c.Int("exit") ?? -1, c.Double("seconds"));
                 break;
+            case "step-files" when c.Int("n") is { } n:
+                observer.OnStepFiles(n, StepFiles.From(c));
+                break;
             case "step-skip" when c.Int("n") is { } n:
                 observer.OnStepSkip(n, c.Text("name") ?? "", c.Fields.GetValueOrDefault("reason") ?? "");
                 break;

@@ -64,6 +64,11 @@ public sealed record ReplayJobPlan
     public IReadOnlyList<string> Warnings { get; init; } = [];
     /// <summary>The job-level expression context (matrix, needs, env, …): job outputs: are evaluated in it after the job.</summary>
     public Kindling.Runner.Replay.Expressions.ExprContext? JobContext { get; init; }
+    /// <summary>
+    /// Plans one of the job's workflow steps again at step time, with the <c>steps</c> context and the $GITHUB_ENV
+    /// entries written so far (<see cref="ReplayStepSource"/>); null for a plan that cannot (a rerun's stored spec).
+    /// </summary>
+    public Func<WorkflowStep, Kindling.Runner.Replay.Expressions.ExprValue, IReadOnlyList<KeyValuePair<string, string>>, PlannedStep>? Replan { get; init; }
     /// <summary>Why the job does not run at all (its if: is false), or null.</summary>
     public string? SkipReason { get; init; }
 }

@@ -219,15 +219,20 @@ public static class ReplayPlanner
             secretEnv.Add(k);
         }
 
-        var stepCtx = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(env) } };
+        // Before boot no step has run: steps is empty here; ReplayStepSource plans each step again when its turn comes.
+        var stepCtx = ctx with
+        {
+            Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(env), ["steps"] = ExprValue.Object([]) },
+            Unavailable = ctx.Unavailable.Where(kv => kv.Key != "steps").ToDictionary(StringComparer.OrdinalIgnoreCase),
+        };
         var steps = new List<PlannedStep>();
         string? envWriter = null;
         foreach (WorkflowStep s in job.Steps)
         {
             if (envWriter is not null && ReadsEnv(s))
             {
-                warnings.Add($"step {s.Number} reads the env context, which step {envWriter} changes through $GITHUB_ENV: replay evaluates a job's " +
-                             "expressions before its VM boots, so they see the env of the workflow, not $GITHUB_ENV's values (not supported yet)");
+                warnings.Add($"step {s.Number} reads the env context, which step {envWriter} changes through $GITHUB_ENV: the run evaluates its " +
+                             "expressions when the step starts, with $GITHUB_ENV's values; this plan shows them with the workflow's env");
             }
 
             if (s.Run?.Contains("GITHUB_ENV", StringComparison.Ordinal) == true)
@@ -235,7 +240,9 @@ public static class ReplayPlanner
                 envWriter ??= s.Number.ToString(System.Globalization.CultureInfo.InvariantCulture);
             }
 
-            steps.AddRange(StepPlanner.PlanAll(wf, job, s, stepCtx with { Where = $"{where}: {StepName(s)}" }, env, secretNames, inputs, warnings, 0));
+            WorkflowStep step = s;
+            steps.AddRange(ReplayStepSource.PlanOrDefer(step, warnings,
+                () => StepPlanner.PlanAll(wf, job, step, stepCtx with { Where = $"{where}: {StepName(step)}" }, env, secretNames, inputs, warnings, 0)));
         }
 
         var spec = new JobSpec
@@ -259,6 +266,7 @@ public static class ReplayPlanner
             Spec = spec, Steps = steps, DefaultEnvNames = defaultNames, SecretEnv = secretEnv,
             RequiredSecrets = required, MissingSecrets = missing, Warnings = warnings, SkipReason = skip,
             JobContext = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(env) } },
+            Replan = (s, stepsNow, envWritten) => ReplayStepSource.Replan(wf, job, s, stepCtx with { Where = $"{where}: {StepName(s)}" }, env, stepsNow, envWritten, secretNames, inputs),
         };
     }
 

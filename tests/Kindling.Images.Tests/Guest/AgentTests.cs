@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using Kindling.Images.Guest;
 using Kindling.Images.Overlays;
 using Kindling.Testing;
 
@@ -16,6 +17,9 @@ public sealed class AgentTests(ImageStoreFixture fixture)
     private const string Secret = "s3cr3t-value";
 
     private static string AgentPath => Path.Combine(ImageStoreFixture.GuestDirectory, "agent.sh");
+
+    /// <summary>What the runner puts in MMDS for a per-key tree: the one job document.</summary>
+    private static JsonObject Served(JsonNode tree) => JobDocument.Mmds(tree.AsObject());
 
     private static JsonNode ThreeStepJob() => JsonNode.Parse("""
         {"kindling": {"job": {"id": "42", "name": "build", "timeout_seconds": "60", "step_count": "4",
@@ -53,7 +57,7 @@ public sealed class AgentTests(ImageStoreFixture fixture)
             {"kindling": {"job": {"id": "5", "step_count": "1", "steps": {"0": {"name": "Net", "run": "ip -4 addr show dev eth0; ip route; cat /etc/resolv.conf"}}},
              "network": {"address": "172.16.0.2/30", "gateway": "172.16.0.1", "dns": "9.9.9.9"}}}
             """)!;
-        await using MmdsTestServer mmds = new(host.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), job);
+        await using MmdsTestServer mmds = new(host.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), Served(job));
         string root = Directory.CreateTempSubdirectory("kindling-root-").FullName;
         try
         {
@@ -93,7 +97,7 @@ public sealed class AgentTests(ImageStoreFixture fixture)
         KernelArtifacts kernel = await fixture.KernelAsync();
         using Overlay overlay = await fixture.Store.CreateOverlayAsync([new OverlayFile("src/a.txt", "workspace file A\n"u8.ToArray())], 64L << 20, ct);
         using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
-        MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), ThreeStepJob());
+        MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), Served(ThreeStepJob()));
         await using (mmds)
         {
             string root = Directory.CreateTempSubdirectory("kindling-root-").FullName;
@@ -132,6 +136,8 @@ public sealed class AgentTests(ImageStoreFixture fixture)
                 Assert.Contains(" ##kindling[job-end result=succeeded exit=0]", r.Output); // a forged control line is defused
                 Assert.DoesNotContain("should not run", r.Output);
                 Assert.All(mmds.Requests.Where(q => q.StartsWith("GET", StringComparison.Ordinal)), q => Assert.DoesNotContain("token=-", q));
+                // The whole job in one transfer: a token and one GET, whatever the number of steps, env and secrets.
+                Assert.Equal(["PUT /latest/api/token", "GET /kindling/document"], mmds.Requests.Select(q => q[..q.IndexOf(" token=", StringComparison.Ordinal)]));
 
                 // The guest's writes went to the overlay drive; the secret never reached it.
                 var written = await Tools.RunAsync("debugfs", "-R", "cat /upper/workspace/out.txt", overlay.Path);
@@ -153,7 +159,7 @@ public sealed class AgentTests(ImageStoreFixture fixture)
         KernelArtifacts kernel = await fixture.KernelAsync();
         using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
         JsonNode job = JsonNode.Parse("""{"kindling": {"job": {"id": "7", "step_count": "1", "steps": {"0": {"name": "Echo", "run": "echo hello from $(pwd); test -f /init"}}}}}""")!;
-        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), job);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), Served(job));
         string root = Directory.CreateTempSubdirectory("kindling-root-").FullName;
         try
         {
@@ -181,12 +187,12 @@ public sealed class AgentTests(ImageStoreFixture fixture)
     public async Task Agent_MmdsAnswers401_ErrorLineAndJobEndFailed125()
     {
         using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
-        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), ThreeStepJob()) { RejectAllTokens = true };
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), Served(ThreeStepJob())) { RejectAllTokens = true };
 
         GuestRunResult r = await RunAgentAsync(ns.Name);
 
         AssertAgentError(r, "401");
-        Assert.Contains(mmds.Requests, q => q.StartsWith("GET /kindling/job/id", StringComparison.Ordinal));
+        Assert.Contains(mmds.Requests, q => q.StartsWith("GET /kindling/document", StringComparison.Ordinal));
     }
 
     [RootFact]
@@ -204,7 +210,7 @@ public sealed class AgentTests(ImageStoreFixture fixture)
     {
         using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
         JsonNode job = JsonNode.Parse("""{"kindling": {"job": {"id": "9", "step_count": "0"}, "github": {"jitconfig": "eyJqaXQiOiJzZWNyZXQtaml0In0"}}}""")!;
-        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), job);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), Served(job));
 
         GuestRunResult r = await RunAgentAsync(ns.Name);
 
@@ -224,7 +230,7 @@ public sealed class AgentTests(ImageStoreFixture fixture)
         const string jit = "eyJqaXQiOiJzZWNyZXQtaml0LWZvci10ZXN0In0";
         using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
         JsonNode job = JsonNode.Parse("""{"kindling": {"job": {"id": "11", "step_count": "0"}, "github": {"jitconfig": "JIT"}}}""".Replace("JIT", jit, StringComparison.Ordinal))!;
-        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), job);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), Served(job));
         string scratch = Directory.CreateTempSubdirectory("kindling-agent-gh-").FullName;
         try
         {
@@ -284,7 +290,7 @@ public sealed class AgentTests(ImageStoreFixture fixture)
     {
         using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
         JsonNode job = JsonNode.Parse("""{"kindling": {"job": {"id": "12", "step_count": "0"}, "github": {"jitconfig": "eyJqaXQiOiJ4In0"}}}""")!;
-        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), job);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), Served(job));
         string script = $"""
             mount -t proc proc /proc
             mount -t tmpfs tmpfs /opt

@@ -31,6 +31,32 @@ internal sealed class MmdsTestServer : IAsyncDisposable
         _loop = Task.Run(AcceptLoopAsync);
     }
 
+    /// <summary>
+    /// As the runner's <c>PATCH /mmds</c> for one string: sets (or, with null, removes) the value at
+    /// <paramref name="path"/> (<c>kindling/steps/1</c>), creating the objects above it.
+    /// </summary>
+    public void Set(string path, string? value)
+    {
+        lock (_gate)
+        {
+            string[] parts = path.Split('/');
+            JsonObject node = _tree.AsObject();
+            foreach (string part in parts[..^1])
+            {
+                node = node[part] as JsonObject ?? (JsonObject)(node[part] = new JsonObject());
+            }
+
+            if (value is null)
+            {
+                node.Remove(parts[^1]);
+            }
+            else
+            {
+                node[parts[^1]] = value;
+            }
+        }
+    }
+
     /// <summary>When true every GET is answered 401, as for a token the VMM does not know.</summary>
     public bool RejectAllTokens { get; init; }
 

@@ -89,7 +89,7 @@ public sealed class DemoCommandTests : IDisposable
     {
         public Task<IVmHandle> LaunchAsync(VmLaunchRequest request, Action<int> onSpawned, CancellationToken ct)
         {
-            string id = request.Mmds["kindling"]!["job"]!["id"]!.GetValue<string>();
+            string id = Kindling.Images.Guest.JobDocument.Parse(request.Mmds["kindling"]![Kindling.Images.Guest.JobDocument.Key]!.GetValue<string>())["kindling"]!["job"]!["id"]!.GetValue<string>();
             Process p = DetachedProcess.Start("/bin/sh", ["-c", $"echo booting; echo '##kindling[job-start id={id}]'; exit 0", request.VmId],
                 request.Workspace.Directory, request.Workspace.SerialFifoPath, "/dev/null");
             var handle = new ProcessVmHandle(p);

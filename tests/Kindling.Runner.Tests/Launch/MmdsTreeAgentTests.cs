@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
+using Kindling.Images.Guest;
 using Kindling.Images.Tests.Guest;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Launch;
@@ -53,7 +54,7 @@ public sealed class MmdsTreeAgentTests : IDisposable
     [RootFact]
     public async Task Agent_RunnersOwnTreeThroughRealVmm_StepsRunEnvAndSecretsArrive()
     {
-        JsonObject built = MmdsTree.Build(77, "contract", TimeSpan.FromMinutes(10), Spec, new Dictionary<string, string> { ["API_KEY"] = Secret }, null, null);
+        JsonObject built = JobDocument.Mmds(MmdsTree.Build(77, "contract", TimeSpan.FromMinutes(10), Spec, new Dictionary<string, string> { ["API_KEY"] = Secret }, null, null));
         JsonNode served = await ThroughVmmAsync(built);
         Assert.True(JsonNode.DeepEquals(built, served), $"kindling-vmm changed the tree: {served.ToJsonString()}");
 
@@ -121,7 +122,7 @@ public sealed class MmdsTreeAgentTests : IDisposable
                 new StepSpec { Name = "read", Run = "echo \"env=$FROM_ENV ml=$(echo $ML)\"; echo \"path=${PATH%%:*}\"; test -s \"$GITHUB_OUTPUT\" || echo fresh output file" },
             ],
         };
-        JsonObject built = MmdsTree.Build(78, "files", TimeSpan.FromMinutes(10), spec, new Dictionary<string, string> { ["API_KEY"] = Secret }, null, null);
+        JsonObject built = JobDocument.Mmds(MmdsTree.Build(78, "files", TimeSpan.FromMinutes(10), spec, new Dictionary<string, string> { ["API_KEY"] = Secret }, null, null));
         using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
         await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), built);
         GuestRunResult r = await GuestRun.RunAsync(ns.Name, $"mount -t proc proc /proc; exec /bin/busybox sh '{AgentPath}'", new Dictionary<string, string>

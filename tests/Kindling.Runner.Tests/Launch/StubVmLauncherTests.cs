@@ -137,7 +137,8 @@ public sealed class StubVmLauncherTests : IDisposable
         Assert.Contains("##kindling[step-skip n=2 name=" + FramingLine.EncodeText("success") + " reason=if]", r.Lines);
         Assert.Contains("##kindling[step-skip n=5 name=" + FramingLine.EncodeText("cancelled") + " reason=if]", r.Lines);
         Assert.Contains("kindling: step 6: unsupported if: 'github.ref == 'x'' (use success(), failure(), always() or cancelled())", r.Lines);
-        Assert.StartsWith("##kindling[step-end n=6 exit=2 ", r.Lines[^2], StringComparison.Ordinal);
+        Assert.StartsWith("##kindling[step-end n=6 exit=2 ", r.Lines[^3], StringComparison.Ordinal);
+        Assert.Equal("##kindling[step-files n=6 output= env= path= summary=]", r.Lines[^2]); // after every step-end, even this one
         Assert.Equal("##kindling[job-end result=failed exit=4]", r.Lines[^1]);
     }
 
@@ -250,7 +251,7 @@ public sealed class StubVmLauncherTests : IDisposable
         Kindling.Runner.Interop.Libc.MakeFifo(ws.SerialFifoPath);
         string overlay = await _images.CreateOverlayAsync(ws.Directory, Ct);
         var request = new VmLaunchRequest(JobWorkspace.VmId(7), ws, VmConfigBuilder.Build(guest, overlay, 1, 256, ws, null),
-            MmdsTree.Build(7, "j", spec?.Timeout ?? TimeSpan.Zero, spec, secrets ?? new Dictionary<string, string>(), jitConfig, null));
+            Kindling.Images.Guest.JobDocument.Mmds(MmdsTree.Build(7, "j", spec?.Timeout ?? TimeSpan.Zero, spec, secrets ?? new Dictionary<string, string>(), jitConfig, null)));
         var stub = new StubVmLauncher(TimeSpan.Zero);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         timeout.CancelAfter(Wait);
