@@ -111,7 +111,7 @@ public sealed partial class JobRunner(
                 await network.AddVmAsync(net.Link, job.Tenant, ct);
             }
 
-            Interop.Libc.MakeFifo(ws.SerialFifoPath);
+            FdIo.MakeFifo(ws.SerialFifoPath);
             var request = new VmLaunchRequest(
                 vmId, ws,
                 VmConfigBuilder.Build(guest, overlay, job.Vcpus, job.MemoryMib, ws, net),

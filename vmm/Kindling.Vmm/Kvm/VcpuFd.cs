@@ -74,7 +74,7 @@ public sealed unsafe class VcpuFd : KvmFd
     /// <summary>Enters the guest until the next exit. EINTR (a kick signal) comes back as <see cref="VcpuExitKind.Intr"/>.</summary>
     public VcpuExit Run()
     {
-        int result = LibcKvm.Ioctl(this, KvmIoctlCodes.KVM_RUN, 0);
+        int result = Libc.Ioctl(this, KvmIoctlCodes.KVM_RUN, 0);
         if (result < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
