@@ -11,6 +11,7 @@ public struct EpollEvent
 }
 
 /// <summary>epoll(7): the VMM's device event loop and the runner's FIFO poller both wait here.</summary>
+// SAFETY: every pointer is a local or a pinned span that outlives its call, passed with its length (see each call).
 public static unsafe class Epoll
 {
     public const uint EPOLLIN = 0x001;

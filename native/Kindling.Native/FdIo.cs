@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 namespace Kindling.Native;
 
 /// <summary>read/write/pread/pwrite/fsync on a descriptor: EINTR retried, EAGAIN reported, any other errno thrown.</summary>
+// SAFETY: every pointer is a pinned span passed with its own length (see each fixed block).
 public static unsafe class FdIo
 {
     /// <summary>read(2); the bytes read (0 at end of file), or -1 when a non-blocking descriptor has nothing (EAGAIN).</summary>

@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 namespace Kindling.Native;
 
 /// <summary>The calls that set up a process: mounts, credentials, limits, device nodes, exec (the jail's).</summary>
+// SAFETY: P/Invokes that take raw pointers; every caller passes memory it owns and keeps alive for the call (pinned, stackalloc'ed, or a mapping it holds), sized to the length it passes.
 public static unsafe partial class Libc
 {
     // <asm/unistd_64.h>: calls glibc has no wrapper for.

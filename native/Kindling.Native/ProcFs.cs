@@ -132,6 +132,7 @@ public static class ProcFs
     /// managed enumeration, so the jail can call it between fork and exec; the listing's own descriptor is closed
     /// before the list is returned.
     /// </summary>
+    // SAFETY: the pointers are readdir's entries, read only up to d_name's NUL before the next readdir (see the loop).
     public static unsafe List<int> OpenDescriptors()
     {
         const string directory = "/proc/self/fd";

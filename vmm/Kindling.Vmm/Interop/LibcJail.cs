@@ -71,6 +71,7 @@ internal static class LibcJail
     }
 
     /// <summary>open(O_WRONLY) + one write(2): for cgroup control files, without the FileStream machinery.</summary>
+    // SAFETY: the only pointer is the pinned content, passed with its own length (see the fixed block).
     public static unsafe void WriteSmallFile(string path, ReadOnlySpan<byte> content)
     {
         int fd = Libc.Open(path, Libc.O_WRONLY | Libc.O_CLOEXEC);

@@ -6,6 +6,7 @@ namespace Kindling.Vmm.Interop;
 /// The TUN/TAP ioctls of &lt;linux/if_tun.h&gt; on a descriptor of /dev/net/tun: attach to a TAP interface with a
 /// virtio-net header, set the header size and the offloads. Each failed call throws <see cref="SyscallException"/>.
 /// </summary>
+// SAFETY: each ioctl passes the address of a local (ifreq or int) that outlives the call, of the size its request code says.
 internal static unsafe class LibcTun
 {
     public const short IFF_TAP = 0x0002;
