@@ -12,21 +12,7 @@ public static unsafe class FdIo
         // SAFETY: the span is pinned for the call and read(2) writes at most buffer.Length bytes into it.
         fixed (byte* p = buffer)
         {
-            while (true)
-            {
-                nint n = Libc.Read(fd, p, (nuint)buffer.Length);
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
-
-                if (Retry(out int errno))
-                {
-                    continue;
-                }
-
-                return errno == Libc.EAGAIN ? -1 : throw new SyscallException("read", errno);
-            }
+            return Transfer(fd, p, buffer.Length, &Libc.Read, "read");
         }
     }
 
@@ -36,21 +22,7 @@ public static unsafe class FdIo
         // SAFETY: the span is pinned for the call and write(2) reads at most buffer.Length bytes from it.
         fixed (byte* p = buffer)
         {
-            while (true)
-            {
-                nint n = Libc.Write(fd, p, (nuint)buffer.Length);
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
-
-                if (Retry(out int errno))
-                {
-                    continue;
-                }
-
-                return errno == Libc.EAGAIN ? -1 : throw new SyscallException("write", errno);
-            }
+            return Transfer(fd, p, buffer.Length, &Libc.Write, "write");
         }
     }
 
@@ -128,6 +100,24 @@ public static unsafe class FdIo
         if (Libc.Mkfifo(path, mode) != 0)
         {
             throw SyscallException.Last($"mkfifo {path}");
+        }
+    }
+
+    /// <summary>One read(2) or write(2) of [p, p + length), made again on EINTR; -1 on EAGAIN.</summary>
+    private static int Transfer(SafeHandle fd, byte* p, int length, delegate*<SafeHandle, byte*, nuint, nint> call, string name)
+    {
+        while (true)
+        {
+            nint n = call(fd, p, (nuint)length);
+            if (n >= 0)
+            {
+                return (int)n;
+            }
+
+            if (!Retry(out int errno))
+            {
+                return errno == Libc.EAGAIN ? -1 : throw new SyscallException(name, errno);
+            }
         }
     }
 
