@@ -78,6 +78,6 @@ internal sealed class TempDirectory : IDisposable
     {
         string name = System.IO.Path.GetFileName(path)[Prefix.Length..];
         int dash = name.IndexOf('-', StringComparison.Ordinal);
-        return dash <= 0 || !int.TryParse(name[..dash], out int pid) || (pid != Environment.ProcessId && !Directory.Exists($"/proc/{pid}"));
+        return dash <= 0 || !int.TryParse(name[..dash], out int pid) || (pid != Environment.ProcessId && !Kindling.Native.ProcFs.Exists(pid));
     }
 }

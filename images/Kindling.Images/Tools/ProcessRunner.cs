@@ -1,15 +1,14 @@
-using System.Diagnostics;
 using System.Text;
+using Kindling.Native;
+using NativeRunner = Kindling.Native.ProcessRunner;
 
 namespace Kindling.Images.Tools;
 
-/// <summary>What an external tool printed and how it ended.</summary>
-public sealed record ProcessResult(int ExitCode, string StandardOutput, string StandardError);
-
 /// <summary>
-/// Runs the external tools the image builders drive (apt-get, dpkg-deb, depmod, mkfs.ext4, debootstrap).
-/// A tool that is not installed, or that fails, becomes an <see cref="ImageBuildException"/> naming the tool,
-/// its arguments, the tail of its error output and the Debian package that provides it.
+/// Runs the external tools the image builders drive (apt-get, dpkg-deb, depmod, mkfs.ext4, debootstrap) through
+/// the one process runner, in the C locale. A tool that is not installed, or that fails, becomes an
+/// <see cref="ImageBuildException"/> naming the tool, its arguments, the tail of its error output and the Debian
+/// package that provides it.
 /// </summary>
 internal static class ProcessRunner
 {
@@ -24,93 +23,34 @@ internal static class ProcessRunner
         Action<string>? onOutputLine = null,
         CancellationToken cancellationToken = default)
     {
-        ProcessStartInfo psi = new(fileName)
+        Dictionary<string, string> env = new(StringComparer.Ordinal) { ["LC_ALL"] = "C" };
+        foreach ((string k, string v) in environment ?? new Dictionary<string, string>())
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory ?? Environment.CurrentDirectory,
-        };
-        foreach (string a in arguments)
-        {
-            psi.ArgumentList.Add(a);
+            env[k] = v;
         }
 
-        psi.Environment["LC_ALL"] = "C";
-        if (environment is not null)
-        {
-            foreach ((string k, string v) in environment)
-            {
-                psi.Environment[k] = v;
-            }
-        }
-
-        Process process;
+        ProcessResult result;
         try
         {
-            process = Process.Start(psi) ?? throw new ImageBuildException($"could not start {fileName}");
+            result = await NativeRunner.RunAsync(
+                fileName,
+                arguments,
+                new ProcessOptions { WorkingDirectory = workingDirectory, Environment = env, OnOutputLine = onOutputLine },
+                cancellationToken);
         }
-        catch (System.ComponentModel.Win32Exception e)
+        catch (ProcessStartException e)
         {
             throw new ImageBuildException(
-                $"'{fileName}' could not be run ({e.Message}); install it: apt-get install -y {ToolPackages.For(fileName)}", e);
+                $"'{fileName}' could not be run ({e.InnerException?.Message}); install it: apt-get install -y {ToolPackages.For(fileName)}", e);
         }
 
-        using (process)
+        if (throwOnFailure && result.ExitCode != 0)
         {
-            process.StandardInput.Close();
-            Task<string> stdout = onOutputLine is null
-                ? process.StandardOutput.ReadToEndAsync(cancellationToken)
-                : ReadLinesAsync(process.StandardOutput, onOutputLine, cancellationToken);
-            Task<string> stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-            try
-            {
-                await process.WaitForExitAsync(cancellationToken);
-            }
-            catch (OperationCanceledException)
-            {
-                try
-                {
-                    process.Kill(entireProcessTree: true);
-                }
-                catch (InvalidOperationException)
-                {
-                    // Already gone.
-                }
-
-                throw;
-            }
-
-            ProcessResult result = new(process.ExitCode, await stdout, await stderr);
-            if (throwOnFailure && result.ExitCode != 0)
-            {
-                throw new ImageBuildException(Describe(fileName, arguments, result));
-            }
-
-            return result;
-        }
-    }
-
-    /// <summary>Hands each line to <paramref name="onLine"/> as it arrives; returns the last <see cref="KeptOutputChars"/> characters.</summary>
-    private static async Task<string> ReadLinesAsync(StreamReader reader, Action<string> onLine, CancellationToken ct)
-    {
-        StringBuilder kept = new();
-        while (await reader.ReadLineAsync(ct) is { } line)
-        {
-            onLine(line);
-            kept.Append(line).Append('\n');
-            if (kept.Length > 2 * KeptOutputChars)
-            {
-                kept.Remove(0, kept.Length - KeptOutputChars);
-            }
+            throw new ImageBuildException(Describe(fileName, arguments, result));
         }
 
-        return kept.ToString();
+        return result;
     }
-
-    /// <summary>How much of a streamed tool's output is kept for its error message.</summary>
-    private const int KeptOutputChars = 64 * 1024;
 
     public static string Describe(string fileName, IReadOnlyList<string> arguments, ProcessResult result)
     {

@@ -8,10 +8,7 @@ internal static class SparseFile
     public static long AllocatedBytes(string path)
     {
         // .NET exposes no st_blocks; stat(1) reports it (`%b`, in 512-byte units).
-        System.Diagnostics.ProcessStartInfo psi = new("stat", ["-c", "%b", path]) { RedirectStandardOutput = true, UseShellExecute = false };
-        using System.Diagnostics.Process p = System.Diagnostics.Process.Start(psi) ?? throw new IOException("stat did not start");
-        string s = p.StandardOutput.ReadToEnd().Trim();
-        p.WaitForExit();
-        return p.ExitCode == 0 && long.TryParse(s, out long blocks) ? blocks * StatBlockSize : throw new IOException($"stat {path} failed");
+        ProcessResult p = Kindling.Native.ProcessRunner.Run("stat", ["-c", "%b", path]);
+        return p.ExitCode == 0 && long.TryParse(p.StandardOutput.Trim(), out long blocks) ? blocks * StatBlockSize : throw new IOException($"stat {path} failed");
     }
 }

@@ -114,7 +114,7 @@ public sealed partial class JobRunner(
                 await network.AddVmAsync(net.Link, job.Tenant, ct);
             }
 
-            Interop.Libc.MakeFifo(ws.SerialFifoPath);
+            FdIo.MakeFifo(ws.SerialFifoPath);
             var observer = new JobLogObserver(store, job.Id, LiveObserver?.Invoke(job.Id));
             JsonObject tree = MmdsTree.Build(job.Id, job.Name, timeout, spec, secrets, registration?.EncodedJitConfig, net);
             // Host-driven steps where the job has steps and the VM's MMDS can change after boot; else all steps in the document.

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 
 namespace Kindling.Runner.Launch;
 
@@ -46,16 +45,19 @@ public sealed class DirectoryImageProvider(string directory, long overlayBytes =
                 f.SetLength(overlayBytes); // sparse
             }
 
-            using Process mkfs = Process.Start(new ProcessStartInfo("mkfs.ext4", ["-q", "-F", "-L", "kindling-overlay", temp])
+            ProcessResult mkfs;
+            try
             {
-                RedirectStandardError = true, RedirectStandardOutput = true,
-            }) ?? throw new IOException("cannot start mkfs.ext4 (install e2fsprogs)");
-            Task<string> stdout = mkfs.StandardOutput.ReadToEndAsync(ct);
-            string err = await mkfs.StandardError.ReadToEndAsync(ct);
-            await mkfs.WaitForExitAsync(ct);
+                mkfs = await ProcessRunner.RunAsync("mkfs.ext4", ["-q", "-F", "-L", "kindling-overlay", temp], cancellationToken: ct);
+            }
+            catch (ProcessStartException e)
+            {
+                throw new IOException($"cannot start mkfs.ext4 (install e2fsprogs): {e.Reason}", e);
+            }
+
             if (mkfs.ExitCode != 0)
             {
-                string detail = $"mkfs.ext4 {temp} failed ({mkfs.ExitCode}): {(err + " " + await stdout).Trim()}";
+                string detail = $"mkfs.ext4 {temp} failed ({mkfs.ExitCode}): {(mkfs.StandardError + " " + mkfs.StandardOutput).Trim()}";
                 throw detail.Contains(DiskFullException.NoSpaceText, StringComparison.OrdinalIgnoreCase)
                     ? new DiskFullException("building the overlay", workDir, detail)
                     : new IOException(detail);

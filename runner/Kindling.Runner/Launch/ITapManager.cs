@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 
 namespace Kindling.Runner.Launch;
@@ -46,10 +45,17 @@ public sealed class IpTapManager(uint? ownerUid = null) : ITapManager
 
     private static async Task Ip(CancellationToken ct, params string[] args)
     {
-        using Process p = Process.Start(new ProcessStartInfo("ip", args) { RedirectStandardError = true, RedirectStandardOutput = true })
-            ?? throw new IOException("cannot run ip (install iproute2)");
-        string err = await p.StandardError.ReadToEndAsync(ct);
-        await p.WaitForExitAsync(ct);
+        ProcessResult p;
+        try
+        {
+            p = await ProcessRunner.RunAsync("ip", args, cancellationToken: ct);
+        }
+        catch (ProcessStartException e)
+        {
+            throw new IOException($"cannot run ip (install iproute2): {e.Reason}", e);
+        }
+
+        string err = p.StandardError;
         if (p.ExitCode != 0)
         {
             throw new IOException($"ip {string.Join(' ', args)} failed ({p.ExitCode}): {err.Trim()}{(err.Contains("Operation not permitted", StringComparison.Ordinal) ? "; TAP devices need root (or set Kindling:Launcher:Network to false)" : "")}");

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 
 namespace Kindling.Runner.Launch;
@@ -21,29 +20,30 @@ public sealed record KvmHost(string Backing, string Detail)
         try
         {
             VmmProgram program = VmmProgram.For(vmmPath);
-            var psi = new ProcessStartInfo(program.FileName, program.Arguments(["probe-kvm"])) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            using Process p = Process.Start(psi) ?? throw new InvalidOperationException($"cannot start {vmmPath}");
-            Task<string> err = p.StandardError.ReadToEndAsync();
-            string output = p.StandardOutput.ReadToEnd();
-            if (!p.WaitForExit(ProbeTimeout))
+            ProcessResult p;
+            try
             {
-                p.Kill(entireProcessTree: true);
+                p = ProcessRunner.Run(program.FileName, program.Arguments(["probe-kvm"]), new ProcessOptions { Timeout = ProbeTimeout });
+            }
+            catch (ProcessTimeoutException)
+            {
                 return new KvmHost(Unknown, $"{vmmPath} probe-kvm did not answer within {ProbeTimeout.TotalSeconds:F0} s");
             }
 
             if (p.ExitCode != 0)
             {
-                return new KvmHost(Unknown, err.Result.Trim() is { Length: > 0 } e ? e : $"{vmmPath} probe-kvm exited {p.ExitCode}");
+                return new KvmHost(Unknown, p.StandardError.Trim() is { Length: > 0 } e ? e : $"{vmmPath} probe-kvm exited {p.ExitCode}");
             }
 
+            string output = p.StandardOutput;
             using JsonDocument json = JsonDocument.Parse(output);
             string backing = json.RootElement.GetProperty("backing").GetString() ?? Unknown;
             double ns = json.RootElement.GetProperty("ns_per_iteration").GetDouble();
             return new KvmHost(backing is Hardware or Emulated ? backing : Unknown, $"{ns:F1} ns per guest loop iteration");
         }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException or JsonException or KeyNotFoundException)
+        catch (Exception e) when (e is ProcessStartException or InvalidOperationException or JsonException or KeyNotFoundException)
         {
-            return new KvmHost(Unknown, $"{vmmPath} probe-kvm: {e.Message}");
+            return new KvmHost(Unknown, $"{vmmPath} probe-kvm: {(e is ProcessStartException s ? s.Reason : e.Message)}");
         }
     }
 }

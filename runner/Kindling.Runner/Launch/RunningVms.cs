@@ -1,6 +1,3 @@
-using System.Globalization;
-using System.Text;
-
 namespace Kindling.Runner.Launch;
 
 /// <summary>A VMM process found in /proc.</summary>
@@ -12,32 +9,15 @@ public static class RunningVms
     public static IReadOnlyList<RunningVm> List()
     {
         List<RunningVm> vms = [];
-        double bootSeconds = double.Parse(File.ReadAllText("/proc/uptime").Split(' ')[0], CultureInfo.InvariantCulture);
-        long ticks = 100; // USER_HZ on Linux
-        foreach (string dir in Directory.GetDirectories("/proc"))
+        double bootSeconds = ProcFs.UptimeSeconds();
+        const double ticks = 100; // USER_HZ on Linux
+        foreach (int pid in ProcFs.AllPids())
         {
-            if (!int.TryParse(Path.GetFileName(dir), out int pid))
+            string[] args = ProcFs.CommandLine(pid);
+            string? id = args.FirstOrDefault(a => a.StartsWith("kindling-vm-", StringComparison.Ordinal));
+            if (id is not null && ProcFs.StartTicks(pid) is { } started) // null: gone while we looked
             {
-                continue;
-            }
-
-            try
-            {
-                string[] args = Encoding.UTF8.GetString(File.ReadAllBytes(Path.Combine(dir, "cmdline"))).Split('\0', StringSplitOptions.RemoveEmptyEntries);
-                string? id = args.FirstOrDefault(a => a.StartsWith("kindling-vm-", StringComparison.Ordinal));
-                if (id is null)
-                {
-                    continue;
-                }
-
-                string stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-                double started = double.Parse(fields[19], CultureInfo.InvariantCulture) / ticks;
-                vms.Add(new RunningVm(pid, id, TimeSpan.FromSeconds(bootSeconds - started), string.Join(' ', args)));
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                // the process went away while we looked
+                vms.Add(new RunningVm(pid, id, TimeSpan.FromSeconds(bootSeconds - (started / ticks)), string.Join(' ', args)));
             }
         }
 

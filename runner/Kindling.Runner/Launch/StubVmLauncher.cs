@@ -43,7 +43,7 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
         // is one process (no children a kill of its pid would leave): a shell blocked reading a FIFO it also holds
         // open for writing, which never ends. Its command line carries the VM id ($0).
         string hold = Path.Combine(request.Workspace.Directory, "stub-vm.fifo");
-        Interop.Libc.MakeFifo(hold);
+        FdIo.MakeFifo(hold);
         Process process = DetachedProcess.Start("/bin/sh", ["-c", "exec 3<>\"$1\"; read -r never <&3", request.VmId, hold], request.Workspace.Directory, "/dev/null", "/dev/null");
         LastSpawnTimestamp = Stopwatch.GetTimestamp();
 #pragma warning disable CA2000 // the MmdsVmHandle returned below owns it (its DisposeAsync disposes this one)

@@ -128,23 +128,30 @@ public sealed partial class VmmLauncher : IVmLauncher
     /// <summary>Runs <c>kindling-vmm jail ARGS --chroot-base --cgroup-root</c> and returns its output; throws naming <paramref name="what"/> when it fails.</summary>
     private async Task<string> JailCommandAsync(string[] args, JailOptions jail, string what, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo(DetachedProcess.Resolve(_program.FileName) ?? _program.FileName,
-            _program.Arguments(["jail", .. args, "--chroot-base", jail.ChrootBase, "--cgroup-root", jail.CgroupRoot]))
+        ProcessResult p;
+        try
         {
-            RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false,
-        };
-        using Process p = Process.Start(psi) ?? throw new VmLaunchException($"kindling-vmm jail {args[0]} did not start");
-        Task<string> output = p.StandardOutput.ReadToEndAsync(ct);
-        Task<string> errors = p.StandardError.ReadToEndAsync(ct);
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        wait.CancelAfter(DestroyWait);
-        await p.WaitForExitAsync(wait.Token);
-        if (p.ExitCode != 0)
+            p = await ProcessRunner.RunAsync(
+                DetachedProcess.Resolve(_program.FileName) ?? _program.FileName,
+                _program.Arguments(["jail", .. args, "--chroot-base", jail.ChrootBase, "--cgroup-root", jail.CgroupRoot]),
+                new ProcessOptions { Timeout = DestroyWait },
+                ct);
+        }
+        catch (ProcessStartException e)
         {
-            throw new VmLaunchException($"{what} failed (exit {p.ExitCode}): {(await output).Trim()} {(await errors).Trim()}");
+            throw new VmLaunchException($"kindling-vmm jail {args[0]} did not start: {e.Reason}", e);
+        }
+        catch (ProcessTimeoutException e)
+        {
+            throw new VmLaunchException($"{what} did not finish within {DestroyWait.TotalSeconds:F0} s", e);
         }
 
-        return await output;
+        if (p.ExitCode != 0)
+        {
+            throw new VmLaunchException($"{what} failed (exit {p.ExitCode}): {p.StandardOutput.Trim()} {p.StandardError.Trim()}");
+        }
+
+        return p.StandardOutput;
     }
 
     /// <summary>

@@ -1,6 +1,4 @@
 using System.Collections.Concurrent;
-using Kindling.Runner.Interop;
-using Microsoft.Win32.SafeHandles;
 
 namespace Kindling.Runner.Logs;
 
@@ -15,7 +13,7 @@ public sealed class SerialFifoStream : Stream
 {
     private static readonly Lazy<Poller> SharedPoller = new(() => new Poller(), LazyThreadSafetyMode.ExecutionAndPublication);
 
-    private readonly SafeFileHandle _fd;
+    private readonly FileDescriptor _fd;
     private readonly Poller _poller;
     private readonly ulong _id;
     private readonly object _gate = new();
@@ -23,7 +21,7 @@ public sealed class SerialFifoStream : Stream
     private bool _writerSeen;
     private bool _disposed;
 
-    private SerialFifoStream(SafeFileHandle fd, Poller poller)
+    private SerialFifoStream(FileDescriptor fd, Poller poller)
     {
         _fd = fd;
         _poller = poller;
@@ -31,7 +29,7 @@ public sealed class SerialFifoStream : Stream
     }
 
     /// <summary>Opens the FIFO for reading; returns at once whether or not a writer has it open yet.</summary>
-    public static SerialFifoStream Open(string path) => new(Epoll.OpenNonBlocking(path), SharedPoller.Value);
+    public static SerialFifoStream Open(string path) => new(FileDescriptor.Open(path, Libc.O_RDONLY | Libc.O_NONBLOCK), SharedPoller.Value);
 
     public override bool CanRead => !_disposed;
     public override bool CanSeek => false;
@@ -45,11 +43,11 @@ public sealed class SerialFifoStream : Stream
         {
             cancellationToken.ThrowIfCancellationRequested();
             ObjectDisposedException.ThrowIf(_disposed, this);
-            int? n = Epoll.Read(_fd, buffer.Span);
+            int n = FdIo.Read(_fd, buffer.Span); // -1: nothing yet (EAGAIN)
             if (n > 0)
             {
                 _writerSeen = true;
-                return n.Value;
+                return n;
             }
 
             if (n == 0 && _writerSeen)
@@ -124,13 +122,13 @@ public sealed class SerialFifoStream : Stream
     private sealed class Poller
     {
         private const int Batch = 64;
-        private readonly SafeFileHandle _epoll = Epoll.Create();
+        private readonly FileDescriptor _epoll = Epoll.Create();
         private readonly ConcurrentDictionary<ulong, SerialFifoStream> _fifos = new();
         private long _next;
 
         public Poller() => new Thread(Loop) { IsBackground = true, Name = "kindling-serial-epoll" }.Start();
 
-        public ulong Add(SerialFifoStream fifo, SafeFileHandle fd)
+        public ulong Add(SerialFifoStream fifo, FileDescriptor fd)
         {
             ulong id = (ulong)Interlocked.Increment(ref _next);
             _fifos[id] = fifo;
@@ -138,10 +136,10 @@ public sealed class SerialFifoStream : Stream
             return id;
         }
 
-        public void Arm(SafeFileHandle fd, ulong id) =>
+        public void Arm(FileDescriptor fd, ulong id) =>
             Epoll.Control(_epoll, Epoll.EPOLL_CTL_MOD, fd, Epoll.EPOLLIN | Epoll.EPOLLONESHOT, id);
 
-        public void Remove(SafeFileHandle fd, ulong id)
+        public void Remove(FileDescriptor fd, ulong id)
         {
             _fifos.TryRemove(id, out _);
             Epoll.Control(_epoll, Epoll.EPOLL_CTL_DEL, fd, 0, id);
@@ -152,7 +150,7 @@ public sealed class SerialFifoStream : Stream
             var events = new EpollEvent[Batch];
             while (true)
             {
-                int n = Epoll.Wait(_epoll, events);
+                int n = Epoll.Wait(_epoll, events, -1);
                 for (int i = 0; i < n; i++)
                 {
                     if (_fifos.TryGetValue(events[i].Data, out SerialFifoStream? fifo))

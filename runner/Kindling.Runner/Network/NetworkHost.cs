@@ -103,7 +103,7 @@ public sealed class NetworkHost(string? netns = null, string? toolPath = null)
             try
             {
                 using SafeFileHandle ns = File.OpenHandle($"/run/netns/{name}");
-                Interop.Libc.Setns(ns, Interop.Libc.CLONE_NEWNET);
+                Processes.EnterNamespace(ns, Processes.CLONE_NEWNET);
                 result = create();
             }
             catch (Exception e)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Formats.Tar;
 using System.Text.RegularExpressions;
 using Kindling.Runner.Launch;
@@ -109,42 +108,31 @@ public static partial class GitSource
 
     private static async Task ArchiveHeadAsync(string root, string target, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo("git", ["-C", root, "archive", "--format=tar", "HEAD"])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        using Process git = Start(psi);
-        Task<string> err = git.StandardError.ReadToEndAsync(ct);
-        await TarFile.ExtractToDirectoryAsync(git.StandardOutput.BaseStream, target, overwriteFiles: false, ct);
-        await git.WaitForExitAsync(ct);
+        ProcessResult git = await RunGitAsync(
+            ["-C", root, "archive", "--format=tar", "HEAD"],
+            new ProcessOptions { ReadOutput = (tar, c) => TarFile.ExtractToDirectoryAsync(tar, target, overwriteFiles: false, c) },
+            ct);
         if (git.ExitCode != 0)
         {
-            throw new ReplayException($"git archive HEAD failed in {root}: {(await err).Trim()}");
+            throw new ReplayException($"git archive HEAD failed in {root}: {git.StandardError.Trim()}");
         }
     }
 
     private static async Task<string?> GitAsync(string dir, CancellationToken ct, params string[] args)
     {
-        var psi = new ProcessStartInfo("git", ["-C", dir, .. args])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        using Process git = Start(psi);
-        Task<string> stdout = git.StandardOutput.ReadToEndAsync(ct);
-        _ = git.StandardError.ReadToEndAsync(ct);
-        await git.WaitForExitAsync(ct);
-        return git.ExitCode == 0 ? await stdout : null;
+        ProcessResult git = await RunGitAsync(["-C", dir, .. args], null, ct);
+        return git.ExitCode == 0 ? git.StandardOutput : null;
     }
 
-    private static Process Start(ProcessStartInfo psi)
+    private static async Task<ProcessResult> RunGitAsync(string[] args, ProcessOptions? options, CancellationToken ct)
     {
         try
         {
-            return Process.Start(psi) ?? throw new ReplayException("cannot start git");
+            return await ProcessRunner.RunAsync("git", args, options, ct);
         }
-        catch (System.ComponentModel.Win32Exception e)
+        catch (ProcessStartException e)
         {
-            throw new ReplayException($"cannot run git ({e.Message}); install git, or pass --worktree for a directory outside git", e);
+            throw new ReplayException($"cannot run git ({e.Reason}); install git, or pass --worktree for a directory outside git", e);
         }
     }
 

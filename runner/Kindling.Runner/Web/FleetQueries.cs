@@ -161,17 +161,5 @@ public sealed class FleetQueries(
         }
     }
 
-    private static long? ResidentKib(int pid)
-    {
-        const string field = "VmRSS:";
-        try
-        {
-            string? line = File.ReadLines($"/proc/{pid}/status").FirstOrDefault(l => l.StartsWith(field, StringComparison.Ordinal));
-            return line is null ? null : long.Parse(line[field.Length..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
-        {
-            return null;
-        }
-    }
+    private static long? ResidentKib(int pid) => ProcFs.StatusKilobytes(pid, "VmRSS");
 }

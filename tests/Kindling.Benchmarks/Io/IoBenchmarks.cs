@@ -181,7 +181,7 @@ internal static class IoBenchmarks
         {
             for (int i = 0; i < Batch; i++)
             {
-                LibcEvents.Pread(h, buffers.AsSpan(i * blockSize, blockSize), offsets[done++ % offsets.Length]);
+                FdIo.Pread(h, buffers.AsSpan(i * blockSize, blockSize), offsets[done++ % offsets.Length]);
             }
         }
 

@@ -101,7 +101,7 @@ internal static class ApiStartBenchmarks
         try
         {
             double ms = Stopwatch.GetElapsedTime(vm.StartTimestamp, FirstAnswer(socket, vm)).TotalMilliseconds;
-            long rss = Kindling.Vmm.Jail.ProcessInfo.StatusKilobytes(vm.Id, "RssAnon") ?? throw vm.Failure("no RssAnon");
+            long rss = Kindling.Native.ProcFs.StatusKilobytes(vm.Id, "RssAnon") ?? throw vm.Failure("no RssAnon");
             vm.Kill();
             vm.WaitExit(Timeout);
             if (record)

@@ -118,7 +118,7 @@ internal static class JailStartupBenchmarks
             double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
             string children = File.ReadAllText($"/proc/{jail.Id}/task/{jail.Id}/children").Trim();
             int pid = int.Parse(children.Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
-            long kb = ProcessInfo.StatusKilobytes(pid, "RssAnon") ?? throw new InvalidOperationException("the jailed process has no RssAnon");
+            long kb = ProcFs.StatusKilobytes(pid, "RssAnon") ?? throw new InvalidOperationException("the jailed process has no RssAnon");
             jail.StandardInput.Close();
             ExpectExitZero(jail, "jailed");
             return (ms, kb);
@@ -158,7 +158,7 @@ internal static class JailStartupBenchmarks
         using Process plain = Process.Start(info)!;
         ExpectReady(plain);
         double ms = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        long kb = ProcessInfo.StatusKilobytes(plain.Id, "RssAnon") ?? throw new InvalidOperationException("the un-jailed process has no RssAnon");
+        long kb = ProcFs.StatusKilobytes(plain.Id, "RssAnon") ?? throw new InvalidOperationException("the un-jailed process has no RssAnon");
         plain.StandardInput.Close();
         ExpectExitZero(plain, "un-jailed");
         return (ms, kb);

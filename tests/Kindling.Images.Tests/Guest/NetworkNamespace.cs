@@ -1,6 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
-using System.Runtime.InteropServices;
+using Kindling.Native;
 using Microsoft.Win32.SafeHandles;
 
 namespace Kindling.Images.Tests.Guest;
@@ -9,10 +9,8 @@ namespace Kindling.Images.Tests.Guest;
 /// A named network namespace (ip netns) with lo up and the MMDS address on lo, standing in for the guest's view of
 /// the network. Sockets for servers "inside the guest's network" are created from a thread that has joined it.
 /// </summary>
-internal sealed partial class NetworkNamespace : IDisposable
+internal sealed class NetworkNamespace : IDisposable
 {
-    private const int CLONE_NEWNET = 0x40000000;
-
     private NetworkNamespace(string name) => Name = name;
 
     public string Name { get; }
@@ -51,10 +49,7 @@ internal sealed partial class NetworkNamespace : IDisposable
             try
             {
                 using SafeFileHandle ns = File.OpenHandle($"/run/netns/{Name}");
-                if (SetNs(ns, CLONE_NEWNET) != 0)
-                {
-                    throw new IOException($"setns({Name}) failed: errno {Marshal.GetLastPInvokeError()}");
-                }
+                Processes.EnterNamespace(ns, Processes.CLONE_NEWNET);
 
                 socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
                 socket.Bind(endpoint);
@@ -80,7 +75,4 @@ internal sealed partial class NetworkNamespace : IDisposable
             throw new IOException($"ip {string.Join(' ', args)}: {r.Err}");
         }
     }
-
-    [LibraryImport("libc", EntryPoint = "setns", SetLastError = true)]
-    private static partial int SetNs(SafeFileHandle fd, int nstype);
 }

@@ -1,4 +1,5 @@
 using System.Text;
+using Kindling.Native;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Launch;
 using Kindling.Runner.Logs;
@@ -248,7 +249,7 @@ public sealed class StubVmLauncherTests : IDisposable
         GuestImages guest = await _images.EnsureImagesAsync(null, Ct);
         var ws = new JobWorkspace(Path.Combine(_dir, "job"));
         Directory.CreateDirectory(ws.Directory);
-        Kindling.Runner.Interop.Libc.MakeFifo(ws.SerialFifoPath);
+        FdIo.MakeFifo(ws.SerialFifoPath);
         string overlay = await _images.CreateOverlayAsync(ws.Directory, Ct);
         var request = new VmLaunchRequest(JobWorkspace.VmId(7), ws, VmConfigBuilder.Build(guest, overlay, 1, 256, ws, null),
             Kindling.Images.Guest.JobDocument.Mmds(MmdsTree.Build(7, "j", spec?.Timeout ?? TimeSpan.Zero, spec, secrets ?? new Dictionary<string, string>(), jitConfig, null)));

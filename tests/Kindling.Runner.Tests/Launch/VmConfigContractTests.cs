@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
+using Kindling.Native;
 using Kindling.Images;
 using Kindling.Runner.Configuration;
-using Kindling.Runner.Interop;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Launch;
 using Kindling.Runner.Logs;
@@ -167,7 +167,7 @@ public sealed class VmConfigContractTests : IDisposable
         Directory.CreateDirectory(ws.Directory);
         string overlay = await directoryImages.CreateOverlayAsync(ws.Directory, Ct);
         GuestNetwork? net = network ? GuestNetwork.For(jobId) : null;
-        Libc.MakeFifo(ws.SerialFifoPath);
+        FdIo.MakeFifo(ws.SerialFifoPath);
         SerialFifoStream serial = SerialFifoStream.Open(ws.SerialFifoPath);
         var spec = new JobSpec
         {

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
 using System.Text;
-using Kindling.Runner.Interop;
+using Kindling.Native;
 using Kindling.Runner.Logs;
 
 namespace Kindling.Runner.Tests.Logs;
@@ -17,7 +17,7 @@ public sealed class SerialFifoStreamTests : IDisposable
     private string NewFifo(string name = "serial.fifo")
     {
         string path = Path.Combine(_dir, name);
-        Libc.MakeFifo(path);
+        FdIo.MakeFifo(path);
         return path;
     }
 

@@ -4,7 +4,7 @@ using Kindling.Vmm.Tests.Machine;
 namespace Kindling.Vmm.Tests.Cli;
 
 /// <summary>kindling-vmm as a process: each failure exits non-zero with exactly one "kindling-vmm: ..." line.</summary>
-public sealed partial class CliProcessTests : IDisposable
+public sealed class CliProcessTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("kindling-cli-test").FullName;
 
@@ -173,7 +173,7 @@ public sealed partial class CliProcessTests : IDisposable
             Assert.Equal(System.Net.HttpStatusCode.NoContent, mmds.StatusCode);
             Assert.Contains("\"id\":\"1\"", (await client.GetStringAsync("/mmds", ct)).Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
 
-            Assert.Equal(0, Kill(process.Id, 15));
+            Assert.True(Processes.Kill(process.Id, Processes.SIGTERM));
             await process.WaitForExitAsync(ct).WaitAsync(TimeSpan.FromSeconds(30), ct);
             Assert.Equal(0, process.ExitCode);
         }
@@ -272,9 +272,6 @@ public sealed partial class CliProcessTests : IDisposable
         using HttpResponseMessage response = await client.PutAsync(path, new StringContent(json, System.Text.Encoding.UTF8, "application/json"), ct);
         Assert.True(response.StatusCode == System.Net.HttpStatusCode.NoContent, $"PUT {path}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync(ct)}");
     }
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
 
     [Fact]
     public async Task Run_UnknownOption_FailsWithUsage()

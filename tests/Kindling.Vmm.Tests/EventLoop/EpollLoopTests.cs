@@ -18,7 +18,7 @@ public sealed class EpollLoopTests
         using EventFdHandle fd = EventFdHandle.Create();
         using var fired = new ManualResetEventSlim();
         bool onLoop = false;
-        using EventRegistration reg = loop.Register(fd, LibcEvents.EPOLLIN, _ =>
+        using EventRegistration reg = loop.Register(fd, Epoll.EPOLLIN, _ =>
         {
             fd.Drain();
             onLoop = loop.IsLoopThread;

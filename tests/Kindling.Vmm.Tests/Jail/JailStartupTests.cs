@@ -34,7 +34,7 @@ public sealed class JailStartupTests : IDisposable
         JailSpec spec = _host.Spec(id, JailDebugAction.Ready) with { Limits = new JailCgroupLimits { MemoryBytes = 512L << 20, PidsMax = 64 } };
         using Process jail = JailLauncher.Start(spec, redirectStandardStreams: true);
         Assert.Equal("READY", await JailTestHost.ReadLineAsync(jail));
-        long kb = ProcessInfo.StatusKilobytes(JailTestHost.JailedChild(jail.Id), "RssAnon") ?? throw new InvalidOperationException("no RssAnon");
+        long kb = ProcFs.StatusKilobytes(JailTestHost.JailedChild(jail.Id), "RssAnon") ?? throw new InvalidOperationException("no RssAnon");
         jail.StandardInput.Close();
         Assert.Equal(0, await JailTestHost.WaitExitAsync(jail));
         Assert.Empty(JailTeardown.Destroy(id, _host.ChrootBase).Leftovers);
@@ -67,7 +67,7 @@ public sealed class JailStartupTests : IDisposable
 
         using Process plain = Process.Start(info)!;
         Assert.Equal("READY", await JailTestHost.ReadLineAsync(plain));
-        long kb = ProcessInfo.StatusKilobytes(plain.Id, "RssAnon") ?? throw new InvalidOperationException("no RssAnon");
+        long kb = ProcFs.StatusKilobytes(plain.Id, "RssAnon") ?? throw new InvalidOperationException("no RssAnon");
         plain.StandardInput.Close();
         Assert.Equal(0, await JailTestHost.WaitExitAsync(plain));
         return kb;

@@ -27,7 +27,7 @@ public sealed class JailTeardownTests : IDisposable
 
         // The top process is killed; the jailed VMM dies with it (parent-death signal) or is killed from its cgroup.
         Assert.Contains(jail.Id, report.KilledPids);
-        Assert.Null(ProcessInfo.StartTicks(child));
+        Assert.Null(ProcFs.StartTicks(child));
         Assert.Equal(JailCgroup.V1Controllers.Count, report.CgroupsRemoved.Count);
         Assert.NotNull(report.ChrootRemoved);
         Assert.Equal(tap, report.TapDeleted);
@@ -105,7 +105,7 @@ public sealed class JailTeardownTests : IDisposable
         using (CancellationTokenSource timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken))
         {
             timeout.CancelAfter(TimeSpan.FromSeconds(20));
-            while (ProcessInfo.StartTicks(child) is not null)
+            while (ProcFs.StartTicks(child) is not null)
             {
                 await Task.Delay(20, timeout.Token);
             }

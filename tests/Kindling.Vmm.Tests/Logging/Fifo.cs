@@ -1,19 +1,11 @@
-using System.Runtime.InteropServices;
-
 namespace Kindling.Vmm.Tests.Logging;
 
-internal static partial class Fifo
+internal static class Fifo
 {
-    private const uint Mode = 0x180; // 0600
-
     public static string Create(string dir, string name)
     {
         string path = Path.Combine(dir, name);
-        if (MkFifo(path, Mode) != 0)
-        {
-            throw new IOException($"mkfifo {path} failed: errno {Marshal.GetLastPInvokeError()}");
-        }
-
+        FdIo.MakeFifo(path); // 0600
         return path;
     }
 
@@ -31,7 +23,4 @@ internal static partial class Fifo
 
         return lines;
     }, ct);
-
-    [LibraryImport("libc", EntryPoint = "mkfifo", SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    private static partial int MkFifo(string path, uint mode);
 }

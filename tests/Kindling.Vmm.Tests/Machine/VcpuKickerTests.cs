@@ -21,7 +21,7 @@ public sealed unsafe class VcpuKickerTests
         VcpuKicker.EnsureInstalled();
         LibcSignals.SigAction current = default;
 
-        Assert.Equal(0, LibcSignals.Sigaction(VcpuKicker.Signal, null, &current));
+        Assert.Equal(0, LibcSignals.SignalAction(VcpuKicker.Signal, null, &current));
 
         Assert.NotEqual(0, current.Handler); // not SIG_DFL (0), which would terminate the process
         Assert.NotEqual(1, current.Handler); // not SIG_IGN, which would not interrupt KVM_RUN

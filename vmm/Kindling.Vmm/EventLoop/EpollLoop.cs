@@ -18,7 +18,7 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
     private const int MaxEvents = 64;
     private const ulong WakeToken = 0;
 
-    private readonly EpollHandle _epoll;
+    private readonly FileDescriptor _epoll;
     private readonly EventFdHandle _wake;
     private readonly ConcurrentQueue<Action> _posted = new();
     private readonly ConcurrentDictionary<ulong, Registration> _registrations = new();
@@ -33,9 +33,9 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
     {
         _time = time ?? TimeProvider.System;
         _logger = logger ?? NullLogger.Instance;
-        _epoll = LibcEvents.EpollCreate();
+        _epoll = Epoll.Create();
         _wake = EventFdHandle.Create();
-        LibcEvents.EpollCtl(_epoll, LibcEvents.EPOLL_CTL_ADD, _wake.Fd, LibcEvents.EPOLLIN, WakeToken);
+        Epoll.Control(_epoll, Epoll.EPOLL_CTL_ADD, _wake, Epoll.EPOLLIN, WakeToken);
         _thread = new Thread(Run) { IsBackground = true, Name = name };
         _thread.Start();
     }
@@ -52,7 +52,7 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
         ulong token = (ulong)Interlocked.Increment(ref _nextToken);
         var registration = new Registration(fd, callback);
         _registrations[token] = registration;
-        LibcEvents.EpollCtl(_epoll, LibcEvents.EPOLL_CTL_ADD, (int)fd.DangerousGetHandle(), events, token);
+        Epoll.Control(_epoll, Epoll.EPOLL_CTL_ADD, fd, events, token);
         return new EventRegistration(this, token);
     }
 
@@ -66,7 +66,7 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
     {
         if (_registrations.TryGetValue(registration.Token, out Registration? r) && !r.Handle.IsClosed)
         {
-            LibcEvents.EpollCtl(_epoll, LibcEvents.EPOLL_CTL_MOD, (int)r.Handle.DangerousGetHandle(), events, registration.Token);
+            Epoll.Control(_epoll, Epoll.EPOLL_CTL_MOD, r.Handle, events, registration.Token);
         }
     }
 
@@ -76,11 +76,11 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
         {
             try
             {
-                LibcEvents.EpollCtl(_epoll, LibcEvents.EPOLL_CTL_DEL, (int)r.Handle.DangerousGetHandle(), 0, 0);
+                Epoll.Control(_epoll, Epoll.EPOLL_CTL_DEL, r.Handle, 0, 0);
             }
-            catch (System.ComponentModel.Win32Exception)
+            catch (Exception e) when (e is SyscallException or ObjectDisposedException)
             {
-                // Already gone from the epoll set (fd closed): nothing to undo.
+                // Already gone from the epoll set (fd closed, or closing now): nothing to undo.
             }
         }
     }
@@ -157,10 +157,10 @@ public sealed partial class EpollLoop : IEventLoop, IDisposable
     private void Run()
     {
         Volatile.Write(ref _threadId, Environment.CurrentManagedThreadId);
-        Span<LibcEvents.EpollEvent> events = stackalloc LibcEvents.EpollEvent[MaxEvents];
+        Span<EpollEvent> events = stackalloc EpollEvent[MaxEvents];
         while (!_stopping)
         {
-            int n = LibcEvents.EpollWait(_epoll, events, -1);
+            int n = Epoll.Wait(_epoll, events, -1);
             for (int i = 0; i < n && !_stopping; i++)
             {
                 ulong token = events[i].Data;

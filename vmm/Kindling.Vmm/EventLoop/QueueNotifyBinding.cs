@@ -24,7 +24,7 @@ public sealed class QueueNotifyBinding : IDisposable
             int queue = i;
             EventFdHandle fd = EventFdHandle.Create();
             _eventFds[i] = fd;
-            _registrations[i] = loop.Register(fd, LibcEvents.EPOLLIN, _ =>
+            _registrations[i] = loop.Register(fd, Epoll.EPOLLIN, _ =>
             {
                 if (fd.Drain() != 0)
                 {

@@ -73,7 +73,7 @@ internal sealed class ChrootBuilder(JailPaths paths, uint uid, uint gid)
     public void PlaceExecutable(JailResource executable)
     {
         string host = paths.HostPathOf(executable.JailPath);
-        if (LibcJail.TryLink(executable.HostPath, host) == LibcJail.EXDEV)
+        if (LibcJail.TryLink(executable.HostPath, host) == Libc.EXDEV)
         {
             File.Copy(executable.HostPath, host);
             LibcJail.ChangeMode(host, ExecutableMode);
@@ -90,7 +90,7 @@ internal sealed class ChrootBuilder(JailPaths paths, uint uid, uint gid)
 
         string host = paths.HostPathOf(resource.JailPath);
         Directory.CreateDirectory(Path.GetDirectoryName(host)!);
-        if (LibcJail.TryLink(resource.HostPath, host) == LibcJail.EXDEV)
+        if (LibcJail.TryLink(resource.HostPath, host) == Libc.EXDEV)
         {
             File.WriteAllBytes(host, []);
             BoundFiles.Add(resource);

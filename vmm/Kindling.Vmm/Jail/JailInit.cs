@@ -123,7 +123,7 @@ public static class JailInit
     private static void CloseInheritedDescriptors(IReadOnlyList<int> keep)
     {
         // The descriptors still open are read after the listing is closed (the listing's own descriptor is gone).
-        foreach (int fd in LibcJail.ListNumericEntries("/proc/self/fd"))
+        foreach (int fd in Kindling.Native.ProcFs.OpenDescriptors())
         {
             int flags = LibcJail.GetDescriptorFlags(fd);
             if (fd > 2 && flags >= 0 && (flags & LibcJail.FD_CLOEXEC) == 0 && !keep.Contains(fd))

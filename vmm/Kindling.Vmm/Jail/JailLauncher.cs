@@ -56,7 +56,7 @@ public static class JailLauncher
             Directory.CreateDirectory(execDir);
             LibcJail.MakeDirectory(paths.JailDir, 0x1c0);
         }
-        catch (JailSyscallException e) when (e.Errno == LibcJail.EEXIST)
+        catch (JailSyscallException e) when (e.Errno == Libc.EEXIST)
         {
             throw AlreadyExists(id, paths);
         }
@@ -224,7 +224,7 @@ public static class JailLauncher
     {
         long deadline = Environment.TickCount64 + (long)ForkWait.TotalMilliseconds;
         int? child;
-        while ((child = ProcessInfo.FirstChild(unsharePid)) is null && Environment.TickCount64 < deadline)
+        while ((child = ProcFs.FirstChild(unsharePid)) is null && Environment.TickCount64 < deadline)
         {
             Thread.Sleep(1);
         }
@@ -286,7 +286,7 @@ public static class JailLauncher
         }
     }
 
-    internal static List<int> OpenDescriptors() => LibcJail.ListNumericEntries("/proc/self/fd");
+    internal static List<int> OpenDescriptors() => ProcFs.OpenDescriptors();
 
     /// <summary>
     /// OpenSSL for the jailed runtime, at the same paths inside the jail. On Linux the runtime's
@@ -343,7 +343,7 @@ public static class JailLauncher
     private static void RecordOwner(JailPaths paths, int pid)
     {
         JailState state = JailState.TryRead(paths.StateFile) ?? throw new JailException($"{paths.StateFile} vanished while the jail was being started");
-        (state with { OwnerPid = pid, OwnerStartTicks = ProcessInfo.StartTicks(pid) ?? 0 }).Write(paths.StateFile);
+        (state with { OwnerPid = pid, OwnerStartTicks = ProcFs.StartTicks(pid) ?? 0 }).Write(paths.StateFile);
     }
 
     private static void RemoveIfEmpty(string dir, bool createdByUs)

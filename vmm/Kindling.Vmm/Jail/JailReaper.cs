@@ -18,7 +18,7 @@ public static class JailReaper
         {
             JailPaths paths = new(id, Path.GetFullPath(chrootBase));
             JailState? state = JailState.TryRead(paths.StateFile);
-            if (state is { OwnerPid: > 0 } && ProcessInfo.IsAlive(state.OwnerPid, state.OwnerStartTicks))
+            if (state is { OwnerPid: > 0 } && ProcFs.IsAlive(state.OwnerPid, state.OwnerStartTicks))
             {
                 continue;
             }

@@ -9,7 +9,6 @@ namespace Kindling.Vmm.Jail;
 /// </summary>
 public static class JailTeardown
 {
-    private const int SIGKILL = 9;
     private static readonly TimeSpan KillTimeout = TimeSpan.FromSeconds(10);
 
     /// <summary>Destroys jail <paramref name="id"/> and returns what was found; the report's Leftovers is empty on success.</summary>
@@ -62,7 +61,7 @@ public static class JailTeardown
     {
         JailPaths paths = new(id, Path.GetFullPath(chrootBase));
         JailCgroup cgroup = new(cgroupRoot, id);
-        List<string> left = [.. JailProcesses(id).Select(pid => $"process {pid} ({string.Join(' ', ProcessInfo.CommandLine(pid).Take(3))})")];
+        List<string> left = [.. JailProcesses(id).Select(pid => $"process {pid} ({string.Join(' ', ProcFs.CommandLine(pid).Take(3))})")];
         left.AddRange(cgroup.Directories.Where(Directory.Exists).Select(d => $"cgroup {d}"));
         if (Directory.Exists(paths.JailDir))
         {
@@ -82,14 +81,14 @@ public static class JailTeardown
     {
         string marker = $"/{JailPaths.CgroupParent}/{id}\n";
         List<int> pids = [];
-        foreach (int pid in ProcessInfo.AllPids())
+        foreach (int pid in ProcFs.AllPids())
         {
-            if (ProcessInfo.StartTicks(pid) is null)
+            if (ProcFs.StartTicks(pid) is null)
             {
                 continue; // gone or a zombie
             }
 
-            if ((ProcessInfo.CgroupOf(pid) + "\n").Contains(marker, StringComparison.Ordinal) || RunsJailInit(pid, id))
+            if ((ProcFs.CgroupOf(pid) + "\n").Contains(marker, StringComparison.Ordinal) || RunsJailInit(pid, id))
             {
                 pids.Add(pid);
             }
@@ -102,7 +101,7 @@ public static class JailTeardown
 
     private static bool RunsJailInit(int pid, string id)
     {
-        string[] argv = ProcessInfo.CommandLine(pid);
+        string[] argv = ProcFs.CommandLine(pid);
         int mode = Array.IndexOf(argv, JailInitOptions.Mode);
         if (mode < 0)
         {
@@ -116,7 +115,7 @@ public static class JailTeardown
     private static List<int> KillAll(string id, JailCgroup cgroup, JailState? state)
     {
         List<int> killed = [];
-        if (state is { OwnerPid: > 0 } && ProcessInfo.IsAlive(state.OwnerPid, state.OwnerStartTicks) && LibcJail.Kill(state.OwnerPid, SIGKILL))
+        if (state is { OwnerPid: > 0 } && ProcFs.IsAlive(state.OwnerPid, state.OwnerStartTicks) && Processes.Kill(state.OwnerPid, Processes.SIGKILL))
         {
             killed.Add(state.OwnerPid);
         }
@@ -124,7 +123,7 @@ public static class JailTeardown
         Stopwatch clock = Stopwatch.StartNew();
         while (true)
         {
-            IReadOnlyList<int> alive = [.. cgroup.Processes().Where(p => ProcessInfo.StartTicks(p) is not null).Union(JailProcesses(id))];
+            IReadOnlyList<int> alive = [.. cgroup.Processes().Where(p => ProcFs.StartTicks(p) is not null).Union(JailProcesses(id))];
             if (alive.Count == 0)
             {
                 return killed;
@@ -132,7 +131,7 @@ public static class JailTeardown
 
             foreach (int pid in alive)
             {
-                if (LibcJail.Kill(pid, SIGKILL) && !killed.Contains(pid))
+                if (Processes.Kill(pid, Processes.SIGKILL) && !killed.Contains(pid))
                 {
                     killed.Add(pid);
                 }
@@ -150,18 +149,10 @@ public static class JailTeardown
 
     private static void DeleteLink(string name)
     {
-        ProcessStartInfo start = new("ip") { RedirectStandardError = true, UseShellExecute = false };
-        foreach (string arg in new[] { "link", "del", name })
-        {
-            start.ArgumentList.Add(arg);
-        }
-
-        using Process ip = Process.Start(start)!;
-        string error = ip.StandardError.ReadToEnd();
-        ip.WaitForExit();
+        ProcessResult ip = ProcessRunner.Run("ip", ["link", "del", name]);
         if (ip.ExitCode != 0 && TapExists(name))
         {
-            throw new JailException($"deleting TAP '{name}' failed: ip link del {name}: {error.Trim()}");
+            throw new JailException($"deleting TAP '{name}' failed: ip link del {name}: {ip.StandardError.Trim()}");
         }
     }
 }

@@ -1,25 +1,19 @@
 using System.Runtime.InteropServices;
-using Kindling.Vmm.Interop;
 
 namespace Kindling.Vmm.Kvm;
 
 /// <summary>An open KVM file descriptor (system, VM or vCPU); closing it releases the kernel object.</summary>
-public abstract class KvmFd : SafeHandle
+public abstract class KvmFd : FileDescriptor
 {
-    protected KvmFd(int fd) : base(invalidHandleValue: -1, ownsHandle: true) => SetHandle(fd);
-
-    public override bool IsInvalid => handle == -1;
-
-    /// <summary>The raw descriptor number (for logging and for fds passed to other processes; never close it).</summary>
-    public int Number => (int)handle;
-
-    protected override bool ReleaseHandle() => Libc.Close((int)handle) == 0;
+    protected KvmFd(int fd) : base(fd)
+    {
+    }
 
     /// <summary>Issues an ioctl with a structure argument; throws <see cref="KvmException"/> with errno on failure.</summary>
     // SAFETY: callers pass the address of a local or pinned value of the struct the request code was computed from (its sizeof), alive for the call; the kernel reads or writes at most that size.
     private protected unsafe int Ioctl(nuint request, void* argument, string what)
     {
-        int result = LibcKvm.Ioctl(this, request, argument);
+        int result = Libc.Ioctl(this, request, argument);
         if (result < 0)
         {
             throw new KvmException(what, Marshal.GetLastPInvokeError());
@@ -31,7 +25,7 @@ public abstract class KvmFd : SafeHandle
     /// <summary>Issues an ioctl with an integer argument; throws <see cref="KvmException"/> with errno on failure.</summary>
     private protected int Ioctl(nuint request, nuint argument, string what)
     {
-        int result = LibcKvm.Ioctl(this, request, argument);
+        int result = Libc.Ioctl(this, request, argument);
         if (result < 0)
         {
             throw new KvmException(what, Marshal.GetLastPInvokeError());

@@ -1,25 +1,16 @@
-using System.Runtime.CompilerServices;
 using Kindling.Vmm.Kvm.Abi;
 
 namespace Kindling.Vmm.Kvm;
 
 /// <summary>
 /// The KVM ioctl request numbers, computed like the kernel's _IO/_IOR/_IOW/_IOWR macros from the argument
-/// structure's size. Internal to the assembly: only the typed methods of the fd handles use them (and the ABI test
+/// structure's size (the one encoder, <see cref="IoctlNumber"/>). Internal to the assembly: only the typed methods of the fd handles use them (and the ABI test
 /// compares them with the values gcc computes from &lt;linux/kvm.h&gt;).
 /// </summary>
 internal static class KvmIoctlCodes
 {
     /// <summary>KVMIO, the ioctl type byte of KVM.</summary>
     private const uint Kvmio = 0xAE;
-
-    private const int IocNrShift = 0;
-    private const int IocTypeShift = 8;
-    private const int IocSizeShift = 16;
-    private const int IocDirShift = 30;
-    private const uint IocNone = 0;
-    private const uint IocWrite = 1;
-    private const uint IocRead = 2;
 
     // System ioctls (/dev/kvm).
     internal static readonly nuint KVM_GET_API_VERSION = Io(0x00);
@@ -58,14 +49,11 @@ internal static class KvmIoctlCodes
     internal static readonly nuint KVM_GET_VCPU_EVENTS = IoR<KvmVcpuEvents>(0x9f);
     internal static readonly nuint KVM_SET_VCPU_EVENTS = IoW<KvmVcpuEvents>(0xa0);
 
-    private static nuint Ioc(uint direction, uint nr, uint size) =>
-        (nuint)((direction << IocDirShift) | (size << IocSizeShift) | (Kvmio << IocTypeShift) | (nr << IocNrShift));
+    private static nuint Io(uint nr) => IoctlNumber.Io(Kvmio, nr);
 
-    private static nuint Io(uint nr) => Ioc(IocNone, nr, 0);
+    private static nuint IoR<T>(uint nr) where T : unmanaged => IoctlNumber.IoR<T>(Kvmio, nr);
 
-    private static nuint IoR<T>(uint nr) where T : unmanaged => Ioc(IocRead, nr, (uint)Unsafe.SizeOf<T>());
+    private static nuint IoW<T>(uint nr) where T : unmanaged => IoctlNumber.IoW<T>(Kvmio, nr);
 
-    private static nuint IoW<T>(uint nr) where T : unmanaged => Ioc(IocWrite, nr, (uint)Unsafe.SizeOf<T>());
-
-    private static nuint IoWR<T>(uint nr) where T : unmanaged => Ioc(IocRead | IocWrite, nr, (uint)Unsafe.SizeOf<T>());
+    private static nuint IoWR<T>(uint nr) where T : unmanaged => IoctlNumber.IoWR<T>(Kvmio, nr);
 }

@@ -82,6 +82,7 @@ public sealed class KvmSystem : KvmFd
     public int GetVcpuMmapSize() => Ioctl(KvmIoctlCodes.KVM_GET_VCPU_MMAP_SIZE, 0, "KVM_GET_VCPU_MMAP_SIZE");
 
     /// <summary>KVM_GET_SUPPORTED_CPUID: the CPUID leaves KVM can expose to a guest on this host.</summary>
+    // SAFETY: the buffer is allocated here, freed in finally, and sized for the header and MaxCpuidEntries entries.
     public unsafe KvmCpuidEntry2[] GetSupportedCpuid()
     {
         int bytes = sizeof(KvmCpuid2) + (MaxCpuidEntries * sizeof(KvmCpuidEntry2));

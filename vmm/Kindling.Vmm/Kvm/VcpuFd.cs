@@ -74,7 +74,7 @@ public sealed unsafe class VcpuFd : KvmFd
     /// <summary>Enters the guest until the next exit. EINTR (a kick signal) comes back as <see cref="VcpuExitKind.Intr"/>.</summary>
     public VcpuExit Run()
     {
-        int result = LibcKvm.Ioctl(this, KvmIoctlCodes.KVM_RUN, 0);
+        int result = Libc.Ioctl(this, KvmIoctlCodes.KVM_RUN, 0);
         if (result < 0)
         {
             int errno = Marshal.GetLastPInvokeError();
@@ -110,6 +110,7 @@ public sealed unsafe class VcpuFd : KvmFd
 
     public void SetRegs(in KvmRegs regs)
     {
+        // SAFETY: regs is pinned for the call and is the KvmRegs the request code's size was computed from; the kernel reads that many bytes.
         fixed (KvmRegs* p = &regs)
         {
             Ioctl(KvmIoctlCodes.KVM_SET_REGS, p, $"KVM_SET_REGS on vCPU {Id}");
@@ -125,6 +126,7 @@ public sealed unsafe class VcpuFd : KvmFd
 
     public void SetSregs(in KvmSregs sregs)
     {
+        // SAFETY: sregs is pinned for the call and is the KvmSregs the request code's size was computed from; the kernel reads that many bytes.
         fixed (KvmSregs* p = &sregs)
         {
             Ioctl(KvmIoctlCodes.KVM_SET_SREGS, p, $"KVM_SET_SREGS on vCPU {Id}");
@@ -140,6 +142,7 @@ public sealed unsafe class VcpuFd : KvmFd
 
     public void SetFpu(in KvmFpu fpu)
     {
+        // SAFETY: fpu is pinned for the call and is the KvmFpu the request code's size was computed from; the kernel reads that many bytes.
         fixed (KvmFpu* p = &fpu)
         {
             Ioctl(KvmIoctlCodes.KVM_SET_FPU, p, $"KVM_SET_FPU on vCPU {Id}");
@@ -155,6 +158,7 @@ public sealed unsafe class VcpuFd : KvmFd
 
     public void SetLapic(in KvmLapicState lapic)
     {
+        // SAFETY: lapic is pinned for the call and is the KvmLapicState the request code's size was computed from; the kernel reads that many bytes.
         fixed (KvmLapicState* p = &lapic)
         {
             Ioctl(KvmIoctlCodes.KVM_SET_LAPIC, p, $"KVM_SET_LAPIC on vCPU {Id}");
@@ -170,6 +174,7 @@ public sealed unsafe class VcpuFd : KvmFd
 
     public void SetVcpuEvents(in KvmVcpuEvents events)
     {
+        // SAFETY: events is pinned for the call and is the KvmVcpuEvents the request code's size was computed from; the kernel reads that many bytes.
         fixed (KvmVcpuEvents* p = &events)
         {
             Ioctl(KvmIoctlCodes.KVM_SET_VCPU_EVENTS, p, $"KVM_SET_VCPU_EVENTS on vCPU {Id}");

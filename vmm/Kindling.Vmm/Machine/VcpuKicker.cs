@@ -57,7 +57,7 @@ public static unsafe class VcpuKicker
             LibcSignals.SigAction action = default;
             action.Handler = NativeNoOpHandler();
             action.Flags = 0;
-            if (LibcSignals.Sigaction(signal, &action, null) != 0)
+            if (LibcSignals.SignalAction(signal, &action, null) != 0)
             {
                 throw new KvmException($"sigaction({signal}) for the vCPU kick signal", Marshal.GetLastPInvokeError());
             }

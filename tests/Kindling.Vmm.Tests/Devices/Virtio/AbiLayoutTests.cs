@@ -36,14 +36,14 @@ public sealed class AbiLayoutTests
     [Fact]
     public void EpollEvent_IsPackedTwelveBytes()
     {
-        Assert.Equal(12, Marshal.SizeOf<LibcEvents.EpollEvent>());
-        Assert.Equal(4, (int)Marshal.OffsetOf<LibcEvents.EpollEvent>(nameof(LibcEvents.EpollEvent.Data)));
+        Assert.Equal(12, Marshal.SizeOf<EpollEvent>());
+        Assert.Equal(4, (int)Marshal.OffsetOf<EpollEvent>(nameof(EpollEvent.Data)));
     }
 
     [Fact]
     public void IfReq_IsFortyBytesWithFlagsAfterName()
     {
-        Assert.Equal(40, Marshal.SizeOf<LibcEvents.IfReq>());
-        Assert.Equal(16, (int)Marshal.OffsetOf<LibcEvents.IfReq>(nameof(LibcEvents.IfReq.Flags)));
+        Assert.Equal(40, Marshal.SizeOf<LibcTun.IfReq>());
+        Assert.Equal(16, (int)Marshal.OffsetOf<LibcTun.IfReq>(nameof(LibcTun.IfReq.Flags)));
     }
 }

@@ -148,6 +148,7 @@ public static class SeccompFilter
     public static unsafe void Install(SockFilter[] program)
     {
         LibcJail.SetNoNewPrivileges();
+        // SAFETY: the array is pinned for the block, and Length is its exact element count (checked to fit a ushort).
         fixed (SockFilter* instructions = program)
         {
             SockFprog fprog = new() { Length = checked((ushort)program.Length), Filter = instructions };

@@ -7,6 +7,8 @@ namespace Kindling.Vmm.Jail.Seccomp;
 public readonly record struct SockFilter(ushort Code, byte JumpTrue, byte JumpFalse, uint K);
 
 /// <summary>struct sock_fprog (&lt;linux/filter.h&gt;): length, then (padded) pointer to the instructions.</summary>
+// SAFETY: holds a pointer to the filter's instructions; its one user (SeccompFilter.Install) sets it to a pinned array
+// that outlives the seccomp call, and the kernel copies the program during that call.
 [StructLayout(LayoutKind.Sequential)]
 internal unsafe struct SockFprog
 {

@@ -27,6 +27,7 @@ public unsafe struct KvmLapicState
     public uint GetRegister(int offset)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)offset, (uint)RegisterBytes - 4);
+        // SAFETY: Regs is RegisterBytes long and offset + 4 <= RegisterBytes was checked above; the span covers 4 bytes of it.
         fixed (byte* p = Regs)
         {
             return BinaryPrimitives.ReadUInt32LittleEndian(new ReadOnlySpan<byte>(p + offset, 4));
@@ -36,6 +37,7 @@ public unsafe struct KvmLapicState
     public void SetRegister(int offset, uint value)
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan((uint)offset, (uint)RegisterBytes - 4);
+        // SAFETY: Regs is RegisterBytes long and offset + 4 <= RegisterBytes was checked above; the span covers 4 bytes of it.
         fixed (byte* p = Regs)
         {
             BinaryPrimitives.WriteUInt32LittleEndian(new Span<byte>(p + offset, 4), value);

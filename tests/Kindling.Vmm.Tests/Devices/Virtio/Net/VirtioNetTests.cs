@@ -42,7 +42,7 @@ public sealed class VirtioNetTests : IDisposable
     public void Activate_GuestOffloads_SetOnTap()
     {
         Harness();
-        Assert.Equal(LibcEvents.TUN_F_CSUM | LibcEvents.TUN_F_TSO4 | LibcEvents.TUN_F_TSO6 | LibcEvents.TUN_F_UFO, _tap.Offloads);
+        Assert.Equal(LibcTun.TUN_F_CSUM | LibcTun.TUN_F_TSO4 | LibcTun.TUN_F_TSO6 | LibcTun.TUN_F_UFO, _tap.Offloads);
     }
 
     [Fact]

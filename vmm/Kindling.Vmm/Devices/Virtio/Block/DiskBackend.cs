@@ -56,7 +56,7 @@ public sealed class DiskBackend : IDisposable
     public void Read(IGuestMemory memory, GuestAddress address, int length, long offset)
     {
         Span<byte> target = memory.GetSpan(address, length);
-        int n = LibcEvents.Pread(_file, target, offset);
+        int n = FdIo.Pread(_file, target, offset);
         if (n < length)
         {
             target[n..].Clear();
@@ -64,9 +64,9 @@ public sealed class DiskBackend : IDisposable
     }
 
     public void Write(IGuestMemory memory, GuestAddress address, int length, long offset) =>
-        LibcEvents.Pwrite(_file, memory.GetSpan(address, length), offset);
+        FdIo.Pwrite(_file, memory.GetSpan(address, length), offset);
 
-    public void Flush() => LibcEvents.Fsync(_file);
+    public void Flush() => FdIo.Fsync(_file);
 
     public void Dispose() => _file.Dispose();
 }

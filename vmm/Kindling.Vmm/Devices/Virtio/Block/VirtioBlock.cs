@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.ComponentModel;
 using System.Text;
 using Kindling.Vmm.Memory;
 using Kindling.Vmm.RateLimiting;
@@ -119,7 +118,7 @@ public sealed partial class VirtioBlock : VirtioDeviceBase, IDisposable
                     _disk.Flush();
                     return BlockRequest.VIRTIO_BLK_S_OK;
                 }
-                catch (Win32Exception e)
+                catch (SyscallException e)
                 {
                     LogFlushFailed(Logger, DriveId, e.Message);
                     return BlockRequest.VIRTIO_BLK_S_IOERR;
@@ -183,7 +182,7 @@ public sealed partial class VirtioBlock : VirtioDeviceBase, IDisposable
                 offset += d.Length;
             }
         }
-        catch (Win32Exception e)
+        catch (SyscallException e)
         {
             LogIoFailed(Logger, DriveId, offset, e.Message);
             return BlockRequest.VIRTIO_BLK_S_IOERR;

@@ -1,4 +1,3 @@
-using System.ComponentModel;
 using System.Runtime.InteropServices;
 using Kindling.Vmm.Interop;
 
@@ -12,9 +11,9 @@ public sealed class Tap : ITapDevice
 {
     private const string SysClassNet = "/sys/class/net";
 
-    private readonly TapFdHandle _fd;
+    private readonly FileDescriptor _fd;
 
-    private Tap(TapFdHandle fd, string name)
+    private Tap(FileDescriptor fd, string name)
     {
         _fd = fd;
         Name = name;
@@ -41,10 +40,10 @@ public sealed class Tap : ITapDevice
 
         try
         {
-            TapFdHandle fd = LibcEvents.OpenTap(hostDevName);
+            FileDescriptor fd = LibcTun.OpenTap(hostDevName);
             try
             {
-                LibcEvents.TapSetVnetHdrSize(fd, VirtioNetHeader.Size);
+                LibcTun.TapSetVnetHdrSize(fd, VirtioNetHeader.Size);
             }
             catch
             {
@@ -54,17 +53,17 @@ public sealed class Tap : ITapDevice
 
             return new Tap(fd, hostDevName);
         }
-        catch (Win32Exception e)
+        catch (SyscallException e)
         {
             throw new VirtioDeviceException($"host_dev_name '{hostDevName}': cannot open the TAP: {e.Message} (is it a TAP, owned by this user, not busy?)", e);
         }
     }
 
-    public int Read(Span<byte> frame) => LibcEvents.Read(_fd, frame);
+    public int Read(Span<byte> frame) => FdIo.Read(_fd, frame);
 
-    public bool Write(ReadOnlySpan<byte> frame) => LibcEvents.Write(_fd, frame) >= 0;
+    public bool Write(ReadOnlySpan<byte> frame) => FdIo.Write(_fd, frame) >= 0;
 
-    public void SetOffload(uint tunFlags) => LibcEvents.TapSetOffload(_fd, tunFlags);
+    public void SetOffload(uint tunFlags) => LibcTun.TapSetOffload(_fd, tunFlags);
 
     public void Dispose() => _fd.Dispose();
 }

@@ -122,10 +122,10 @@ public sealed class VirtioNet : VirtioDeviceBase, IDisposable
             return 0;
         }
 
-        uint flags = LibcEvents.TUN_F_CSUM;
-        flags |= Has(VIRTIO_NET_F_GUEST_TSO4) ? LibcEvents.TUN_F_TSO4 : 0;
-        flags |= Has(VIRTIO_NET_F_GUEST_TSO6) ? LibcEvents.TUN_F_TSO6 : 0;
-        flags |= Has(VIRTIO_NET_F_GUEST_UFO) ? LibcEvents.TUN_F_UFO : 0;
+        uint flags = LibcTun.TUN_F_CSUM;
+        flags |= Has(VIRTIO_NET_F_GUEST_TSO4) ? LibcTun.TUN_F_TSO4 : 0;
+        flags |= Has(VIRTIO_NET_F_GUEST_TSO6) ? LibcTun.TUN_F_TSO6 : 0;
+        flags |= Has(VIRTIO_NET_F_GUEST_UFO) ? LibcTun.TUN_F_UFO : 0;
         return flags;
     }
 
@@ -138,7 +138,7 @@ public sealed class VirtioNet : VirtioDeviceBase, IDisposable
         _tap.SetOffload(TapOffloads(activation.AckedFeatures));
         if (Loop is not null && _tapRegistration is null)
         {
-            _tapRegistration = Loop.Register(_tap.Handle, LibcEvents.EPOLLIN | LibcEvents.EPOLLET, _ => RunLocked(ProcessRx));
+            _tapRegistration = Loop.Register(_tap.Handle, Epoll.EPOLLIN | Epoll.EPOLLET, _ => RunLocked(ProcessRx));
         }
     }
 

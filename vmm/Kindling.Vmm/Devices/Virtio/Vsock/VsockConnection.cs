@@ -189,7 +189,7 @@ internal sealed class VsockConnection(uint guestPort, uint hostPort, Socket sock
         FwdCnt += (uint)sent;
         if (PendingToHost.Count == 0)
         {
-            loop.Modify(Registration!, LibcEvents.EPOLLIN | LibcEvents.EPOLLET);
+            loop.Modify(Registration!, Epoll.EPOLLIN | Epoll.EPOLLET);
         }
 
         return WantsCreditUpdate ? VsockReply.CreditUpdate : VsockReply.None;
@@ -214,7 +214,7 @@ internal sealed class VsockConnection(uint guestPort, uint hostPort, Socket sock
         if (sent < data.Length)
         {
             PendingToHost.AddRange(data[sent..]);
-            loop.Modify(Registration!, LibcEvents.EPOLLIN | LibcEvents.EPOLLOUT | LibcEvents.EPOLLET);
+            loop.Modify(Registration!, Epoll.EPOLLIN | Epoll.EPOLLOUT | Epoll.EPOLLET);
         }
 
         if (countCredit)

@@ -61,7 +61,7 @@ internal sealed partial class VsockMuxer : IDisposable
             throw new VirtioDeviceException($"vsock: cannot listen on uds_path '{udsPath}': {e.Message}", e);
         }
 
-        _listenerRegistration = loop.Register(_listener.SafeHandle, LibcEvents.EPOLLIN, _ => runLocked(AcceptHostClients));
+        _listenerRegistration = loop.Register(_listener.SafeHandle, Epoll.EPOLLIN, _ => runLocked(AcceptHostClients));
     }
 
     /// <summary>Control packets (RST, RESPONSE…) dropped because the guest posted no RX buffers.</summary>
@@ -232,7 +232,7 @@ internal sealed partial class VsockMuxer : IDisposable
             client.Blocking = false;
             var pending = new PendingHostClient(client);
             _pendingHost.Add(pending);
-            pending.Registration = _loop.Register(client.SafeHandle, LibcEvents.EPOLLIN, _ => _runLocked(() => ReadConnectLine(pending)));
+            pending.Registration = _loop.Register(client.SafeHandle, Epoll.EPOLLIN, _ => _runLocked(() => ReadConnectLine(pending)));
         }
     }
 
@@ -297,19 +297,19 @@ internal sealed partial class VsockMuxer : IDisposable
     private void Add(VsockConnection conn)
     {
         _connections[conn.Key] = conn;
-        conn.Registration = _loop.Register(conn.Socket.SafeHandle, LibcEvents.EPOLLIN | LibcEvents.EPOLLET, events => _runLocked(() =>
+        conn.Registration = _loop.Register(conn.Socket.SafeHandle, Epoll.EPOLLIN | Epoll.EPOLLET, events => _runLocked(() =>
         {
             if (!_connections.ContainsKey(conn.Key))
             {
                 return;
             }
 
-            if ((events & LibcEvents.EPOLLOUT) != 0)
+            if ((events & Epoll.EPOLLOUT) != 0)
             {
                 Act(conn, conn.FlushToHost());
             }
 
-            if ((events & (LibcEvents.EPOLLIN | LibcEvents.EPOLLHUP | LibcEvents.EPOLLERR)) != 0 && _connections.ContainsKey(conn.Key))
+            if ((events & (Epoll.EPOLLIN | Epoll.EPOLLHUP | Epoll.EPOLLERR)) != 0 && _connections.ContainsKey(conn.Key))
             {
                 conn.Readable = true;
                 _rxReady();

@@ -1,13 +1,13 @@
 using System.Runtime.InteropServices;
 
-namespace Kindling.Vmm.Interop;
+namespace Kindling.Native;
 
 /// <summary>
 /// Signals used to kick vCPU threads out of KVM_RUN: sigaction(2) to install a no-op handler, pthread_kill(3) to
 /// deliver it to one thread. Layouts are glibc's x86_64 userspace ABI.
 /// </summary>
 // SAFETY: P/Invokes that take raw pointers; every caller passes memory it owns and keeps alive for the call (pinned, stackalloc'ed, or a mapping it holds), sized to the length it passes.
-internal static unsafe partial class LibcSignals
+public static unsafe partial class LibcSignals
 {
     /// <summary>glibc's userspace sigset_t: 1024 bits.</summary>
     public const int SigsetBytes = 128;
@@ -27,19 +27,19 @@ internal static unsafe partial class LibcSignals
     }
 
     [LibraryImport(Libc.Library, EntryPoint = "sigaction", SetLastError = true)]
-    public static partial int Sigaction(int signal, SigAction* action, SigAction* oldAction);
+    public static partial int SignalAction(int signal, SigAction* action, SigAction* oldAction);
 
     /// <summary>Returns an errno value (0 on success); pthread functions do not set errno.</summary>
-    [LibraryImport(Libc.Library, EntryPoint = "pthread_kill")]
+    [LibraryImport(Libc.Library, EntryPoint = "pthread_kill", SetLastError = true)]
     public static partial int PthreadKill(nuint thread, int signal);
 
-    [LibraryImport(Libc.Library, EntryPoint = "pthread_self")]
+    [LibraryImport(Libc.Library, EntryPoint = "pthread_self", SetLastError = true)]
     public static partial nuint PthreadSelf();
 
     /// <summary>The number of SIGRTMIN in this process (glibc reserves the first few for itself).</summary>
-    [LibraryImport(Libc.Library, EntryPoint = "__libc_current_sigrtmin")]
+    [LibraryImport(Libc.Library, EntryPoint = "__libc_current_sigrtmin", SetLastError = true)]
     public static partial int CurrentSigRtMin();
 
-    [LibraryImport(Libc.Library, EntryPoint = "__libc_current_sigrtmax")]
+    [LibraryImport(Libc.Library, EntryPoint = "__libc_current_sigrtmax", SetLastError = true)]
     public static partial int CurrentSigRtMax();
 }

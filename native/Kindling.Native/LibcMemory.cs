@@ -1,10 +1,10 @@
 using System.Runtime.InteropServices;
 
-namespace Kindling.Vmm.Interop;
+namespace Kindling.Native;
 
 /// <summary>mmap(2)/munmap(2)/mprotect(2)/madvise(2) and their flag names (x86_64 values).</summary>
 // SAFETY: P/Invokes that take raw pointers; every caller passes memory it owns and keeps alive for the call (pinned, stackalloc'ed, or a mapping it holds), sized to the length it passes.
-internal static unsafe partial class LibcMemory
+public static unsafe partial class LibcMemory
 {
     public const int PROT_NONE = 0x0;
     public const int PROT_READ = 0x1;
