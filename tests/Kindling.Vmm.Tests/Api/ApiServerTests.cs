@@ -375,8 +375,6 @@ public sealed class ApiServerTests
     [InlineData("GET", "/balloon", null)]
     [InlineData("PATCH", "/balloon", """{ "amount_mib": 32 }""")]
     [InlineData("GET", "/balloon/statistics", null)]
-    [InlineData("PUT", "/snapshot/create", """{ "snapshot_path": "s", "mem_file_path": "m" }""")]
-    [InlineData("PUT", "/snapshot/load", """{ "snapshot_path": "s", "mem_file_path": "m" }""")]
     [InlineData("PUT", "/hotplug/memory", """{ "total_size_mib": 1024 }""")]
     [InlineData("PUT", "/pmem/pmem0", """{ "id": "pmem0", "path_on_host": "p" }""")]
     [InlineData("PUT", "/cpu-config", """{ "kvm_capabilities": ["!56"] }""")]
