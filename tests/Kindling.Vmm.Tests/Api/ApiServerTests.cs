@@ -210,7 +210,7 @@ public sealed class ApiServerTests
         string ctrlAltDel = await host.FaultAsync("PUT", "/actions", """{ "action_type": "SendCtrlAltDel" }""");
         string flush = await host.FaultAsync("PUT", "/actions", """{ "action_type": "FlushMetrics" }""");
 
-        Assert.Contains("pausing a microVM is not supported", pause, StringComparison.Ordinal);
+        Assert.Contains("pausing a microVM needs a started microVM", pause, StringComparison.Ordinal);
         Assert.Contains("reboot -f", ctrlAltDel, StringComparison.Ordinal);
         Assert.Contains("PUT /metrics first", flush, StringComparison.Ordinal);
         Assert.Equal(["Start"], host.Backend.Calls);
