@@ -6,6 +6,7 @@ using Kindling.Vmm.Logging;
 using Kindling.Vmm.Machine;
 using Kindling.Vmm.Mmds;
 using Kindling.Vmm.Mmds.Net;
+using Kindling.Vmm.Devices.Virtio;
 using Kindling.Vmm.Devices.Virtio.Net;
 using Microsoft.Extensions.Logging;
 
@@ -212,8 +213,28 @@ public sealed partial class MicroVmBackend : IVmmBackend, IDisposable
         _metrics.Flush();
     }
 
-    public void UpdateBlockDevice(string driveId, string? pathOnHost, RateLimiterConfig? rateLimiter) =>
-        throw new VmmActionException($"drive {driveId}: changing a drive after boot is not supported yet");
+    public void UpdateBlockDevice(string driveId, string? pathOnHost, RateLimiterConfig? rateLimiter)
+    {
+        if (rateLimiter is not null)
+        {
+            throw new VmmActionException($"drive {driveId}: changing a drive's rate limiter after boot is not supported yet");
+        }
+
+        MicroVm vm = _vm ?? throw new VmmActionException($"drive {driveId}: PATCH /drives needs a started microVM");
+        if (pathOnHost is null)
+        {
+            return;
+        }
+
+        try
+        {
+            vm.ReplaceDrive(driveId, pathOnHost);
+        }
+        catch (VirtioDeviceException e)
+        {
+            throw new VmmActionException(e.Message, e);
+        }
+    }
 
     public void UpdateNetworkRateLimiters(string ifaceId, RateLimiterConfig? rx, RateLimiterConfig? tx) =>
         throw new VmmActionException($"network interface {ifaceId}: changing rate limiters after boot is not supported yet");

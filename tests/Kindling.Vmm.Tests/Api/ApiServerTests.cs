@@ -329,7 +329,7 @@ public sealed class ApiServerTests
         string drive = await host.FaultAsync("PATCH", "/drives/rootfs", """{ "drive_id": "rootfs", "path_on_host": "new.ext4" }""");
         string iface = await host.FaultAsync("PATCH", "/network-interfaces/eth0", """{ "iface_id": "eth0", "tx_rate_limiter": { "bandwidth": { "size": 7, "refill_time": 10 } } }""");
 
-        Assert.Equal("drive rootfs: changing a drive after boot is not supported yet", drive);
+        Assert.Equal("drive rootfs: PATCH /drives needs a started microVM", drive); // the fake's real backend never started
         Assert.Equal("network interface eth0: changing rate limiters after boot is not supported yet", iface);
         Assert.Equal(["Start"], host.Backend.Calls);
         Assert.Equal(before, await host.GetJsonAsync("/vm/config"));

@@ -103,4 +103,33 @@ public sealed class MmioTransportStateTests : IDisposable
         Assert.Contains("outside guest RAM", e.Message, StringComparison.Ordinal);
         Assert.False(restored.IsActivated);
     }
+
+    [Fact]
+    public void SwapDisk_RestoredCloneGetsItsOwnFile_RequestsAfterRestoreReadTheNewFile()
+    {
+        string overlay = _path + ".overlay";
+        File.WriteAllBytes(overlay, Enumerable.Repeat((byte)0xab, 2 * Sectors * 512).ToArray());
+        try
+        {
+            var h = new DeviceHarness(new VirtioBlock("rootfs", DiskBackend.Open("rootfs", _path, readOnly: true)));
+            MmioTransportState saved = h.Transport.SaveState();
+            using var block = new VirtioBlock("rootfs", DiskBackend.Open("rootfs", _path, readOnly: true));
+            var interrupt = new CountingInterrupt();
+            var restored = new MmioTransport(block, h.Memory, interrupt);
+            restored.RestoreState(saved);
+
+            block.SwapDisk(DiskBackend.Open("rootfs", overlay, readOnly: true));
+            (GuestAddress data, GuestAddress status) = PublishRead(h, 0);
+            restored.KickQueues();
+
+            Assert.Equal(0, h.Memory.Read<byte>(status));
+            Assert.Equal(0xab, h.Memory.Read<byte>(data));
+            Assert.Equal(VirtioInterrupt.VIRTIO_MMIO_INT_CONFIG, restored.InterruptStatus & VirtioInterrupt.VIRTIO_MMIO_INT_CONFIG); // capacity doubled
+            Assert.Throws<VirtioDeviceException>(() => block.SwapDisk(DiskBackend.Open("rootfs", overlay, readOnly: false)));
+        }
+        finally
+        {
+            File.Delete(overlay);
+        }
+    }
 }
