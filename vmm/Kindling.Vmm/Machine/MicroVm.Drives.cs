@@ -14,7 +14,7 @@ public sealed partial class MicroVm
         AttachedDevice device = _virtio.FirstOrDefault(d => d.Kind == "block" && d.Id == driveId)
             ?? throw new Devices.Virtio.VirtioDeviceException($"drive '{driveId}' is not attached to this microVM");
         var block = (VirtioBlock)device.Device;
-        OnDeviceLoop(() =>
+        DeviceLoop.Invoke(() =>
         {
             DiskBackend next = DiskBackend.Open(driveId, pathOnHost, block.Disk.IsReadOnly);
             lock (device.Transport.Gate)

@@ -2,7 +2,6 @@ using Kindling.Vmm.Config;
 using Kindling.Vmm.Devices.Virtio;
 using Kindling.Vmm.Devices.Virtio.Net;
 using Kindling.Vmm.Devices.Virtio.Vsock;
-using Kindling.Vmm.EventLoop;
 using Kindling.Vmm.Snapshot;
 using Microsoft.Extensions.Logging;
 
@@ -35,7 +34,7 @@ public sealed partial class MicroVm
     /// </summary>
     public void CreateSnapshot(string statePath, string memoryPath, string configJson)
     {
-        OnDeviceLoop(() =>
+        DeviceLoop.Invoke(() =>
         {
             (VmKvmState vm, VcpuKvmState[] vcpus) = Machine.SaveKvmState();
             IReadOnlyList<Memory.FileBackedRegion> layout = WriteMemoryFile(memoryPath);
@@ -155,31 +154,6 @@ public sealed partial class MicroVm
             SnapshotFile.TryDelete(temporary);
             throw new SnapshotException($"mem_file_path {memoryPath} cannot be written: {e.Message}", e);
         }
-    }
-
-    /// <summary>Runs <paramref name="work"/> on the device loop and waits for it (its exception comes back here).</summary>
-    private void OnDeviceLoop(Action work)
-    {
-        if (DeviceLoop.IsLoopThread)
-        {
-            work();
-            return;
-        }
-
-        var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        DeviceLoop.Post(() =>
-        {
-            try
-            {
-                work();
-                done.SetResult();
-            }
-            catch (Exception e)
-            {
-                done.SetException(e);
-            }
-        });
-        done.Task.GetAwaiter().GetResult();
     }
 
     private sealed record AttachedDevice(string Kind, string Id, ulong Slot, uint Gsi, MmioTransport Transport, IVirtioDevice Device);
