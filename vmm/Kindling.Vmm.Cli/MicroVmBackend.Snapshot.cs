@@ -24,9 +24,10 @@ public sealed partial class MicroVmBackend
         }
     }
 
-    public VmConfig LoadSnapshot(SnapshotLoadRequest request, MmdsDataStore mmds)
+    public VmConfig LoadSnapshot(SnapshotLoadRequest request, VmConfig current, MmdsDataStore mmds)
     {
         ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(current);
         if (_vm is not null)
         {
             throw new VmmActionException("snapshot/load: this VMM already runs a microVM");
@@ -38,7 +39,8 @@ public sealed partial class MicroVmBackend
         {
             (SnapshotOrigin origin, ReadOnlyMemory<byte> body) = SnapshotFile.Read(request.SnapshotPath);
             state = MicroVmStateCodec.Decode(body, request.SnapshotPath);
-            config = WithOverrides(VmConfigJson.Parse<VmConfig>(state.ConfigJson, $"the configuration inside {request.SnapshotPath}"), request);
+            config = WithOverrides(VmConfigJson.Parse<VmConfig>(state.ConfigJson, $"the configuration inside {request.SnapshotPath}"), request)
+                with { Serial = current.Serial, Logger = current.Logger, Metrics = current.Metrics };
             SnapshotFile.CheckOrigin(origin, HostCpu.Origin(TemplateName(config)), request.SnapshotPath);
         }
         catch (Exception e) when (e is SnapshotException or VmConfigException)

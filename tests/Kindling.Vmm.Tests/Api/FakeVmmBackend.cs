@@ -64,9 +64,9 @@ internal sealed class FakeVmmBackend : IVmmBackend, IDisposable
     public void CreateSnapshot(SnapshotCreateRequest request, VmConfig config) =>
         Unsupported("CreateSnapshot", () => ((IVmmBackend)_real).CreateSnapshot(request, config));
 
-    public VmConfig LoadSnapshot(SnapshotLoadRequest request, MmdsDataStore mmds)
+    public VmConfig LoadSnapshot(SnapshotLoadRequest request, VmConfig current, MmdsDataStore mmds)
     {
-        Unsupported("LoadSnapshot", () => ((IVmmBackend)_real).LoadSnapshot(request, mmds));
+        Unsupported("LoadSnapshot", () => ((IVmmBackend)_real).LoadSnapshot(request, current, mmds));
         LoadedWith = request;
         return LoadedConfig;
     }

@@ -54,8 +54,9 @@ public interface IVmmBackend
 
     /// <summary>
     /// PUT /snapshot/load on a fresh VMM: builds the machine from the state file, maps the memory file copy-on-write,
-    /// applies the network overrides, and resumes it when asked. Returns the restored machine's configuration.
+    /// applies the network overrides, and resumes it when asked. The serial, logger and metrics sections come from
+    /// <paramref name="current"/> (this VMM's, not the snapshotted one's). Returns the restored machine's configuration.
     /// </summary>
-    VmConfig LoadSnapshot(SnapshotLoadRequest request, MmdsDataStore mmds) =>
+    VmConfig LoadSnapshot(SnapshotLoadRequest request, VmConfig current, MmdsDataStore mmds) =>
         throw new VmmActionException("snapshot/load is not supported by this kindling-vmm backend");
 }

@@ -45,13 +45,13 @@ public sealed partial class VmmController
             return VmmOutcome.Fault(LoadAfterBootResources);
         }
 
-        VmConfig restored = _backend.LoadSnapshot(request, Mmds);
+        VmConfig restored = _backend.LoadSnapshot(request, _config, Mmds);
         if (restored.MmdsConfig is { } mmds)
         {
             ApplyMmdsConfig(mmds);
         }
 
-        Commit(restored with { Logger = _config.Logger ?? restored.Logger, Metrics = _config.Metrics ?? restored.Metrics });
+        Commit(restored);
         State = request.ResumeVm ? VmmState.Running : VmmState.Paused;
         return VmmOutcome.NoContent;
     }
