@@ -82,11 +82,7 @@ public static class KvmStateSnapshot
         KvmDebugRegs debug = vcpu.GetDebugRegs();
         KvmLapicState lapic = vcpu.GetLapic();
         uint tscKhz = vcpu.GetTscKhz();
-        (uint Index, ulong Value)[] msrs = vcpu.GetMsrs(msrIndices);
-        if (msrs.Length != msrIndices.Count)
-        {
-            throw new SnapshotException($"vCPU {vcpu.Id}: KVM read {msrs.Length} of {msrIndices.Count} MSRs; MSR 0x{msrIndices[msrs.Length]:x} was refused");
-        }
+        (uint Index, ulong Value)[] msrs = ReadableMsrs(msrIndices, vcpu.GetMsrs);
 
         return new VcpuKvmState
         {
@@ -124,6 +120,28 @@ public static class KvmStateSnapshot
         vcpu.SetLapic(state.Lapic);
         vcpu.SetMsrs(state.Msrs);
         vcpu.SetVcpuEvents(state.Events);
+    }
+
+    /// <summary>
+    /// Reads <paramref name="indices"/> with <paramref name="read"/> (KVM_GET_MSRS, which stops at the first MSR it
+    /// refuses) and skips each refused MSR: KVM lists MSRs some hosts (emulated KVM among them) cannot read for this
+    /// vCPU. What is skipped is not restored either, so the state stays consistent (as QEMU saves only what it can read).
+    /// </summary>
+    public static (uint Index, ulong Value)[] ReadableMsrs(IReadOnlyList<uint> indices, Func<IReadOnlyList<uint>, (uint Index, ulong Value)[]> read)
+    {
+        ArgumentNullException.ThrowIfNull(indices);
+        ArgumentNullException.ThrowIfNull(read);
+        var result = new List<(uint, ulong)>(indices.Count);
+        int next = 0;
+        while (next < indices.Count)
+        {
+            uint[] rest = [.. indices.Skip(next)];
+            (uint Index, ulong Value)[] got = read(rest);
+            result.AddRange(got);
+            next += got.Length + 1; // the MSR after the last one read was refused
+        }
+
+        return [.. result];
     }
 
     private static KvmIrqchip CheckedChip(KvmIrqchip chip, uint expected) =>
