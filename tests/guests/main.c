@@ -26,6 +26,7 @@ static const struct scenario scenarios[] = {
     {"mmds", scenario_mmds},
     {"idle", scenario_idle},
     {"uart-flood", scenario_uart_flood},
+    {"counter", scenario_counter},
 };
 
 static void copy_cmdline(uint64_t paddr)

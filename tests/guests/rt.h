@@ -123,5 +123,6 @@ void scenario_cpl3(void);
 void scenario_mmds(void);
 void scenario_idle(void) __attribute__((noreturn));
 void scenario_uart_flood(void);
+void scenario_counter(void);
 
 #endif

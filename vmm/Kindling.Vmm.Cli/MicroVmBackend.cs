@@ -6,6 +6,8 @@ using Kindling.Vmm.Logging;
 using Kindling.Vmm.Machine;
 using Kindling.Vmm.Mmds;
 using Kindling.Vmm.Mmds.Net;
+using Kindling.Vmm.Devices.Virtio;
+using Kindling.Vmm.Devices.Virtio.Net;
 using Microsoft.Extensions.Logging;
 
 namespace Kindling.Vmm.Cli;
@@ -21,7 +23,7 @@ namespace Kindling.Vmm.Cli;
 /// opened at InstanceStart from the configuration of that moment; a failed InstanceStart closes what it opened, so
 /// the next attempt follows the PUTs made in between. All sinks are owned, flushed and closed by this backend.
 /// </remarks>
-public sealed class MicroVmBackend : IVmmBackend, IDisposable
+public sealed partial class MicroVmBackend : IVmmBackend, IDisposable
 {
     private readonly TimeProvider _time;
     private readonly string _id;
@@ -99,12 +101,28 @@ public sealed class MicroVmBackend : IVmmBackend, IDisposable
         previousSink?.Dispose();
     }
 
-    public void Start(VmConfig config, MmdsDataStore mmds)
+    public void Start(VmConfig config, MmdsDataStore mmds) => Launch(config, mmds, (options, interceptorFor) =>
+    {
+        MicroVm vm = MicroVm.Create(config, options, _loggers, _time, interceptorFor);
+        try
+        {
+            vm.Start();
+            return vm;
+        }
+        catch
+        {
+            vm.Dispose();
+            throw;
+        }
+    });
+
+    /// <summary>Opens the serial sink, builds and starts the machine with <paramref name="build"/>; nothing half-done on failure.</summary>
+    private void Launch(VmConfig config, MmdsDataStore mmds, Func<VirtualMachineOptions, Func<NetworkInterfaceConfig, IFrameInterceptor?>, MicroVm> build)
     {
         bool serialOpenedHere = _serial is null;
         try
         {
-            StartMachine(config, mmds);
+            StartMachine(config, mmds, build);
         }
         catch
         {
@@ -121,7 +139,7 @@ public sealed class MicroVmBackend : IVmmBackend, IDisposable
         _started.TrySetResult(_vm!);
     }
 
-    private void StartMachine(VmConfig config, MmdsDataStore mmds)
+    private void StartMachine(VmConfig config, MmdsDataStore mmds, Func<VirtualMachineOptions, Func<NetworkInterfaceConfig, IFrameInterceptor?>, MicroVm> build)
     {
         VirtualMachineOptions options;
         try
@@ -139,10 +157,9 @@ public sealed class MicroVmBackend : IVmmBackend, IDisposable
         var mmdsIfaces = new HashSet<string>(config.MmdsConfig?.NetworkInterfaces ?? [], StringComparer.Ordinal);
         try
         {
-            _vm = MicroVm.Create(config, options, _loggers, _time, iface => mmdsIfaces.Contains(iface.IfaceId)
+            _vm = build(options, iface => mmdsIfaces.Contains(iface.IfaceId)
                 ? new MmdsNetworkStack(responder, _time, mmdsAddress, _loggers.CreateLogger<MmdsNetworkStack>())
                 : null);
-            _vm.Start();
         }
         catch (Exception e) when (e is not VmmActionException and not OutOfMemoryException)
         {
@@ -168,9 +185,20 @@ public sealed class MicroVmBackend : IVmmBackend, IDisposable
         }
     }
 
-    public void Pause() => throw new VmmActionException("pausing a microVM is not supported yet");
+    public void Pause()
+    {
+        MicroVm vm = _vm ?? throw new VmmActionException("pausing a microVM needs a started microVM");
+        try
+        {
+            vm.Pause();
+        }
+        catch (TimeoutException e)
+        {
+            throw new VmmActionException($"pausing the microVM failed: {e.Message}; it is left pausing, send Resumed to continue", e);
+        }
+    }
 
-    public void Resume() => throw new VmmActionException("resuming a microVM is not supported yet");
+    public void Resume() => (_vm ?? throw new VmmActionException("resuming a microVM needs a started microVM")).Resume();
 
     public void SendCtrlAltDel() =>
         throw new VmmActionException("SendCtrlAltDel is not supported: Kindling's i8042 only resets; have the guest run `reboot -f`");
@@ -185,8 +213,28 @@ public sealed class MicroVmBackend : IVmmBackend, IDisposable
         _metrics.Flush();
     }
 
-    public void UpdateBlockDevice(string driveId, string? pathOnHost, RateLimiterConfig? rateLimiter) =>
-        throw new VmmActionException($"drive {driveId}: changing a drive after boot is not supported yet");
+    public void UpdateBlockDevice(string driveId, string? pathOnHost, RateLimiterConfig? rateLimiter)
+    {
+        if (rateLimiter is not null)
+        {
+            throw new VmmActionException($"drive {driveId}: changing a drive's rate limiter after boot is not supported yet");
+        }
+
+        MicroVm vm = _vm ?? throw new VmmActionException($"drive {driveId}: PATCH /drives needs a started microVM");
+        if (pathOnHost is null)
+        {
+            return;
+        }
+
+        try
+        {
+            vm.ReplaceDrive(driveId, pathOnHost);
+        }
+        catch (VirtioDeviceException e)
+        {
+            throw new VmmActionException(e.Message, e);
+        }
+    }
 
     public void UpdateNetworkRateLimiters(string ifaceId, RateLimiterConfig? rx, RateLimiterConfig? tx) =>
         throw new VmmActionException($"network interface {ifaceId}: changing rate limiters after boot is not supported yet");

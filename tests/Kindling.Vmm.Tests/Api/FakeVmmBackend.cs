@@ -56,6 +56,21 @@ internal sealed class FakeVmmBackend : IVmmBackend, IDisposable
 
     public void SendCtrlAltDel() => Unsupported("SendCtrlAltDel", _real.SendCtrlAltDel);
 
+    /// <summary>The configuration a load returns when <see cref="AcceptUnsupported"/> is set (the restored machine's).</summary>
+    public VmConfig LoadedConfig { get; set; } = new();
+
+    public SnapshotLoadRequest? LoadedWith { get; private set; }
+
+    public void CreateSnapshot(SnapshotCreateRequest request, VmConfig config) =>
+        Unsupported("CreateSnapshot", () => ((IVmmBackend)_real).CreateSnapshot(request, config));
+
+    public VmConfig LoadSnapshot(SnapshotLoadRequest request, VmConfig current, MmdsDataStore mmds)
+    {
+        Unsupported("LoadSnapshot", () => ((IVmmBackend)_real).LoadSnapshot(request, current, mmds));
+        LoadedWith = request;
+        return LoadedConfig;
+    }
+
     public void FlushMetrics()
     {
         if (!_metrics)

@@ -18,10 +18,10 @@ public sealed class MicroVmBackendRefusalTests : IDisposable
 
     public static TheoryData<string, string> Refusals => new()
     {
-        { "Pause", "pausing a microVM is not supported yet" },
-        { "Resume", "resuming a microVM is not supported yet" },
+        { "Pause", "pausing a microVM needs a started microVM" },
+        { "Resume", "resuming a microVM needs a started microVM" },
         { "SendCtrlAltDel", "SendCtrlAltDel is not supported: Kindling's i8042 only resets; have the guest run `reboot -f`" },
-        { "UpdateBlockDevice", "drive rootfs: changing a drive after boot is not supported yet" },
+        { "UpdateBlockDevice", "drive rootfs: PATCH /drives needs a started microVM" },
         { "UpdateNetworkRateLimiters", "network interface eth0: changing rate limiters after boot is not supported yet" },
         { "FlushMetrics", "FlushMetrics: no metrics destination is configured (PUT /metrics first)" },
     };

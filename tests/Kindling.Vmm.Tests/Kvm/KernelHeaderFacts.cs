@@ -60,6 +60,16 @@ internal static class KernelHeaderFacts
         Struct("kvm_translation", "linear_address", "physical_address", "valid", "writeable", "usermode");
         Struct("kvm_mp_state", "mp_state");
         Struct("kvm_enable_cap", "cap", "flags", "args");
+        Struct("kvm_xsave", "region");
+        Struct("kvm_xcr", "xcr", "value");
+        Struct("kvm_xcrs", "nr_xcrs", "flags", "xcrs");
+        Struct("kvm_debugregs", "db", "dr6", "dr7", "flags");
+        Struct("kvm_irqchip", "chip_id", "chip");
+        Struct("kvm_pit_channel_state", "count", "latched_count", "count_latched", "status_latched", "status", "read_state", "write_state",
+            "write_latch", "rw_mode", "mode", "bcd", "gate", "count_load_time");
+        Struct("kvm_pit_state2", "channels", "flags");
+        Struct("kvm_clock_data", "clock", "flags", "realtime", "host_tsc");
+        Struct("kvm_msr_list", "nmsrs", "indices");
         Struct("sigaction", "sa_handler", "sa_mask", "sa_flags", "sa_restorer");
 
         foreach (string ioctl in new[]
@@ -69,6 +79,10 @@ internal static class KernelHeaderFacts
                      "KVM_IRQ_LINE", "KVM_IRQFD", "KVM_CREATE_PIT2", "KVM_IOEVENTFD", "KVM_ENABLE_CAP", "KVM_RUN", "KVM_GET_REGS", "KVM_SET_REGS",
                      "KVM_GET_SREGS", "KVM_SET_SREGS", "KVM_TRANSLATE", "KVM_SET_MSRS", "KVM_GET_FPU", "KVM_SET_FPU", "KVM_GET_LAPIC",
                      "KVM_SET_LAPIC", "KVM_SET_CPUID2", "KVM_GET_MP_STATE", "KVM_SET_MP_STATE", "KVM_GET_VCPU_EVENTS", "KVM_SET_VCPU_EVENTS",
+                     "KVM_GET_MSR_INDEX_LIST", "KVM_GET_IRQCHIP", "KVM_SET_IRQCHIP", "KVM_SET_CLOCK", "KVM_GET_CLOCK", "KVM_GET_PIT2",
+                     "KVM_SET_PIT2", "KVM_GET_MSRS", "KVM_GET_DEBUGREGS", "KVM_SET_DEBUGREGS", "KVM_SET_TSC_KHZ", "KVM_GET_TSC_KHZ",
+                     "KVM_GET_XSAVE", "KVM_SET_XSAVE", "KVM_GET_XCRS", "KVM_SET_XCRS", "KVM_KVMCLOCK_CTRL", "KVM_IRQCHIP_PIC_MASTER",
+                     "KVM_IRQCHIP_PIC_SLAVE", "KVM_IRQCHIP_IOAPIC", "KVM_CLOCK_TSC_STABLE", "KVM_MAX_XCRS",
                      "KVM_CAP_IRQCHIP", "KVM_CAP_HLT", "KVM_CAP_USER_MEMORY", "KVM_CAP_SET_TSS_ADDR", "KVM_CAP_EXT_CPUID", "KVM_CAP_IRQFD",
                      "KVM_CAP_PIT2", "KVM_CAP_IOEVENTFD", "KVM_CAP_SET_IDENTITY_MAP_ADDR", "KVM_CAP_IMMEDIATE_EXIT",
                      "KVM_CAP_EXIT_ON_EMULATION_FAILURE", "KVM_API_VERSION",

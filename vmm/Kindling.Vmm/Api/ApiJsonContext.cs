@@ -16,6 +16,8 @@ namespace Kindling.Vmm.Api;
 [JsonSerializable(typeof(InstanceInfo))]
 [JsonSerializable(typeof(VersionInfo))]
 [JsonSerializable(typeof(ApiFault))]
+[JsonSerializable(typeof(SnapshotCreateParams))]
+[JsonSerializable(typeof(SnapshotLoadParams))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;
 
 /// <summary>The API's JSON options: <see cref="VmConfigJson.Options"/>' rules, with the API's and the config's metadata.</summary>

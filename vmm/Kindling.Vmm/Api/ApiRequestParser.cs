@@ -13,7 +13,7 @@ namespace Kindling.Vmm.Api;
 public static class ApiRequestParser
 {
     private static readonly string[] UnsupportedPrefixes =
-        ["/balloon", "/snapshot/create", "/snapshot/load", "/hotplug/memory", "/pmem/", "/cpu-config"];
+        ["/balloon", "/hotplug/memory", "/pmem/", "/cpu-config"];
 
     public static ApiParseResult Parse(string method, string path, string body)
     {
@@ -90,6 +90,10 @@ public static class ApiRequestParser
             case ("PATCH", "mmds", 1): return new PatchMmds(JsonBody(body, "mmds"));
             case ("PUT", "mmds", 2) when segments[1] == "config": return new SetMmdsConfig(Body<MmdsConfig>(body, "mmds-config"));
             case ("PUT", "actions", 1): return ParseAction(body);
+            case ("PUT", "snapshot", 2) when segments[1] == "create":
+                return SnapshotRequestParser.ParseCreate(Body<SnapshotCreateParams>(body, "snapshot/create"));
+            case ("PUT", "snapshot", 2) when segments[1] == "load":
+                return SnapshotRequestParser.ParseLoad(Body<SnapshotLoadParams>(body, "snapshot/load"));
         }
 
         if (UnsupportedPrefixes.Any(u => path == u || path.StartsWith(u.TrimEnd('/') + "/", StringComparison.Ordinal)))

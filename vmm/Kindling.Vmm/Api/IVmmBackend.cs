@@ -44,4 +44,19 @@ public interface IVmmBackend
 
     /// <summary>Post-boot: replaces the rate limiters of a network interface (null: leave that direction as it is).</summary>
     void UpdateNetworkRateLimiters(string ifaceId, RateLimiterConfig? rx, RateLimiterConfig? tx);
+
+    /// <summary>
+    /// PUT /snapshot/create on a paused machine: writes its state file and memory file. <paramref name="config"/> is
+    /// the effective configuration, stored in the state file so a load rebuilds the same devices.
+    /// </summary>
+    void CreateSnapshot(SnapshotCreateRequest request, VmConfig config) =>
+        throw new VmmActionException("snapshot/create is not supported by this kindling-vmm backend");
+
+    /// <summary>
+    /// PUT /snapshot/load on a fresh VMM: builds the machine from the state file, maps the memory file copy-on-write,
+    /// applies the network overrides, and resumes it when asked. The serial, logger and metrics sections come from
+    /// <paramref name="current"/> (this VMM's, not the snapshotted one's). Returns the restored machine's configuration.
+    /// </summary>
+    VmConfig LoadSnapshot(SnapshotLoadRequest request, VmConfig current, MmdsDataStore mmds) =>
+        throw new VmmActionException("snapshot/load is not supported by this kindling-vmm backend");
 }

@@ -107,6 +107,8 @@ public sealed partial class VmmController
         FlushMetrics => Do(_backend.FlushMetrics),
         Pause => PostBoot("vm", PauseVm),
         Resume => PostBoot("vm", ResumeVm),
+        CreateSnapshot a => CreateSnapshotOf(a.Request),
+        LoadSnapshot a => LoadSnapshotFrom(a.Request),
         UnsupportedResource a => VmmOutcome.Fault(
             $"{a.Resource} is a Firecracker feature that Kindling does not support; Kindling implements boot-source, machine-config, drives, network-interfaces, vsock, entropy, mmds, logger, metrics, serial, actions and vm"),
         _ => VmmOutcome.Fault($"unsupported action {action.GetType().Name}"),
@@ -120,6 +122,7 @@ public sealed partial class VmmController
         }
 
         apply();
+        NoteBootSpecific(resource);
         return VmmOutcome.NoContent;
     }
 

@@ -18,6 +18,7 @@ internal static class KvmIoctlCodes
     internal static readonly nuint KVM_CHECK_EXTENSION = Io(0x03);
     internal static readonly nuint KVM_GET_VCPU_MMAP_SIZE = Io(0x04);
     internal static readonly nuint KVM_GET_SUPPORTED_CPUID = IoWR<KvmCpuid2>(0x05);
+    internal static readonly nuint KVM_GET_MSR_INDEX_LIST = IoWR<KvmMsrList>(0x02);
 
     // VM ioctls.
     internal static readonly nuint KVM_CREATE_VCPU = Io(0x41);
@@ -30,6 +31,12 @@ internal static class KvmIoctlCodes
     internal static readonly nuint KVM_CREATE_PIT2 = IoW<KvmPitConfig>(0x77);
     internal static readonly nuint KVM_IOEVENTFD = IoW<KvmIoeventfd>(0x79);
     internal static readonly nuint KVM_ENABLE_CAP = IoW<KvmEnableCap>(0xa3);
+    internal static readonly nuint KVM_GET_IRQCHIP = IoWR<KvmIrqchip>(0x62);
+    internal static readonly nuint KVM_SET_IRQCHIP = IoR<KvmIrqchip>(0x63); // _IOR in <linux/kvm.h>, for historical reasons
+    internal static readonly nuint KVM_SET_CLOCK = IoW<KvmClockData>(0x7b);
+    internal static readonly nuint KVM_GET_CLOCK = IoR<KvmClockData>(0x7c);
+    internal static readonly nuint KVM_GET_PIT2 = IoR<KvmPitState2>(0x9f);
+    internal static readonly nuint KVM_SET_PIT2 = IoW<KvmPitState2>(0xa0);
 
     // vCPU ioctls.
     internal static readonly nuint KVM_RUN = Io(0x80);
@@ -48,6 +55,16 @@ internal static class KvmIoctlCodes
     internal static readonly nuint KVM_SET_MP_STATE = IoW<KvmMpState>(0x99);
     internal static readonly nuint KVM_GET_VCPU_EVENTS = IoR<KvmVcpuEvents>(0x9f);
     internal static readonly nuint KVM_SET_VCPU_EVENTS = IoW<KvmVcpuEvents>(0xa0);
+    internal static readonly nuint KVM_GET_MSRS = IoWR<KvmMsrs>(0x88);
+    internal static readonly nuint KVM_GET_DEBUGREGS = IoR<KvmDebugRegs>(0xa1);
+    internal static readonly nuint KVM_SET_DEBUGREGS = IoW<KvmDebugRegs>(0xa2);
+    internal static readonly nuint KVM_SET_TSC_KHZ = Io(0xa2);
+    internal static readonly nuint KVM_GET_TSC_KHZ = Io(0xa3);
+    internal static readonly nuint KVM_GET_XSAVE = IoR<KvmXsave>(0xa4);
+    internal static readonly nuint KVM_SET_XSAVE = IoW<KvmXsave>(0xa5);
+    internal static readonly nuint KVM_GET_XCRS = IoR<KvmXcrs>(0xa6);
+    internal static readonly nuint KVM_SET_XCRS = IoW<KvmXcrs>(0xa7);
+    internal static readonly nuint KVM_KVMCLOCK_CTRL = Io(0xad);
 
     private static nuint Io(uint nr) => IoctlNumber.Io(Kvmio, nr);
 

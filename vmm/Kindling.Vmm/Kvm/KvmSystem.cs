@@ -102,6 +102,25 @@ public sealed class KvmSystem : KvmFd
         }
     }
 
+    /// <summary>KVM_GET_MSR_INDEX_LIST: the MSRs KVM can save and restore for a vCPU.</summary>
+    public unsafe uint[] GetMsrIndexList()
+    {
+        const int MaxMsrs = 1024;
+        byte* buffer = (byte*)NativeMemory.AllocZeroed((nuint)(sizeof(KvmMsrList) + (MaxMsrs * sizeof(uint))));
+        try
+        {
+            // SAFETY: buffer holds the header and MaxMsrs indices, as nmsrs says; the kernel writes at most that many.
+            var header = (KvmMsrList*)buffer;
+            header->Nmsrs = MaxMsrs;
+            Ioctl(KvmIoctlCodes.KVM_GET_MSR_INDEX_LIST, buffer, "KVM_GET_MSR_INDEX_LIST");
+            return new ReadOnlySpan<uint>(buffer + sizeof(KvmMsrList), (int)Math.Min(header->Nmsrs, MaxMsrs)).ToArray();
+        }
+        finally
+        {
+            NativeMemory.Free(buffer);
+        }
+    }
+
     /// <summary>KVM_CREATE_VM (machine type 0: the default x86 VM).</summary>
     public VmFd CreateVm()
     {

@@ -199,6 +199,92 @@ public sealed unsafe class VcpuFd : KvmFd
         return translation;
     }
 
+    // Snapshot state (KVM_GET_*/KVM_SET_* of XSAVE, XCRs, debug registers, MSRs, TSC frequency).
+
+    public KvmXsave GetXsave()
+    {
+        KvmXsave xsave;
+        Ioctl(KvmIoctlCodes.KVM_GET_XSAVE, &xsave, $"KVM_GET_XSAVE on vCPU {Id}");
+        return xsave;
+    }
+
+    public void SetXsave(in KvmXsave xsave)
+    {
+        fixed (KvmXsave* p = &xsave)
+        {
+            Ioctl(KvmIoctlCodes.KVM_SET_XSAVE, p, $"KVM_SET_XSAVE on vCPU {Id}");
+        }
+    }
+
+    public KvmXcrs GetXcrs()
+    {
+        KvmXcrs xcrs;
+        Ioctl(KvmIoctlCodes.KVM_GET_XCRS, &xcrs, $"KVM_GET_XCRS on vCPU {Id}");
+        return xcrs;
+    }
+
+    public void SetXcrs(in KvmXcrs xcrs)
+    {
+        fixed (KvmXcrs* p = &xcrs)
+        {
+            Ioctl(KvmIoctlCodes.KVM_SET_XCRS, p, $"KVM_SET_XCRS on vCPU {Id}");
+        }
+    }
+
+    public KvmDebugRegs GetDebugRegs()
+    {
+        KvmDebugRegs regs;
+        Ioctl(KvmIoctlCodes.KVM_GET_DEBUGREGS, &regs, $"KVM_GET_DEBUGREGS on vCPU {Id}");
+        return regs;
+    }
+
+    public void SetDebugRegs(in KvmDebugRegs regs)
+    {
+        fixed (KvmDebugRegs* p = &regs)
+        {
+            Ioctl(KvmIoctlCodes.KVM_SET_DEBUGREGS, p, $"KVM_SET_DEBUGREGS on vCPU {Id}");
+        }
+    }
+
+    /// <summary>KVM_GET_TSC_KHZ: the guest TSC frequency in kHz.</summary>
+    public uint GetTscKhz() => (uint)Ioctl(KvmIoctlCodes.KVM_GET_TSC_KHZ, 0, $"KVM_GET_TSC_KHZ on vCPU {Id}");
+
+    /// <summary>KVM_SET_TSC_KHZ: scales the guest TSC to <paramref name="khz"/> (needs TSC scaling on the host).</summary>
+    public void SetTscKhz(uint khz) => Ioctl(KvmIoctlCodes.KVM_SET_TSC_KHZ, khz, $"KVM_SET_TSC_KHZ({khz}) on vCPU {Id}");
+
+    /// <summary>KVM_KVMCLOCK_CTRL: tells the guest it was paused, so its watchdogs do not count the pause (EINVAL without kvmclock).</summary>
+    public void NotifyKvmclockPaused() => Ioctl(KvmIoctlCodes.KVM_KVMCLOCK_CTRL, 0, $"KVM_KVMCLOCK_CTRL on vCPU {Id}");
+
+    /// <summary>KVM_GET_MSRS for <paramref name="indices"/>; returns the MSRs the kernel read, in order, stopping at the first it refused.</summary>
+    public (uint Index, ulong Value)[] GetMsrs(IReadOnlyList<uint> indices)
+    {
+        int bytes = sizeof(KvmMsrs) + (indices.Count * sizeof(KvmMsrEntry));
+        byte* buffer = (byte*)NativeMemory.AllocZeroed((nuint)bytes);
+        try
+        {
+            // SAFETY: buffer holds the header and exactly indices.Count entries, as nmsrs says.
+            ((KvmMsrs*)buffer)->Nmsrs = (uint)indices.Count;
+            var entries = new Span<KvmMsrEntry>(buffer + sizeof(KvmMsrs), indices.Count);
+            for (int i = 0; i < indices.Count; i++)
+            {
+                entries[i].Index = indices[i];
+            }
+
+            int read = Math.Min(Ioctl(KvmIoctlCodes.KVM_GET_MSRS, buffer, $"KVM_GET_MSRS on vCPU {Id}"), indices.Count);
+            var result = new (uint, ulong)[read];
+            for (int i = 0; i < read; i++)
+            {
+                result[i] = (entries[i].Index, entries[i].Data);
+            }
+
+            return result;
+        }
+        finally
+        {
+            NativeMemory.Free(buffer);
+        }
+    }
+
     /// <summary>KVM_SET_CPUID2: what CPUID returns inside the guest.</summary>
     public void SetCpuid2(ReadOnlySpan<KvmCpuidEntry2> entries)
     {

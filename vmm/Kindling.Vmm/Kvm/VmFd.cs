@@ -121,4 +121,39 @@ public sealed class VmFd : KvmFd
         int fd = Ioctl(KvmIoctlCodes.KVM_CREATE_VCPU, (nuint)id, $"KVM_CREATE_VCPU({id})");
         return VcpuFd.Create(fd, id, _vcpuMmapSize);
     }
+
+    /// <summary>KVM_GET_IRQCHIP: the state of one in-kernel chip (<see cref="KvmIrqchip.PicMaster"/>, PicSlave or Ioapic).</summary>
+    // SAFETY: passes the address of a stack local of the ioctl's struct, alive for the call (see KvmFd.Ioctl).
+    public unsafe KvmIrqchip GetIrqchip(uint chipId)
+    {
+        KvmIrqchip chip = default;
+        chip.ChipId = chipId;
+        Ioctl(KvmIoctlCodes.KVM_GET_IRQCHIP, &chip, $"KVM_GET_IRQCHIP(chip {chipId})");
+        return chip;
+    }
+
+    // SAFETY: passes the address of a copy of the ioctl's struct, alive for the call (see KvmFd.Ioctl).
+    public unsafe void SetIrqchip(KvmIrqchip chip) => Ioctl(KvmIoctlCodes.KVM_SET_IRQCHIP, &chip, $"KVM_SET_IRQCHIP(chip {chip.ChipId})");
+
+    // SAFETY: passes the address of a stack local of the ioctl's struct, alive for the call (see KvmFd.Ioctl).
+    public unsafe KvmPitState2 GetPit2()
+    {
+        KvmPitState2 pit;
+        Ioctl(KvmIoctlCodes.KVM_GET_PIT2, &pit, "KVM_GET_PIT2");
+        return pit;
+    }
+
+    // SAFETY: passes the address of a copy of the ioctl's struct, alive for the call (see KvmFd.Ioctl).
+    public unsafe void SetPit2(KvmPitState2 pit) => Ioctl(KvmIoctlCodes.KVM_SET_PIT2, &pit, "KVM_SET_PIT2");
+
+    // SAFETY: passes the address of a stack local of the ioctl's struct, alive for the call (see KvmFd.Ioctl).
+    public unsafe KvmClockData GetClock()
+    {
+        KvmClockData clock;
+        Ioctl(KvmIoctlCodes.KVM_GET_CLOCK, &clock, "KVM_GET_CLOCK");
+        return clock;
+    }
+
+    // SAFETY: passes the address of a copy of the ioctl's struct, alive for the call (see KvmFd.Ioctl).
+    public unsafe void SetClock(KvmClockData clock) => Ioctl(KvmIoctlCodes.KVM_SET_CLOCK, &clock, "KVM_SET_CLOCK");
 }

@@ -48,44 +48,24 @@ public sealed partial class MicroVm : IDisposable
         Func<NetworkInterfaceConfig, IFrameInterceptor?>? interceptorFor = null)
     {
         ArgumentNullException.ThrowIfNull(config);
-        VirtualMachine machine = VirtualMachine.Create(options, loggers);
+        return Build(VirtualMachine.Create(options, loggers), config, loggers, time, interceptorFor);
+    }
+
+    /// <summary>Adds the configuration's devices to <paramref name="machine"/> (owned from here: disposed on failure).</summary>
+    private static MicroVm Build(
+        VirtualMachine machine,
+        VmConfig config,
+        ILoggerFactory loggers,
+        TimeProvider time,
+        Func<NetworkInterfaceConfig, IFrameInterceptor?>? interceptorFor)
+    {
         EpollLoop? loop = null;
         MicroVm? vm = null;
         try
         {
             loop = new EpollLoop(time, loggers.CreateLogger<EpollLoop>());
             vm = new MicroVm(machine, loop, loggers);
-            var factory = new VirtioDeviceFactory(loop, time, loggers);
-            foreach (DriveConfig drive in config.Drives)
-            {
-                Devices.Virtio.Block.VirtioBlock block = factory.CreateBlock(drive);
-                vm._owned.Add(block);
-                vm.Attach(block, $"drive {drive.DriveId}");
-            }
-
-            foreach (NetworkInterfaceConfig iface in config.NetworkInterfaces)
-            {
-                VirtioNet net = factory.CreateNet(iface, interceptorFor?.Invoke(iface));
-                vm._owned.Add(net);
-                vm.Attach(net, $"network interface {iface.IfaceId}");
-            }
-
-            if (config.Vsock is { } vsockConfig)
-            {
-                var vsock = factory.CreateVsock(vsockConfig);
-                vm._owned.Add(vsock);
-
-                vm.Attach(vsock, "vsock");
-            }
-
-            if (config.Entropy is { } entropy)
-            {
-                var rng = factory.CreateRng(entropy);
-                vm._owned.Add(rng);
-
-                vm.Attach(rng, "entropy");
-            }
-
+            vm.AddDevices(config, new VirtioDeviceFactory(loop, time, loggers), interceptorFor);
             return vm;
         }
         catch
@@ -104,10 +84,41 @@ public sealed partial class MicroVm : IDisposable
         }
     }
 
+    private void AddDevices(VmConfig config, VirtioDeviceFactory factory, Func<NetworkInterfaceConfig, IFrameInterceptor?>? interceptorFor)
+    {
+        foreach (DriveConfig drive in config.Drives)
+        {
+            Devices.Virtio.Block.VirtioBlock block = factory.CreateBlock(drive);
+            _owned.Add(block);
+            Attach(block, $"drive {drive.DriveId}", "block", drive.DriveId);
+        }
+
+        foreach (NetworkInterfaceConfig iface in config.NetworkInterfaces)
+        {
+            VirtioNet net = factory.CreateNet(iface, interceptorFor?.Invoke(iface));
+            _owned.Add(net);
+            Attach(net, $"network interface {iface.IfaceId}", "net", iface.IfaceId);
+        }
+
+        if (config.Vsock is { } vsockConfig)
+        {
+            var vsock = factory.CreateVsock(vsockConfig);
+            _owned.Add(vsock);
+            Attach(vsock, "vsock", "vsock", "vsock");
+        }
+
+        if (config.Entropy is { } entropy)
+        {
+            var rng = factory.CreateRng(entropy);
+            _owned.Add(rng);
+            Attach(rng, "entropy", "rng", "entropy");
+        }
+    }
+
     /// <summary>Boots the guest (see <see cref="VirtualMachine.Start"/>).</summary>
     public void Start() => Machine.Start();
 
-    private void Attach(IVirtioDevice device, string what)
+    private void Attach(IVirtioDevice device, string what, string kind, string id)
     {
         var slot = new GuestAddress(BootLayout.MmioGapStart + (ulong)_slots * VirtioMmioSlotSize);
         _slots++;
@@ -125,6 +136,7 @@ public sealed partial class MicroVm : IDisposable
         }
 
         Machine.AddMmioDevice(slot, VirtioMmioSlotSize, transport);
+        _virtio.Add(new AttachedDevice(kind, id, slot.Value, gsi, transport, device));
         Machine.CommandLine.Append($"virtio_mmio.device=4K@0x{slot.Value:x}:{gsi}");
         LogDeviceSlot(_logger, what, slot.Value, gsi);
     }

@@ -101,7 +101,10 @@ public sealed partial class VirtualMachine : IDisposable
     /// in-kernel IRQ chip and PIT, maps and registers guest RAM, and adds COM1 and the i8042.
     /// Throws <see cref="KvmException"/> with an actionable message when KVM is missing or unfit.
     /// </summary>
-    public static VirtualMachine Create(VirtualMachineOptions options, ILoggerFactory loggerFactory)
+    public static VirtualMachine Create(VirtualMachineOptions options, ILoggerFactory loggerFactory) =>
+        Create(options, loggerFactory, () => GuestMemoryMmap.Create((ulong)options.MemSizeMib * Mib));
+
+    private static VirtualMachine Create(VirtualMachineOptions options, ILoggerFactory loggerFactory, Func<GuestMemoryMmap> mapMemory)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentOutOfRangeException.ThrowIfLessThan(options.VcpuCount, 1);
@@ -124,7 +127,7 @@ public sealed partial class VirtualMachine : IDisposable
                 vm.EnableCapability(KvmCapability.ExitOnEmulationFailure, 1);
             }
 
-            memory = GuestMemoryMmap.Create((ulong)options.MemSizeMib * Mib);
+            memory = mapMemory();
             uint slot = 0;
             foreach (HostMappedRegion region in memory.HostRegions)
             {
@@ -218,26 +221,7 @@ public sealed partial class VirtualMachine : IDisposable
             throw;
         }
 
-        var threads = new Thread[count];
-        for (int i = 0; i < count; i++)
-        {
-            int index = i;
-            threads[i] = new Thread(() => RunVcpu(index)) { IsBackground = true, Name = $"vcpu{i}" };
-        }
-
-        lock (_kickGate)
-        {
-            _vcpus = [.. vcpus];
-            _threadIds = new nuint[count];
-            _inRunLoop = new bool[count];
-            _runningVcpus = count;
-            _threads = threads;
-        }
-
-        foreach (Thread thread in threads)
-        {
-            thread.Start();
-        }
+        LaunchVcpuThreads(vcpus);
 
         if (_options.RipSamplePath is { } samplePath)
         {
@@ -314,6 +298,8 @@ public sealed partial class VirtualMachine : IDisposable
                 _completion.TrySetResult(_exit!);
             }
         }
+
+        WakeParkedVcpus();
     }
 
     /// <summary>Blocks until the VM has stopped.</summary>
@@ -366,6 +352,12 @@ public sealed partial class VirtualMachine : IDisposable
         {
             while (!_stopping)
             {
+                if (_pauseRequested)
+                {
+                    ParkWhilePaused(vcpu);
+                    continue;
+                }
+
                 VcpuExit exit = vcpu.Run();
                 if (!HandleExit(vcpu, exit))
                 {

@@ -9,7 +9,7 @@ namespace Kindling.Vmm.Memory;
 /// vCPU has stopped and no device holds a span.
 /// </summary>
 // SAFETY: each host pointer comes from an mmap of its region's full size and stays valid until Dispose; a span is formed only after GuestMemoryBase has checked the range lies inside that region.
-public sealed unsafe class GuestMemoryMmap : GuestMemoryBase, IDisposable
+public sealed unsafe partial class GuestMemoryMmap : GuestMemoryBase, IDisposable
 {
     private readonly GuestRegion[] _regions;
     private readonly HostMappedRegion[] _host;

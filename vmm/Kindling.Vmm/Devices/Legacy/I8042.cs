@@ -6,7 +6,7 @@ namespace Kindling.Vmm.Devices.Legacy;
 /// port is offset 0 and the command/status port offset 4. Reads of data return 0; status reads say "no output
 /// data, keyboard enabled", so the guest's flush loops end.
 /// </summary>
-public sealed class I8042 : IBusDevice
+public sealed partial class I8042 : IBusDevice
 {
     /// <summary>Base port of the device (the data port).</summary>
     public const ulong BasePort = 0x60;

@@ -16,7 +16,7 @@ namespace Kindling.Vmm.Devices.Legacy;
 /// part of it). A page of hold room absorbs both while the host sink is held back, until it drains or spills
 /// (the FIFO sink spills after a bound): Kindling never drops guest output a THRE-respecting guest wrote.
 /// </remarks>
-public sealed class Serial8250 : IBusDevice, IDisposable
+public sealed partial class Serial8250 : IBusDevice, IDisposable
 {
     /// <summary>Divisor for 9600 baud from the 1.8432 MHz clock, the reset value.</summary>
     public const ushort DefaultBaudDivisor = 12;

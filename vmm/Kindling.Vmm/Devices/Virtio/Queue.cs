@@ -8,7 +8,7 @@ namespace Kindling.Vmm.Devices.Virtio;
 /// descriptors and VIRTIO_F_EVENT_IDX notification suppression. Every guest access goes through
 /// <see cref="IGuestMemory"/>'s checked accessors; a malformed chain is reported, never thrown.
 /// </summary>
-public sealed class Queue
+public sealed partial class Queue
 {
     public const ushort VIRTQ_AVAIL_F_NO_INTERRUPT = 1;
     public const ushort VIRTQ_USED_F_NO_NOTIFY = 1;

@@ -35,6 +35,9 @@ public sealed class VirtioInterrupt
 
     internal void Clear() => Volatile.Write(ref _status, 0);
 
+    /// <summary>Sets the status bits a snapshot recorded (restore only; raises nothing).</summary>
+    internal void Restore(uint bits) => Volatile.Write(ref _status, (int)bits);
+
     private void Raise(uint bit)
     {
         Interlocked.Or(ref _status, (int)bit);

@@ -30,7 +30,7 @@ public sealed partial class VirtioBlock : VirtioDeviceBase, IDisposable
     private const int ConfigCapacity = 0;
     private const int ConfigSegMax = 12;
 
-    private readonly DiskBackend _disk;
+    private DiskBackend _disk;
     private readonly RateLimiter? _limiter;
     private readonly byte[] _config = new byte[ConfigSize];
     private readonly byte[] _id = new byte[VIRTIO_BLK_ID_BYTES];

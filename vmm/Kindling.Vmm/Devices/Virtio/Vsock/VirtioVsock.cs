@@ -13,7 +13,7 @@ namespace Kindling.Vmm.Devices.Virtio.Vsock;
 /// device (queues and packets); <see cref="VsockMuxer"/> is the host side and <see cref="VsockConnection"/> one
 /// connection's state machine, as Firecracker splits them.
 /// </summary>
-public sealed class VirtioVsock : VirtioDeviceBase, IDisposable
+public sealed partial class VirtioVsock : VirtioDeviceBase, IDisposable
 {
     public const int RxQueue = 0;
     public const int TxQueue = 1;
