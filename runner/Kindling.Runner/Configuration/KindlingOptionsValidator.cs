@@ -67,6 +67,7 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
             if (t.Quota.Vcpus < 1) Fail($"{k}:Quota:Vcpus", $"is {t.Quota.Vcpus}; must be at least 1");
             if (t.Quota.MemoryMib < 64) Fail($"{k}:Quota:MemoryMib", $"is {t.Quota.MemoryMib}; must be at least 64");
             ValidateForge(t, k, Fail);
+            if (t.SubmitToken is { } st && st.Length < Web.WebAuth.MinTokenLength) Fail($"{k}:SubmitToken", $"is {st.Length} characters; use at least {Web.WebAuth.MinTokenLength} random characters");
             foreach ((string secret, SecretSourceOptions src) in t.Secrets)
             {
                 int sources = (src.File is null ? 0 : 1) + (src.Env is null ? 0 : 1) + (src.Value is null ? 0 : 1);
