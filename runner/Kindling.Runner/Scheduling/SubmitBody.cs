@@ -27,7 +27,8 @@ public static class SubmitBody
         if (message.Contains("could not be mapped", StringComparison.Ordinal) && Quoted(message) is { } unknown)
         {
             bool step = path.StartsWith("steps[", StringComparison.Ordinal);
-            string where = path.Length == 0 ? unknown : $"{path}.{unknown}";
+            // The path names the unknown member itself (or, from some readers, the object holding it).
+            string where = path == unknown || path.EndsWith("." + unknown, StringComparison.Ordinal) ? path : path.Length == 0 ? unknown : $"{path}.{unknown}";
             return $"{where}: unknown field; a {(step ? "step" : "job")} has {string.Join(", ", step ? SubmitStep.Fields : SubmitRequest.Fields)}";
         }
 
