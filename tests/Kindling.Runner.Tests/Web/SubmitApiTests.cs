@@ -124,22 +124,18 @@ public sealed class SubmitApiTests : IAsyncLifetime
     [InlineData("""{"tenant": "acme", "name": "x", "runs_on": ["kindling"], "steps": [{"run": "echo"}], "secrets": {"AUTH": [{"secret": "NOPE"}]}}""", "secrets.AUTH[0].secret: tenant acme has no secret 'NOPE'")]
     [InlineData("""{"tenant": "acme", "name": "x", "runs_on": ["kindling"], "steps": [{"run": "echo"}], "secrets": {"AUTH": [{"text": "a", "secret": "DEPLOY_KEY"}]}}""", "secrets.AUTH[0]: give exactly one")]
     [InlineData("""[1, 2]""", "the body is not the JSON object")]
-    public async Task PostJobs_Invalid_400NamingTheField(string body, string message)
-    {
-        using HttpResponseMessage r = await PostAsync(KindlingWebFactory.AdminToken, body);
-        Assert.Equal(HttpStatusCode.BadRequest, r.StatusCode);
-        Assert.StartsWith(message, await FaultAsync(r, Ct), StringComparison.Ordinal);
-        Assert.Equal(0, JobCount());
-    }
+    public Task PostJobs_Invalid_400NamingTheField(string body, string message) => AssertRefusedAsync(body, HttpStatusCode.BadRequest, message);
 
     [Theory]
     [InlineData("""{"tenant": "acme", "name": "big", "runs_on": ["kindling"], "steps": [{"run": "echo"}], "vcpus": 9}""", "vcpus: 9 is more than tenant acme's quota of 8 (Kindling:Tenants:0:Quota:Vcpus)")]
     [InlineData("""{"tenant": "acme", "name": "big", "runs_on": ["kindling"], "steps": [{"run": "echo"}], "memory_mib": 9000}""", "memory_mib: 9000 is more than tenant acme's quota")]
     [InlineData("""{"tenant": "acme", "name": "elsewhere", "runs_on": ["ubuntu-latest"], "steps": [{"run": "echo"}]}""", "runs_on: no pool serves [ubuntu-latest]")]
-    public async Task PostJobs_NeverAdmissible_422WithTheQuotaOrPool(string body, string message)
+    public Task PostJobs_NeverAdmissible_422WithTheQuotaOrPool(string body, string message) => AssertRefusedAsync(body, HttpStatusCode.UnprocessableEntity, message);
+
+    private async Task AssertRefusedAsync(string body, HttpStatusCode status, string message)
     {
         using HttpResponseMessage r = await PostAsync(KindlingWebFactory.AdminToken, body);
-        Assert.Equal(HttpStatusCode.UnprocessableEntity, r.StatusCode);
+        Assert.Equal(status, r.StatusCode);
         Assert.StartsWith(message, await FaultAsync(r, Ct), StringComparison.Ordinal);
         Assert.Equal(0, JobCount());
     }
@@ -207,6 +203,8 @@ public sealed class SubmitApiTests : IAsyncLifetime
         Assert.Contains("always-ran", log, StringComparison.Ordinal);
         Assert.DoesNotContain(KindlingWebFactory.SecretValue, log, StringComparison.Ordinal);
         Assert.Equal("acme/app", done.Job.Repository);
+        // The job's forge is the daemon itself: the tenant's own forge is never told about it.
+        Assert.Null(_web.Forge("acme").ResultOf(done.Job.ForgeJobId));
     }
 
     [Fact]
