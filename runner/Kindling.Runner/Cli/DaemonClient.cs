@@ -116,6 +116,11 @@ public sealed class DaemonClient(HttpClient http, Uri server, bool hasToken)
                             return last ?? throw new ReplayException($"the daemon ended the log of job {jobId} without its state");
                     }
                 }
+
+                if (attempt >= Attempts)
+                {
+                    throw new ReplayException($"the daemon at {server} closed the log of job {jobId} before the job ended ({Attempts} times); see {new Uri(server, $"jobs/{jobId}")}");
+                }
             }
             catch (Exception e) when (Transient(e, ct) && attempt < Attempts)
             {
