@@ -76,6 +76,9 @@ root.Subcommands.Add(demo);
 // replay
 root.Subcommands.Add(ReplayCommand.Build());
 
+// submit
+root.Subcommands.Add(SubmitCommand.Build());
+
 // vm list | kill
 var vm = new Command("vm", "the VMM processes on this host");
 var vmList = new Command("list", "list running VMMs");

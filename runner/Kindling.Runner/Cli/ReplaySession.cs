@@ -437,7 +437,7 @@ public static class ReplaySession
         }
     }
 
-    private static IReadOnlyList<WorkflowJobRef> SelectJobs(WorkflowSet set, ReplayOptions o, ReplayConsole io)
+    internal static IReadOnlyList<WorkflowJobRef> SelectJobs(WorkflowSet set, ReplayOptions o, ReplayConsole io)
     {
         if (o.Job is { } id)
         {

@@ -95,6 +95,9 @@ public sealed class TenantOptions
     public double Weight { get; set; } = 1.0;
     /// <summary>Where this tenant's VMs may connect (default: the internet's public addresses).</summary>
     public EgressOptions Egress { get; set; } = new();
+    /// <summary>A bearer token that may submit jobs for this tenant only (<c>POST /api/jobs</c>, <c>kindling submit</c>) and follow them.</summary>
+    public string? SubmitToken { get; set; }
+    public string? SubmitTokenEnv { get; set; }
 }
 
 public sealed class TenantForgeOptions

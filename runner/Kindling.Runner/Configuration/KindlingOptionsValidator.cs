@@ -56,6 +56,7 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
 
         if (o.Tenants.Count == 0) Fail("Tenants", "is empty; configure at least one tenant");
         HashSet<string> names = new(StringComparer.OrdinalIgnoreCase);
+        Dictionary<string, string> submitTokens = new(StringComparer.Ordinal);
         for (int i = 0; i < o.Tenants.Count; i++)
         {
             TenantOptions t = o.Tenants[i];
@@ -67,6 +68,7 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
             if (t.Quota.Vcpus < 1) Fail($"{k}:Quota:Vcpus", $"is {t.Quota.Vcpus}; must be at least 1");
             if (t.Quota.MemoryMib < 64) Fail($"{k}:Quota:MemoryMib", $"is {t.Quota.MemoryMib}; must be at least 64");
             ValidateForge(t, k, Fail);
+            ValidateSubmitToken(t.SubmitToken, o.Web, k, submitTokens, Fail);
             foreach ((string secret, SecretSourceOptions src) in t.Secrets)
             {
                 int sources = (src.File is null ? 0 : 1) + (src.Env is null ? 0 : 1) + (src.Value is null ? 0 : 1);
@@ -192,6 +194,28 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
         else if (pat && _credentials.ResolvePat(c) is { Problem: { } patProblem, Key: { } patKey })
         {
             fail($"{k}:Credentials:{patKey}", patProblem);
+        }
+    }
+
+    /// <summary>A tenant's submit token: long enough, and no other tenant's, admin's or read-only token (it would act as that one).</summary>
+    private static void ValidateSubmitToken(string? token, WebOptions w, string k, Dictionary<string, string> seen, Action<string, string> fail)
+    {
+        if (token is not { Length: > 0 })
+        {
+            return;
+        }
+
+        if (token.Length < Web.WebAuth.MinTokenLength)
+        {
+            fail($"{k}:SubmitToken", $"is {token.Length} characters; use at least {Web.WebAuth.MinTokenLength} random characters (e.g. openssl rand -hex 32)");
+        }
+        else if (token == w.AdminToken || token == w.ReadOnlyToken)
+        {
+            fail($"{k}:SubmitToken", "is the admin or the read-only token; give the tenant a token of its own");
+        }
+        else if (!seen.TryAdd(token, k))
+        {
+            fail($"{k}:SubmitToken", $"is the same as Kindling:{seen[token]}:SubmitToken; give each tenant a token of its own");
         }
     }
 

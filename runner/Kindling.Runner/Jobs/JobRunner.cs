@@ -50,7 +50,7 @@ public sealed partial class JobRunner(
     {
         KindlingOptions o = options.Value;
         JobRecord job = store.Get(jobId) ?? throw new KeyNotFoundException($"job {jobId}");
-        IForge forge = forges.For(job.Tenant);
+        IForge forge = forges.ForJob(job.Tenant, job.Forge);
         (TenantOptions tenant, int tenantIndex) = ForgeRegistry.Tenant(o, job.Tenant);
         JobSpec? spec = job.SpecJson is null ? null : JobSpec.FromJson(job.SpecJson);
         TimeSpan timeout = spec?.Timeout ?? o.JobTimeout;
@@ -305,7 +305,7 @@ public sealed partial class JobRunner(
         try
         {
             await teardown.ReleaseAsync(job, CancellationToken.None);
-            if (forges.TryGet(job.Tenant, out IForge forge) && ForgeJobs.ForgeResult(job.State) is { } outcome)
+            if (forges.TryGetForJob(job.Tenant, job.Forge, out IForge forge) && ForgeJobs.ForgeResult(job.State) is { } outcome)
             {
                 await forge.ReportResultAsync(job.ForgeRef(), outcome, CancellationToken.None);
             }

@@ -34,9 +34,9 @@ public static class AdminApi
             return Results.Json(fleet.Jobs(new JobSearch(tenant, s, repo, before, limit ?? DefaultLimit)));
         });
         api.MapGet("/jobs/{id:long}", (FleetQueries fleet, long id) =>
-            fleet.Job(id) is { } d ? Results.Json(d) : Fault(StatusCodes.Status404NotFound, $"there is no job {id}"));
-        api.MapGet("/jobs/{id:long}/log", AdminPages.DownloadLog);
-        api.MapGet("/jobs/{id:long}/log/stream", AdminPages.StreamLog);
+            fleet.Job(id) is { } d ? Results.Json(d) : Fault(StatusCodes.Status404NotFound, $"there is no job {id}")).AllowTenantTokens();
+        api.MapGet("/jobs/{id:long}/log", AdminPages.DownloadLog).AllowTenantTokens();
+        api.MapGet("/jobs/{id:long}/log/stream", AdminPages.StreamLog).AllowTenantTokens();
         api.MapGet("/vms", (FleetQueries fleet) => Results.Json(fleet.Vms()));
         api.MapGet("/tenants", (FleetQueries fleet) => Results.Json(fleet.Tenants()));
         api.MapGet("/images", (FleetQueries fleet) => Results.Json(fleet.Images()));

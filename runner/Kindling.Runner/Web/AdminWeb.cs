@@ -40,6 +40,8 @@ public static class AdminWeb
         services.AddSingleton<FleetActions>();
         services.AddSingleton<LogTail>();
         services.AddSingleton<FleetMetrics>();
+        services.AddSingleton<TenantTokens>();
+        services.AddSingleton<Scheduling.JobSubmissions>();
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower);
 
         // Keys for the login cookie, anti-forgery tokens and flash messages: kept in the state directory so a
@@ -72,6 +74,7 @@ public static class AdminWeb
         services.AddAuthorizationBuilder()
             .AddPolicy(WebAuth.ViewerPolicy, p => p.RequireAuthenticatedUser().RequireRole(WebAuth.Roles))
             .AddPolicy(WebAuth.AdminPolicy, p => p.RequireAuthenticatedUser().RequireRole(WebAuth.AdminRole))
+            .AddSubmitPolicies()
             // Nothing is anonymous unless it says so (/healthz, /login, the stylesheet).
             .SetFallbackPolicy(new AuthorizationPolicyBuilder().RequireAuthenticatedUser().RequireRole(WebAuth.Roles).Build());
 
@@ -121,6 +124,7 @@ public static class AdminWeb
             e.MapStaticAssets();
             e.MapAdminPages();
             e.MapAdminApi();
+            e.MapSubmitApi();
             e.MapPrometheusScrapingEndpoint(MetricsPath).RequireAuthorization(WebAuth.ViewerPolicy);
         });
     }

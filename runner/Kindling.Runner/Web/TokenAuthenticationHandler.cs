@@ -6,9 +6,9 @@ using Microsoft.Extensions.Options;
 
 namespace Kindling.Runner.Web;
 
-/// <summary><c>Authorization: Bearer TOKEN</c> with the admin or the read-only token.</summary>
+/// <summary><c>Authorization: Bearer TOKEN</c> with the admin, the read-only or a tenant's submit token.</summary>
 public sealed class TokenAuthenticationHandler(
-    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, WebCredentials credentials)
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, WebCredentials credentials, TenantTokens tenants)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string BearerPrefix = "Bearer ";
@@ -21,10 +21,15 @@ public sealed class TokenAuthenticationHandler(
             return Task.FromResult(AuthenticateResult.NoResult());
         }
 
-        string? role = credentials.RoleForToken(header[BearerPrefix.Length..].Trim());
-        return Task.FromResult(role is null
-            ? AuthenticateResult.Fail("the bearer token is not the admin or the read-only token")
-            : AuthenticateResult.Success(new AuthenticationTicket(WebAuth.Principal(role + " token", role, WebAuth.TokenScheme), WebAuth.TokenScheme)));
+        string token = header[BearerPrefix.Length..].Trim();
+        if (credentials.RoleForToken(token) is { } role)
+        {
+            return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(WebAuth.Principal(role + " token", role, WebAuth.TokenScheme), WebAuth.TokenScheme)));
+        }
+
+        return Task.FromResult(tenants.TenantFor(token) is { } tenant
+            ? AuthenticateResult.Success(new AuthenticationTicket(SubmitAuth.Principal(tenant), WebAuth.TokenScheme))
+            : AuthenticateResult.Fail("the bearer token is not the admin, the read-only or a tenant's submit token"));
     }
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)

@@ -93,6 +93,7 @@ public sealed class KindlingOptionsValidatorTests
     [InlineData("Kindling:Images:Flavour", "ubuntu", "Kindling:Images:Flavour: 'ubuntu' is unknown; use auto")]
     [InlineData("Kindling:Images:ActionsRunner:File", "/nonexistent/runner.tar.gz", "Kindling:Images:ActionsRunner:File: '/nonexistent/runner.tar.gz' does not exist")]
     [InlineData("Kindling:Images:ActionsRunner:Url", "ftp://mirror/{Version}.tgz", "Kindling:Images:ActionsRunner:Url: 'ftp://mirror/{Version}.tgz' is not an http(s) address")]
+    [InlineData("Kindling:Tenants:0:SubmitToken", "short", "Kindling:Tenants:0:SubmitToken: is 5 characters; use at least 16")]
     public void Validate_BadValue_MessageNamesKey(string key, string value, string expected)
     {
         IReadOnlyList<string> errors = Errors(Bind(("Kindling:StateDirectory", "/tmp/x"), (key, value)));
@@ -111,6 +112,14 @@ public sealed class KindlingOptionsValidatorTests
         Assert.Equal(new Uri("https://github.com/actions/runner/releases/download/v2.321.0/actions-runner-linux-x64-2.321.0.tar.gz"), source.DownloadUri);
         Assert.Equal(sha, source.Sha256);
         Assert.Null(source.File);
+    }
+
+    [Fact]
+    public void Validate_TwoTenantsOneSubmitToken_RefusedNamingBoth()
+    {
+        const string token = "same-submit-token-0123456789abcdef";
+        IReadOnlyList<string> errors = Errors(Bind(("Kindling:StateDirectory", "/tmp/x"), ("Kindling:Tenants:0:SubmitToken", token), ("Kindling:Tenants:1:SubmitToken", token)));
+        Assert.Contains("Kindling:Tenants:1:SubmitToken: is the same as Kindling:Tenants:0:SubmitToken; give each tenant a token of its own", errors);
     }
 
     [Fact]

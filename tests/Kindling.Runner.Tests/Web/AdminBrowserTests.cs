@@ -139,6 +139,30 @@ public sealed class AdminBrowserTests : IAsyncLifetime
     }
 
     [ChromiumFact]
+    public async Task JobsPage_SubmittedJob_ListedWithSourceSubmitted()
+    {
+        using HttpClient api = new() { BaseAddress = _base };
+        api.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", KindlingWebFactory.AcmeSubmitToken);
+        using HttpResponseMessage r = await api.PostAsync("/api/jobs", new StringContent(
+            """{"name": "submitted-in-browser", "runs_on": ["kindling"], "steps": [{"run": "echo hi"}]}""", System.Text.Encoding.UTF8, "application/json"));
+        Assert.Equal(System.Net.HttpStatusCode.Created, r.StatusCode);
+        long id = long.Parse(r.Headers.Location!.ToString().Split('/')[^1], System.Globalization.CultureInfo.InvariantCulture);
+        long forge = await _web.SubmitAsync("acme", Specs.Steps("from-the-forge", ("Hello", "echo hello")), "acme/app");
+        await _web.WaitCleanedAsync(id);
+        await _web.WaitCleanedAsync(forge);
+        IPage page = await _browser!.NewPageAsync();
+        await page.GotoAsync("/login");
+        await page.FillAsync("input[name=password]", KindlingWebFactory.AdminToken);
+        await page.ClickAsync("button[type=submit]");
+        await page.GotoAsync("/jobs");
+        ILocator submitted = page.Locator("tr", new PageLocatorOptions { Has = page.Locator($"a[href='/jobs/{id}']") });
+        ILocator local = page.Locator("tr", new PageLocatorOptions { Has = page.Locator($"a[href='/jobs/{forge}']") });
+        Assert.Equal("submitted", (await submitted.Locator("td.source").InnerTextAsync()).Trim());
+        Assert.Equal("local", (await local.Locator("td.source").InnerTextAsync()).Trim());
+        Assert.Contains("submitted-in-browser", await submitted.InnerTextAsync(), StringComparison.Ordinal);
+    }
+
+    [ChromiumFact]
     public async Task Pages_PhoneViewport_FitWithoutSideScrolling()
     {
         long id = await _web.SubmitAsync("acme", Specs.Steps("phone", ("Hello", "echo hello from a phone")), "acme/app");

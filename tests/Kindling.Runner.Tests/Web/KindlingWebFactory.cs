@@ -32,6 +32,8 @@ public sealed partial class KindlingWebFactory : WebApplicationFactory<KindlingW
     public const string ReadOnlyUser = "rita";
     public const string ReadOnlyPassword = "look but do not touch";
     public const string SecretValue = "s3cr3t-value-that-must-never-show";
+    public const string AcmeSubmitToken = "acme-submit-token-0123456789abcdef";
+    public const string InitechSubmitToken = "initech-submit-token-0123456789abcdef";
 
     private static readonly Lazy<(string Admin, string ReadOnly)> Hashes =
         new(() => (WebAuth.HashPassword(AdminPassword), WebAuth.HashPassword(ReadOnlyPassword)));
@@ -50,6 +52,7 @@ public sealed partial class KindlingWebFactory : WebApplicationFactory<KindlingW
         ["Kindling:Tenants:0:Quota:MaxVms"] = "4", ["Kindling:Tenants:0:Weight"] = "2",
         ["Kindling:Tenants:0:Secrets:DEPLOY_KEY:Value"] = SecretValue,
         ["Kindling:Tenants:1:Name"] = "initech", ["Kindling:Tenants:1:Forge:Kind"] = "local", ["Kindling:Tenants:1:Quota:MaxVms"] = "2",
+        ["Kindling:Tenants:0:SubmitToken"] = AcmeSubmitToken, ["Kindling:Tenants:1:SubmitToken"] = InitechSubmitToken,
         ["Kindling:Launcher:Kind"] = "stub", ["Kindling:Launcher:Network"] = "false",
         ["Kindling:Launcher:StubJobDuration"] = "00:00:00.010",
         ["Kindling:PollInterval"] = "00:00:00.050",

@@ -43,11 +43,12 @@ public static class JobsPage
     }
 
     public static Html Rows(IReadOnlyList<JobView> jobs) => Layout.Table(
-        ["#", "State", "Tenant", "Repository", "Job", "Created", "Took", "Exit"],
+        ["#", "State", "Tenant", "Source", "Repository", "Job", "Created", "Took", "Exit"],
         jobs.Select(j => H($"""
             <tr><td class="num"><a href="/jobs/{j.Id}">{j.Id}</a></td>
             <td>{Fmt.State(j.State, j.Result)}</td>
             <td>{j.Tenant}</td>
+            <td class="source">{j.Forge}</td>
             <td>{j.Repository}</td>
             <td><a href="/jobs/{j.Id}">{j.Name}</a>{When(j.Attempt > 1, H($"<span class=\"tag\">attempt {j.Attempt}</span>"))}</td>
             <td class="nowrap">{Fmt.Time(j.CreatedAt)}</td>
