@@ -1,4 +1,5 @@
 using System.Text.Json.Nodes;
+using Kindling.Runner.Composition;
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Forges;
 using Kindling.Runner.Forges.Local;

@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
+using Kindling.Vmm.Contract;
 
 namespace Kindling.Runner.Launch;
 
@@ -39,9 +41,20 @@ public sealed class VmmApiClient : IDisposable
         }
     }
 
-    public async Task PutAsync(string path, JsonNode body, CancellationToken ct)
+    /// <summary>PUTs one of the contract's records, written by its source-generated <paramref name="type"/>.</summary>
+    public Task PutAsync<T>(string path, T body, JsonTypeInfo<T> type, CancellationToken ct) =>
+        PutJsonAsync(path, JsonSerializer.Serialize(body, type), ct);
+
+    /// <summary>PUTs a free-form document (the MMDS tree).</summary>
+    public Task PutAsync(string path, JsonNode body, CancellationToken ct)
     {
-        using var content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        ArgumentNullException.ThrowIfNull(body);
+        return PutJsonAsync(path, body.ToJsonString(), ct);
+    }
+
+    private async Task PutJsonAsync(string path, string json, CancellationToken ct)
+    {
+        using var content = new StringContent(json, Encoding.UTF8, "application/json");
         using HttpResponseMessage response = await _http.PutAsync(path, content, ct);
         if (!response.IsSuccessStatusCode)
         {
@@ -49,7 +62,7 @@ public sealed class VmmApiClient : IDisposable
             string fault = text;
             try
             {
-                fault = JsonNode.Parse(text)?["fault_message"]?.GetValue<string>() ?? text;
+                fault = JsonSerializer.Deserialize(text, VmmContractJsonContext.Default.ApiFault)?.FaultMessage ?? text;
             }
             catch (JsonException)
             {
