@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json.Serialization.Metadata;
 using Kindling.Runner.Configuration;
 using Kindling.Vmm.Contract;
 using Microsoft.Extensions.Logging;
@@ -205,58 +206,30 @@ public sealed partial class VmmLauncher : IVmLauncher
 
     private static VmmContractJsonContext Json => VmmContractJsonContext.Default;
 
-    /// <summary>Every section of <paramref name="config"/> over the API, in the order the VMM needs (logger first).</summary>
+    /// <summary>Every section of <paramref name="config"/> over the API, each as the contract's record.</summary>
     private static async Task ConfigureAsync(VmmApiClient api, VmConfig config, CancellationToken ct)
     {
-        if (config.Logger is { } logger)
-        {
-            await api.PutAsync("logger", logger, Json.LoggerConfig, ct);
-        }
+        Task Put<T>(string path, T? body, JsonTypeInfo<T> type) where T : class =>
+            body is null ? Task.CompletedTask : api.PutAsync(path, body, type, ct);
 
-        if (config.Metrics is { } metrics)
-        {
-            await api.PutAsync("metrics", metrics, Json.MetricsConfig, ct);
-        }
-
-        if (config.BootSource is { } boot)
-        {
-            await api.PutAsync("boot-source", boot, Json.BootSourceConfig, ct);
-        }
-
-        if (config.MachineConfig is { } machine)
-        {
-            await api.PutAsync("machine-config", machine, Json.MachineConfig, ct);
-        }
-
-        if (config.Serial is { } serial)
-        {
-            await api.PutAsync("serial", serial, Json.SerialConfig, ct);
-        }
-
+        await Put("logger", config.Logger, Json.LoggerConfig);
+        await Put("metrics", config.Metrics, Json.MetricsConfig);
+        await Put("boot-source", config.BootSource, Json.BootSourceConfig);
+        await Put("machine-config", config.MachineConfig, Json.MachineConfig);
+        await Put("serial", config.Serial, Json.SerialConfig);
         foreach (DriveConfig drive in config.Drives)
         {
-            await api.PutAsync($"drives/{drive.DriveId}", drive, Json.DriveConfig, ct);
+            await Put($"drives/{drive.DriveId}", drive, Json.DriveConfig);
         }
 
         foreach (NetworkInterfaceConfig iface in config.NetworkInterfaces)
         {
-            await api.PutAsync($"network-interfaces/{iface.IfaceId}", iface, Json.NetworkInterfaceConfig, ct);
+            await Put($"network-interfaces/{iface.IfaceId}", iface, Json.NetworkInterfaceConfig);
         }
 
-        if (config.Vsock is { } vsock)
-        {
-            await api.PutAsync("vsock", vsock, Json.VsockConfig, ct);
-        }
-
-        if (config.Entropy is { } entropy)
-        {
-            await api.PutAsync("entropy", entropy, Json.EntropyConfig, ct);
-        }
-
-        if (config.MmdsConfig is { } mmdsConfig)
-        {
-            await api.PutAsync("mmds/config", mmdsConfig, Json.MmdsConfig, ct);
-        }
+        await Put("vsock", config.Vsock, Json.VsockConfig);
+        await Put("entropy", config.Entropy, Json.EntropyConfig);
+        await Put("mmds/config", config.MmdsConfig, Json.MmdsConfig);
     }
 
     private static async Task WaitForSocketAsync(string path, string outputPath, IVmHandle handle, CancellationToken ct)
