@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Kindling.Runner.Logs;
+using Kindling.Vmm.Contract;
 
 namespace Kindling.Runner.Launch;
 
@@ -67,8 +68,8 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     public async Task RunAsync(StreamWriter w)
     {
         Task stop = Task.WhenAny(vmExited, Task.Delay(Timeout.Infinite, _dead.Token).ContinueWith(_ => { }, TaskScheduler.Default));
-        JsonNode kindling = mmds["kindling"]!;
-        JsonNode job = kindling["job"]!;
+        JsonNode kindling = mmds[MmdsKeys.Kindling]!;
+        JsonNode job = kindling[MmdsKeys.Root.Job]!;
         await w.WriteLineAsync("stub guest: booting");
         await Task.WhenAny(Task.Delay(bootDelay), stop);
         if (Stopped)
@@ -79,7 +80,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         Dictionary<string, string> env = [];
         foreach (string tree in (string[])["secrets", "job/env"])
         {
-            JsonNode? node = tree == "secrets" ? kindling["secrets"] : job["env"];
+            JsonNode? node = tree == "secrets" ? kindling[MmdsKeys.Root.Secrets] : job[MmdsKeys.Job.Env];
             foreach ((string k, JsonNode? v) in node?.AsObject() ?? [])
             {
                 if (!ValidName().IsMatch(k))
@@ -92,7 +93,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             }
         }
 
-        string jobId = job["id"]!.GetValue<string>();
+        string jobId = job[MmdsKeys.Job.Id]!.GetValue<string>();
         Directory.CreateDirectory(workspace);
         env["CI"] = "true";
         env["KINDLING"] = "true";
@@ -105,7 +106,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             return;
         }
 
-        if (kindling["github"]?["jitconfig"] is { } jit)
+        if (kindling[MmdsKeys.Root.GitHub]?[MmdsKeys.GitHub.JitConfig] is { } jit)
         {
             await RunActionsRunnerAsync(w, env, jit.GetValue<string>(), stop);
             return;
@@ -139,7 +140,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
 
     private async Task RunStepsAsync(StreamWriter w, JsonNode job, Dictionary<string, string> env, Task stop)
     {
-        if (job["step_count"]?.GetValue<string>() is not { } countText)
+        if (job[MmdsKeys.Job.StepCount]?.GetValue<string>() is not { } countText)
         {
             await FatalAsync(w, "MMDS has no /kindling/job/step_count");
             return;
@@ -151,7 +152,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             return;
         }
 
-        int timeout = int.TryParse(job["timeout_seconds"]?.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out int t) ? t : 0;
+        int timeout = int.TryParse(job[MmdsKeys.Job.TimeoutSeconds]?.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out int t) ? t : 0;
         long jobT0 = Stopwatch.GetTimestamp();
         bool failed = false;
         int firstExit = 0;
@@ -162,12 +163,12 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                 return; // a dead guest writes nothing more
             }
 
-            JsonNode? step = job["steps"]?[n.ToString(CultureInfo.InvariantCulture)];
+            JsonNode? step = job[MmdsKeys.Job.Steps]?[n.ToString(CultureInfo.InvariantCulture)];
             string Field(string key, string fallback) => step?[key]?.GetValue<string>() ?? fallback;
-            string name = Field("name", $"step {n}");
-            string cond = Field("if", "success()");
+            string name = Field(MmdsKeys.Step.Name, $"step {n}");
+            string cond = Field(MmdsKeys.Step.If, "success()");
             var stepEnv = new Dictionary<string, string>(env);
-            foreach ((string k, JsonNode? v) in step?["env"]?.AsObject() ?? [])
+            foreach ((string k, JsonNode? v) in step?[MmdsKeys.Step.Env]?.AsObject() ?? [])
             {
                 if (!ValidName().IsMatch(k))
                 {
@@ -206,21 +207,21 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                 TimeSpan? limit = timeout > 0
                     ? TimeSpan.FromSeconds(Math.Max(1, (int)(timeout - Stopwatch.GetElapsedTime(jobT0).TotalSeconds)))
                     : null;
-                string wd = Field("working_directory", "");
+                string wd = Field(MmdsKeys.Step.WorkingDirectory, "");
                 (string hostDir, string guestDir) = wd switch
                 {
                     "" => (workspace, GuestWorkspace),
                     _ when wd.StartsWith('/') => (HostPath(wd), wd),
                     _ => (Path.Combine(workspace, wd), $"{GuestWorkspace}/{wd}"),
                 };
-                string[] shell = Field("shell", "sh") switch
+                string[] shell = Field(MmdsKeys.Step.Shell, "sh") switch
                 {
                     "sh" => ["sh", "-e", "-c"],
                     "bash" => ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"],
                     string other => [.. other.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries), "-c"],
                 };
                 string files = OpenStepFiles(n, stepEnv);
-                int? exit = await RunProcessAsync(w, [.. shell, Field("run", "")], hostDir, guestDir, stepEnv, limit, stop);
+                int? exit = await RunProcessAsync(w, [.. shell, Field(MmdsKeys.Step.Run, "")], hostDir, guestDir, stepEnv, limit, stop);
                 if (exit is null)
                 {
                     return;
@@ -236,7 +237,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                 await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"##kindling[step-end n={n} exit={code} seconds={Stopwatch.GetElapsedTime(t0).TotalSeconds:F2}]"));
             }
 
-            if (code != 0 && Field("continue_on_error", "false") != "true" && !failed)
+            if (code != 0 && Field(MmdsKeys.Step.ContinueOnError, "false") != "true" && !failed)
             {
                 failed = true;
                 firstExit = code;
@@ -291,7 +292,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     /// <summary>The agent's mask for a value: every line of every non-empty secret, longest first, replaced by ***.</summary>
     private string Mask(string text)
     {
-        IEnumerable<string> secrets = (mmds["kindling"]?["secrets"]?.AsObject() ?? []).SelectMany(kv => kv.Value!.GetValue<string>().Split('\n'))
+        IEnumerable<string> secrets = (mmds[MmdsKeys.Kindling]?[MmdsKeys.Root.Secrets]?.AsObject() ?? []).SelectMany(kv => kv.Value!.GetValue<string>().Split('\n'))
             .Select(l => l.TrimEnd('\r')).Where(l => l.Length > 0).OrderByDescending(l => l.Length);
         foreach (string secret in secrets)
         {
