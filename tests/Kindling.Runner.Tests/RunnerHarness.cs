@@ -1,5 +1,6 @@
 using Kindling.Images.Guest;
 using System.Text.Json.Nodes;
+using Kindling.Runner.Composition;
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Forges;
 using Kindling.Runner.Forges.Local;

@@ -1,3 +1,4 @@
+using Kindling.Vmm.Contract;
 using System.Text;
 using System.Text.Json.Nodes;
 
@@ -19,10 +20,10 @@ namespace Kindling.Images.Guest;
 public static class JobDocument
 {
     /// <summary>The MMDS key (under <c>kindling/</c>) the agent GETs.</summary>
-    public const string Key = "document";
+    public const string Key = MmdsKeys.Root.Document;
 
     /// <summary>The MMDS folder (under <c>kindling/</c>) that holds step N's document in host-driven mode, as <c>steps/N</c>.</summary>
-    public const string StepsKey = "steps";
+    public const string StepsKey = MmdsKeys.Root.Steps;
 
     public const string Version = "doc_version 1";
     public const string Complete = "doc_complete";

@@ -1,3 +1,4 @@
+using Kindling.Runner.Composition;
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Replay;

@@ -221,14 +221,14 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
 
     private static void ValidateWeb(WebOptions w, Action<string, string> fail)
     {
-        if (w.AdminToken is { } admin && admin.Length < Web.WebAuth.MinTokenLength)
+        if (w.AdminToken is { } admin && admin.Length < WebCredentialRules.MinTokenLength)
         {
-            fail("Web:AdminToken", $"is {admin.Length} characters; use at least {Web.WebAuth.MinTokenLength} random characters (e.g. openssl rand -hex 32)");
+            fail("Web:AdminToken", $"is {admin.Length} characters; use at least {WebCredentialRules.MinTokenLength} random characters (e.g. openssl rand -hex 32)");
         }
 
-        if (w.ReadOnlyToken is { } ro && ro.Length < Web.WebAuth.MinTokenLength)
+        if (w.ReadOnlyToken is { } ro && ro.Length < WebCredentialRules.MinTokenLength)
         {
-            fail("Web:ReadOnlyToken", $"is {ro.Length} characters; use at least {Web.WebAuth.MinTokenLength} random characters");
+            fail("Web:ReadOnlyToken", $"is {ro.Length} characters; use at least {WebCredentialRules.MinTokenLength} random characters");
         }
 
         HashSet<string> users = new(StringComparer.OrdinalIgnoreCase);
@@ -238,14 +238,14 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
             string k = $"Web:Users:{i}";
             if (string.IsNullOrWhiteSpace(u.Name)) fail($"{k}:Name", "is empty; give every login a unique name");
             else if (!users.Add(u.Name)) fail($"{k}:Name", $"'{u.Name}' is used twice; login names must be unique");
-            if (!Web.WebAuth.IsPasswordHash(u.PasswordHash))
+            if (!WebCredentialRules.IsPasswordHash(u.PasswordHash))
             {
                 fail($"{k}:PasswordHash", "is not a password hash; create one with `kindling web hash-password` (never put the password itself here)");
             }
 
-            if (u.Role is not (Web.WebAuth.AdminRole or Web.WebAuth.ReadOnlyRole))
+            if (u.Role is not (WebCredentialRules.AdminRole or WebCredentialRules.ReadOnlyRole))
             {
-                fail($"{k}:Role", $"'{u.Role}' is unknown; use {Web.WebAuth.AdminRole} or {Web.WebAuth.ReadOnlyRole}");
+                fail($"{k}:Role", $"'{u.Role}' is unknown; use {WebCredentialRules.AdminRole} or {WebCredentialRules.ReadOnlyRole}");
             }
         }
 

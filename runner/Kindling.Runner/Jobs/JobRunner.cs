@@ -321,10 +321,10 @@ public sealed partial class JobRunner(
     }
 
     /// <summary>Keeps the VM's config beside the log (it has no secrets), for the admin page after the work directory is gone.</summary>
-    private static async Task SaveVmConfigAsync(string path, System.Text.Json.Nodes.JsonObject config, CancellationToken ct)
+    private static async Task SaveVmConfigAsync(string path, Kindling.Vmm.Contract.VmConfig config, CancellationToken ct)
     {
         string temp = path + ".tmp";
-        await File.WriteAllTextAsync(temp, config.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), ct);
+        await File.WriteAllTextAsync(temp, VmConfigBuilder.ToJson(config), ct);
         File.Move(temp, path, overwrite: true);
     }
 

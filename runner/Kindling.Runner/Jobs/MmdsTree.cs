@@ -1,12 +1,13 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
 using Kindling.Runner.Launch;
+using Kindling.Vmm.Contract;
 
 namespace Kindling.Runner.Jobs;
 
 /// <summary>
 /// The MMDS document of images/guest/PROTOCOL.md: <c>kindling/{job, secrets, github, network}</c>, every leaf a
-/// string. Holds secrets and the JIT config: it is only ever sent to the VMM's API socket, never written to disk.
+/// string, each key one of <see cref="MmdsKeys"/>. Holds secrets and the JIT config: it is only ever sent to the VMM's API socket, never written to disk.
 /// </summary>
 public static class MmdsTree
 {
@@ -16,28 +17,28 @@ public static class MmdsTree
     {
         var job = new JsonObject
         {
-            ["id"] = jobId.ToString(CultureInfo.InvariantCulture),
-            ["name"] = jobName,
-            ["timeout_seconds"] = ((long)timeout.TotalSeconds).ToString(CultureInfo.InvariantCulture),
-            ["step_count"] = (spec?.Steps.Count ?? 0).ToString(CultureInfo.InvariantCulture),
-            ["steps"] = Steps(spec),
-            ["env"] = Map(spec?.Env),
+            [MmdsKeys.Job.Id] = jobId.ToString(CultureInfo.InvariantCulture),
+            [MmdsKeys.Job.Name] = jobName,
+            [MmdsKeys.Job.TimeoutSeconds] = ((long)timeout.TotalSeconds).ToString(CultureInfo.InvariantCulture),
+            [MmdsKeys.Job.StepCount] = (spec?.Steps.Count ?? 0).ToString(CultureInfo.InvariantCulture),
+            [MmdsKeys.Job.Steps] = Steps(spec),
+            [MmdsKeys.Job.Env] = Map(spec?.Env),
         };
-        var kindling = new JsonObject { ["job"] = job, ["secrets"] = Map(secrets) };
+        var kindling = new JsonObject { [MmdsKeys.Root.Job] = job, [MmdsKeys.Root.Secrets] = Map(secrets) };
         if (encodedJitConfig is not null)
         {
-            kindling["github"] = new JsonObject { ["jitconfig"] = encodedJitConfig };
+            kindling[MmdsKeys.Root.GitHub] = new JsonObject { [MmdsKeys.GitHub.JitConfig] = encodedJitConfig };
         }
 
         if (net is not null)
         {
-            kindling["network"] = new JsonObject
+            kindling[MmdsKeys.Root.Network] = new JsonObject
             {
-                ["address"] = $"{net.GuestAddress}/{GuestNetwork.PrefixLength}", ["gateway"] = net.HostAddress, ["dns"] = net.HostAddress,
+                [MmdsKeys.Network.Address] = $"{net.GuestAddress}/{GuestNetwork.PrefixLength}", [MmdsKeys.Network.Gateway] = net.HostAddress, [MmdsKeys.Network.Dns] = net.HostAddress,
             };
         }
 
-        return new JsonObject { ["kindling"] = kindling };
+        return new JsonObject { [MmdsKeys.Kindling] = kindling };
     }
 
     private static JsonObject Steps(JobSpec? spec)
@@ -59,8 +60,8 @@ public static class MmdsTree
     /// <summary>One step's object (<c>job/steps/N</c>).</summary>
     public static JsonObject Step(StepSpec s) => new()
     {
-        ["name"] = s.Name, ["run"] = s.Run, ["shell"] = s.Shell, ["working_directory"] = s.WorkingDirectory,
-        ["if"] = s.If, ["continue_on_error"] = s.ContinueOnError ? "true" : "false", ["env"] = Map(s.Env),
+        [MmdsKeys.Step.Name] = s.Name, [MmdsKeys.Step.Run] = s.Run, [MmdsKeys.Step.Shell] = s.Shell, [MmdsKeys.Step.WorkingDirectory] = s.WorkingDirectory,
+        [MmdsKeys.Step.If] = s.If, [MmdsKeys.Step.ContinueOnError] = s.ContinueOnError ? "true" : "false", [MmdsKeys.Step.Env] = Map(s.Env),
     };
 
     private static JsonObject Map(IReadOnlyDictionary<string, string>? values)

@@ -1,9 +1,10 @@
 using System.Text.Json.Nodes;
+using Kindling.Vmm.Contract;
 
 namespace Kindling.Runner.Launch;
 
 /// <summary>Everything needed to start one VM. <see cref="Mmds"/> holds secrets: never log or persist it.</summary>
-public sealed record VmLaunchRequest(string VmId, JobWorkspace Workspace, JsonObject VmConfig, JsonObject Mmds);
+public sealed record VmLaunchRequest(string VmId, JobWorkspace Workspace, VmConfig VmConfig, JsonObject Mmds);
 
 /// <summary>A started VM (one VMM process).</summary>
 public interface IVmHandle : IAsyncDisposable

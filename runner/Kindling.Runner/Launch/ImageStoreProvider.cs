@@ -1,4 +1,5 @@
 using Kindling.Images;
+using Kindling.Vmm.Contract;
 using Kindling.Images.Overlays;
 using Kindling.Images.Rootfs;
 
@@ -46,7 +47,7 @@ public sealed class ImageStoreProvider(ImageStore store, Flavour flavour, Func<K
             KvmHost kvm = _host.Value;
             KernelArtifacts kernel = await store.EnsureKernelAsync(KernelFor(kvm), relay, ct);
             BaseImage baseImage = await store.EnsureBaseAsync(flavour, relay, ct);
-            KernelCommandLine cmdline = kvm.IsEmulated ? new KernelCommandLine().ForEmulatedHost(kernel) : new KernelCommandLine();
+            KernelCommandLine cmdline = kvm.IsEmulated ? GuestCommandLine.Create().ForEmulatedHost(kernel) : GuestCommandLine.Create();
 
             return new GuestImages(kernel.VmlinuxPath, kernel.InitramfsPath, baseImage.Path, cmdline.Build(), kvm.IsEmulated ? EmulatedCpuTemplate : null)
             {

@@ -4,6 +4,7 @@ using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Kindling.Images.Guest;
 using Kindling.Runner.Logs;
+using Kindling.Vmm.Contract;
 
 namespace Kindling.Runner.Launch;
 
@@ -164,7 +165,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         Dictionary<string, string> env = [];
         foreach (string tree in (string[])["secrets", "job/env"])
         {
-            JsonNode? node = tree == "secrets" ? kindling["secrets"] : job["env"];
+            JsonNode? node = tree == "secrets" ? kindling[MmdsKeys.Root.Secrets] : job[MmdsKeys.Job.Env];
             foreach ((string k, JsonNode? v) in node?.AsObject() ?? [])
             {
                 if (!ValidName().IsMatch(k))
@@ -177,7 +178,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             }
         }
 
-        string jobId = job["id"]!.GetValue<string>();
+        string jobId = job[MmdsKeys.Job.Id]!.GetValue<string>();
         Directory.CreateDirectory(workspace);
         env["CI"] = "true";
         env["KINDLING"] = "true";
@@ -190,7 +191,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             return;
         }
 
-        if (kindling["github"]?["jitconfig"] is { } jit)
+        if (kindling[MmdsKeys.Root.GitHub]?[MmdsKeys.GitHub.JitConfig] is { } jit)
         {
             await RunActionsRunnerAsync(w, env, jit.GetValue<string>(), stop);
             return;
@@ -244,7 +245,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             return;
         }
 
-        int timeout = int.TryParse(job["timeout_seconds"]?.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out int t) ? t : 0;
+        int timeout = int.TryParse(job[MmdsKeys.Job.TimeoutSeconds]?.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out int t) ? t : 0;
         long jobT0 = Stopwatch.GetTimestamp();
         bool failed = false;
         int firstExit = 0;
@@ -279,10 +280,10 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             }
 
             string Field(string key, string fallback) => step?[key]?.GetValue<string>() ?? fallback;
-            string name = Field("name", $"step {n}");
-            string cond = Field("if", "success()");
+            string name = Field(MmdsKeys.Step.Name, $"step {n}");
+            string cond = Field(MmdsKeys.Step.If, "success()");
             var stepEnv = new Dictionary<string, string>(env);
-            foreach ((string k, JsonNode? v) in step?["env"]?.AsObject() ?? [])
+            foreach ((string k, JsonNode? v) in step?[MmdsKeys.Step.Env]?.AsObject() ?? [])
             {
                 if (!ValidName().IsMatch(k))
                 {
@@ -321,21 +322,21 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                 TimeSpan? limit = timeout > 0
                     ? TimeSpan.FromSeconds(Math.Max(1, (int)(timeout - Stopwatch.GetElapsedTime(jobT0).TotalSeconds)))
                     : null;
-                string wd = Field("working_directory", "");
+                string wd = Field(MmdsKeys.Step.WorkingDirectory, "");
                 (string hostDir, string guestDir) = wd switch
                 {
                     "" => (workspace, GuestWorkspace),
                     _ when wd.StartsWith('/') => (HostPath(wd), wd),
                     _ => (Path.Combine(workspace, wd), $"{GuestWorkspace}/{wd}"),
                 };
-                string[] shell = Field("shell", "sh") switch
+                string[] shell = Field(MmdsKeys.Step.Shell, "sh") switch
                 {
                     "sh" => ["sh", "-e", "-c"],
                     "bash" => ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"],
                     string other => [.. other.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries), "-c"],
                 };
                 string files = OpenStepFiles(n, stepEnv);
-                int? exit = await RunProcessAsync(w, [.. shell, Field("run", "")], hostDir, guestDir, stepEnv, limit, stop);
+                int? exit = await RunProcessAsync(w, [.. shell, Field(MmdsKeys.Step.Run, "")], hostDir, guestDir, stepEnv, limit, stop);
                 if (exit is null)
                 {
                     return;
@@ -352,7 +353,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                 await w.WriteLineAsync($"##kindling[step-files n={n} output= env= path= summary=]");
             }
 
-            if (code != 0 && Field("continue_on_error", "false") != "true" && !failed)
+            if (code != 0 && Field(MmdsKeys.Step.ContinueOnError, "false") != "true" && !failed)
             {
                 failed = true;
                 firstExit = code;

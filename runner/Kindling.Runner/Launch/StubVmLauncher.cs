@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text;
-using System.Text.Json.Nodes;
+using Kindling.Vmm.Contract;
 
 namespace Kindling.Runner.Launch;
 
@@ -74,11 +74,11 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
     }
 
     /// <summary>The stand-in image's file tree for the root drive of <paramref name="vmConfig"/>, or null.</summary>
-    private static string? ImageFiles(JsonObject vmConfig)
+    private static string? ImageFiles(VmConfig vmConfig)
     {
-        foreach (JsonNode? drive in vmConfig["drives"]?.AsArray() ?? [])
+        foreach (DriveConfig drive in vmConfig.Drives)
         {
-            if (drive?["is_root_device"]?.GetValue<bool>() == true && drive["path_on_host"]?.GetValue<string>() is { } path)
+            if (drive.IsRootDevice && drive.PathOnHost is { } path)
             {
                 string files = PlaceholderImageProvider.FilesOf(path);
                 return Directory.Exists(files) ? files : null;

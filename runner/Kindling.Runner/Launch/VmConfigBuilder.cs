@@ -1,11 +1,12 @@
-using System.Text.Json.Nodes;
+using System.Text.Json;
+using Kindling.Vmm.Contract;
 
 namespace Kindling.Runner.Launch;
 
 /// <summary>
-/// The VM's configuration in Firecracker's config-file format (what <c>kindling-vmm --config-file</c> reads).
-/// Built as plain JSON nodes: the runner depends on the VMM only through this file format, never its types.
-/// Contains no secrets (those go only into MMDS over the API socket).
+/// The VM's configuration in Firecracker's config-file format (what <c>kindling-vmm --config-file</c> reads), as
+/// the contract's records (Kindling.Vmm.Contract): the runner depends on the VMM only through that contract, never
+/// its internals. Contains no secrets (those go only into MMDS over the API socket).
 /// </summary>
 public static class VmConfigBuilder
 {
@@ -13,50 +14,35 @@ public static class VmConfigBuilder
     public const string OverlayDriveId = "overlay";
     public const string NetIfaceId = "eth0";
 
-    public static JsonObject Build(GuestImages images, string overlayPath, int vcpus, int memoryMib, JobWorkspace ws, GuestNetwork? net)
+    /// <summary>The VMM's log level the runner asks for (one of the VMM's logger levels).</summary>
+    public const string LogLevel = "Info";
+
+    public static VmConfig Build(GuestImages images, string overlayPath, int vcpus, int memoryMib, JobWorkspace ws, GuestNetwork? net)
     {
-        string bootArgs = images.BootArgs;
+        var bootArgs = new KernelCommandLine(images.BootArgs);
         if (net is not null)
         {
             // Kernel-level IP config: ip=client::gateway:netmask::iface:off
-            bootArgs += $" ip={net.GuestAddress}::{net.HostAddress}:255.255.255.252::eth0:off";
+            bootArgs.Append("ip", $"{net.GuestAddress}::{net.HostAddress}:255.255.255.252::{NetIfaceId}:off");
         }
 
-        var bootSource = new JsonObject { ["kernel_image_path"] = images.KernelPath, ["boot_args"] = bootArgs };
-        if (images.InitrdPath is not null)
+        return new VmConfig
         {
-            bootSource["initrd_path"] = images.InitrdPath;
-        }
-
-        var config = new JsonObject
-        {
-            ["boot-source"] = bootSource,
-            ["machine-config"] = images.CpuTemplate is { } template
-                ? new JsonObject { ["vcpu_count"] = vcpus, ["mem_size_mib"] = memoryMib, ["smt"] = false, ["cpu_template"] = template }
-                : new JsonObject { ["vcpu_count"] = vcpus, ["mem_size_mib"] = memoryMib, ["smt"] = false },
-            ["drives"] = new JsonArray(
-                new JsonObject
-                {
-                    ["drive_id"] = RootDriveId, ["path_on_host"] = images.BaseRootfsPath, ["is_root_device"] = true, ["is_read_only"] = true,
-                },
-                new JsonObject
-                {
-                    ["drive_id"] = OverlayDriveId, ["path_on_host"] = overlayPath, ["is_root_device"] = false, ["is_read_only"] = false,
-                }),
-            ["network-interfaces"] = new JsonArray(),
-            ["serial"] = new JsonObject { ["serial_out_path"] = ws.SerialFifoPath },
-            ["logger"] = new JsonObject { ["log_path"] = ws.VmmLogPath, ["level"] = "Info", ["show_level"] = true },
-            ["metrics"] = new JsonObject { ["metrics_path"] = ws.MetricsPath },
+            BootSource = new BootSourceConfig { KernelImagePath = images.KernelPath, InitrdPath = images.InitrdPath, BootArgs = bootArgs.ToString() },
+            MachineConfig = new MachineConfig { VcpuCount = vcpus, MemSizeMib = memoryMib, Smt = false, CpuTemplate = images.CpuTemplate },
+            Drives =
+            [
+                new DriveConfig { DriveId = RootDriveId, PathOnHost = images.BaseRootfsPath, IsRootDevice = true, IsReadOnly = true },
+                new DriveConfig { DriveId = OverlayDriveId, PathOnHost = overlayPath, IsRootDevice = false, IsReadOnly = false },
+            ],
+            NetworkInterfaces = net is null ? [] : [new NetworkInterfaceConfig { IfaceId = NetIfaceId, HostDevName = net.TapName, GuestMac = net.GuestMac }],
+            MmdsConfig = net is null ? null : new MmdsConfig { Version = MmdsConfig.V2, NetworkInterfaces = [NetIfaceId] },
+            Serial = new SerialConfig { SerialOutPath = ws.SerialFifoPath },
+            Logger = new LoggerConfig { LogPath = ws.VmmLogPath, Level = LogLevel, ShowLevel = true },
+            Metrics = new MetricsConfig { MetricsPath = ws.MetricsPath },
         };
-        if (net is not null)
-        {
-            config["network-interfaces"]!.AsArray().Add(new JsonObject
-            {
-                ["iface_id"] = NetIfaceId, ["host_dev_name"] = net.TapName, ["guest_mac"] = net.GuestMac,
-            });
-            config["mmds-config"] = new JsonObject { ["version"] = "V2", ["network_interfaces"] = new JsonArray(NetIfaceId) };
-        }
-
-        return config;
     }
+
+    /// <summary>vm.json's text: the contract's source-generated writer (absent sections left out, indented).</summary>
+    public static string ToJson(VmConfig config) => JsonSerializer.Serialize(config, VmmContractJsonContext.Default.VmConfig);
 }

@@ -3,6 +3,8 @@ using System.Net.Sockets;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
+using Kindling.Vmm.Contract;
 
 namespace Kindling.Runner.Launch;
 
@@ -39,14 +41,27 @@ public sealed class VmmApiClient : IDisposable
         }
     }
 
-    public Task PutAsync(string path, JsonNode body, CancellationToken ct) => SendAsync(HttpMethod.Put, path, body, ct);
+    /// <summary>PUTs one of the contract's records, written by its source-generated <paramref name="type"/>.</summary>
+    public Task PutAsync<T>(string path, T body, JsonTypeInfo<T> type, CancellationToken ct) =>
+        SendAsync(HttpMethod.Put, path, JsonSerializer.Serialize(body, type), ct);
+
+    /// <summary>PUTs a free-form document (the MMDS tree).</summary>
+    public Task PutAsync(string path, JsonNode body, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        return SendAsync(HttpMethod.Put, path, body.ToJsonString(), ct);
+    }
 
     /// <summary>PATCH (Firecracker: <c>/vm</c>, <c>/mmds</c> as a JSON merge patch, <c>/drives/ID</c>).</summary>
-    public Task PatchAsync(string path, JsonNode body, CancellationToken ct) => SendAsync(HttpMethod.Patch, path, body, ct);
-
-    private async Task SendAsync(HttpMethod method, string path, JsonNode body, CancellationToken ct)
+    public Task PatchAsync(string path, JsonNode body, CancellationToken ct)
     {
-        using var content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json");
+        ArgumentNullException.ThrowIfNull(body);
+        return SendAsync(HttpMethod.Patch, path, body.ToJsonString(), ct);
+    }
+
+    private async Task SendAsync(HttpMethod method, string path, string json, CancellationToken ct)
+    {
+        using var content = new StringContent(json, Encoding.UTF8, "application/json");
         using var request = new HttpRequestMessage(method, path) { Content = content };
         using HttpResponseMessage response = await _http.SendAsync(request, ct);
         if (!response.IsSuccessStatusCode)
@@ -55,7 +70,7 @@ public sealed class VmmApiClient : IDisposable
             string fault = text;
             try
             {
-                fault = JsonNode.Parse(text)?["fault_message"]?.GetValue<string>() ?? text;
+                fault = JsonSerializer.Deserialize(text, VmmContractJsonContext.Default.ApiFault)?.FaultMessage ?? text;
             }
             catch (JsonException)
             {

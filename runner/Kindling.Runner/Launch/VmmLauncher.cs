@@ -1,6 +1,7 @@
 using System.Diagnostics;
-using System.Text.Json.Nodes;
+using System.Text.Json.Serialization.Metadata;
 using Kindling.Runner.Configuration;
+using Kindling.Vmm.Contract;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -57,14 +58,14 @@ public sealed partial class VmmLauncher : IVmLauncher
     {
         JobWorkspace ws = request.Workspace;
         string temp = ws.VmConfigPath + ".tmp";
-        await File.WriteAllTextAsync(temp, request.VmConfig.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }), ct);
+        await File.WriteAllTextAsync(temp, VmConfigBuilder.ToJson(request.VmConfig), ct);
         File.Move(temp, ws.VmConfigPath, overwrite: true);
         File.Delete(ws.ApiSocketPath);
 
         // Guest serial output is the VMM's stdout when it starts without a config file (PUT /serial does not move
         // it), so stdout is the serial FIFO; stderr (its own log and one-line failure reason) goes to vmm.out. The
         // VMM writes both itself, not through pipes to us: it and its output outlive a runner crash.
-        (IReadOnlyList<string> argv, string socket, JsonObject apiConfig) = _jail is { } jail
+        (IReadOnlyList<string> argv, string socket, VmConfig apiConfig) = _jail is { } jail
             ? JailedCommand(jail, request)
             : (["--api-sock", ws.ApiSocketPath, "--id", request.VmId], ws.ApiSocketPath, request.VmConfig);
         Process process;
@@ -87,7 +88,7 @@ public sealed partial class VmmLauncher : IVmLauncher
             using var api = new VmmApiClient(socket);
             await ConfigureAsync(api, apiConfig, ct);
             await api.PutAsync("mmds", request.Mmds.DeepClone(), ct);
-            await api.PutAsync("actions", new JsonObject { ["action_type"] = "InstanceStart" }, ct);
+            await api.PutAsync("actions", new InstanceActionInfo { ActionType = InstanceActionInfo.InstanceStart }, Json.InstanceActionInfo, ct);
             return new MmdsVmHandle(handle, async (patch, token) =>
             {
                 using var running = new VmmApiClient(socket);
@@ -168,16 +169,15 @@ public sealed partial class VmmLauncher : IVmLauncher
     /// VMM sees inside the jail: each file (kernel, initrd, drives, the serial FIFO, the log and metrics files) is
     /// hard-linked (or bound) into the chroot; writable ones are handed to the jail's uid.
     /// </summary>
-    private static (IReadOnlyList<string> Argv, string Socket, JsonObject Config) JailedCommand(JailOptions jail, VmLaunchRequest request)
+    internal static (IReadOnlyList<string> Argv, string Socket, VmConfig Config) JailedCommand(JailOptions jail, VmLaunchRequest request)
     {
-        JsonObject config = request.VmConfig.DeepClone().AsObject();
         List<string> argv = ["jail", "--id", request.VmId, "--uid", Num(jail.Uid), "--gid", Num(jail.Gid),
             "--chroot-base", jail.ChrootBase, "--cgroup-root", jail.CgroupRoot];
-        void Place(JsonObject? section, string key, string jailPath, bool writable)
+        string? Place(string? host, string jailPath, bool writable)
         {
-            if (section?[key]?.GetValue<string>() is not { } host)
+            if (host is null)
             {
-                return;
+                return null;
             }
 
             if (!File.Exists(host))
@@ -186,25 +186,23 @@ public sealed partial class VmmLauncher : IVmLauncher
             }
 
             argv.AddRange(["--file", $"{host}:{jailPath}{(writable ? ":rw" : "")}"]);
-            section[key] = jailPath;
+            return jailPath;
         }
 
-        JsonObject? boot = config["boot-source"]?.AsObject();
-        Place(boot, "kernel_image_path", "/vmlinux", writable: false);
-        Place(boot, "initrd_path", "/initrd", writable: false);
-        foreach (JsonNode? drive in config["drives"]?.AsArray() ?? [])
+        VmConfig config = request.VmConfig;
+        config = config with
         {
-            JsonObject d = drive!.AsObject();
-            bool readOnly = d["is_read_only"]?.GetValue<bool>() ?? false;
-            Place(d, "path_on_host", $"/drives/{d["drive_id"]!.GetValue<string>()}", writable: !readOnly);
-        }
+            BootSource = config.BootSource is { } boot
+                ? boot with { KernelImagePath = Place(boot.KernelImagePath, "/vmlinux", writable: false)!, InitrdPath = Place(boot.InitrdPath, "/initrd", writable: false) }
+                : null,
+            Drives = [.. config.Drives.Select(d => d with { PathOnHost = Place(d.PathOnHost, $"/drives/{d.DriveId}", writable: !d.IsReadOnly) })],
+            Serial = config.Serial is { } serial ? serial with { SerialOutPath = Place(serial.SerialOutPath, "/run/serial.fifo", writable: true) } : null,
+            Logger = config.Logger is { } logger ? logger with { LogPath = Place(logger.LogPath, "/run/vmm.log", writable: true) } : null,
+            Metrics = config.Metrics is { } metrics ? metrics with { MetricsPath = Place(metrics.MetricsPath, "/run/vmm-metrics.json", writable: true)! } : null,
+        };
 
-        Place(config["serial"]?.AsObject(), "serial_out_path", "/run/serial.fifo", writable: true);
-        Place(config["logger"]?.AsObject(), "log_path", "/run/vmm.log", writable: true);
-        Place(config["metrics"]?.AsObject(), "metrics_path", "/run/vmm-metrics.json", writable: true);
-
-        int vcpus = config["machine-config"]?["vcpu_count"]?.GetValue<int>() ?? 1;
-        int memoryMib = config["machine-config"]?["mem_size_mib"]?.GetValue<int>() ?? 128;
+        int vcpus = config.MachineConfig?.VcpuCount ?? 1;
+        int memoryMib = config.MachineConfig?.MemSizeMib ?? 128;
         const long CpuPeriod = 100_000;
         // CPU: the vCPUs plus one for the VMM's own threads (event loop, API); memory: guest RAM plus overhead.
         argv.AddRange(["--cpu-period-us", Num(CpuPeriod), "--cpu-quota-us", Num((vcpus + 1) * CpuPeriod),
@@ -219,31 +217,32 @@ public sealed partial class VmmLauncher : IVmLauncher
     [LoggerMessage(Level = LogLevel.Warning, Message = "VMMs start without a jail: {Why} (Kindling:Launcher:Jail:Enabled=false silences this)")]
     private static partial void LogUnjailed(ILogger log, string why);
 
-    private static async Task ConfigureAsync(VmmApiClient api, JsonObject config, CancellationToken ct)
+    private static VmmContractJsonContext Json => VmmContractJsonContext.Default;
+
+    /// <summary>Every section of <paramref name="config"/> over the API, each as the contract's record.</summary>
+    private static async Task ConfigureAsync(VmmApiClient api, VmConfig config, CancellationToken ct)
     {
-        foreach ((string section, string path) in ((string, string)[])
-                 [("logger", "logger"), ("metrics", "metrics"), ("boot-source", "boot-source"), ("machine-config", "machine-config"), ("serial", "serial")])
+        Task Put<T>(string path, T? body, JsonTypeInfo<T> type) where T : class =>
+            body is null ? Task.CompletedTask : api.PutAsync(path, body, type, ct);
+
+        await Put("logger", config.Logger, Json.LoggerConfig);
+        await Put("metrics", config.Metrics, Json.MetricsConfig);
+        await Put("boot-source", config.BootSource, Json.BootSourceConfig);
+        await Put("machine-config", config.MachineConfig, Json.MachineConfig);
+        await Put("serial", config.Serial, Json.SerialConfig);
+        foreach (DriveConfig drive in config.Drives)
         {
-            if (config[section] is { } body)
-            {
-                await api.PutAsync(path, body.DeepClone(), ct);
-            }
+            await Put($"drives/{drive.DriveId}", drive, Json.DriveConfig);
         }
 
-        foreach (JsonNode? drive in config["drives"]?.AsArray() ?? [])
+        foreach (NetworkInterfaceConfig iface in config.NetworkInterfaces)
         {
-            await api.PutAsync($"drives/{drive!["drive_id"]!.GetValue<string>()}", drive.DeepClone(), ct);
+            await Put($"network-interfaces/{iface.IfaceId}", iface, Json.NetworkInterfaceConfig);
         }
 
-        foreach (JsonNode? iface in config["network-interfaces"]?.AsArray() ?? [])
-        {
-            await api.PutAsync($"network-interfaces/{iface!["iface_id"]!.GetValue<string>()}", iface.DeepClone(), ct);
-        }
-
-        if (config["mmds-config"] is { } mmdsConfig)
-        {
-            await api.PutAsync("mmds/config", mmdsConfig.DeepClone(), ct);
-        }
+        await Put("vsock", config.Vsock, Json.VsockConfig);
+        await Put("entropy", config.Entropy, Json.EntropyConfig);
+        await Put("mmds/config", config.MmdsConfig, Json.MmdsConfig);
     }
 
     private static async Task WaitForSocketAsync(string path, string outputPath, IVmHandle handle, CancellationToken ct)

@@ -1,4 +1,5 @@
 using System.Security.Claims;
+using Kindling.Runner.Configuration;
 using Microsoft.AspNetCore.Identity;
 
 namespace Kindling.Runner.Web;
@@ -6,8 +7,8 @@ namespace Kindling.Runner.Web;
 /// <summary>The admin page's roles, schemes and policies, and the password hash format.</summary>
 public static class WebAuth
 {
-    public const string AdminRole = "admin";
-    public const string ReadOnlyRole = "read-only";
+    public const string AdminRole = WebCredentialRules.AdminRole;
+    public const string ReadOnlyRole = WebCredentialRules.ReadOnlyRole;
 
     /// <summary>The default scheme: a bearer token when the request carries one, else the login cookie.</summary>
     public const string Scheme = "kindling";
@@ -24,12 +25,7 @@ public static class WebAuth
     public const string AntiforgeryFieldName = "__csrf";
     public const string AntiforgeryHeaderName = "X-CSRF-Token";
 
-    public const int MinTokenLength = 16;
-
-    /// <summary>ASP.NET Core Identity's V3 hash format marker (PBKDF2 with HMAC-SHA512 in .NET 10).</summary>
-    private const byte IdentityV3Marker = 0x01;
-    private const int MinHashBytes = 1 + 4 + 4 + 4 + 16 + 32;
-    private const int MaxHashChars = 1024;
+    public const int MinTokenLength = WebCredentialRules.MinTokenLength;
 
     public static readonly string[] Roles = [AdminRole, ReadOnlyRole];
 
@@ -40,17 +36,8 @@ public static class WebAuth
     public static bool VerifyPassword(string hash, string password) =>
         IsPasswordHash(hash) && Hasher.VerifyHashedPassword(WebUserHash.Instance, hash, password) != PasswordVerificationResult.Failed;
 
-    /// <summary>True when <paramref name="hash"/> looks like a V3 Identity hash (so a plain password in the config is refused at start).</summary>
-    public static bool IsPasswordHash(string? hash)
-    {
-        if (string.IsNullOrEmpty(hash) || hash.Length > MaxHashChars)
-        {
-            return false;
-        }
-
-        Span<byte> bytes = stackalloc byte[hash.Length];
-        return Convert.TryFromBase64String(hash, bytes, out int n) && n >= MinHashBytes && bytes[0] == IdentityV3Marker;
-    }
+    /// <summary>True when <paramref name="hash"/> looks like a V3 Identity hash (<see cref="WebCredentialRules.IsPasswordHash"/>).</summary>
+    public static bool IsPasswordHash(string? hash) => WebCredentialRules.IsPasswordHash(hash);
 
     public static ClaimsPrincipal Principal(string name, string role, string scheme) =>
         new(new ClaimsIdentity([new Claim(ClaimTypes.Name, name), new Claim(ClaimTypes.Role, role)], scheme, ClaimTypes.Name, ClaimTypes.Role));

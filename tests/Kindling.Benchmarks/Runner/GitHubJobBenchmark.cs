@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using Kindling.Runner.Composition;
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Launch;

@@ -12,6 +12,8 @@ public sealed class LayeringTests
 {
     private static readonly Lazy<TypeDependencies> Runner = new(() => TypeDependencies.Of(typeof(JobLifecycle).Assembly));
 
+    private const string ContractAssembly = "Kindling.Vmm.Contract";
+
     /// <summary>
     /// Web's references to Forges: only the GitHub webhook's route, which Web maps to the receiver in Forges/GitHub.
     /// A new reference fails the test, and so does a listed one that is gone (delete it here: the list only shrinks).
@@ -21,70 +23,42 @@ public sealed class LayeringTests
         "Kindling.Runner.Web.RunnerEndpoints -> Kindling.Runner.Forges.GitHub.GitHubWebhook", // maps /webhooks/github
     ];
 
-    /// <summary>
-    /// The folder edges on a cycle today, each with a type reference that makes it. Forges/Jobs, Jobs/Scheduling,
-    /// Jobs/Telemetry and Cli/Web are gone (issue 19 item 4); what is left runs through Configuration: the composition
-    /// root RunnerComposition sits beside KindlingOptions, which every folder reads, and the validator checks Web's
-    /// password hashes. A new cycle fails the test, and so does a listed edge that is gone (delete it here: the list
-    /// only shrinks).
-    /// </summary>
-    private static readonly string[] KnownCyclicEdges =
-    [
-        "Configuration -> Forges", // Configuration.RunnerComposition -> Forges.ForgeRegistry
-        "Configuration -> Jobs", // Configuration.RunnerComposition -> Jobs.JobActions
-        "Configuration -> Launch", // Configuration.RunnerComposition -> Launch.DirectoryImageProvider
-        "Configuration -> Scheduling", // Configuration.RunnerComposition -> Scheduling.HostDrain
-        "Configuration -> Web", // Configuration.KindlingOptionsValidator -> Web.WebAuth
-        "Forges -> Configuration", // Forges.ForgeRegistry -> Configuration.KindlingOptions
-        "Jobs -> Configuration", // Jobs.JobReaper -> Configuration.KindlingOptions
-        "Jobs -> Forges", // Jobs.ForgeJobs -> Forges.ForgeJobRef
-        "Jobs -> Launch", // Jobs.JobReaper -> Launch.GuestNetwork
-        "Launch -> Configuration", // Launch.VmmLauncher -> Configuration.JailOptions
-        "Scheduling -> Configuration", // Scheduling.HostDrain -> Configuration.KindlingOptions
-        "Scheduling -> Forges", // Scheduling.JobDispatcher -> Forges.ForgeJob
-        "Scheduling -> Jobs", // Scheduling.JobDispatcher -> Jobs.IllegalTransitionException
-        "Web -> Configuration", // Web.AdminWeb -> Configuration.KindlingOptions
-        "Web -> Forges", // Web.RunnerEndpoints -> Forges.GitHub.GitHubWebhook
-        "Web -> Jobs", // Web.AdminApi -> Jobs.JobLifecycle
-        "Web -> Launch", // Web.AdminApi -> Launch.ImageFile
-        "Web -> Scheduling", // Web.FleetActions -> Scheduling.HostDrain
-    ];
-
-    /// <summary>
-    /// The folder pairs that refer to each other both ways: only Configuration's, until the composition root leaves it.
-    /// Issue 19 item 4 removed Forges/Jobs, Jobs/Scheduling, Jobs/Telemetry and Cli/Web; one that comes back fails here
-    /// by name, even where the cycle list above would not say which pair.
-    /// </summary>
-    private static readonly string[] KnownMutualPairs =
-    [
-        "Configuration <-> Forges",
-        "Configuration <-> Jobs",
-        "Configuration <-> Launch",
-        "Configuration <-> Scheduling",
-        "Configuration <-> Web",
-    ];
-
     [Fact]
-    public void Runner_ReferenceVmmAssemblies_Never()
+    public void Runner_ReferenceVmmAssemblies_OnlyTheContract()
     {
-        // The project reference to Kindling.Vmm.Cli only builds kindling-vmm beside kindling; the runner talks to the
-        // VMM through the process contract (config JSON, API socket, FIFOs).
+        // The project reference to Kindling.Vmm.Cli only builds kindling-vmm beside kindling (ReferenceOutputAssembly
+        // is false); the runner talks to the VMM through the process contract (config JSON, API socket, FIFOs), typed
+        // by Kindling.Vmm.Contract.
         var vmm = Runner.Value.AssemblyReferences
             .Where(a => a.StartsWith("Kindling.Vmm", StringComparison.OrdinalIgnoreCase) || a.StartsWith("kindling-vmm", StringComparison.OrdinalIgnoreCase))
             .ToArray();
-        if (vmm.Length > 0)
+        Assert.Contains(ContractAssembly, vmm);
+        if (vmm.Length > 1)
         {
-            Assert.Fail($"{Runner.Value.AssemblyName} must not reference a VMM assembly (issue 19 item 5); it references {string.Join(", ", vmm)}");
+            Assert.Fail($"{Runner.Value.AssemblyName} must reference no VMM assembly but {ContractAssembly} (issue 19 items 1 and 5); it references {string.Join(", ", vmm)}");
         }
     }
 
     [Fact]
-    public void Runner_ReferenceVmmTypes_Never() =>
-        ArchitectureAssert.NoReferences(
-            Runner.Value,
-            from: [""],
-            to: ["Kindling.Vmm"],
-            why: "issue 19 item 5: the runner reaches the VMM only through the process contract");
+    public void Runner_ReferenceVmmTypes_OnlyTheContract()
+    {
+        var outside = Runner.Value.Edges([""], ["Kindling.Vmm"])
+            .Where(e => !TypeDependencies.IsIn(e.Split(" -> ")[1], ContractAssembly))
+            .ToArray();
+        if (outside.Length > 0)
+        {
+            Assert.Fail($"the runner reaches the VMM only through {ContractAssembly} (issue 19 items 1 and 5); found:\n  {string.Join("\n  ", outside)}");
+        }
+    }
+
+    /// <summary>The rule above can fail: the runner does use the contract's types (VmConfigBuilder builds its records).</summary>
+    [Fact]
+    public void Runner_ReferenceContractTypes_FromLaunch()
+    {
+        var edges = Runner.Value.Edges(["Kindling.Runner.Launch"], [ContractAssembly]);
+
+        Assert.Contains("Kindling.Runner.Launch.VmConfigBuilder -> Kindling.Vmm.Contract.VmConfig", edges);
+    }
 
     [Fact]
     public void Web_ReferenceForges_OnlyTheKnownOnes() =>
@@ -95,14 +69,39 @@ public sealed class LayeringTests
             allowed: KnownWebToForges,
             why: "issue 19 items 4 and 5");
 
+    /// <summary>
+    /// No folder cycles (issue 19 item 4): Forges/Jobs, Jobs/Scheduling, Jobs/Telemetry and Cli/Web went first; the
+    /// last ran through Configuration, which the composition root (now Composition/RunnerComposition) and the
+    /// validator's use of Web's credential rules (now Configuration/WebCredentialRules) made point back at every folder.
+    /// </summary>
     [Fact]
-    public void Folders_Cycles_OnlyTheKnownOnes() =>
-        ArchitectureAssert.KnownCycles(new FolderGraph(Runner.Value, "Kindling.Runner"), KnownCyclicEdges, "issue 19 item 4");
+    public void Folders_Cycles_None() =>
+        ArchitectureAssert.KnownCycles(new FolderGraph(Runner.Value, "Kindling.Runner"), [], "issue 19 item 4");
 
     [Fact]
-    public void Folders_MutualReferences_OnlyTheKnownOnes()
+    public void Folders_MutualReferences_None()
     {
         var graph = new FolderGraph(Runner.Value, "Kindling.Runner");
-        Assert.Equal(KnownMutualPairs, graph.MutualPairs());
+        Assert.Empty(graph.MutualPairs());
+    }
+
+    /// <summary>Configuration is read by every folder, so it refers to none but the settings types it binds.</summary>
+    [Fact]
+    public void Configuration_ReferenceFoldersThatReadIt_Never() =>
+        ArchitectureAssert.NoReferences(
+            Runner.Value,
+            from: ["Kindling.Runner.Configuration"],
+            to: ["Kindling.Runner.Web", "Kindling.Runner.Forges", "Kindling.Runner.Jobs", "Kindling.Runner.Launch", "Kindling.Runner.Scheduling", "Kindling.Runner.Cli"],
+            why: "issue 19 item 4: the composition root lives in Composition, the credential rules the validator checks in Configuration");
+
+    /// <summary>The cycle rule can fail: the composition root does refer to the folders it wires.</summary>
+    [Fact]
+    public void Composition_ReferencesTheFoldersItWires()
+    {
+        var graph = new FolderGraph(Runner.Value, "Kindling.Runner");
+
+        Assert.True(graph.HasEdge("Composition", "Jobs"));
+        Assert.True(graph.HasEdge("Composition", "Configuration"));
+        Assert.True(graph.HasEdge("Cli", "Composition"));
     }
 }

@@ -49,7 +49,7 @@ public sealed class DiskFullTests
             Assert.Equal(JobState.Cleaned, ok.State);
             Assert.Contains(h.Store.Transitions(ok.Id), t => t.To == JobState.Succeeded);
             Assert.Equal(Path.Combine(ok.WorkDir!, DirectoryImageProvider.OverlayFile),
-                h.Launcher.Requests.Single().VmConfig["drives"]![1]!["path_on_host"]!.GetValue<string>());
+                h.Launcher.Requests.Single().VmConfig.Drives[1].PathOnHost);
             Assert.Empty(Directory.GetFileSystemEntries(jobs));
         }
         finally

@@ -118,15 +118,17 @@ public sealed class LinuxBootTests : IDisposable
     }
 
     [Fact]
-    public void WriteBootParams_CmdlineLongerThanArea_Rejected()
+    public void WriteBootParams_CmdlineLongerThanTheKernelsBuffer_Rejected()
     {
+        // An ELF vmlinux has no cmdline_size: the kernel's COMMAND_LINE_SIZE (2048 with the NUL) is the limit, not
+        // the VMM's 4 KiB area, of which the kernel would silently read only the first 2047 bytes.
         var memory = new FakeGuestMemory(64 * MiB);
-        string cmdline = new('a', (int)BootLayout.CmdlineMaxSize);
+        string cmdline = new('a', KernelCommandLine.Size);
 
         var e = Assert.Throws<BootException>(
             () => LinuxBoot.WriteBootParams(memory, ElfKernel, cmdline, null, BootLayout.BuildE820(memory)));
 
-        Assert.Contains("boot_args is 4096 bytes; at most 4095 fit", e.Message, StringComparison.Ordinal);
+        Assert.Contains("boot_args is 2048 bytes; at most 2047 fit (x86 COMMAND_LINE_SIZE 2048 with its NUL)", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -147,11 +149,12 @@ public sealed class LinuxBootTests : IDisposable
     public void WriteBootParams_MaximalCmdline_Accepted()
     {
         var memory = new FakeGuestMemory(64 * MiB);
-        string cmdline = new('a', (int)BootLayout.CmdlineMaxSize - 1);
+        string cmdline = new('a', KernelCommandLine.MaxLength);
 
         LinuxBoot.WriteBootParams(memory, ElfKernel, cmdline, null, BootLayout.BuildE820(memory));
 
-        Assert.Equal(0, memory.Read<byte>(new GuestAddress(BootLayout.CmdlineStart + BootLayout.CmdlineMaxSize - 1)));
+        Assert.Equal((byte)'a', memory.Read<byte>(new GuestAddress(BootLayout.CmdlineStart + KernelCommandLine.MaxLength - 1)));
+        Assert.Equal(0, memory.Read<byte>(new GuestAddress(BootLayout.CmdlineStart + KernelCommandLine.MaxLength)));
     }
 
     [Fact]

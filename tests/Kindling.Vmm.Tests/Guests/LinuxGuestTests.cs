@@ -93,7 +93,7 @@ public sealed class LinuxGuestTests
     private static VmConfig Config(KernelArtifacts kernel, string bootArgs, TapDevice tap, IReadOnlyList<DriveConfig> drives, SerialConfig? serial = null)
     {
         bool emulated = KvmProbe.Result.Backing == KvmBacking.Emulated;
-        string args = $"{(emulated ? new KernelCommandLine().ForEmulatedHost(kernel) : new KernelCommandLine()).Build()} {bootArgs}";
+        string args = $"{(emulated ? GuestCommandLine.Create().ForEmulatedHost(kernel) : GuestCommandLine.Create()).Build()} {bootArgs}";
         return new VmConfig
         {
             BootSource = new BootSourceConfig { KernelImagePath = kernel.VmlinuxPath, InitrdPath = kernel.InitramfsPath, BootArgs = args },

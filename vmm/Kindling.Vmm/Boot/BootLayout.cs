@@ -17,7 +17,7 @@ public static class BootLayout
     /// <summary>The kernel command line (NUL-terminated).</summary>
     public const ulong CmdlineStart = 0x20000;
 
-    /// <summary>Bytes reserved for the command line including its NUL.</summary>
+    /// <summary>Bytes set aside for the command line including its NUL; the kernel reads at most KernelCommandLine.Size of them.</summary>
     public const ulong CmdlineMaxSize = 4096;
 
     /// <summary>1 MiB: kernels load at or above it; everything of ours lies below it.</summary>

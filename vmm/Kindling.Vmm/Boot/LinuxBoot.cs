@@ -71,8 +71,9 @@ public static class LinuxBoot
         }
 
         int length = Encoding.UTF8.GetByteCount(cmdline);
-        ulong limit = BootLayout.CmdlineMaxSize - 1;
-        string limitSource = $"the VMM's {BootLayout.CmdlineMaxSize}-byte command line area";
+        // The kernel's own buffer (KernelCommandLine explains the one limit), or a bzImage's smaller cmdline_size.
+        ulong limit = KernelCommandLine.MaxLength;
+        string limitSource = $"x86 COMMAND_LINE_SIZE {KernelCommandLine.Size} with its NUL";
         if (kernel.Header is { CmdlineSize: > 0 } h && h.CmdlineSize < limit)
         {
             limit = h.CmdlineSize;

@@ -12,7 +12,7 @@ namespace Kindling.Vmm.Config;
 public static class VmConfigJson
 {
     /// <summary>Strict options: unknown members are refused, as Firecracker's serde(deny_unknown_fields) does.</summary>
-    public static JsonSerializerOptions Options { get; } = CreateOptions(VmConfigJsonContext.Default);
+    public static JsonSerializerOptions Options { get; } = CreateOptions(VmmContractJsonContext.Default);
 
     /// <summary>
     /// The strict options over <paramref name="resolvers"/>: source-generated metadata only, no reflection fallback
@@ -104,7 +104,7 @@ public static class VmConfigJson
     internal static JsonTypeInfo<T> TypeInfo<T>(JsonSerializerOptions options) =>
         options.TryGetTypeInfo(typeof(T), out JsonTypeInfo? info)
             ? (JsonTypeInfo<T>)info
-            : throw new NotSupportedException($"{typeof(T).Name} has no source-generated JSON metadata; add [JsonSerializable(typeof({typeof(T).Name}))] to VmConfigJsonContext or ApiJsonContext");
+            : throw new NotSupportedException($"{typeof(T).Name} has no source-generated JSON metadata; add [JsonSerializable(typeof({typeof(T).Name}))] to VmmContractJsonContext (vmm/Kindling.Vmm.Contract)");
 
     private static string FirstSentence(string message)
     {

@@ -108,9 +108,10 @@ public static partial class VmConfigValidator
         RequirePath(boot.InitrdPath, "boot-source.initrd_path");
         RequireText(boot.BootArgs, "boot-source.boot_args");
 
-        if (boot.BootArgs is { Length: > 4095 })
+        if (boot.BootArgs is { Length: > KernelCommandLine.MaxLength })
         {
-            throw new VmConfigException($"boot-source.boot_args is {boot.BootArgs.Length} bytes; the limit is 4095");
+            throw new VmConfigException(
+                $"boot-source.boot_args is {boot.BootArgs.Length} bytes; the limit is {KernelCommandLine.MaxLength} (the kernel's command line buffer, x86 COMMAND_LINE_SIZE {KernelCommandLine.Size} with its NUL)");
         }
     }
 

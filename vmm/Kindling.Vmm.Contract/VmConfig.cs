@@ -1,6 +1,6 @@
 using System.Text.Json.Serialization;
 
-namespace Kindling.Vmm.Config;
+namespace Kindling.Vmm.Contract;
 
 // The VM configuration in Firecracker's config-file format (`--config-file`): the same section names and field
 // names, so a config written for Firecracker loads unchanged. The REST API (PUT /boot-source, /drives/{id}, ...)
@@ -11,7 +11,7 @@ public sealed record VmConfig
 {
     [JsonPropertyName("boot-source")] public BootSourceConfig? BootSource { get; init; }
     [JsonPropertyName("machine-config")] public MachineConfig? MachineConfig { get; init; }
-    // Defaults of init-only members live in the getters: the source-generated reader (VmConfigJsonContext) passes
+    // Defaults of init-only members live in the getters: the source-generated reader (VmmContractJsonContext) passes
     // absent members as null instead of leaving the initializer's value.
     [JsonPropertyName("drives")] public IReadOnlyList<DriveConfig> Drives { get => field ?? []; init => field = value; }
     [JsonPropertyName("network-interfaces")] public IReadOnlyList<NetworkInterfaceConfig> NetworkInterfaces { get => field ?? []; init => field = value; }
@@ -109,8 +109,14 @@ public sealed record EntropyConfig
 /// <summary><c>mmds-config</c>. Kindling defaults to V2 (tokens required).</summary>
 public sealed record MmdsConfig
 {
+    /// <summary>MMDS version 1: plain GETs, no session token.</summary>
+    public const string V1 = "V1";
+
+    /// <summary>MMDS version 2: a PUT /latest/api/token session token on every request (Kindling's default).</summary>
+    public const string V2 = "V2";
+
     /// <summary>V2 when absent (a getter default, as <see cref="VmConfig.Drives"/>).</summary>
-    [JsonPropertyName("version")] public string Version { get => field ?? "V2"; init => field = value; }
+    [JsonPropertyName("version")] public string Version { get => field ?? V2; init => field = value; }
     [JsonPropertyName("network_interfaces")] public required IReadOnlyList<string> NetworkInterfaces { get; init; }
     [JsonPropertyName("ipv4_address")] public string? Ipv4Address { get; init; }
     [JsonPropertyName("imds_compat")] public bool ImdsCompat { get; init; }

@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Kindling.Runner.Configuration;
 using Kindling.Runner.Forges;
 using Kindling.Runner.Forges.GitHub;
 using Kindling.Runner.Forges.Local;
@@ -12,7 +13,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace Kindling.Runner.Configuration;
+namespace Kindling.Runner.Composition;
 
 /// <summary>The runner's services, shared by <c>kindling daemon</c>, <c>kindling demo</c>, tests and benchmarks.</summary>
 public static partial class RunnerComposition

@@ -1,17 +1,19 @@
+using Kindling.Vmm.Contract;
+
 namespace Kindling.Images.Tests;
 
-public sealed class KernelCommandLineTests
+public sealed class GuestCommandLineTests
 {
     [Fact]
     public void Build_Defaults_ConsoleRebootPanicPciAndAgentFlag()
     {
-        Assert.Equal("console=ttyS0 reboot=k panic=1 pci=off kindling.agent=1", new KernelCommandLine().Build());
+        Assert.Equal("console=ttyS0 reboot=k panic=1 pci=off kindling.agent=1", GuestCommandLine.Create().Build());
     }
 
     [Fact]
     public void Build_DrivesAndMmds_KindlingOptionsAppendedAndReplaced()
     {
-        string s = new KernelCommandLine().WithBaseDevice("/dev/vda").WithOverlayDevice("/dev/vdb").WithMmdsAddress("169.254.169.254")
+        string s = GuestCommandLine.Create().WithBaseDevice("/dev/vda").WithOverlayDevice("/dev/vdb").WithMmdsAddress("169.254.169.254")
             .Set("panic", "5").Set("quiet", null).Build();
 
         Assert.Equal("console=ttyS0 reboot=k panic=5 pci=off kindling.agent=1 kindling.base=/dev/vda kindling.overlay=/dev/vdb kindling.mmds=169.254.169.254 quiet", s);
@@ -24,20 +26,20 @@ public sealed class KernelCommandLineTests
     {
         var kernel = new KernelArtifacts("bz", "vmlinux", "initrd", "6.1", "pkg", []) { Kind = kind };
 
-        string s = new KernelCommandLine().ForEmulatedHost(kernel).Build();
+        string s = GuestCommandLine.Create().ForEmulatedHost(kernel).Build();
 
         Assert.Equal($"console=ttyS0 reboot=k panic=1 pci=off kindling.agent=1 kindling.http_timeout=120{kernelWords}", s);
     }
 
     [Fact]
     public void Set_ValueWithSpace_Throws() =>
-        Assert.Throws<ArgumentException>(() => new KernelCommandLine().Set("kindling.base", "/dev/vda rw"));
+        Assert.Throws<ArgumentException>(() => GuestCommandLine.Create().Set("kindling.base", "/dev/vda rw"));
 
     [Fact]
     public void Build_TooLong_LeavesNoRoomForVmm_Throws()
     {
-        KernelCommandLine c = new();
-        for (int i = 0; i < 200; i++)
+        KernelCommandLine c = GuestCommandLine.Create();
+        for (int i = 0; i < 110; i++) // past the room left for the VMM, within the kernel's limit
         {
             c.Set($"opt{i}", "xxxxxxxx");
         }
@@ -49,6 +51,6 @@ public sealed class KernelCommandLineTests
     [Fact]
     public void WithoutDrives_BaseAndOverlayNone()
     {
-        Assert.Contains("kindling.base=none kindling.overlay=none", new KernelCommandLine().WithoutDrives().Build());
+        Assert.Contains("kindling.base=none kindling.overlay=none", GuestCommandLine.Create().WithoutDrives().Build());
     }
 }

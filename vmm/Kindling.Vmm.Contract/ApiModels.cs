@@ -1,9 +1,8 @@
 using System.Text.Json.Serialization;
-using Kindling.Vmm.Config;
 
-namespace Kindling.Vmm.Api;
+namespace Kindling.Vmm.Contract;
 
-// Request and response bodies that exist only on the REST API (the config-file sections live in Config/VmConfig.cs).
+// Request and response bodies that exist only on the REST API (the config-file sections live in VmConfig.cs).
 // Field names are Firecracker's (firecracker.yaml definitions of the same name).
 
 /// <summary>PATCH /machine-config: every field optional; absent fields keep their value.</summary>

@@ -1,0 +1,87 @@
+namespace Kindling.Vmm.Contract;
+
+/// <summary>
+/// The keys of the job the runner puts into MMDS and the guest agent reads (images/guest/PROTOCOL.md,
+/// images/guest/agent.sh). MMDS itself holds <c>kindling/document</c> (and, for host-driven steps,
+/// <c>kindling/steps/N</c>); the document is written from a tree <c>kindling/{job, secrets, github, network}</c>
+/// whose keys are the rest of these constants (each nested class one object of the tree, every leaf a string) and
+/// whose records name the same fields (<c>doc_job id '42'</c>).
+/// </summary>
+public static class MmdsKeys
+{
+    /// <summary>The document's one top-level key.</summary>
+    public const string Kindling = "kindling";
+
+    /// <summary>The keys of <c>kindling/</c>.</summary>
+    public static class Root
+    {
+        /// <summary><c>kindling/document</c>: the whole job as one string of <c>doc_*</c> records, the agent's one GET.</summary>
+        public const string Document = "document";
+
+        /// <summary><c>kindling/steps/N</c>: host-driven steps, one document of step N's records at a time.</summary>
+        public const string Steps = "steps";
+
+        /// <summary><c>kindling/job/</c>: the job (<see cref="MmdsKeys.Job"/>).</summary>
+        public const string Job = "job";
+
+        /// <summary><c>kindling/secrets/</c>: NAME → value; masked in all output, never written to disk in the guest.</summary>
+        public const string Secrets = "secrets";
+
+        /// <summary><c>kindling/github/</c>: GitHub jobs only (<see cref="MmdsKeys.GitHub"/>).</summary>
+        public const string GitHub = "github";
+
+        /// <summary><c>kindling/network/</c>: optional (<see cref="MmdsKeys.Network"/>).</summary>
+        public const string Network = "network";
+    }
+
+    /// <summary>The keys of <c>kindling/job/</c>.</summary>
+    public static class Job
+    {
+        public const string Id = "id";
+        public const string Name = "name";
+
+        /// <summary>Absent or "0": no limit.</summary>
+        public const string TimeoutSeconds = "timeout_seconds";
+
+        /// <summary>Required (a GitHub job may say "0").</summary>
+        public const string StepCount = "step_count";
+
+        /// <summary><c>steps/N/</c>, N from 0 (<see cref="MmdsKeys.Step"/>).</summary>
+        public const string Steps = "steps";
+
+        /// <summary>The job-level environment, NAME → value.</summary>
+        public const string Env = "env";
+    }
+
+    /// <summary>The keys of <c>kindling/job/steps/N/</c>.</summary>
+    public static class Step
+    {
+        public const string Name = "name";
+        public const string Run = "run";
+        public const string Shell = "shell";
+        public const string WorkingDirectory = "working_directory";
+        public const string If = "if";
+
+        /// <summary>"true" or "false".</summary>
+        public const string ContinueOnError = "continue_on_error";
+
+        /// <summary>The step's environment, NAME → value.</summary>
+        public const string Env = "env";
+    }
+
+    /// <summary>The keys of <c>kindling/github/</c>.</summary>
+    public static class GitHub
+    {
+        /// <summary>The encoded JIT configuration the official runner starts with (masked like a secret).</summary>
+        public const string JitConfig = "jitconfig";
+    }
+
+    /// <summary>The keys of <c>kindling/network/</c>.</summary>
+    public static class Network
+    {
+        /// <summary>The guest's address with its prefix, e.g. "172.16.0.2/30".</summary>
+        public const string Address = "address";
+        public const string Gateway = "gateway";
+        public const string Dns = "dns";
+    }
+}
