@@ -44,7 +44,7 @@ public static class ShellNames
 
         if (s is "cmd" or "powershell")
         {
-            throw new ReplayException($"{where}: shell {s} is a Windows shell; replay runs Linux guests (use bash, sh, python or pwsh)");
+            throw new ReplayException($"{where}: shell {s} is a Windows shell, not supported: replay runs Linux guests (use bash, sh, python or pwsh)");
         }
 
         throw new ReplayException(

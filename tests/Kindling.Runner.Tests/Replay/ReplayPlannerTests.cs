@@ -217,7 +217,7 @@ public sealed class ReplayPlannerTests
     [Fact]
     public void Plan_CheckoutWithPath_Warning() =>
         Assert.Contains(ReplayPlanner.Plan(ReplayCorpus.Load("monorepo.yml"), "docs", ReplayCorpus.Inputs()).Single().Warnings,
-            w => w.Contains("with.path is ignored", StringComparison.Ordinal));
+            w => w.Contains("with.path is not supported (ignored)", StringComparison.Ordinal));
 
     [Fact]
     public void Plan_ContainerServices_Warnings()
