@@ -109,6 +109,11 @@ internal static class StepPlanner
                          "(::set-output, ::set-env, ::add-path, ::add-mask, ::save-state are not supported): write to $GITHUB_OUTPUT, $GITHUB_ENV or $GITHUB_PATH instead");
         }
 
+        if (CustomShell.IsTemplate(shell))
+        {
+            (script, shell) = (CustomShell.Wrap(shell, script), ShellNames.Sh);
+        }
+
         return
         [
             new PlannedStep
