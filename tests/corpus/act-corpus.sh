@@ -15,9 +15,16 @@ trap 'rm -rf "$work"' EXIT
 if [ -d "$src/pkg/runner/testdata" ]; then
   cp -r "$src/pkg/runner/testdata" "$work/testdata"
 else
-  # a bare git directory (or a clone's .git): take HEAD's testdata; objects missing from a partial clone are skipped
-  git --git-dir="$src" archive HEAD pkg/runner/testdata | tar -x -C "$work" 2>/dev/null || true
-  mv "$work/pkg/runner/testdata" "$work/testdata"
+  # a bare git directory (or a clone's .git): HEAD's testdata file by file, so that a blob missing from a partial
+  # clone (act's node_modules) skips that file instead of ending the extraction
+  git --git-dir="$src" ls-tree -r -z HEAD pkg/runner/testdata | while IFS= read -r -d '' entry; do
+    read -r _ type sha <<<"${entry%%$'\t'*}"
+    path=${entry#*$'\t'}
+    [ "$type" = blob ] || continue
+    out="$work/testdata/${path#pkg/runner/testdata/}"
+    mkdir -p "$(dirname "$out")"
+    git --git-dir="$src" cat-file blob "$sha" >"$out" 2>/dev/null || rm -f "$out"
+  done
 fi
 # act's tests run inside its own clone: github.repository is nektos/act there (issue-1195 asserts the owner).
 git -C "$work/testdata" init -q
