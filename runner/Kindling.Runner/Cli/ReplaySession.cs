@@ -59,6 +59,11 @@ public static class ReplaySession
             throw new ReplayException($"no usable workflow in {path}");
         }
 
+        if (o.EventName is { } only)
+        {
+            set = set.TriggeredBy(only);
+        }
+
         if (o.List)
         {
             WriteTable(io.Out, set.Listing());
@@ -107,6 +112,13 @@ public static class ReplaySession
                     catch (NeedsFirstException) when (!o.DryRun)
                     {
                         // planned (and checked) once the jobs it needs have run
+                    }
+                    catch (NeedsFirstException e) when (o.DryRun)
+                    {
+                        // A dry run runs nothing, so it cannot know the needs' outputs: it says when the job is planned.
+                        io.Out.Write(DryRunPrinter.Print(plans));
+                        plans.Clear();
+                        io.Out.WriteLine($"job {id}: planned when its needs have run: {e.Message}\n");
                     }
                 }
             }

@@ -59,7 +59,7 @@ internal static class ActionSteps
                 why = "";
                 if (action.Pre.Length > 0 || action.Post.Length > 0)
                 {
-                    warnings.Add($"step {s.Number}: {uses}: its pre/post scripts are not run (only main)");
+                    warnings.Add($"step {s.Number}: {uses}: its pre/post scripts are not supported by replay yet: only main runs");
                 }
 
                 return [JavaScript(s, ctx, outer, name, action, actionInputs, at)];

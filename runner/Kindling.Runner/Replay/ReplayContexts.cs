@@ -85,9 +85,23 @@ public static class ReplayContexts
     /// workflow_dispatch/workflow_call input defaults, overridden by the event's <c>inputs</c>, then by --input; each
     /// typed as the workflow declares it (a <c>boolean</c> input given as "true" is the boolean true, as on GitHub).
     /// </summary>
-    public static ExprValue Inputs(Workflow wf, ReplayInputs inputs)
+    public static ExprValue Inputs(Workflow wf, ReplayInputs inputs, ExprValue? github = null)
     {
-        List<KeyValuePair<string, ExprValue>> values = [.. wf.InputDefaults];
+        // A default written as an expression (workflow_call allows them: default: ${{ 1 }}) is evaluated with the
+        // contexts GitHub gives it there: github and vars.
+        var defaultsCtx = new ExprContext
+        {
+            Contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase)
+            {
+                ["github"] = github ?? GitHub(wf, "", inputs),
+                ["vars"] = ExprValue.Object(inputs.Vars.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value)))),
+            },
+            Where = $"{wf.FileName}: on.inputs default",
+        };
+        List<KeyValuePair<string, ExprValue>> values = [.. wf.InputDefaults.Select(kv =>
+            kv.Value.Kind == ExprKind.String && Template.HasExpressions(kv.Value.AsString)
+                ? KeyValuePair.Create(kv.Key, Template.Evaluate(kv.Value.AsString, defaultsCtx with { Where = $"{wf.FileName}: on.inputs.{kv.Key}.default" }))
+                : kv)];
         IEnumerable<KeyValuePair<string, ExprValue>> given = Member(inputs.Event, "inputs") is { Kind: ExprKind.Object } o ? o.Members : [];
         foreach ((string k, ExprValue v) in given.Concat(inputs.Inputs.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value)))))
         {

@@ -22,7 +22,7 @@ public static class ReplayPlanner
         string where = $"{wf.FileName}: job '{job.Id}'";
         if (job.Uses is { } reusable)
         {
-            throw new ReplayException($"{where} calls the reusable workflow {reusable} (jobs.{job.Id}.uses); replay does not run reusable workflows yet");
+            throw new ReplayException($"{where} calls the reusable workflow {reusable} (jobs.{job.Id}.uses); reusable workflows are not supported by replay yet");
         }
 
         try
@@ -32,14 +32,14 @@ public static class ReplayPlanner
             var contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase)
             {
                 ["github"] = github,
-                ["inputs"] = ReplayContexts.Inputs(wf, inputs),
+                ["inputs"] = ReplayContexts.Inputs(wf, inputs, github),
                 ["vars"] = ExprValue.Object(inputs.Vars.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value)))),
                 ["secrets"] = secrets,
                 ["needs"] = inputs.Needs ?? PlannedNeeds(wf, job),
             };
             var unavailable = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
             {
-                ["steps"] = "step outputs and outcomes are not passed between steps in replay yet",
+                ["steps"] = "a step's outputs, outcome and conclusion in a later step's expressions are not supported by replay yet (they are evaluated before the VM boots)",
                 ["matrix"] = "the matrix is not known at this level",
                 ["env"] = "env is not available at the workflow level",
             };
@@ -178,7 +178,7 @@ public static class ReplayPlanner
         labels.RemoveAll(string.IsNullOrWhiteSpace);
         if (labels.FirstOrDefault(OtherOs) is { } other)
         {
-            warnings.Add($"runs-on: {other} names a {(other.Contains("mac", StringComparison.OrdinalIgnoreCase) ? "macOS" : "Windows")} runner; " +
+            warnings.Add($"runs-on: {other} names a {(other.Contains("mac", StringComparison.OrdinalIgnoreCase) ? "macOS" : "Windows")} runner, which is not supported: " +
                          $"replay runs Linux microVMs only, so the steps run in the Kindling {inputs.Image} image's shell (PowerShell and cmd lines will not work)");
         }
         string? skip = null;

@@ -42,13 +42,18 @@ public static class ShellNames
             return agent;
         }
 
+        if (CustomShell.IsTemplate(s))
+        {
+            return s; // StepPlanner runs it through CustomShell's sh wrapper
+        }
+
         if (s is "cmd" or "powershell")
         {
-            throw new ReplayException($"{where}: shell {s} is a Windows shell; replay runs Linux guests (use bash, sh, python or pwsh)");
+            throw new ReplayException($"{where}: shell {s} is a Windows shell, not supported: replay runs Linux guests (use bash, sh, python or pwsh)");
         }
 
         throw new ReplayException(
-            $"{where}: shell '{s}' is not supported by replay yet; use bash, sh, python or pwsh (custom templates with {{0}} other than GitHub's own are not run)");
+            $"{where}: shell '{s}' is not supported by replay yet; use bash, sh, python, pwsh or a template of plain words with {{0}} (command [options] {{0}}; quotes and other shell syntax in it are not run)");
     }
 
     /// <summary>Whether <c>${NAME}</c> in the script reads an environment variable (POSIX shells).</summary>

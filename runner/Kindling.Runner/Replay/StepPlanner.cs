@@ -73,7 +73,7 @@ internal static class StepPlanner
                 message = $"kindling: {uses} is not run: {ReplayDefaults.GuestWorkspace} already holds the {inputs.WorkspaceDescription}";
                 foreach (string ignored in s.With.Select(kv => kv.Key).Where(k => k is "path" or "repository" or "ref" or "submodules"))
                 {
-                    warnings.Add($"step {s.Number}: {uses} with.{ignored} is ignored: the workspace is the {(inputs.Worktree ? "working tree" : "checkout of HEAD")} at {ReplayDefaults.GuestWorkspace}");
+                    warnings.Add($"step {s.Number}: {uses} with.{ignored} is not supported (ignored): the workspace is the {(inputs.Worktree ? "working tree" : "checkout of HEAD")} at {ReplayDefaults.GuestWorkspace}");
                 }
             }
             else if (ActionSteps.Plan(wf, job, s, ctx, cond, name, secretNames, inputs, warnings, depth, out string why) is { } action)
@@ -106,7 +106,12 @@ internal static class StepPlanner
         if (WorkflowCommands.FirstOrDefault(c => script.Contains(c, StringComparison.Ordinal)) is { } command)
         {
             warnings.Add($"step {s.Number}: the workflow command {command}… on standard output is not processed by replay " +
-                         "(::set-output, ::set-env, ::add-path, ::add-mask, ::save-state): write to $GITHUB_OUTPUT, $GITHUB_ENV or $GITHUB_PATH instead");
+                         "(::set-output, ::set-env, ::add-path, ::add-mask, ::save-state are not supported): write to $GITHUB_OUTPUT, $GITHUB_ENV or $GITHUB_PATH instead");
+        }
+
+        if (CustomShell.IsTemplate(shell))
+        {
+            (script, shell) = (CustomShell.Wrap(shell, script), ShellNames.Sh);
         }
 
         return
@@ -157,7 +162,7 @@ internal static class StepPlanner
             string line = sb.ToString()[(sb.ToString().LastIndexOf('\n') + 1)..];
             if (line.Count(c => c == '\'') % 2 == 1)
             {
-                warnings.Add($"step {step}: ${{{{ {p.Source} }}}} is inside single quotes, where the shell does not expand ${{{name}}}: use double quotes");
+                warnings.Add($"step {step}: ${{{{ {p.Source} }}}} is inside single quotes, where the shell does not expand ${{{name}}}: use double quotes (replay passes a secret as a variable; writing its value into the script text is not supported)");
             }
 
             sb.Append("${").Append(name).Append('}');

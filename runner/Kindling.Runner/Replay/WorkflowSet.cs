@@ -60,6 +60,20 @@ public sealed record WorkflowSet(IReadOnlyList<Workflow> Workflows, IReadOnlyLis
         return new WorkflowSet(ok, broken);
     }
 
+    /// <summary>
+    /// The workflows whose on: names <paramref name="eventName"/> (act plans only those for an event it is given); an
+    /// error naming each workflow's events when none is.
+    /// </summary>
+    public WorkflowSet TriggeredBy(string eventName)
+    {
+        Workflow[] triggered = [.. Workflows.Where(w => w.Events.Contains(eventName, StringComparer.Ordinal))];
+        return triggered.Length > 0
+            ? this with { Workflows = triggered }
+            : throw new ReplayException($"--event-name {eventName}: no workflow is triggered by {eventName} (" +
+                                        string.Join("; ", Workflows.Select(w => $"{w.FileName} runs on {string.Join(", ", w.Events)}")) +
+                                        "); name one of those events, or leave --event-name out to use the workflow's own");
+    }
+
     public IReadOnlyList<WorkflowJobRef> Jobs => [.. Workflows.SelectMany(w => w.Jobs.Select(j => new WorkflowJobRef(w, j)))];
 
     /// <summary>The job with this id; an error listing the valid ids when there is none, or when several workflows have one.</summary>

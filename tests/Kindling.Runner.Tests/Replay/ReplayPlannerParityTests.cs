@@ -71,7 +71,7 @@ public sealed class ReplayPlannerParityTests
     public void Plan_RunsOnOtherOs_Warns(string label, string os)
     {
         ReplayJobPlan p = Assert.Single(Plan($"on: push\njobs:\n  j:\n    runs-on: {label}\n    steps: [{{run: x}}]\n"));
-        Assert.Contains(p.Warnings, w => w.StartsWith($"runs-on: {label} names a {os} runner; replay runs Linux microVMs only", StringComparison.Ordinal));
+        Assert.Contains(p.Warnings, w => w.StartsWith($"runs-on: {label} names a {os} runner, which is not supported: replay runs Linux microVMs only", StringComparison.Ordinal));
     }
 
     [Fact]

@@ -217,7 +217,7 @@ public sealed class ReplayPlannerTests
     [Fact]
     public void Plan_CheckoutWithPath_Warning() =>
         Assert.Contains(ReplayPlanner.Plan(ReplayCorpus.Load("monorepo.yml"), "docs", ReplayCorpus.Inputs()).Single().Warnings,
-            w => w.Contains("with.path is ignored", StringComparison.Ordinal));
+            w => w.Contains("with.path is not supported (ignored)", StringComparison.Ordinal));
 
     [Fact]
     public void Plan_ContainerServices_Warnings()
@@ -235,7 +235,8 @@ public sealed class ReplayPlannerTests
 
     [Theory]
     [InlineData("cmd", "is a Windows shell")]
-    [InlineData("perl {0}", "shell 'perl {0}' is not supported by replay yet")]
+    [InlineData("pwsh -v '. {0}'", "shell 'pwsh -v '. {0}'' is not supported by replay yet")]
+    [InlineData("perl -e \"$(cat {0})\"", "is not supported by replay yet")]
     public void Plan_UnsupportedShell_Error(string shell, string expected) =>
         Assert.Contains(expected, Assert.Throws<ReplayException>(() => One(Head + $"    steps:\n      - run: x\n        shell: {shell}\n")).Message, StringComparison.Ordinal);
 

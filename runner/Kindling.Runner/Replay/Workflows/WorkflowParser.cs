@@ -56,15 +56,20 @@ public static partial class WorkflowParser
         }
 
         YamlNode? on = p.Get(root, "on");
+        if (on is null)
+        {
+            throw new WorkflowException(file, Mark(root), "the workflow has no on: (GitHub runs a workflow only for the events its on: names; add one, e.g. on: push)");
+        }
+
         WorkflowJob[] parsed = [.. jobs.Children.Select(kv => p.Job(kv.Key, kv.Value))];
         p.CheckNeeds(jobs, parsed);
         return new Workflow
         {
             File = file,
             Name = p.Get(root, "name") is { } n ? p.Scalar(n, "name") : Path.GetFileName(file),
-            Events = on is null ? [] : p.Events(on),
-            InputDefaults = on is null ? [] : p.InputDefaults(on),
-            InputTypes = on is null ? new Dictionary<string, string>() : p.InputTypes(on),
+            Events = p.Events(on),
+            InputDefaults = p.InputDefaults(on),
+            InputTypes = p.InputTypes(on),
             Env = p.StringMap(p.Get(root, "env"), "env"),
             Defaults = p.Defaults(p.Get(root, "defaults"), "defaults"),
             Jobs = parsed,
@@ -457,6 +462,11 @@ public static partial class WorkflowParser
                 if ((run is null) == (uses is null))
                 {
                     throw Error(s, $"step {i + 1} of job '{w["jobs.".Length..]}' needs exactly one of run: or uses:");
+                }
+
+                if (uses is not null && UsesReference.Problem(uses) is { } bad)
+                {
+                    throw Error(Get(s, "uses")!, $"step {i + 1} of job '{w["jobs.".Length..]}': uses: {uses}: {bad}");
                 }
 
                 steps.Add(new WorkflowStep

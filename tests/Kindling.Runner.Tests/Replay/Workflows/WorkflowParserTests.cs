@@ -80,6 +80,9 @@ public sealed class WorkflowParserTests
     [InlineData("unclosed-flow.yml", "unclosed-flow.yml:2:10: invalid YAML: the parser stopped after this point (an unclosed [ or { ?)")]
     [InlineData("unknown-key.yml", "unknown-key.yml:6:5: unknown key 'step' in job 'build' (did you mean 'steps'?)")]
     [InlineData("no-run.yml", "no-run.yml:7:9: step 1 of job 'build' needs exactly one of run: or uses:")]
+    [InlineData("no-on.yml", "no-on.yml:1:1: the workflow has no on: (GitHub runs a workflow only for the events its on: names")]
+    [InlineData("uses-no-ref.yml", "uses-no-ref.yml:7:15: step 1 of job 'build': uses: octo-org/setup-tool: expected {owner}/{repo}[/path]@ref")]
+    [InlineData("uses-short-sha.yml", "uses-short-sha.yml:7:15: step 1 of job 'build': uses: octo-org/setup-tool@4f2c9a1: the ref 4f2c9a1 is a shortened commit SHA")]
     public void ParseFile_Invalid_LineColumnAndReason(string file, string expected)
     {
         var e = Assert.Throws<WorkflowException>(() => WorkflowParser.ParseFile(Path.Combine(ReplayCorpus.Invalid, file), file));
