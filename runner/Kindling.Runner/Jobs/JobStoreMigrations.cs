@@ -56,6 +56,31 @@ internal static class JobStoreMigrations
             PRIMARY KEY (job_id, n)
         );
         """,
+        // 2: the fleet: hosts, which host holds a job, tenant admission locks, poller leases, cancel requests
+        // (one SQLite host registers itself too, so GET /api/hosts reads the same on both stores).
+        """
+        ALTER TABLE jobs ADD COLUMN host TEXT;
+        ALTER TABLE jobs ADD COLUMN cancel_requested TEXT;
+        CREATE INDEX jobs_host ON jobs(host);
+        CREATE TABLE hosts (
+            name         TEXT PRIMARY KEY,
+            vcpus        INTEGER NOT NULL,
+            memory_mib   INTEGER NOT NULL,
+            version      TEXT NOT NULL,
+            labels       TEXT NOT NULL,
+            state        TEXT NOT NULL,
+            started_at   TEXT NOT NULL,
+            heartbeat_at TEXT NOT NULL,
+            detail       TEXT,
+            drained_by   TEXT
+        );
+        CREATE TABLE tenant_locks (tenant TEXT PRIMARY KEY);
+        CREATE TABLE pollers (
+            tenant      TEXT PRIMARY KEY,
+            host        TEXT NOT NULL,
+            lease_until TEXT NOT NULL
+        );
+        """,
     ];
 
     public static int Latest => Steps.Length;

@@ -1,0 +1,72 @@
+using System.Data.Common;
+using Dapper;
+using Npgsql;
+
+namespace Kindling.Runner.Jobs;
+
+/// <summary>
+/// The fleet's shared job database on PostgreSQL (Npgsql). Row locks and <c>SKIP LOCKED</c> keep hosts from
+/// admitting the same job; migrations run under <c>pg_advisory_lock</c>, so hosts starting together apply each once.
+/// </summary>
+public sealed class PostgresDialect : StoreDialect
+{
+    /// <summary>The advisory lock key the migrations run under ("kindling" in ASCII, as a number).</summary>
+    public const long MigrationLockKey = 0x6B696E646C696E67;
+
+    private readonly string _connectionString;
+
+    public PostgresDialect(string connectionString)
+    {
+        var b = new NpgsqlConnectionStringBuilder(connectionString);
+        // A host that loses the database must notice within seconds, not wait out TCP's own timeouts.
+        if (!connectionString.Contains("Timeout", StringComparison.OrdinalIgnoreCase))
+        {
+            b.Timeout = 5;
+        }
+
+        _connectionString = b.ConnectionString;
+        Describe = $"postgres://{b.Host}:{b.Port}/{b.Database}";
+    }
+
+    public override string Kind => "postgres";
+
+    public override bool IsShared => true;
+
+    public override string Describe { get; }
+
+    public override string ForUpdate => " FOR UPDATE";
+
+    public override string ForUpdateSkipLocked => " FOR UPDATE SKIP LOCKED";
+
+    public override string Contains(string haystack, string needle) => $"strpos({haystack}, {needle}) > 0";
+
+    public override DbConnection Open()
+    {
+        var db = new NpgsqlConnection(_connectionString);
+        db.Open();
+        return db;
+    }
+
+    public override DbTransaction BeginWrite(DbConnection db) => db.BeginTransaction();
+
+    public override void Migrate()
+    {
+        using var db = (NpgsqlConnection)Open();
+        db.Execute("SELECT pg_advisory_lock(@MigrationLockKey)", new { MigrationLockKey });
+        try
+        {
+            PostgresMigrations.Apply(db, Describe);
+        }
+        finally
+        {
+            db.Execute("SELECT pg_advisory_unlock(@MigrationLockKey)", new { MigrationLockKey });
+        }
+    }
+
+    public override int SchemaVersion(DbConnection db) => db.ExecuteScalar<int>("SELECT MAX(version) FROM schema_version");
+
+    public override bool IsTransient(Exception e) => e is NpgsqlException { IsTransient: true } || e is TimeoutException
+        || (e is NpgsqlException && e.InnerException is IOException or System.Net.Sockets.SocketException);
+
+    public override void Reset() => NpgsqlConnection.ClearAllPools();
+}
