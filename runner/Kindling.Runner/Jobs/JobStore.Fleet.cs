@@ -42,6 +42,9 @@ public sealed partial class JobStore
         return GetHost(db, name);
     });
 
+    /// <summary>Changes when the database server restarts (see <see cref="StoreDialect.ServerEpoch"/>).</summary>
+    public string ServerEpoch() => Use(_dialect.ServerEpoch);
+
     public IReadOnlyList<HostRecord> Hosts() => Use<IReadOnlyList<HostRecord>>(db =>
         [.. db.Query<HostRow>($"SELECT {HostColumns} FROM hosts ORDER BY name").Select(r => r.ToRecord())]);
 
@@ -90,7 +93,7 @@ public sealed partial class JobStore
     /// <summary>Jobs a host holds that are not cleaned yet (for a takeover, or this host's own reaper).</summary>
     public IReadOnlyList<JobRecord> JobsOfHost(string host, params JobState[] states) => Use<IReadOnlyList<JobRecord>>(db =>
         [.. db.Query<JobRow>(
-            $"SELECT {Columns} FROM jobs WHERE host = @host AND state IN @states ORDER BY id",
+            $"SELECT {Columns} FROM jobs WHERE host = @host AND {_dialect.In("state", "@states")} ORDER BY id",
             new { host, states = states.Select(JobLifecycle.Name).ToArray() }).Select(r => r.ToRecord())]);
 
     /// <summary>
@@ -100,7 +103,7 @@ public sealed partial class JobStore
     public IReadOnlyList<JobRecord> ListMine(string host, params JobState[] states) => IsShared
         ? Use<IReadOnlyList<JobRecord>>(db =>
             [.. db.Query<JobRow>(
-                $"SELECT {Columns} FROM jobs WHERE (host = @host OR host IS NULL) AND state IN @states ORDER BY id",
+                $"SELECT {Columns} FROM jobs WHERE (host = @host OR host IS NULL) AND {_dialect.In("state", "@states")} ORDER BY id",
                 new { host, states = states.Select(JobLifecycle.Name).ToArray() }).Select(r => r.ToRecord())])
         : ListByState(states);
 
@@ -136,13 +139,13 @@ public sealed partial class JobStore
             string[] locked = tenants;
             if (IsShared)
             {
-                string[] known = [.. db.Query<string>("SELECT tenant FROM tenant_locks WHERE tenant IN @tenants", new { tenants }, tx)];
+                string[] known = [.. db.Query<string>($"SELECT tenant FROM tenant_locks WHERE {_dialect.In("tenant", "@tenants")}", new { tenants }, tx)];
                 foreach (string t in tenants.Except(known, StringComparer.Ordinal))
                 {
                     db.Execute("INSERT INTO tenant_locks (tenant) VALUES (@t) ON CONFLICT (tenant) DO NOTHING", new { t }, tx);
                 }
 
-                locked = [.. db.Query<string>($"SELECT tenant FROM tenant_locks WHERE tenant IN @tenants ORDER BY tenant{_dialect.ForUpdateSkipLocked}", new { tenants }, tx)];
+                locked = [.. db.Query<string>($"SELECT tenant FROM tenant_locks WHERE {_dialect.In("tenant", "@tenants")} ORDER BY tenant{_dialect.ForUpdateSkipLocked}", new { tenants }, tx)];
                 if (locked.Length == 0)
                 {
                     return [];
@@ -152,28 +155,28 @@ public sealed partial class JobStore
             List<JobRecord> waiting = [.. db.Query<JobRow>(
                 $"""
                 SELECT {Columns} FROM (SELECT {Columns}, ROW_NUMBER() OVER (PARTITION BY tenant ORDER BY id) AS n
-                                       FROM jobs WHERE state = @queued AND tenant IN @locked) AS q
+                                       FROM jobs WHERE state = @queued AND {_dialect.In("tenant", "@locked")}) AS q
                 WHERE n <= @perTenant ORDER BY id
                 """,
                 new { queued, locked, perTenant }, tx).Select(r => r.ToRecord())];
-            List<JobRecord> active = [.. db.Query<JobRow>($"SELECT {Columns} FROM jobs WHERE state IN @ActiveStates", new { ActiveStates }, tx).Select(r => r.ToRecord())];
+            List<JobRecord> active = [.. db.Query<JobRow>($"SELECT {Columns} FROM jobs WHERE {_dialect.In("state", "@ActiveStates")}", new { ActiveStates }, tx).Select(r => r.ToRecord())];
             long[] picked = [.. decide(waiting, active).Distinct()];
             if (picked.Length == 0)
             {
                 return [];
             }
 
-            long[] ids = [.. db.Query<long>($"SELECT id FROM jobs WHERE id IN @picked AND state = @queued ORDER BY id{_dialect.ForUpdateSkipLocked}", new { picked, queued }, tx)];
+            long[] ids = [.. db.Query<long>($"SELECT id FROM jobs WHERE {_dialect.In("id", "@picked")} AND state = @queued ORDER BY id{_dialect.ForUpdateSkipLocked}", new { picked, queued }, tx)];
             if (ids.Length == 0)
             {
                 return [];
             }
 
-            db.Execute("UPDATE jobs SET state = @preparing, host = @host, updated_at = @now WHERE id IN @ids", new { preparing, host, now, ids }, tx);
+            db.Execute($"UPDATE jobs SET state = @preparing, host = @host, updated_at = @now WHERE {_dialect.In("id", "@ids")}", new { preparing, host, now, ids }, tx);
             db.Execute(
-                "INSERT INTO transitions (job_id, from_state, to_state, at, reason) SELECT id, @queued, @preparing, @now, @reason FROM jobs WHERE id IN @ids ORDER BY id",
+                $"INSERT INTO transitions (job_id, from_state, to_state, at, reason) SELECT id, @queued, @preparing, @now, @reason FROM jobs WHERE {_dialect.In("id", "@ids")} ORDER BY id",
                 new { queued, preparing, now, reason, ids }, tx);
-            List<JobRecord> admitted = [.. db.Query<JobRow>($"SELECT {Columns} FROM jobs WHERE id IN @ids ORDER BY id", new { ids }, tx).Select(r => r.ToRecord())];
+            List<JobRecord> admitted = [.. db.Query<JobRow>($"SELECT {Columns} FROM jobs WHERE {_dialect.In("id", "@ids")} ORDER BY id", new { ids }, tx).Select(r => r.ToRecord())];
             tx.Commit();
             return admitted;
         });
@@ -210,12 +213,12 @@ public sealed partial class JobStore
 
     /// <summary>Asks the host that runs a live job to cancel it; false when the job is not live.</summary>
     public bool RequestCancel(long id, string reason) => Use(db => db.Execute(
-        "UPDATE jobs SET cancel_requested = @reason WHERE id = @id AND state IN @ActiveStates", new { id, reason, ActiveStates }) == 1);
+        $"UPDATE jobs SET cancel_requested = @reason WHERE id = @id AND {_dialect.In("state", "@ActiveStates")}", new { id, reason, ActiveStates }) == 1);
 
     /// <summary>Cancel requests for live jobs <paramref name="host"/> holds: (job id, reason).</summary>
     public IReadOnlyList<(long JobId, string Reason)> CancelRequests(string host) => Use<IReadOnlyList<(long, string)>>(db =>
         [.. db.Query<(long, string)>(
-            "SELECT id, cancel_requested FROM jobs WHERE host = @host AND cancel_requested IS NOT NULL AND state IN @ActiveStates ORDER BY id",
+            $"SELECT id, cancel_requested FROM jobs WHERE host = @host AND cancel_requested IS NOT NULL AND {_dialect.In("state", "@ActiveStates")} ORDER BY id",
             new { host, ActiveStates })]);
 
     private const string HostColumns = "name, vcpus, memory_mib, version, labels, state, started_at, heartbeat_at, detail, drained_by";

@@ -157,7 +157,7 @@ public sealed partial class JobStore
                 ON CONFLICT (job_id, n) DO UPDATE SET name = excluded.name, exit_code = excluded.exit_code,
                     seconds = excluded.seconds, skipped = excluded.skipped
                 """,
-                new { jobId, step.Number, step.Name, step.ExitCode, step.Seconds, step.Skipped });
+                new { jobId, step.Number, step.Name, step.ExitCode, step.Seconds, Skipped = step.Skipped ? 1L : 0L });
         });
     }
 
@@ -193,7 +193,7 @@ public sealed partial class JobStore
         return Use<IReadOnlyList<JobRecord>>(db =>
         {
             return [.. db.Query<JobRow>(
-                $"SELECT {Columns} FROM jobs WHERE state IN @states ORDER BY id",
+                $"SELECT {Columns} FROM jobs WHERE {_dialect.In("state", "@states")} ORDER BY id",
                 new { states = states.Select(JobLifecycle.Name).ToArray() }).Select(r => r.ToRecord())];
         });
     }

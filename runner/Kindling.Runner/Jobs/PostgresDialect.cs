@@ -40,6 +40,9 @@ public sealed class PostgresDialect : StoreDialect
 
     public override string Contains(string haystack, string needle) => $"strpos({haystack}, {needle}) > 0";
 
+    /// <summary>Dapper passes a list to Npgsql as one array parameter.</summary>
+    public override string In(string column, string list) => $"{column} = ANY({list})";
+
     public override DbConnection Open()
     {
         var db = new NpgsqlConnection(_connectionString);
@@ -67,6 +70,8 @@ public sealed class PostgresDialect : StoreDialect
 
     public override bool IsTransient(Exception e) => e is NpgsqlException { IsTransient: true } || e is TimeoutException
         || (e is NpgsqlException && e.InnerException is IOException or System.Net.Sockets.SocketException);
+
+    public override string ServerEpoch(DbConnection db) => db.ExecuteScalar<string>("SELECT pg_postmaster_start_time()::text") ?? "";
 
     public override void Reset() => NpgsqlConnection.ClearAllPools();
 }

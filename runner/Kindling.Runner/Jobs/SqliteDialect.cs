@@ -37,6 +37,9 @@ public sealed class SqliteDialect : StoreDialect
 
     public override string Contains(string haystack, string needle) => $"instr({haystack}, {needle}) > 0";
 
+    /// <summary>Dapper expands the list into one parameter per element.</summary>
+    public override string In(string column, string list) => $"{column} IN {list}";
+
     public override DbConnection Open()
     {
         var db = new SqliteConnection(_connectionString);

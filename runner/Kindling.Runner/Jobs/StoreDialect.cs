@@ -27,6 +27,9 @@ public abstract class StoreDialect
     /// <summary>A boolean SQL expression: <paramref name="haystack"/> contains the text of <paramref name="needle"/>.</summary>
     public abstract string Contains(string haystack, string needle);
 
+    /// <summary>A boolean SQL expression: <paramref name="column"/> is one of the list parameter <paramref name="list"/>.</summary>
+    public abstract string In(string column, string list);
+
     public abstract DbConnection Open();
 
     /// <summary>A transaction that may write: on SQLite it takes the write lock up front (BEGIN IMMEDIATE).</summary>
@@ -40,6 +43,12 @@ public abstract class StoreDialect
 
     /// <summary>A failure after which the same work may succeed when tried again (the database restarted, a deadlock).</summary>
     public abstract bool IsTransient(Exception e);
+
+    /// <summary>
+    /// Changes when the database server restarts (PostgreSQL's start time); constant for a file. A host that sees it
+    /// change knows every host lost the database meanwhile, so their silence says nothing about them yet.
+    /// </summary>
+    public virtual string ServerEpoch(DbConnection db) => "";
 
     /// <summary>Called after a transient failure, before the retry (drops pooled connections that point at a dead server).</summary>
     public virtual void Reset()

@@ -21,6 +21,8 @@ public sealed partial class FleetMembership(
 {
     private volatile IReadOnlyList<HostRecord> _hosts = [];
     private volatile HostRecord? _me;
+    private DateTimeOffset _reachableSince = DateTimeOffset.MaxValue;
+    private string? _epoch;
 
     public string HostName { get; } = options.Value.EffectiveHostName;
 
@@ -56,6 +58,23 @@ public sealed partial class FleetMembership(
             [.. o.Pools.SelectMany(p => p.Labels).Distinct(StringComparer.Ordinal)]));
         _hosts = store.Hosts();
         LogRegistered(log, HostName, store.Dialect.Kind, store.DatabasePath);
+    }
+
+    /// <summary>
+    /// Records this host's drain in the store (null: undrained); the local marker file stays the durable record, so a
+    /// database that does not answer now only delays what the other hosts see.
+    /// </summary>
+    public void SetDrain(string? by)
+    {
+        try
+        {
+            store.SetHostDrain(HostName, by);
+            _me = store.GetHost(HostName) ?? _me;
+        }
+        catch (Exception e) when (FleetHealth.IsStoreFailure(e))
+        {
+            LogLeaveFailed(log, e.Message);
+        }
     }
 
     /// <summary>Heartbeats until <paramref name="stopping"/>; then leaves (poller leases released, host marked stopped).</summary>
@@ -99,9 +118,18 @@ public sealed partial class FleetMembership(
 
             _me = me;
             _hosts = store.Hosts();
-            if (health.Restored())
+            DateTimeOffset now = time.GetUtcNow();
+            string epoch = store.ServerEpoch();
+            if (health.Restored() | epoch != _epoch || _reachableSince == DateTimeOffset.MaxValue)
             {
-                LogDatabaseBack(log, store.DatabasePath);
+                // Back after an outage (ours, or the server restarted): every host may have missed heartbeats meanwhile,
+                // so nobody is judged dead until they have had a whole lease to heartbeat again.
+                if (_epoch is not null || _reachableSince != DateTimeOffset.MaxValue)
+                {
+                    LogDatabaseBack(log, store.DatabasePath);
+                }
+
+                (_epoch, _reachableSince) = (epoch, now);
             }
 
             foreach ((long id, string reason) in store.CancelRequests(HostName))
@@ -109,9 +137,12 @@ public sealed partial class FleetMembership(
                 cancellations.TryCancel(id, reason);
             }
 
-            foreach (string dead in store.DeclareDeadHosts(HostName, Lease))
+            if (now - _reachableSince >= Lease)
             {
-                LogHostDead(log, dead, Lease);
+                foreach (string dead in store.DeclareDeadHosts(HostName, Lease))
+                {
+                    LogHostDead(log, dead, Lease);
+                }
             }
 
             await TakeOverAsync(ct);
