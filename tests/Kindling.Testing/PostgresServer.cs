@@ -5,8 +5,9 @@ namespace Kindling.Testing;
 
 /// <summary>
 /// A private PostgreSQL for tests and benchmarks: <c>initdb</c> into a temporary directory, the server listening only
-/// on a unix socket in that directory (no TCP port), trust authentication for the one user <c>kindling</c>, durability
-/// off (fsync, synchronous_commit) since the data is thrown away. PostgreSQL refuses to run as root, so as root the
+/// on a unix socket in that directory (no TCP port), trust authentication for the one user <c>kindling</c>, no fsync
+/// (the data is thrown away; a commit is still written before it is acknowledged, so a server stopped at once loses
+/// nothing committed, as a real one would not). PostgreSQL refuses to run as root, so as root the
 /// server runs as the <c>postgres</c> user (Debian's package creates it) or <c>nobody</c>. Debian's binaries are
 /// looked up in <c>/usr/lib/postgresql/N/bin</c> (tests/run.sh installs the <c>postgresql</c> package).
 /// </summary>
@@ -68,7 +69,7 @@ public sealed class PostgresServer : IDisposable
 
     public void StartServer() => Pg("pg_ctl", [
         "-D", DataDirectory, "-l", Path.Combine(Directory, "server.log"), "-w", "-t", "60",
-        "-o", $"-k {Directory} -p {Port} -c listen_addresses='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300",
+        "-o", $"-k {Directory} -p {Port} -c listen_addresses='' -c fsync=off -c full_page_writes=off -c max_connections=300",
         "start"]);
 
     public void Dispose()

@@ -82,6 +82,7 @@ public sealed partial class JobRunner(
             }
         });
         IVmHandle? vm = null;
+        JobLogObserver? observer = null;
         Task? pump = null;
         using var pumpStop = new CancellationTokenSource();
         string? forgeUnavailable = null;
@@ -117,11 +118,11 @@ public sealed partial class JobRunner(
                 VmConfigBuilder.Build(guest, overlay, job.Vcpus, job.MemoryMib, ws, net),
                 MmdsTree.Build(job.Id, job.Name, timeout, spec, secrets, registration?.EncodedJitConfig, net));
             await SaveVmConfigAsync(JobWorkspace.VmConfigRecordPath(o.StateDirectory, job.Id), request.VmConfig, ct);
-            var observer = new JobLogObserver(store, job.Id, LiveObserver?.Invoke(job.Id));
+            observer = new JobLogObserver(store, job.Id, LiveObserver?.Invoke(job.Id));
             var logPump = new LogPump(new SecretMasker([.. secrets.Values, .. registration is null ? [] : new[] { registration.EncodedJitConfig }]), observer);
             (JobState, string, int?) FromJobEnd(JobEnd end) => end.Succeeded
                 ? (JobState.Succeeded, "job-end result=succeeded", 0)
-                : (JobState.Failed, observer.AgentError is { } err ? $"agent error: {err}" : $"job-end result=failed exit={end.ExitCode}", end.ExitCode);
+                : (JobState.Failed, observer!.AgentError is { } err ? $"agent error: {err}" : $"job-end result=failed exit={end.ExitCode}", end.ExitCode);
             Move(job.Id, JobState.Preparing, JobState.Booting, "VM configured; starting the VMM");
             stage = "booting";
             // Open before the VM exists (a non-blocking open: no writer needed), read by the shared epoll thread.
@@ -217,6 +218,11 @@ public sealed partial class JobRunner(
         if (vm is not null)
         {
             await vm.DisposeAsync();
+        }
+
+        if (observer is not null)
+        {
+            await observer.Flushed; // the steps are in the store before the job's result is
         }
 
         if (forgeUnavailable is not null && job.Attempt < MaxPrepareAttempts && await TryRequeueAsync(job.Id, forgeUnavailable))

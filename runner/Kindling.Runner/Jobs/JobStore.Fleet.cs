@@ -124,16 +124,26 @@ public sealed partial class JobStore
             throw new IllegalTransitionException(0, JobState.Queued, JobState.Queued, JobState.Preparing);
         }
 
-        string now = Stamp();
         string queued = JobLifecycle.Name(JobState.Queued);
         string preparing = JobLifecycle.Name(JobState.Preparing);
-        return Use<IReadOnlyList<JobRecord>>(db =>
+        string? firstTry = null;
+        return Use<IReadOnlyList<JobRecord>>((db, retry) =>
         {
             using DbTransaction tx = _dialect.BeginWrite(db);
+            // A retry after a broken connection: what the first try admitted may have been committed (only the answer
+            // was lost); those jobs are this host's to start, so they are returned with this round's.
+            List<JobRecord> committedBefore = retry && firstTry is not null
+                ? [.. db.Query<JobRow>(
+                    $"""
+                    SELECT {Columns} FROM jobs WHERE host = @host AND state = @preparing
+                      AND id IN (SELECT job_id FROM transitions WHERE to_state = @preparing AND at = @firstTry AND reason = @reason)
+                    """,
+                    new { host, preparing, firstTry, reason }, tx).Select(r => r.ToRecord())]
+                : [];
             string[] tenants = [.. db.Query<string>("SELECT DISTINCT tenant FROM jobs WHERE state = @queued", new { queued }, tx)];
             if (tenants.Length == 0)
             {
-                return [];
+                return committedBefore;
             }
 
             string[] locked = tenants;
@@ -148,7 +158,7 @@ public sealed partial class JobStore
                 locked = [.. db.Query<string>($"SELECT tenant FROM tenant_locks WHERE {_dialect.In("tenant", "@tenants")} ORDER BY tenant{_dialect.ForUpdateSkipLocked}", new { tenants }, tx)];
                 if (locked.Length == 0)
                 {
-                    return [];
+                    return committedBefore;
                 }
             }
 
@@ -160,16 +170,19 @@ public sealed partial class JobStore
                 """,
                 new { queued, locked, perTenant }, tx).Select(r => r.ToRecord())];
             List<JobRecord> active = [.. db.Query<JobRow>($"SELECT {Columns} FROM jobs WHERE {_dialect.In("state", "@ActiveStates")}", new { ActiveStates }, tx).Select(r => r.ToRecord())];
+            // Stamped after the reads: an admission's time is after every finish it counted on.
+            string now = Stamp();
+            firstTry ??= now;
             long[] picked = [.. decide(waiting, active).Distinct()];
             if (picked.Length == 0)
             {
-                return [];
+                return committedBefore;
             }
 
             long[] ids = [.. db.Query<long>($"SELECT id FROM jobs WHERE {_dialect.In("id", "@picked")} AND state = @queued ORDER BY id{_dialect.ForUpdateSkipLocked}", new { picked, queued }, tx)];
             if (ids.Length == 0)
             {
-                return [];
+                return committedBefore;
             }
 
             db.Execute($"UPDATE jobs SET state = @preparing, host = @host, updated_at = @now WHERE {_dialect.In("id", "@ids")}", new { preparing, host, now, ids }, tx);
@@ -178,7 +191,7 @@ public sealed partial class JobStore
                 new { queued, preparing, now, reason, ids }, tx);
             List<JobRecord> admitted = [.. db.Query<JobRow>($"SELECT {Columns} FROM jobs WHERE {_dialect.In("id", "@ids")} ORDER BY id", new { ids }, tx).Select(r => r.ToRecord())];
             tx.Commit();
-            return admitted;
+            return [.. committedBefore, .. admitted];
         });
     }
 

@@ -15,8 +15,8 @@ public sealed partial class JobStore
         "id, tenant, forge, forge_job_id, repository, name, labels, state, attempt, created_at, updated_at, spec_json, " +
         "runner_name, runner_id, vm_id, vmm_pid, work_dir, tap_name, exit_code, log_path, vcpus, memory_mib, host";
 
-    /// <summary>How many times a store operation is tried when the database fails in a way worth a retry.</summary>
-    private const int TransientAttempts = 8;
+    /// <summary>How long a store operation is retried while the database fails in a way worth a retry (a restart).</summary>
+    private static readonly TimeSpan TransientPatience = TimeSpan.FromSeconds(30);
 
     private readonly StoreDialect _dialect;
     private readonly TimeProvider _time;
@@ -96,11 +96,17 @@ public sealed partial class JobStore
     public JobRecord Transition(long id, JobState? expected, JobState to, string reason, int? exitCode = null, string? host = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
-        string now = Stamp();
-        return Use<JobRecord>(db =>
+        return Use<JobRecord>((db, retry) =>
         {
             using DbTransaction tx = _dialect.BeginWrite(db);
             JobRecord job = GetForUpdate(db, id, tx) ?? throw new KeyNotFoundException($"job {id} does not exist");
+            if (retry && job.State == to && (expected is null || expected != to) && LastTransition(db, id, tx) is { } last
+                && last.to_state == JobLifecycle.Name(to) && last.reason == reason)
+            {
+                return job; // the first try was committed, only its answer was lost (the connection broke)
+            }
+
+            string now = Stamp(); // under the row lock: a transition's time orders it after every change it saw
             if ((expected is { } e && e != job.State) || !JobLifecycle.IsLegal(job.State, to))
             {
                 throw new IllegalTransitionException(id, job.State, expected, to);
@@ -265,19 +271,23 @@ public sealed partial class JobStore
     /// server restarted, a deadlock) runs it again from the start, with backoff, for about half a minute: each
     /// operation is one transaction, so a retry never finds half of it written.
     /// </summary>
-    private T Use<T>(Func<DbConnection, T> work)
+    private T Use<T>(Func<DbConnection, T> work) => Use((db, _) => work(db));
+
+    /// <summary>As <see cref="Use{T}(Func{DbConnection, T})"/>; <paramref name="work"/> is told whether this is a retry.</summary>
+    private T Use<T>(Func<DbConnection, bool, T> work)
     {
+        var waited = System.Diagnostics.Stopwatch.StartNew();
         for (int attempt = 1; ; attempt++)
         {
             try
             {
                 using DbConnection db = _dialect.Open();
-                return work(db);
+                return work(db, attempt > 1);
             }
-            catch (Exception e) when (attempt < TransientAttempts && _dialect.IsTransient(e))
+            catch (Exception e) when (waited.Elapsed < TransientPatience && _dialect.IsTransient(e))
             {
                 _dialect.Reset();
-                Thread.Sleep(TimeSpan.FromMilliseconds(Math.Min(100 * (1 << attempt), 5000)));
+                Thread.Sleep(TimeSpan.FromMilliseconds(Math.Min(50 * (1 << Math.Min(attempt, 4)), 500)));
             }
         }
     }
@@ -290,6 +300,9 @@ public sealed partial class JobStore
 
     private static JobRecord? Get(IDbConnection db, long id, IDbTransaction? tx) =>
         db.QuerySingleOrDefault<JobRow>($"SELECT {Columns} FROM jobs WHERE id = @id", new { id }, tx)?.ToRecord();
+
+    private static TransitionRow? LastTransition(IDbConnection db, long id, IDbTransaction tx) =>
+        db.QueryFirstOrDefault<TransitionRow>("SELECT job_id, from_state, to_state, at, reason FROM transitions WHERE job_id = @id ORDER BY id DESC LIMIT 1", new { id }, tx);
 
     private JobRecord? GetForUpdate(IDbConnection db, long id, IDbTransaction tx) =>
         db.QuerySingleOrDefault<JobRow>($"SELECT {Columns} FROM jobs WHERE id = @id{_dialect.ForUpdate}", new { id }, tx)?.ToRecord();

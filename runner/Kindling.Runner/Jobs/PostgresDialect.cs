@@ -68,8 +68,19 @@ public sealed class PostgresDialect : StoreDialect
 
     public override int SchemaVersion(DbConnection db) => db.ExecuteScalar<int>("SELECT MAX(version) FROM schema_version");
 
-    public override bool IsTransient(Exception e) => e is NpgsqlException { IsTransient: true } || e is TimeoutException
-        || (e is NpgsqlException && e.InnerException is IOException or System.Net.Sockets.SocketException);
+    /// <summary>
+    /// Connection failures, a server shutting down or starting (57P01–57P03), resources (53…), deadlocks and
+    /// serialization failures: the operation is tried again on a new connection.
+    /// </summary>
+    public override bool IsTransient(Exception e) => e switch
+    {
+        PostgresException pe => pe.IsTransient || pe.SqlState.StartsWith("08", StringComparison.Ordinal) || pe.SqlState.StartsWith("57P", StringComparison.Ordinal)
+            || pe.SqlState.StartsWith("53", StringComparison.Ordinal) || pe.SqlState is "40001" or "40P01",
+        NpgsqlException => true, // no answer from the server: I/O, a broken or refused connection
+        TimeoutException => true,
+        InvalidOperationException { InnerException: { } inner } => IsTransient(inner),
+        _ => false,
+    };
 
     public override string ServerEpoch(DbConnection db) => db.ExecuteScalar<string>("SELECT pg_postmaster_start_time()::text") ?? "";
 

@@ -63,12 +63,16 @@ public sealed class FleetTests(PostgresFixture pg)
         }).ToList();
         foreach ((string name, int maxVms, _) in tenants)
         {
-            Assert.InRange(MaxOverlap([.. intervals.Where(i => i.Tenant == name).Select(i => (i.From, i.To))]), 1, maxVms); // quota, fleet-wide
+            int most = MaxOverlap([.. intervals.Where(i => i.Tenant == name).Select(i => (i.From, i.To))]);
+            Assert.True(most >= 1 && most <= maxVms, $"tenant {name} ran {most} VMs at once fleet-wide; its quota is {maxVms}"); // quota, fleet-wide
         }
 
         foreach (string host in hosts.Select((_, i) => $"admitted by h{i + 1}"))
         {
-            Assert.InRange(MaxOverlap([.. intervals.Where(i => i.Host == host).Select(i => (i.From, i.To))]), 1, 3); // each host's capacity
+            var onHost = intervals.Where(i => i.Host == host).ToList();
+            int most = MaxOverlap([.. onHost.Select(i => (i.From, i.To))]);
+            Assert.True(most >= 1 && most <= 3, $"{host}: {most} VMs at once on a host that fits 3: " +
+                string.Join(" | ", onHost.OrderBy(i => i.From).Select(i => $"{i.Tenant} {i.From:HH:mm:ss.fffffff}-{i.To:HH:mm:ss.fffffff}"))); // each host's capacity
         }
 
         // Fair share: while every tenant still had queued jobs (until c's last admission), a and b (equal weight, quotas
@@ -190,7 +194,7 @@ public sealed class FleetTests(PostgresFixture pg)
 
         IReadOnlyList<JobRecord> jobs = store.List(limit: 100);
         Assert.Equal(40, jobs.Count);
-        Assert.All(jobs, j => Assert.Single(store.Transitions(j.Id), t => t.To == JobState.Succeeded));
+        Assert.All(jobs, j => Assert.True(store.Transitions(j.Id).Count(t => t.To == JobState.Succeeded) == 1, History(store, j.Id)));
         long[] launched = [.. hosts.SelectMany(h => h.Launcher.Requests).Select(JobIdOf)];
         Assert.Equal(40, launched.Distinct().Count());
         Assert.Equal(40, launched.Length);
@@ -248,6 +252,9 @@ public sealed class FleetTests(PostgresFixture pg)
             await h.DisposeAsync();
         }
     }
+
+    private static string History(JobStore store, long id) =>
+        $"job {id}: " + string.Join(" | ", store.Transitions(id).Select(t => $"{t.At:HH:mm:ss.fff} {t.From}->{t.To} {t.Reason}"));
 
     private static long JobIdOf(VmLaunchRequest r) =>
         long.Parse(r.Mmds["kindling"]!["job"]!["id"]!.GetValue<string>(), CultureInfo.InvariantCulture);
