@@ -154,8 +154,10 @@ public sealed partial class JobRunner(
             }
             else if (vm.Exited.IsCompleted)
             {
-                await Task.WhenAny(pump, Task.Delay(TimeSpan.FromSeconds(2), time, CancellationToken.None));
-                // The VM may exit before the log pump has delivered the agent's last lines: same outcome either way.
+                // The VM may exit before the log pump has delivered the agent's last lines: same outcome either way. The
+                // pump ends by itself once the gone VM's FIFO is drained, so waiting for it costs nothing when it is quick,
+                // and a host that is busy (its job database restarting) gets the time to deliver them.
+                await Task.WhenAny(pump, Task.Delay(PumpDrain, time, CancellationToken.None));
                 outcome = observer.JobEnded.Task.IsCompleted
                     ? FromJobEnd(observer.JobEnded.Task.Result)
                     : (JobState.Failed, $"the VM exited with code {vm.Exited.Result} while {stage}, before the job ended (see {logPath})", null);
