@@ -96,7 +96,7 @@ public static class FleetBenchmark
 
                     Interlocked.Add(ref admitted, round.Count);
                     using System.Data.Common.DbConnection db = store.Dialect.Open();
-                    db.Execute("UPDATE jobs SET state = 'cleaned' WHERE id IN @round", new { round }); // benchmark scaffolding: the VMs "finish"
+                    db.Execute($"UPDATE jobs SET state = 'cleaned' WHERE {store.Dialect.In("id", "@ids")}", new { ids = round.ToArray() }); // benchmark scaffolding: the VMs "finish"
                 }
             });
             clock.Stop();
