@@ -11,10 +11,11 @@ log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
 # against QEMU's own devices, e2fsprogs/cpio/busybox-static/lz4 build and inspect images, iproute2 makes TAPs and
 # namespaces, dpkg-dev fetches the Debian kernel package, debootstrap builds the debian base image (slow test), chromium drives the admin page in browser tests,
 # flex/bison/bc/libelf-dev/patch build Kindling's guest kernel from Debian's linux-source (hosts with emulated KVM),
-# nftables holds the guest network's rules (tested in network namespaces of the tests' own).
+# nftables holds the guest network's rules (tested in network namespaces of the tests' own), postgresql is the fleet's
+# shared job store (the tests start a private server of their own on a unix socket; the package's cluster is not used).
 packages=(gcc make libc6-dev e2fsprogs qemu-system-x86 lz4 busybox-static cpio iproute2 dpkg-dev strace
           util-linux kmod xz-utils zstd debootstrap chromium fonts-dejavu-core
-          flex bison bc libelf-dev patch perl tar nftables)
+          flex bison bc libelf-dev patch perl tar nftables postgresql)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

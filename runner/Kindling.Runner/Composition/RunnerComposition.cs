@@ -35,7 +35,11 @@ public static partial class RunnerComposition
         services.TryAddSingleton(sp =>
         {
             KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
-            return new JobStore(Path.Combine(o.StateDirectory, "kindling.db"), sp.GetRequiredService<TimeProvider>());
+            StoreDialect dialect = o.Store.IsPostgres
+                ? new PostgresDialect(sp.GetRequiredService<CredentialSources>().Variable(o.Store.ConnectionStringEnv)
+                    ?? throw new InvalidOperationException($"Kindling:Store:ConnectionStringEnv: {o.Store.ConnectionStringEnv} is no longer set (validated at start)"))
+                : new SqliteDialect(Path.Combine(o.StateDirectory, "kindling.db"));
+            return new JobStore(dialect, sp.GetRequiredService<TimeProvider>());
         });
         services.TryAddSingleton<IImageProvider>(sp =>
         {
@@ -82,6 +86,8 @@ public static partial class RunnerComposition
         services.TryAddSingleton<JobCancellations>();
         services.TryAddSingleton<JobActions>();
         services.TryAddSingleton<HostDrain>();
+        services.TryAddSingleton<FleetHealth>();
+        services.TryAddSingleton<FleetMembership>();
         services.TryAddSingleton<JobDispatcher>();
         return services;
     }

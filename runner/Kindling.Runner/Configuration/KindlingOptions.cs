@@ -24,6 +24,33 @@ public sealed class KindlingOptions
     public WebOptions Web { get; set; } = new();
     public ImagesOptions Images { get; set; } = new();
     public NetworkOptions Network { get; set; } = new();
+    /// <summary>Where jobs are kept: this host's SQLite file (default) or the fleet's shared PostgreSQL.</summary>
+    public StoreOptions Store { get; set; } = new();
+    /// <summary>This daemon's name in the fleet (hosts table, job claims); default: the machine's host name.</summary>
+    public string HostName { get; set; } = "";
+
+    /// <summary><see cref="HostName"/>, or the machine's host name when it is not set.</summary>
+    public string EffectiveHostName => HostName is { Length: > 0 } h ? h : Environment.MachineName;
+}
+
+/// <summary>
+/// The job store. <c>sqlite</c>: one host's database in the state directory. <c>postgres</c>: several daemons share one
+/// PostgreSQL database (a fleet); the connection string comes from the environment variable <see cref="ConnectionStringEnv"/>
+/// (an Npgsql connection string such as <c>Host=db;Database=kindling;Username=kindling;Password=…</c>).
+/// </summary>
+public sealed class StoreOptions
+{
+    /// <summary><c>sqlite</c> or <c>postgres</c>.</summary>
+    public string Kind { get; set; } = "sqlite";
+    /// <summary>postgres only: the environment variable holding the connection string (kept out of config files).</summary>
+    public string ConnectionStringEnv { get; set; } = "KINDLING_DATABASE";
+    /// <summary>
+    /// A host whose last heartbeat is older than this is dead: a live host re-queues its jobs that had not started,
+    /// fails those that ran and removes their forge runners. Heartbeats are sent every third of it.
+    /// </summary>
+    public TimeSpan HostLeaseTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    public bool IsPostgres => Kind.Equals("postgres", StringComparison.OrdinalIgnoreCase);
 }
 
 /// <summary>What the guest images are built from.</summary>

@@ -86,6 +86,7 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
         if (o.Forge.GitHub.MaxPages < 1) Fail("Forge:GitHub:MaxPages", $"is {o.Forge.GitHub.MaxPages}; must be at least 1 (each page holds 100 items)");
         if (o.Forge.GitHub.InProgressRunWindow < TimeSpan.Zero) Fail("Forge:GitHub:InProgressRunWindow", $"is {o.Forge.GitHub.InProgressRunWindow}; must not be negative (e.g. 1.00:00:00; 00:00:00 polls queued runs only)");
         if (o.Forge.GitHub.WebhookMaxBodyBytes < 64 * 1024) Fail("Forge:GitHub:WebhookMaxBodyBytes", $"is {o.Forge.GitHub.WebhookMaxBodyBytes}; must be at least 65536 (a workflow_job event is a few KB)");
+        ValidateStore(o, Fail);
         if (o.PollInterval < TimeSpan.FromMilliseconds(10)) Fail("PollInterval", $"is {o.PollInterval}; must be at least 00:00:00.010");
         if (o.JobTimeout <= TimeSpan.Zero) Fail("JobTimeout", $"is {o.JobTimeout}; must be positive (e.g. 06:00:00)");
         if (o.Launcher.Kind is not ("vmm" or "stub")) Fail("Launcher:Kind", $"'{o.Launcher.Kind}' is unknown; use vmm or stub");
@@ -263,4 +264,49 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
 
     private static bool IsSecretName(string s) =>
         s.Length > 0 && !char.IsAsciiDigit(s[0]) && s.All(ch => char.IsAsciiLetterOrDigit(ch) || ch == '_');
+
+    /// <summary>The shortest host lease: heartbeats go out every third of it, and a busy host must still make them.</summary>
+    public static readonly TimeSpan MinHostLeaseTimeout = TimeSpan.FromSeconds(1);
+
+    private void ValidateStore(KindlingOptions o, Action<string, string> fail)
+    {
+        StoreOptions st = o.Store;
+        if (!st.Kind.Equals("sqlite", StringComparison.OrdinalIgnoreCase) && !st.IsPostgres)
+        {
+            fail("Store:Kind", $"is '{st.Kind}'; must be sqlite (this host's own database, the default) or postgres (a fleet sharing one database)");
+        }
+
+        if (st.HostLeaseTimeout < MinHostLeaseTimeout || st.HostLeaseTimeout > TimeSpan.FromHours(1))
+        {
+            fail("Store:HostLeaseTimeout", $"is {st.HostLeaseTimeout}; must be between 00:00:01 and 01:00:00 (e.g. 00:00:30)");
+        }
+
+        if (st.IsPostgres)
+        {
+            if (string.IsNullOrWhiteSpace(st.ConnectionStringEnv))
+            {
+                fail("Store:ConnectionStringEnv", "is empty; name the environment variable that holds the PostgreSQL connection string (e.g. KINDLING_DATABASE)");
+            }
+            else if (_credentials.Variable(st.ConnectionStringEnv) is not { Length: > 0 } cs)
+            {
+                fail("Store:ConnectionStringEnv", $"names {st.ConnectionStringEnv}, which is not set; export it with an Npgsql connection string such as Host=db.example;Database=kindling;Username=kindling;Password=…");
+            }
+            else
+            {
+                try
+                {
+                    _ = new Npgsql.NpgsqlConnectionStringBuilder(cs);
+                }
+                catch (ArgumentException e)
+                {
+                    fail("Store:ConnectionStringEnv", $"the value of {st.ConnectionStringEnv} is not a PostgreSQL connection string ({e.Message}); use the form Host=…;Database=…;Username=…;Password=…");
+                }
+            }
+        }
+
+        if (o.HostName.Length > 0 && (o.HostName.Length > 253 || o.HostName.Any(c => char.IsWhiteSpace(c) || char.IsControl(c))))
+        {
+            fail("HostName", $"is '{o.HostName}'; use a name without spaces of at most 253 characters (default: the machine's host name)");
+        }
+    }
 }

@@ -16,7 +16,7 @@ public enum CancelOutcome
 
     AlreadyFinished,
 
-    /// <summary>The job is live but run by another process: cancel it on its forge.</summary>
+    /// <summary>The job is live but run by another process (of one host's store): cancel it on its forge.</summary>
     NotRunHere,
 }
 
@@ -53,7 +53,10 @@ public sealed class JobActions(JobStore store, JobCancellations cancellations, J
         return j.Result is JobState.Failed or JobState.Cancelled or JobState.TimedOut && j.Job.SpecJson is not null;
     }
 
-    /// <summary>Cancels a queued job at once, or stops the VM of a job this process runs.</summary>
+    /// <summary>
+    /// Cancels a queued job at once, or stops the VM of a job this process runs; on a shared store a job another host
+    /// runs gets a cancel request that its host acts on at its next heartbeat.
+    /// </summary>
     public async Task<Cancellation> CancelAsync(long id, string reason)
     {
         if (store.Get(id) is not { } job)
@@ -85,6 +88,11 @@ public sealed class JobActions(JobStore store, JobCancellations cancellations, J
         }
 
         job = store.Get(id)!;
+        if (store.IsShared && JobLifecycle.IsActive(job.State) && store.RequestCancel(id, reason))
+        {
+            return new Cancellation(CancelOutcome.Stopping, job.State); // its host stops the VM at its next heartbeat
+        }
+
         return new Cancellation(
             JobLifecycle.IsFinished(job.State) || JobLifecycle.IsTerminal(job.State) ? CancelOutcome.AlreadyFinished : CancelOutcome.NotRunHere,
             job.State);

@@ -2,10 +2,38 @@ using Kindling.Runner.Logs;
 
 namespace Kindling.Runner.Jobs;
 
-/// <summary>Turns the pumped framing into JobStore updates (steps) and signals for the JobRunner.</summary>
+/// <summary>
+/// Turns the pumped framing into JobStore updates (steps) and signals for the JobRunner. Steps are written in order on
+/// a queue of their own, so a job database that is slow or restarting never holds up the log pump (and with it the
+/// runner's view of the job's end); <see cref="Flushed"/> completes when every step seen so far is written.
+/// </summary>
 internal sealed class JobLogObserver(JobStore store, long jobId, ILogObserver? next) : ILogObserver
 {
     private readonly Dictionary<int, string> _names = [];
+    private readonly Lock _gate = new();
+    private Task _writes = Task.CompletedTask;
+
+    /// <summary>Completes when the steps seen so far are in the store (a write that failed for good is dropped).</summary>
+    public Task Flushed
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _writes;
+            }
+        }
+    }
+
+    private void Record(StepRecord step)
+    {
+        lock (_gate)
+        {
+            _writes = _writes.ContinueWith(
+                _ => store.RecordStep(jobId, step), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default)
+                .ContinueWith(_ => { }, TaskScheduler.Default); // a failed write (the database stayed away) does not stop the next
+        }
+    }
 
     public TaskCompletionSource JobStarted { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     public TaskCompletionSource<JobEnd> JobEnded { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -21,19 +49,19 @@ internal sealed class JobLogObserver(JobStore store, long jobId, ILogObserver? n
     {
         JobStarted.TrySetResult();
         _names[n] = name;
-        store.RecordStep(jobId, new StepRecord(n, name, null, null, false));
+        Record(new StepRecord(n, name, null, null, false));
         next?.OnStepStart(n, name);
     }
 
     public void OnStepEnd(int n, int exitCode, double? seconds)
     {
-        store.RecordStep(jobId, new StepRecord(n, _names.GetValueOrDefault(n, $"step {n}"), exitCode, seconds, false));
+        Record(new StepRecord(n, _names.GetValueOrDefault(n, $"step {n}"), exitCode, seconds, false));
         next?.OnStepEnd(n, exitCode, seconds);
     }
 
     public void OnStepSkip(int n, string name, string reason)
     {
-        store.RecordStep(jobId, new StepRecord(n, name, null, null, true));
+        Record(new StepRecord(n, name, null, null, true));
         next?.OnStepSkip(n, name, reason);
     }
 

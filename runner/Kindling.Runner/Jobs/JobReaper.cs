@@ -22,7 +22,10 @@ public sealed partial class JobReaper(
     IOptions<KindlingOptions> options, JobStore store, JobTeardown teardown, JobRunner runner, ForgeRegistry forges,
     ITapManager taps, IVmLauncher launcher, Network.IGuestNetworkService network, ILogger<JobReaper> log)
 {
-    /// <summary>Start-up pass: nothing of this process is running yet, so every non-terminal job is a leftover.</summary>
+    /// <summary>
+    /// Start-up pass: nothing of this process is running yet, so every non-terminal job of this host is a leftover
+    /// (on a shared store: the jobs this host holds; other hosts' jobs are theirs, or taken over when they die).
+    /// </summary>
     public async Task ReapAfterRestartAsync(CancellationToken ct)
     {
         try
@@ -34,7 +37,8 @@ public sealed partial class JobReaper(
             LogNetworkUnavailable(log, e.Message); // each job then fails while preparing, with the same message
         }
 
-        foreach (JobRecord job in store.ListByState(JobState.Preparing, JobState.Booting))
+        string host = options.Value.EffectiveHostName;
+        foreach (JobRecord job in store.ListMine(host, JobState.Preparing, JobState.Booting))
         {
             try
             {
@@ -49,7 +53,7 @@ public sealed partial class JobReaper(
             }
         }
 
-        foreach (JobRecord job in store.ListByState(JobState.Running))
+        foreach (JobRecord job in store.ListMine(host, JobState.Running))
         {
             await runner.FinishAsync(job.Id, JobState.Failed, "the runner restarted while the job was running; its VM was stopped", null);
         }
@@ -64,7 +68,8 @@ public sealed partial class JobReaper(
     /// </summary>
     public async Task ReapPeriodicAsync(IReadOnlySet<long> activeJobs, CancellationToken ct, IReadOnlySet<string>? unavailableTenants = null)
     {
-        foreach (JobRecord job in store.ListByState(JobState.Succeeded, JobState.Failed, JobState.Cancelled, JobState.TimedOut))
+        // On a shared store only this host's jobs: another host tears down its own, and a dead host's are taken over.
+        foreach (JobRecord job in store.ListMine(options.Value.EffectiveHostName, JobState.Succeeded, JobState.Failed, JobState.Cancelled, JobState.TimedOut))
         {
             if (!activeJobs.Contains(job.Id))
             {

@@ -27,6 +27,8 @@ public sealed record JobRecord
     public string? LogPath { get; init; }
     public int Vcpus { get; init; }
     public int MemoryMib { get; init; }
+    /// <summary>The host that admitted the job and holds it (null while queued).</summary>
+    public string? Host { get; init; }
 }
 
 /// <summary>A job as first seen on a forge.</summary>

@@ -85,6 +85,7 @@ public sealed partial class JobRunner(
         });
         IVmHandle? vm = null;
         HostStepLoop? steps = null;
+        JobLogObserver? observer = null;
         Task? pump = null;
         using var pumpStop = new CancellationTokenSource();
         string? forgeUnavailable = null;
@@ -115,7 +116,7 @@ public sealed partial class JobRunner(
             }
 
             FdIo.MakeFifo(ws.SerialFifoPath);
-            var observer = new JobLogObserver(store, job.Id, LiveObserver?.Invoke(job.Id));
+            observer = new JobLogObserver(store, job.Id, LiveObserver?.Invoke(job.Id));
             JsonObject tree = MmdsTree.Build(job.Id, job.Name, timeout, spec, secrets, registration?.EncodedJitConfig, net);
             // Host-driven steps where the job has steps and the VM's MMDS can change after boot; else all steps in the document.
             steps = spec is not null && registration is null && launcher.PatchesMmds
@@ -129,7 +130,7 @@ public sealed partial class JobRunner(
             var logPump = new LogPump(new SecretMasker([.. secrets.Values, .. registration is null ? [] : new[] { registration.EncodedJitConfig }]), (ILogObserver?)steps ?? observer);
             (JobState, string, int?) FromJobEnd(JobEnd end) => end.Succeeded
                 ? (JobState.Succeeded, "job-end result=succeeded", 0)
-                : (JobState.Failed, observer.AgentError is { } err ? $"agent error: {err}" : $"job-end result=failed exit={end.ExitCode}", end.ExitCode);
+                : (JobState.Failed, observer!.AgentError is { } err ? $"agent error: {err}" : $"job-end result=failed exit={end.ExitCode}", end.ExitCode);
             Move(job.Id, JobState.Preparing, JobState.Booting, "VM configured; starting the VMM");
             stage = "booting";
             // Open before the VM exists (a non-blocking open: no writer needed), read by the shared epoll thread.
@@ -168,8 +169,10 @@ public sealed partial class JobRunner(
             }
             else if (vm.Exited.IsCompleted)
             {
-                await Task.WhenAny(pump, Task.Delay(TimeSpan.FromSeconds(2), time, CancellationToken.None));
-                // The VM may exit before the log pump has delivered the agent's last lines: same outcome either way.
+                // The VM may exit before the log pump has delivered the agent's last lines: same outcome either way. The
+                // pump ends by itself once the gone VM's FIFO is drained, so waiting for it costs nothing when it is quick,
+                // and a host that is busy (its job database restarting) gets the time to deliver them.
+                await Task.WhenAny(pump, Task.Delay(PumpDrain, time, CancellationToken.None));
                 outcome = observer.JobEnded.Task.IsCompleted
                     ? FromJobEnd(observer.JobEnded.Task.Result)
                     : (JobState.Failed, $"the VM exited with code {vm.Exited.Result} while {stage}, before the job ended (see {logPath})", null);
@@ -232,6 +235,11 @@ public sealed partial class JobRunner(
         if (vm is not null)
         {
             await vm.DisposeAsync();
+        }
+
+        if (observer is not null)
+        {
+            await observer.Flushed; // the steps are in the store before the job's result is
         }
 
         if (forgeUnavailable is not null && job.Attempt < MaxPrepareAttempts && await TryRequeueAsync(job.Id, forgeUnavailable))

@@ -1,5 +1,5 @@
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Kindling.Runner.Jobs;
 
@@ -22,47 +22,55 @@ public sealed partial class JobStore
     /// <summary>A page of jobs with their results, newest first (keyset paging on <see cref="JobSearch.BeforeId"/>).</summary>
     public IReadOnlyList<JobWithResult> Search(JobSearch q)
     {
-        using SqliteConnection db = Open();
-        return [.. db.Query<JobRow, ResultColumn, JobWithResult>(
-            $"""
-            SELECT * FROM (SELECT {Columns}, {ResultExpression} AS result FROM jobs
-                           WHERE (@Tenant IS NULL OR tenant = @Tenant) AND (@BeforeId IS NULL OR id < @BeforeId)
-                             AND (@Repository IS NULL OR instr(repository, @Repository) > 0))
-            WHERE (@state IS NULL OR result = @state OR state = @state)
-            ORDER BY id DESC LIMIT @Limit
-            """,
-            (job, r) => new JobWithResult(job.ToRecord(), JobLifecycle.Parse(r.result)),
-            new { q.Tenant, q.BeforeId, q.Repository, q.Limit, state = q.State is { } s ? JobLifecycle.Name(s) : null },
-            splitOn: "result")];
+        return Use<IReadOnlyList<JobWithResult>>(db =>
+        {
+            return [.. db.Query<JobRow, ResultColumn, JobWithResult>(
+                $"""
+                SELECT * FROM (SELECT {Columns}, {ResultExpression} AS result FROM jobs
+                               WHERE (@Tenant IS NULL OR tenant = @Tenant) AND (@BeforeId IS NULL OR id < @BeforeId)
+                                 AND (@Repository IS NULL OR {_dialect.Contains("repository", "@Repository")})) AS q
+                WHERE (@state IS NULL OR result = @state OR state = @state)
+                ORDER BY id DESC LIMIT @Limit
+                """,
+                (job, r) => new JobWithResult(job.ToRecord(), JobLifecycle.Parse(r.result)),
+                new { q.Tenant, q.BeforeId, q.Repository, q.Limit, state = q.State is { } s ? JobLifecycle.Name(s) : null },
+                splitOn: "result")];
+        });
     }
 
     /// <summary>The job and its result; null when there is no such job.</summary>
     public JobWithResult? GetWithResult(long id)
     {
-        using SqliteConnection db = Open();
-        return db.Query<JobRow, ResultColumn, JobWithResult>(
-            $"SELECT {Columns}, {ResultExpression} AS result FROM jobs WHERE id = @id",
-            (job, r) => new JobWithResult(job.ToRecord(), JobLifecycle.Parse(r.result)), new { id }, splitOn: "result").SingleOrDefault();
+        return Use<JobWithResult?>(db =>
+        {
+            return db.Query<JobRow, ResultColumn, JobWithResult>(
+                $"SELECT {Columns}, {ResultExpression} AS result FROM jobs WHERE id = @id",
+                (job, r) => new JobWithResult(job.ToRecord(), JobLifecycle.Parse(r.result)), new { id }, splitOn: "result").SingleOrDefault();
+        });
     }
 
     /// <summary>Jobs per result (a cleaned job counts as what it was cleaned from); every state present.</summary>
     public IReadOnlyDictionary<JobState, int> CountByResult()
     {
-        using SqliteConnection db = Open();
-        var counts = Enum.GetValues<JobState>().ToDictionary(s => s, _ => 0);
-        foreach ((string state, long n) in db.Query<(string, long)>($"SELECT {ResultExpression} AS result, COUNT(*) FROM jobs GROUP BY result"))
+        return Use<IReadOnlyDictionary<JobState, int>>(db =>
         {
-            counts[JobLifecycle.Parse(state)] = (int)n;
-        }
+            var counts = Enum.GetValues<JobState>().ToDictionary(s => s, _ => 0);
+            foreach ((string state, long n) in db.Query<(string, long)>($"SELECT {ResultExpression} AS result, COUNT(*) FROM jobs GROUP BY result"))
+            {
+                counts[JobLifecycle.Parse(state)] = (int)n;
+            }
 
-        return counts;
+            return counts;
+        });
     }
 
     /// <summary>Distinct tenants that have jobs (a tenant removed from the config still shows its history).</summary>
     public IReadOnlyList<string> TenantsWithJobs()
     {
-        using SqliteConnection db = Open();
-        return [.. db.Query<string>("SELECT DISTINCT tenant FROM jobs ORDER BY tenant")];
+        return Use<IReadOnlyList<string>>(db =>
+        {
+            return [.. db.Query<string>("SELECT DISTINCT tenant FROM jobs ORDER BY tenant")];
+        });
     }
 
 #pragma warning disable IDE1006, CA1707 // Dapper maps the snake_case column onto this name.

@@ -1,7 +1,7 @@
 using System.Data;
 using System.Globalization;
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Kindling.Runner.Jobs;
 
@@ -13,47 +13,40 @@ public sealed partial class JobStore
 {
     private const string Columns =
         "id, tenant, forge, forge_job_id, repository, name, labels, state, attempt, created_at, updated_at, spec_json, " +
-        "runner_name, runner_id, vm_id, vmm_pid, work_dir, tap_name, exit_code, log_path, vcpus, memory_mib";
+        "runner_name, runner_id, vm_id, vmm_pid, work_dir, tap_name, exit_code, log_path, vcpus, memory_mib, host";
 
-    private readonly string _connectionString;
+    /// <summary>How long a store operation is retried while the database fails in a way worth a retry (a restart).</summary>
+    private static readonly TimeSpan TransientPatience = TimeSpan.FromSeconds(30);
+
+    private readonly StoreDialect _dialect;
     private readonly TimeProvider _time;
 
+    /// <summary>One host's SQLite database at <paramref name="databasePath"/>.</summary>
     public JobStore(string databasePath, TimeProvider time)
+        : this(new SqliteDialect(databasePath), time)
     {
-        DatabasePath = databasePath;
+    }
+
+    /// <summary>The store on <paramref name="dialect"/>'s database; its migrations are applied now (under the dialect's lock).</summary>
+    public JobStore(StoreDialect dialect, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(dialect);
+        _dialect = dialect;
         _time = time;
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(databasePath))!);
-        _connectionString = new SqliteConnectionStringBuilder
-        {
-            DataSource = databasePath,
-            Mode = SqliteOpenMode.ReadWriteCreate,
-            Cache = SqliteCacheMode.Private,
-            DefaultTimeout = 30,
-            Pooling = true,
-        }.ToString();
-        using SqliteConnection db = Open();
-        JobStoreMigrations.Apply(db);
+        dialect.Migrate();
     }
 
-    public string DatabasePath { get; }
+    /// <summary>The SQLite file, or a description of the PostgreSQL database (no password).</summary>
+    public string DatabasePath => _dialect is SqliteDialect s ? s.DatabasePath : _dialect.Describe;
 
-    public int SchemaVersion
-    {
-        get
-        {
-            using SqliteConnection db = Open();
-            return db.ExecuteScalar<int>("SELECT MAX(version) FROM schema_version");
-        }
-    }
+    public StoreDialect Dialect => _dialect;
 
-    public string JournalMode
-    {
-        get
-        {
-            using SqliteConnection db = Open();
-            return db.ExecuteScalar<string>("PRAGMA journal_mode") ?? "";
-        }
-    }
+    /// <summary>Several hosts share this store (PostgreSQL).</summary>
+    public bool IsShared => _dialect.IsShared;
+
+    public int SchemaVersion => Use(db => _dialect.SchemaVersion(db));
+
+    public string JournalMode => _dialect is SqliteDialect ? Use(db => db.ExecuteScalar<string>("PRAGMA journal_mode") ?? "") : "";
 
     /// <summary>
     /// Records a job seen on a forge, once: a second call for the same (forge, forge job id) returns the existing
@@ -62,128 +55,153 @@ public sealed partial class JobStore
     public (JobRecord Job, bool Created) Enqueue(NewJob job)
     {
         string now = Stamp();
-        using SqliteConnection db = Open();
-        using SqliteTransaction tx = BeginWrite(db);
-        long? id = db.ExecuteScalar<long?>(
-            """
-            INSERT INTO jobs (tenant, forge, forge_job_id, repository, name, labels, state, attempt, created_at, updated_at, spec_json, vcpus, memory_mib)
-            VALUES (@Tenant, @Forge, @ForgeJobId, @Repository, @Name, @labels, @state, 1, @now, @now, @SpecJson, @Vcpus, @MemoryMib)
-            ON CONFLICT (forge, forge_job_id) DO NOTHING
-            RETURNING id
-            """,
-            new
-            {
-                job.Tenant, job.Forge, job.ForgeJobId, job.Repository, job.Name, labels = string.Join(',', job.Labels),
-                state = JobLifecycle.Name(JobState.Queued), now, job.SpecJson, job.Vcpus, job.MemoryMib,
-            },
-            tx);
-        bool created = id is not null;
-        if (created)
+        return Use<(JobRecord Job, bool Created)>(db =>
         {
-            db.Execute(
-                "INSERT INTO transitions (job_id, from_state, to_state, at, reason) VALUES (@id, NULL, @to, @now, @reason)",
-                new { id, to = JobLifecycle.Name(JobState.Queued), now, reason = $"seen on {job.Forge}" },
+            using DbTransaction tx = _dialect.BeginWrite(db);
+            long? id = db.ExecuteScalar<long?>(
+                """
+                INSERT INTO jobs (tenant, forge, forge_job_id, repository, name, labels, state, attempt, created_at, updated_at, spec_json, vcpus, memory_mib)
+                VALUES (@Tenant, @Forge, @ForgeJobId, @Repository, @Name, @labels, @state, 1, @now, @now, @SpecJson, @Vcpus, @MemoryMib)
+                ON CONFLICT (forge, forge_job_id) DO NOTHING
+                RETURNING id
+                """,
+                new
+                {
+                    job.Tenant, job.Forge, job.ForgeJobId, job.Repository, job.Name, labels = string.Join(',', job.Labels),
+                    state = JobLifecycle.Name(JobState.Queued), now, job.SpecJson, job.Vcpus, job.MemoryMib,
+                },
                 tx);
-        }
+            bool created = id is not null;
+            if (created)
+            {
+                db.Execute(
+                    "INSERT INTO transitions (job_id, from_state, to_state, at, reason) VALUES (@id, NULL, @to, @now, @reason)",
+                    new { id, to = JobLifecycle.Name(JobState.Queued), now, reason = $"seen on {job.Forge}" },
+                    tx);
+            }
 
-        id ??= db.ExecuteScalar<long>(
-            "SELECT id FROM jobs WHERE forge = @Forge AND forge_job_id = @ForgeJobId", new { job.Forge, job.ForgeJobId }, tx);
-        JobRecord record = Get(db, id.Value, tx)!;
-        tx.Commit();
-        return (record, created);
+            id ??= db.ExecuteScalar<long>(
+                "SELECT id FROM jobs WHERE forge = @Forge AND forge_job_id = @ForgeJobId", new { job.Forge, job.ForgeJobId }, tx);
+            JobRecord record = Get(db, id.Value, tx)!;
+            tx.Commit();
+            return (record, created);
+        });
     }
 
     /// <summary>
     /// Moves a job to <paramref name="to"/>. When <paramref name="expected"/> is given the job must be in that
     /// state (compare-and-set). Throws <see cref="IllegalTransitionException"/> and writes nothing otherwise.
     /// </summary>
-    public JobRecord Transition(long id, JobState? expected, JobState to, string reason, int? exitCode = null)
+    /// <param name="host">The host that takes the job (admission); its claim is released when the job goes back to queued.</param>
+    public JobRecord Transition(long id, JobState? expected, JobState to, string reason, int? exitCode = null, string? host = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
-        string now = Stamp();
-        using SqliteConnection db = Open();
-        using SqliteTransaction tx = BeginWrite(db);
-        JobRecord job = Get(db, id, tx) ?? throw new KeyNotFoundException($"job {id} does not exist");
-        if ((expected is { } e && e != job.State) || !JobLifecycle.IsLegal(job.State, to))
+        return Use<JobRecord>((db, retry) =>
         {
-            throw new IllegalTransitionException(id, job.State, expected, to);
-        }
+            using DbTransaction tx = _dialect.BeginWrite(db);
+            JobRecord job = GetForUpdate(db, id, tx) ?? throw new KeyNotFoundException($"job {id} does not exist");
+            if (retry && job.State == to && (expected is null || expected != to) && LastTransition(db, id, tx) is { } last
+                && last.to_state == JobLifecycle.Name(to) && last.reason == reason)
+            {
+                return job; // the first try was committed, only its answer was lost (the connection broke)
+            }
 
-        bool requeue = to == JobState.Queued;
-        db.Execute(
-            """
-            UPDATE jobs SET state = @to, updated_at = @now, exit_code = COALESCE(@exitCode, exit_code),
-                            attempt = attempt + @bump
-            WHERE id = @id
-            """,
-            new { id, to = JobLifecycle.Name(to), now, exitCode, bump = requeue ? 1 : 0 },
-            tx);
-        db.Execute(
-            "INSERT INTO transitions (job_id, from_state, to_state, at, reason) VALUES (@id, @from, @to, @now, @reason)",
-            new { id, from = JobLifecycle.Name(job.State), to = JobLifecycle.Name(to), now, reason },
-            tx);
-        JobRecord updated = Get(db, id, tx)!;
-        tx.Commit();
-        return updated;
+            string now = Stamp(); // under the row lock: a transition's time orders it after every change it saw
+            if ((expected is { } e && e != job.State) || !JobLifecycle.IsLegal(job.State, to))
+            {
+                throw new IllegalTransitionException(id, job.State, expected, to);
+            }
+
+            bool requeue = to == JobState.Queued;
+            db.Execute(
+                """
+                UPDATE jobs SET state = @to, updated_at = @now, exit_code = COALESCE(@exitCode, exit_code),
+                                attempt = attempt + @bump, host = CASE WHEN @bump = 1 THEN NULL ELSE host END,
+                                cancel_requested = CASE WHEN @bump = 1 THEN NULL ELSE cancel_requested END
+                WHERE id = @id;
+                UPDATE jobs SET host = @host WHERE id = @id AND @host IS NOT NULL
+                """,
+                new { id, to = JobLifecycle.Name(to), now, exitCode, bump = requeue ? 1 : 0, host },
+                tx);
+            db.Execute(
+                "INSERT INTO transitions (job_id, from_state, to_state, at, reason) VALUES (@id, @from, @to, @now, @reason)",
+                new { id, from = JobLifecycle.Name(job.State), to = JobLifecycle.Name(to), now, reason },
+                tx);
+            JobRecord updated = Get(db, id, tx)!;
+            tx.Commit();
+            return updated;
+        });
     }
 
     /// <summary>Records the resources a job holds (non-null fields overwrite).</summary>
     public void SetResources(long id, JobResources r)
     {
-        using SqliteConnection db = Open();
-        int n = db.Execute(
-            """
-            UPDATE jobs SET runner_name = COALESCE(@RunnerName, runner_name), runner_id = COALESCE(@RunnerId, runner_id),
-                vm_id = COALESCE(@VmId, vm_id), vmm_pid = COALESCE(@VmmPid, vmm_pid), work_dir = COALESCE(@WorkDir, work_dir),
-                tap_name = COALESCE(@TapName, tap_name), log_path = COALESCE(@LogPath, log_path), updated_at = @now
-            WHERE id = @id
-            """,
-            new { id, r.RunnerName, r.RunnerId, r.VmId, r.VmmPid, r.WorkDir, r.TapName, r.LogPath, now = Stamp() });
-        if (n != 1)
+        Use(db =>
         {
-            throw new KeyNotFoundException($"job {id} does not exist");
-        }
+            int n = db.Execute(
+                """
+                UPDATE jobs SET runner_name = COALESCE(@RunnerName, runner_name), runner_id = COALESCE(@RunnerId, runner_id),
+                    vm_id = COALESCE(@VmId, vm_id), vmm_pid = COALESCE(@VmmPid, vmm_pid), work_dir = COALESCE(@WorkDir, work_dir),
+                    tap_name = COALESCE(@TapName, tap_name), log_path = COALESCE(@LogPath, log_path), updated_at = @now
+                WHERE id = @id
+                """,
+                new { id, r.RunnerName, r.RunnerId, r.VmId, r.VmmPid, r.WorkDir, r.TapName, r.LogPath, now = Stamp() });
+            if (n != 1)
+            {
+                throw new KeyNotFoundException($"job {id} does not exist");
+            }
+        });
     }
 
     public void RecordStep(long jobId, StepRecord step)
     {
-        using SqliteConnection db = Open();
-        db.Execute(
-            """
-            INSERT INTO steps (job_id, n, name, exit_code, seconds, skipped) VALUES (@jobId, @Number, @Name, @ExitCode, @Seconds, @Skipped)
-            ON CONFLICT (job_id, n) DO UPDATE SET name = excluded.name, exit_code = excluded.exit_code,
-                seconds = excluded.seconds, skipped = excluded.skipped
-            """,
-            new { jobId, step.Number, step.Name, step.ExitCode, step.Seconds, step.Skipped });
+        Use(db =>
+        {
+            db.Execute(
+                """
+                INSERT INTO steps (job_id, n, name, exit_code, seconds, skipped) VALUES (@jobId, @Number, @Name, @ExitCode, @Seconds, @Skipped)
+                ON CONFLICT (job_id, n) DO UPDATE SET name = excluded.name, exit_code = excluded.exit_code,
+                    seconds = excluded.seconds, skipped = excluded.skipped
+                """,
+                new { jobId, step.Number, step.Name, step.ExitCode, step.Seconds, Skipped = step.Skipped ? 1L : 0L });
+        });
     }
 
     public IReadOnlyList<StepRecord> Steps(long jobId)
     {
-        using SqliteConnection db = Open();
-        return [.. db.Query<StepRow>("SELECT n, name, exit_code, seconds, skipped FROM steps WHERE job_id = @jobId ORDER BY n", new { jobId })
-            .Select(r => new StepRecord((int)r.n, r.name, r.exit_code is null ? null : (int)r.exit_code.Value, r.seconds, r.skipped != 0))];
+        return Use<IReadOnlyList<StepRecord>>(db =>
+        {
+            return [.. db.Query<StepRow>("SELECT n, name, exit_code, seconds, skipped FROM steps WHERE job_id = @jobId ORDER BY n", new { jobId })
+                .Select(r => new StepRecord((int)r.n, r.name, r.exit_code is null ? null : (int)r.exit_code.Value, r.seconds, r.skipped != 0))];
+        });
     }
 
     public JobRecord? Get(long id)
     {
-        using SqliteConnection db = Open();
-        return Get(db, id, null);
+        return Use<JobRecord?>(db =>
+        {
+            return Get(db, id, null);
+        });
     }
 
     public JobRecord? FindByForgeJob(string forge, string forgeJobId)
     {
-        using SqliteConnection db = Open();
-        JobRow? row = db.QuerySingleOrDefault<JobRow>(
-            $"SELECT {Columns} FROM jobs WHERE forge = @forge AND forge_job_id = @forgeJobId", new { forge, forgeJobId });
-        return row?.ToRecord();
+        return Use<JobRecord?>(db =>
+        {
+            JobRow? row = db.QuerySingleOrDefault<JobRow>(
+                $"SELECT {Columns} FROM jobs WHERE forge = @forge AND forge_job_id = @forgeJobId", new { forge, forgeJobId });
+            return row?.ToRecord();
+        });
     }
 
     public IReadOnlyList<JobRecord> ListByState(params JobState[] states)
     {
-        using SqliteConnection db = Open();
-        return [.. db.Query<JobRow>(
-            $"SELECT {Columns} FROM jobs WHERE state IN @states ORDER BY id",
-            new { states = states.Select(JobLifecycle.Name).ToArray() }).Select(r => r.ToRecord())];
+        return Use<IReadOnlyList<JobRecord>>(db =>
+        {
+            return [.. db.Query<JobRow>(
+                $"SELECT {Columns} FROM jobs WHERE {_dialect.In("state", "@states")} ORDER BY id",
+                new { states = states.Select(JobLifecycle.Name).ToArray() }).Select(r => r.ToRecord())];
+        });
     }
 
     /// <summary>
@@ -192,67 +210,102 @@ public sealed partial class JobStore
     /// </summary>
     public IReadOnlyList<JobRecord> List(string? tenant = null, JobState? state = null, int limit = 100, long? beforeId = null, string? repository = null)
     {
-        using SqliteConnection db = Open();
-        return [.. db.Query<JobRow>(
-            $"""
-            SELECT {Columns} FROM jobs
-            WHERE (@tenant IS NULL OR tenant = @tenant) AND (@state IS NULL OR state = @state) AND (@beforeId IS NULL OR id < @beforeId)
-              AND (@repository IS NULL OR instr(repository, @repository) > 0)
-            ORDER BY id DESC LIMIT @limit
-            """,
-            new { tenant, state = state is { } s ? JobLifecycle.Name(s) : null, limit, beforeId, repository }).Select(r => r.ToRecord())];
+        return Use<IReadOnlyList<JobRecord>>(db =>
+        {
+            return [.. db.Query<JobRow>(
+                $"""
+                SELECT {Columns} FROM jobs
+                WHERE (@tenant IS NULL OR tenant = @tenant) AND (@state IS NULL OR state = @state) AND (@beforeId IS NULL OR id < @beforeId)
+                  AND (@repository IS NULL OR {_dialect.Contains("repository", "@repository")})
+                ORDER BY id DESC LIMIT @limit
+                """,
+                new { tenant, state = state is { } s ? JobLifecycle.Name(s) : null, limit, beforeId, repository }).Select(r => r.ToRecord())];
+        });
     }
 
     /// <summary>How long the most recently admitted jobs waited in the queue (seen → admitted), newest first.</summary>
     public IReadOnlyList<TimeSpan> RecentQueueWaits(int limit)
     {
-        using SqliteConnection db = Open();
-        return [.. db.Query<(string Created, string Admitted)>(
-                """
-                SELECT j.created_at, t.at FROM transitions t JOIN jobs j ON j.id = t.job_id
-                WHERE t.to_state = @preparing AND t.from_state = @queued
-                ORDER BY t.id DESC LIMIT @limit
-                """,
-                new { preparing = JobLifecycle.Name(JobState.Preparing), queued = JobLifecycle.Name(JobState.Queued), limit })
-            .Select(r => DateTimeOffset.Parse(r.Admitted, CultureInfo.InvariantCulture) - DateTimeOffset.Parse(r.Created, CultureInfo.InvariantCulture))];
+        return Use<IReadOnlyList<TimeSpan>>(db =>
+        {
+            return [.. db.Query<(string Created, string Admitted)>(
+                    """
+                    SELECT j.created_at, t.at FROM transitions t JOIN jobs j ON j.id = t.job_id
+                    WHERE t.to_state = @preparing AND t.from_state = @queued
+                    ORDER BY t.id DESC LIMIT @limit
+                    """,
+                    new { preparing = JobLifecycle.Name(JobState.Preparing), queued = JobLifecycle.Name(JobState.Queued), limit })
+                .Select(r => DateTimeOffset.Parse(r.Admitted, CultureInfo.InvariantCulture) - DateTimeOffset.Parse(r.Created, CultureInfo.InvariantCulture))];
+        });
     }
 
     public IReadOnlyList<JobTransition> Transitions(long jobId)
     {
-        using SqliteConnection db = Open();
-        return [.. db.Query<TransitionRow>(
-                "SELECT job_id, from_state, to_state, at, reason FROM transitions WHERE job_id = @jobId ORDER BY id", new { jobId })
-            .Select(r => new JobTransition(
-                r.job_id, r.from_state is null ? null : JobLifecycle.Parse(r.from_state), JobLifecycle.Parse(r.to_state),
-                DateTimeOffset.Parse(r.at, CultureInfo.InvariantCulture), r.reason))];
+        return Use<IReadOnlyList<JobTransition>>(db =>
+        {
+            return [.. db.Query<TransitionRow>(
+                    "SELECT job_id, from_state, to_state, at, reason FROM transitions WHERE job_id = @jobId ORDER BY id", new { jobId })
+                .Select(r => new JobTransition(
+                    r.job_id, r.from_state is null ? null : JobLifecycle.Parse(r.from_state), JobLifecycle.Parse(r.to_state),
+                    DateTimeOffset.Parse(r.at, CultureInfo.InvariantCulture), r.reason))];
+        });
     }
 
     /// <summary>Counts of jobs per state (every state present, zero when none).</summary>
     public IReadOnlyDictionary<JobState, int> CountByState()
     {
-        using SqliteConnection db = Open();
-        var counts = Enum.GetValues<JobState>().ToDictionary(s => s, _ => 0);
-        foreach ((string state, long n) in db.Query<(string, long)>("SELECT state, COUNT(*) FROM jobs GROUP BY state"))
+        return Use<IReadOnlyDictionary<JobState, int>>(db =>
         {
-            counts[JobLifecycle.Parse(state)] = (int)n;
-        }
+            var counts = Enum.GetValues<JobState>().ToDictionary(s => s, _ => 0);
+            foreach ((string state, long n) in db.Query<(string, long)>("SELECT state, COUNT(*) FROM jobs GROUP BY state"))
+            {
+                counts[JobLifecycle.Parse(state)] = (int)n;
+            }
 
-        return counts;
+            return counts;
+        });
     }
 
-    private SqliteConnection Open()
+    /// <summary>
+    /// Runs <paramref name="work"/> on a connection of its own. On a shared database a failure worth a retry (the
+    /// server restarted, a deadlock) runs it again from the start, with backoff, for about half a minute: each
+    /// operation is one transaction, so a retry never finds half of it written.
+    /// </summary>
+    private T Use<T>(Func<DbConnection, T> work) => Use((db, _) => work(db));
+
+    /// <summary>As <see cref="Use{T}(Func{DbConnection, T})"/>; <paramref name="work"/> is told whether this is a retry.</summary>
+    private T Use<T>(Func<DbConnection, bool, T> work)
     {
-        var db = new SqliteConnection(_connectionString);
-        db.Open();
-        db.Execute("PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL");
-        return db;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                using DbConnection db = _dialect.Open();
+                return work(db, attempt > 1);
+            }
+            catch (Exception e) when (waited.Elapsed < TransientPatience && _dialect.IsTransient(e))
+            {
+                _dialect.Reset();
+                Thread.Sleep(TimeSpan.FromMilliseconds(Math.Min(50 * (1 << Math.Min(attempt, 4)), 500)));
+            }
+        }
     }
 
-    /// <summary>BEGIN IMMEDIATE: takes the write lock up front, so read-check-write cannot interleave across processes.</summary>
-    private static SqliteTransaction BeginWrite(SqliteConnection db) => db.BeginTransaction(deferred: false);
+    private void Use(Action<DbConnection> work) => Use(db =>
+    {
+        work(db);
+        return 0;
+    });
 
     private static JobRecord? Get(IDbConnection db, long id, IDbTransaction? tx) =>
         db.QuerySingleOrDefault<JobRow>($"SELECT {Columns} FROM jobs WHERE id = @id", new { id }, tx)?.ToRecord();
+
+    private static TransitionRow? LastTransition(IDbConnection db, long id, IDbTransaction tx) =>
+        db.QueryFirstOrDefault<TransitionRow>("SELECT job_id, from_state, to_state, at, reason FROM transitions WHERE job_id = @id ORDER BY id DESC LIMIT 1", new { id }, tx);
+
+    private JobRecord? GetForUpdate(IDbConnection db, long id, IDbTransaction tx) =>
+        db.QuerySingleOrDefault<JobRow>($"SELECT {Columns} FROM jobs WHERE id = @id{_dialect.ForUpdate}", new { id }, tx)?.ToRecord();
 
     private string Stamp() => _time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
 
@@ -281,6 +334,7 @@ public sealed partial class JobStore
         public string? log_path { get; set; }
         public long vcpus { get; set; }
         public long memory_mib { get; set; }
+        public string? host { get; set; }
 
         public JobRecord ToRecord() => new()
         {
@@ -290,7 +344,7 @@ public sealed partial class JobStore
             UpdatedAt = DateTimeOffset.Parse(updated_at, CultureInfo.InvariantCulture),
             SpecJson = spec_json, RunnerName = runner_name, RunnerId = runner_id, VmId = vm_id, VmmPid = (int?)vmm_pid,
             WorkDir = work_dir, TapName = tap_name, ExitCode = (int?)exit_code, LogPath = log_path,
-            Vcpus = (int)vcpus, MemoryMib = (int)memory_mib,
+            Vcpus = (int)vcpus, MemoryMib = (int)memory_mib, Host = host,
         };
     }
 

@@ -7,7 +7,8 @@ namespace Kindling.Runner.Jobs;
 /// <summary>Schema migrations, applied in order at start; <c>schema_version</c> holds the last one applied.</summary>
 internal static class JobStoreMigrations
 {
-    private static readonly string[] Steps =
+    /// <summary>The steps in SQLite's spelling; <see cref="PostgresMigrations"/> derives PostgreSQL's from them.</summary>
+    internal static readonly string[] SqliteSteps =
     [
         // 1: jobs, their transitions and parsed steps.
         """
@@ -56,9 +57,34 @@ internal static class JobStoreMigrations
             PRIMARY KEY (job_id, n)
         );
         """,
+        // 2: the fleet: hosts, which host holds a job, tenant admission locks, poller leases, cancel requests
+        // (one SQLite host registers itself too, so GET /api/hosts reads the same on both stores).
+        """
+        ALTER TABLE jobs ADD COLUMN host TEXT;
+        ALTER TABLE jobs ADD COLUMN cancel_requested TEXT;
+        CREATE INDEX jobs_host ON jobs(host);
+        CREATE TABLE hosts (
+            name         TEXT PRIMARY KEY,
+            vcpus        INTEGER NOT NULL,
+            memory_mib   INTEGER NOT NULL,
+            version      TEXT NOT NULL,
+            labels       TEXT NOT NULL,
+            state        TEXT NOT NULL,
+            started_at   TEXT NOT NULL,
+            heartbeat_at TEXT NOT NULL,
+            detail       TEXT,
+            drained_by   TEXT
+        );
+        CREATE TABLE tenant_locks (tenant TEXT PRIMARY KEY);
+        CREATE TABLE pollers (
+            tenant      TEXT PRIMARY KEY,
+            host        TEXT NOT NULL,
+            lease_until TEXT NOT NULL
+        );
+        """,
     ];
 
-    public static int Latest => Steps.Length;
+    public static int Latest => SqliteSteps.Length;
 
     /// <summary>
     /// Refuses a database whose schema is newer than this build knows, before anything in it is changed (journal
@@ -76,12 +102,12 @@ internal static class JobStoreMigrations
             using IDbTransaction tx = db.BeginTransaction(deferred: false);
             int current = CurrentVersion(db, tx);
             RefuseNewer(db, current);
-            if (current == Steps.Length)
+            if (current == SqliteSteps.Length)
             {
                 return;
             }
 
-            db.Execute(Steps[current], transaction: tx);
+            db.Execute(SqliteSteps[current], transaction: tx);
             db.Execute("INSERT INTO schema_version (version) VALUES (@v)", new { v = current + 1 }, tx);
             tx.Commit();
         }
@@ -95,10 +121,10 @@ internal static class JobStoreMigrations
 
     private static void RefuseNewer(SqliteConnection db, int current)
     {
-        if (current > Steps.Length)
+        if (current > SqliteSteps.Length)
         {
             throw new JobStoreSchemaException(
-                $"the job database {db.DataSource} has schema version {current}, newer than this kindling knows ({Steps.Length}): " +
+                $"the job database {db.DataSource} has schema version {current}, newer than this kindling knows ({SqliteSteps.Length}): " +
                 "it was written by a newer kindling; run that version (or a newer one), or set Kindling:StateDirectory to another directory. " +
                 "The database was not changed.");
         }

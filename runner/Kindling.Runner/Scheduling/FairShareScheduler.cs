@@ -11,7 +11,9 @@ public sealed class FairShareScheduler(HostCapacity host, IReadOnlyDictionary<st
 {
     public HostCapacity Host => host;
 
-    public IReadOnlyList<Demand> Admit(IEnumerable<Demand> queue, IReadOnlyDictionary<string, Usage> running)
+    /// <param name="running">What each tenant runs now (in a fleet: on every host, so quotas and shares are fleet-wide).</param>
+    /// <param name="hostRunning">What this host runs now, checked against its capacity; default: the sum of <paramref name="running"/>.</param>
+    public IReadOnlyList<Demand> Admit(IEnumerable<Demand> queue, IReadOnlyDictionary<string, Usage> running, Usage? hostRunning = null)
     {
         var perTenant = new Dictionary<string, Queue<Demand>>(StringComparer.Ordinal);
         foreach (Demand d in queue)
@@ -36,6 +38,8 @@ public sealed class FairShareScheduler(HostCapacity host, IReadOnlyDictionary<st
             usage[t] = u;
             hostUsage = new Usage(hostUsage.Vms + u.Vms, hostUsage.Vcpus + u.Vcpus, hostUsage.MemoryMib + u.MemoryMib);
         }
+
+        hostUsage = hostRunning ?? hostUsage;
 
         var order = new PriorityQueue<string, (double Share, long HeadJob)>();
         foreach ((string t, Queue<Demand> q) in perTenant)

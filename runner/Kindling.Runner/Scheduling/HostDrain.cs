@@ -16,14 +16,17 @@ public sealed class HostDrain
     private readonly string _marker;
     private readonly TimeProvider _time;
     private readonly Lock _gate = new();
+    private readonly FleetMembership? _fleet;
 
-    public HostDrain(IOptions<KindlingOptions> options, TimeProvider time)
+    public HostDrain(IOptions<KindlingOptions> options, TimeProvider time, FleetMembership? fleet = null)
     {
         _marker = Path.Combine(options.Value.StateDirectory, MarkerFile);
         _time = time;
+        _fleet = fleet;
     }
 
-    public bool IsDrained => File.Exists(_marker);
+    /// <summary>Drained here (the marker file) or through the fleet's store (another host's admin page or API).</summary>
+    public bool IsDrained => File.Exists(_marker) || _fleet?.DrainedBy is not null;
 
     /// <summary>Who drained the host and when ("admin at 2025-01-01T00:00:00Z"), or null when it takes jobs.</summary>
     public string? Detail
@@ -36,7 +39,7 @@ public sealed class HostDrain
             }
             catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
             {
-                return null;
+                return _fleet?.DrainedBy;
             }
         }
     }
@@ -50,6 +53,8 @@ public sealed class HostDrain
             File.WriteAllText(temp, string.Create(CultureInfo.InvariantCulture, $"{by} at {_time.GetUtcNow():u}\n"));
             File.Move(temp, _marker, overwrite: true);
         }
+
+        _fleet?.SetDrain(by); // so that the fleet sees it (GET /api/hosts)
     }
 
     public void Undrain()
@@ -58,5 +63,7 @@ public sealed class HostDrain
         {
             File.Delete(_marker);
         }
+
+        _fleet?.SetDrain(null);
     }
 }

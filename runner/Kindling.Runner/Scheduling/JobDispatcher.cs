@@ -44,11 +44,15 @@ public sealed partial class JobDispatcher
     private readonly SemaphoreSlim _wake = new(0);
     private readonly HostDrain _drain;
     private readonly Lock _admission = new();
+    private readonly FleetMembership _fleet;
+    private readonly FleetHealth _health;
+    private volatile bool _pollNow;
 
     public JobDispatcher(IOptions<KindlingOptions> options, JobStore store, ForgeRegistry forges, JobRunner runner, JobReaper reaper,
-        KindlingMetrics metrics, HostDrain drain, TimeProvider time, ILogger<JobDispatcher> log)
+        KindlingMetrics metrics, HostDrain drain, FleetMembership fleet, FleetHealth health, TimeProvider time, ILogger<JobDispatcher> log)
     {
         (_options, _store, _forges, _runner, _reaper, _metrics, _drain, _time, _log) = (options, store, forges, runner, reaper, metrics, drain, time, log);
+        (_fleet, _health) = (fleet, health);
         KindlingOptions o = options.Value;
         _scheduler = new FairShareScheduler(
             new HostCapacity(o.Host.Vcpus, o.Host.MemoryMib, o.Host.Oversubscription),
@@ -61,24 +65,45 @@ public sealed partial class JobDispatcher
     /// <summary>Raised when a poll records a new job (benchmarks time poll → spawn from here).</summary>
     public event Action<long>? JobSeen;
 
-    /// <summary>Asks the loop to poll now (webhook fast path).</summary>
-    public void Wake() => _wake.Release();
+    /// <summary>
+    /// Asks the loop to poll every forge now (webhook fast path): on any host of a fleet, whoever holds the tenant's
+    /// poller lease (the store records each forge job once, so the extra poll cannot start a job twice).
+    /// </summary>
+    public void Wake()
+    {
+        _pollNow = true;
+        _wake.Release();
+    }
 
     public async Task RunAsync(CancellationToken stopping)
     {
+        _fleet.Register();
         await _reaper.ReapAfterRestartAsync(stopping);
+        Task membership = _fleet.RunAsync(stopping);
         DateTimeOffset nextReap = _time.GetUtcNow() + _options.Value.ReapInterval;
         while (!stopping.IsCancellationRequested)
         {
-            StartDuePolls(stopping);
-            AdmitAndStart(stopping);
-            if (_time.GetUtcNow() >= nextReap)
+            try
             {
-                nextReap = _time.GetUtcNow() + _options.Value.ReapInterval;
-                await _reaper.ReapPeriodicAsync(new HashSet<long>(_active.Keys), stopping, UnavailableTenants());
+                StartDuePolls(stopping);
+                AdmitAndStart(stopping);
+                if (_time.GetUtcNow() >= nextReap)
+                {
+                    nextReap = _time.GetUtcNow() + _options.Value.ReapInterval;
+                    await _reaper.ReapPeriodicAsync(new HashSet<long>(_active.Keys), stopping, UnavailableTenants());
+                }
+
+                _metrics.UpdateStateCounts(_store.CountByState().ToDictionary(kv => JobLifecycle.Name(kv.Key), kv => kv.Value, StringComparer.Ordinal));
+            }
+            catch (Exception e) when (FleetHealth.IsStoreFailure(e))
+            {
+                // The database is away: running jobs go on, nothing new is admitted until a heartbeat gets through.
+                if (_health.Lost(e.Message, _time.GetUtcNow()))
+                {
+                    LogStoreFailed(_log, e);
+                }
             }
 
-            _metrics.UpdateStateCounts(_store.CountByState().ToDictionary(kv => JobLifecycle.Name(kv.Key), kv => kv.Value, StringComparer.Ordinal));
             try
             {
                 using var interval = new CancellationTokenSource(_options.Value.PollInterval, _time);
@@ -98,6 +123,7 @@ public sealed partial class JobDispatcher
 
         await Task.WhenAll(polls);
         await Task.WhenAll(_active.Values);
+        await membership;
     }
 
     /// <summary>One poll of every forge now (concurrently, ignoring backoff); returns how many new jobs were recorded.</summary>
@@ -122,6 +148,8 @@ public sealed partial class JobDispatcher
     private void StartDuePolls(CancellationToken stopping)
     {
         DateTimeOffset now = _time.GetUtcNow();
+        bool pollNow = _pollNow;
+        _pollNow = false;
         lock (_polls)
         {
             foreach (IForge forge in _forges.All)
@@ -131,7 +159,7 @@ public sealed partial class JobDispatcher
                     _polls[forge.Tenant] = poll = new ForgePoll();
                 }
 
-                if (poll.InFlight is null && now >= poll.Next)
+                if (poll.InFlight is null && (pollNow || now >= poll.Next) && (pollNow || HoldsPoller(forge.Tenant)))
                 {
                     poll.InFlight = Task.Run(() => PollScheduledAsync(forge, poll, stopping), CancellationToken.None);
                 }
@@ -174,6 +202,13 @@ public sealed partial class JobDispatcher
 
         _wake.Release(); // new jobs may be queued: admit now
     }
+
+    /// <summary>
+    /// On a shared store, whether this host holds (or now takes) the lease on polling <paramref name="tenant"/>'s forge:
+    /// one host polls each tenant, and another takes over when the holder stops renewing (it died or lost the database).
+    /// </summary>
+    private bool HoldsPoller(string tenant) =>
+        !_store.IsShared || _store.TryHoldPoller(tenant, _fleet.HostName, _fleet.Lease);
 
     /// <summary>Tenants whose forge is in poll backoff now (the reaper's runner sweep skips them).</summary>
     private HashSet<string> UnavailableTenants()
@@ -223,7 +258,7 @@ public sealed partial class JobDispatcher
     {
         lock (_admission)
         {
-            if (_drain.IsDrained)
+            if (_drain.IsDrained || _fleet.DrainedBy is not null || !_health.CanAdmit)
             {
                 return [];
             }
@@ -246,38 +281,53 @@ public sealed partial class JobDispatcher
     public IReadOnlyList<long> Admit()
     {
         DateTimeOffset now = _time.GetUtcNow();
-        List<JobRecord> queued = [.. _store.ListByState(JobState.Queued)
-            .Where(j => !_active.ContainsKey(j.Id) && (!_notBefore.TryGetValue(j.Id, out DateTimeOffset notBefore) || notBefore <= now))];
-        if (queued.Count == 0)
+        string host = _fleet.HostName;
+        HostRecord? me = _fleet.Me;
+        IReadOnlyList<HostRecord> others = _fleet.OtherLiveHosts;
+        Dictionary<long, JobRecord> byId = [];
+        IReadOnlyList<JobRecord> admitted = _store.Admit(host, (waiting, live) =>
         {
-            return [];
-        }
-
-        Dictionary<string, Usage> usage = [];
-        foreach (JobRecord j in _store.ListByState(JobState.Preparing, JobState.Booting, JobState.Running))
-        {
-            usage[j.Tenant] = usage.GetValueOrDefault(j.Tenant).Add(new Demand(j.Id, j.Tenant, j.Vcpus, j.MemoryMib));
-        }
-
-        List<long> admitted = [];
-        Dictionary<long, JobRecord> byId = queued.ToDictionary(j => j.Id);
-        foreach (Demand d in _scheduler.Admit(queued.Select(j => new Demand(j.Id, j.Tenant, j.Vcpus, j.MemoryMib)), usage))
-        {
-            try
+            List<JobRecord> queued = [.. waiting.Where(j => !_active.ContainsKey(j.Id)
+                && (!_notBefore.TryGetValue(j.Id, out DateTimeOffset notBefore) || notBefore <= now))];
+            if (queued.Count == 0)
             {
-                _store.Transition(d.JobId, JobState.Queued, JobState.Preparing, "admitted");
-            }
-            catch (IllegalTransitionException)
-            {
-                continue; // someone else admitted or cancelled it
+                return [];
             }
 
+            // Quotas and shares count every host's VMs; capacity only this host's.
+            Dictionary<string, Usage> usage = [];
+            Usage mine = Usage.Zero;
+            foreach (JobRecord j in live)
+            {
+                var d = new Demand(j.Id, j.Tenant, j.Vcpus, j.MemoryMib);
+                usage[j.Tenant] = usage.GetValueOrDefault(j.Tenant).Add(d);
+                if (j.Host == host || (!_store.IsShared && j.Host is null))
+                {
+                    mine = mine.Add(d);
+                }
+            }
+
+            foreach (JobRecord j in queued)
+            {
+                byId[j.Id] = j;
+            }
+
+            IEnumerable<Demand> picked = _scheduler.Admit(queued.Select(j => new Demand(j.Id, j.Tenant, j.Vcpus, j.MemoryMib)), usage, mine);
+            if (_store.IsShared && me is not null && others.Count > 0)
+            {
+                picked = Placement.Prefer(picked, me, others, live, id => now - byId[id].CreatedAt, _options.Value.PollInterval * 2);
+            }
+
+            return picked.Select(d => d.JobId);
+        }, $"admitted by {host}");
+
+        foreach (JobRecord j in admitted)
+        {
             _metrics.Transition(JobLifecycle.Name(JobState.Preparing));
-            _metrics.QueueWait(now - byId[d.JobId].CreatedAt, d.Tenant);
-            admitted.Add(d.JobId);
+            _metrics.QueueWait(now - j.CreatedAt, j.Tenant);
         }
 
-        return admitted;
+        return [.. admitted.Select(j => j.Id)];
     }
 
     /// <summary>Runs an admitted job in the background; when it is re-queued it waits out a jittered backoff first.</summary>
@@ -318,7 +368,7 @@ public sealed partial class JobDispatcher
     /// </summary>
     public Task<JobState> RunNowAsync(long jobId, CancellationToken stopping)
     {
-        _store.Transition(jobId, JobState.Queued, JobState.Preparing, "admitted (run now)");
+        _store.Transition(jobId, JobState.Queued, JobState.Preparing, "admitted (run now)", host: _fleet.HostName);
         _metrics.Transition(JobLifecycle.Name(JobState.Preparing));
         Task<JobState> run = _active[jobId] = Task.Run(async () =>
         {
@@ -345,6 +395,9 @@ public sealed partial class JobDispatcher
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "polling tenant {Tenant} failed; next poll of that forge in {Backoff}")]
     private static partial void LogPollFailed(ILogger log, Exception e, string tenant, TimeSpan backoff);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "the job database failed; this host admits nothing until it answers again (running jobs go on)")]
+    private static partial void LogStoreFailed(ILogger log, Exception e);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "job {JobId} re-queued; attempt {Attempt} may start in {Wait}")]
     private static partial void LogRequeued(ILogger log, long jobId, int attempt, TimeSpan wait);

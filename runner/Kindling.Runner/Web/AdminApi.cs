@@ -40,6 +40,7 @@ public static class AdminApi
         api.MapGet("/vms", (FleetQueries fleet) => Results.Json(fleet.Vms()));
         api.MapGet("/tenants", (FleetQueries fleet) => Results.Json(fleet.Tenants()));
         api.MapGet("/images", (FleetQueries fleet) => Results.Json(fleet.Images()));
+        api.MapHostsApi();
 
         RouteGroupBuilder actions = api.MapGroup("").RequireAuthorization(WebAuth.AdminPolicy).AddEndpointFilter<AntiforgeryFilter>();
         actions.MapPost("/jobs/{id:long}/cancel", async (HttpContext ctx, FleetActions a, long id) => Answer(await a.CancelAsync(id, AdminPages.Who(ctx))));

@@ -34,6 +34,9 @@ public static class RunnerBenchmarks
     private const int Queued = 1000;
     private const int Tenants = 10;
     private const double AdmitTarget = 200;
+
+    /// <summary>Issue 20: fleet-wide admissions per second on PostgreSQL with three daemons.</summary>
+    private const double FleetAdmitTarget = 500;
     private static readonly TimeSpan SpawnTarget = TimeSpan.FromMilliseconds(50);
 
     /// <summary>GitHub job queued → its runner process started, stub guest: API polls, registration, overlay, spawn and two execs.</summary>
@@ -49,6 +52,7 @@ public static class RunnerBenchmarks
         string vmm = Path.Combine(AppContext.BaseDirectory, "kindling-vmm");
         Latency? real = File.Exists(vmm) ? await SpawnLatencyAsync(real: true) : null;
         GitHubJobBenchmark.Result github = await GitHubJobBenchmark.QueuedToRunnerTookJobAsync();
+        FleetBenchmark.Result? fleet = await FleetBenchmark.RunAsync();
 
         Console.WriteLine();
         Console.WriteLine($"{"benchmark",-58} {"value",12} {"target",10} {"ratio",7}  ok");
@@ -73,6 +77,14 @@ public static class RunnerBenchmarks
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  of which queued -> VM process spawned (poll, JIT registration, overlay, spawn): {github.SpawnMedian.TotalMilliseconds:N1} ms; the runner took the job (in_progress) at {github.TookJobMedian.TotalMilliseconds:N1} ms (medians)"));
         Console.WriteLine("  expected on hardware KVM with the github image: this + boot, MMDS and overlay, about 0.4-0.7 s to run.sh (GitHubJobBenchmark)");
+
+        if (fleet is { } f)
+        {
+            Row("fleet: admissions, PostgreSQL, 3 daemons (jobs/s)", f.PostgresAdmitsPerSecond, FleetAdmitTarget, higherIsBetter: true);
+            Row("fleet: admissions, SQLite, 1 daemon, same loop (jobs/s)", f.SqliteAdmitsPerSecond, FleetAdmitTarget, higherIsBetter: true);
+            Row("fleet: poll sees job -> stub VM spawned, median (ms)", f.SpawnMedian.TotalMilliseconds, SpawnTarget.TotalMilliseconds, higherIsBetter: false);
+            Row("fleet: poll sees job -> stub VM spawned, p90 (ms)", f.SpawnP90.TotalMilliseconds, SpawnTarget.TotalMilliseconds, higherIsBetter: false);
+        }
 
         string githubJson = string.Create(CultureInfo.InvariantCulture, $$"""{"median":{{github.Median.TotalMilliseconds:F2}},"p90":{{github.P90.TotalMilliseconds:F2}},"spawn_median":{{github.SpawnMedian.TotalMilliseconds:F2}},"took_job_median":{{github.TookJobMedian.TotalMilliseconds:F2}}}""");
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
