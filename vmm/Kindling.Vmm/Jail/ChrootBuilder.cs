@@ -1,4 +1,3 @@
-using Kindling.Vmm.Interop;
 
 namespace Kindling.Vmm.Jail;
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Text.Json;
-using Kindling.Vmm.Interop;
 using Kindling.Vmm.Jail.Seccomp;
 
 namespace Kindling.Vmm.Jail;

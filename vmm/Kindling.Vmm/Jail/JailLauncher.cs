@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using Kindling.Vmm.Interop;
 using Kindling.Vmm.Jail.Seccomp;
 
 namespace Kindling.Vmm.Jail;

@@ -1,4 +1,3 @@
-using Kindling.Vmm.Interop;
 using static Kindling.Vmm.Jail.Seccomp.Bpf;
 
 namespace Kindling.Vmm.Jail.Seccomp;

@@ -1,7 +1,6 @@
 using System.Runtime.InteropServices;
-using Kindling.Vmm.Jail;
 
-namespace Kindling.Vmm.Interop;
+namespace Kindling.Vmm.Jail;
 
 /// <summary>
 /// glibc entry points the jail needs (mounts, pivot_root, credentials, rlimits, seccomp, device nodes), x86_64
