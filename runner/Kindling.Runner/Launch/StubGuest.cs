@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Kindling.Images.Guest;
@@ -36,8 +37,11 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     private const string GuestWorkspace = "/workspace";
     private const string ActionsRunner = "/opt/actions-runner/run.sh";
 
-    /// <summary>Firecracker's default MMDS data store limit (mmds-config has no size; kindling-vmm's MmdsDataStore uses the same).</summary>
-    private const int MmdsSizeLimit = 51200;
+    /// <summary>The MMDS data store limit the launcher starts kindling-vmm with.</summary>
+    private const int MmdsSizeLimit = VmmLauncher.MmdsSizeLimit;
+
+    /// <summary>kindling-vmm's MmdsDataStore measures the store as JSON with only the escapes JSON requires.</summary>
+    private static readonly JsonSerializerOptions StoreJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private readonly CancellationTokenSource _dead = new();
     private readonly JsonObject _mmds = mmds.DeepClone().AsObject();
@@ -83,7 +87,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         {
             JsonObject merged = _mmds.DeepClone().AsObject();
             Merge(merged, patch);
-            int size = System.Text.Encoding.UTF8.GetByteCount(merged.ToJsonString());
+            int size = System.Text.Encoding.UTF8.GetByteCount(merged.ToJsonString(StoreJson));
             if (size > MmdsSizeLimit)
             {
                 throw new VmLaunchException($"VMM API PATCH /mmds answered 400: the MMDS data store would hold {size} bytes, over its limit of {MmdsSizeLimit}");

@@ -19,6 +19,14 @@ public sealed partial class VmmLauncher : IVmLauncher
 {
     public static readonly TimeSpan SocketWait = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// The MMDS data store limit every VMM is started with (<c>--mmds-size-limit</c>). Firecracker's default, 51200
+    /// bytes, is sized for instance metadata; the job document carries the job's step scripts (a host-driven job one
+    /// step at a time), and a generated script of a few thousand lines is ordinary in CI. 1 MiB bounds what a guest
+    /// can make the VMM hold while leaving every real job room.
+    /// </summary>
+    public const int MmdsSizeLimit = 1 << 20;
+
     /// <summary>How long <c>kindling-vmm jail --destroy</c> may take.</summary>
     private static readonly TimeSpan DestroyWait = TimeSpan.FromSeconds(30);
 
@@ -67,7 +75,7 @@ public sealed partial class VmmLauncher : IVmLauncher
         // VMM writes both itself, not through pipes to us: it and its output outlive a runner crash.
         (IReadOnlyList<string> argv, string socket, VmConfig apiConfig) = _jail is { } jail
             ? JailedCommand(jail, request)
-            : (["--api-sock", ws.ApiSocketPath, "--id", request.VmId], ws.ApiSocketPath, request.VmConfig);
+            : (["--api-sock", ws.ApiSocketPath, "--id", request.VmId, "--mmds-size-limit", Num(MmdsSizeLimit)], ws.ApiSocketPath, request.VmConfig);
         Process process;
         try
         {
@@ -207,7 +215,7 @@ public sealed partial class VmmLauncher : IVmLauncher
         // CPU: the vCPUs plus one for the VMM's own threads (event loop, API); memory: guest RAM plus overhead.
         argv.AddRange(["--cpu-period-us", Num(CpuPeriod), "--cpu-quota-us", Num((vcpus + 1) * CpuPeriod),
             "--memory-bytes", Num(((long)memoryMib + jail.MemoryOverheadMib) << 20), "--pids-max", Num(jail.PidsMax),
-            "--", "--api-sock", "/run/api.sock", "--id", request.VmId]);
+            "--", "--api-sock", "/run/api.sock", "--id", request.VmId, "--mmds-size-limit", Num(MmdsSizeLimit)]);
         string socket = Path.Combine(JailDirectory(jail, request.VmId), "root", "run", "api.sock");
         return (argv, socket, config);
     }

@@ -4,8 +4,10 @@ namespace Kindling.Runner.Scheduling;
 /// Admission: weighted fair share across tenants by dominant resource share (DRF). Each round admits the head
 /// job of the tenant whose largest share of the host (vCPUs or memory), divided by its weight, is smallest —
 /// as long as the job fits that tenant's quota and the host's capacity. Jobs of one tenant start in queue order.
-/// A tenant whose next job does not fit is passed over (smaller jobs of others may still fit). Pure: the caller
-/// owns the usage it passes in and applies the admissions it gets back.
+/// A tenant whose next job does not fit is passed over (smaller jobs of others may still fit). Equal shares go to the
+/// tenant admitted least recently (then the oldest head job): without it the tenant whose jobs were queued first
+/// wins every tie, and two equal tenants contending for an odd number of slots split them 4:3 for as long as both
+/// have work. Pure: the caller owns the usage and admission history it passes in and applies the admissions it gets back.
 /// </summary>
 public sealed class FairShareScheduler(HostCapacity host, IReadOnlyDictionary<string, TenantShare> tenants)
 {
@@ -13,7 +15,9 @@ public sealed class FairShareScheduler(HostCapacity host, IReadOnlyDictionary<st
 
     /// <param name="running">What each tenant runs now (in a fleet: on every host, so quotas and shares are fleet-wide).</param>
     /// <param name="hostRunning">What this host runs now, checked against its capacity; default: the sum of <paramref name="running"/>.</param>
-    public IReadOnlyList<Demand> Admit(IEnumerable<Demand> queue, IReadOnlyDictionary<string, Usage> running, Usage? hostRunning = null)
+    /// <param name="lastAdmitted">Each tenant's latest admission as an increasing number (absent: never), for ties.</param>
+    public IReadOnlyList<Demand> Admit(IEnumerable<Demand> queue, IReadOnlyDictionary<string, Usage> running, Usage? hostRunning = null,
+        IReadOnlyDictionary<string, long>? lastAdmitted = null)
     {
         var perTenant = new Dictionary<string, Queue<Demand>>(StringComparer.Ordinal);
         foreach (Demand d in queue)
@@ -41,11 +45,13 @@ public sealed class FairShareScheduler(HostCapacity host, IReadOnlyDictionary<st
 
         hostUsage = hostRunning ?? hostUsage;
 
-        var order = new PriorityQueue<string, (double Share, long HeadJob)>();
+        var order = new PriorityQueue<string, (double Share, long LastAdmitted, long HeadJob)>();
         foreach ((string t, Queue<Demand> q) in perTenant)
         {
-            order.Enqueue(t, (Share(t, usage.GetValueOrDefault(t)), q.Peek().JobId));
+            order.Enqueue(t, (Share(t, usage.GetValueOrDefault(t)), lastAdmitted?.GetValueOrDefault(t, long.MinValue) ?? long.MinValue, q.Peek().JobId));
         }
+
+        long round = lastAdmitted is { Count: > 0 } ? lastAdmitted.Values.Max() : 0; // admissions of this round are the latest
 
         List<Demand> admitted = [];
         while (order.TryDequeue(out string? tenant, out _))
@@ -65,7 +71,7 @@ public sealed class FairShareScheduler(HostCapacity host, IReadOnlyDictionary<st
             hostUsage = hostUsage.Add(head);
             if (q.Count > 0)
             {
-                order.Enqueue(tenant, (Share(tenant, mine), q.Peek().JobId));
+                order.Enqueue(tenant, (Share(tenant, mine), ++round, q.Peek().JobId));
             }
         }
 

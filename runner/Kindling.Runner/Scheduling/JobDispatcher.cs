@@ -59,6 +59,10 @@ public sealed partial class JobDispatcher
             o.Tenants.ToDictionary(t => t.Name, t => new TenantShare(t.Name, t.Quota.MaxVms, t.Quota.Vcpus, t.Quota.MemoryMib, t.Weight)));
     }
 
+    /// <summary>Each tenant's latest admission by this host (a sequence number), the scheduler's tie-break.</summary>
+    private readonly Dictionary<string, long> _lastAdmitted = new(StringComparer.Ordinal);
+    private long _admissions;
+
     /// <summary>Jobs this process is running now.</summary>
     public IReadOnlyCollection<long> ActiveJobs => [.. _active.Keys];
 
@@ -285,6 +289,12 @@ public sealed partial class JobDispatcher
         HostRecord? me = _fleet.Me;
         IReadOnlyList<HostRecord> others = _fleet.OtherLiveHosts;
         Dictionary<long, JobRecord> byId = [];
+        Dictionary<string, long> lastAdmitted;
+        lock (_lastAdmitted)
+        {
+            lastAdmitted = new Dictionary<string, long>(_lastAdmitted, StringComparer.Ordinal);
+        }
+
         IReadOnlyList<JobRecord> admitted = _store.Admit(host, (waiting, live) =>
         {
             List<JobRecord> queued = [.. waiting.Where(j => !_active.ContainsKey(j.Id)
@@ -312,7 +322,7 @@ public sealed partial class JobDispatcher
                 byId[j.Id] = j;
             }
 
-            IEnumerable<Demand> picked = _scheduler.Admit(queued.Select(j => new Demand(j.Id, j.Tenant, j.Vcpus, j.MemoryMib)), usage, mine);
+            IEnumerable<Demand> picked = _scheduler.Admit(queued.Select(j => new Demand(j.Id, j.Tenant, j.Vcpus, j.MemoryMib)), usage, mine, lastAdmitted);
             if (_store.IsShared && me is not null && others.Count > 0)
             {
                 picked = Placement.Prefer(picked, me, others, live, id => now - byId[id].CreatedAt, _options.Value.PollInterval * 2);
@@ -320,6 +330,14 @@ public sealed partial class JobDispatcher
 
             return picked.Select(d => d.JobId);
         }, $"admitted by {host}");
+
+        lock (_lastAdmitted)
+        {
+            foreach (JobRecord j in admitted)
+            {
+                _lastAdmitted[j.Tenant] = ++_admissions;
+            }
+        }
 
         foreach (JobRecord j in admitted)
         {

@@ -41,6 +41,22 @@ public sealed class FairShareSchedulerTests
         Assert.Equal(4, got.Count(d => d.Tenant == "light"));
     }
 
+    [Theory]
+    [InlineData("a", "b")]
+    [InlineData("b", "a")]
+    public void Admit_EqualSharesOneSlot_GoesToTheTenantAdmittedLeastRecently(string admittedLast, string expected)
+    {
+        // 7 slots, a and b run 3 each: the 7th breaks a tie. Queue order (a's jobs are older) must not decide it every
+        // time, or a runs 4 to b's 3 for as long as both have work.
+        var s = Make(new HostCapacity(7, 1 << 20, 1), new("a", 4, 100, 1 << 20, 1), new("b", 4, 100, 1 << 20, 1));
+        var running = new Dictionary<string, Usage> { ["a"] = new(3, 3, 1536), ["b"] = new(3, 3, 1536) };
+        var last = new Dictionary<string, long> { [admittedLast] = 2, [admittedLast == "a" ? "b" : "a"] = 1 };
+
+        IReadOnlyList<Demand> got = s.Admit([.. Queue("a", 5, 1), .. Queue("b", 5, 100)], running, lastAdmitted: last);
+
+        Assert.Equal(expected, Assert.Single(got).Tenant);
+    }
+
     [Fact]
     public void Admit_ExistingUsage_FavoursIdleTenant()
     {
