@@ -14,7 +14,7 @@ namespace Kindling.Runner.Tests.Scheduling;
 /// fair share hold fleet-wide, a silent host's jobs are taken over, and a PostgreSQL restart loses nothing.
 /// </summary>
 [Collection(PostgresCollection.Name)]
-public sealed class FleetTests(PostgresFixture pg)
+public sealed partial class FleetTests(PostgresFixture pg)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
