@@ -124,7 +124,7 @@ public sealed partial class FleetTests(PostgresFixture pg)
         RunnerHarness[] hosts = [.. Enumerable.Range(1, 2).Select(i => Daemon(env, $"h{i}", [("a", 10)], [forge], lease: "00:00:02"))];
         try
         {
-            await RunUntilCleaned(hosts, 6);
+            await RunUntilCleaned(hosts, 6, also: () => store.GetHost("h3")!.State == HostStates.Gone);
         }
         finally
         {
@@ -219,12 +219,13 @@ public sealed partial class FleetTests(PostgresFixture pg)
                 ["Kindling:HostName"] = host, ["Kindling:Host:Vcpus"] = "3", ["Kindling:Launcher:StubJobDuration"] = jobDuration,
             }]), forges);
 
-    private static async Task RunUntilCleaned(RunnerHarness[] hosts, int count)
+    /// <param name="also">What else must hold before the loops stop (the takeover marks a dead host gone after its jobs).</param>
+    private static async Task RunUntilCleaned(RunnerHarness[] hosts, int count, Func<bool>? also = null)
     {
         List<RunnerHarness.LoopRun> loops = [.. hosts.Select(h => h.StartLoop(Ct))];
         try
         {
-            await WaitFor(() => hosts[0].Store.ListByState(JobState.Cleaned).Count >= count);
+            await WaitFor(() => hosts[0].Store.ListByState(JobState.Cleaned).Count >= count && (also?.Invoke() ?? true));
         }
         finally
         {
