@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Replay;
+using Kindling.Runner.Scheduling;
 
 namespace Kindling.Runner.Cli;
 
@@ -38,7 +39,7 @@ public sealed class DaemonClient(HttpClient http, Uri server, bool hasToken)
             {
                 Content = new StringContent(body, Encoding.UTF8, "application/json"),
             };
-            message.Headers.Add("Idempotency-Key", idempotencyKey);
+            message.Headers.Add(JobSubmissions.IdempotencyKeyHeader, idempotencyKey);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(RequestTimeout);
             HttpResponseMessage r;

@@ -66,8 +66,6 @@ public sealed class PostgresDialect : StoreDialect
         }
     }
 
-    public override int SchemaVersion(DbConnection db) => db.ExecuteScalar<int>("SELECT MAX(version) FROM schema_version");
-
     /// <summary>
     /// Connection failures, a server shutting down or starting (57P01–57P03), resources (53…), deadlocks and
     /// serialization failures: the operation is tried again on a new connection.

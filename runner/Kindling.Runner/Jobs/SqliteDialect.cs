@@ -57,8 +57,6 @@ public sealed class SqliteDialect : StoreDialect
         JobStoreMigrations.Apply(db);
     }
 
-    public override int SchemaVersion(DbConnection db) => db.ExecuteScalar<int>("SELECT MAX(version) FROM schema_version");
-
     /// <summary>SQLite waits out a busy database itself (busy_timeout); nothing else is worth a retry.</summary>
     public override bool IsTransient(Exception e) => false;
 }

@@ -1,3 +1,4 @@
+using Dapper;
 using System.Data.Common;
 
 namespace Kindling.Runner.Jobs;
@@ -39,7 +40,7 @@ public abstract class StoreDialect
     public abstract void Migrate();
 
     /// <summary>The last migration applied.</summary>
-    public abstract int SchemaVersion(DbConnection db);
+    public int SchemaVersion(DbConnection db) => db.ExecuteScalar<int>("SELECT MAX(version) FROM schema_version");
 
     /// <summary>A failure after which the same work may succeed when tried again (the database restarted, a deadlock).</summary>
     public abstract bool IsTransient(Exception e);

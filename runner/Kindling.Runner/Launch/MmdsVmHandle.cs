@@ -5,8 +5,6 @@ namespace Kindling.Runner.Launch;
 /// <summary>A started VM whose MMDS the runner can still change (PATCH /mmds), for host-driven steps.</summary>
 internal sealed class MmdsVmHandle(IVmHandle inner, Func<JsonObject, CancellationToken, Task> patch) : IVmHandle
 {
-    public IVmHandle Inner => inner;
-
     public int Pid => inner.Pid;
 
     public Task<int> Exited => inner.Exited;

@@ -44,7 +44,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     private static readonly JsonSerializerOptions StoreJson = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private readonly CancellationTokenSource _dead = new();
-    private readonly JsonObject _mmds = mmds.DeepClone().AsObject();
+    private JsonObject _mmds = mmds.DeepClone().AsObject(); // replaced whole by each PATCH, under _mmdsGate
     private readonly object _mmdsGate = new();
     private TaskCompletionSource _patched = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private JsonObject _secrets = new();
@@ -93,7 +93,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                 throw new VmLaunchException($"VMM API PATCH /mmds answered 400: the MMDS data store would hold {size} bytes, over its limit of {MmdsSizeLimit}");
             }
 
-            Merge(_mmds, patch);
+            _mmds = merged;
             _patched.TrySetResult();
             _patched = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         }

@@ -47,6 +47,10 @@ public sealed partial class VmmLauncher : IVmLauncher
 
     public bool PatchesMmds => true;
 
+    /// <summary>kindling-vmm's own arguments, the same jailed (after <c>jail ... --</c>) or not.</summary>
+    private static string[] VmmArguments(string apiSocket, string vmId) =>
+        ["--api-sock", apiSocket, "--id", vmId, "--mmds-size-limit", Num(MmdsSizeLimit)];
+
     /// <summary>Whether VMMs start inside a jail.</summary>
     public bool Jailed => _jail is not null;
 
@@ -75,7 +79,7 @@ public sealed partial class VmmLauncher : IVmLauncher
         // VMM writes both itself, not through pipes to us: it and its output outlive a runner crash.
         (IReadOnlyList<string> argv, string socket, VmConfig apiConfig) = _jail is { } jail
             ? JailedCommand(jail, request)
-            : (["--api-sock", ws.ApiSocketPath, "--id", request.VmId, "--mmds-size-limit", Num(MmdsSizeLimit)], ws.ApiSocketPath, request.VmConfig);
+            : (VmmArguments(ws.ApiSocketPath, request.VmId), ws.ApiSocketPath, request.VmConfig);
         Process process;
         try
         {
@@ -215,7 +219,7 @@ public sealed partial class VmmLauncher : IVmLauncher
         // CPU: the vCPUs plus one for the VMM's own threads (event loop, API); memory: guest RAM plus overhead.
         argv.AddRange(["--cpu-period-us", Num(CpuPeriod), "--cpu-quota-us", Num((vcpus + 1) * CpuPeriod),
             "--memory-bytes", Num(((long)memoryMib + jail.MemoryOverheadMib) << 20), "--pids-max", Num(jail.PidsMax),
-            "--", "--api-sock", "/run/api.sock", "--id", request.VmId, "--mmds-size-limit", Num(MmdsSizeLimit)]);
+            "--", .. VmmArguments("/run/api.sock", request.VmId)]);
         string socket = Path.Combine(JailDirectory(jail, request.VmId), "root", "run", "api.sock");
         return (argv, socket, config);
     }
