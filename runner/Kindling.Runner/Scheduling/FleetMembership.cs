@@ -191,7 +191,7 @@ public sealed partial class FleetMembership(
 
     private async Task TakeOverJobAsync(string dead, JobRecord job, CancellationToken ct)
     {
-        forges.TryGet(job.Tenant, out IForge? forge);
+        IForge? forge = forges.TryGetForJob(job.Tenant, job.Forge, out IForge f) ? f : null; // a submitted job's result is not the tenant forge's to hear
         if (job.RunnerId is { } runnerId && forge is not null)
         {
             await forge.RemoveRunnerAsync(job.ForgeRef(), runnerId, ct); // before anything else: never two runners for one job
