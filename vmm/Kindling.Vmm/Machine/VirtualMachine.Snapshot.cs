@@ -31,7 +31,7 @@ public sealed partial class VirtualMachine
     {
         RequirePaused();
         uint[] msrs = KvmStateSnapshot.MsrsToSave(_kvm.GetMsrIndexList());
-        VcpuKvmState[] vcpus = [.. _vcpus.Select(v => KvmStateSnapshot.SaveVcpu(v, msrs))];
+        VcpuKvmState[] vcpus = [.. _loop.Vcpus.Select(v => KvmStateSnapshot.SaveVcpu(v, msrs))];
         return (KvmStateSnapshot.SaveVm(_vm), vcpus);
     }
 
@@ -45,7 +45,7 @@ public sealed partial class VirtualMachine
     /// <summary>
     /// Restores the in-kernel state on a machine from <see cref="CreateRestored"/>: the VM's (PIT, clock, irqchip),
     /// then each vCPU's, after setting its CPUID from the same template as when it was saved, and starts the vCPU
-    /// threads, parked when <paramref name="paused"/>.
+    /// threads, parked when <paramref name="paused"/> (each enters KVM_RUN once with immediate_exit set first).
     /// </summary>
     public void StartRestored(VmKvmState vm, IReadOnlyList<VcpuKvmState> vcpuStates, bool paused)
     {
@@ -62,35 +62,13 @@ public sealed partial class VirtualMachine
             throw new InvalidOperationException("the VM was already started");
         }
 
-        CpuidEntry[] supported = [.. _kvm.GetSupportedCpuid().Select(VcpuSetup.FromKvm)];
         KvmStateSnapshot.RestoreVm(_vm, vm);
-        var vcpus = new List<VcpuFd>(vcpuStates.Count);
-        try
-        {
-            for (int i = 0; i < vcpuStates.Count; i++)
-            {
-                VcpuFd vcpu = _vm.CreateVcpu(i);
-                vcpus.Add(vcpu);
-                CpuidEntry[] cpuid = CpuidTemplates.Apply(supported, _options.CpuTemplate, i, vcpuStates.Count);
-                vcpu.SetCpuid2([.. cpuid.Select(VcpuSetup.ToKvm)]);
-                KvmStateSnapshot.RestoreVcpu(vcpu, vcpuStates[i]);
-            }
-
-            VcpuKicker.EnsureInstalled();
-        }
-        catch
-        {
-            vcpus.ForEach(v => v.Dispose());
-            throw;
-        }
-
-        _pauseRequested = paused;
-        LaunchVcpuThreads(vcpus);
+        LaunchVcpus(vcpu => KvmStateSnapshot.RestoreVcpu(vcpu, vcpuStates[vcpu.Id]), paused);
     }
 
     private void RequirePaused()
     {
-        if (!_pauseRequested || Volatile.Read(ref _parked) < Volatile.Read(ref _runningVcpus))
+        if (!_loop.AllParked)
         {
             throw new InvalidOperationException("the VM must be paused (every vCPU parked) to read its state");
         }

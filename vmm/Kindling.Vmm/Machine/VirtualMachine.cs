@@ -33,15 +33,7 @@ public sealed partial class VirtualMachine : IDisposable
     private readonly VmFd _vm;
     private readonly GuestMemoryMmap _memory;
     private readonly IrqAllocator _irqs = new();
-    private readonly TaskCompletionSource<VmExit> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly object _kickGate = new();
-    private VcpuFd[] _vcpus = [];
-    private Thread[] _threads = [];
-    private nuint[] _threadIds = [];
-    private bool[] _inRunLoop = [];
-    private VmExit? _exit;
-    private volatile bool _stopping;
-    private int _runningVcpus;
+    private readonly VcpuRunLoop<VcpuFd> _loop;
     private int _started;
     private bool _disposed;
     private StreamWriter? _ripSamples;
@@ -54,6 +46,7 @@ public sealed partial class VirtualMachine : IDisposable
         _kvm = kvm;
         _vm = vm;
         _memory = memory;
+        _loop = new VcpuRunLoop<VcpuFd>(HandleExit, Stop);
         PortIo = new DeviceBus("port I/O", loggerFactory.CreateLogger("Kindling.Vmm.Machine.PortIoBus"));
         Mmio = new DeviceBus("MMIO", loggerFactory.CreateLogger("Kindling.Vmm.Machine.MmioBus"));
         CommandLine = new KernelCommandLine(options.BootArgs);
@@ -94,7 +87,7 @@ public sealed partial class VirtualMachine : IDisposable
     public KernelCommandLine CommandLine { get; }
 
     /// <summary>Completes once every vCPU thread has left KVM_RUN, with the first stop reason.</summary>
-    public Task<VmExit> Completion => _completion.Task;
+    public Task<VmExit> Completion => _loop.Completion;
 
     /// <summary>
     /// Opens KVM (checking the API version and capabilities), creates the VM with its TSS and identity-map pages,
@@ -200,28 +193,10 @@ public sealed partial class VirtualMachine : IDisposable
         IReadOnlyList<E820Entry> e820 = BootLayout.BuildE820(_memory);
         GuestAddress bootParams = LinuxBoot.WriteBootParams(_memory, kernel, CommandLine.ToString(), initrd, e820);
         LongModeState longMode = LongMode.Setup(_memory);
-        CpuidEntry[] supported = [.. _kvm.GetSupportedCpuid().Select(VcpuSetup.FromKvm)];
 
         LogBooting(_logger, kernel.Format, _options.KernelImagePath, kernel.EntryPoint, count, _options.MemSizeMib, CommandLine);
 
-        var vcpus = new List<VcpuFd>(count);
-        try
-        {
-            for (int i = 0; i < count; i++)
-            {
-                vcpus.Add(_vm.CreateVcpu(i));
-                VcpuSetup.Configure(vcpus[i], supported, _options.CpuTemplate, count, longMode, kernel.EntryPoint, bootParams);
-            }
-
-            VcpuKicker.EnsureInstalled();
-        }
-        catch
-        {
-            vcpus.ForEach(v => v.Dispose());
-            throw;
-        }
-
-        LaunchVcpuThreads(vcpus);
+        LaunchVcpus(vcpu => VcpuSetup.ConfigureBoot(vcpu, longMode, kernel.EntryPoint, bootParams), paused: false);
 
         if (_options.RipSamplePath is { } samplePath)
         {
@@ -233,19 +208,10 @@ public sealed partial class VirtualMachine : IDisposable
     /// <summary>Kicks every vCPU out of KVM_RUN at the sample interval; <see cref="HandleExit"/> records RIP.</summary>
     private void SampleRips()
     {
-        while (!_stopping)
+        while (!_loop.IsStopping)
         {
             Thread.Sleep(_options.RipSampleInterval);
-            lock (_kickGate)
-            {
-                for (int i = 0; i < _inRunLoop.Length && !_stopping; i++)
-                {
-                    if (_inRunLoop[i])
-                    {
-                        VcpuKicker.Kick(_threadIds[i]);
-                    }
-                }
-            }
+            _loop.KickRunning();
         }
 
         lock (_ripSampleGate)
@@ -271,35 +237,12 @@ public sealed partial class VirtualMachine : IDisposable
     {
         reason ??= new VmExit(VmExitReason.Stopped);
         // Logged at Information even for errors: the owner reports the exit (kindling-vmm prints exactly one line).
-        if (Interlocked.CompareExchange(ref _exit, reason, null) is null)
+        if (_loop.TrySetExitReason(reason))
         {
             LogStopping(_logger, reason);
         }
 
-        _stopping = true;
-        lock (_kickGate)
-        {
-            foreach (VcpuFd vcpu in _vcpus)
-            {
-                vcpu.RequestImmediateExit(true);
-            }
-
-            for (int i = 0; i < _inRunLoop.Length; i++)
-            {
-                if (_inRunLoop[i] && _threads[i] != Thread.CurrentThread)
-                {
-                    VcpuKicker.Kick(_threadIds[i]);
-                }
-            }
-
-            if (_threads.Length == 0)
-            {
-                // No vCPU thread was ever started: nothing to wait for.
-                _completion.TrySetResult(_exit!);
-            }
-        }
-
-        WakeParkedVcpus();
+        _loop.Stop(reason);
     }
 
     /// <summary>Blocks until the VM has stopped.</summary>
@@ -313,16 +256,9 @@ public sealed partial class VirtualMachine : IDisposable
         }
 
         Stop(new VmExit(VmExitReason.Stopped));
-        foreach (Thread thread in _threads)
-        {
-            if (thread != Thread.CurrentThread)
-            {
-                thread.Join();
-            }
-        }
-
+        _loop.Join();
         _disposed = true;
-        foreach (VcpuFd vcpu in _vcpus)
+        foreach (VcpuFd vcpu in _loop.Vcpus)
         {
             vcpu.Dispose();
         }
@@ -337,50 +273,6 @@ public sealed partial class VirtualMachine : IDisposable
         _vm.Dispose();
         _kvm.Dispose();
         _memory.Dispose();
-    }
-
-    private void RunVcpu(int index)
-    {
-        VcpuFd vcpu = _vcpus[index];
-        lock (_kickGate)
-        {
-            _threadIds[index] = VcpuKicker.CurrentThread();
-            _inRunLoop[index] = true;
-        }
-
-        try
-        {
-            while (!_stopping)
-            {
-                if (_pauseRequested)
-                {
-                    ParkWhilePaused(vcpu);
-                    continue;
-                }
-
-                VcpuExit exit = vcpu.Run();
-                if (!HandleExit(vcpu, exit))
-                {
-                    break;
-                }
-            }
-        }
-        catch (Exception e)
-        {
-            Stop(new VmExit(VmExitReason.Error, $"vCPU {index}: {e.Message}"));
-        }
-        finally
-        {
-            lock (_kickGate)
-            {
-                _inRunLoop[index] = false;
-            }
-
-            if (Interlocked.Decrement(ref _runningVcpus) == 0)
-            {
-                _completion.TrySetResult(Volatile.Read(ref _exit) ?? new VmExit(VmExitReason.Stopped));
-            }
-        }
     }
 
     /// <summary>Handles one exit; false when this vCPU must stop.</summary>
