@@ -26,6 +26,26 @@ public sealed class VirtualMachineTests : IDisposable
         Assert.Contains("not found: load kvm_intel or kvm_amd", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void CreateRestored_LayoutWrappingTheAddressSpace_RefusedAsASnapshotErrorBeforeKvm()
+    {
+        var options = new VirtualMachineOptions
+        {
+            KernelImagePath = "/nonexistent",
+            SerialOutput = new StreamSerialOutput(Stream.Null),
+            MemSizeMib = 1,
+            KvmDevicePath = Path.Combine(_dir, "no-kvm"),
+        };
+        const ulong Mib = 1 << 20;
+        Kindling.Vmm.Snapshot.MemoryRegionState[] layout = [new(ulong.MaxValue - (Mib / 2) + 1, Mib, 0)];
+
+        Kindling.Vmm.Snapshot.SnapshotException e = Assert.Throws<Kindling.Vmm.Snapshot.SnapshotException>(() =>
+            VirtualMachine.CreateRestored(options, NullLoggerFactory.Instance, Path.Combine(_dir, "mem"), layout));
+
+        Assert.Contains("memory layout is invalid", e.Message, StringComparison.Ordinal);
+        Assert.Contains("wraps around", e.Message, StringComparison.Ordinal);
+    }
+
     [KvmFact]
     public void Create_ThenStopBeforeStart_CompletesStoppedAndRegistersLegacyDevices()
     {

@@ -17,6 +17,10 @@ public sealed partial class VirtualMachine
     {
         ArgumentNullException.ThrowIfNull(layout);
         FileBackedRegion[] regions = [.. layout.Select(r => new FileBackedRegion(new GuestRegion(new GuestAddress(r.GuestAddress), r.Size), r.FileOffset))];
+
+        // Checked before KVM is opened, by the same check that fresh RAM passes: a corrupt layout is a snapshot error.
+        GuestMemoryMmap.CheckedLayout(regions.Select(r => r.Region),
+            problem => new SnapshotException($"the snapshot's memory layout is invalid: {problem}; the state file is corrupt: take the snapshot again"));
         ulong total = regions.Aggregate(0UL, (sum, r) => sum + r.Region.Size);
         if (total != (ulong)options.MemSizeMib * Mib)
         {
