@@ -51,7 +51,7 @@ public sealed partial class MicroVmBackend
         try
         {
             Launch(config, mmds, (options, interceptorFor) =>
-                MicroVm.Restore(state, request.MemFilePath, request.ResumeVm, config, options, _loggers, _time, interceptorFor));
+                MicroVm.Restore(state, request.MemFilePath, request.ResumeVm, config, options, _loggers, _time, interceptorFor, TakePrepared()));
         }
         catch (VmmActionException e)
         {

@@ -212,6 +212,26 @@ public sealed class VcpuRunLoopTests
     }
 
     [Fact]
+    public async Task Launch_TwoVcpus_CallsTheFirstRunHookOnceBeforeItsThreadsFirstKvmRun()
+    {
+        var vcpus = new[] { new ScriptedVcpu(0), new ScriptedVcpu(1) };
+        int calls = 0;
+        int runsAtHook = -1;
+        var loop = new VcpuRunLoop<ScriptedVcpu>((_, _) => true, onFirstRun: () =>
+        {
+            Interlocked.Increment(ref calls);
+            runsAtHook = vcpus[Thread.CurrentThread.Name == "vcpu0" ? 0 : 1].Runs;
+        });
+
+        loop.Launch(vcpus, paused: true);
+        loop.WaitUntilParked(Generous);
+
+        Assert.Equal(1, calls);
+        Assert.Equal(0, runsAtHook);
+        await StopAsync(loop);
+    }
+
+    [Fact]
     public void WaitUntilParked_VcpuNeverLeavesTheGuest_TimesOut()
     {
         // A vCPU that ignores immediate_exit (a wedged KVM_RUN) must not hang the pause.

@@ -66,10 +66,11 @@ public sealed partial class MicroVm
         VirtualMachineOptions options,
         ILoggerFactory loggers,
         TimeProvider time,
-        Func<NetworkInterfaceConfig, IFrameInterceptor?>? interceptorFor = null)
+        Func<NetworkInterfaceConfig, IFrameInterceptor?>? interceptorFor = null,
+        PreparedVm? prepared = null)
     {
         ArgumentNullException.ThrowIfNull(state);
-        MicroVm vm = Build(VirtualMachine.CreateRestored(options, loggers, memoryPath, state.Memory), config, loggers, time, interceptorFor);
+        MicroVm vm = Build(VirtualMachine.CreateRestored(options, loggers, memoryPath, state.Memory, prepared), config, loggers, time, interceptorFor);
         try
         {
             vm.RestoreDevices(state);

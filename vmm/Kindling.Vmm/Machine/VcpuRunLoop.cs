@@ -20,6 +20,8 @@ public sealed class VcpuRunLoop<TVcpu>
 {
     private readonly Func<TVcpu, VcpuExit, bool> _handleExit;
     private readonly Action<VmExit> _stopOnError;
+    private readonly Action? _onFirstRun;
+    private int _firstRunDone;
     private readonly TaskCompletionSource<VmExit> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     // The kick gate orders immediate_exit stores and kicks against thread start/end and the pause flag.
@@ -41,11 +43,13 @@ public sealed class VcpuRunLoop<TVcpu>
     /// <param name="handleExit">Handles one exit on the vCPU's thread; false ends that vCPU's thread.</param>
     /// <param name="stopOnError">Called with the reason when a vCPU thread fails (KVM_RUN or the handler threw); it
     /// must end in <see cref="Stop"/>. Null: <see cref="Stop"/> itself.</param>
-    public VcpuRunLoop(Func<TVcpu, VcpuExit, bool> handleExit, Action<VmExit>? stopOnError = null)
+    /// <param name="onFirstRun">Called once, on the vCPU thread that gets there first, just before the first KVM_RUN.</param>
+    public VcpuRunLoop(Func<TVcpu, VcpuExit, bool> handleExit, Action<VmExit>? stopOnError = null, Action? onFirstRun = null)
     {
         ArgumentNullException.ThrowIfNull(handleExit);
         _handleExit = handleExit;
         _stopOnError = stopOnError ?? (reason => Stop(reason));
+        _onFirstRun = onFirstRun;
     }
 
     /// <summary>The vCPUs given to <see cref="Launch"/> (empty before).</summary>
@@ -249,6 +253,11 @@ public sealed class VcpuRunLoop<TVcpu>
 
         try
         {
+            if (_onFirstRun is not null && Interlocked.Exchange(ref _firstRunDone, 1) == 0)
+            {
+                _onFirstRun();
+            }
+
             while (!_stopping)
             {
                 VcpuExit exit = vcpu.Run();

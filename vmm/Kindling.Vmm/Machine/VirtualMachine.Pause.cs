@@ -11,7 +11,7 @@ namespace Kindling.Vmm.Machine;
 /// </summary>
 public sealed partial class VirtualMachine
 {
-    private CpuidEntry[]? _supportedCpuid;
+    private readonly CpuidEntry[] _supportedCpuid;
 
     /// <summary>True between <see cref="Pause"/> and <see cref="Resume"/>.</summary>
     public bool IsPaused => _loop.IsPaused;
@@ -25,10 +25,6 @@ public sealed partial class VirtualMachine
     /// <summary>Lets the parked vCPUs enter the guest again.</summary>
     public void Resume() => _loop.Resume();
 
-    /// <summary>KVM_GET_SUPPORTED_CPUID, asked once per machine (a system ioctl: it may be asked before the vCPUs exist).</summary>
-    private CpuidEntry[] SupportedCpuid() =>
-        _supportedCpuid ??= [.. _kvm.GetSupportedCpuid().Select(VcpuSetup.FromKvm)];
-
     /// <summary>
     /// Creates the vCPUs, sets each one's CPUID from the CPU template, hands it to <paramref name="configure"/> (boot
     /// registers, or a snapshot's state) and starts their threads, parked when <paramref name="paused"/>. The one path
@@ -37,7 +33,7 @@ public sealed partial class VirtualMachine
     private void LaunchVcpus(Action<VcpuFd> configure, bool paused)
     {
         int count = _options.VcpuCount;
-        CpuidEntry[] supported = SupportedCpuid();
+        CpuidEntry[] supported = _supportedCpuid;
         var vcpus = new List<VcpuFd>(count);
         try
         {
@@ -57,6 +53,7 @@ public sealed partial class VirtualMachine
             throw;
         }
 
+        _phases.Mark("vcpus");
         _loop.Launch(vcpus, paused);
     }
 }

@@ -13,8 +13,22 @@ public sealed partial class VirtualMachine
     /// Creates a machine whose RAM is <paramref name="memoryFile"/> mapped copy-on-write (MAP_PRIVATE) at the
     /// snapshot's layout; start it with <see cref="StartRestored"/>, not <see cref="Start"/>.
     /// </summary>
-    public static VirtualMachine CreateRestored(VirtualMachineOptions options, ILoggerFactory loggerFactory, string memoryFile, IReadOnlyList<MemoryRegionState> layout)
+    public static VirtualMachine CreateRestored(VirtualMachineOptions options, ILoggerFactory loggerFactory, string memoryFile, IReadOnlyList<MemoryRegionState> layout, PreparedVm? prepared = null)
     {
+        try
+        {
+            return CreateRestored(options, loggerFactory, memoryFile, layout, () => prepared);
+        }
+        catch
+        {
+            prepared?.Dispose();
+            throw;
+        }
+    }
+
+    private static VirtualMachine CreateRestored(VirtualMachineOptions options, ILoggerFactory loggerFactory, string memoryFile, IReadOnlyList<MemoryRegionState> layout, Func<PreparedVm?> prepared)
+    {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(layout);
         FileBackedRegion[] regions = [.. layout.Select(r => new FileBackedRegion(new GuestRegion(new GuestAddress(r.GuestAddress), r.Size), r.FileOffset))];
 
@@ -27,7 +41,7 @@ public sealed partial class VirtualMachine
             throw new SnapshotException($"the snapshot's memory layout holds {total >> 20} MiB, its configuration says mem_size_mib {options.MemSizeMib}; the state file is inconsistent");
         }
 
-        return Create(options, loggerFactory, () => GuestMemoryMmap.MapPrivateFile(memoryFile, regions));
+        return Create(options, loggerFactory, prepared(), () => GuestMemoryMmap.MapPrivateFile(memoryFile, regions));
     }
 
     /// <summary>Reads the VM's and every vCPU's KVM state (Firecracker's order: the vCPUs, then the VM). Only while paused.</summary>
@@ -66,7 +80,9 @@ public sealed partial class VirtualMachine
             throw new InvalidOperationException("the VM was already started");
         }
 
+        _phases.Mark("devices");
         KvmStateSnapshot.RestoreVm(_vm, vm);
+        _phases.Mark("vm state restore");
         LaunchVcpus(vcpu => KvmStateSnapshot.RestoreVcpu(vcpu, vcpuStates[vcpu.Id]), paused);
     }
 

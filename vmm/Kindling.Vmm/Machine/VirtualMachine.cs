@@ -34,19 +34,22 @@ public sealed partial class VirtualMachine : IDisposable
     private readonly GuestMemoryMmap _memory;
     private readonly IrqAllocator _irqs = new();
     private readonly VcpuRunLoop<VcpuFd> _loop;
+    private readonly StartPhases _phases;
     private int _started;
     private bool _disposed;
     private StreamWriter? _ripSamples;
     private readonly object _ripSampleGate = new();
 
-    private VirtualMachine(VirtualMachineOptions options, ILoggerFactory loggerFactory, KvmSystem kvm, VmFd vm, GuestMemoryMmap memory)
+    private VirtualMachine(VirtualMachineOptions options, ILoggerFactory loggerFactory, KvmSystem kvm, VmFd vm, CpuidEntry[] supportedCpuid, GuestMemoryMmap memory, StartPhases phases)
     {
         _options = options;
         _logger = loggerFactory.CreateLogger<VirtualMachine>();
         _kvm = kvm;
         _vm = vm;
+        _supportedCpuid = supportedCpuid;
         _memory = memory;
-        _loop = new VcpuRunLoop<VcpuFd>(HandleExit, Stop);
+        _phases = phases;
+        _loop = new VcpuRunLoop<VcpuFd>(HandleExit, Stop, OnFirstRun);
         PortIo = new DeviceBus("port I/O", loggerFactory.CreateLogger("Kindling.Vmm.Machine.PortIoBus"));
         Mmio = new DeviceBus("MMIO", loggerFactory.CreateLogger("Kindling.Vmm.Machine.MmioBus"));
         CommandLine = new KernelCommandLine(options.BootArgs);
@@ -91,49 +94,71 @@ public sealed partial class VirtualMachine : IDisposable
 
     /// <summary>
     /// Opens KVM (checking the API version and capabilities), creates the VM with its TSS and identity-map pages,
-    /// in-kernel IRQ chip and PIT, maps and registers guest RAM, and adds COM1 and the i8042.
+    /// in-kernel IRQ chip and PIT — or takes <paramref name="prepared"/>, made ahead of InstanceStart on the same KVM
+    /// device — maps and registers guest RAM, and adds COM1 and the i8042. The machine owns
+    /// <paramref name="prepared"/> from here (disposed on failure, or when it names another KVM device).
     /// Throws <see cref="KvmException"/> with an actionable message when KVM is missing or unfit.
     /// </summary>
-    public static VirtualMachine Create(VirtualMachineOptions options, ILoggerFactory loggerFactory) =>
-        Create(options, loggerFactory, () => GuestMemoryMmap.Create((ulong)options.MemSizeMib * Mib));
+    public static VirtualMachine Create(VirtualMachineOptions options, ILoggerFactory loggerFactory, PreparedVm? prepared = null) =>
+        Create(options, loggerFactory, prepared, () => GuestMemoryMmap.Create((ulong)options.MemSizeMib * Mib));
 
-    private static VirtualMachine Create(VirtualMachineOptions options, ILoggerFactory loggerFactory, Func<GuestMemoryMmap> mapMemory)
+    private static VirtualMachine Create(VirtualMachineOptions options, ILoggerFactory loggerFactory, PreparedVm? prepared, Func<GuestMemoryMmap> mapMemory)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.VcpuCount, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.MemSizeMib, 1);
+        try
+        {
+            ArgumentNullException.ThrowIfNull(options);
+            ArgumentOutOfRangeException.ThrowIfLessThan(options.VcpuCount, 1);
+            ArgumentOutOfRangeException.ThrowIfLessThan(options.MemSizeMib, 1);
+        }
+        catch
+        {
+            prepared?.Dispose();
+            throw;
+        }
 
-        KvmSystem kvm = KvmSystem.Open(options.KvmDevicePath);
-        VmFd? vm = null;
+        var phases = new StartPhases();
+        if (prepared is not null && prepared.DevicePath != options.KvmDevicePath)
+        {
+            prepared.Dispose();
+            prepared = null;
+        }
+
+        if (prepared is not null)
+        {
+            foreach ((string phase, TimeSpan took) in prepared.Phases)
+            {
+                phases.AddAhead(phase, took);
+            }
+        }
+
+        using PreparedVm vmBase = prepared ?? PreparedVm.Create(options.KvmDevicePath);
+        phases.Mark(prepared is null ? "kvm open+vm create" : "prepared vm taken");
         GuestMemoryMmap? memory = null;
         try
         {
-            kvm.CheckRequirements();
-            vm = kvm.CreateVm();
-            vm.SetTssAddress(BootLayout.TssAddress);
-            vm.SetIdentityMapAddress(BootLayout.IdentityMapAddress);
-            vm.CreateIrqChip();
-            vm.CreatePit2();
-            if (kvm.CheckExtension(KvmCapability.ExitOnEmulationFailure) > 0)
-            {
-                // Emulation failures then carry the instruction bytes, which the error message prints.
-                vm.EnableCapability(KvmCapability.ExitOnEmulationFailure, 1);
-            }
-
             memory = mapMemory();
-            uint slot = 0;
-            foreach (HostMappedRegion region in memory.HostRegions)
+            (KvmSystem kvm, VmFd vm) = vmBase.Take();
+            try
             {
-                vm.SetUserMemoryRegion(slot++, region.GuestAddress.Value, region.Size, region.HostAddress);
-            }
+                uint slot = 0;
+                foreach (HostMappedRegion region in memory.HostRegions)
+                {
+                    vm.SetUserMemoryRegion(slot++, region.GuestAddress.Value, region.Size, region.HostAddress);
+                }
 
-            return new VirtualMachine(options, loggerFactory, kvm, vm, memory);
+                phases.Mark("guest memory");
+                return new VirtualMachine(options, loggerFactory, kvm, vm, vmBase.SupportedCpuid, memory, phases);
+            }
+            catch
+            {
+                vm.Dispose();
+                kvm.Dispose();
+                throw;
+            }
         }
         catch
         {
             memory?.Dispose();
-            vm?.Dispose();
-            kvm.Dispose();
             throw;
         }
     }
@@ -183,16 +208,20 @@ public sealed partial class VirtualMachine : IDisposable
         }
 
         int count = _options.VcpuCount;
+        _phases.Mark("devices");
         LoadedKernel kernel = KernelLoader.Load(_memory, _options.KernelImagePath);
+        _phases.Mark("kernel load");
         GuestRegion? initrd = _options.InitrdPath is { Length: > 0 } initrdPath
             ? InitrdLoader.Load(_memory, initrdPath, kernel)
             : null;
+        _phases.Mark("initrd load");
         MpTable.Write(_memory, count);
         string additions = CpuidTemplates.KernelCommandLineAdditions(_options.CpuTemplate);
         CommandLine.Append(additions);
         IReadOnlyList<E820Entry> e820 = BootLayout.BuildE820(_memory);
         GuestAddress bootParams = LinuxBoot.WriteBootParams(_memory, kernel, CommandLine.ToString(), initrd, e820);
         LongModeState longMode = LongMode.Setup(_memory);
+        _phases.Mark("boot tables");
 
         LogBooting(_logger, kernel.Format, _options.KernelImagePath, kernel.EntryPoint, count, _options.MemSizeMib, CommandLine);
 
@@ -334,6 +363,16 @@ public sealed partial class VirtualMachine : IDisposable
         Stop(new VmExit(VmExitReason.Error, $"{VcpuExitDiagnostics.Describe(vcpu, exit, _memory)} ({outcome.Failure})"));
         return false;
     }
+
+    /// <summary>On the first vCPU's first KVM_RUN: the start is complete; logs where its time went.</summary>
+    private void OnFirstRun()
+    {
+        _phases.Mark("first KVM_RUN");
+        LogStartPhases(_logger, _phases);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "start phases: {Phases}")]
+    private static partial void LogStartPhases(ILogger logger, StartPhases phases);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "booting {Format} kernel {Path}: entry {Entry}, {Vcpus} vCPU(s), {Mib} MiB, cmdline \"{Cmdline}\"")]
     private static partial void LogBooting(ILogger logger, KernelFormat format, string path, GuestAddress entry, int vcpus, int mib, KernelCommandLine cmdline);
