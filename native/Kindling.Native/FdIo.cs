@@ -29,57 +29,26 @@ public static unsafe class FdIo
     /// <summary>pread(2) until the span is full or end of file; returns the bytes read.</summary>
     public static int Pread(SafeHandle fd, Span<byte> buffer, long offset)
     {
-        int done = 0;
-        // SAFETY: the span is pinned; each pread(2) writes inside [p + done, p + buffer.Length).
+        // SAFETY: the span is pinned; each pread(2) writes inside [p, p + buffer.Length).
         fixed (byte* p = buffer)
         {
-            while (done < buffer.Length)
-            {
-                nint n = Libc.Pread(fd, p + done, (nuint)(buffer.Length - done), offset + done);
-                if (n < 0)
-                {
-                    if (Retry(out int errno))
-                    {
-                        continue;
-                    }
-
-                    throw new SyscallException("pread", errno);
-                }
-
-                if (n == 0)
-                {
-                    break;
-                }
-
-                done += (int)n;
-            }
+            return TransferAll(fd, p, buffer.Length, offset, &Libc.Pread, "pread");
         }
-
-        return done;
     }
 
     /// <summary>pwrite(2) of the whole span.</summary>
     public static void Pwrite(SafeHandle fd, ReadOnlySpan<byte> buffer, long offset)
     {
-        int done = 0;
-        // SAFETY: the span is pinned; each pwrite(2) reads inside [p + done, p + buffer.Length).
+        int done;
+        // SAFETY: the span is pinned; each pwrite(2) reads inside [p, p + buffer.Length).
         fixed (byte* p = buffer)
         {
-            while (done < buffer.Length)
-            {
-                nint n = Libc.Pwrite(fd, p + done, (nuint)(buffer.Length - done), offset + done);
-                if (n < 0)
-                {
-                    if (Retry(out int errno))
-                    {
-                        continue;
-                    }
+            done = TransferAll(fd, p, buffer.Length, offset, &Libc.Pwrite, "pwrite");
+        }
 
-                    throw new SyscallException("pwrite", errno);
-                }
-
-                done += (int)n;
-            }
+        if (done < buffer.Length)
+        {
+            throw new IOException($"pwrite wrote {done} of {buffer.Length} bytes at offset {offset}: the file accepts no more");
         }
     }
 
@@ -119,6 +88,37 @@ public static unsafe class FdIo
                 return errno == Libc.EAGAIN ? -1 : throw new SyscallException(name, errno);
             }
         }
+    }
+
+    /// <summary>
+    /// pread(2) or pwrite(2) of [p, p + length) at <paramref name="offset"/> until all is done or a call moves no byte
+    /// (end of file); short transfers continue where they stopped, EINTR is retried. Returns the bytes moved.
+    /// </summary>
+    private static int TransferAll(SafeHandle fd, byte* p, int length, long offset, delegate*<SafeHandle, byte*, nuint, long, nint> call, string name)
+    {
+        int done = 0;
+        while (done < length)
+        {
+            nint n = call(fd, p + done, (nuint)(length - done), offset + done);
+            if (n < 0)
+            {
+                if (Retry(out int errno))
+                {
+                    continue;
+                }
+
+                throw new SyscallException(name, errno);
+            }
+
+            if (n == 0)
+            {
+                break;
+            }
+
+            done += (int)n;
+        }
+
+        return done;
     }
 
     /// <summary>True when the call was interrupted by a signal (EINTR) and should be made again.</summary>

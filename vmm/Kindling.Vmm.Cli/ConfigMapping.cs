@@ -31,12 +31,7 @@ public static class ConfigMapping
         }
 
         MachineConfig? machine = config.MachineConfig;
-        CpuTemplate template = CpuTemplate.None;
-        if (machine?.CpuTemplate is { } name && !Enum.TryParse(name, ignoreCase: true, out template))
-        {
-            throw new CliException($"machine-config.cpu_template \"{name}\" is unknown; use None, Minimal or Emulated");
-        }
-
+        CpuTemplate template = CpuTemplateOf(config);
         return new VirtualMachineOptions
         {
             KernelImagePath = boot.KernelImagePath,
@@ -48,6 +43,19 @@ public static class ConfigMapping
             SerialOutput = serialOutput,
             RipSamplePath = Environment.GetEnvironmentVariable(RipSamplesVariable) is { Length: > 0 } samples ? samples : null,
         };
+    }
+
+    /// <summary>machine-config.cpu_template parsed (None when unset); an unknown name is a <see cref="CliException"/>.</summary>
+    public static CpuTemplate CpuTemplateOf(VmConfig config)
+    {
+        ArgumentNullException.ThrowIfNull(config);
+        CpuTemplate template = CpuTemplate.None;
+        if (config.MachineConfig?.CpuTemplate is { } name && !Enum.TryParse(name, ignoreCase: true, out template))
+        {
+            throw new CliException($"machine-config.cpu_template \"{name}\" is unknown; use None, Minimal or Emulated");
+        }
+
+        return template;
     }
 
     private static void RequireFile(string path, string field, string what)

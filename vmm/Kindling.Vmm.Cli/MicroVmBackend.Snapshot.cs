@@ -41,9 +41,9 @@ public sealed partial class MicroVmBackend
             state = MicroVmStateCodec.Decode(body, request.SnapshotPath);
             config = WithOverrides(VmConfigJson.Parse<VmConfig>(state.ConfigJson, $"the configuration inside {request.SnapshotPath}"), request)
                 with { Serial = current.Serial, Logger = current.Logger, Metrics = current.Metrics };
-            SnapshotFile.CheckOrigin(origin, HostCpu.Origin(TemplateName(config)), request.SnapshotPath);
+            SnapshotFile.CheckOrigin(origin, HostCpu.Origin(ConfigMapping.CpuTemplateOf(config).ToString()), request.SnapshotPath);
         }
-        catch (Exception e) when (e is SnapshotException or VmConfigException)
+        catch (Exception e) when (e is SnapshotException or VmConfigException or CliException)
         {
             throw new VmmActionException($"snapshot/load: {e.Message}", e);
         }
@@ -51,7 +51,7 @@ public sealed partial class MicroVmBackend
         try
         {
             Launch(config, mmds, (options, interceptorFor) =>
-                MicroVm.Restore(state, request.MemFilePath, request.ResumeVm, config, options, _loggers, _time, interceptorFor));
+                MicroVm.Restore(state, request.MemFilePath, request.ResumeVm, config, options, _loggers, _time, interceptorFor, TakePrepared()));
         }
         catch (VmmActionException e)
         {
@@ -60,12 +60,6 @@ public sealed partial class MicroVmBackend
 
         return config;
     }
-
-    /// <summary>The template's name as the machine options spell it (what snapshot/create recorded).</summary>
-    private static string TemplateName(VmConfig config) =>
-        config.MachineConfig?.CpuTemplate is { } name && Enum.TryParse(name, ignoreCase: true, out Boot.CpuTemplate template)
-            ? template.ToString()
-            : config.MachineConfig?.CpuTemplate ?? nameof(Boot.CpuTemplate.None);
 
     /// <summary>The snapshot's configuration with this clone's TAPs; an override of an interface the snapshot lacks is refused.</summary>
     private static VmConfig WithOverrides(VmConfig config, SnapshotLoadRequest request)

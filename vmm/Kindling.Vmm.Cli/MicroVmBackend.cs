@@ -35,19 +35,25 @@ public sealed partial class MicroVmBackend : IVmmBackend, IDisposable
     private MetricsReporter? _metrics;
     private LineSink? _metricsSink;
     private MicroVm? _vm;
+    private Task<PreparedVm?>? _prepared;
 
     /// <param name="stdout">The serial sink when no serial_out_path is configured.</param>
     /// <param name="fileLog">
     /// The switchable provider attached to <paramref name="loggers"/> that <see cref="ConfigureLogger"/> points at
     /// the configured log file; null: the log file cannot be configured.
     /// </param>
-    public MicroVmBackend(ILoggerFactory loggers, TimeProvider time, string id, Func<ISerialOutput> stdout, SwitchableLoggerProvider? fileLog = null)
+    /// <param name="prepared">
+    /// The KVM VM being made ahead of InstanceStart (<see cref="PreparedVm.PrepareAhead"/>), taken by the first
+    /// InstanceStart or snapshot load; null, or a null result: they create it themselves.
+    /// </param>
+    public MicroVmBackend(ILoggerFactory loggers, TimeProvider time, string id, Func<ISerialOutput> stdout, SwitchableLoggerProvider? fileLog = null, Task<PreparedVm?>? prepared = null)
     {
         _loggers = loggers;
         _time = time;
         _id = id;
         _stdout = stdout;
         _fileLog = fileLog;
+        _prepared = prepared;
     }
 
     /// <summary>Completes when the guest has been started.</summary>
@@ -103,7 +109,7 @@ public sealed partial class MicroVmBackend : IVmmBackend, IDisposable
 
     public void Start(VmConfig config, MmdsDataStore mmds) => Launch(config, mmds, (options, interceptorFor) =>
     {
-        MicroVm vm = MicroVm.Create(config, options, _loggers, _time, interceptorFor);
+        MicroVm vm = MicroVm.Create(config, options, _loggers, _time, interceptorFor, TakePrepared());
         try
         {
             vm.Start();
@@ -115,6 +121,14 @@ public sealed partial class MicroVmBackend : IVmmBackend, IDisposable
             throw;
         }
     });
+
+    /// <summary>The VM prepared ahead, once (waiting for it if it is still being made); null when there is none.</summary>
+    private PreparedVm? TakePrepared()
+    {
+        Task<PreparedVm?>? prepared = _prepared;
+        _prepared = null;
+        return prepared?.GetAwaiter().GetResult();
+    }
 
     /// <summary>Opens the serial sink, builds and starts the machine with <paramref name="build"/>; nothing half-done on failure.</summary>
     private void Launch(VmConfig config, MmdsDataStore mmds, Func<VirtualMachineOptions, Func<NetworkInterfaceConfig, IFrameInterceptor?>, MicroVm> build)
@@ -242,6 +256,7 @@ public sealed partial class MicroVmBackend : IVmmBackend, IDisposable
     public void Dispose()
     {
         _vm?.Dispose();
+        TakePrepared()?.Dispose();
         _metrics?.Flush();
         (_serial as IDisposable)?.Dispose();
         _metrics?.Dispose();

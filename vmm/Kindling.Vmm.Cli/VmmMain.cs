@@ -50,7 +50,12 @@ public static class VmmMain
                 mmds.Put(LoadMetadata(metadataPath));
             }
 
-            using var backend = new MicroVmBackend(loggers, time, id, () => SerialOutputs.ForStdout(Console.OpenStandardOutput(), time), fileLog);
+            // With the API socket the VMM waits for its configuration: open KVM and create the VM meanwhile (issue 24),
+            // off the API's start; without KVM, or if that fails, InstanceStart does it and reports the error.
+            Task<PreparedVm?>? prepared = cli.ApiSocket is not null
+                ? PreparedVm.PrepareAhead(KvmSystem.DevicePath, loggers.CreateLogger<PreparedVm>())
+                : null;
+            using var backend = new MicroVmBackend(loggers, time, id, () => SerialOutputs.ForStdout(Console.OpenStandardOutput(), time), fileLog, prepared);
             if (config?.Logger is { } loggerConfig)
             {
                 backend.ConfigureLogger(loggerConfig);

@@ -192,6 +192,7 @@ internal static class LaunchBenchmarks
             report.Add(new BenchRow($"jail cost: {jailed.Name} − un-jailed (medians)", "ms", cost) { Target = $"<= {JailCostTargetMs(jailed)} ms", Ok = cost <= JailCostTargetMs(jailed) });
         }
 
+        StartPhaseBenchmarks.Run(report, aot, "NativeAOT", work);
         return 0;
     }
 
@@ -209,6 +210,7 @@ internal static class LaunchBenchmarks
         }
 
         report.Skipped("jail cost: kindling-vmm (NativeAOT), jailed − un-jailed (medians)", "ms", "<= 10 ms", why);
+        StartPhaseBenchmarks.Skip(report, why);
     }
 
     /// <summary>The issue's ≤ 10 ms for the native build; the managed builds keep their 20 ms.</summary>
@@ -233,10 +235,12 @@ internal static class LaunchBenchmarks
     /// kindling-vmm started with only --api-sock, configured over the API (boot-source, machine-config), left to
     /// settle; then PUT /actions InstanceStart → first serial byte.
     /// </summary>
-    private static LaunchSample PreSpawned(string executable, string work)
+    /// <param name="extraArgs">More kindling-vmm arguments (e.g. --log-level Debug for the start phases).</param>
+    /// <param name="stderr">Given the VMM's stderr once it has exited.</param>
+    internal static LaunchSample PreSpawned(string executable, string work, IReadOnlyList<string>? extraArgs = null, Action<string>? stderr = null)
     {
         string socket = Path.Combine(work, $"api-{Guid.NewGuid():N}.sock"[..24]);
-        using VmProcess vm = VmProcess.Start(new VmCommand(executable, ["--api-sock", socket, "--id", "bench-prespawned"]));
+        using VmProcess vm = VmProcess.Start(new VmCommand(executable, ["--api-sock", socket, "--id", "bench-prespawned", .. extraArgs ?? []]));
         try
         {
             VmmApiClient.WaitForSocket(socket, vm, Timeout);
@@ -254,6 +258,7 @@ internal static class LaunchBenchmarks
                 throw vm.Failure($"exit {exit} after InstanceStart");
             }
 
+            stderr?.Invoke(vm.Stderr);
             return new LaunchSample(ms, -1);
         }
         finally

@@ -185,6 +185,9 @@ internal sealed class VmProcess : IDisposable
         }
     }
 
+    /// <summary>Everything the process wrote to stderr (after <see cref="WaitExit"/>).</summary>
+    public string Stderr => _stderr.Wait(TimeSpan.FromSeconds(5)) ? _stderr.Result : "";
+
     /// <summary>Waits for the process to exit (killing it past <paramref name="timeout"/>); returns its exit code.</summary>
     public int WaitExit(TimeSpan timeout)
     {

@@ -77,6 +77,24 @@ public sealed class MicroVmBackendRefusalTests : IDisposable
         Assert.False(backend.Started.IsCompleted);
     }
 
+    [Fact]
+    public async Task Start_NothingPreparedAheadForWantOfKvm_ReportsKvmsOwnErrorAtInstanceStart()
+    {
+        Assert.SkipWhen(File.Exists(Kindling.Vmm.Kvm.KvmSystem.DevicePath), "this host has /dev/kvm: the fallback's error cannot be seen here");
+        string kernel = Path.Combine(_dir, "vmlinux");
+        File.WriteAllBytes(kernel, [0x7f, (byte)'E', (byte)'L', (byte)'F']);
+        Task<Kindling.Vmm.Machine.PreparedVm?> prepared = Kindling.Vmm.Machine.PreparedVm.PrepareAhead(Kindling.Vmm.Kvm.KvmSystem.DevicePath, NullLogger.Instance);
+        using var backend = new MicroVmBackend(NullLoggerFactory.Instance, TimeProvider.System, "backend-test",
+            () => new Kindling.Vmm.Machine.StreamSerialOutput(Stream.Null), prepared: prepared);
+        VmConfig config = VmConfigJson.Parse<VmConfig>($$"""{ "boot-source": { "kernel_image_path": "{{kernel}}" } }""", "test config");
+
+        VmmActionException e = Assert.Throws<VmmActionException>(() => backend.Start(config, new MmdsDataStore(TimeProvider.System)));
+
+        Assert.Null(await prepared);
+        Assert.Contains("/dev/kvm not found: load kvm_intel or kvm_amd", e.Message, StringComparison.Ordinal);
+        Assert.False(backend.Started.IsCompleted);
+    }
+
     private static MicroVmBackend NewBackend() =>
         new(NullLoggerFactory.Instance, TimeProvider.System, "backend-test", () => new Kindling.Vmm.Machine.StreamSerialOutput(Stream.Null));
 

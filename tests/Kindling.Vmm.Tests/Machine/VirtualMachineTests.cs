@@ -26,6 +26,26 @@ public sealed class VirtualMachineTests : IDisposable
         Assert.Contains("not found: load kvm_intel or kvm_amd", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void CreateRestored_LayoutWrappingTheAddressSpace_RefusedAsASnapshotErrorBeforeKvm()
+    {
+        var options = new VirtualMachineOptions
+        {
+            KernelImagePath = "/nonexistent",
+            SerialOutput = new StreamSerialOutput(Stream.Null),
+            MemSizeMib = 1,
+            KvmDevicePath = Path.Combine(_dir, "no-kvm"),
+        };
+        const ulong Mib = 1 << 20;
+        Kindling.Vmm.Snapshot.MemoryRegionState[] layout = [new(ulong.MaxValue - (Mib / 2) + 1, Mib, 0)];
+
+        Kindling.Vmm.Snapshot.SnapshotException e = Assert.Throws<Kindling.Vmm.Snapshot.SnapshotException>(() =>
+            VirtualMachine.CreateRestored(options, NullLoggerFactory.Instance, Path.Combine(_dir, "mem"), layout));
+
+        Assert.Contains("memory layout is invalid", e.Message, StringComparison.Ordinal);
+        Assert.Contains("wraps around", e.Message, StringComparison.Ordinal);
+    }
+
     [KvmFact]
     public void Create_ThenStopBeforeStart_CompletesStoppedAndRegistersLegacyDevices()
     {
@@ -60,6 +80,46 @@ public sealed class VirtualMachineTests : IDisposable
 
         Assert.Equal(VmExitReason.GuestReset, exit.Reason);
         Assert.Equal([TinyElfGuest.Marker], serial);
+    }
+
+    [KvmFact]
+    public async Task Start_WithAVmPreparedAhead_BootsTheTinyGuest()
+    {
+        using var serial = new MemoryStream();
+        PreparedVm? prepared = await PreparedVm.PrepareAhead(Kindling.Vmm.Kvm.KvmSystem.DevicePath, NullLogger.Instance);
+        Assert.NotNull(prepared);
+        using VirtualMachine vm = VirtualMachine.Create(
+            new VirtualMachineOptions { KernelImagePath = TinyElfGuest.Write(_dir), SerialOutput = new StreamSerialOutput(serial), MemSizeMib = 64 },
+            NullLoggerFactory.Instance,
+            prepared);
+
+        vm.Start();
+        VmExit exit = await vm.Completion.WaitAsync(TimeSpan.FromSeconds(60), TestContext.Current.CancellationToken);
+
+        Assert.Equal(VmExitReason.GuestReset, exit.Reason);
+        Assert.Equal([TinyElfGuest.Marker], serial.ToArray());
+    }
+
+    [Fact]
+    public async Task PrepareAhead_NoKvmDevice_YieldsNullSoInstanceStartCreatesTheVm()
+    {
+        PreparedVm? prepared = await PreparedVm.PrepareAhead(Path.Combine(_dir, "no-kvm"), NullLogger.Instance);
+
+        Assert.Null(prepared);
+    }
+
+    [Fact]
+    public async Task PrepareAhead_DeviceThatIsNotKvm_YieldsNullInsteadOfThrowing()
+    {
+        string notKvm = Path.Combine(_dir, "not-kvm");
+        await File.WriteAllBytesAsync(notKvm, [0], TestContext.Current.CancellationToken);
+
+        PreparedVm? prepared = await PreparedVm.PrepareAhead(notKvm, NullLogger.Instance);
+
+        Assert.Null(prepared);
+        // InstanceStart then reports KVM's own error, as without preparation.
+        var options = new VirtualMachineOptions { KernelImagePath = "/nonexistent", SerialOutput = new StreamSerialOutput(Stream.Null), KvmDevicePath = notKvm };
+        Assert.Throws<Kindling.Vmm.Kvm.KvmException>(() => VirtualMachine.Create(options, NullLoggerFactory.Instance, prepared));
     }
 
     /// <summary>Boots <paramref name="kernel"/> in a 64 MiB VM until it stops; its exit and everything it wrote to COM1.</summary>

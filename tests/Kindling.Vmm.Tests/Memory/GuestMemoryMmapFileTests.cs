@@ -67,6 +67,36 @@ public sealed class GuestMemoryMmapFileTests : IDisposable
     }
 
     [Fact]
+    public void MapPrivateFile_RegionWrappingTheAddressSpace_RefusedBeforeMapping()
+    {
+        File.WriteAllBytes(_path, new byte[4 * Page]);
+        var wrapping = new GuestRegion(new GuestAddress(ulong.MaxValue - Page + 1), 2 * Page);
+
+        GuestMemoryException e = Assert.Throws<GuestMemoryException>(() => GuestMemoryMmap.MapPrivateFile(_path, [new(wrapping, 0)]));
+
+        Assert.Contains("wraps around", e.Message, StringComparison.Ordinal);
+        Assert.Contains(_path, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MapPrivateFile_OverlappingRegions_Refused()
+    {
+        File.WriteAllBytes(_path, new byte[8 * Page]);
+        IReadOnlyList<FileBackedRegion> layout = [new(new GuestRegion(GuestAddress.Zero, 4 * Page), 0), new(new GuestRegion(new GuestAddress(2 * Page), 2 * Page), 4 * Page)];
+
+        Assert.Contains("overlap", Assert.Throws<GuestMemoryException>(() => GuestMemoryMmap.MapPrivateFile(_path, layout)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void MapPrivateFile_UnalignedFileOffset_Refused()
+    {
+        File.WriteAllBytes(_path, new byte[8 * Page]);
+
+        Assert.Contains("not page aligned", Assert.Throws<GuestMemoryException>(() =>
+            GuestMemoryMmap.MapPrivateFile(_path, [new(TwoRegions[0], 8)])).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void MapPrivateFile_MissingFile_Refused() =>
         Assert.Contains("cannot be opened", Assert.Throws<GuestMemoryException>(() =>
             GuestMemoryMmap.MapPrivateFile(_path + ".missing", [new(TwoRegions[0], 0)])).Message, StringComparison.Ordinal);

@@ -9,7 +9,7 @@ namespace Kindling.Vmm.Kvm;
 /// Not thread-safe except <see cref="RequestImmediateExit"/>, which any thread may call.
 /// </summary>
 // SAFETY: _run points at this vCPU's kvm_run mapping (at least sizeof(KvmRun) bytes, checked in Create) until Dispose unmaps it; only the owning vCPU thread dereferences it, except RequestImmediateExit's one-byte store.
-public sealed unsafe class VcpuFd : KvmFd
+public sealed unsafe class VcpuFd : KvmFd, IVcpuRun
 {
     private KvmRun* _run;
     private nuint _runSize;
@@ -41,10 +41,8 @@ public sealed unsafe class VcpuFd : KvmFd
         return vcpu;
     }
 
-    /// <summary>
-    /// The data of the last IN/OUT or MMIO exit, inside the kvm_run page: read it for OUT/MMIO writes, fill it for
-    /// IN/MMIO reads before the next <see cref="Run"/>. Empty for other exits.
-    /// </summary>
+    /// <inheritdoc/>
+    /// <remarks>The bytes lie inside the kvm_run page.</remarks>
     public Span<byte> ExitData
     {
         get

@@ -66,10 +66,11 @@ public sealed partial class MicroVm
         VirtualMachineOptions options,
         ILoggerFactory loggers,
         TimeProvider time,
-        Func<NetworkInterfaceConfig, IFrameInterceptor?>? interceptorFor = null)
+        Func<NetworkInterfaceConfig, IFrameInterceptor?>? interceptorFor = null,
+        PreparedVm? prepared = null)
     {
         ArgumentNullException.ThrowIfNull(state);
-        MicroVm vm = Build(VirtualMachine.CreateRestored(options, loggers, memoryPath, state.Memory), config, loggers, time, interceptorFor);
+        MicroVm vm = Build(VirtualMachine.CreateRestored(options, loggers, memoryPath, state.Memory, prepared), config, loggers, time, interceptorFor);
         try
         {
             vm.RestoreDevices(state);
@@ -134,27 +135,8 @@ public sealed partial class MicroVm
         }
     }
 
-    private IReadOnlyList<Memory.FileBackedRegion> WriteMemoryFile(string memoryPath)
-    {
-        string temporary = $"{memoryPath}.{Environment.ProcessId}.tmp";
-        try
-        {
-            IReadOnlyList<Memory.FileBackedRegion> layout;
-            using (var file = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 20))
-            {
-                layout = Machine.WriteMemory(file);
-                file.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, memoryPath, overwrite: true);
-            return layout;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            SnapshotFile.TryDelete(temporary);
-            throw new SnapshotException($"mem_file_path {memoryPath} cannot be written: {e.Message}", e);
-        }
-    }
+    private IReadOnlyList<Memory.FileBackedRegion> WriteMemoryFile(string memoryPath) =>
+        AtomicFile.Write(memoryPath, "mem_file_path", Machine.WriteMemory, bufferSize: 1 << 20);
 
     private sealed record AttachedDevice(string Kind, string Id, ulong Slot, uint Gsi, MmioTransport Transport, IVirtioDevice Device);
 }

@@ -39,16 +39,18 @@ public sealed partial class MicroVm : IDisposable
     /// Creates the machine and its devices. <paramref name="interceptorFor"/> gives the frame interceptor (the
     /// metadata service) for a network interface, or null. Throws <see cref="Kvm.KvmException"/>,
     /// <see cref="VirtioDeviceException"/> (missing disk file or TAP, naming it) and leaves nothing open on failure.
+    /// <paramref name="prepared"/>: the KVM VM made ahead of InstanceStart, if any (owned from here).
     /// </summary>
     public static MicroVm Create(
         VmConfig config,
         VirtualMachineOptions options,
         ILoggerFactory loggers,
         TimeProvider time,
-        Func<NetworkInterfaceConfig, IFrameInterceptor?>? interceptorFor = null)
+        Func<NetworkInterfaceConfig, IFrameInterceptor?>? interceptorFor = null,
+        PreparedVm? prepared = null)
     {
         ArgumentNullException.ThrowIfNull(config);
-        return Build(VirtualMachine.Create(options, loggers), config, loggers, time, interceptorFor);
+        return Build(VirtualMachine.Create(options, loggers, prepared), config, loggers, time, interceptorFor);
     }
 
     /// <summary>Adds the configuration's devices to <paramref name="machine"/> (owned from here: disposed on failure).</summary>

@@ -99,12 +99,16 @@ public static class VcpuSetup
         Edx = e.Edx,
     };
 
-    /// <summary>Configures one vCPU completely for a direct 64-bit kernel entry.</summary>
-    public static void Configure(VcpuFd vcpu, IReadOnlyList<CpuidEntry> supportedCpuid, CpuTemplate template, int vcpuCount,
-        LongModeState longMode, GuestAddress entryPoint, GuestAddress bootParams)
+    /// <summary>Sets the vCPU's CPUID: the host's supported leaves through the CPU template (booted and restored vCPUs alike).</summary>
+    public static void SetCpuid(VcpuFd vcpu, IReadOnlyList<CpuidEntry> supportedCpuid, CpuTemplate template, int vcpuCount)
     {
         CpuidEntry[] cpuid = CpuidTemplates.Apply(supportedCpuid, template, vcpu.Id, vcpuCount);
         vcpu.SetCpuid2([.. cpuid.Select(ToKvm)]);
+    }
+
+    /// <summary>Sets the boot MSRs, registers, FPU, long-mode segments and LAPIC for a direct 64-bit kernel entry (after <see cref="SetCpuid"/>).</summary>
+    public static void ConfigureBoot(VcpuFd vcpu, LongModeState longMode, GuestAddress entryPoint, GuestAddress bootParams)
+    {
         vcpu.SetMsrs(BootMsrs.Defaults);
         vcpu.SetRegs(BuildRegs(entryPoint, bootParams));
         vcpu.SetFpu(BuildFpu());

@@ -1,132 +1,59 @@
+using Kindling.Vmm.Boot;
 using Kindling.Vmm.Kvm;
 
 namespace Kindling.Vmm.Machine;
 
 /// <summary>
-/// Pause and resume (PATCH /vm): every vCPU thread is taken out of KVM_RUN (immediate_exit and the kick signal, as
-/// <see cref="Stop"/> does) and parks until <see cref="Resume"/>; devices keep their own threads. While all vCPUs
-/// are parked no vCPU ioctl races KVM_RUN, so their state can be read and written (snapshots).
+/// The vCPUs' life (<see cref="VcpuRunLoop{TVcpu}"/>): creation with their CPUID, and pause and resume (PATCH /vm).
+/// A pause takes every vCPU thread out of KVM_RUN (immediate_exit and the kick signal, as <see cref="Stop"/> does)
+/// and parks it after a KVM_RUN that returned EINTR, so no I/O is left half done; devices keep their own threads.
+/// While all vCPUs are parked no vCPU ioctl races KVM_RUN, so their state can be read and written (snapshots).
 /// </summary>
 public sealed partial class VirtualMachine
 {
-    private readonly object _pauseGate = new();
-    private volatile bool _pauseRequested;
-    private int _parked;
+    private readonly CpuidEntry[] _supportedCpuid;
 
     /// <summary>True between <see cref="Pause"/> and <see cref="Resume"/>.</summary>
-    public bool IsPaused => _pauseRequested;
+    public bool IsPaused => _loop.IsPaused;
 
     /// <summary>
     /// Takes every vCPU out of the guest and waits until all are parked. Throws <see cref="TimeoutException"/> when a
     /// vCPU does not leave KVM_RUN within <paramref name="timeout"/> (the VM is then left pausing: resume it).
     /// </summary>
-    public void Pause(TimeSpan timeout)
-    {
-        lock (_kickGate)
-        {
-            if (_pauseRequested)
-            {
-                return;
-            }
-
-            _pauseRequested = true;
-            foreach (VcpuFd vcpu in _vcpus)
-            {
-                vcpu.RequestImmediateExit(true);
-            }
-
-            for (int i = 0; i < _inRunLoop.Length; i++)
-            {
-                if (_inRunLoop[i])
-                {
-                    VcpuKicker.Kick(_threadIds[i]);
-                }
-            }
-        }
-
-        long deadline = Environment.TickCount64 + (long)timeout.TotalMilliseconds;
-        lock (_pauseGate)
-        {
-            // A vCPU thread that ends (the guest stopped) no longer counts; check it in short waits.
-            while (_parked < Volatile.Read(ref _runningVcpus) && !_stopping)
-            {
-                long left = deadline - Environment.TickCount64;
-                if (left <= 0)
-                {
-                    throw new TimeoutException($"{Volatile.Read(ref _runningVcpus) - _parked} vCPU(s) did not leave the guest within {timeout.TotalSeconds:0.#} s");
-                }
-
-                Monitor.Wait(_pauseGate, (int)Math.Min(left, 50));
-            }
-        }
-    }
+    public void Pause(TimeSpan timeout) => _loop.Pause(timeout);
 
     /// <summary>Lets the parked vCPUs enter the guest again.</summary>
-    public void Resume()
-    {
-        lock (_kickGate)
-        {
-            _pauseRequested = false;
-        }
+    public void Resume() => _loop.Resume();
 
-        WakeParkedVcpus();
-    }
-
-    private void WakeParkedVcpus()
+    /// <summary>
+    /// Creates the vCPUs, sets each one's CPUID from the CPU template, hands it to <paramref name="configure"/> (boot
+    /// registers, or a snapshot's state) and starts their threads, parked when <paramref name="paused"/>. The one path
+    /// for a booted and a restored machine.
+    /// </summary>
+    private void LaunchVcpus(Action<VcpuFd> configure, bool paused)
     {
-        lock (_pauseGate)
+        int count = _options.VcpuCount;
+        CpuidEntry[] supported = _supportedCpuid;
+        var vcpus = new List<VcpuFd>(count);
+        try
         {
-            Monitor.PulseAll(_pauseGate);
-        }
-    }
-
-    private void ParkWhilePaused(VcpuFd vcpu)
-    {
-        lock (_pauseGate)
-        {
-            _parked++;
-            Monitor.PulseAll(_pauseGate);
-            while (_pauseRequested && !_stopping)
+            for (int i = 0; i < count; i++)
             {
-                Monitor.Wait(_pauseGate);
+                VcpuFd vcpu = _vm.CreateVcpu(i);
+                vcpus.Add(vcpu);
+                VcpuSetup.SetCpuid(vcpu, supported, _options.CpuTemplate, count);
+                configure(vcpu);
             }
 
-            _parked--;
+            VcpuKicker.EnsureInstalled();
+        }
+        catch
+        {
+            vcpus.ForEach(v => v.Dispose());
+            throw;
         }
 
-        // Under the kick gate, so a Stop or a new Pause that set immediate_exit after this check is never undone.
-        lock (_kickGate)
-        {
-            if (!_stopping && !_pauseRequested)
-            {
-                vcpu.RequestImmediateExit(false);
-            }
-        }
-    }
-
-    /// <summary>Publishes the vCPUs and starts one thread per vCPU (a thread finding the VM paused parks at once).</summary>
-    private void LaunchVcpuThreads(List<VcpuFd> vcpus)
-    {
-        int count = vcpus.Count;
-        var threads = new Thread[count];
-        for (int i = 0; i < count; i++)
-        {
-            int index = i;
-            threads[i] = new Thread(() => RunVcpu(index)) { IsBackground = true, Name = $"vcpu{i}" };
-        }
-
-        lock (_kickGate)
-        {
-            _vcpus = [.. vcpus];
-            _threadIds = new nuint[count];
-            _inRunLoop = new bool[count];
-            _runningVcpus = count;
-            _threads = threads;
-        }
-
-        foreach (Thread thread in threads)
-        {
-            thread.Start();
-        }
+        _phases.Mark("vcpus");
+        _loop.Launch(vcpus, paused);
     }
 }

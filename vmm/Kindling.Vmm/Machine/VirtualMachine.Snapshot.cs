@@ -13,17 +13,35 @@ public sealed partial class VirtualMachine
     /// Creates a machine whose RAM is <paramref name="memoryFile"/> mapped copy-on-write (MAP_PRIVATE) at the
     /// snapshot's layout; start it with <see cref="StartRestored"/>, not <see cref="Start"/>.
     /// </summary>
-    public static VirtualMachine CreateRestored(VirtualMachineOptions options, ILoggerFactory loggerFactory, string memoryFile, IReadOnlyList<MemoryRegionState> layout)
+    public static VirtualMachine CreateRestored(VirtualMachineOptions options, ILoggerFactory loggerFactory, string memoryFile, IReadOnlyList<MemoryRegionState> layout, PreparedVm? prepared = null)
     {
+        try
+        {
+            return CreateRestored(options, loggerFactory, memoryFile, layout, () => prepared);
+        }
+        catch
+        {
+            prepared?.Dispose();
+            throw;
+        }
+    }
+
+    private static VirtualMachine CreateRestored(VirtualMachineOptions options, ILoggerFactory loggerFactory, string memoryFile, IReadOnlyList<MemoryRegionState> layout, Func<PreparedVm?> prepared)
+    {
+        ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(layout);
         FileBackedRegion[] regions = [.. layout.Select(r => new FileBackedRegion(new GuestRegion(new GuestAddress(r.GuestAddress), r.Size), r.FileOffset))];
+
+        // Checked before KVM is opened, by the same check that fresh RAM passes: a corrupt layout is a snapshot error.
+        GuestMemoryMmap.CheckedLayout(regions.Select(r => r.Region),
+            problem => new SnapshotException($"the snapshot's memory layout is invalid: {problem}; the state file is corrupt: take the snapshot again"));
         ulong total = regions.Aggregate(0UL, (sum, r) => sum + r.Region.Size);
         if (total != (ulong)options.MemSizeMib * Mib)
         {
             throw new SnapshotException($"the snapshot's memory layout holds {total >> 20} MiB, its configuration says mem_size_mib {options.MemSizeMib}; the state file is inconsistent");
         }
 
-        return Create(options, loggerFactory, () => GuestMemoryMmap.MapPrivateFile(memoryFile, regions));
+        return Create(options, loggerFactory, prepared(), () => GuestMemoryMmap.MapPrivateFile(memoryFile, regions));
     }
 
     /// <summary>Reads the VM's and every vCPU's KVM state (Firecracker's order: the vCPUs, then the VM). Only while paused.</summary>
@@ -31,7 +49,7 @@ public sealed partial class VirtualMachine
     {
         RequirePaused();
         uint[] msrs = KvmStateSnapshot.MsrsToSave(_kvm.GetMsrIndexList());
-        VcpuKvmState[] vcpus = [.. _vcpus.Select(v => KvmStateSnapshot.SaveVcpu(v, msrs))];
+        VcpuKvmState[] vcpus = [.. _loop.Vcpus.Select(v => KvmStateSnapshot.SaveVcpu(v, msrs))];
         return (KvmStateSnapshot.SaveVm(_vm), vcpus);
     }
 
@@ -45,7 +63,7 @@ public sealed partial class VirtualMachine
     /// <summary>
     /// Restores the in-kernel state on a machine from <see cref="CreateRestored"/>: the VM's (PIT, clock, irqchip),
     /// then each vCPU's, after setting its CPUID from the same template as when it was saved, and starts the vCPU
-    /// threads, parked when <paramref name="paused"/>.
+    /// threads, parked when <paramref name="paused"/> (each enters KVM_RUN once with immediate_exit set first).
     /// </summary>
     public void StartRestored(VmKvmState vm, IReadOnlyList<VcpuKvmState> vcpuStates, bool paused)
     {
@@ -62,35 +80,15 @@ public sealed partial class VirtualMachine
             throw new InvalidOperationException("the VM was already started");
         }
 
-        CpuidEntry[] supported = [.. _kvm.GetSupportedCpuid().Select(VcpuSetup.FromKvm)];
+        _phases.Mark("devices");
         KvmStateSnapshot.RestoreVm(_vm, vm);
-        var vcpus = new List<VcpuFd>(vcpuStates.Count);
-        try
-        {
-            for (int i = 0; i < vcpuStates.Count; i++)
-            {
-                VcpuFd vcpu = _vm.CreateVcpu(i);
-                vcpus.Add(vcpu);
-                CpuidEntry[] cpuid = CpuidTemplates.Apply(supported, _options.CpuTemplate, i, vcpuStates.Count);
-                vcpu.SetCpuid2([.. cpuid.Select(VcpuSetup.ToKvm)]);
-                KvmStateSnapshot.RestoreVcpu(vcpu, vcpuStates[i]);
-            }
-
-            VcpuKicker.EnsureInstalled();
-        }
-        catch
-        {
-            vcpus.ForEach(v => v.Dispose());
-            throw;
-        }
-
-        _pauseRequested = paused;
-        LaunchVcpuThreads(vcpus);
+        _phases.Mark("vm state restore");
+        LaunchVcpus(vcpu => KvmStateSnapshot.RestoreVcpu(vcpu, vcpuStates[vcpu.Id]), paused);
     }
 
     private void RequirePaused()
     {
-        if (!_pauseRequested || Volatile.Read(ref _parked) < Volatile.Read(ref _runningVcpus))
+        if (!_loop.AllParked)
         {
             throw new InvalidOperationException("the VM must be paused (every vCPU parked) to read its state");
         }

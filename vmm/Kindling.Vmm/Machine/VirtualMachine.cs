@@ -33,27 +33,23 @@ public sealed partial class VirtualMachine : IDisposable
     private readonly VmFd _vm;
     private readonly GuestMemoryMmap _memory;
     private readonly IrqAllocator _irqs = new();
-    private readonly TaskCompletionSource<VmExit> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly object _kickGate = new();
-    private VcpuFd[] _vcpus = [];
-    private Thread[] _threads = [];
-    private nuint[] _threadIds = [];
-    private bool[] _inRunLoop = [];
-    private VmExit? _exit;
-    private volatile bool _stopping;
-    private int _runningVcpus;
+    private readonly VcpuRunLoop<VcpuFd> _loop;
+    private readonly StartPhases _phases;
     private int _started;
     private bool _disposed;
     private StreamWriter? _ripSamples;
     private readonly object _ripSampleGate = new();
 
-    private VirtualMachine(VirtualMachineOptions options, ILoggerFactory loggerFactory, KvmSystem kvm, VmFd vm, GuestMemoryMmap memory)
+    private VirtualMachine(VirtualMachineOptions options, ILoggerFactory loggerFactory, KvmSystem kvm, VmFd vm, CpuidEntry[] supportedCpuid, GuestMemoryMmap memory, StartPhases phases)
     {
         _options = options;
         _logger = loggerFactory.CreateLogger<VirtualMachine>();
         _kvm = kvm;
         _vm = vm;
+        _supportedCpuid = supportedCpuid;
         _memory = memory;
+        _phases = phases;
+        _loop = new VcpuRunLoop<VcpuFd>(HandleExit, Stop, OnFirstRun);
         PortIo = new DeviceBus("port I/O", loggerFactory.CreateLogger("Kindling.Vmm.Machine.PortIoBus"));
         Mmio = new DeviceBus("MMIO", loggerFactory.CreateLogger("Kindling.Vmm.Machine.MmioBus"));
         CommandLine = new KernelCommandLine(options.BootArgs);
@@ -94,53 +90,75 @@ public sealed partial class VirtualMachine : IDisposable
     public KernelCommandLine CommandLine { get; }
 
     /// <summary>Completes once every vCPU thread has left KVM_RUN, with the first stop reason.</summary>
-    public Task<VmExit> Completion => _completion.Task;
+    public Task<VmExit> Completion => _loop.Completion;
 
     /// <summary>
     /// Opens KVM (checking the API version and capabilities), creates the VM with its TSS and identity-map pages,
-    /// in-kernel IRQ chip and PIT, maps and registers guest RAM, and adds COM1 and the i8042.
+    /// in-kernel IRQ chip and PIT — or takes <paramref name="prepared"/>, made ahead of InstanceStart on the same KVM
+    /// device — maps and registers guest RAM, and adds COM1 and the i8042. The machine owns
+    /// <paramref name="prepared"/> from here (disposed on failure, or when it names another KVM device).
     /// Throws <see cref="KvmException"/> with an actionable message when KVM is missing or unfit.
     /// </summary>
-    public static VirtualMachine Create(VirtualMachineOptions options, ILoggerFactory loggerFactory) =>
-        Create(options, loggerFactory, () => GuestMemoryMmap.Create((ulong)options.MemSizeMib * Mib));
+    public static VirtualMachine Create(VirtualMachineOptions options, ILoggerFactory loggerFactory, PreparedVm? prepared = null) =>
+        Create(options, loggerFactory, prepared, () => GuestMemoryMmap.Create((ulong)options.MemSizeMib * Mib));
 
-    private static VirtualMachine Create(VirtualMachineOptions options, ILoggerFactory loggerFactory, Func<GuestMemoryMmap> mapMemory)
+    private static VirtualMachine Create(VirtualMachineOptions options, ILoggerFactory loggerFactory, PreparedVm? prepared, Func<GuestMemoryMmap> mapMemory)
     {
-        ArgumentNullException.ThrowIfNull(options);
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.VcpuCount, 1);
-        ArgumentOutOfRangeException.ThrowIfLessThan(options.MemSizeMib, 1);
+        try
+        {
+            ArgumentNullException.ThrowIfNull(options);
+            ArgumentOutOfRangeException.ThrowIfLessThan(options.VcpuCount, 1);
+            ArgumentOutOfRangeException.ThrowIfLessThan(options.MemSizeMib, 1);
+        }
+        catch
+        {
+            prepared?.Dispose();
+            throw;
+        }
 
-        KvmSystem kvm = KvmSystem.Open(options.KvmDevicePath);
-        VmFd? vm = null;
+        var phases = new StartPhases();
+        if (prepared is not null && prepared.DevicePath != options.KvmDevicePath)
+        {
+            prepared.Dispose();
+            prepared = null;
+        }
+
+        if (prepared is not null)
+        {
+            foreach ((string phase, TimeSpan took) in prepared.Phases)
+            {
+                phases.AddAhead(phase, took);
+            }
+        }
+
+        using PreparedVm vmBase = prepared ?? PreparedVm.Create(options.KvmDevicePath);
+        phases.Mark(prepared is null ? "kvm open+vm create" : "prepared vm taken");
         GuestMemoryMmap? memory = null;
         try
         {
-            kvm.CheckRequirements();
-            vm = kvm.CreateVm();
-            vm.SetTssAddress(BootLayout.TssAddress);
-            vm.SetIdentityMapAddress(BootLayout.IdentityMapAddress);
-            vm.CreateIrqChip();
-            vm.CreatePit2();
-            if (kvm.CheckExtension(KvmCapability.ExitOnEmulationFailure) > 0)
-            {
-                // Emulation failures then carry the instruction bytes, which the error message prints.
-                vm.EnableCapability(KvmCapability.ExitOnEmulationFailure, 1);
-            }
-
             memory = mapMemory();
-            uint slot = 0;
-            foreach (HostMappedRegion region in memory.HostRegions)
+            (KvmSystem kvm, VmFd vm) = vmBase.Take();
+            try
             {
-                vm.SetUserMemoryRegion(slot++, region.GuestAddress.Value, region.Size, region.HostAddress);
-            }
+                uint slot = 0;
+                foreach (HostMappedRegion region in memory.HostRegions)
+                {
+                    vm.SetUserMemoryRegion(slot++, region.GuestAddress.Value, region.Size, region.HostAddress);
+                }
 
-            return new VirtualMachine(options, loggerFactory, kvm, vm, memory);
+                phases.Mark("guest memory");
+                return new VirtualMachine(options, loggerFactory, kvm, vm, vmBase.SupportedCpuid, memory, phases);
+            }
+            catch
+            {
+                vm.Dispose();
+                kvm.Dispose();
+                throw;
+            }
         }
         catch
         {
             memory?.Dispose();
-            vm?.Dispose();
-            kvm.Dispose();
             throw;
         }
     }
@@ -190,38 +208,24 @@ public sealed partial class VirtualMachine : IDisposable
         }
 
         int count = _options.VcpuCount;
+        _phases.Mark("devices");
         LoadedKernel kernel = KernelLoader.Load(_memory, _options.KernelImagePath);
+        _phases.Mark("kernel load");
         GuestRegion? initrd = _options.InitrdPath is { Length: > 0 } initrdPath
             ? InitrdLoader.Load(_memory, initrdPath, kernel)
             : null;
+        _phases.Mark("initrd load");
         MpTable.Write(_memory, count);
         string additions = CpuidTemplates.KernelCommandLineAdditions(_options.CpuTemplate);
         CommandLine.Append(additions);
         IReadOnlyList<E820Entry> e820 = BootLayout.BuildE820(_memory);
         GuestAddress bootParams = LinuxBoot.WriteBootParams(_memory, kernel, CommandLine.ToString(), initrd, e820);
         LongModeState longMode = LongMode.Setup(_memory);
-        CpuidEntry[] supported = [.. _kvm.GetSupportedCpuid().Select(VcpuSetup.FromKvm)];
+        _phases.Mark("boot tables");
 
         LogBooting(_logger, kernel.Format, _options.KernelImagePath, kernel.EntryPoint, count, _options.MemSizeMib, CommandLine);
 
-        var vcpus = new List<VcpuFd>(count);
-        try
-        {
-            for (int i = 0; i < count; i++)
-            {
-                vcpus.Add(_vm.CreateVcpu(i));
-                VcpuSetup.Configure(vcpus[i], supported, _options.CpuTemplate, count, longMode, kernel.EntryPoint, bootParams);
-            }
-
-            VcpuKicker.EnsureInstalled();
-        }
-        catch
-        {
-            vcpus.ForEach(v => v.Dispose());
-            throw;
-        }
-
-        LaunchVcpuThreads(vcpus);
+        LaunchVcpus(vcpu => VcpuSetup.ConfigureBoot(vcpu, longMode, kernel.EntryPoint, bootParams), paused: false);
 
         if (_options.RipSamplePath is { } samplePath)
         {
@@ -233,19 +237,10 @@ public sealed partial class VirtualMachine : IDisposable
     /// <summary>Kicks every vCPU out of KVM_RUN at the sample interval; <see cref="HandleExit"/> records RIP.</summary>
     private void SampleRips()
     {
-        while (!_stopping)
+        while (!_loop.IsStopping)
         {
             Thread.Sleep(_options.RipSampleInterval);
-            lock (_kickGate)
-            {
-                for (int i = 0; i < _inRunLoop.Length && !_stopping; i++)
-                {
-                    if (_inRunLoop[i])
-                    {
-                        VcpuKicker.Kick(_threadIds[i]);
-                    }
-                }
-            }
+            _loop.KickRunning();
         }
 
         lock (_ripSampleGate)
@@ -271,35 +266,12 @@ public sealed partial class VirtualMachine : IDisposable
     {
         reason ??= new VmExit(VmExitReason.Stopped);
         // Logged at Information even for errors: the owner reports the exit (kindling-vmm prints exactly one line).
-        if (Interlocked.CompareExchange(ref _exit, reason, null) is null)
+        if (_loop.TrySetExitReason(reason))
         {
             LogStopping(_logger, reason);
         }
 
-        _stopping = true;
-        lock (_kickGate)
-        {
-            foreach (VcpuFd vcpu in _vcpus)
-            {
-                vcpu.RequestImmediateExit(true);
-            }
-
-            for (int i = 0; i < _inRunLoop.Length; i++)
-            {
-                if (_inRunLoop[i] && _threads[i] != Thread.CurrentThread)
-                {
-                    VcpuKicker.Kick(_threadIds[i]);
-                }
-            }
-
-            if (_threads.Length == 0)
-            {
-                // No vCPU thread was ever started: nothing to wait for.
-                _completion.TrySetResult(_exit!);
-            }
-        }
-
-        WakeParkedVcpus();
+        _loop.Stop(reason);
     }
 
     /// <summary>Blocks until the VM has stopped.</summary>
@@ -313,16 +285,9 @@ public sealed partial class VirtualMachine : IDisposable
         }
 
         Stop(new VmExit(VmExitReason.Stopped));
-        foreach (Thread thread in _threads)
-        {
-            if (thread != Thread.CurrentThread)
-            {
-                thread.Join();
-            }
-        }
-
+        _loop.Join();
         _disposed = true;
-        foreach (VcpuFd vcpu in _vcpus)
+        foreach (VcpuFd vcpu in _loop.Vcpus)
         {
             vcpu.Dispose();
         }
@@ -337,50 +302,6 @@ public sealed partial class VirtualMachine : IDisposable
         _vm.Dispose();
         _kvm.Dispose();
         _memory.Dispose();
-    }
-
-    private void RunVcpu(int index)
-    {
-        VcpuFd vcpu = _vcpus[index];
-        lock (_kickGate)
-        {
-            _threadIds[index] = VcpuKicker.CurrentThread();
-            _inRunLoop[index] = true;
-        }
-
-        try
-        {
-            while (!_stopping)
-            {
-                if (_pauseRequested)
-                {
-                    ParkWhilePaused(vcpu);
-                    continue;
-                }
-
-                VcpuExit exit = vcpu.Run();
-                if (!HandleExit(vcpu, exit))
-                {
-                    break;
-                }
-            }
-        }
-        catch (Exception e)
-        {
-            Stop(new VmExit(VmExitReason.Error, $"vCPU {index}: {e.Message}"));
-        }
-        finally
-        {
-            lock (_kickGate)
-            {
-                _inRunLoop[index] = false;
-            }
-
-            if (Interlocked.Decrement(ref _runningVcpus) == 0)
-            {
-                _completion.TrySetResult(Volatile.Read(ref _exit) ?? new VmExit(VmExitReason.Stopped));
-            }
-        }
     }
 
     /// <summary>Handles one exit; false when this vCPU must stop.</summary>
@@ -442,6 +363,16 @@ public sealed partial class VirtualMachine : IDisposable
         Stop(new VmExit(VmExitReason.Error, $"{VcpuExitDiagnostics.Describe(vcpu, exit, _memory)} ({outcome.Failure})"));
         return false;
     }
+
+    /// <summary>On the first vCPU's first KVM_RUN: the start is complete; logs where its time went.</summary>
+    private void OnFirstRun()
+    {
+        _phases.Mark("first KVM_RUN");
+        LogStartPhases(_logger, _phases);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "start phases: {Phases}")]
+    private static partial void LogStartPhases(ILogger logger, StartPhases phases);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "booting {Format} kernel {Path}: entry {Entry}, {Vcpus} vCPU(s), {Mib} MiB, cmdline \"{Cmdline}\"")]
     private static partial void LogBooting(ILogger logger, KernelFormat format, string path, GuestAddress entry, int vcpus, int mib, KernelCommandLine cmdline);

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using Kindling.Vmm.Interop;
 using Microsoft.Win32.SafeHandles;
 
@@ -21,53 +20,29 @@ public sealed unsafe partial class GuestMemoryMmap
     public static GuestMemoryMmap MapPrivateFile(string path, IReadOnlyList<FileBackedRegion> regions)
     {
         ArgumentNullException.ThrowIfNull(regions);
-        FileBackedRegion[] sorted = [.. regions.OrderBy(r => r.Region.Start.Value)];
+        GuestRegion[] sorted = CheckedLayout(regions.Select(r => r.Region), problem => new GuestMemoryException($"memory file {path}: {problem}"));
+        Dictionary<ulong, ulong> offsets = regions.ToDictionary(r => r.Region.Start.Value, r => r.FileOffset);
         using SafeFileHandle file = OpenMemoryFile(path);
         long length = RandomAccess.GetLength(file);
-        for (int i = 0; i < sorted.Length; i++)
+        foreach (GuestRegion r in sorted)
         {
-            GuestRegion r = sorted[i].Region;
-            if (r.Size == 0 || r.Size % X86MemoryLayout.PageSize != 0 || r.Start.Value % X86MemoryLayout.PageSize != 0 || sorted[i].FileOffset % X86MemoryLayout.PageSize != 0)
+            ulong offset = offsets[r.Start.Value];
+            if (offset % X86MemoryLayout.PageSize != 0)
             {
-                throw new GuestMemoryException($"memory file {path}: region {r.Start} +0x{r.Size:x} at file offset 0x{sorted[i].FileOffset:x} is not page aligned");
+                throw new GuestMemoryException($"memory file {path}: region {r.Start} +0x{r.Size:x} at file offset 0x{offset:x} is not page aligned");
             }
 
-            if (i > 0 && r.Start.Value < sorted[i - 1].Region.End)
-            {
-                throw new GuestMemoryException($"memory file {path}: guest regions at {sorted[i - 1].Region.Start} and {r.Start} overlap");
-            }
-
-            if (sorted[i].FileOffset > (ulong)length || r.Size > (ulong)length - sorted[i].FileOffset)
+            if (offset > (ulong)length || r.Size > (ulong)length - offset)
             {
                 throw new GuestMemoryException(
-                    $"memory file {path} is truncated: region {r.Start} +0x{r.Size:x} needs bytes up to 0x{sorted[i].FileOffset + r.Size:x}, the file has 0x{length:x}; use the mem_file_path that snapshot/create wrote with this state file");
+                    $"memory file {path} is truncated: region {r.Start} +0x{r.Size:x} needs bytes up to 0x{offset + r.Size:x}, the file has 0x{length:x}; use the mem_file_path that snapshot/create wrote with this state file");
             }
         }
 
-        var host = new HostMappedRegion[sorted.Length];
-        try
-        {
-            for (int i = 0; i < sorted.Length; i++)
-            {
-                GuestRegion r = sorted[i].Region;
-                nint address = LibcMemory.Mmap(0, (nuint)r.Size, LibcMemory.PROT_READ | LibcMemory.PROT_WRITE,
-                    LibcMemory.MAP_PRIVATE | LibcMemory.MAP_NORESERVE, file, (long)sorted[i].FileOffset);
-                if (address == LibcMemory.MapFailed)
-                {
-                    int errno = Marshal.GetLastPInvokeError();
-                    throw new GuestMemoryException($"cannot map memory file {path} at offset 0x{sorted[i].FileOffset:x} for guest RAM {r.Start}: {Libc.ErrorText(errno)} (errno {errno})");
-                }
-
-                host[i] = new HostMappedRegion(r.Start, address, r.Size);
-            }
-        }
-        catch
-        {
-            Unmap(host);
-            throw;
-        }
-
-        return new GuestMemoryMmap([.. sorted.Select(r => r.Region)], host);
+        HostMappedRegion[] host = MapEach(sorted, r => LibcMemory.Mmap(0, (nuint)r.Size, LibcMemory.PROT_READ | LibcMemory.PROT_WRITE,
+            LibcMemory.MAP_PRIVATE | LibcMemory.MAP_NORESERVE, file, (long)offsets[r.Start.Value]),
+            r => $"cannot map memory file {path} at offset 0x{offsets[r.Start.Value]:x} for guest RAM {r.Start}");
+        return new GuestMemoryMmap(sorted, host);
     }
 
     /// <summary>

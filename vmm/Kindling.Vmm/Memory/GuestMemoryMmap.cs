@@ -27,37 +27,62 @@ public sealed unsafe partial class GuestMemoryMmap : GuestMemoryBase, IDisposabl
     /// <summary>Maps the given regions (sorted, non-overlapping, page-multiple sizes).</summary>
     public static GuestMemoryMmap Create(IReadOnlyList<GuestRegion> regions)
     {
+        GuestRegion[] sorted = CheckedLayout(regions, problem => new ArgumentException(problem, nameof(regions)));
+        HostMappedRegion[] host = MapEach(sorted, r => LibcMemory.Mmap(0, (nuint)r.Size, LibcMemory.PROT_READ | LibcMemory.PROT_WRITE,
+            LibcMemory.MAP_PRIVATE | LibcMemory.MAP_ANONYMOUS | LibcMemory.MAP_NORESERVE, -1, 0),
+            r => $"cannot map 0x{r.Size:x} bytes of guest RAM at {r.Start}");
+        return new GuestMemoryMmap(sorted, host);
+    }
+
+    /// <summary>
+    /// The one check of a RAM layout (fresh or from a snapshot): every region non-empty and page aligned, none wrapping
+    /// around the 64-bit guest address space, none overlapping another. Returns the regions sorted by guest address;
+    /// a problem is thrown as <paramref name="error"/> makes it from one sentence naming the region.
+    /// </summary>
+    public static GuestRegion[] CheckedLayout(IEnumerable<GuestRegion> regions, Func<string, Exception> error)
+    {
+        ArgumentNullException.ThrowIfNull(regions);
+        ArgumentNullException.ThrowIfNull(error);
         GuestRegion[] sorted = [.. regions.OrderBy(r => r.Start.Value)];
         for (int i = 0; i < sorted.Length; i++)
         {
-            if (sorted[i].Size == 0 || sorted[i].Size % X86MemoryLayout.PageSize != 0 || sorted[i].Start.Value % X86MemoryLayout.PageSize != 0)
+            GuestRegion r = sorted[i];
+            if (r.Size == 0 || r.Size % X86MemoryLayout.PageSize != 0 || r.Start.Value % X86MemoryLayout.PageSize != 0)
             {
-                throw new ArgumentException($"guest region {sorted[i].Start} +0x{sorted[i].Size:x} is not page aligned", nameof(regions));
+                throw error($"guest region {r.Start} +0x{r.Size:x} is not page aligned");
             }
 
-            if (!sorted[i].Start.TryAdd(sorted[i].Size, out _))
+            if (!r.Start.TryAdd(r.Size, out _))
             {
-                throw new ArgumentException($"guest region {sorted[i].Start} +0x{sorted[i].Size:x} wraps around", nameof(regions));
+                throw error($"guest region {r.Start} +0x{r.Size:x} wraps around the guest address space");
             }
 
-            if (i > 0 && sorted[i].Start.Value < sorted[i - 1].End)
+            if (i > 0 && r.Start.Value < sorted[i - 1].End)
             {
-                throw new ArgumentException($"guest regions at {sorted[i - 1].Start} and {sorted[i].Start} overlap", nameof(regions));
+                throw error($"guest regions at {sorted[i - 1].Start} and {r.Start} overlap");
             }
         }
 
+        return sorted;
+    }
+
+    /// <summary>
+    /// Maps every region with <paramref name="map"/> (an mmap returning MAP_FAILED on failure), unmapping those done
+    /// when one fails; the failure is thrown as <see cref="GuestMemoryException"/> with <paramref name="describe"/>'s
+    /// words and the errno.
+    /// </summary>
+    private static HostMappedRegion[] MapEach(GuestRegion[] sorted, Func<GuestRegion, nint> map, Func<GuestRegion, string> describe)
+    {
         var host = new HostMappedRegion[sorted.Length];
         try
         {
             for (int i = 0; i < sorted.Length; i++)
             {
-                nint address = LibcMemory.Mmap(0, (nuint)sorted[i].Size, LibcMemory.PROT_READ | LibcMemory.PROT_WRITE,
-                    LibcMemory.MAP_PRIVATE | LibcMemory.MAP_ANONYMOUS | LibcMemory.MAP_NORESERVE, -1, 0);
+                nint address = map(sorted[i]);
                 if (address == LibcMemory.MapFailed)
                 {
                     int errno = Marshal.GetLastPInvokeError();
-                    throw new GuestMemoryException(
-                        $"cannot map 0x{sorted[i].Size:x} bytes of guest RAM at {sorted[i].Start}: {Libc.ErrorText(errno)} (errno {errno})");
+                    throw new GuestMemoryException($"{describe(sorted[i])}: {Libc.ErrorText(errno)} (errno {errno})");
                 }
 
                 host[i] = new HostMappedRegion(sorted[i].Start, address, sorted[i].Size);
@@ -69,7 +94,7 @@ public sealed unsafe partial class GuestMemoryMmap : GuestMemoryBase, IDisposabl
             throw;
         }
 
-        return new GuestMemoryMmap(sorted, host);
+        return host;
     }
 
     public override IReadOnlyList<GuestRegion> Regions => _regions;

@@ -151,37 +151,12 @@ public static class SnapshotFile
     }
 
     /// <summary>Writes the file next to <paramref name="path"/> and renames it into place: a reader never sees half a snapshot.</summary>
-    public static void Write(string path, byte[] file)
-    {
-        string temporary = $"{path}.{Environment.ProcessId}.tmp";
-        try
+    public static void Write(string path, byte[] file) =>
+        AtomicFile.Write(path, "snapshot_path", stream =>
         {
-            using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-            {
-                stream.Write(file);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, path, overwrite: true);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            TryDelete(temporary);
-            throw new SnapshotException($"snapshot_path {path} cannot be written: {e.Message}", e);
-        }
-    }
-
-    internal static void TryDelete(string path)
-    {
-        try
-        {
-            File.Delete(path);
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // Best effort: the temporary name says what it is.
-        }
-    }
+            stream.Write(file);
+            return true;
+        });
 
     private static string VersionText => typeof(SnapshotFile).Assembly.GetName().Version?.ToString(3) ?? "unknown version";
 
