@@ -56,7 +56,6 @@ public sealed class ReplayActionsTests
     [InlineData("docker://alpine:3", "Docker actions are not supported")]
     [InlineData("octo/tools/js@v1", "needs node, which the minimal image lacks: pass --image debian")]
     [InlineData("octo/missing@v2", "not in the action cache")]
-    [InlineData("./Actions/none", "no action.yml in ./Actions/none of the workspace")]
     public void Plan_ActionReplayCannotRun_UnsupportedWithReason(string uses, string reason)
     {
         PlannedStep s = Assert.Single(Plan($"      - uses: {uses}\n").UnsupportedSteps);
