@@ -263,7 +263,7 @@ internal static class ActionSteps
         if (action.Pre.Length > 0 && (depth > 0 || at.StageAs is null))
         {
             // GitHub reads a job's actions before its first step: a local action (not checked out yet) and an action
-            // inside a composite have no pre step there.
+            // inside a composite have no pre step there (actions/runner ActionManager: HasPre && depth < 1, not SelfAlias).
             notes.Add($"its pre: ({action.Pre}) does not run: GitHub runs pre: only for a job's own steps that use a remote action");
         }
         else if (action.Pre.Length > 0)

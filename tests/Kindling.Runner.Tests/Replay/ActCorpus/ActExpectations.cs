@@ -39,9 +39,12 @@ public static class ActExpectations
         "environment-files/push.yaml", "environment-files-parser-bug/push.yaml", "set-env-new-env-file-per-step/push.yml",
         "steps-context/conclusion/push.yml", "steps-context/outcome/push.yml",
         // actions from the action cache (tests/corpus/action-cache.sh), JavaScript pre/post in GitHub's order
-        "issue-598/spelling.yml", "stepsummary/push.yml", "remote-action-composite-action-ref/push.yml", "uses-composite-check-for-input-in-if-uses/push.yml",
+        "issue-598/spelling.yml", "stepsummary/push.yml", "remote-action-js/push.yml",
+        // TestJobExecutor: owner/repo/path@ref resolves (the sub-path action at DIR/owner/repo/ref/path)
+        "uses-github-path/push.yml", "remote-action-composite-action-ref/push.yml", "uses-composite-check-for-input-in-if-uses/push.yml",
         "ensure-post-steps/push.yml", "post-step-failure-is-job-failure/push.yml", "uses-action-with-pre-and-post-step/push.yml",
-        "uses-composite-with-pre-and-post-steps/push.yml",
+        "uses-composite-with-pre-and-post-steps/push.yml", "uses-composite-check-for-input-collision/push.yml",
+        "uses-composite-check-for-input-shadowing/push.yml",
         // a local action missing from the workspace fails its step where it runs (act: "Job 'nopanic' failed", "Job 'mytest' failed")
         "non-existent-action/push.yml", "if-expressions/push.yml",
     };
@@ -55,7 +58,7 @@ public static class ActExpectations
     public static readonly IReadOnlySet<string> ReviewedWithWorkflowCommands = new HashSet<string>(StringComparer.Ordinal)
     {
         "commands/push.yml", "outputs/push.yml", "mask-values/push.yml", "path-handling/push.yml", "evalmatrixneeds/push.yml", "evalmatrixneeds2/push.yml",
-        "GITHUB_ENV-use-in-env-ctx/push.yml",
+        "GITHUB_ENV-use-in-env-ctx/push.yml", "evalmatrix/push.yml", "workflow_dispatch/workflow_dispatch.yml", "workflow_call_inputs/workflow_call_inputs.yml",
     };
 
     /// <summary>Resolved files that do not do what act expects, with the reason (neither correct nor counted wrong: known gaps).</summary>
