@@ -1,5 +1,4 @@
 using Kindling.Runner.Replay;
-using Kindling.Runner.Replay.Workflows;
 
 namespace Kindling.Runner.Tests.Replay;
 
@@ -9,15 +8,8 @@ namespace Kindling.Runner.Tests.Replay;
 /// </summary>
 public sealed class ReplayActionStagesTests
 {
-    private static ReplayInputs Inputs => ReplayCorpus.Inputs() with
-    {
-        Source = ReplayCorpus.Source with { Root = ReplayCorpus.Directory },
-        ActionCache = Path.Combine(ReplayCorpus.Directory, "Actions", "cache"),
-        Image = ReplayDefaults.DebianImage,
-    };
-
-    private static ReplayJobPlan Plan(string steps, string jobEnv = "") => Assert.Single(ReplayPlanner.Plan(
-        WorkflowParser.Parse("on: push\njobs:\n  j:\n    runs-on: x\n" + jobEnv + "    steps:\n" + steps, "w.yml"), "j", Inputs));
+    /// <summary>The job's steps planned over the test actions (ReplayActionsTests' workspace and cache) with node in the image.</summary>
+    private static ReplayJobPlan Plan(string steps) => ReplayActionsTests.Plan(steps, ReplayActionsTests.Inputs with { Image = ReplayDefaults.DebianImage });
 
     [Fact]
     public void Plan_CachedActionWithPreAndPost_PreFirstPostLastUnderTheirIfs()
@@ -151,7 +143,7 @@ public sealed class ReplayActionStagesTests
     public void Plan_SetEnvWithoutUnsecureCommands_WarnsThatGitHubFailsTheStep()
     {
         Assert.Contains(Plan("      - run: echo ::set-env name=a::b\n").Warnings, w => w.Contains("GitHub fails the step", StringComparison.Ordinal));
-        Assert.DoesNotContain(Plan("      - run: echo ::add-path::/opt\n", "    env: {ACTIONS_ALLOW_UNSECURE_COMMANDS: 'true'}\n").Warnings,
+        Assert.DoesNotContain(Plan("      - run: echo ::add-path::/opt\n        env: {ACTIONS_ALLOW_UNSECURE_COMMANDS: 'true'}\n").Warnings,
             w => w.Contains("GitHub fails the step", StringComparison.Ordinal));
     }
 }

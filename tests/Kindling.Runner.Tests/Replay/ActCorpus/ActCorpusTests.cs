@@ -18,8 +18,16 @@ public sealed class ActCorpusTests
     /// <summary>Only the files whose path contains this text (a quick look; the floor is then not checked).</summary>
     public const string OnlyVariable = "KINDLING_ACT_CORPUS_ONLY";
 
-    /// <summary>Correct answers measured at the last change (with tests/corpus/act-corpus.sh --mirrors); raise it as the resolver learns more.</summary>
+    /// <summary>
+    /// Correct answers measured at the last change with an action cache (tests/corpus/act-corpus.sh --mirrors over mirrors of
+    /// actions/checkout, github-script, setup-node, setup-python, hello-world-javascript-action, hello-world-docker-action,
+    /// nektos/act-test-actions, cloudposse/actions, sergioramos/yarn-actions, engineerd/setup-kind, denoland/setup-deno);
+    /// raise it as the resolver learns more.
+    /// </summary>
     public const int CorrectFloor = 64;
+
+    /// <summary>The same without an action cache (remote actions are then not supported).</summary>
+    public const int CorrectFloorWithoutActionCache = 55;
 
     [Fact]
     public async Task ReplayDryRun_ActCorpus_NoCrashNothingWrong()
@@ -46,7 +54,8 @@ public sealed class ActCorpusTests
 
         Assert.True(report.Crashes.Count == 0, "crashes:\n" + report.Summary);
         Assert.True(report.Wrong.Count == 0, "wrong:\n" + report.Summary);
-        Assert.True(only.Length > 0 || report.Correct >= CorrectFloor, $"{report.Correct} correct, fewer than {CorrectFloor}:\n" + report.Summary);
+        int floor = cache is null ? CorrectFloorWithoutActionCache : CorrectFloor;
+        Assert.True(only.Length > 0 || report.Correct >= floor, $"{report.Correct} correct, fewer than {floor}:\n" + report.Summary);
     }
 
     /// <summary>Every .yml/.yaml under the corpus with a top-level <c>jobs:</c> (act's loader reads those).</summary>
