@@ -1,3 +1,4 @@
+using System.Globalization;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Replay.Expressions;
 using Kindling.Runner.Replay.Workflows;
@@ -29,8 +30,15 @@ internal static class ActionSteps
 
         if (Locate(uses, inputs) is not { } at)
         {
+            if (uses.StartsWith("./", StringComparison.Ordinal) && WrittenBefore(job, s) is not { } writer)
+            {
+                // GitHub loads a local action when its step runs: a missing one fails that step (and only if it runs).
+                why = "";
+                return [Missing(s, outer, name, uses)];
+            }
+
             why = uses.StartsWith("./", StringComparison.Ordinal)
-                ? $"no action.yml in {uses} of the workspace"
+                ? $"no action.yml in {uses} of the workspace: step {WrittenBefore(job, s)} seems to write it at run time, and replay reads local actions before boot"
                 : inputs.ActionCache is { } cache
                     ? $"not in the action cache {cache} (expected {Path.Combine(cache, CacheRelative(uses) ?? uses)})"
                     : "remote actions run from a local cache: pass --action-cache DIR holding DIR/owner/repo/ref";
@@ -42,7 +50,18 @@ internal static class ActionSteps
             throw new ReplayException($"{ctx.Where}: {uses}: composite actions nest deeper than {MaxDepth} (does an action use itself?)");
         }
 
-        ActionManifest action = WorkflowParser.ParseAction(at.Manifest, uses + "/" + Path.GetFileName(at.Manifest));
+        ActionManifest action;
+        try
+        {
+            action = WorkflowParser.ParseAction(at.Manifest, uses + "/" + Path.GetFileName(at.Manifest));
+        }
+        catch (WorkflowException e)
+        {
+            // GitHub reads an action when its step runs: an invalid action.yml fails that step, not the workflow.
+            why = "";
+            return [Failing(s, outer, name, uses, e.Message, $"{uses}: its action.yml is invalid: the step fails if it runs, as on GitHub")];
+        }
+
         ExprValue actionInputs = Inputs(action, s, ctx);
         switch (action.Using)
         {
@@ -57,12 +76,7 @@ internal static class ActionSteps
                 }
 
                 why = "";
-                if (action.Pre.Length > 0 || action.Post.Length > 0)
-                {
-                    warnings.Add($"step {s.Number}: {uses}: its pre/post scripts are not supported by replay yet: only main runs");
-                }
-
-                return [JavaScript(s, ctx, outer, name, action, actionInputs, at)];
+                return JavaScriptStages(s, ctx, outer, name, action, actionInputs, at, depth);
             case "docker":
                 why = "Docker actions are not supported (steps run in the microVM's own userland, with no container runtime)";
                 return null;
@@ -70,6 +84,45 @@ internal static class ActionSteps
                 why = $"its runs.using '{action.Using}' is not composite, node or docker";
                 return null;
         }
+    }
+
+    /// <summary>The earlier workflow step that mentions an action manifest (writes one at run time, as act's tests do), or null.</summary>
+    private static int? WrittenBefore(WorkflowJob job, WorkflowStep s) =>
+        job.Steps.Where(w => w.Number < s.Number)
+            .FirstOrDefault(w => ((string?[])[w.Run, w.Shell]).Any(t => t is not null && ManifestNames.Any(m => t.Contains(m, StringComparison.Ordinal))))?.Number;
+
+    private static readonly string[] ManifestNames = ["action.yml", "action.yaml", "Dockerfile"];
+
+    /// <summary>A local action that is not in the workspace: the step fails when it runs, with GitHub's message.</summary>
+    private static PlannedStep Missing(WorkflowStep s, StepConditions outer, string name, string uses)
+    {
+        string dir = $"{ReplayDefaults.GuestWorkspace}/{uses[2..].TrimEnd('/')}".TrimEnd('/');
+        string message = $"Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under '{dir}'. Did you forget to run actions/checkout before running your local action?";
+        return Failing(s, outer, name, uses, message, $"{uses} has no action.yml in the workspace: the step fails if it runs, as on GitHub");
+    }
+
+    /// <summary>A step that prints <paramref name="message"/> and fails, where it runs.</summary>
+    private static PlannedStep Failing(WorkflowStep s, StepConditions outer, string name, string uses, string message, string note)
+    {
+        return new PlannedStep
+        {
+            Number = s.Number, Name = name, Kind = PlannedStepKind.Run, Uses = uses, IfSource = s.If,
+            Notes = [note],
+            Spec = new StepSpec { Name = name, Run = $"echo '{message.Replace("'", "'\\''", StringComparison.Ordinal)}' >&2\nexit 1", Shell = ShellNames.Sh, If = outer.AgentCondition },
+        };
+    }
+
+    /// <summary>github.action_repository and github.action_ref: owner/repo and the ref of a remote action, empty for a local one.</summary>
+    private static (string Repository, string Ref) RefOf(string uses)
+    {
+        int at = uses.LastIndexOf('@');
+        if (uses.StartsWith("./", StringComparison.Ordinal) || at <= 0)
+        {
+            return ("", "");
+        }
+
+        string[] parts = uses[..at].Split('/');
+        return (parts.Length >= 2 ? $"{parts[0]}/{parts[1]}" : "", uses[(at + 1)..]);
     }
 
     /// <summary>Where an action is: its action.yml on this host, its directory in the guest, and (cached actions) the files to stage.</summary>
@@ -145,7 +198,10 @@ internal static class ActionSteps
             Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase)
             {
                 ["inputs"] = actionInputs,
-                ["github"] = ExprValue.Object(github.Members.Where(kv => kv.Key != "action_path").Append(KeyValuePair.Create("action_path", ExprValue.String(at.GuestDirectory)))),
+                ["github"] = ExprValue.Object(github.Members.Where(kv => kv.Key is not ("action_path" or "action_ref" or "action_repository"))
+                    .Append(KeyValuePair.Create("action_path", ExprValue.String(at.GuestDirectory)))
+                    .Append(KeyValuePair.Create("action_ref", ExprValue.String(RefOf(s.Uses!).Ref)))
+                    .Append(KeyValuePair.Create("action_repository", ExprValue.String(RefOf(s.Uses!).Repository)))),
             },
         };
         IReadOnlyList<KeyValuePair<string, ExprValue>> env = ctx.Contexts.TryGetValue("env", out ExprValue? e) ? [.. e.Members] : [];
@@ -166,7 +222,8 @@ internal static class ActionSteps
                 {
                     StageAction = p.StageAction ?? (at.StageAs is { } stage ? (at.HostDirectory, stage) : null),
                     PartOfAction = true,
-                    Spec = p.Spec with { If = StepConditions.And(outer, StepConditions.FromAgent(p.Spec.If)).AgentCondition },
+                    // a post step runs where its main step ran, under post-if alone (the composite's if: held for main)
+                    Spec = p.Stage == PlannedStepStage.Post ? p.Spec : p.Spec with { If = StepConditions.And(outer, StepConditions.FromAgent(p.Spec.If)).AgentCondition },
                 });
             }
         }
@@ -182,6 +239,75 @@ internal static class ActionSteps
 
         return steps;
     }
+
+    /// <summary>
+    /// A JavaScript action's main step and, as GitHub runs them, its <c>pre:</c> (a job's own step using a remote
+    /// action: before all the job's steps, under <c>pre-if</c>) and <c>post:</c> (after all of them, in reverse order,
+    /// under <c>post-if</c>, only where the main step ran: it leaves a marker the post step looks for).
+    /// </summary>
+    private static IReadOnlyList<PlannedStep> JavaScriptStages(WorkflowStep s, ExprContext ctx, StepConditions outer, string name, ActionManifest action,
+        ExprValue actionInputs, Location at, int depth)
+    {
+        PlannedStep main = JavaScript(s, ctx, outer, name, action, actionInputs, at);
+        if (action.Pre.Length == 0 && action.Post.Length == 0)
+        {
+            return [main];
+        }
+
+        string marker = $"{RanMarkers}/{MarkerKey(ctx.Where)}";
+        // pre-if and post-if read the action's own inputs (${{ inputs.pre == 'true' }})
+        ExprContext actionCtx = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["inputs"] = actionInputs } };
+        string node = $"node '{at.GuestDirectory}/{{0}}'";
+        List<PlannedStep> steps = [];
+        List<string> notes = [];
+        if (action.Pre.Length > 0 && (depth > 0 || at.StageAs is null))
+        {
+            // GitHub reads a job's actions before its first step: a local action (not checked out yet) and an action
+            // inside a composite have no pre step there (actions/runner ActionManager: HasPre && depth < 1, not SelfAlias).
+            notes.Add($"its pre: ({action.Pre}) does not run: GitHub runs pre: only for a job's own steps that use a remote action");
+        }
+        else if (action.Pre.Length > 0)
+        {
+            StepConditions preIf = StepConditions.Evaluate(action.PreIf.Length > 0 ? action.PreIf : StepConditions.Always, actionCtx with { Where = $"{ctx.Where}: runs.pre-if" });
+            steps.Add(main with
+            {
+                Name = "Pre " + name, Stage = PlannedStepStage.Pre, PartOfAction = true, IfSource = action.PreIf.Length > 0 ? action.PreIf : null,
+                Spec = main.Spec with { Name = "Pre " + name, Run = "exec " + string.Format(CultureInfo.InvariantCulture, node, action.Pre), If = preIf.AgentCondition },
+            });
+        }
+
+        if (action.Post.Length == 0)
+        {
+            steps.Add(main with { Notes = [.. main.Notes, .. notes] });
+            return steps;
+        }
+
+        steps.Add(main with
+        {
+            Notes = [.. main.Notes, .. notes],
+            Spec = main.Spec with { Run = $"mkdir -p {RanMarkers} && : > {marker} && {main.Spec.Run}" },
+        });
+        StepConditions postIf = StepConditions.Evaluate(action.PostIf.Length > 0 ? action.PostIf : StepConditions.Always, actionCtx with { Where = $"{ctx.Where}: runs.post-if" });
+        string post = string.Format(CultureInfo.InvariantCulture, node, action.Post);
+        steps.Add(main with
+        {
+            Name = "Post " + name, Stage = PlannedStepStage.Post, PartOfAction = true, IfSource = action.PostIf.Length > 0 ? action.PostIf : null,
+            StageAction = null,
+            Spec = main.Spec with
+            {
+                Name = "Post " + name, If = postIf.AgentCondition,
+                Run = $"if [ -e {marker} ]; then exec {post}; fi\necho 'kindling: {name.Replace("'", "", StringComparison.Ordinal)} did not run: no post step'",
+            },
+        });
+        return steps;
+    }
+
+    /// <summary>Where main steps of actions with a post: leave their marker in the guest.</summary>
+    private const string RanMarkers = "/tmp/kindling-actions-ran";
+
+    /// <summary>The same for a step's plan before boot and at step time: its place (job, combination, step, action step).</summary>
+    private static string MarkerKey(string where) =>
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(where)))[..16];
 
     private static PlannedStep JavaScript(WorkflowStep s, ExprContext ctx, StepConditions outer, string name, ActionManifest action, ExprValue actionInputs, Location at)
     {
@@ -202,6 +328,7 @@ internal static class ActionSteps
         }
 
         env["GITHUB_ACTION_PATH"] = at.GuestDirectory;
+        (env["GITHUB_ACTION_REPOSITORY"], env["GITHUB_ACTION_REF"]) = RefOf(s.Uses!);
         return new PlannedStep
         {
             Number = s.Number, Name = name, Kind = PlannedStepKind.Run, Uses = s.Uses, IfSource = s.If,

@@ -13,6 +13,17 @@ public enum PlannedStepKind
     UnsupportedUses,
 }
 
+/// <summary>When a planned step runs: in the job's order, or as a JavaScript action's pre: / post: script.</summary>
+public enum PlannedStepStage
+{
+    /// <summary>Where its workflow step is.</summary>
+    Main,
+    /// <summary>Before all the job's steps, in their order (a remote JavaScript action's <c>pre:</c>).</summary>
+    Pre,
+    /// <summary>After all the job's steps, in reverse order (a JavaScript action's <c>post:</c>, once its main ran).</summary>
+    Post,
+}
+
 /// <summary>A step as it will run (or be skipped), for the dry run and the terminal's step headers.</summary>
 public sealed record PlannedStep
 {
@@ -32,6 +43,8 @@ public sealed record PlannedStep
     public (string Host, string Relative)? StageAction { get; init; }
     /// <summary>One of the steps a composite action expands to (its outputs are not the workflow step's).</summary>
     public bool PartOfAction { get; init; }
+    /// <summary>Main, or a JavaScript action's pre: / post: (the planner moves those to the job's start and end).</summary>
+    public PlannedStepStage Stage { get; init; }
     /// <summary>No shell: anywhere (step, job or workflow defaults): the image's default shell.</summary>
     public bool DefaultShell { get; init; }
 }

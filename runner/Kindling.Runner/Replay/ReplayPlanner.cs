@@ -241,10 +241,16 @@ public static class ReplayPlanner
             }
 
             WorkflowStep step = s;
-            steps.AddRange(ReplayStepSource.PlanOrDefer(step, warnings,
-                () => StepPlanner.PlanAll(wf, job, step, stepCtx with { Where = $"{where}: {StepName(step)}" }, env, secretNames, inputs, warnings, 0)));
+            IReadOnlyList<PlannedStep> planned = ReplayStepSource.PlanOrDefer(step, warnings,
+                () => StepPlanner.PlanAll(wf, job, step, stepCtx with { Where = $"{where}: {StepName(step)}" }, env, secretNames, inputs, warnings, 0));
+            steps.AddRange(ReadsStepsContext(step)
+                ? planned.Select(p => p with { Notes = [.. p.Notes, "reads the steps context: evaluated when the step starts, with the earlier steps' outputs, outcome and conclusion (shown here before any step ran)"] })
+                : planned);
         }
 
+        // GitHub's order: the pre: scripts of the job's actions first, the post: scripts last, in reverse.
+        steps = [.. steps.Where(s => s.Stage == PlannedStepStage.Pre), .. steps.Where(s => s.Stage == PlannedStepStage.Main),
+            .. steps.Where(s => s.Stage == PlannedStepStage.Post).Reverse()];
         var spec = new JobSpec
         {
             Name = display,
@@ -431,6 +437,11 @@ public static class ReplayPlanner
             foreach ((string k, string v) in s.With) yield return (v, $"{p}with.{k}", false);
         }
     }
+
+    /// <summary>Whether an expression of the step reads the steps context (its values exist only once earlier steps ran).</summary>
+    private static bool ReadsStepsContext(WorkflowStep s) =>
+        ((string?[])[s.Run, s.If, s.Name, s.WorkingDirectory, s.ContinueOnError, .. s.Env.Select(kv => kv.Value), .. s.With.Select(kv => kv.Value)])
+        .Any(t => t is not null && t.Contains("${{", StringComparison.Ordinal) | t == s.If && t.Contains("steps.", StringComparison.Ordinal));
 
     /// <summary>Whether any expression of the step (if:, name, run, env, with, working-directory) reads the env context.</summary>
     private static bool ReadsEnv(WorkflowStep s)

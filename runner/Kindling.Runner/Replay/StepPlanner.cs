@@ -12,7 +12,7 @@ internal static class StepPlanner
 
     public static PlannedStep Plan(Workflow wf, WorkflowJob job, WorkflowStep s, ExprContext ctx, IReadOnlyList<KeyValuePair<string, ExprValue>> jobEnv,
         GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings) =>
-        PlanAll(wf, job, s, ctx, jobEnv, secretNames, inputs, warnings, 0).Single();
+        PlanAll(wf, job, s, ctx, jobEnv, secretNames, inputs, warnings, 0).Single(p => p.Stage == PlannedStepStage.Main);
 
     /// <summary>The planned steps of a workflow step: one, or a composite action's steps (<paramref name="depth"/>: nesting).</summary>
     public static IReadOnlyList<PlannedStep> PlanAll(Workflow wf, WorkflowJob job, WorkflowStep s, ExprContext ctx, IReadOnlyList<KeyValuePair<string, ExprValue>> jobEnv,
@@ -103,10 +103,16 @@ internal static class StepPlanner
             inputs.Image, where);
         string? wd = s.WorkingDirectory ?? job.Defaults.WorkingDirectory ?? wf.Defaults.WorkingDirectory;
         string script = Script(s.Run!, shell, At("run"), secretNames, plainEnv.Keys.ToHashSet(StringComparer.Ordinal), s.Number, warnings);
-        if (WorkflowCommands.FirstOrDefault(c => script.Contains(c, StringComparison.Ordinal)) is { } command)
+        if (CommandsIn(script) is { Count: > 0 } commands)
         {
-            warnings.Add($"step {s.Number}: the workflow command {command}… on standard output is not processed by replay " +
-                         "(::set-output, ::set-env, ::add-path, ::add-mask, ::save-state are not supported): write to $GITHUB_OUTPUT, $GITHUB_ENV or $GITHUB_PATH instead");
+            // read from standard output after the step as GitHub does (WorkflowCommands); set-env and add-path only where allowed
+            notes.Add($"prints the workflow command{(commands.Count > 1 ? "s" : "")} {string.Join(", ", commands)} on standard output: applied after the step");
+            bool allowed = ifEnv.Any(kv => kv.Key == UnsecureCommands && kv.Value.ToString().Trim().Equals("true", StringComparison.OrdinalIgnoreCase));
+            if (!allowed && commands.Any(c => c is "::set-env" or "::add-path"))
+            {
+                warnings.Add($"step {s.Number}: ::set-env and ::add-path are disabled unless {UnsecureCommands}=true is in the step's env: " +
+                             "GitHub fails the step; write to $GITHUB_ENV or $GITHUB_PATH instead");
+            }
         }
 
         if (CustomShell.IsTemplate(shell))
@@ -171,8 +177,13 @@ internal static class StepPlanner
         return sb.ToString();
     }
 
-    /// <summary>GitHub's stdout workflow commands that change state; the agent does not act on them.</summary>
-    private static readonly string[] WorkflowCommands = ["::set-output ", "::set-env ", "::add-path::", "::add-mask::", "::save-state "];
+    /// <summary>GitHub's stdout workflow commands that change state (<see cref="WorkflowCommands"/> reads them).</summary>
+    private static readonly string[] StateCommands = ["::set-output", "::set-env", "::add-path", "::add-mask", "::save-state"];
+
+    private const string UnsecureCommands = "ACTIONS_ALLOW_UNSECURE_COMMANDS";
+
+    private static List<string> CommandsIn(string script) =>
+        [.. StateCommands.Where(c => script.Contains(c + " ", StringComparison.Ordinal) || script.Contains(c + "::", StringComparison.Ordinal))];
 
     private static string Literal(string template, ExprContext ctx)
     {

@@ -103,6 +103,9 @@ public sealed record ActionManifest
     public string Main { get; init; } = "";
     public string Pre { get; init; } = "";
     public string Post { get; init; } = "";
+    /// <summary><c>runs.pre-if</c> / <c>runs.post-if</c> ("": GitHub's default, always()).</summary>
+    public string PreIf { get; init; } = "";
+    public string PostIf { get; init; } = "";
     public string Image { get; init; } = "";
     public IReadOnlyList<WorkflowStep> Steps { get; init; } = [];
 }

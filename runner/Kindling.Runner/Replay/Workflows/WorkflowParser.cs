@@ -120,6 +120,11 @@ public static partial class WorkflowParser
         }
 
         string mark = "runs";
+        if (p.Get(runs, "using") is YamlScalarNode { Value: "composite" } && p.Get(runs, "steps") is null)
+        {
+            throw new WorkflowException(display, Mark(runs), "a composite action needs runs.steps (a list of run: or uses: steps)");
+        }
+
         return new ActionManifest
         {
             Name = Str(root, "name", "name"),
@@ -129,6 +134,8 @@ public static partial class WorkflowParser
             Main = Str(runs, "main", mark + ".main"),
             Pre = Str(runs, "pre", mark + ".pre"),
             Post = Str(runs, "post", mark + ".post"),
+            PreIf = Str(runs, "pre-if", mark + ".pre-if"),
+            PostIf = Str(runs, "post-if", mark + ".post-if"),
             Image = Str(runs, "image", mark + ".image"),
             Steps = p.Get(runs, "steps") is { } steps ? p.Steps(steps, "jobs.composite") : [],
         };

@@ -26,7 +26,7 @@ public sealed record CorpusResult(string File, CorpusOutcome Outcome, string Rea
 /// </summary>
 public static partial class ActCorpusRun
 {
-    public static async Task<CorpusResult> RunAsync(string testdata, string file, CancellationToken ct)
+    public static async Task<CorpusResult> RunAsync(string testdata, string file, string? actionCache, CancellationToken ct)
     {
         string relative = Path.GetRelativePath(testdata, file).Replace('\\', '/');
         string dir = Path.GetDirectoryName(file)!;
@@ -51,11 +51,16 @@ public static partial class ActCorpusRun
         args.AddRange(["--secret-file", test.SecretFile is { } sf ? Path.Combine(dir, sf) : EmptyFile()]);
         args.AddRange(["--env-file", test.EnvFile is { } ef ? Path.Combine(dir, ef) : EmptyFile()]);
         args.AddRange(["--input-file", EmptyFile()]);
+        if (actionCache is not null)
+        {
+            // act's offline mode: owner/repo@ref from a local cache (tests/corpus/action-cache.sh lays one out)
+            args.AddRange(["--action-cache", actionCache]);
+        }
 
         (int listExit, string listOut, Exception? listCrash) = await InvokeAsync(testdata, [.. args, "-l"], ct);
         (int dryExit, string dryOut, Exception? dryCrash) = await InvokeAsync(testdata, [.. args, "-n"], ct);
         string output = $"$ kindling replay {string.Join(' ', args)} -l\n{listOut}\n$ ... -n (exit {dryExit})\n{dryOut}";
-        output = output.Replace(testdata, "<testdata>", StringComparison.Ordinal);
+        output = Redact(output, testdata, actionCache);
         if ((listCrash ?? dryCrash) is { } crash)
         {
             return new CorpusResult(relative, CorpusOutcome.Crash, crash.GetType().Name + ": " + crash.Message, output);
@@ -68,7 +73,7 @@ public static partial class ActCorpusRun
 
         // A dry run that resolves but marks a step or a job "not supported" (a Docker action, a job container whose
         // steps would run in the VM instead) is not a faithful replay: it counts as not supported.
-        string text = (listExit != 0 ? listOut : dryOut).Replace(testdata, "<testdata>", StringComparison.Ordinal);
+        string text = Redact(listExit != 0 ? listOut : dryOut, testdata, actionCache);
         bool unsupported = text.Contains("not supported", StringComparison.OrdinalIgnoreCase);
         if (listExit == 0 && dryExit == 0 && !unsupported)
         {
@@ -76,6 +81,12 @@ public static partial class ActCorpusRun
         }
 
         return new CorpusResult(relative, unsupported ? CorpusOutcome.NotSupported : CorpusOutcome.Refused, Reason(text), output);
+    }
+
+    private static string Redact(string text, string testdata, string? actionCache)
+    {
+        text = actionCache is null ? text : text.Replace(actionCache, "<action-cache>", StringComparison.Ordinal);
+        return text.Replace(testdata, "<testdata>", StringComparison.Ordinal);
     }
 
     private static bool Triggers(string file, string eventName) =>

@@ -23,8 +23,7 @@ public static class ActExpectations
     /// <summary>
     /// Resolved files whose dry run was read against act's expectations: every step, its shell and directory, env at
     /// each level, if: reductions, matrix combinations, needs order and the values the workflow's own assertions test.
-    /// Left out on purpose though they resolve: if-env-act (asserts act's own ACT=true variable), runs-on (asserts
-    /// act's default actor nektos/act) and local-reusable-workflow.yml (a callee run without its required inputs).
+    /// Files that resolve but do not do what act expects are in <see cref="Differs"/>.
     /// </summary>
     public static readonly IReadOnlySet<string> Reviewed = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -36,5 +35,40 @@ public static class ActExpectations
         "matrix-exitcode/push.yml", "matrix-with-user-inclusions/push.yml", "networking/push.yml", "nix-prepend-path/push.yml",
         "uses-composite-with-error/push.yml", "uses-github-root/push.yml", "workdir/push.yml", "workflow_dispatch-scalar/workflow_dispatch.yml",
         "workflow_dispatch_no_inputs_mapping/workflow_dispatch.yml",
+        // $GITHUB_ENV / $GITHUB_PATH / $GITHUB_OUTPUT and the steps context at step time (the plan notes it)
+        "environment-files/push.yaml", "environment-files-parser-bug/push.yaml", "set-env-new-env-file-per-step/push.yml",
+        "steps-context/conclusion/push.yml", "steps-context/outcome/push.yml",
+        // actions from the action cache (tests/corpus/action-cache.sh), JavaScript pre/post in GitHub's order
+        "issue-598/spelling.yml", "stepsummary/push.yml", "remote-action-js/push.yml",
+        // TestJobExecutor: owner/repo/path@ref resolves (the sub-path action at DIR/owner/repo/ref/path)
+        "uses-github-path/push.yml", "remote-action-composite-action-ref/push.yml", "uses-composite-check-for-input-in-if-uses/push.yml",
+        "ensure-post-steps/push.yml", "post-step-failure-is-job-failure/push.yml", "uses-action-with-pre-and-post-step/push.yml",
+        "uses-composite-with-pre-and-post-steps/push.yml", "uses-composite-check-for-input-collision/push.yml",
+        "uses-composite-check-for-input-shadowing/push.yml",
+        // a local action missing from the workspace fails its step where it runs (act: "Job 'nopanic' failed", "Job 'mytest' failed")
+        "non-existent-action/push.yml", "if-expressions/push.yml",
+    };
+
+    /// <summary>
+    /// Resolved files read against act's expectations whose run depends on the stdout workflow commands
+    /// (<c>::set-output</c>, <c>::set-env</c>, <c>::add-path</c>, <c>::add-mask</c>, <c>::save-state</c>): the plan is right and
+    /// says the commands apply after the step; the run needs the step loop to apply them (Replay/WorkflowCommands).
+    /// Counted correct and listed apart in the summary.
+    /// </summary>
+    public static readonly IReadOnlySet<string> ReviewedWithWorkflowCommands = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "commands/push.yml", "outputs/push.yml", "mask-values/push.yml", "path-handling/push.yml", "evalmatrixneeds/push.yml", "evalmatrixneeds2/push.yml",
+        "GITHUB_ENV-use-in-env-ctx/push.yml", "evalmatrix/push.yml", "workflow_dispatch/workflow_dispatch.yml", "workflow_call_inputs/workflow_call_inputs.yml",
+    };
+
+    /// <summary>Resolved files that do not do what act expects, with the reason (neither correct nor counted wrong: known gaps).</summary>
+    public static readonly IReadOnlyDictionary<string, string> Differs = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["if-env-act/push.yml"] = "asserts act's own ACT=true variable, which GitHub (and replay) does not set",
+        ["runs-on/push.yml"] = "asserts act's default actor nektos/act",
+        [".github/workflows/local-reusable-workflow.yml"] = "a callee run on its own, without its required inputs",
+        ["GITHUB_STATE/push.yml"] = "writes $GITHUB_STATE, which the guest agent does not read (STATE_* for the post step)",
+        ["uses-composite-with-inputs/push.yml"] = "a composite's with: reads steps.<id>.outputs: composite inputs are evaluated before boot",
+        ["remote-action-composite-js-pre-with-defaults/push.yml"] = "act runs pre: of JavaScript actions inside a composite; replay follows GitHub, which does not",
     };
 }
