@@ -123,6 +123,11 @@ public sealed class LogPump(SecretMasker masker, ILogObserver observer)
                 observer.OnStepStart(n, c.Text("name") ?? "");
                 break;
             case "step-end" when c.Int("n") is { } n:
+                if (c.Fields.GetValueOrDefault(FramingLine.StepEndedField) is { Length: > 0 } endedBy)
+                {
+                    observer.OnStepStopped(n, endedBy);
+                }
+
                 observer.OnStepEnd(n, c.Int("exit") ?? -1, c.Double("seconds"));
                 break;
             case "step-files" when c.Int("n") is { } n:

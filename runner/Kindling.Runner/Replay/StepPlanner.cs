@@ -57,10 +57,16 @@ internal static class StepPlanner
         }
 
         List<string> notes = [];
+        TimeSpan? timeout = null;
         if (s.TimeoutMinutes is { } tm)
         {
+            // A run: step's own limit is enforced by the guest agent (it ends the step's processes); a uses: step's is not.
             double minutes = ReplayPlanner.Minutes(Template.Evaluate(tm, At("timeout-minutes")), $"{where}: timeout-minutes");
-            warnings.Add($"step {s.Number}: timeout-minutes {ExprValue.FormatNumber(minutes)} is not enforced per step (the job's timeout is)");
+            timeout = TimeSpan.FromMinutes(minutes);
+            if (s.Uses is not null)
+            {
+                warnings.Add($"step {s.Number}: timeout-minutes {ExprValue.FormatNumber(minutes)} is not enforced on a uses: step (the job's timeout is)");
+            }
         }
 
         if (s.Uses is { } uses)
@@ -123,7 +129,7 @@ internal static class StepPlanner
                 Spec = new StepSpec
                 {
                     Name = name, Run = script, Shell = shell, WorkingDirectory = wd is null ? "" : Literal(wd, At("working-directory")),
-                    If = cond.AgentCondition, ContinueOnError = continueOnError, Env = plainEnv,
+                    If = cond.AgentCondition, ContinueOnError = continueOnError, Env = plainEnv, Timeout = timeout,
                 },
             },
         ];
