@@ -126,7 +126,7 @@ doc_env() {
 }
 doc_step() {
   case "$1" in ''|*[!0-9]*) fatal "job document: step number '$1' is not a number" ;; esac
-  case "$2" in name|run|shell|working_directory|if|continue_on_error|timeout_seconds) eval "S_$1_$2=\$3"; eval "S_$1_set=1" ;;
+  case "$2" in name|run|shell|working_directory|if|continue_on_error|timeout_seconds|add_path) eval "S_$1_$2=\$3"; eval "S_$1_set=1" ;;
     *) fatal "job document: unknown step field '$2'" ;; esac
 }
 doc_step_env() {
@@ -441,6 +441,7 @@ run_step() {
     left=$($BB awk -v t="$TIMEOUT" -v a="$JOB_T0" -v b="$(uptime_s)" 'BEGIN { l = int(t - (b - a)); print (l < 1 ? 1 : l) }')
     limit="$BB timeout -s KILL $left"
   fi
+  field "$n" add_path ""; add_path=$VALUE
   field "$n" timeout_seconds 0; step_limit=$VALUE
   case "$step_limit" in ''|*[!0-9]*) step_limit=0 ;; esac
   STOPPED=
@@ -458,6 +459,10 @@ run_step() {
           eval "export $k=\"\$SE_${n}_$k\""
         done
         export $STEP_FILES_ENV
+        # add_path: earlier steps' ::add-path:: directories, each put in front of PATH in turn (PROTOCOL.md).
+        set -f; IFS=$NL
+        for ap in $add_path; do PATH="$ap:$PATH"; done
+        unset IFS; set +f; export PATH
         cd "$dir" 2>/dev/null || { echo "kindling: working directory '$dir' does not exist"; exit 2; }
         exec $BB setsid $limit "$@" "$run" < /dev/null
       ) 2>&1 &

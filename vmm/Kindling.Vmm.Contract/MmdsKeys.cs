@@ -83,6 +83,12 @@ public static class MmdsKeys
         /// <summary>The step's own limit (timeout-minutes) in whole seconds; absent or "0": none (the job's limit still holds).</summary>
         public const string TimeoutSeconds = "timeout_seconds";
 
+        /// <summary>
+        /// Directories (one a line) to put in front of PATH for this step, each in turn (the last comes first):
+        /// what earlier steps' <c>::add-path::</c> commands added, which the runner reads from their output.
+        /// </summary>
+        public const string AddPath = "add_path";
+
         /// <summary>The step's environment, NAME → value.</summary>
         public const string Env = "env";
     }

@@ -33,7 +33,7 @@ public static class JobDocument
 
     private static readonly string[] JobFields = [MmdsKeys.Job.Id, MmdsKeys.Job.Name, MmdsKeys.Job.TimeoutSeconds, MmdsKeys.Job.StepCount, MmdsKeys.Job.Mode];
     private static readonly string[] StepFields =
-        [MmdsKeys.Step.Name, MmdsKeys.Step.Run, MmdsKeys.Step.Shell, MmdsKeys.Step.WorkingDirectory, MmdsKeys.Step.If, MmdsKeys.Step.ContinueOnError, MmdsKeys.Step.TimeoutSeconds];
+        [MmdsKeys.Step.Name, MmdsKeys.Step.Run, MmdsKeys.Step.Shell, MmdsKeys.Step.WorkingDirectory, MmdsKeys.Step.If, MmdsKeys.Step.ContinueOnError, MmdsKeys.Step.TimeoutSeconds, MmdsKeys.Step.AddPath];
     private static readonly string[] NetworkFields = [MmdsKeys.Network.Address, MmdsKeys.Network.Gateway, MmdsKeys.Network.Dns];
 
     /// <summary>What <see cref="Parse"/> puts under <c>kindling/</c> for a step document that says <see cref="End"/>.</summary>

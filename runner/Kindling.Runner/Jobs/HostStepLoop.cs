@@ -12,7 +12,18 @@ namespace Kindling.Runner.Jobs;
 /// What one step of a host-driven job left, as the runner read it from the serial console; <paramref name="EndedBy"/>
 /// is step-end's <c>ended</c> field (<see cref="FramingLine.EndedCancelled"/>, <see cref="FramingLine.EndedTimedOut"/>) or null.
 /// </summary>
-public sealed record HostStepResult(int Number, bool Skipped, int? ExitCode, StepFiles Files, string? EndedBy = null);
+public sealed record HostStepResult(int Number, bool Skipped, int? ExitCode, StepFiles Files, string? EndedBy = null, StepCommandEffects? Commands = null);
+
+/// <summary>
+/// What a step's workflow commands on its output did (the runner reads them; the agent does not): <c>::set-output</c>
+/// values (its outputs, beside $GITHUB_OUTPUT's), <c>::set-env</c> entries and <c>::add-path</c> directories (for
+/// the later steps, where allowed) and how many <c>::warning</c> and <c>::error</c> annotations it printed.
+/// </summary>
+public sealed record StepCommandEffects(
+    IReadOnlyList<KeyValuePair<string, string>> Outputs, IReadOnlyList<KeyValuePair<string, string>> Env, IReadOnlyList<string> Paths, int Warnings, int Errors)
+{
+    public static StepCommandEffects None { get; } = new([], [], [], 0, 0);
+}
 
 /// <summary>Decides each step of a host-driven job when the steps before it have ended (expressions at step time).</summary>
 public interface IHostStepSource
@@ -48,7 +59,7 @@ public sealed class SpecStepSource(JobSpec spec) : IHostStepSource
 /// </summary>
 // CA1001: _handing is a SemaphoreSlim whose wait handle is never asked for: it holds nothing Dispose would free.
 #pragma warning disable CA1001
-internal sealed class HostStepLoop(IHostStepSource source, ILogObserver next) : ILogObserver
+internal sealed class HostStepLoop(IHostStepSource source, ILogObserver next, IReadOnlyDictionary<string, string>? jobEnv = null) : ILogObserver
 #pragma warning restore CA1001
 {
     private readonly Channel<HostStepResult> _ended = Channel.CreateUnbounded<HostStepResult>(new UnboundedChannelOptions { SingleReader = true });
@@ -60,6 +71,16 @@ internal sealed class HostStepLoop(IHostStepSource source, ILogObserver next) : 
     /// <summary>Deciding and handing over a step, and cancelling, one at a time: a cancel covers every step handed before it.</summary>
     private readonly SemaphoreSlim _handing = new(1, 1);
     private IVmHandle? _vm;
+    private readonly Dictionary<int, StepCommandEffects> _effects = [];
+    private readonly Dictionary<int, StepSpec> _handedSpecs = [];
+    private readonly Dictionary<string, string> _commandEnv = new(StringComparer.Ordinal);
+    private readonly List<string> _commandPaths = [];
+
+    /// <summary>The job's ::warning and ::error annotations so far.</summary>
+    public (int Warnings, int Errors) Annotations { get; private set; }
+
+    /// <summary>The environment variable that lets a step use ::set-env and ::add-path, as on GitHub.</summary>
+    public const string AllowUnsecureCommands = "ACTIONS_ALLOW_UNSECURE_COMMANDS";
     private volatile bool _cancelled;
     private volatile bool _jobEnded;
     private int _handedUpTo;
@@ -190,7 +211,72 @@ internal sealed class HostStepLoop(IHostStepSource source, ILogObserver next) : 
             };
         }
 
-        return JobDocument.EncodeStep(n, step is null ? null : MmdsTree.Step(step));
+        if (step is null)
+        {
+            return JobDocument.EncodeStep(n, null);
+        }
+
+        JsonObject document = MmdsTree.Step(step);
+        lock (_gate)
+        {
+            _handedSpecs[n] = step;
+            // What earlier steps' ::set-env and ::add-path gave every later step (the step's own env wins, as on GitHub).
+            JsonObject env = document[MmdsKeys.Step.Env]!.AsObject();
+            foreach ((string k, string v) in _commandEnv.Where(kv => !env.ContainsKey(kv.Key)))
+            {
+                env[k] = v;
+            }
+
+            if (_commandPaths.Count > 0)
+            {
+                document[MmdsKeys.Step.AddPath] = string.Join('\n', _commandPaths);
+            }
+        }
+
+        return JobDocument.EncodeStep(n, document);
+    }
+
+    /// <summary>Whether step <paramref name="n"/> may use ::set-env and ::add-path: ACTIONS_ALLOW_UNSECURE_COMMANDS=true in its env, the job's, or set by an earlier command.</summary>
+    public bool UnsecureCommandsAllowed(int n)
+    {
+        lock (_gate)
+        {
+            return (_handedSpecs.TryGetValue(n, out StepSpec? s) ? s.Env.GetValueOrDefault(AllowUnsecureCommands) : null) is { } own
+                ? own == "true"
+                : (_commandEnv.GetValueOrDefault(AllowUnsecureCommands) ?? jobEnv?.GetValueOrDefault(AllowUnsecureCommands)) == "true";
+        }
+    }
+
+    public void OnWorkflowCommand(int n, WorkflowCommand command)
+    {
+        lock (_gate)
+        {
+            StepCommandEffects e = _effects.GetValueOrDefault(n) ?? StepCommandEffects.None;
+            string? name = command.Property("name");
+            _effects[n] = command.Name switch
+            {
+                WorkflowCommand.SetOutput when name is { Length: > 0 } => e with { Outputs = [.. e.Outputs, KeyValuePair.Create(name, command.Value)] },
+                WorkflowCommand.SetEnv when name is { Length: > 0 } => e with { Env = [.. e.Env, KeyValuePair.Create(name, command.Value)] },
+                WorkflowCommand.AddPath when command.Value.Length > 0 => e with { Paths = [.. e.Paths, command.Value] },
+                WorkflowCommand.Warning => e with { Warnings = e.Warnings + 1 },
+                WorkflowCommand.Error => e with { Errors = e.Errors + 1 },
+                _ => e,
+            };
+            if (command.Name == WorkflowCommand.SetEnv && name is { Length: > 0 })
+            {
+                _commandEnv[name] = command.Value;
+            }
+            else if (command.Name == WorkflowCommand.AddPath && command.Value.Length > 0)
+            {
+                _commandPaths.Add(command.Value); // in order: the agent puts each in front of PATH, so the latest comes first
+            }
+            else if (command.Name is WorkflowCommand.Warning or WorkflowCommand.Error)
+            {
+                Annotations = command.Name == WorkflowCommand.Warning ? (Annotations.Warnings + 1, Annotations.Errors) : (Annotations.Warnings, Annotations.Errors + 1);
+            }
+        }
+
+        next.OnWorkflowCommand(n, command);
     }
 
     public void OnJobStart() => next.OnJobStart();
@@ -226,13 +312,15 @@ internal sealed class HostStepLoop(IHostStepSource source, ILogObserver next) : 
         next.OnStepFiles(n, files);
         int? exit;
         string? endedBy;
+        StepCommandEffects? effects;
         lock (_gate)
         {
             exit = _exits.TryGetValue(n, out int e) ? e : null;
             endedBy = _endedBy.GetValueOrDefault(n);
+            effects = _effects.GetValueOrDefault(n);
         }
 
-        _ended.Writer.TryWrite(new HostStepResult(n, false, exit, files, endedBy));
+        _ended.Writer.TryWrite(new HostStepResult(n, false, exit, files, endedBy, effects));
     }
 
     public void OnStepSkip(int n, string name, string reason)

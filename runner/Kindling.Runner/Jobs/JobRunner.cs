@@ -149,7 +149,7 @@ public sealed partial class JobRunner(
             observer = new JobLogObserver(store, job.Id, LiveObserver?.Invoke(job.Id), time);
             // Host-driven steps where the job has steps and the VM's MMDS can change after boot; else all steps in the document.
             steps = spec is not null && registration is null && launcher.PatchesMmds
-                ? new HostStepLoop(StepSource?.Invoke(job.Id) ?? new SpecStepSource(spec), observer)
+                ? new HostStepLoop(StepSource?.Invoke(job.Id) ?? new SpecStepSource(spec), observer, spec.Env)
                 : null;
             JsonObject tree = MmdsTree.Build(job.Id, job.Name, timeout, spec, secrets, registration?.EncodedJitConfig, net,
                 steps is null ? Kindling.Vmm.Contract.MmdsKeys.Job.ModeAll : Kindling.Vmm.Contract.MmdsKeys.Job.ModeHost);
@@ -158,7 +158,12 @@ public sealed partial class JobRunner(
                 VmConfigBuilder.Build(guest, overlay, job.Vcpus, job.MemoryMib, ws, net),
                 steps?.FirstMmds(tree) ?? JobDocument.Mmds(tree));
             await SaveVmConfigAsync(JobWorkspace.VmConfigRecordPath(o.StateDirectory, job.Id), request.VmConfig, ct);
-            var logPump = new LogPump(new SecretMasker([.. secrets.Values, .. registration is null ? [] : new[] { registration.EncodedJitConfig }]), (ILogObserver?)steps ?? observer);
+            var logPump = new LogPump(new SecretMasker([.. secrets.Values, .. registration is null ? [] : new[] { registration.EncodedJitConfig }]), (ILogObserver?)steps ?? observer)
+            {
+                // Workflow commands on a step's output (::set-output, ::add-mask, …): the runner's in host-driven jobs.
+                Commands = steps is null ? null : new WorkflowCommandReader(),
+                UnsecureCommandsAllowed = steps is null ? null : steps.UnsecureCommandsAllowed,
+            };
             (JobState, string, int?) FromJobEnd(JobEnd end) => end.Succeeded
                 ? (JobState.Succeeded, "job-end result=succeeded", 0)
                 : (JobState.Failed, observer!.AgentError is { } err ? $"agent error: {err}" : $"job-end result=failed exit={end.ExitCode}", end.ExitCode);

@@ -345,6 +345,12 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                     string other => [.. other.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries), "-c"],
                 };
                 string files = OpenStepFiles(n, stepEnv);
+                foreach (string d in Field(MmdsKeys.Step.AddPath, "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    // As the agent's add_path: each directory in front of PATH in turn, for this step only.
+                    stepEnv["PATH"] = d + ":" + (stepEnv.GetValueOrDefault("PATH") ?? Environment.GetEnvironmentVariable("PATH") ?? "");
+                }
+
                 TimeSpan? stepLimit = int.TryParse(Field(MmdsKeys.Step.TimeoutSeconds, "0"), NumberStyles.None, CultureInfo.InvariantCulture, out int sl) && sl > 0
                     ? TimeSpan.FromSeconds(sl) : null;
                 using var cancelWait = new CancellationTokenSource();

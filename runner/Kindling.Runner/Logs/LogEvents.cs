@@ -23,6 +23,8 @@ public interface ILogObserver
     /// <summary>Step n's command files (step-files line, after its step-end), already masked by the guest.</summary>
     void OnStepFiles(int n, StepFiles files) { }
     void OnLine(long offset, string maskedLine) { }
+    /// <summary>A workflow command step n printed (its line came to <see cref="OnLine"/> first), its value masked; a refused ::set-env or ::add-path comes as an error.</summary>
+    void OnWorkflowCommand(int n, WorkflowCommand command) { }
     void OnAgentError(string message) { }
     void OnJobEnd(JobEnd end) { }
 }

@@ -71,8 +71,9 @@ public sealed class ReplayStepSource(ReplayJobPlan plan) : IHostStepSource
         bool tolerated = _handed.TryGetValue(r.Number, out StepSpec? s) && s.ContinueOnError;
         int exit = r.ExitCode ?? -1;
         _outcomes.Ended(r.Number, exit, tolerated, r.EndedBy == FramingLine.EndedCancelled);
-        _outcomes.Files(r.Number, r.Files.Output);
+        _outcomes.Files(r.Number, r.Files.Output, r.Commands?.Outputs);
         _envWritten.AddRange(GuestCommandFiles.ParseEntries(r.Files.Env));
+        _envWritten.AddRange(r.Commands?.Env ?? []);
         _failed |= exit != 0 && !tolerated;
     }
 

@@ -42,12 +42,15 @@ public sealed class StepOutcomes(ReplayJobPlan plan)
         }
     }
 
-    /// <summary>Plan step <paramref name="n"/>'s $GITHUB_OUTPUT text (its step-files line), after its end.</summary>
-    public void Files(int n, string output)
+    /// <summary>
+    /// Plan step <paramref name="n"/>'s $GITHUB_OUTPUT text (its step-files line), after its end, and what its
+    /// <c>::set-output</c> commands set (<paramref name="commands"/>; the file's entries come after them, so a name in both is the file's).
+    /// </summary>
+    public void Files(int n, string output, IReadOnlyList<KeyValuePair<string, string>>? commands = null)
     {
         if (Number(n) is { } number && !plan.Steps[n].PartOfAction && _steps.TryGetValue(number, out StepOutcome? ended))
         {
-            Set(number, ended with { Outputs = GuestCommandFiles.ParseEntries(output) });
+            Set(number, ended with { Outputs = [.. commands ?? [], .. GuestCommandFiles.ParseEntries(output)] });
         }
     }
 

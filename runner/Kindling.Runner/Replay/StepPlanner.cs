@@ -109,10 +109,13 @@ internal static class StepPlanner
             inputs.Image, where);
         string? wd = s.WorkingDirectory ?? job.Defaults.WorkingDirectory ?? wf.Defaults.WorkingDirectory;
         string script = Script(s.Run!, shell, At("run"), secretNames, plainEnv.Keys.ToHashSet(StringComparer.Ordinal), s.Number, warnings);
-        if (WorkflowCommands.FirstOrDefault(c => script.Contains(c, StringComparison.Ordinal)) is { } command)
+        // Workflow commands on standard output are read by the runner at step time (HostStepLoop); two are refused
+        // as GitHub refuses them, unless the step's environment allows them.
+        if (WorkflowCommands.FirstOrDefault(c => script.Contains(c, StringComparison.Ordinal)) is { } command &&
+            !plainEnv.Any(kv => kv.Key == "ACTIONS_ALLOW_UNSECURE_COMMANDS" && kv.Value == "true"))
         {
-            warnings.Add($"step {s.Number}: the workflow command {command}… on standard output is not processed by replay " +
-                         "(::set-output, ::set-env, ::add-path, ::add-mask, ::save-state are not supported): write to $GITHUB_OUTPUT, $GITHUB_ENV or $GITHUB_PATH instead");
+            warnings.Add($"step {s.Number}: the workflow command {command}… is refused unless ACTIONS_ALLOW_UNSECURE_COMMANDS=true (as on GitHub): " +
+                         "write to $GITHUB_ENV or $GITHUB_PATH instead");
         }
 
         if (CustomShell.IsTemplate(shell))
@@ -178,7 +181,7 @@ internal static class StepPlanner
     }
 
     /// <summary>GitHub's stdout workflow commands that change state; the agent does not act on them.</summary>
-    private static readonly string[] WorkflowCommands = ["::set-output ", "::set-env ", "::add-path::", "::add-mask::", "::save-state "];
+    private static readonly string[] WorkflowCommands = ["::set-env ", "::add-path::"];
 
     private static string Literal(string template, ExprContext ctx)
     {

@@ -196,6 +196,70 @@ public sealed class HostStepLoopAgentTests : IDisposable
             "GET /kindling/steps/3", "GET /kindling/steps/4"], gets);
     }
 
+    /// <summary>A workflow written for this suite: every stdout workflow command the runner reads at run time.</summary>
+    internal const string CommandsWorkflow = """
+        on: push
+        jobs:
+          a:
+            runs-on: x
+            steps:
+              - id: out
+                run: |
+                  echo "::set-output name=answer::42"
+                  echo "::add-mask::hunter2"
+                  echo "the password is hunter2"
+                  echo "::warning file=a.c,line=3::look here"
+                  echo "::group::details"
+                  echo "::endgroup::"
+              - name: Refused
+                run: echo "::set-env name=SNEAKY::yes"
+              - name: Allowed
+                env:
+                  ACTIONS_ALLOW_UNSECURE_COMMANDS: true
+                run: |
+                  mkdir -p /tmp/kindling-cmd-bin && printf '#!/bin/sh\necho tool ran\n' > /tmp/kindling-cmd-bin/mytool && chmod +x /tmp/kindling-cmd-bin/mytool
+                  echo "::set-env name=MODE::fast"
+                  echo "::add-path::/tmp/kindling-cmd-bin"
+              - id: stopped
+                run: |
+                  echo "::stop-commands::pause1"
+                  echo "::set-output name=w::while-stopped"
+                  echo "::pause1::"
+                  echo "::set-output name=w::after"
+              - name: Use
+                if: env.MODE == 'fast'
+                run: |
+                  echo "answer ${{ steps.out.outputs.answer }} w ${{ steps.stopped.outputs.w }} sneaky [${SNEAKY:-}] mode $MODE"
+                  mytool
+        """;
+
+    [RootFact]
+    public async Task Agent_StdoutWorkflowCommands_OutputsEnvPathMaskAndStopCommandsAtRunTime()
+    {
+        ReplayJobPlan plan = Assert.Single(ReplayPlanner.Plan(WorkflowParser.Parse(CommandsWorkflow, "commands.yml"), "a", ReplayCorpus.Inputs()));
+        var lines = new Lines();
+        var loop = new HostStepLoop(new ReplayStepSource(plan), lines, plan.Spec.Env);
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), First(loop, plan.Spec));
+
+        using Process agent = StartAgent(ns.Name);
+        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
+        var pump = new LogPump(new SecretMasker([]), loop) { Commands = new WorkflowCommandReader(), UnsecureCommandsAllowed = loop.UnsecureCommandsAllowed };
+        string logPath = Path.Combine(_dir, "job.log");
+        await pump.RunAsync(agent.StandardOutput.BaseStream, logPath, Ct).WaitAsync(TimeSpan.FromSeconds(120), Ct);
+        await agent.WaitForExitAsync(Ct);
+        await handing;
+
+        string log = string.Join('\n', lines.All);
+        Assert.True(pump.End == new JobEnd(true, 0), log);
+        Assert.Contains("answer 42 w after sneaky [] mode fast", log, StringComparison.Ordinal);
+        Assert.Contains("tool ran", log, StringComparison.Ordinal);
+        Assert.Contains("the password is ***", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", await File.ReadAllTextAsync(logPath, Ct), StringComparison.Ordinal);
+        Assert.Contains("kindling: the `set-env` command is disabled", log, StringComparison.Ordinal);
+        Assert.Equal((1, 1), loop.Annotations); // the ::warning, and the refused ::set-env
+    }
+
     /// <summary>The agent as GuestRun runs it (network namespace with MMDS, private mount and PID namespaces), its output streamed.</summary>
     private Process StartAgent(string netns)
     {

@@ -116,9 +116,13 @@ public sealed class ReplayPlannerParityTests
     }
 
     [Fact]
-    public void Plan_StdoutWorkflowCommand_WarnsItIsNotProcessed() =>
-        Assert.Contains(Assert.Single(Plan(Head + "    steps:\n      - run: echo '::add-mask::hide me'\n")).Warnings,
-            w => w.StartsWith("step 1: the workflow command ::add-mask::… on standard output is not processed by replay", StringComparison.Ordinal));
+    public void Plan_StdoutSetEnv_WarnsItIsRefusedUnlessAllowed()
+    {
+        Assert.Contains(Assert.Single(Plan(Head + "    steps:\n      - run: echo '::set-env name=A::b'\n")).Warnings,
+            w => w.StartsWith("step 1: the workflow command ::set-env … is refused unless ACTIONS_ALLOW_UNSECURE_COMMANDS=true", StringComparison.Ordinal));
+        Assert.DoesNotContain(Assert.Single(Plan(Head + "    steps:\n      - run: echo '::add-mask::hide me'\n")).Warnings,
+            w => w.Contains("workflow command", StringComparison.Ordinal));
+    }
 
     [Fact]
     public void Plan_MatrixInsertDirective_MergesTheMapping()
