@@ -288,6 +288,11 @@ public sealed partial class JobRunner(
             await observer.Flushed; // the steps are in the store before the job's result is
         }
 
+        if (steps?.Annotations is (var warnings, var errors) && warnings + errors > 0)
+        {
+            outcome.Reason += $" ({warnings} warning and {errors} error annotations: ::warning/::error in the log)";
+        }
+
         if (forgeUnavailable is not null && job.Attempt < MaxPrepareAttempts && await TryRequeueAsync(job.Id, forgeUnavailable))
         {
             return JobState.Queued;
