@@ -17,6 +17,7 @@ NL='
 EXIT_AGENT_ERROR=125
 TOKEN_TTL=21600
 MMDS_PREFIX=kindling
+MMDS_CANCEL=cancel
 
 CMDLINE=${KINDLING_CMDLINE-$($BB cat /proc/cmdline 2>/dev/null)}
 
@@ -125,7 +126,7 @@ doc_env() {
 }
 doc_step() {
   case "$1" in ''|*[!0-9]*) fatal "job document: step number '$1' is not a number" ;; esac
-  case "$2" in name|run|shell|working_directory|if|continue_on_error) eval "S_$1_$2=\$3"; eval "S_$1_set=1" ;;
+  case "$2" in name|run|shell|working_directory|if|continue_on_error|timeout_seconds|add_path) eval "S_$1_$2=\$3"; eval "S_$1_set=1" ;;
     *) fatal "job document: unknown step field '$2'" ;; esac
 }
 doc_step_env() {
@@ -344,6 +345,59 @@ wait_step() {
   [ -n "$DOC_END" ] || eval "[ -n \"\$S_$1_set\" ]" || fatal "/$MMDS_PREFIX/steps/$1 holds neither step $1 nor doc_end"
 }
 
+# uptime_cs: /proc/uptime in centiseconds, into UP_CS, with builtins only (no process: watch_step runs it often).
+uptime_cs() {
+  read -r up_s up_rest < /proc/uptime
+  up_i=${up_s%.*} up_f=${up_s#*.}
+  UP_CS=$(( up_i * 100 + ${up_f#0} ))
+}
+
+# Time a stopped step has after TERM before its process group gets KILL (GitHub gives a cancelled step's process
+# 7.5 s after SIGINT and 2.5 s after SIGTERM; one TERM and 5 s here).
+STOP_GRACE_CS=500
+
+# watch_step N LIMIT: waits until step N's exit code is in $FILES_DIR/N/exit. Meanwhile it ends the step (TERM to
+# its process group, KILL after STOP_GRACE_CS) when LIMIT seconds (its timeout_seconds; 0: none) have passed, or,
+# in mode host, when the runner's kindling/cancel holds a step number N or higher (PROTOCOL.md). kindling/cancel is
+# polled from 100 ms after the step starts, the gap doubling to 1 s: a step of a few seconds costs a few requests.
+# Sets STOPPED to timed-out or cancelled when it ended the step.
+watch_step() {
+  wd_d=$FILES_DIR/$1
+  uptime_cs
+  wd_t0=$UP_CS
+  wd_deadline=0
+  [ "$2" -gt 0 ] && wd_deadline=$(( wd_t0 + $2 * 100 ))
+  wd_poll=$(( wd_t0 + 10 )) wd_gap=10 wd_sleep=10000 wd_term=0
+  while [ ! -s "$wd_d/exit" ]; do
+    $BB usleep "$wd_sleep"
+    [ "$wd_sleep" -ge 200000 ] || wd_sleep=$(( wd_sleep * 2 ))
+    uptime_cs
+    if [ -z "$STOPPED" ]; then
+      if [ "$wd_deadline" -gt 0 ] && [ "$UP_CS" -ge "$wd_deadline" ]; then
+        STOPPED=timed-out
+        echo "kindling: step $1 timed out after $2 seconds (its timeout_seconds): ending it"
+      elif [ "$MODE" = host ] && [ "$UP_CS" -ge "$wd_poll" ]; then
+        if get "$MMDS_CANCEL" && [ -n "$VALUE" ] && [ "$VALUE" -ge "$1" ] 2>/dev/null; then
+          STOPPED=cancelled
+          echo "kindling: the job was cancelled: ending step $1"
+        fi
+        [ "$wd_gap" -ge 100 ] || wd_gap=$(( wd_gap * 2 ))
+        wd_poll=$(( UP_CS + wd_gap ))
+      fi
+    fi
+    [ -n "$STOPPED" ] && [ -s "$wd_d/pid" ] || continue
+    read -r wd_pg < "$wd_d/pid"
+    if [ "$wd_term" = 0 ]; then
+      kill -TERM "-$wd_pg" 2>/dev/null
+      wd_term=$(( UP_CS + STOP_GRACE_CS ))
+      wd_sleep=10000
+    elif [ "$UP_CS" -ge "$wd_term" ]; then
+      kill -KILL "-$wd_pg" 2>/dev/null
+      wd_term=$(( UP_CS + STOP_GRACE_CS ))
+    fi
+  done
+}
+
 # field N KEY DEFAULT: step N's KEY into VALUE, or DEFAULT when the document does not have it.
 field() { eval "VALUE=\${S_$1_$2-\$3}"; }
 
@@ -387,23 +441,49 @@ run_step() {
     left=$($BB awk -v t="$TIMEOUT" -v a="$JOB_T0" -v b="$(uptime_s)" 'BEGIN { l = int(t - (b - a)); print (l < 1 ? 1 : l) }')
     limit="$BB timeout -s KILL $left"
   fi
+  field "$n" add_path ""; add_path=$VALUE
+  field "$n" timeout_seconds 0; step_limit=$VALUE
+  case "$step_limit" in ''|*[!0-9]*) step_limit=0 ;; esac
+  STOPPED=
   if [ "$go" = bad ]; then
     echo "kindling: step $n: unsupported if: '$cond' (use success(), failure(), always() or cancelled())"
     code=2
   else
     step_files_open "$n"
+    # The step runs in a session of its own (setsid: its process group), so a cancel or its timeout can end all of
+    # it; its exit code lands in $d/exit, which watch_step waits for. The pipe into mask ends when its output does.
     (
-      user_env
-      for k in $step_env; do
-        eval "export $k=\"\$SE_${n}_$k\""
-      done
-      export $STEP_FILES_ENV
-      cd "$dir" 2>/dev/null || { echo "kindling: working directory '$dir' does not exist"; exit 2; }
-      exec $limit "$@" "$run" < /dev/null
-    ) 2>&1 | mask
-    code=$?
+      (
+        user_env
+        for k in $step_env; do
+          eval "export $k=\"\$SE_${n}_$k\""
+        done
+        export $STEP_FILES_ENV
+        # add_path: earlier steps' ::add-path:: directories, each put in front of PATH in turn (PROTOCOL.md).
+        set -f; IFS=$NL
+        for ap in $add_path; do PATH="$ap:$PATH"; done
+        unset IFS; set +f; export PATH
+        cd "$dir" 2>/dev/null || { echo "kindling: working directory '$dir' does not exist"; exit 2; }
+        exec $BB setsid $limit "$@" "$run" < /dev/null
+      ) 2>&1 &
+      echo "$!" > "$d/pid"
+      wait "$!"
+      echo "$?" > "$d/exit"
+    ) | mask &
+    step_pipe=$!
+    watch_step "$n" "$step_limit"
+    wait "$step_pipe"
+    read -r code < "$d/exit"
+    # A step the agent ended never counts as a success, whatever it exited with when told to stop.
+    if [ -n "$STOPPED" ] && [ "$code" = 0 ]; then
+      if [ "$STOPPED" = timed-out ]; then code=124; else code=130; fi
+    fi
   fi
-  ctl "step-end n=$n exit=$code seconds=$(elapsed "$t0")"
+  if [ -n "$STOPPED" ]; then
+    ctl "step-end n=$n exit=$code seconds=$(elapsed "$t0") ended=$STOPPED"
+  else
+    ctl "step-end n=$n exit=$code seconds=$(elapsed "$t0")"
+  fi
   if [ "$go" = bad ]; then ctl "step-files n=$n output= env= path= summary="; else step_files_close "$n"; fi
   if [ "$code" != 0 ] && [ "$coe" != true ] && [ "$FAILED" = 0 ]; then
     FAILED=1

@@ -21,6 +21,12 @@ public static class MmdsKeys
         /// <summary><c>kindling/steps/N</c>: host-driven steps, one document of step N's records at a time.</summary>
         public const string Steps = "steps";
 
+        /// <summary>
+        /// <c>kindling/cancel</c>, host-driven steps only: a step number N as a string; the agent ends the step it runs
+        /// (its process group: TERM, then KILL after a grace) when that step's number is N or lower.
+        /// </summary>
+        public const string Cancel = "cancel";
+
         /// <summary><c>kindling/job/</c>: the job (<see cref="MmdsKeys.Job"/>).</summary>
         public const string Job = "job";
 
@@ -43,8 +49,17 @@ public static class MmdsKeys
         /// <summary>Absent or "0": no limit.</summary>
         public const string TimeoutSeconds = "timeout_seconds";
 
-        /// <summary>Required (a GitHub job may say "0").</summary>
+        /// <summary>Required in <see cref="ModeAll"/> (a GitHub job may say "0"); absent in <see cref="ModeHost"/>.</summary>
         public const string StepCount = "step_count";
+
+        /// <summary><see cref="ModeAll"/> (absent: the default) or <see cref="ModeHost"/>.</summary>
+        public const string Mode = "mode";
+
+        /// <summary>Every step in the document, step_count of them, conditions evaluated by the agent.</summary>
+        public const string ModeAll = "all";
+
+        /// <summary>No steps in the document: the runner hands each one over at <c>kindling/steps/N</c> when its turn comes.</summary>
+        public const string ModeHost = "host";
 
         /// <summary><c>steps/N/</c>, N from 0 (<see cref="MmdsKeys.Step"/>).</summary>
         public const string Steps = "steps";
@@ -64,6 +79,15 @@ public static class MmdsKeys
 
         /// <summary>"true" or "false".</summary>
         public const string ContinueOnError = "continue_on_error";
+
+        /// <summary>The step's own limit (timeout-minutes) in whole seconds; absent or "0": none (the job's limit still holds).</summary>
+        public const string TimeoutSeconds = "timeout_seconds";
+
+        /// <summary>
+        /// Directories (one a line) to put in front of PATH for this step, each in turn (the last comes first):
+        /// what earlier steps' <c>::add-path::</c> commands added, which the runner reads from their output.
+        /// </summary>
+        public const string AddPath = "add_path";
 
         /// <summary>The step's environment, NAME → value.</summary>
         public const string Env = "env";

@@ -31,20 +31,24 @@ public static class JobDocument
     /// <summary>The one record of a step document that ends a host-driven job.</summary>
     public const string End = "doc_end";
 
-    private static readonly string[] JobFields = ["id", "name", "timeout_seconds", "step_count", "mode"];
-    private static readonly string[] StepFields = ["name", "run", "shell", "working_directory", "if", "continue_on_error"];
-    private static readonly string[] NetworkFields = ["address", "gateway", "dns"];
+    private static readonly string[] JobFields = [MmdsKeys.Job.Id, MmdsKeys.Job.Name, MmdsKeys.Job.TimeoutSeconds, MmdsKeys.Job.StepCount, MmdsKeys.Job.Mode];
+    private static readonly string[] StepFields =
+        [MmdsKeys.Step.Name, MmdsKeys.Step.Run, MmdsKeys.Step.Shell, MmdsKeys.Step.WorkingDirectory, MmdsKeys.Step.If, MmdsKeys.Step.ContinueOnError, MmdsKeys.Step.TimeoutSeconds, MmdsKeys.Step.AddPath];
+    private static readonly string[] NetworkFields = [MmdsKeys.Network.Address, MmdsKeys.Network.Gateway, MmdsKeys.Network.Dns];
+
+    /// <summary>What <see cref="Parse"/> puts under <c>kindling/</c> for a step document that says <see cref="End"/>.</summary>
+    public const string EndKey = "end";
 
     /// <summary>The MMDS content for a tree: <c>{"kindling": {"document": text}}</c>.</summary>
     public static JsonObject Mmds(JsonObject tree) =>
-        new() { ["kindling"] = new JsonObject { [Key] = Encode(tree) } };
+        new() { [MmdsKeys.Kindling] = new JsonObject { [Key] = Encode(tree) } };
 
     /// <summary>The document for a per-key tree <c>{"kindling": {...}}</c>.</summary>
     public static string Encode(JsonObject tree)
     {
-        JsonObject kindling = tree["kindling"]?.AsObject() ?? throw new ArgumentException("the MMDS tree has no kindling object", nameof(tree));
+        JsonObject kindling = tree[MmdsKeys.Kindling]?.AsObject() ?? throw new ArgumentException("the MMDS tree has no kindling object", nameof(tree));
         var sb = new StringBuilder(Version).Append('\n');
-        JsonObject? job = kindling["job"]?.AsObject();
+        JsonObject? job = kindling[MmdsKeys.Root.Job]?.AsObject();
         foreach (string field in JobFields)
         {
             if (job?[field] is { } v)
@@ -53,22 +57,22 @@ public static class JobDocument
             }
         }
 
-        Pairs(sb, "doc_secret", kindling["secrets"], "secrets");
-        Pairs(sb, "doc_env", job?["env"], "job.env");
-        foreach ((string n, JsonNode? step) in job?["steps"]?.AsObject() ?? [])
+        Pairs(sb, "doc_secret", kindling[MmdsKeys.Root.Secrets], "secrets");
+        Pairs(sb, "doc_env", job?[MmdsKeys.Job.Env], "job.env");
+        foreach ((string n, JsonNode? step) in job?[MmdsKeys.Job.Steps]?.AsObject() ?? [])
         {
             AppendStep(sb, n, step!.AsObject());
         }
 
         foreach (string field in NetworkFields)
         {
-            if (kindling["network"]?[field] is { } v)
+            if (kindling[MmdsKeys.Root.Network]?[field] is { } v)
             {
                 Record(sb, $"doc_network {field}", $"network.{field}", Text(v, $"network.{field}"));
             }
         }
 
-        if (kindling["github"]?["jitconfig"] is { } jit)
+        if (kindling[MmdsKeys.Root.GitHub]?[MmdsKeys.GitHub.JitConfig] is { } jit)
         {
             Record(sb, "doc_github jitconfig", "github.jitconfig", Text(jit, "github.jitconfig"));
         }
@@ -110,7 +114,7 @@ public static class JobDocument
             }
         }
 
-        foreach ((string k, JsonNode? v) in step["env"]?.AsObject() ?? [])
+        foreach ((string k, JsonNode? v) in step[MmdsKeys.Step.Env]?.AsObject() ?? [])
         {
             Record(sb, $"doc_step_env {n} {Quote(k, $"job.steps.{n}.env")}", $"job.steps.{n}.env.{k}", Text(v, $"job.steps.{n}.env.{k}"));
         }
@@ -160,7 +164,7 @@ public static class JobDocument
     public static JsonObject Parse(string document)
     {
         var job = new JsonObject();
-        var kindling = new JsonObject { ["job"] = job };
+        var kindling = new JsonObject { [MmdsKeys.Root.Job] = job };
         foreach ((int line, string[] words) in Records(document))
         {
             string Bad(string why) => throw new FormatException($"job document line {line}: {why}");
@@ -170,25 +174,25 @@ public static class JobDocument
                     job[f] = v;
                     break;
                 case ["doc_secret", var k, var v]:
-                    Object(kindling, "secrets")[k] = v;
+                    Object(kindling, MmdsKeys.Root.Secrets)[k] = v;
                     break;
                 case ["doc_env", var k, var v]:
-                    Object(job, "env")[k] = v;
+                    Object(job, MmdsKeys.Job.Env)[k] = v;
                     break;
                 case ["doc_step", var n, var f, var v] when StepFields.Contains(f) && n.All(char.IsAsciiDigit):
-                    Object(Object(job, "steps"), n)[f] = v;
+                    Object(Object(job, MmdsKeys.Job.Steps), n)[f] = v;
                     break;
                 case ["doc_step_env", var n, var k, var v] when n.All(char.IsAsciiDigit):
-                    Object(Object(Object(job, "steps"), n), "env")[k] = v;
+                    Object(Object(Object(job, MmdsKeys.Job.Steps), n), MmdsKeys.Step.Env)[k] = v;
                     break;
                 case ["doc_network", var f, var v] when NetworkFields.Contains(f):
-                    Object(kindling, "network")[f] = v;
+                    Object(kindling, MmdsKeys.Root.Network)[f] = v;
                     break;
-                case ["doc_github", "jitconfig", var v]:
-                    Object(kindling, "github")["jitconfig"] = v;
+                case ["doc_github", MmdsKeys.GitHub.JitConfig, var v]:
+                    Object(kindling, MmdsKeys.Root.GitHub)[MmdsKeys.GitHub.JitConfig] = v;
                     break;
                 case [End]:
-                    kindling["end"] = "true";
+                    kindling[EndKey] = "true";
                     break;
                 default:
                     Bad($"'{words.FirstOrDefault()}' with {words.Length - 1} value(s) is not a record of a version 1 job document");
@@ -196,7 +200,7 @@ public static class JobDocument
             }
         }
 
-        return new JsonObject { ["kindling"] = kindling };
+        return new JsonObject { [MmdsKeys.Kindling] = kindling };
     }
 
     private static JsonObject Object(JsonObject parent, string key) =>

@@ -16,6 +16,7 @@ public sealed class ReplayConsoleObserver(TextWriter output, int stepCount) : IL
     private readonly Queue<string> _boot = new();
     private readonly object _lock = new();
     private readonly Dictionary<int, string> _names = [];
+    private readonly Dictionary<int, string> _endedBy = [];
 
     public bool Started { get; private set; }
 
@@ -31,10 +32,13 @@ public sealed class ReplayConsoleObserver(TextWriter output, int stepCount) : IL
         output.WriteLine($"▶ {Label(n)} {name}");
     });
 
+    public void OnStepStopped(int n, string endedBy) => Write(() => _endedBy[n] = endedBy == FramingLine.EndedTimedOut ? "timed out" : endedBy);
+
     public void OnStepEnd(int n, int exitCode, double? seconds) => Write(() =>
     {
         string time = seconds is { } s ? ", " + s.ToString("0.00", CultureInfo.InvariantCulture) + " s" : "";
-        output.WriteLine($"{(exitCode == 0 ? "✓" : "✗")} {Label(n)} {_names.GetValueOrDefault(n, $"step {n + 1}")} (exit {exitCode}{time})");
+        string ended = _endedBy.TryGetValue(n, out string? why) ? why + ", " : "";
+        output.WriteLine($"{(exitCode == 0 ? "✓" : "✗")} {Label(n)} {_names.GetValueOrDefault(n, $"step {n + 1}")} ({ended}exit {exitCode}{time})");
     });
 
     public void OnStepSkip(int n, string name, string reason) =>

@@ -360,6 +360,11 @@ public static class ReplaySession
             }
 
             int exit = ExitCode(result.To, done.ExitCode, ct.IsCancellationRequested);
+            foreach (string line in ReplayStepSummary.Lines(store.Steps(job.Id)))
+            {
+                io.Out.WriteLine(line);
+            }
+
             io.Out.WriteLine($"job {job.Id} {JobLifecycle.Name(result.To)} (exit {exit}): {result.Reason}");
             if (result.To != JobState.Succeeded && o.Launcher != "stub" && DemoCommand.KvmNote() is { } note)
             {

@@ -7,9 +7,12 @@ namespace Kindling.Runner.Jobs;
 /// a queue of their own, so a job database that is slow or restarting never holds up the log pump (and with it the
 /// runner's view of the job's end); <see cref="Flushed"/> completes when every step seen so far is written.
 /// </summary>
-internal sealed class JobLogObserver(JobStore store, long jobId, ILogObserver? next) : ILogObserver
+internal sealed class JobLogObserver(JobStore store, long jobId, ILogObserver? next, TimeProvider? time = null) : ILogObserver
 {
+    private readonly TimeProvider _time = time ?? TimeProvider.System;
     private readonly Dictionary<int, string> _names = [];
+    private readonly Dictionary<int, DateTimeOffset> _started = [];
+    private readonly Dictionary<int, string> _endedBy = [];
     private readonly Lock _gate = new();
     private Task _writes = Task.CompletedTask;
 
@@ -49,19 +52,34 @@ internal sealed class JobLogObserver(JobStore store, long jobId, ILogObserver? n
     {
         JobStarted.TrySetResult();
         _names[n] = name;
-        Record(new StepRecord(n, name, null, null, false));
+        DateTimeOffset now = _time.GetUtcNow();
+        _started[n] = now;
+        Record(new StepRecord(n, name, null, null, false, now));
         next?.OnStepStart(n, name);
+    }
+
+    public void OnStepStopped(int n, string endedBy)
+    {
+        _endedBy[n] = endedBy;
+        next?.OnStepStopped(n, endedBy);
     }
 
     public void OnStepEnd(int n, int exitCode, double? seconds)
     {
-        Record(new StepRecord(n, _names.GetValueOrDefault(n, $"step {n}"), exitCode, seconds, false));
+        string outcome = _endedBy.GetValueOrDefault(n) switch
+        {
+            FramingLine.EndedCancelled => StepResults.Cancelled,
+            FramingLine.EndedTimedOut => StepResults.TimedOut,
+            _ => exitCode == 0 ? StepResults.Success : StepResults.Failure,
+        };
+        Record(new StepRecord(n, _names.GetValueOrDefault(n, $"step {n}"), exitCode, seconds, false,
+            _started.TryGetValue(n, out DateTimeOffset started) ? started : null, _time.GetUtcNow(), outcome));
         next?.OnStepEnd(n, exitCode, seconds);
     }
 
     public void OnStepSkip(int n, string name, string reason)
     {
-        Record(new StepRecord(n, name, null, null, true));
+        Record(new StepRecord(n, name, null, null, true, Outcome: StepResults.Skipped));
         next?.OnStepSkip(n, name, reason);
     }
 

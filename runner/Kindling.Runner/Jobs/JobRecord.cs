@@ -60,5 +60,21 @@ public sealed record JobResources
     public string? LogPath { get; init; }
 }
 
-/// <summary>A step as parsed from the guest's serial framing.</summary>
-public sealed record StepRecord(int Number, string Name, int? ExitCode, double? Seconds, bool Skipped);
+/// <summary>
+/// A step as parsed from the guest's serial framing: its exit code and duration (the guest's clock), when the runner
+/// read its start and end (the host's clock), and its outcome (<see cref="StepResults"/>; null while it runs).
+/// </summary>
+public sealed record StepRecord(int Number, string Name, int? ExitCode, double? Seconds, bool Skipped,
+    DateTimeOffset? StartedAt = null, DateTimeOffset? EndedAt = null, string? Outcome = null);
+
+/// <summary>How a step ended, as <see cref="StepRecord.Outcome"/> says it.</summary>
+public static class StepResults
+{
+    public const string Success = "success";
+    public const string Failure = "failure";
+    /// <summary>The job's cancellation ended it (the agent stopped its processes).</summary>
+    public const string Cancelled = "cancelled";
+    /// <summary>Its own timeout ended it.</summary>
+    public const string TimedOut = "timed-out";
+    public const string Skipped = "skipped";
+}

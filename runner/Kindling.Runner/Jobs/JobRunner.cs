@@ -34,6 +34,12 @@ public sealed partial class JobRunner(
     /// <summary>How long the log pump may take to drain the serial FIFO once the VM is gone.</summary>
     public static readonly TimeSpan PumpDrain = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a cancelled host-driven job has, once the agent has ended the step it ran, for its if: always() and
+    /// cancelled() steps (GitHub's cancel-timeout-minutes default); then, or at a second cancel, the VM is stopped.
+    /// </summary>
+    public TimeSpan CancelGrace { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Attempts at preparing a job while its forge is unavailable before the job fails.</summary>
     public const int MaxPrepareAttempts = 10;
 
@@ -71,9 +77,12 @@ public sealed partial class JobRunner(
         (JobState State, string Reason, int? Exit) outcome;
         string stage = "preparing";
         var cancelReason = new System.Runtime.CompilerServices.StrongBox<string?>();
-        using IDisposable cancellable = cancellations.Register(job.Id, reason =>
+        HostStepLoop? steps = null;
+        string? cancelledDuring = null;
+        int cancels = 0;
+        ITimer? cancelGrace = null;
+        void StopVm()
         {
-            cancelReason.Value ??= reason;
             try
             {
                 forgeCancel.Cancel();
@@ -82,9 +91,30 @@ public sealed partial class JobRunner(
             {
                 // the job ended while the cancel was on its way
             }
+        }
+
+        using IDisposable cancellable = cancellations.Register(job.Id, reason =>
+        {
+            cancelReason.Value ??= reason;
+            // A host-driven job running its steps ends the current step first, so its if: always() and cancelled()
+            // steps still run (within CancelGrace); a second cancel, or a job elsewhere in its life, stops the VM now.
+            if (Interlocked.Increment(ref cancels) == 1 && steps is { CanCancelSteps: true } loop)
+            {
+                cancelledDuring = DuringStep(loop);
+                cancelGrace = time.CreateTimer(_ => StopVm(), null, CancelGrace, Timeout.InfiniteTimeSpan);
+                _ = loop.CancelAsync(CancellationToken.None).ContinueWith(t =>
+                {
+                    if (!t.Result)
+                    {
+                        StopVm();
+                    }
+                }, TaskScheduler.Default);
+                return;
+            }
+
+            StopVm();
         });
         IVmHandle? vm = null;
-        HostStepLoop? steps = null;
         JobLogObserver? observer = null;
         Task? pump = null;
         using var pumpStop = new CancellationTokenSource();
@@ -116,18 +146,24 @@ public sealed partial class JobRunner(
             }
 
             FdIo.MakeFifo(ws.SerialFifoPath);
-            observer = new JobLogObserver(store, job.Id, LiveObserver?.Invoke(job.Id));
-            JsonObject tree = MmdsTree.Build(job.Id, job.Name, timeout, spec, secrets, registration?.EncodedJitConfig, net);
+            observer = new JobLogObserver(store, job.Id, LiveObserver?.Invoke(job.Id), time);
             // Host-driven steps where the job has steps and the VM's MMDS can change after boot; else all steps in the document.
             steps = spec is not null && registration is null && launcher.PatchesMmds
-                ? new HostStepLoop(StepSource?.Invoke(job.Id) ?? new SpecStepSource(spec), observer)
+                ? new HostStepLoop(StepSource?.Invoke(job.Id) ?? new SpecStepSource(spec), observer, spec.Env)
                 : null;
+            JsonObject tree = MmdsTree.Build(job.Id, job.Name, timeout, spec, secrets, registration?.EncodedJitConfig, net,
+                steps is null ? Kindling.Vmm.Contract.MmdsKeys.Job.ModeAll : Kindling.Vmm.Contract.MmdsKeys.Job.ModeHost);
             var request = new VmLaunchRequest(
                 vmId, ws,
                 VmConfigBuilder.Build(guest, overlay, job.Vcpus, job.MemoryMib, ws, net),
                 steps?.FirstMmds(tree) ?? JobDocument.Mmds(tree));
             await SaveVmConfigAsync(JobWorkspace.VmConfigRecordPath(o.StateDirectory, job.Id), request.VmConfig, ct);
-            var logPump = new LogPump(new SecretMasker([.. secrets.Values, .. registration is null ? [] : new[] { registration.EncodedJitConfig }]), (ILogObserver?)steps ?? observer);
+            var logPump = new LogPump(new SecretMasker([.. secrets.Values, .. registration is null ? [] : new[] { registration.EncodedJitConfig }]), (ILogObserver?)steps ?? observer)
+            {
+                // Workflow commands on a step's output (::set-output, ::add-mask, …): the runner's in host-driven jobs.
+                Commands = steps is null ? null : new WorkflowCommandReader(),
+                UnsecureCommandsAllowed = steps is null ? null : steps.UnsecureCommandsAllowed,
+            };
             (JobState, string, int?) FromJobEnd(JobEnd end) => end.Succeeded
                 ? (JobState.Succeeded, "job-end result=succeeded", 0)
                 : (JobState.Failed, observer!.AgentError is { } err ? $"agent error: {err}" : $"job-end result=failed exit={end.ExitCode}", end.ExitCode);
@@ -157,7 +193,12 @@ public sealed partial class JobRunner(
             }
 
             Task ended = await Task.WhenAny(observer.JobEnded.Task, vm.Exited, stepFailed, Task.Delay(Timeout.Infinite, ct));
-            if (ended == observer.JobEnded.Task)
+            if (ended == observer.JobEnded.Task && steps is { Cancelled: true })
+            {
+                // Cancelled: the agent ended the step it ran, and the steps a cancelled job runs have run.
+                outcome = (JobState.Cancelled, (cancelReason.Value ?? "cancelled") + cancelledDuring, observer.JobEnded.Task.Result.ExitCode);
+            }
+            else if (ended == observer.JobEnded.Task)
             {
                 // The agent syncs the overlay before job-end: the VM is ended now, not when its reboot gets there.
                 outcome = FromJobEnd(observer.JobEnded.Task.Result);
@@ -214,6 +255,11 @@ public sealed partial class JobRunner(
             outcome = (JobState.Failed, $"{stage} failed: {e.Message}", null);
         }
 
+        if (cancelGrace is not null)
+        {
+            await cancelGrace.DisposeAsync();
+        }
+
         if (vm is not null && !vm.Exited.IsCompleted)
         {
             await vm.KillAsync();
@@ -240,6 +286,11 @@ public sealed partial class JobRunner(
         if (observer is not null)
         {
             await observer.Flushed; // the steps are in the store before the job's result is
+        }
+
+        if (steps?.Annotations is (var warnings, var errors) && warnings + errors > 0)
+        {
+            outcome.Reason += $" ({warnings} warning and {errors} error annotations: ::warning/::error in the log)";
         }
 
         if (forgeUnavailable is not null && job.Attempt < MaxPrepareAttempts && await TryRequeueAsync(job.Id, forgeUnavailable))

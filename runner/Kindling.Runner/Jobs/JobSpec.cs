@@ -44,6 +44,8 @@ public sealed record StepSpec
     public string WorkingDirectory { get; init; } = "";
     public string If { get; init; } = "success()";
     public bool ContinueOnError { get; init; }
+    /// <summary>The step's own limit (a workflow step's timeout-minutes): the guest ends the step when it is over; null: the job's limit only.</summary>
+    public TimeSpan? Timeout { get; init; }
     public IReadOnlyDictionary<string, string> Env { get; init; } = new Dictionary<string, string>();
 }
 

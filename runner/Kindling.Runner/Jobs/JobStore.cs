@@ -159,11 +159,17 @@ public sealed partial class JobStore
         {
             db.Execute(
                 """
-                INSERT INTO steps (job_id, n, name, exit_code, seconds, skipped) VALUES (@jobId, @Number, @Name, @ExitCode, @Seconds, @Skipped)
+                INSERT INTO steps (job_id, n, name, exit_code, seconds, skipped, started_at, ended_at, outcome)
+                VALUES (@jobId, @Number, @Name, @ExitCode, @Seconds, @Skipped, @StartedAt, @EndedAt, @Outcome)
                 ON CONFLICT (job_id, n) DO UPDATE SET name = excluded.name, exit_code = excluded.exit_code,
-                    seconds = excluded.seconds, skipped = excluded.skipped
+                    seconds = excluded.seconds, skipped = excluded.skipped, started_at = COALESCE(excluded.started_at, steps.started_at),
+                    ended_at = excluded.ended_at, outcome = excluded.outcome
                 """,
-                new { jobId, step.Number, step.Name, step.ExitCode, step.Seconds, Skipped = step.Skipped ? 1L : 0L });
+                new
+                {
+                    jobId, step.Number, step.Name, step.ExitCode, step.Seconds, Skipped = step.Skipped ? 1L : 0L,
+                    StartedAt = step.StartedAt?.ToString("O", CultureInfo.InvariantCulture), EndedAt = step.EndedAt?.ToString("O", CultureInfo.InvariantCulture), step.Outcome,
+                });
         });
     }
 
@@ -171,8 +177,9 @@ public sealed partial class JobStore
     {
         return Use<IReadOnlyList<StepRecord>>(db =>
         {
-            return [.. db.Query<StepRow>("SELECT n, name, exit_code, seconds, skipped FROM steps WHERE job_id = @jobId ORDER BY n", new { jobId })
-                .Select(r => new StepRecord((int)r.n, r.name, r.exit_code is null ? null : (int)r.exit_code.Value, r.seconds, r.skipped != 0))];
+            return [.. db.Query<StepRow>("SELECT n, name, exit_code, seconds, skipped, started_at, ended_at, outcome FROM steps WHERE job_id = @jobId ORDER BY n", new { jobId })
+                .Select(r => new StepRecord((int)r.n, r.name, r.exit_code is null ? null : (int)r.exit_code.Value, r.seconds, r.skipped != 0,
+                    Time(r.started_at), Time(r.ended_at), r.outcome))];
         });
     }
 
@@ -309,6 +316,8 @@ public sealed partial class JobStore
 
     private string Stamp() => _time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture);
 
+    private static DateTimeOffset? Time(string? stamp) => stamp is null ? null : DateTimeOffset.Parse(stamp, CultureInfo.InvariantCulture);
+
 #pragma warning disable IDE1006, CA1707 // Dapper maps snake_case columns onto these names.
     private sealed class JobRow
     {
@@ -364,6 +373,9 @@ public sealed partial class JobStore
         public long? exit_code { get; set; }
         public double? seconds { get; set; }
         public long skipped { get; set; }
+        public string? started_at { get; set; }
+        public string? ended_at { get; set; }
+        public string? outcome { get; set; }
     }
 #pragma warning restore IDE1006, CA1707
 }

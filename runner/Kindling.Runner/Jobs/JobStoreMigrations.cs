@@ -82,6 +82,12 @@ internal static class JobStoreMigrations
             lease_until TEXT NOT NULL
         );
         """,
+        // 3: a step's start and end as the runner read them, and its outcome (success, failure, cancelled, timed-out, skipped).
+        """
+        ALTER TABLE steps ADD COLUMN started_at TEXT;
+        ALTER TABLE steps ADD COLUMN ended_at TEXT;
+        ALTER TABLE steps ADD COLUMN outcome TEXT;
+        """,
     ];
 
     public static int Latest => SqliteSteps.Length;

@@ -13,17 +13,29 @@ public static class MmdsTree
 {
     public static JsonObject Build(
         long jobId, string jobName, TimeSpan timeout, JobSpec? spec,
-        IReadOnlyDictionary<string, string> secrets, string? encodedJitConfig, GuestNetwork? net)
+        IReadOnlyDictionary<string, string> secrets, string? encodedJitConfig, GuestNetwork? net, string mode = MmdsKeys.Job.ModeAll)
     {
         var job = new JsonObject
         {
             [MmdsKeys.Job.Id] = jobId.ToString(CultureInfo.InvariantCulture),
             [MmdsKeys.Job.Name] = jobName,
             [MmdsKeys.Job.TimeoutSeconds] = ((long)timeout.TotalSeconds).ToString(CultureInfo.InvariantCulture),
-            [MmdsKeys.Job.StepCount] = (spec?.Steps.Count ?? 0).ToString(CultureInfo.InvariantCulture),
-            [MmdsKeys.Job.Steps] = Steps(spec),
-            [MmdsKeys.Job.Env] = Map(spec?.Env),
         };
+        switch (mode)
+        {
+            case MmdsKeys.Job.ModeAll:
+                job[MmdsKeys.Job.StepCount] = (spec?.Steps.Count ?? 0).ToString(CultureInfo.InvariantCulture);
+                job[MmdsKeys.Job.Steps] = Steps(spec);
+                break;
+            case MmdsKeys.Job.ModeHost:
+                // The steps come one at a time at kindling/steps/N (HostStepLoop), decided when their turn comes.
+                job[MmdsKeys.Job.Mode] = MmdsKeys.Job.ModeHost;
+                break;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(mode), mode, $"a job's mode is {MmdsKeys.Job.ModeAll} or {MmdsKeys.Job.ModeHost}");
+        }
+
+        job[MmdsKeys.Job.Env] = Map(spec?.Env);
         var kindling = new JsonObject { [MmdsKeys.Root.Job] = job, [MmdsKeys.Root.Secrets] = Map(secrets) };
         if (encodedJitConfig is not null)
         {
@@ -58,11 +70,22 @@ public static class MmdsTree
     }
 
     /// <summary>One step's object (<c>job/steps/N</c>).</summary>
-    public static JsonObject Step(StepSpec s) => new()
+    public static JsonObject Step(StepSpec s)
     {
-        [MmdsKeys.Step.Name] = s.Name, [MmdsKeys.Step.Run] = s.Run, [MmdsKeys.Step.Shell] = s.Shell, [MmdsKeys.Step.WorkingDirectory] = s.WorkingDirectory,
-        [MmdsKeys.Step.If] = s.If, [MmdsKeys.Step.ContinueOnError] = s.ContinueOnError ? "true" : "false", [MmdsKeys.Step.Env] = Map(s.Env),
-    };
+        var step = new JsonObject
+        {
+            [MmdsKeys.Step.Name] = s.Name, [MmdsKeys.Step.Run] = s.Run, [MmdsKeys.Step.Shell] = s.Shell, [MmdsKeys.Step.WorkingDirectory] = s.WorkingDirectory,
+            [MmdsKeys.Step.If] = s.If, [MmdsKeys.Step.ContinueOnError] = s.ContinueOnError ? "true" : "false",
+        };
+        if (s.Timeout is { } limit)
+        {
+            // Whole seconds, at least one: a limit under a second still limits.
+            step[MmdsKeys.Step.TimeoutSeconds] = Math.Max(1L, (long)Math.Ceiling(limit.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        }
+
+        step[MmdsKeys.Step.Env] = Map(s.Env);
+        return step;
+    }
 
     private static JsonObject Map(IReadOnlyDictionary<string, string>? values)
     {

@@ -15,7 +15,9 @@ namespace Kindling.Runner.Launch;
 /// CI, KINDLING, KINDLING_JOB_ID, KINDLING_WORKSPACE); <c>shell</c> (sh runs <c>sh -e -c</c>, bash runs
 /// <c>bash --noprofile --norc -eo pipefail -c</c>, anything else <c>V -c</c>); <c>working_directory</c> (relative
 /// to the workspace; missing: exit 2); <c>if</c> (success(), failure(), always(), cancelled(); anything else: exit
-/// 2); <c>continue_on_error</c>; <c>timeout_seconds</c> (the job's time left, a killed step ends with 137); output
+/// 2); <c>continue_on_error</c>; <c>timeout_seconds</c> (the job's time left, a killed step ends with 137); a step's
+/// own <c>timeout_seconds</c> and, in host mode, <c>kindling/cancel</c> (the step is ended, step-end says
+/// <c>ended=timed-out</c> or <c>ended=cancelled</c>; the stub kills at once where the agent sends TERM first); output
 /// lines that would forge a control line get a leading space; each step's command files ($GITHUB_OUTPUT, $GITHUB_ENV,
 /// $GITHUB_PATH, $GITHUB_STEP_SUMMARY: fresh per step, reported in a step-files line, env and path applied to the
 /// later steps); a GitHub job runs the image's <c>/opt/actions-runner/run.sh --jitconfig</c> in its folder as step 0
@@ -144,7 +146,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         string? text;
         lock (_mmdsGate)
         {
-            text = _mmds["kindling"]?[JobDocument.Key]?.GetValue<string>();
+            text = _mmds[MmdsKeys.Kindling]?[JobDocument.Key]?.GetValue<string>();
         }
 
         if (text is null)
@@ -155,7 +157,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
 
         try
         {
-            kindling = JobDocument.Parse(text)["kindling"]!;
+            kindling = JobDocument.Parse(text)[MmdsKeys.Kindling]!;
         }
         catch (FormatException e)
         {
@@ -163,8 +165,8 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             return;
         }
 
-        JsonNode job = kindling["job"]!;
-        _secrets = kindling["secrets"]?.AsObject() ?? new JsonObject();
+        JsonNode job = kindling[MmdsKeys.Root.Job]!;
+        _secrets = kindling[MmdsKeys.Root.Secrets]?.AsObject() ?? new JsonObject();
 
         Dictionary<string, string> env = [];
         foreach (string tree in (string[])["secrets", "job/env"])
@@ -217,7 +219,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         // switches to the image's `runner` user; the stub runs everything as the runner's own user.)
         await w.WriteLineAsync($"##kindling[step-start n=0 name={FramingLine.EncodeText("GitHub Actions runner")}]");
         long t0 = Stopwatch.GetTimestamp();
-        int? code = await RunProcessAsync(w, [runner, "--jitconfig", jitConfig], Path.GetDirectoryName(runner)!, "/opt/actions-runner", env, null, stop);
+        (int? code, _) = await RunProcessAsync(w, [runner, "--jitconfig", jitConfig], Path.GetDirectoryName(runner)!, "/opt/actions-runner", env, null, null, null, stop);
         if (code is not { } exit)
         {
             return;
@@ -229,24 +231,27 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
 
     private async Task RunStepsAsync(StreamWriter w, JsonNode job, Dictionary<string, string> env, Task stop)
     {
-        string mode = job["mode"]?.GetValue<string>() ?? "all";
-        if (mode is not ("all" or "host"))
+        string mode = job[MmdsKeys.Job.Mode]?.GetValue<string>() ?? MmdsKeys.Job.ModeAll;
+        if (mode is not (MmdsKeys.Job.ModeAll or MmdsKeys.Job.ModeHost))
         {
             await FatalAsync(w, $"job document: unknown mode '{mode}' (all or host)");
             return;
         }
 
         int count = int.MaxValue;
-        if (mode == "all" && job["step_count"]?.GetValue<string>() is not { } countText)
+        if (mode == MmdsKeys.Job.ModeAll)
         {
-            await FatalAsync(w, "the job document has no step_count");
-            return;
-        }
+            if (job[MmdsKeys.Job.StepCount]?.GetValue<string>() is not { } countText)
+            {
+                await FatalAsync(w, "the job document has no step_count");
+                return;
+            }
 
-        if (mode == "all" && !int.TryParse(job["step_count"]!.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out count))
-        {
-            await FatalAsync(w, $"job/step_count '{job["step_count"]!.GetValue<string>()}' is not a number");
-            return;
+            if (!int.TryParse(countText, NumberStyles.None, CultureInfo.InvariantCulture, out count))
+            {
+                await FatalAsync(w, $"job/step_count '{countText}' is not a number");
+                return;
+            }
         }
 
         int timeout = int.TryParse(job[MmdsKeys.Job.TimeoutSeconds]?.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out int t) ? t : 0;
@@ -260,8 +265,8 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                 return; // a dead guest writes nothing more
             }
 
-            JsonNode? step = job["steps"]?[n.ToString(CultureInfo.InvariantCulture)];
-            if (mode == "host")
+            JsonNode? step = job[MmdsKeys.Job.Steps]?[n.ToString(CultureInfo.InvariantCulture)];
+            if (mode == MmdsKeys.Job.ModeHost)
             {
                 (bool end, JsonNode? given, string? error) = await WaitStepAsync(n, stop);
                 if (Stopped)
@@ -340,14 +345,26 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                     string other => [.. other.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries), "-c"],
                 };
                 string files = OpenStepFiles(n, stepEnv);
-                int? exit = await RunProcessAsync(w, [.. shell, Field(MmdsKeys.Step.Run, "")], hostDir, guestDir, stepEnv, limit, stop);
+                foreach (string d in Field(MmdsKeys.Step.AddPath, "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
+                {
+                    // As the agent's add_path: each directory in front of PATH in turn, for this step only.
+                    stepEnv["PATH"] = d + ":" + (stepEnv.GetValueOrDefault("PATH") ?? Environment.GetEnvironmentVariable("PATH") ?? "");
+                }
+
+                TimeSpan? stepLimit = int.TryParse(Field(MmdsKeys.Step.TimeoutSeconds, "0"), NumberStyles.None, CultureInfo.InvariantCulture, out int sl) && sl > 0
+                    ? TimeSpan.FromSeconds(sl) : null;
+                using var cancelWait = new CancellationTokenSource();
+                Task? cancel = mode == MmdsKeys.Job.ModeHost ? WaitCancelAsync(n, stop, cancelWait.Token) : null;
+                (int? exit, string? endedBy) = await RunProcessAsync(w, [.. shell, Field(MmdsKeys.Step.Run, "")], hostDir, guestDir, stepEnv, limit, stepLimit, cancel, stop);
+                await cancelWait.CancelAsync();
                 if (exit is null)
                 {
                     return;
                 }
 
                 code = exit.Value;
-                await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"##kindling[step-end n={n} exit={code} seconds={Stopwatch.GetElapsedTime(t0).TotalSeconds:F2}]"));
+                string ended = endedBy is null ? "" : $" {FramingLine.StepEndedField}={endedBy}";
+                await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"##kindling[step-end n={n} exit={code} seconds={Stopwatch.GetElapsedTime(t0).TotalSeconds:F2}{ended}]"));
                 await CloseStepFilesAsync(w, n, files, env);
             }
 
@@ -380,7 +397,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             string? text;
             lock (_mmdsGate)
             {
-                text = _mmds["kindling"]?[JobDocument.StepsKey]?[key]?.GetValue<string>();
+                text = _mmds[MmdsKeys.Kindling]?[JobDocument.StepsKey]?[key]?.GetValue<string>();
                 patched = _patched.Task;
             }
 
@@ -389,15 +406,15 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                 JsonNode parsed;
                 try
                 {
-                    parsed = JobDocument.Parse(text)["kindling"]!;
+                    parsed = JobDocument.Parse(text)[MmdsKeys.Kindling]!;
                 }
                 catch (FormatException e)
                 {
                     return (false, null, $"/kindling/steps/{n} is not a version 1 job document: {e.Message}");
                 }
 
-                return parsed["end"] is not null ? (true, null, null)
-                    : parsed["job"]?["steps"]?[key] is { } step ? (false, step, null)
+                return parsed[JobDocument.EndKey] is not null ? (true, null, null)
+                    : parsed[MmdsKeys.Root.Job]?[MmdsKeys.Job.Steps]?[key] is { } step ? (false, step, null)
                     : (false, null, $"/kindling/steps/{n} holds neither step {n} nor doc_end");
             }
 
@@ -405,6 +422,33 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         }
 
         return (true, null, null);
+    }
+
+    /// <summary>
+    /// As the agent's watch_step in mode host: completes once <c>kindling/cancel</c> holds a step number of
+    /// <paramref name="n"/> or higher (the runner cancelled the job while step N ran or was handed over).
+    /// </summary>
+    private async Task WaitCancelAsync(int n, Task stop, CancellationToken ct)
+    {
+        while (!Stopped && !ct.IsCancellationRequested)
+        {
+            Task patched;
+            string? text;
+            lock (_mmdsGate)
+            {
+                text = _mmds[MmdsKeys.Kindling]?[MmdsKeys.Root.Cancel]?.GetValue<string>();
+                patched = _patched.Task;
+            }
+
+            if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out int upTo) && upTo >= n)
+            {
+                return;
+            }
+
+            await Task.WhenAny(patched, stop, Task.Delay(Timeout.Infinite, ct));
+        }
+
+        await Task.Delay(Timeout.Infinite, ct); // the VM stopped or the step ended: never a cancel
     }
 
     /// <summary>
@@ -470,10 +514,13 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     /// <summary>
     /// Runs <paramref name="command"/> in <paramref name="hostDir"/> (the agent's message names
     /// <paramref name="guestDir"/> when it is missing), stdin /dev/null, stderr merged into stdout, each output line
-    /// copied to the serial console. Returns its exit code (137 when <paramref name="limit"/> killed it), or null
-    /// when the VM stopped under it.
+    /// copied to the serial console. Returns its exit code (137 when <paramref name="limit"/>, the job's time left,
+    /// killed it), or null when the VM stopped under it; and, as step-end's <c>ended</c> field, whether its own
+    /// <paramref name="stepLimit"/> or <paramref name="cancel"/> ended it (the agent sends TERM to the step's process
+    /// group and KILL after a grace; the stub kills the process tree at once, so such a step ends with 137).
     /// </summary>
-    private async Task<int?> RunProcessAsync(StreamWriter w, string[] command, string hostDir, string guestDir, Dictionary<string, string> env, TimeSpan? limit, Task stop)
+    private async Task<(int? Exit, string? EndedBy)> RunProcessAsync(StreamWriter w, string[] command, string hostDir, string guestDir, Dictionary<string, string> env,
+        TimeSpan? limit, TimeSpan? stepLimit, Task? cancel, Task stop)
     {
         var start = new ProcessStartInfo("/bin/sh")
         {
@@ -506,14 +553,27 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         {
             // e.g. E2BIG: a run script over Linux's 128 KiB limit for one argument fails the same way in the guest.
             await w.WriteLineAsync($"kindling: cannot run {command[0]}: {e.Message}");
-            return ExitCannotRun;
+            return (ExitCannotRun, null);
         }
 
         using Process started = process;
         Task copy = CopyOutputAsync(process.StandardOutput, w);
         Task exited = process.WaitForExitAsync(CancellationToken.None);
         Task timedOut = limit is { } l ? Task.Delay(l) : Task.Delay(Timeout.Infinite);
-        Task first = await Task.WhenAny(exited, timedOut, stop);
+        Task stepTimedOut = stepLimit is { } sl && (limit is null || sl < limit) ? Task.Delay(sl) : Task.Delay(Timeout.Infinite);
+        Task first = await Task.WhenAny(exited, timedOut, stepTimedOut, cancel ?? Task.Delay(Timeout.Infinite), stop);
+        string? endedBy = null;
+        if (first == stepTimedOut)
+        {
+            endedBy = FramingLine.EndedTimedOut;
+            await w.WriteLineAsync($"kindling: step timed out after {(int)stepLimit!.Value.TotalSeconds} seconds (its timeout_seconds): ending it");
+        }
+        else if (first == cancel)
+        {
+            endedBy = FramingLine.EndedCancelled;
+            await w.WriteLineAsync("kindling: the job was cancelled: ending the step");
+        }
+
         if (first != exited)
         {
             KillTree(process);
@@ -523,10 +583,10 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         await copy;
         if (first == stop || Stopped)
         {
-            return null;
+            return (null, null);
         }
 
-        return first == timedOut ? ExitKilled : process.ExitCode;
+        return (first == exited ? process.ExitCode : ExitKilled, endedBy);
     }
 
     private async Task CopyOutputAsync(StreamReader output, StreamWriter w)

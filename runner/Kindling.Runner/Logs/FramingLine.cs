@@ -9,6 +9,15 @@ public sealed record FramingLine(string Kind, IReadOnlyDictionary<string, string
 {
     public const string Prefix = "##kindling[";
 
+    /// <summary>step-end's optional field saying what ended a step before it finished by itself: <see cref="EndedCancelled"/> or <see cref="EndedTimedOut"/>.</summary>
+    public const string StepEndedField = "ended";
+
+    /// <summary>The job's cancellation ended the step (the runner's <c>kindling/cancel</c>).</summary>
+    public const string EndedCancelled = "cancelled";
+
+    /// <summary>The step's own timeout_seconds ended it.</summary>
+    public const string EndedTimedOut = "timed-out";
+
     /// <summary>Parses a control line; null for ordinary output (or a malformed control line, kept as output).</summary>
     public static FramingLine? TryParse(string line)
     {

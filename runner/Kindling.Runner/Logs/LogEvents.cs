@@ -17,10 +17,14 @@ public interface ILogObserver
     void OnJobStart() { }
     void OnStepStart(int n, string name) { }
     void OnStepEnd(int n, int exitCode, double? seconds) { }
+    /// <summary>Step n did not finish by itself: <paramref name="endedBy"/> is step-end's <c>ended</c> field (FramingLine.EndedCancelled or EndedTimedOut); comes just before its <see cref="OnStepEnd"/>.</summary>
+    void OnStepStopped(int n, string endedBy) { }
     void OnStepSkip(int n, string name, string reason) { }
     /// <summary>Step n's command files (step-files line, after its step-end), already masked by the guest.</summary>
     void OnStepFiles(int n, StepFiles files) { }
     void OnLine(long offset, string maskedLine) { }
+    /// <summary>A workflow command step n printed (its line came to <see cref="OnLine"/> first), its value masked; a refused ::set-env or ::add-path comes as an error.</summary>
+    void OnWorkflowCommand(int n, WorkflowCommand command) { }
     void OnAgentError(string message) { }
     void OnJobEnd(JobEnd end) { }
 }

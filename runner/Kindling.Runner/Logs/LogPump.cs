@@ -25,6 +25,21 @@ public sealed class LogPump(SecretMasker masker, ILogObserver observer)
     /// <summary>The job end parsed from the framing, once seen.</summary>
     public JobEnd? End { get; private set; }
 
+    /// <summary>
+    /// Reads GitHub's workflow commands from the output of a running step (host-driven jobs): <c>::add-mask::</c>
+    /// joins the masker before its own line is written, the others go to <see cref="ILogObserver.OnWorkflowCommand"/>
+    /// with their value masked. Null: no command is processed (a GitHub job's runner processes its own).
+    /// </summary>
+    public WorkflowCommandReader? Commands { get; init; }
+
+    /// <summary>
+    /// Whether step N may use <c>::set-env</c> and <c>::add-path</c> (GitHub disabled them: only with
+    /// ACTIONS_ALLOW_UNSECURE_COMMANDS=true in the step's environment); null: never.
+    /// </summary>
+    public Func<int, bool>? UnsecureCommandsAllowed { get; init; }
+
+    private int? _step;
+
     public async Task RunAsync(Stream serial, string logPath, CancellationToken ct)
     {
         // Unbuffered: each line reaches the file as soon as it is read, so the admin page's live tail (which reads
@@ -47,6 +62,12 @@ public sealed class LogPump(SecretMasker masker, ILogObserver observer)
                 text = text[..^1];
             }
 
+            WorkflowCommand? command = _step is not null && !truncated ? Commands?.Read(text) : null;
+            if (command is { Name: WorkflowCommand.AddMask } && command.Value.Trim().Length > 0)
+            {
+                masker.Add(command.Value); // before its own line is written: the value never reaches the log
+            }
+
             string masked = truncated ? masker.Apply(text, MaxLineLength) + TruncatedMarker : masker.Apply(text);
             line.Clear();
             truncated = false;
@@ -60,6 +81,21 @@ public sealed class LogPump(SecretMasker masker, ILogObserver observer)
             else
             {
                 observer.OnLine(offset, masked);
+                if (command is not null && _step is { } step)
+                {
+                    if (command.Name is WorkflowCommand.SetEnv or WorkflowCommand.AddPath && UnsecureCommandsAllowed?.Invoke(step) != true)
+                    {
+                        // As GitHub: refused, with the reason in the log, and the step's environment unchanged.
+                        string refused = $"kindling: the `{command.Name}` command is disabled: use $GITHUB_{(command.Name == WorkflowCommand.SetEnv ? "ENV" : "PATH")} instead, " +
+                                         "or set ACTIONS_ALLOW_UNSECURE_COMMANDS=true in the step's or job's env to allow it";
+                        long at = log.Position;
+                        await log.WriteAsync(utf8.GetBytes(refused + "\n"), ct);
+                        observer.OnLine(at, refused);
+                        command = command with { Name = WorkflowCommand.Error, Value = refused };
+                    }
+
+                    observer.OnWorkflowCommand(step, command with { Value = masker.Apply(command.Value) });
+                }
             }
         }
 
@@ -120,9 +156,17 @@ public sealed class LogPump(SecretMasker masker, ILogObserver observer)
                 observer.OnJobStart();
                 break;
             case "step-start" when c.Int("n") is { } n:
+                _step = n;
+                Commands?.StepStarted();
                 observer.OnStepStart(n, c.Text("name") ?? "");
                 break;
             case "step-end" when c.Int("n") is { } n:
+                if (c.Fields.GetValueOrDefault(FramingLine.StepEndedField) is { Length: > 0 } endedBy)
+                {
+                    observer.OnStepStopped(n, endedBy);
+                }
+
+                _step = null;
                 observer.OnStepEnd(n, c.Int("exit") ?? -1, c.Double("seconds"));
                 break;
             case "step-files" when c.Int("n") is { } n:

@@ -19,11 +19,30 @@ public sealed class SecretMasker
     public const int MinLength = 3;
     public const int MinEncodedLength = 8;
 
-    private readonly string[] _values;
+    private string[] _values;
 
     public SecretMasker(IEnumerable<string> secrets)
     {
-        HashSet<string> values = new(StringComparer.Ordinal);
+        (_values, LongestValue) = Build(secrets, []);
+    }
+
+    /// <summary>
+    /// Masks <paramref name="value"/> too from now on (a step's <c>::add-mask::</c>); lines already written stay as
+    /// they are. Not for <see cref="None"/>, which is shared.
+    /// </summary>
+    public void Add(string value)
+    {
+        if (ReferenceEquals(this, None))
+        {
+            throw new InvalidOperationException("SecretMasker.None is shared: give the job a masker of its own");
+        }
+
+        (_values, LongestValue) = Build([value], _values);
+    }
+
+    private static (string[] Values, int Longest) Build(IEnumerable<string> secrets, IEnumerable<string> existing)
+    {
+        HashSet<string> values = new(existing, StringComparer.Ordinal);
         foreach (string secret in secrets)
         {
             foreach (string part in secret.Split('\n', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Append(secret.Trim()))
@@ -41,14 +60,14 @@ public sealed class SecretMasker
             }
         }
 
-        _values = [.. values.OrderByDescending(v => v.Length).ThenBy(v => v, StringComparer.Ordinal)];
-        LongestValue = _values.Length == 0 ? 0 : _values[0].Length;
+        string[] ordered = [.. values.OrderByDescending(v => v.Length).ThenBy(v => v, StringComparer.Ordinal)];
+        return (ordered, ordered.Length == 0 ? 0 : ordered[0].Length);
     }
 
     public static SecretMasker None { get; } = new([]);
 
     /// <summary>The longest string masked (a line reader must hold this much past a cut to mask across it).</summary>
-    public int LongestValue { get; }
+    public int LongestValue { get; private set; }
 
     public string Apply(string line) => Apply(line, line.Length);
 

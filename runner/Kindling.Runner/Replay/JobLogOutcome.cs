@@ -11,7 +11,7 @@ public static class JobLogOutcome
 {
     public static IReadOnlyDictionary<int, StepOutcome> Read(IEnumerable<string> logLines, ReplayJobPlan plan)
     {
-        var steps = new Dictionary<int, StepOutcome>();
+        var steps = new StepOutcomes(plan);
         foreach (string line in logLines)
         {
             if (FramingLine.TryParse(line) is not { } c || c.Int("n") is not { } n || n < 0 || n >= plan.Steps.Count)
@@ -19,23 +19,20 @@ public static class JobLogOutcome
                 continue;
             }
 
-            int number = plan.Steps[n].Number;
             switch (c.Kind)
             {
                 case "step-end":
-                    string outcome = c.Int("exit") == 0 ? JobResults.Success : JobResults.Failure;
-                    string conclusion = outcome == JobResults.Failure && plan.Spec.Steps[n].ContinueOnError ? JobResults.Success : outcome;
-                    steps[number] = new StepOutcome(outcome, conclusion, steps.GetValueOrDefault(number)?.Outputs ?? []);
+                    steps.Ended(n, c.Int("exit") ?? -1, plan.Spec.Steps[n].ContinueOnError, c.Fields.GetValueOrDefault(FramingLine.StepEndedField) == FramingLine.EndedCancelled);
                     break;
                 case "step-skip":
-                    steps[number] = new StepOutcome(JobResults.Skipped, JobResults.Skipped, []);
+                    steps.Skipped(n);
                     break;
-                case "step-files" when !plan.Steps[n].PartOfAction && steps.TryGetValue(number, out StepOutcome? ended):
-                    steps[number] = ended with { Outputs = GuestCommandFiles.ParseEntries(c.Text("output") ?? "") };
+                case "step-files":
+                    steps.Files(n, c.Text("output") ?? "");
                     break;
             }
         }
 
-        return steps;
+        return steps.Steps;
     }
 }

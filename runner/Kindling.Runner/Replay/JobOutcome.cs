@@ -30,15 +30,5 @@ public sealed record JobOutcome
     /// <summary>The <c>steps</c> context after the job: <c>steps.&lt;id&gt;.outputs/outcome/conclusion</c> for steps with an id.</summary>
     public ExprValue StepsContext(ReplayJobPlan plan) => ExprValue.Object(plan.Job.Steps
         .Where(s => s.Id is not null)
-        .Select(s => KeyValuePair.Create(s.Id!, Steps.TryGetValue(s.Number, out StepOutcome? o)
-            ? ExprValue.Object(
-            [
-                new("outputs", ExprValue.Object(o.Outputs.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value))))),
-                new("outcome", ExprValue.String(o.Outcome)), new("conclusion", ExprValue.String(o.Conclusion)),
-            ])
-            : ExprValue.Object(
-            [
-                new("outputs", ExprValue.Object([])), new("outcome", ExprValue.String(JobResults.Skipped)),
-                new("conclusion", ExprValue.String(JobResults.Skipped)),
-            ]))));
+        .Select(s => KeyValuePair.Create(s.Id!, StepOutcomes.Value(Steps.GetValueOrDefault(s.Number) ?? new StepOutcome(JobResults.Skipped, JobResults.Skipped, [])))));
 }

@@ -1,5 +1,6 @@
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Launch;
+using Kindling.Runner.Logs;
 using Kindling.Runner.Replay.Expressions;
 using Kindling.Runner.Replay.Workflows;
 
@@ -16,15 +17,24 @@ namespace Kindling.Runner.Replay;
 public sealed class ReplayStepSource(ReplayJobPlan plan) : IHostStepSource
 {
     private readonly Dictionary<int, StepSpec> _handed = [];
+    private readonly StepOutcomes _outcomes = new(plan);
+    private readonly List<KeyValuePair<string, string>> _envWritten = [];
+    private int _seen;
+    private bool _failed;
 
-    public StepSpec? Next(int n, IReadOnlyList<HostStepResult> done)
+    public StepSpec? Next(int n, IReadOnlyList<HostStepResult> done, bool cancelled)
     {
+        // The steps that ended since the last call, each read once: the running steps context, $GITHUB_ENV, the job's status.
+        for (; _seen < done.Count; _seen++)
+        {
+            Finished(done[_seen]);
+        }
+
         if (n >= plan.Steps.Count)
         {
             return null;
         }
 
-        bool failed = done.Any(r => r.ExitCode is { } e && e != 0 && !(_handed.TryGetValue(r.Number, out StepSpec? s) && s.ContinueOnError));
         PlannedStep planned = plan.Steps[n];
         StepSpec spec = planned.Spec;
         if (planned.Kind == PlannedStepKind.Run && !planned.PartOfAction && plan.Replan is { } replan &&
@@ -32,7 +42,7 @@ public sealed class ReplayStepSource(ReplayJobPlan plan) : IHostStepSource
         {
             try
             {
-                spec = replan(workflowStep, StepsContext(done), EnvWritten(done)).Spec;
+                spec = replan(workflowStep, _outcomes.Context(), _envWritten).Spec;
             }
             catch (ReplayException e)
             {
@@ -44,39 +54,62 @@ public sealed class ReplayStepSource(ReplayJobPlan plan) : IHostStepSource
             }
         }
 
-        StepConditions cond = StepConditions.FromAgent(spec.If);
-        bool run = failed ? cond.WhenFailed : cond.WhenOk;
+        bool run = cancelled ? RunsWhenCancelled(planned, spec) : StepConditions.FromAgent(spec.If) is var cond && (_failed ? cond.WhenFailed : cond.WhenOk);
         StepSpec handed = spec with { If = run ? StepConditions.Always : StepConditions.Never };
         _handed[n] = handed;
         return handed;
     }
 
-    /// <summary>The <c>steps</c> context after <paramref name="done"/>: the workflow steps with an id that have ended.</summary>
-    private ExprValue StepsContext(IReadOnlyList<HostStepResult> done)
+    private void Finished(HostStepResult r)
     {
-        var outcomes = new Dictionary<int, StepOutcome>();
-        foreach (HostStepResult r in done)
+        if (r.Skipped)
         {
-            PlannedStep p = plan.Steps[r.Number];
-            if (r.Skipped)
-            {
-                outcomes[p.Number] = new StepOutcome(JobResults.Skipped, JobResults.Skipped, []);
-                continue;
-            }
-
-            string outcome = r.ExitCode == 0 ? JobResults.Success : JobResults.Failure;
-            bool tolerated = _handed.TryGetValue(r.Number, out StepSpec? s) && s.ContinueOnError;
-            outcomes[p.Number] = new StepOutcome(outcome, outcome == JobResults.Failure && tolerated ? JobResults.Success : outcome,
-                p.PartOfAction ? outcomes.GetValueOrDefault(p.Number)?.Outputs ?? [] : GuestCommandFiles.ParseEntries(r.Files.Output));
+            _outcomes.Skipped(r.Number);
+            return;
         }
 
-        ExprValue all = new JobOutcome { Result = JobResults.Success, Steps = outcomes }.StepsContext(plan);
-        return ExprValue.Object(all.Members.Where(kv => plan.Job.Steps.Any(s => s.Id == kv.Key && outcomes.ContainsKey(s.Number))));
+        bool tolerated = _handed.TryGetValue(r.Number, out StepSpec? s) && s.ContinueOnError;
+        int exit = r.ExitCode ?? -1;
+        _outcomes.Ended(r.Number, exit, tolerated, r.EndedBy == FramingLine.EndedCancelled);
+        _outcomes.Files(r.Number, r.Files.Output, r.Commands?.Outputs);
+        _envWritten.AddRange(GuestCommandFiles.ParseEntries(r.Files.Env));
+        _envWritten.AddRange(r.Commands?.Env ?? []);
+        _failed |= exit != 0 && !tolerated;
     }
 
-    /// <summary>What the steps in <paramref name="done"/> wrote to $GITHUB_ENV, in order (a later value wins).</summary>
-    private static IReadOnlyList<KeyValuePair<string, string>> EnvWritten(IReadOnlyList<HostStepResult> done) =>
-        [.. done.SelectMany(r => GuestCommandFiles.ParseEntries(r.Files.Env))];
+    /// <summary>
+    /// After the job was cancelled, as on GitHub: a step runs only when its if: calls a status function and holds with
+    /// cancelled() true and success() and failure() false (<c>always()</c>, <c>cancelled()</c>, <c>!success()</c>).
+    /// A step whose if: cannot be read again here keeps what the plan gave the agent: it runs when that was always().
+    /// </summary>
+    private bool RunsWhenCancelled(PlannedStep planned, StepSpec spec)
+    {
+        if (planned.IfSource is not { } source || source.Trim().Length == 0)
+        {
+            return false;
+        }
+
+        if (plan.JobContext is not { } ctx)
+        {
+            return spec.If == StepConditions.Always;
+        }
+
+        try
+        {
+            Expr e = Template.ParseCondition(source, ctx.Where);
+            ExprContext now = ctx.WithStatus(_failed) with
+            {
+                JobCancelled = true,
+                Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["steps"] = _outcomes.Context() },
+                Unavailable = ctx.Unavailable.Where(kv => kv.Key != "steps").ToDictionary(StringComparer.OrdinalIgnoreCase),
+            };
+            return ExprTree.CallsStatusFunction(e) && ExprEvaluator.Evaluate(e, now).IsTruthy;
+        }
+        catch (ExpressionException)
+        {
+            return spec.If == StepConditions.Always;
+        }
+    }
 
     /// <summary>
     /// Plans a step before boot; a <c>run:</c> step whose expressions read the <c>steps</c> context and fail over its

@@ -57,10 +57,16 @@ internal static class StepPlanner
         }
 
         List<string> notes = [];
+        TimeSpan? timeout = null;
         if (s.TimeoutMinutes is { } tm)
         {
+            // A run: step's own limit is enforced by the guest agent (it ends the step's processes); a uses: step's is not.
             double minutes = ReplayPlanner.Minutes(Template.Evaluate(tm, At("timeout-minutes")), $"{where}: timeout-minutes");
-            warnings.Add($"step {s.Number}: timeout-minutes {ExprValue.FormatNumber(minutes)} is not enforced per step (the job's timeout is)");
+            timeout = TimeSpan.FromMinutes(minutes);
+            if (s.Uses is not null)
+            {
+                warnings.Add($"step {s.Number}: timeout-minutes {ExprValue.FormatNumber(minutes)} is not enforced on a uses: step (the job's timeout is)");
+            }
         }
 
         if (s.Uses is { } uses)
@@ -105,7 +111,7 @@ internal static class StepPlanner
         string script = Script(s.Run!, shell, At("run"), secretNames, plainEnv.Keys.ToHashSet(StringComparer.Ordinal), s.Number, warnings);
         if (CommandsIn(script) is { Count: > 0 } commands)
         {
-            // read from standard output after the step as GitHub does (WorkflowCommands); set-env and add-path only where allowed
+            // read from standard output while the step runs (Logs/WorkflowCommandReader); set-env and add-path only where allowed
             notes.Add($"prints the workflow command{(commands.Count > 1 ? "s" : "")} {string.Join(", ", commands)} on standard output: applied after the step");
             bool allowed = ifEnv.Any(kv => kv.Key == UnsecureCommands && kv.Value.ToString().Trim().Equals("true", StringComparison.OrdinalIgnoreCase));
             if (!allowed && commands.Any(c => c is "::set-env" or "::add-path"))
@@ -129,7 +135,7 @@ internal static class StepPlanner
                 Spec = new StepSpec
                 {
                     Name = name, Run = script, Shell = shell, WorkingDirectory = wd is null ? "" : Literal(wd, At("working-directory")),
-                    If = cond.AgentCondition, ContinueOnError = continueOnError, Env = plainEnv,
+                    If = cond.AgentCondition, ContinueOnError = continueOnError, Env = plainEnv, Timeout = timeout,
                 },
             },
         ];
@@ -177,7 +183,7 @@ internal static class StepPlanner
         return sb.ToString();
     }
 
-    /// <summary>GitHub's stdout workflow commands that change state (<see cref="WorkflowCommands"/> reads them).</summary>
+    /// <summary>GitHub's stdout workflow commands that change state (<see cref="Logs.WorkflowCommandReader"/> reads them).</summary>
     private static readonly string[] StateCommands = ["::set-output", "::set-env", "::add-path", "::add-mask", "::save-state"];
 
     private const string UnsecureCommands = "ACTIONS_ALLOW_UNSECURE_COMMANDS";

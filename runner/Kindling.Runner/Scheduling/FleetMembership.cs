@@ -19,6 +19,7 @@ public sealed partial class FleetMembership(
     IOptions<KindlingOptions> options, JobStore store, ForgeRegistry forges, JobCancellations cancellations, FleetHealth health,
     TimeProvider time, ILogger<FleetMembership> log)
 {
+    private readonly HashSet<(long, string)> _cancelsDelivered = [];
     private volatile IReadOnlyList<HostRecord> _hosts = [];
     private volatile HostRecord? _me;
     private DateTimeOffset _reachableSince = DateTimeOffset.MaxValue;
@@ -132,9 +133,16 @@ public sealed partial class FleetMembership(
                 (_epoch, _reachableSince) = (epoch, now);
             }
 
-            foreach ((long id, string reason) in store.CancelRequests(HostName))
+            // Each request once: a second cancel of a job running steps stops its VM at once (JobRunner), which a
+            // request still standing at the next heartbeat must not be taken for.
+            HashSet<(long, string)> requests = [.. store.CancelRequests(HostName)];
+            _cancelsDelivered.IntersectWith(requests);
+            foreach ((long id, string reason) in requests.Where(r => !_cancelsDelivered.Contains(r)))
             {
-                cancellations.TryCancel(id, reason);
+                if (cancellations.TryCancel(id, reason))
+                {
+                    _cancelsDelivered.Add((id, reason));
+                }
             }
 
             if (now - _reachableSince >= Lease)

@@ -53,7 +53,7 @@ public sealed class FleetQueries(
         }
 
         KindlingOptions o = options.Value;
-        List<StepView> steps = [.. store.Steps(id).Select(s => new StepView(s.Number, s.Name, s.ExitCode, s.Seconds, s.Skipped, false))];
+        List<StepView> steps = [.. store.Steps(id).Select(s => new StepView(s.Number, s.Name, s.ExitCode, s.Seconds, s.Skipped, false, s.StartedAt, s.EndedAt, s.Outcome))];
         if (j.Job.SpecJson is { } json && !JobLifecycle.IsFinished(j.Result) && !JobLifecycle.IsTerminal(j.Result))
         {
             // Steps the guest has not reached yet, by name from the spec (never its commands: they may quote secrets).

@@ -32,7 +32,11 @@ public sealed record JobView(
 public sealed record TransitionView(DateTimeOffset At, string? From, string To, string Reason);
 
 /// <param name="ExitCode">Null while the step runs (or when it was skipped).</param>
-public sealed record StepView(int Number, string Name, int? ExitCode, double? Seconds, bool Skipped, bool Pending);
+/// <param name="StartedAt">When the runner read the step's start (null: skipped or not reached).</param>
+/// <param name="EndedAt">When the runner read its end.</param>
+/// <param name="Outcome">success, failure, cancelled, timed-out or skipped (Jobs.StepResults); null while it runs or not reached.</param>
+public sealed record StepView(int Number, string Name, int? ExitCode, double? Seconds, bool Skipped, bool Pending,
+    DateTimeOffset? StartedAt = null, DateTimeOffset? EndedAt = null, string? Outcome = null);
 
 /// <param name="VmConfig">The VM's Firecracker-format config (no secrets: those live only in MMDS).</param>
 /// <param name="RerunnableIfItFails">Still running, with steps a re-run could use: the page offers Re-run once it ends badly.</param>

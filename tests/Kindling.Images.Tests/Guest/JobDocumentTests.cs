@@ -86,6 +86,19 @@ public sealed class JobDocumentTests
         Assert.Throws<FormatException>(() => JobDocument.Parse(document));
 
     [Fact]
+    public void EncodeStep_TimeoutAndAddPath_RoundTripAsStepFields()
+    {
+        var step = new JsonObject { ["name"] = "slow", ["run"] = "sleep 9", ["timeout_seconds"] = "60", ["add_path"] = "/opt/a\n/opt/b" };
+
+        string doc = JobDocument.EncodeStep(4, step);
+
+        Assert.Contains("doc_step 4 timeout_seconds '60'\n", doc, StringComparison.Ordinal);
+        Assert.Contains("doc_step 4 add_path '/opt/a'\"$NL\"'/opt/b'\n", doc, StringComparison.Ordinal);
+        JsonNode parsed = JobDocument.Parse(doc)["kindling"]!["job"]!["steps"]!["4"]!;
+        Assert.Equal(("60", "/opt/a\n/opt/b"), (parsed["timeout_seconds"]!.GetValue<string>(), parsed["add_path"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public void EncodeStep_NullStep_IsDocEnd()
     {
         Assert.Equal("doc_version 1\ndoc_end\ndoc_complete\n", JobDocument.EncodeStep(3, null));

@@ -10,6 +10,7 @@ using Kindling.Runner.Replay.Workflows;
 using Kindling.Runner.Tests.Cli;
 using Kindling.Runner.Tests.Replay;
 using Kindling.Testing;
+using Kindling.Vmm.Contract;
 
 namespace Kindling.Runner.Tests.Jobs;
 
@@ -41,9 +42,14 @@ public sealed class HostStepLoopAgentTests : IDisposable
 
         public Task PatchMmdsAsync(JsonObject patch, CancellationToken ct)
         {
-            foreach ((string n, JsonNode? v) in patch["kindling"]!["steps"]!.AsObject())
+            foreach ((string n, JsonNode? v) in patch["kindling"]!["steps"]?.AsObject() ?? [])
             {
                 mmds.Set($"kindling/steps/{n}", v?.GetValue<string>());
+            }
+
+            if (patch["kindling"]![MmdsKeys.Root.Cancel] is { } cancel)
+            {
+                mmds.Set($"kindling/{MmdsKeys.Root.Cancel}", cancel.GetValue<string>());
             }
 
             return Task.CompletedTask;
@@ -53,7 +59,110 @@ public sealed class HostStepLoopAgentTests : IDisposable
     private sealed class Lines : ILogObserver
     {
         public List<string> All { get; } = [];
-        public void OnLine(long offset, string maskedLine) => All.Add(maskedLine);
+        public List<string> Steps { get; } = [];
+        public Dictionary<int, (int Exit, double? Seconds, long At)> Ends { get; } = [];
+
+        /// <summary>Completes with the first output line that holds its text.</summary>
+        public (string Text, TaskCompletionSource Seen)? Watch { get; set; }
+
+        public void OnLine(long offset, string maskedLine)
+        {
+            All.Add(maskedLine);
+            if (Watch is { } w && maskedLine.Contains(w.Text, StringComparison.Ordinal))
+            {
+                w.Seen.TrySetResult();
+            }
+        }
+
+        public void OnStepStopped(int n, string endedBy) => Steps.Add($"{n} ended={endedBy}");
+        public void OnStepSkip(int n, string name, string reason) => Steps.Add($"{n} skipped");
+
+        public void OnStepEnd(int n, int exitCode, double? seconds)
+        {
+            Ends[n] = (exitCode, seconds, Stopwatch.GetTimestamp());
+            Steps.Add($"{n} exit={exitCode}");
+        }
+    }
+
+    private static JsonObject First(HostStepLoop loop, JobSpec spec) =>
+        loop.FirstMmds(MmdsTree.Build(9, spec.Name, TimeSpan.FromMinutes(5), spec, new Dictionary<string, string>(), null, null, MmdsKeys.Job.ModeHost));
+
+    private static readonly JobSpec CancelJob = new()
+    {
+        Name = "cancel",
+        Steps =
+        [
+            // A background child shares the step's stdout: unless the whole process group ends, the log never closes.
+            new StepSpec { Name = "long", Run = "sleep 60 & echo started; sleep 60; echo not reached" },
+            new StepSpec { Name = "cleanup", Run = "echo cleanup ran", If = "always()" },
+            new StepSpec { Name = "next", Run = "echo next ran" },
+            new StepSpec { Name = "report", Run = "echo report ran", If = "cancelled()" },
+        ],
+    };
+
+    [RootFact]
+    public async Task Agent_JobCancelledWhileAStepRuns_TheStepsProcessGroupEndsAndAlwaysAndCancelledStepsRun()
+    {
+        var lines = new Lines { Watch = ("started", new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously)) };
+        var loop = new HostStepLoop(new SpecStepSource(CancelJob), lines);
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), First(loop, CancelJob));
+
+        using Process agent = StartAgent(ns.Name);
+        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
+        var pump = new LogPump(new SecretMasker([]), loop);
+        Task pumping = pump.RunAsync(agent.StandardOutput.BaseStream, Path.Combine(_dir, "job.log"), Ct);
+        await lines.Watch.Value.Seen.Task.WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        long cancelAt = Stopwatch.GetTimestamp();
+        Assert.True(loop.CanCancelSteps);
+        Assert.True(await loop.CancelAsync(Ct));
+        await pumping.WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        await agent.WaitForExitAsync(Ct);
+        await handing;
+        TimeSpan latency = Stopwatch.GetElapsedTime(cancelAt, lines.Ends[0].At);
+        TestContext.Current.SendDiagnosticMessage($"cancel to step-end: {latency.TotalMilliseconds:F0} ms");
+
+        string log = string.Join('\n', lines.All);
+        Assert.Equal(["0 ended=cancelled", "0 exit=143", "1 exit=0", "2 skipped", "3 exit=0"], lines.Steps);
+        Assert.Contains("cleanup ran", log, StringComparison.Ordinal);
+        Assert.Contains("report ran", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("not reached", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("next ran", log, StringComparison.Ordinal);
+        Assert.Equal(new JobEnd(false, 143), pump.End);
+        Assert.True(loop.Cancelled);
+        Assert.True(latency < TimeSpan.FromSeconds(30), $"the step ended {latency} after the cancel, not at its first poll of kindling/cancel");
+    }
+
+    [RootFact]
+    public async Task Agent_StepTimeoutSeconds_StepEndedAsTimedOutAndFailureStepsRun()
+    {
+        JobSpec spec = new()
+        {
+            Name = "timeout",
+            Steps =
+            [
+                new StepSpec { Name = "slow", Run = "echo started; sleep 60", Timeout = TimeSpan.FromSeconds(1) },
+                new StepSpec { Name = "after", Run = "echo after ran" },
+                new StepSpec { Name = "handle", Run = "echo handled", If = "failure()" },
+            ],
+        };
+        var lines = new Lines();
+        var loop = new HostStepLoop(new SpecStepSource(spec), lines);
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), First(loop, spec));
+
+        using Process agent = StartAgent(ns.Name);
+        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
+        var pump = new LogPump(new SecretMasker([]), loop);
+        await pump.RunAsync(agent.StandardOutput.BaseStream, Path.Combine(_dir, "job.log"), Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        await agent.WaitForExitAsync(Ct);
+        await handing;
+        TestContext.Current.SendDiagnosticMessage($"a 1 s step timeout ended the step after {lines.Ends[0].Seconds} s");
+
+        Assert.Equal(["0 ended=timed-out", "0 exit=143", "1 skipped", "2 exit=0"], lines.Steps);
+        Assert.Contains("handled", string.Join('\n', lines.All), StringComparison.Ordinal);
+        Assert.True(lines.Ends[0].Seconds < 30, $"the step ran {lines.Ends[0].Seconds} s under a 1 s timeout");
+        Assert.Equal(new JobEnd(false, 143), pump.End);
     }
 
     [RootFact]
@@ -62,7 +171,7 @@ public sealed class HostStepLoopAgentTests : IDisposable
         ReplayJobPlan plan = Assert.Single(ReplayPlanner.Plan(WorkflowParser.Parse(ReplayStepTimeTests.Workflow, "ci.yml"), "a", ReplayCorpus.Inputs()));
         var lines = new Lines();
         var loop = new HostStepLoop(new ReplayStepSource(plan), lines);
-        JsonObject first = loop.FirstMmds(MmdsTree.Build(9, "a", TimeSpan.FromMinutes(5), plan.Spec, new Dictionary<string, string>(), null, null));
+        JsonObject first = loop.FirstMmds(MmdsTree.Build(9, "a", TimeSpan.FromMinutes(5), plan.Spec, new Dictionary<string, string>(), null, null, MmdsKeys.Job.ModeHost));
         using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
         await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), first);
 
@@ -81,9 +190,74 @@ public sealed class HostStepLoopAgentTests : IDisposable
         Assert.DoesNotContain("slow path", log, StringComparison.Ordinal);
         Assert.Contains("setup was success", log, StringComparison.Ordinal);
         Assert.Equal(new JobEnd(true, 0), pump.End);
-        string[] gets = [.. mmds.Requests.Select(q => q[..q.IndexOf(" token=", StringComparison.Ordinal)]).Distinct()];
+        // Besides these, a step that runs longer than 100 ms polls kindling/cancel (none here: the job is not cancelled).
+        string[] gets = [.. mmds.Requests.Select(q => q[..q.IndexOf(" token=", StringComparison.Ordinal)]).Where(q => q != "GET /kindling/cancel").Distinct()];
         Assert.Equal(["PUT /latest/api/token", "GET /kindling/document", "GET /kindling/steps/0", "GET /kindling/steps/1", "GET /kindling/steps/2",
             "GET /kindling/steps/3", "GET /kindling/steps/4"], gets);
+    }
+
+    /// <summary>A workflow written for this suite: every stdout workflow command the runner reads at run time.</summary>
+    internal const string CommandsWorkflow = """
+        on: push
+        jobs:
+          a:
+            runs-on: x
+            steps:
+              - id: out
+                run: |
+                  echo "::set-output name=answer::42"
+                  echo "::add-mask::hunter2"
+                  echo "the password is hunter2"
+                  echo "::warning file=a.c,line=3::look here"
+                  echo "::group::details"
+                  echo "::endgroup::"
+              - name: Refused
+                run: echo "::set-env name=SNEAKY::yes"
+              - name: Allowed
+                env:
+                  ACTIONS_ALLOW_UNSECURE_COMMANDS: true
+                run: |
+                  mkdir -p /tmp/kindling-cmd-bin && printf '#!/bin/sh\necho tool ran\n' > /tmp/kindling-cmd-bin/mytool && chmod +x /tmp/kindling-cmd-bin/mytool
+                  echo "::set-env name=MODE::fast"
+                  echo "::add-path::/tmp/kindling-cmd-bin"
+              - id: stopped
+                run: |
+                  echo "::stop-commands::pause1"
+                  echo "::set-output name=w::while-stopped"
+                  echo "::pause1::"
+                  echo "::set-output name=w::after"
+              - name: Use
+                if: env.MODE == 'fast'
+                run: |
+                  echo "answer ${{ steps.out.outputs.answer }} w ${{ steps.stopped.outputs.w }} sneaky [${SNEAKY:-}] mode $MODE"
+                  mytool
+        """;
+
+    [RootFact]
+    public async Task Agent_StdoutWorkflowCommands_OutputsEnvPathMaskAndStopCommandsAtRunTime()
+    {
+        ReplayJobPlan plan = Assert.Single(ReplayPlanner.Plan(WorkflowParser.Parse(CommandsWorkflow, "commands.yml"), "a", ReplayCorpus.Inputs()));
+        var lines = new Lines();
+        var loop = new HostStepLoop(new ReplayStepSource(plan), lines, plan.Spec.Env);
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), First(loop, plan.Spec));
+
+        using Process agent = StartAgent(ns.Name);
+        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
+        var pump = new LogPump(new SecretMasker([]), loop) { Commands = new WorkflowCommandReader(), UnsecureCommandsAllowed = loop.UnsecureCommandsAllowed };
+        string logPath = Path.Combine(_dir, "job.log");
+        await pump.RunAsync(agent.StandardOutput.BaseStream, logPath, Ct).WaitAsync(TimeSpan.FromSeconds(120), Ct);
+        await agent.WaitForExitAsync(Ct);
+        await handing;
+
+        string log = string.Join('\n', lines.All);
+        Assert.True(pump.End == new JobEnd(true, 0), log);
+        Assert.Contains("answer 42 w after sneaky [] mode fast", log, StringComparison.Ordinal);
+        Assert.Contains("tool ran", log, StringComparison.Ordinal);
+        Assert.Contains("the password is ***", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("hunter2", await File.ReadAllTextAsync(logPath, Ct), StringComparison.Ordinal);
+        Assert.Contains("kindling: the `set-env` command is disabled", log, StringComparison.Ordinal);
+        Assert.Equal((1, 1), loop.Annotations); // the ::warning, and the refused ::set-env
     }
 
     /// <summary>The agent as GuestRun runs it (network namespace with MMDS, private mount and PID namespaces), its output streamed.</summary>

@@ -4,6 +4,7 @@ using Kindling.Images.Guest;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Launch;
 using Kindling.Runner.Logs;
+using Kindling.Vmm.Contract;
 
 namespace Kindling.Runner.Tests.Jobs;
 
@@ -19,7 +20,7 @@ public sealed class HostStepLoopTests
         Env = new Dictionary<string, string> { ["GREETING"] = "hi" },
     };
 
-    private static JsonObject Tree(JobSpec spec) => MmdsTree.Build(5, spec.Name, TimeSpan.FromMinutes(1), spec, new Dictionary<string, string> { ["TOKEN"] = "t0k3n" }, null, null);
+    private static JsonObject Tree(JobSpec spec) => MmdsTree.Build(5, spec.Name, TimeSpan.FromMinutes(1), spec, new Dictionary<string, string> { ["TOKEN"] = "t0k3n" }, null, null, MmdsKeys.Job.ModeHost);
 
     /// <summary>A VM whose PATCH /mmds calls are recorded.</summary>
     private sealed class PatchedVm : IVmHandle
@@ -83,7 +84,7 @@ public sealed class HostStepLoopTests
 
     private sealed class Throwing : IHostStepSource
     {
-        public StepSpec? Next(int n, IReadOnlyList<HostStepResult> done) =>
+        public StepSpec? Next(int n, IReadOnlyList<HostStepResult> done, bool cancelled) =>
             n == 0 ? new StepSpec { Name = "a", Run = "true" } : throw new HostStepException("w.yml: step 2: bad expression");
     }
 

@@ -103,12 +103,13 @@ public abstract class JobStoreContractTests
         JobRecord a = store.Enqueue(Job("4001", repository: "acme/app")).Job;
         JobRecord b = store.Enqueue(Job("4002", tenant: "initech", repository: "initech/tps")).Job;
         store.SetResources(a.Id, new JobResources { RunnerName = "kindling-4001", RunnerId = 7, VmmPid = 42, TapName = "kt1" });
-        store.RecordStep(a.Id, new StepRecord(1, "build", 0, 1.5, false));
-        store.RecordStep(a.Id, new StepRecord(1, "build", 1, 2.5, false));
+        var started = new DateTimeOffset(2026, 12, 5, 1, 2, 3, 456, TimeSpan.Zero);
+        store.RecordStep(a.Id, new StepRecord(1, "build", null, null, false, started));
+        store.RecordStep(a.Id, new StepRecord(1, "build", 1, 2.5, false, null, started.AddSeconds(2.5), StepResults.TimedOut));
         Assert.Throws<KeyNotFoundException>(() => store.SetResources(999_999, new JobResources { VmId = "x" }));
         JobRecord got = store.Get(a.Id)!;
         Assert.Equal(("kindling-4001", 7L, 42, "kt1"), (got.RunnerName, got.RunnerId!.Value, got.VmmPid!.Value, got.TapName));
-        Assert.Equal([new StepRecord(1, "build", 1, 2.5, false)], store.Steps(a.Id));
+        Assert.Equal([new StepRecord(1, "build", 1, 2.5, false, started, started.AddSeconds(2.5), StepResults.TimedOut)], store.Steps(a.Id));
         Assert.Equal([b.Id], store.List(repository: "initech/").Select(j => j.Id));
         Assert.Equal([a.Id], store.Search(new JobSearch(Tenant: "acme")).Select(j => j.Job.Id));
         Assert.Equal(a.Id, store.FindByForgeJob("github", "4001")!.Id);

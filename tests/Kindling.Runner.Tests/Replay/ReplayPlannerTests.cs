@@ -79,11 +79,12 @@ public sealed class ReplayPlannerTests
     }
 
     [Fact]
-    public void Plan_TimeoutMinutes_JobTimeoutAndStepWarning()
+    public void Plan_TimeoutMinutes_JobTimeoutAndTheRunStepsOwn()
     {
         ReplayJobPlan p = One(Head + "    timeout-minutes: 15\n    steps:\n      - run: x\n        timeout-minutes: 5\n");
         Assert.Equal(TimeSpan.FromMinutes(15), p.Spec.Timeout);
-        Assert.Contains("step 1: timeout-minutes 5 is not enforced per step (the job's timeout is)", p.Warnings);
+        Assert.Equal(TimeSpan.FromMinutes(5), p.Spec.Steps[0].Timeout);
+        Assert.DoesNotContain(p.Warnings, w => w.Contains("timeout-minutes", StringComparison.Ordinal));
         Assert.Equal(TimeSpan.FromMinutes(360), One(Head + "    steps: [{run: x}]\n").Spec.Timeout);
     }
 

@@ -80,6 +80,10 @@ public sealed class AdminApiTests : IAsyncLifetime
         JsonElement[] steps = [.. d.GetProperty("steps").EnumerateArray()];
         Assert.Equal(["First", "Second"], steps.Select(s => s.GetProperty("name").GetString()));
         Assert.Equal([0, 2], steps.Select(s => s.GetProperty("exit_code").GetInt32()));
+        Assert.Equal(["success", "failure"], steps.Select(s => s.GetProperty("outcome").GetString()));
+        Assert.All(steps, s => Assert.True(s.GetProperty("started_at").GetDateTimeOffset() <= s.GetProperty("ended_at").GetDateTimeOffset()));
+        Assert.True(steps[0].GetProperty("ended_at").GetDateTimeOffset() <= steps[1].GetProperty("started_at").GetDateTimeOffset());
+        Assert.All(steps, s => Assert.True(s.GetProperty("seconds").GetDouble() >= 0));
         Assert.Equal(2, d.GetProperty("vm_config").GetProperty("machine-config").GetProperty("vcpu_count").GetInt32());
         Assert.True(d.GetProperty("rerunnable").GetBoolean());
         Assert.False(d.GetProperty("cancellable").GetBoolean());

@@ -103,7 +103,9 @@ public sealed class AdminBrowserTests : IAsyncLifetime
         Assert.Equal(JobState.Cancelled, (await _web.WaitCleanedAsync(id)).Result);
         Assert.Equal(0, await page.Locator("button:text('Cancel job')").CountAsync());
         await page.WaitForSelectorAsync("#timeline :text('cancelled by ada')");
-        await page.WaitForSelectorAsync("#steps .badge:text('stopped')");
+        // The cancel ended the step that ran (the job's later success() step was skipped), not only the VM.
+        await page.WaitForSelectorAsync("#steps tr[data-outcome=cancelled] .badge:text('cancelled')");
+        await page.WaitForSelectorAsync("#steps tr[data-outcome=skipped]");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, "job-cancelled.png"), FullPage = true });
 
         await page.GotoAsync("/jobs");

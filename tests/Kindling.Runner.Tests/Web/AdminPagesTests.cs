@@ -41,6 +41,8 @@ public sealed class AdminPagesTests : IAsyncLifetime
 
         string failed = await _c.GetStringAsync($"/jobs/{bad}", Ct);
         Assert.Contains("class=\"badge s-failed\">7<", failed, StringComparison.Ordinal);
+        Assert.Contains("<tr data-step=\"0\" data-outcome=\"failure\">", failed, StringComparison.Ordinal);
+        Assert.Contains(">Started</th>", failed, StringComparison.Ordinal);
         Assert.Contains("Re-run", failed, StringComparison.Ordinal);
 
         string tenants = await _c.GetStringAsync("/tenants", Ct);

@@ -20,5 +20,8 @@ public sealed record ExprContext
     /// <summary>hashFiles(patterns); null where it is not available (outside a job's steps).</summary>
     public Func<IReadOnlyList<string>, string>? HashFiles { get; init; }
 
+    /// <summary>In <c>if:</c> at step time: the job was cancelled (cancelled() is true; success() and failure() are false, as on GitHub).</summary>
+    public bool JobCancelled { get; init; }
+
     public ExprContext WithStatus(bool failed) => this with { JobFailed = failed };
 }

@@ -153,10 +153,10 @@ public static class ExprEvaluator
 
             return ExprValue.Bool(name switch
             {
-                "success" => !failed,
-                "failure" => failed,
+                "success" => !failed && !ctx.JobCancelled,
+                "failure" => failed && !ctx.JobCancelled,
                 "always" => true,
-                _ => false, // cancelled(): a replay is never cancelled while it plans
+                _ => ctx.JobCancelled, // cancelled(): only at step time, after the job was cancelled (ReplayStepSource)
             });
         }
 

@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text.Json;
+using Kindling.Runner.Jobs;
 using static Kindling.Runner.Web.Html;
 
 namespace Kindling.Runner.Web.Pages;
@@ -64,13 +65,14 @@ public static class JobPage
         return H($"""
             <div class="grid">
               <section class="panel" id="steps"><h2>Steps</h2>{Layout.Table(
-                  ["#", "Step", "Exit", "Took"],
+                  ["#", "Step", "Exit", "Started", "Took"],
                   d.Steps.Select(s => H($"""
-                      <tr><td class="num">{Fmt.Step(s.Number)}</td><td>{s.Name}</td>
+                      <tr data-step="{s.Number}" data-outcome="{s.Outcome ?? ""}"><td class="num">{Fmt.Step(s.Number)}</td><td>{s.Name}</td>
                       <td class="num">{StepResult(s, finished)}</td>
+                      <td class="num">{(s.StartedAt is { } at ? H($"+{Fmt.Duration(at - start)}") : Raw("—"))}</td>
                       <td class="num">{Fmt.Duration(s.Seconds)}</td></tr>
                       """)),
-                  "no steps (a forge runner job, or not started)", ["#", "Exit", "Took"])}</section>
+                  "no steps (a forge runner job, or not started)", ["#", "Exit", "Started", "Took"])}</section>
               <section class="panel" id="timeline"><h2>Timeline</h2><ol class="timeline">{d.Timeline.Select(t => H($"""
                   <li><span class="when">+{Fmt.Duration(t.At - start)}</span>{(t.From is null ? Empty : H($"{Fmt.State(t.From, t.From)} → "))}{Fmt.State(t.To, t.To)}
                   <span class="reason">{t.Reason} · {Fmt.Time(t.At)}</span></li>
@@ -84,6 +86,8 @@ public static class JobPage
     {
         { Skipped: true } => Raw("<span class=\"badge\">skipped</span>"),
         { Pending: true } => Raw("<span class=\"tag\">pending</span>"),
+        { Outcome: StepResults.Cancelled, ExitCode: { } e } => H($"<span class=\"badge s-cancelled\" title=\"the job was cancelled while it ran\">cancelled ({e})</span>"),
+        { Outcome: StepResults.TimedOut, ExitCode: { } e } => H($"<span class=\"badge s-timed_out\" title=\"its timeout-minutes ended it\">timed out ({e})</span>"),
         { ExitCode: null } when jobFinished => Raw("<span class=\"badge s-cancelled\">stopped</span>"),
         { ExitCode: null } => Raw("<span class=\"badge s-running\">running</span>"),
         { ExitCode: 0 } => Raw("<span class=\"badge s-succeeded\">0</span>"),

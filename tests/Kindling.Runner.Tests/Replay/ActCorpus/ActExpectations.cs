@@ -52,7 +52,7 @@ public static class ActExpectations
     /// <summary>
     /// Resolved files read against act's expectations whose run depends on the stdout workflow commands
     /// (<c>::set-output</c>, <c>::set-env</c>, <c>::add-path</c>, <c>::add-mask</c>, <c>::save-state</c>): the plan is right and
-    /// says the commands apply after the step; the run needs the step loop to apply them (Replay/WorkflowCommands).
+    /// says the commands apply at step time; the host-driven step loop applies them (Logs/WorkflowCommandReader).
     /// Counted correct and listed apart in the summary.
     /// </summary>
     public static readonly IReadOnlySet<string> ReviewedWithWorkflowCommands = new HashSet<string>(StringComparer.Ordinal)

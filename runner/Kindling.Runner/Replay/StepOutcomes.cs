@@ -1,0 +1,77 @@
+using Kindling.Runner.Launch;
+using Kindling.Runner.Replay.Expressions;
+
+namespace Kindling.Runner.Replay;
+
+/// <summary>
+/// The outcomes of a replayed job's steps as they end, by the step's number in the workflow job: one set of rules for
+/// the step-time <c>steps</c> context (<see cref="ReplayStepSource"/>, updated once per finished step) and for the log
+/// read back after the job (<see cref="JobLogOutcome"/>). A step that ran has outcome success or failure by its exit
+/// code (cancelled when the job's cancellation ended it) and conclusion success when continue-on-error tolerates its
+/// failure; a skipped step is skipped; only a workflow step's own $GITHUB_OUTPUT gives its outputs (the steps of a
+/// composite action keep the outputs the step had).
+/// </summary>
+public sealed class StepOutcomes(ReplayJobPlan plan)
+{
+    private readonly Dictionary<int, StepOutcome> _steps = [];
+    private readonly Dictionary<string, ExprValue> _context = new(StringComparer.Ordinal);
+    private readonly Dictionary<int, string> _ids = plan.Job.Steps.Where(s => s.Id is not null).ToDictionary(s => s.Number, s => s.Id!);
+
+    /// <summary>By the step's 1-based number in the workflow job.</summary>
+    public IReadOnlyDictionary<int, StepOutcome> Steps => _steps;
+
+    /// <summary>Plan step <paramref name="n"/> ran and ended with <paramref name="exitCode"/>; <paramref name="cancelled"/>: the job's cancellation ended it.</summary>
+    public void Ended(int n, int exitCode, bool continueOnError, bool cancelled = false)
+    {
+        if (Number(n) is not { } number)
+        {
+            return;
+        }
+
+        string outcome = cancelled ? JobResults.Cancelled : exitCode == 0 ? JobResults.Success : JobResults.Failure;
+        string conclusion = outcome == JobResults.Failure && continueOnError ? JobResults.Success : outcome;
+        Set(number, new StepOutcome(outcome, conclusion, _steps.GetValueOrDefault(number)?.Outputs ?? []));
+    }
+
+    /// <summary>Plan step <paramref name="n"/> was skipped (its if: was false).</summary>
+    public void Skipped(int n)
+    {
+        if (Number(n) is { } number)
+        {
+            Set(number, new StepOutcome(JobResults.Skipped, JobResults.Skipped, []));
+        }
+    }
+
+    /// <summary>
+    /// Plan step <paramref name="n"/>'s $GITHUB_OUTPUT text (its step-files line), after its end, and what its
+    /// <c>::set-output</c> commands set (<paramref name="commands"/>; the file's entries come after them, so a name in both is the file's).
+    /// </summary>
+    public void Files(int n, string output, IReadOnlyList<KeyValuePair<string, string>>? commands = null)
+    {
+        if (Number(n) is { } number && !plan.Steps[n].PartOfAction && _steps.TryGetValue(number, out StepOutcome? ended))
+        {
+            Set(number, ended with { Outputs = [.. commands ?? [], .. GuestCommandFiles.ParseEntries(output)] });
+        }
+    }
+
+    /// <summary>The <c>steps</c> context now: the workflow steps with an id that have ended.</summary>
+    public ExprValue Context() => ExprValue.Object(plan.Job.Steps.Where(s => s.Id is not null && _context.ContainsKey(s.Id)).Select(s => KeyValuePair.Create(s.Id!, _context[s.Id!])));
+
+    private int? Number(int n) => n >= 0 && n < plan.Steps.Count ? plan.Steps[n].Number : null;
+
+    private void Set(int number, StepOutcome o)
+    {
+        _steps[number] = o;
+        if (_ids.TryGetValue(number, out string? id))
+        {
+            _context[id] = Value(o);
+        }
+    }
+
+    /// <summary><c>steps.&lt;id&gt;</c> for an outcome.</summary>
+    internal static ExprValue Value(StepOutcome o) => ExprValue.Object(
+    [
+        new("outputs", ExprValue.Object(o.Outputs.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value))))),
+        new("outcome", ExprValue.String(o.Outcome)), new("conclusion", ExprValue.String(o.Conclusion)),
+    ]);
+}
