@@ -201,7 +201,7 @@ public sealed partial class FleetTests(PostgresFixture pg)
     }
 
     /// <summary>Puts the connection string into a variable of its own (the daemons read it from the environment).</summary>
-    private static string ConnectionEnv(string connectionString)
+    internal static string ConnectionEnv(string connectionString)
     {
         string name = "KINDLING_TEST_DB_" + Guid.NewGuid().ToString("N")[..8].ToUpperInvariant();
         Environment.SetEnvironmentVariable(name, connectionString);
@@ -209,7 +209,7 @@ public sealed partial class FleetTests(PostgresFixture pg)
     }
 
     /// <param name="lease">Short where a host is to be declared dead; longer elsewhere, so that a loaded machine's late heartbeat is not taken for a death.</param>
-    private static RunnerHarness Daemon(string env, string host, IEnumerable<(string Name, int MaxVms)> tenants, IForge[] forges,
+    internal static RunnerHarness Daemon(string env, string host, IEnumerable<(string Name, int MaxVms)> tenants, IForge[] forges,
         string jobDuration = "00:00:00.050", string lease = "00:00:10") =>
         new(RunnerHarness.Merge([
             .. tenants.Select((t, i) => RunnerHarness.LocalTenant(i, t.Name, t.MaxVms)),
