@@ -116,10 +116,9 @@ public sealed partial class JobStore
             db.Execute(
                 """
                 UPDATE jobs SET state = @to, updated_at = @now, exit_code = COALESCE(@exitCode, exit_code),
-                                attempt = attempt + @bump, host = CASE WHEN @bump = 1 THEN NULL ELSE host END,
+                                attempt = attempt + @bump, host = COALESCE(@host, CASE WHEN @bump = 1 THEN NULL ELSE host END),
                                 cancel_requested = CASE WHEN @bump = 1 THEN NULL ELSE cancel_requested END
-                WHERE id = @id;
-                UPDATE jobs SET host = @host WHERE id = @id AND @host IS NOT NULL
+                WHERE id = @id
                 """,
                 new { id, to = JobLifecycle.Name(to), now, exitCode, bump = requeue ? 1 : 0, host },
                 tx);
