@@ -168,6 +168,94 @@ public sealed class FleetProcessTests(PostgresFixture pg) : IAsyncLifetime
         Assert.Empty(_fake.Runners);
     }
 
+    /// <summary>
+    /// One real microVM in the fleet: h1 runs its pool's jobs in kindling-vmm with the minimal image (a Linux guest),
+    /// h2 and h3 with the stub. A job given to h1 for the pool only it serves boots there, once.
+    /// </summary>
+    [HardwareKvmFact]
+    public async Task Run_OneDaemonOnRealVmm_ItsPoolsJobBootsTheMinimalImageOnceThere()
+    {
+        string vmm = Path.Combine(AppContext.BaseDirectory, "kindling-vmm");
+        Assert.SkipUnless(File.Exists(vmm), $"{vmm} is not built");
+        await RunOneJobOnH1Async(h1 => h1["Launcher"] = new JsonObject
+        {
+            ["Kind"] = "vmm", ["Network"] = true, ["VmmPath"] = vmm, ["GuestKernel"] = "auto",
+        }, "in-the-microvm $(uname -s)", "in-the-microvm Linux");
+    }
+
+    /// <summary>The same fleet on the stub everywhere: a host admits only jobs its pools serve, so h1's job waits for h1.</summary>
+    [Fact]
+    public Task Run_HostsWithDifferentPools_JobRunsOnceOnTheHostWhosePoolServesIt() =>
+        RunOneJobOnH1Async(_ => { }, "on h1's pool", "on h1's pool");
+
+    /// <summary>
+    /// Starts h1 (its own pool, labelled microvm; <paramref name="launcher"/> sets how it runs jobs) with h2 and h3 on
+    /// the stub, gives h1 one job for that pool over <c>POST /api/jobs</c>, and checks it ran once, on h1, printing
+    /// <paramref name="expected"/>, while h2 and h3 never took it.
+    /// </summary>
+    private async Task RunOneJobOnH1Async(Action<JsonObject> launcher, string echo, string expected)
+    {
+        _connection = pg.CreateDatabase();
+        _store = new JobStore(new PostgresDialect(_connection), TimeProvider.System);
+        int port = FreePort();
+        const string Admin = "fleet-admin-token-0123456789abcdef";
+        // h1 is the smallest: placement would leave the job to a roomier host, were it one whose pools served it.
+        DaemonProcess h1 = Start(Config("h1", 1, TimeSpan.Zero, k =>
+        {
+            k["Pools"] = new JsonArray(new JsonObject { ["Name"] = "vm", ["Labels"] = new JsonArray("microvm"), ["Vcpus"] = 1, ["MemoryMib"] = 512 });
+            k["Images"] = new JsonObject { ["Flavour"] = "minimal" };
+            k["Web"] = new JsonObject { ["Url"] = $"http://127.0.0.1:{port}", ["AdminToken"] = Admin };
+            launcher(k);
+        }));
+        DaemonProcess[] all = [h1, Start(Config("h2", 3, TimeSpan.Zero)), Start(Config("h3", 3, TimeSpan.Zero))];
+        await WaitFor(() => _store.Hosts().Count(h => h.State == HostStates.Live) == 3, "three live hosts", all);
+
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}/"), Timeout = StageWait };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Admin);
+        for (var clock = Stopwatch.StartNew(); !await AnswersAsync(http); await Task.Delay(100, Ct))
+        {
+            Assert.False(h1.HasExited || clock.Elapsed > StageWait, $"h1's web API on port {port} did not answer within {StageWait}:\n{string.Join('\n', _output)}");
+        }
+
+        string body = new JsonObject
+        {
+            ["tenant"] = "acme", ["name"] = "in-vm", ["runs_on"] = new JsonArray("microvm"),
+            ["steps"] = new JsonArray(new JsonObject { ["run"] = $"echo \"{echo}\"" }),
+        }.ToJsonString();
+        using HttpResponseMessage r = await http.PostAsync("api/jobs", new StringContent(body, System.Text.Encoding.UTF8, "application/json"), Ct);
+        Assert.True(r.StatusCode == System.Net.HttpStatusCode.Created, await r.Content.ReadAsStringAsync(Ct));
+
+        await WaitFor(() => _store.List(limit: 10) is [{ State: JobState.Cleaned }], "the job run and cleaned", all);
+        JobRecord job = Assert.Single(_store.List(limit: 10));
+        IReadOnlyList<JobTransition> ts = _store.Transitions(job.Id);
+        string history = string.Join(" | ", ts.Select(t => $"{t.From}->{t.To} {t.Reason}"));
+        TestContext.Current.TestOutputHelper?.WriteLine(history);
+        Assert.True(ts.Count(t => t.To == JobState.Succeeded) == 1, history);
+        Assert.Equal("h1", job.Host);
+        Assert.Single(ts, t => t.To == JobState.Preparing);
+        Assert.Contains(expected, await File.ReadAllTextAsync(job.LogPath!, Ct), StringComparison.Ordinal);
+    }
+
+    private static async Task<bool> AnswersAsync(HttpClient http)
+    {
+        try
+        {
+            using HttpResponseMessage r = await http.GetAsync("api/hosts", Ct);
+            return r.IsSuccessStatusCode;
+        }
+        catch (HttpRequestException)
+        {
+            return false; // not listening yet
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var l = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        l.Start();
+        return ((System.Net.IPEndPoint)l.LocalEndpoint).Port;
+    }
+
     private JobRecord? Job(FakeJob f) => _store.List(limit: 100).FirstOrDefault(j => j.Name == f.Name);
 
     private string StateOf(string host) => Path.Combine(_root, host);
@@ -180,7 +268,7 @@ public sealed class FleetProcessTests(PostgresFixture pg) : IAsyncLifetime
     }
 
     /// <summary>A daemon's configuration: its own state directory and host name; the shared database, forge and tenant.</summary>
-    private string Config(string host, int vcpus, TimeSpan jobDuration)
+    private string Config(string host, int vcpus, TimeSpan jobDuration, Action<JsonObject>? change = null)
     {
         string state = Directory.CreateDirectory(StateOf(host)).FullName;
         RunnerHarness.InstallActionsRunner(Path.Combine(state, "images"), RunnerHarness.SucceedingActionsRunner);
@@ -207,6 +295,7 @@ public sealed class FleetProcessTests(PostgresFixture pg) : IAsyncLifetime
                 ["Web"] = new JsonObject { ["Url"] = "http://127.0.0.1:0" },
             },
         };
+        change?.Invoke((JsonObject)config["Kindling"]!);
         string path = Path.Combine(state, $"kindling-{Guid.NewGuid():N}.json");
         File.WriteAllText(path, config.ToJsonString());
         return path;
