@@ -210,11 +210,11 @@ public sealed partial class FleetMembership(
         switch (job.State)
         {
             case JobState.Preparing or JobState.Booting:
-                store.Transition(job.Id, job.State, JobState.Queued, $"re-queued: {why} while the job was {JobLifecycle.Name(job.State)} (no guest code had run)");
+                store.Transition(job.Id, job.State, JobState.Queued, $"re-queued: {why} while the job was {JobLifecycle.Name(job.State)} (no guest code had run)", heldBy: dead);
                 LogRequeued(log, job.Id, dead);
                 return;
             case JobState.Running:
-                store.Transition(job.Id, JobState.Running, JobState.Failed, $"{why} while the job ran; its VM there is gone or is stopped when the host returns");
+                store.Transition(job.Id, JobState.Running, JobState.Failed, $"{why} while the job ran; its VM there is gone or is stopped when the host returns", heldBy: dead);
                 if (forge is not null)
                 {
                     await forge.ReportResultAsync(job.ForgeRef(), ForgeJobResult.Failed, ct);
@@ -227,7 +227,7 @@ public sealed partial class FleetMembership(
         JobState finished = store.Get(job.Id)!.State;
         if (JobLifecycle.IsFinished(finished))
         {
-            store.Transition(job.Id, finished, JobState.Cleaned, $"cleaned by {HostName}: {dead}'s forge runner removed; its local leftovers are swept by its reaper when it returns");
+            store.Transition(job.Id, finished, JobState.Cleaned, $"cleaned by {HostName}: {dead}'s forge runner removed; its local leftovers are swept by its reaper when it returns", heldBy: dead);
         }
     }
 
