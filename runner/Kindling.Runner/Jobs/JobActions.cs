@@ -98,7 +98,7 @@ public sealed class JobActions(JobStore store, JobCancellations cancellations, J
             job.State);
     }
 
-    /// <summary>Submits the job's steps again to its tenant's local forge, as a new job (attempt history stays on the old one).</summary>
+    /// <summary>Submits the job's steps again as a new job (attempt history stays on the old one): a submitted job as a submitted job, another to its tenant's local forge.</summary>
     public Resubmission Resubmit(long id)
     {
         if (store.GetWithResult(id) is not { } j)
@@ -109,6 +109,18 @@ public sealed class JobActions(JobStore store, JobCancellations cancellations, J
         if (!Rerunnable(j))
         {
             return new Resubmission(ResubmitOutcome.NotRerunnable, j);
+        }
+
+        if (j.Job.Forge == SubmittedForge.KindName)
+        {
+            // A job given to the daemon re-runs as one: into the store again, whatever the tenant's own forge.
+            JobRecord old = j.Job;
+            JobRecord again = store.Enqueue(new NewJob
+            {
+                Tenant = old.Tenant, Forge = SubmittedForge.KindName, ForgeJobId = SubmittedForge.NewJobId(), Repository = old.Repository,
+                Name = old.Name, Labels = old.Labels, SpecJson = old.SpecJson, Vcpus = old.Vcpus, MemoryMib = old.MemoryMib,
+            }).Job;
+            return new Resubmission(ResubmitOutcome.Submitted, j, again.Forge, again.ForgeJobId);
         }
 
         if (!forges.TryGetLocal(j.Job.Tenant, out LocalForge local))

@@ -58,6 +58,14 @@ public sealed partial class JobReaper(
             await runner.FinishAsync(job.Id, JobState.Failed, "the runner restarted while the job was running; its VM was stopped", null);
         }
 
+        // What is still running in this host's work directories now belongs to no job of this process: on a shared
+        // store, the jobs the fleet took over while this host was dead (failed or re-queued there, their VMs left here).
+        foreach (int pid in ProcessInspector.WorkingUnder(Path.Combine(options.Value.StateDirectory, "jobs")))
+        {
+            LogOrphan(log, "VM process", pid.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await ProcessInspector.KillAndWaitAsync(pid, JobTeardown.KillWait);
+        }
+
         await ReapPeriodicAsync(new HashSet<long>(), ct);
     }
 

@@ -54,6 +54,15 @@ public sealed partial class JobStore
     public bool SetHostState(string name, string state, string? detail) =>
         Use(db => db.Execute("UPDATE hosts SET state = @state, detail = @detail WHERE name = @name", new { name, state, detail }) == 1);
 
+    /// <summary>
+    /// Marks a dead host gone once its jobs are taken over, <paramref name="note"/> appended to why it died; false
+    /// when it is not dead (it came back and registered again meanwhile: a live host is never marked gone).
+    /// </summary>
+    public bool MarkHostGone(string name, string note) =>
+        Use(db => db.Execute(
+            "UPDATE hosts SET state = @gone, detail = COALESCE(detail, '') || @note WHERE name = @name AND state = @dead",
+            new { name, note, gone = HostStates.Gone, dead = HostStates.Dead }) == 1);
+
     /// <summary>Drains (<paramref name="by"/> set) or undrains a host through the store; false when there is no such host.</summary>
     public bool SetHostDrain(string name, string? by) =>
         Use(db => db.Execute("UPDATE hosts SET drained_by = @by WHERE name = @name", new { name, by }) == 1);

@@ -93,7 +93,9 @@ public sealed partial class JobStore
     /// state (compare-and-set). Throws <see cref="IllegalTransitionException"/> and writes nothing otherwise.
     /// </summary>
     /// <param name="host">The host that takes the job (admission); its claim is released when the job goes back to queued.</param>
-    public JobRecord Transition(long id, JobState? expected, JobState to, string reason, int? exitCode = null, string? host = null)
+    /// <param name="heldBy">When given, the job must also still be held by this host (a takeover: the dead host's job,
+    /// not the same job re-queued and admitted again by a live host meanwhile).</param>
+    public JobRecord Transition(long id, JobState? expected, JobState to, string reason, int? exitCode = null, string? host = null, string? heldBy = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         return Use<JobRecord>((db, retry) =>
@@ -107,7 +109,7 @@ public sealed partial class JobStore
             }
 
             string now = Stamp(); // under the row lock: a transition's time orders it after every change it saw
-            if ((expected is { } e && e != job.State) || !JobLifecycle.IsLegal(job.State, to))
+            if ((expected is { } e && e != job.State) || !JobLifecycle.IsLegal(job.State, to) || (heldBy is not null && job.Host != heldBy))
             {
                 throw new IllegalTransitionException(id, job.State, expected, to);
             }
@@ -116,10 +118,9 @@ public sealed partial class JobStore
             db.Execute(
                 """
                 UPDATE jobs SET state = @to, updated_at = @now, exit_code = COALESCE(@exitCode, exit_code),
-                                attempt = attempt + @bump, host = CASE WHEN @bump = 1 THEN NULL ELSE host END,
+                                attempt = attempt + @bump, host = COALESCE(@host, CASE WHEN @bump = 1 THEN NULL ELSE host END),
                                 cancel_requested = CASE WHEN @bump = 1 THEN NULL ELSE cancel_requested END
-                WHERE id = @id;
-                UPDATE jobs SET host = @host WHERE id = @id AND @host IS NOT NULL
+                WHERE id = @id
                 """,
                 new { id, to = JobLifecycle.Name(to), now, exitCode, bump = requeue ? 1 : 0, host },
                 tx);

@@ -1,4 +1,5 @@
 using System.Data;
+using System.Data.Common;
 using Dapper;
 using Microsoft.Data.Sqlite;
 
@@ -97,23 +98,34 @@ internal static class JobStoreMigrations
     /// mode included); then switches it to WAL and applies what is missing. Safe when several processes open the
     /// same database at once: each migration runs under the write lock and is applied once.
     /// </summary>
-    public static void Apply(SqliteConnection db)
+    public static void Apply(SqliteConnection db, StoreDialect dialect)
     {
         RefuseNewer(db, CurrentVersion(db, tx: null));
         db.Execute("PRAGMA journal_mode=WAL");
         db.Execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+        ApplySteps(db, dialect, SqliteSteps, tx => CurrentVersion(db, tx), current => RefuseNewer(db, current));
+    }
+
+    /// <summary>
+    /// The migration loop of both engines: each missing step in order, in a write transaction of its own
+    /// (<see cref="StoreDialect.BeginWrite"/>: SQLite's BEGIN IMMEDIATE, so one writer at a time; PostgreSQL's under
+    /// the caller's advisory lock), with the version read under that lock and a newer one refused by
+    /// <paramref name="refuseNewer"/> before anything changes.
+    /// </summary>
+    internal static void ApplySteps(
+        DbConnection db, StoreDialect dialect, IReadOnlyList<string> steps, Func<DbTransaction, int> currentVersion, Action<int> refuseNewer)
+    {
         while (true)
         {
-            // BEGIN IMMEDIATE: one writer at a time, and the version is read under that lock.
-            using IDbTransaction tx = db.BeginTransaction(deferred: false);
-            int current = CurrentVersion(db, tx);
-            RefuseNewer(db, current);
-            if (current == SqliteSteps.Length)
+            using DbTransaction tx = dialect.BeginWrite(db);
+            int current = currentVersion(tx);
+            refuseNewer(current);
+            if (current == steps.Count)
             {
                 return;
             }
 
-            db.Execute(SqliteSteps[current], transaction: tx);
+            db.Execute(steps[current], transaction: tx);
             db.Execute("INSERT INTO schema_version (version) VALUES (@v)", new { v = current + 1 }, tx);
             tx.Commit();
         }

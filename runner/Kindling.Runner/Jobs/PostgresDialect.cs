@@ -58,7 +58,7 @@ public sealed class PostgresDialect : StoreDialect
         db.Execute("SELECT pg_advisory_lock(@MigrationLockKey)", new { MigrationLockKey });
         try
         {
-            PostgresMigrations.Apply(db, Describe);
+            PostgresMigrations.Apply(db, this);
         }
         finally
         {

@@ -20,29 +20,21 @@ internal static class PostgresMigrations
 
     public static int Latest => Steps.Length;
 
-    public static void Apply(NpgsqlConnection db, string where)
+    /// <summary>Applies what is missing (<see cref="JobStoreMigrations.ApplySteps"/>); a newer schema is refused unchanged.</summary>
+    public static void Apply(NpgsqlConnection db, PostgresDialect dialect)
     {
         db.Execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)");
-        while (true)
-        {
-            using NpgsqlTransaction tx = db.BeginTransaction();
-            int current = db.ExecuteScalar<int?>("SELECT MAX(version) FROM schema_version", transaction: tx) ?? 0;
-            if (current > Steps.Length)
+        JobStoreMigrations.ApplySteps(db, dialect, Steps,
+            tx => db.ExecuteScalar<int?>("SELECT MAX(version) FROM schema_version", transaction: tx) ?? 0,
+            current =>
             {
-                throw new JobStoreSchemaException(
-                    $"the job database {where} has schema version {current}, newer than this kindling knows ({Steps.Length}): " +
-                    "it was written by a newer kindling; run that version (or a newer one) on every host of the fleet, " +
-                    "or point Kindling:Store:ConnectionStringEnv at another database. The database was not changed.");
-            }
-
-            if (current == Steps.Length)
-            {
-                return;
-            }
-
-            db.Execute(Steps[current], transaction: tx);
-            db.Execute("INSERT INTO schema_version (version) VALUES (@v)", new { v = current + 1 }, tx);
-            tx.Commit();
-        }
+                if (current > Steps.Length)
+                {
+                    throw new JobStoreSchemaException(
+                        $"the job database {dialect.Describe} has schema version {current}, newer than this kindling knows ({Steps.Length}): " +
+                        "it was written by a newer kindling; run that version (or a newer one) on every host of the fleet, " +
+                        "or point Kindling:Store:ConnectionStringEnv at another database. The database was not changed.");
+                }
+            });
     }
 }

@@ -54,7 +54,7 @@ public sealed class SqliteDialect : StoreDialect
     public override void Migrate()
     {
         using var db = (SqliteConnection)Open();
-        JobStoreMigrations.Apply(db);
+        JobStoreMigrations.Apply(db, this);
     }
 
     /// <summary>SQLite waits out a busy database itself (busy_timeout); nothing else is worth a retry.</summary>

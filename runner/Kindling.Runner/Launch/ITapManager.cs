@@ -33,7 +33,14 @@ public sealed class IpTapManager(uint? ownerUid = null) : ITapManager
     {
         if (Directory.Exists($"/sys/class/net/{tapName}"))
         {
-            await Ip(ct, "link", "del", tapName);
+            try
+            {
+                await Ip(ct, "link", "del", tapName);
+            }
+            catch (IOException) when (!Directory.Exists($"/sys/class/net/{tapName}"))
+            {
+                // deleted meanwhile by another teardown or reaper (another daemon on this machine): gone is what was asked
+            }
         }
     }
 

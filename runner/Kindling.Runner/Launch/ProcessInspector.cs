@@ -8,6 +8,33 @@ public static class ProcessInspector
     /// <summary>True when /proc/PID/cmdline mentions <paramref name="text"/> (arguments are NUL-separated).</summary>
     public static bool CommandLineContains(int pid, string text) => ProcFs.CommandLineContains(pid, text);
 
+    /// <summary>
+    /// Live processes whose working directory is <paramref name="root"/> or below it (a VM starts in its job's work
+    /// directory; a directory deleted under it still counts): what a crashed runner's jobs left running.
+    /// </summary>
+    public static IReadOnlyList<int> WorkingUnder(string root)
+    {
+        string prefix = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root)) + "/";
+        List<int> found = [];
+        foreach (int pid in ProcFs.AllPids())
+        {
+            try
+            {
+                string? cwd = new DirectoryInfo($"/proc/{pid}/cwd").LinkTarget;
+                if (cwd is not null && (cwd + "/").StartsWith(prefix, StringComparison.Ordinal) && !ProcFs.IsZombie(pid))
+                {
+                    found.Add(pid);
+                }
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // gone meanwhile, or not ours to look at
+            }
+        }
+
+        return found;
+    }
+
     /// <summary>SIGKILLs a process and waits (bounded) until it is gone or a zombie nobody of ours will reap.</summary>
     public static async Task KillAndWaitAsync(int pid, TimeSpan wait)
     {

@@ -20,6 +20,9 @@ public sealed partial class FleetMembership(
     TimeProvider time, ILogger<FleetMembership> log)
 {
     private readonly HashSet<(long, string)> _cancelsDelivered = [];
+    /// <summary>What a dead host may still hold: anything but a cleaned job, or one back in the queue.</summary>
+    private static readonly JobState[] NotCleaned = [.. Enum.GetValues<JobState>().Where(s => s != JobState.Cleaned && s != JobState.Queued)];
+
     private volatile IReadOnlyList<HostRecord> _hosts = [];
     private volatile HostRecord? _me;
     private DateTimeOffset _reachableSince = DateTimeOffset.MaxValue;
@@ -145,15 +148,19 @@ public sealed partial class FleetMembership(
                 }
             }
 
-            if (now - _reachableSince >= Lease)
+            // From the list just read: hosts already dead (a takeover not finished), and, only when one looks silent,
+            // those this heartbeat declares dead (the declaring write, under row locks, is not made on every heartbeat).
+            List<string> dead = [.. _hosts.Where(h => h.State == HostStates.Dead).Select(h => h.Name)];
+            if (now - _reachableSince >= Lease && _hosts.Any(h => h.Name != HostName && h.State == HostStates.Live && h.HeartbeatAt < now - Lease))
             {
-                foreach (string dead in store.DeclareDeadHosts(HostName, Lease))
+                foreach (string declared in store.DeclareDeadHosts(HostName, Lease))
                 {
-                    LogHostDead(log, dead, Lease);
+                    LogHostDead(log, declared, Lease);
+                    dead.Add(declared);
                 }
             }
 
-            await TakeOverAsync(ct);
+            await TakeOverAsync(dead, ct);
         }
         catch (Exception e) when (FleetHealth.IsStoreFailure(e))
         {
@@ -165,34 +172,36 @@ public sealed partial class FleetMembership(
     }
 
     /// <summary>
-    /// Takes over every dead host's jobs (idempotent: each change is the store's compare-and-set, so two hosts doing
-    /// it at once, or a takeover cut short and done again, leave every job changed once). A host with none left is gone.
+    /// Takes over the jobs of <paramref name="deadHosts"/> (idempotent: each change is the store's compare-and-set, so
+    /// two hosts doing it at once, or a takeover cut short and done again, leave every job changed once). A host whose
+    /// jobs this pass all took over is gone; one with a job another host was changing, or whose forge failed, is looked
+    /// at again at the next heartbeat.
     /// </summary>
-    public async Task TakeOverAsync(CancellationToken ct)
+    private async Task TakeOverAsync(IReadOnlyList<string> deadHosts, CancellationToken ct)
     {
-        foreach (HostRecord dead in store.Hosts().Where(h => h.State == HostStates.Dead))
+        foreach (string dead in deadHosts.Distinct(StringComparer.Ordinal))
         {
-            JobState[] notCleaned = [.. Enum.GetValues<JobState>().Where(s => s != JobState.Cleaned && s != JobState.Queued)];
-            foreach (JobRecord job in store.JobsOfHost(dead.Name, notCleaned))
+            bool allTaken = true;
+            foreach (JobRecord job in store.JobsOfHost(dead, NotCleaned))
             {
                 try
                 {
-                    await TakeOverJobAsync(dead.Name, job, ct);
+                    await TakeOverJobAsync(dead, job, ct);
                 }
                 catch (IllegalTransitionException)
                 {
-                    // another host took it over first
+                    allTaken = false; // another host is taking it over
                 }
                 catch (Exception e) when (e is not OperationCanceledException && !FleetHealth.IsStoreFailure(e))
                 {
-                    LogTakeOverFailed(log, e, job.Id, dead.Name); // the forge failed: the next heartbeat tries again
+                    allTaken = false;
+                    LogTakeOverFailed(log, e, job.Id, dead); // the forge failed: the next heartbeat tries again
                 }
             }
 
-            if (store.JobsOfHost(dead.Name, notCleaned).Count == 0)
+            if (allTaken && store.MarkHostGone(dead, "; its jobs were taken over"))
             {
-                store.SetHostState(dead.Name, HostStates.Gone, $"{dead.Detail}; its jobs were taken over");
-                LogHostGone(log, dead.Name, HostName);
+                LogHostGone(log, dead, HostName);
             }
         }
     }
@@ -209,11 +218,11 @@ public sealed partial class FleetMembership(
         switch (job.State)
         {
             case JobState.Preparing or JobState.Booting:
-                store.Transition(job.Id, job.State, JobState.Queued, $"re-queued: {why} while the job was {JobLifecycle.Name(job.State)} (no guest code had run)");
+                store.Transition(job.Id, job.State, JobState.Queued, $"re-queued: {why} while the job was {JobLifecycle.Name(job.State)} (no guest code had run)", heldBy: dead);
                 LogRequeued(log, job.Id, dead);
                 return;
             case JobState.Running:
-                store.Transition(job.Id, JobState.Running, JobState.Failed, $"{why} while the job ran; its VM there is gone or is stopped when the host returns");
+                store.Transition(job.Id, JobState.Running, JobState.Failed, $"{why} while the job ran; its VM there is gone or is stopped when the host returns", heldBy: dead);
                 if (forge is not null)
                 {
                     await forge.ReportResultAsync(job.ForgeRef(), ForgeJobResult.Failed, ct);
@@ -226,7 +235,7 @@ public sealed partial class FleetMembership(
         JobState finished = store.Get(job.Id)!.State;
         if (JobLifecycle.IsFinished(finished))
         {
-            store.Transition(job.Id, finished, JobState.Cleaned, $"cleaned by {HostName}: {dead}'s forge runner removed; its local leftovers are swept by its reaper when it returns");
+            store.Transition(job.Id, finished, JobState.Cleaned, $"cleaned by {HostName}: {dead}'s forge runner removed; its local leftovers are swept by its reaper when it returns", heldBy: dead);
         }
     }
 

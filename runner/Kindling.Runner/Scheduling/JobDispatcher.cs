@@ -297,8 +297,10 @@ public sealed partial class JobDispatcher
 
         IReadOnlyList<JobRecord> admitted = _store.Admit(host, (waiting, live) =>
         {
+            // Only what this host's pools serve: on a fleet whose hosts have different pools, another host's job waits for it.
             List<JobRecord> queued = [.. waiting.Where(j => !_active.ContainsKey(j.Id)
-                && (!_notBefore.TryGetValue(j.Id, out DateTimeOffset notBefore) || notBefore <= now))];
+                && (!_notBefore.TryGetValue(j.Id, out DateTimeOffset notBefore) || notBefore <= now)
+                && LabelMatcher.Match(j.Labels, _options.Value.Pools) is not null)];
             if (queued.Count == 0)
             {
                 return [];

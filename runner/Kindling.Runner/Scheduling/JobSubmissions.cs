@@ -109,7 +109,7 @@ public sealed partial class JobSubmissions(IOptions<KindlingOptions> options, Jo
     {
         if (key is null)
         {
-            return "sub-" + Guid.NewGuid().ToString("N");
+            return SubmittedForge.NewJobId();
         }
 
         if (key.Length is 0 or > MaxKeyLength || key.Any(c => c is < '!' or > '~'))

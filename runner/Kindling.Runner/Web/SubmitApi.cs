@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Text;
+using Kindling.Runner.Http;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Scheduling;
 using Microsoft.AspNetCore.Builder;
@@ -37,7 +38,7 @@ public static partial class SubmitApi
             return Fault(StatusCodes.Status415UnsupportedMediaType, $"Content-Type: {type} is not taken; send the job as application/json");
         }
 
-        if (await ReadBodyAsync(ctx) is not { } body)
+        if (await BoundedBody.ReadAsync(ctx.Request, MaxBodyBytes, ctx.RequestAborted) is not { } bytes)
         {
             return Fault(StatusCodes.Status413PayloadTooLarge, $"the body is larger than {MaxBodyBytes} bytes; a job's steps fit in far less");
         }
@@ -46,7 +47,7 @@ public static partial class SubmitApi
         Submission s;
         try
         {
-            s = submissions.Submit(SubmitBody.Parse(body), key, SubmitAuth.TenantOf(ctx.User));
+            s = submissions.Submit(SubmitBody.Parse(Encoding.UTF8.GetString(bytes)), key, SubmitAuth.TenantOf(ctx.User));
         }
         catch (SubmitRefusedException e)
         {
@@ -63,8 +64,7 @@ public static partial class SubmitApi
         {
             (long jobId, string tenant, string name, string who) = (s.Job.Id, s.Job.Tenant, s.Job.Name, AdminPages.Who(ctx));
             LogSubmitted(log, jobId, tenant, name, who);
-            dispatcher.Wake();
-            dispatcher.AdmitAndStart(lifetime.ApplicationStopping);
+            dispatcher.AdmitAndStart(lifetime.ApplicationStopping); // already in the store: no forge to poll; if it does not fit now, the loop admits it when capacity frees
         }
         else
         {
@@ -76,30 +76,6 @@ public static partial class SubmitApi
         return Results.Json(
             new SubmitResponse(now.Id, now.Tenant, now.Name, JobLifecycle.Name(now.State), $"/jobs/{id}", $"/api/jobs/{id}/log", !s.Created),
             SubmitReplyJson.Default.SubmitResponse, statusCode: s.Created ? StatusCodes.Status201Created : StatusCodes.Status200OK);
-    }
-
-    /// <summary>The body as text, or null when it is over <see cref="MaxBodyBytes"/>.</summary>
-    private static async Task<string?> ReadBodyAsync(HttpContext ctx)
-    {
-        if (ctx.Request.ContentLength > MaxBodyBytes)
-        {
-            return null;
-        }
-
-        using var buffer = new MemoryStream();
-        byte[] chunk = new byte[16 * 1024];
-        int n;
-        while ((n = await ctx.Request.Body.ReadAsync(chunk, ctx.RequestAborted)) > 0)
-        {
-            if (buffer.Length + n > MaxBodyBytes)
-            {
-                return null;
-            }
-
-            buffer.Write(chunk, 0, n);
-        }
-
-        return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
     }
 
     internal static IResult Fault(int status, string message) =>

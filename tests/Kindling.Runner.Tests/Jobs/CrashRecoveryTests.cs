@@ -24,7 +24,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
 
     private readonly string _state = Directory.CreateTempSubdirectory("kindling-crash-").FullName;
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _output = new();
-    private readonly List<Process> _daemons = [];
+    private readonly List<DaemonProcess> _daemons = [];
     private readonly bool _network = HostFacts.RootUnavailableReason is null;
     private bool _tableBefore;
     private FakeGitHub _fake = null!;
@@ -34,7 +34,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         _fake = await FakeGitHub.StartAsync();
-        _tableBefore = _network && await NftAsync("list table inet kindling") == 0;
+        _tableBefore = _network && await DaemonProcess.NftAsync("list table inet kindling") == 0;
         // The stand-in base image the stub boots holds an actions runner that succeeds (without one, a GitHub job fails).
         RunnerHarness.InstallActionsRunner(Path.Combine(_state, "images"), RunnerHarness.SucceedingActionsRunner);
 
@@ -50,29 +50,19 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
-        foreach (Process d in _daemons)
+        foreach (DaemonProcess d in _daemons)
         {
-            KillQuietly(d);
             d.Dispose();
         }
 
         // The daemons created this host's table inet kindling; a host that had none is left with none once it is empty.
-        if (_network && !_tableBefore && (await GuestNetworkTapsAsync()).Count == 0)
+        if (_network && !_tableBefore && (await DaemonProcess.GuestNetworkTapsAsync()).Count == 0)
         {
-            await NftAsync("delete table inet kindling");
+            await DaemonProcess.NftAsync("delete table inet kindling");
         }
 
         // A failed test must not leave its VMs running: anything whose working directory is ours goes.
-        foreach (int pid in ProcessesUnder(_state))
-        {
-            try
-            {
-                Process.GetProcessById(pid).Kill(entireProcessTree: true);
-            }
-            catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
-            {
-            }
-        }
+        DaemonProcess.KillProcessesUnder(_state);
 
         // …nor their jails (a test that failed before the restart's teardown).
         foreach (JobRecord job in File.Exists(Db) ? new JobStore(Db, TimeProvider.System).List() : [])
@@ -167,7 +157,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
                 jailed = Directory.Exists(root) && children.Length > 0 ? int.Parse(children.Split(' ')[0], CultureInfo.InvariantCulture) : null;
             }
 
-            Assert.True(jailed is not null, $"VM {during.VmId} did not start in a jail: {Cmdline(pid)}");
+            Assert.True(jailed is not null, $"VM {during.VmId} did not start in a jail: {DaemonProcess.Cmdline(pid)}");
             string Uid() => File.ReadLines($"/proc/{jailed}/status").First(l => l.StartsWith("Uid:", StringComparison.Ordinal)).Split('\t', StringSplitOptions.RemoveEmptyEntries)[1];
             for (var clock = Stopwatch.StartNew(); clock.Elapsed < ExitWait && Uid() == "0"; await Task.Delay(50, TestContext.Current.CancellationToken))
             {
@@ -195,7 +185,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     /// <summary>Starts the daemon, waits until the job is in <paramref name="stage"/> (with its VM up past preparing), SIGKILLs it.</summary>
     private async Task<JobRecord> RunAndKillAsync(string config, JobState stage)
     {
-        Process daemon = StartDaemon(config);
+        DaemonProcess daemon = StartDaemon(config);
         // Preparing: once its resources are recorded (work directory, TAP), while the JIT registration hangs.
         // Succeeded: teardown has released the VM and the work directory and hangs removing the runner.
         JobRecord during = await WaitFor(
@@ -206,7 +196,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
                 _ => j.VmmPid is { } p && ProcessInspector.CommandLineContains(p, j.VmId!),
             },
             JobLifecycle.Name(stage), daemon);
-        await KillAsync(daemon);
+        await daemon.KillAsync(ExitWait, _state);
 
         if (stage is JobState.Booting or JobState.Running)
         {
@@ -214,7 +204,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
             if (during.TapName is { } tap)
             {
                 Assert.True(Directory.Exists($"/sys/class/net/{tap}"), $"TAP {tap} should have outlived the daemon");
-                Assert.Contains(tap, await GuestNetworkTapsAsync()); // its elements in table inet kindling, too
+                Assert.Contains(tap, await DaemonProcess.GuestNetworkTapsAsync()); // its elements in table inet kindling, too
             }
         }
 
@@ -225,11 +215,11 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     private async Task<JobRecord> RestartUntilCleanedAsync(string config)
     {
         _fake.ClearFaults();
-        Process daemon = StartDaemon(config);
+        DaemonProcess daemon = StartDaemon(config);
         JobRecord after = await WaitFor(j => j.State == JobState.Cleaned, "cleaned", daemon);
         // A few more polls, counted on the forge: the forge job is still queued there and must not get a second row.
         await WaitForPollsAsync(PollsAnswered() + 3, daemon);
-        await KillAsync(daemon);
+        await daemon.KillAsync(ExitWait, _state);
         return after;
     }
 
@@ -245,7 +235,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
             }
         }
 
-        Assert.Empty(ProcessesUnder(_state));
+        Assert.Empty(DaemonProcess.ProcessesUnder(_state));
         Assert.False(Directory.Exists(during.WorkDir), $"{during.WorkDir} (overlay, FIFOs, API socket) was left behind");
         string jobs = Path.Combine(_state, "jobs");
         Assert.Empty(Directory.Exists(jobs) ? Directory.GetFileSystemEntries(jobs) : []);
@@ -253,7 +243,7 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         if (during.TapName is { } tap)
         {
             Assert.False(Directory.Exists($"/sys/class/net/{tap}"), $"TAP {tap} was left behind");
-            Assert.DoesNotContain(tap, GuestNetworkTapsAsync().GetAwaiter().GetResult()); // no element of its VM in table inet kindling
+            Assert.DoesNotContain(tap, DaemonProcess.GuestNetworkTapsAsync().GetAwaiter().GetResult()); // no element of its VM in table inet kindling
         }
 
         // The runner does not jail its VMMs yet; if it starts to, their chroots and cgroups must go too.
@@ -264,28 +254,6 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         }
 
         Assert.Empty(_fake.Runners);
-    }
-
-    private static async Task<int> NftAsync(string arguments)
-    {
-        try
-        {
-            using Process nft = Process.Start(new ProcessStartInfo("nft", arguments) { RedirectStandardOutput = true, RedirectStandardError = true })!;
-            await Task.WhenAll(nft.StandardOutput.ReadToEndAsync(), nft.StandardError.ReadToEndAsync());
-            await nft.WaitForExitAsync();
-            return nft.ExitCode;
-        }
-        catch (System.ComponentModel.Win32Exception)
-        {
-            return -1; // no nft: nothing was created either
-        }
-    }
-
-    /// <summary>The TAPs with elements in this host's table inet kindling (none when nft or the table is absent).</summary>
-    private static async Task<IReadOnlyList<string>> GuestNetworkTapsAsync()
-    {
-        await using var network = new Kindling.Runner.Network.GuestNetworkService(new(), []);
-        return await network.ListTapsAsync(CancellationToken.None);
     }
 
     private JsonObject Stub(TimeSpan bootDelay, TimeSpan jobDuration) => new()
@@ -342,43 +310,14 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
         return path;
     }
 
-    private Process StartDaemon(string config)
+    private DaemonProcess StartDaemon(string config)
     {
-        var psi = new ProcessStartInfo(Path.Combine(AppContext.BaseDirectory, "kindling"), ["daemon", "--config", config])
-        {
-            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
-        };
-        Process p = Process.Start(psi)!;
+        DaemonProcess p = DaemonProcess.Start(config, _output);
         _daemons.Add(p);
-        p.OutputDataReceived += (_, e) => { if (e.Data is not null) _output.Enqueue(e.Data); };
-        p.ErrorDataReceived += (_, e) => { if (e.Data is not null) _output.Enqueue(e.Data); };
-        p.BeginOutputReadLine();
-        p.BeginErrorReadLine();
         return p;
     }
 
-    /// <summary>
-    /// SIGKILL (no shutdown code runs), then waits for the exit and for end of file on the daemon's stdout and
-    /// stderr. A process the daemon started that still holds those pipes keeps them open: that is a defect (a
-    /// supervisor reading the daemon's output would wait on every VM a crashed daemon left), reported here.
-    /// </summary>
-    private async Task KillAsync(Process daemon)
-    {
-        daemon.Kill();
-        using var wait = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
-        wait.CancelAfter(ExitWait);
-        try
-        {
-            await daemon.WaitForExitAsync(wait.Token);
-        }
-        catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
-        {
-            string holders = string.Join(", ", ProcessesUnder(_state).Select(pid => $"{pid} ({Cmdline(pid)})"));
-            Assert.Fail($"the daemon was SIGKILLed but its stdout/stderr stayed open for {ExitWait}: a process it started inherited them ({holders})");
-        }
-    }
-
-    private async Task<JobRecord> WaitFor(Func<JobRecord, bool> done, string what, Process daemon)
+    private async Task<JobRecord> WaitFor(Func<JobRecord, bool> done, string what, DaemonProcess daemon)
     {
         var until = DateTime.UtcNow + StageWait;
         var store = new JobStore(Db, TimeProvider.System);
@@ -401,78 +340,12 @@ public sealed class CrashRecoveryTests : IAsyncLifetime
     private int PollsAnswered() =>
         _fake.Requests.Count(r => r.Path.EndsWith("/actions/runs", StringComparison.Ordinal) && r.Status < 400); // 200, or 304 to an ETag
 
-    private async Task WaitForPollsAsync(int count, Process daemon)
+    private async Task WaitForPollsAsync(int count, DaemonProcess daemon)
     {
         for (var clock = Stopwatch.StartNew(); PollsAnswered() < count; await Task.Delay(50, TestContext.Current.CancellationToken))
         {
             Assert.False(daemon.HasExited, $"the daemon exited while polling:\n{string.Join('\n', _output)}");
             Assert.True(clock.Elapsed < StageWait, $"the daemon did not poll the forge {count} times within {StageWait}; daemon output:\n{string.Join('\n', _output)}");
-        }
-    }
-
-    private static void KillQuietly(Process p)
-    {
-        try
-        {
-            if (!p.HasExited)
-            {
-                p.Kill();
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-    }
-
-    /// <summary>Live processes whose working directory is under <paramref name="root"/> (VMs start in their job directory).</summary>
-    private static List<int> ProcessesUnder(string root)
-    {
-        List<int> found = [];
-        foreach (string dir in Directory.GetDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), NumberStyles.None, CultureInfo.InvariantCulture, out int pid))
-            {
-                continue;
-            }
-
-            try
-            {
-                string? cwd = new DirectoryInfo(Path.Combine(dir, "cwd")).LinkTarget;
-                if (cwd is not null && cwd.StartsWith(root, StringComparison.Ordinal) && !IsZombie(pid))
-                {
-                    found.Add(pid);
-                }
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-            }
-        }
-
-        return found;
-    }
-
-    private static bool IsZombie(int pid)
-    {
-        try
-        {
-            string stat = File.ReadAllText($"/proc/{pid}/stat");
-            return stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
-        }
-        catch (IOException)
-        {
-            return true;
-        }
-    }
-
-    private static string Cmdline(int pid)
-    {
-        try
-        {
-            return File.ReadAllText($"/proc/{pid}/cmdline").Replace('\0', ' ').Trim();
-        }
-        catch (IOException)
-        {
-            return "?";
         }
     }
 }

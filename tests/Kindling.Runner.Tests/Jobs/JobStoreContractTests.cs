@@ -96,6 +96,22 @@ public abstract class JobStoreContractTests
         Assert.Null(again.Host);
     }
 
+    /// <summary>A takeover's transition holds only while the dead host still holds the job (not once it was re-queued and admitted again).</summary>
+    [Fact]
+    public void Transition_HeldByAnotherHostNow_RefusedAndNothingWritten()
+    {
+        JobStore store = NewStore();
+        JobRecord job = store.Enqueue(Job("3002")).Job;
+        store.Transition(job.Id, JobState.Queued, JobState.Preparing, "admitted by h3", host: "h3");
+        store.Transition(job.Id, JobState.Preparing, JobState.Queued, "re-queued: h3 is dead", heldBy: "h3");
+        store.Transition(job.Id, JobState.Queued, JobState.Preparing, "admitted by h1", host: "h1");
+        int before = store.Transitions(job.Id).Count;
+
+        Assert.Throws<IllegalTransitionException>(() => store.Transition(job.Id, JobState.Preparing, JobState.Queued, "re-queued: h3 is dead", heldBy: "h3"));
+        Assert.Equal((JobState.Preparing, "h1", 2), (store.Get(job.Id)!.State, store.Get(job.Id)!.Host, store.Get(job.Id)!.Attempt));
+        Assert.Equal(before, store.Transitions(job.Id).Count);
+    }
+
     [Fact]
     public void ResourcesStepsAndSearch_RoundTrip()
     {

@@ -121,7 +121,7 @@ public sealed partial class FleetTests
     }
 
     /// <summary>A step that runs until the test releases it (a file appears), so "still running" is the test's to decide.</summary>
-    private sealed class Gate : IDisposable
+    internal sealed class Gate : IDisposable
     {
         private readonly string _dir = Directory.CreateTempSubdirectory("kindling-gate-").FullName;
 

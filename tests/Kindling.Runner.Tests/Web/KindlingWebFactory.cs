@@ -38,7 +38,14 @@ public sealed partial class KindlingWebFactory : WebApplicationFactory<KindlingW
     private static readonly Lazy<(string Admin, string ReadOnly)> Hashes =
         new(() => (WebAuth.HashPassword(AdminPassword), WebAuth.HashPassword(ReadOnlyPassword)));
 
-    public KindlingWebFactory() => StateDirectory = Directory.CreateTempSubdirectory("kindling-web-").FullName;
+    private readonly IReadOnlyDictionary<string, string?> _overrides;
+
+    /// <param name="overrides">Configuration on top of <see cref="Config"/> (a fleet test's store and host name).</param>
+    public KindlingWebFactory(IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        StateDirectory = Directory.CreateTempSubdirectory("kindling-web-").FullName;
+        _overrides = overrides ?? new Dictionary<string, string?>();
+    }
 
     public string StateDirectory { get; }
 
@@ -157,7 +164,7 @@ public sealed partial class KindlingWebFactory : WebApplicationFactory<KindlingW
     protected override void ConfigureWebHost(IWebHostBuilder builder) => builder.UseContentRoot(StateDirectory);
 
     protected override IHostBuilder CreateHostBuilder() => new HostBuilder()
-        .ConfigureAppConfiguration(c => c.AddInMemoryCollection(Config))
+        .ConfigureAppConfiguration(c => c.AddInMemoryCollection(Config).AddInMemoryCollection(_overrides))
         .ConfigureLogging(l => l.SetMinimumLevel(LogLevel.Warning).AddFilter("Microsoft.AspNetCore.DataProtection", LogLevel.Error))
         .ConfigureServices((ctx, s) => RunnerHost.ConfigureServices(s, ctx.Configuration, runDaemon: false))
         .UseContentRoot(StateDirectory)

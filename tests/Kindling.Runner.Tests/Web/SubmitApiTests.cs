@@ -219,4 +219,28 @@ public sealed class SubmitApiTests : IAsyncLifetime
         Assert.Matches($"href=\"/jobs/{id}\">{id}</a>(?s:.)*?<td class=\"source\">submitted</td>", html);
         Assert.Matches($"href=\"/jobs/{local}\">{local}</a>(?s:.)*?<td class=\"source\">local</td>", html);
     }
+
+    [Fact]
+    public async Task Rerun_FailedSubmittedJob_RerunsAsASubmittedJob()
+    {
+        using HttpResponseMessage r = await PostAsync(KindlingWebFactory.InitechSubmitToken,
+            """{"name": "flaky", "repository": "initech/tps", "runs_on": ["kindling"], "steps": [{"run": "echo trying; exit 1"}]}""");
+        long id = (await r.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetInt64();
+        Assert.Equal(JobState.Failed, (await _web.WaitCleanedAsync(id)).Result);
+
+        using HttpResponseMessage again = await _web.Client(KindlingWebFactory.AdminToken).PostAsync($"/api/jobs/{id}/rerun", null, Ct);
+        Assert.Equal(HttpStatusCode.OK, again.StatusCode);
+        long rerun = (await again.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("job_id").GetInt64();
+        Assert.NotEqual(id, rerun);
+        JobWithResult j = await _web.WaitCleanedAsync(rerun);
+        Assert.Equal(("submitted", "initech", "initech/tps", "flaky"), (j.Job.Forge, j.Job.Tenant, j.Job.Repository, j.Job.Name));
+        Assert.StartsWith("sub-", j.Job.ForgeJobId, StringComparison.Ordinal);
+        Assert.Equal(_web.Store.Get(id)!.SpecJson, j.Job.SpecJson); // the same steps
+        Assert.Equal(JobState.Failed, j.Result);
+        Assert.Equal(2, JobCount());
+
+        // The submitter may follow the re-run as its own job.
+        using HttpResponseMessage own = await _web.Client(KindlingWebFactory.InitechSubmitToken).GetAsync($"/api/jobs/{rerun}", Ct);
+        Assert.Equal(HttpStatusCode.OK, own.StatusCode);
+    }
 }

@@ -1,10 +1,9 @@
-using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using Kindling.Runner.Configuration;
+using Kindling.Runner.Http;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -57,26 +56,7 @@ public static class GitHubWebhook
     /// <summary>Answers one delivery; <paramref name="onJob"/> sees each verified <c>workflow_job</c> event.</summary>
     public static async Task<IResult> ReceiveAsync(HttpContext ctx, string secret, long maxBodyBytes, Action<WorkflowJobEvent> onJob)
     {
-        if (ctx.Request.ContentLength is long declared && declared > maxBodyBytes)
-        {
-            return TooLarge(maxBodyBytes);
-        }
-
-        if (ctx.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
-        {
-            limit.MaxRequestBodySize = maxBodyBytes; // the server stops a chunked body here too
-        }
-
-        byte[]? body;
-        try
-        {
-            body = await ReadBoundedAsync(ctx.Request.Body, maxBodyBytes, ctx.RequestAborted);
-        }
-        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
-        {
-            body = null;
-        }
-
+        byte[]? body = await BoundedBody.ReadAsync(ctx.Request, maxBodyBytes, ctx.RequestAborted);
         if (body is null)
         {
             return TooLarge(maxBodyBytes);
@@ -110,32 +90,6 @@ public static class GitHubWebhook
 
         onJob(ev);
         return Results.Accepted();
-    }
-
-    /// <summary>The whole body, or null as soon as it is longer than <paramref name="max"/> bytes.</summary>
-    public static async Task<byte[]?> ReadBoundedAsync(Stream body, long max, CancellationToken ct)
-    {
-        using var buffer = new MemoryStream();
-        byte[] chunk = ArrayPool<byte>.Shared.Rent(16 * 1024);
-        try
-        {
-            int n;
-            while ((n = await body.ReadAsync(chunk, ct)) > 0)
-            {
-                if (buffer.Length + n > max)
-                {
-                    return null;
-                }
-
-                buffer.Write(chunk, 0, n);
-            }
-        }
-        finally
-        {
-            ArrayPool<byte>.Shared.Return(chunk);
-        }
-
-        return buffer.ToArray();
     }
 
     private static IResult TooLarge(long max) =>

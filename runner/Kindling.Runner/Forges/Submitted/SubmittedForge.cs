@@ -13,6 +13,9 @@ public sealed class SubmittedForge(string tenant) : IForge
 
     public string Kind => KindName;
 
+    /// <summary>A fresh forge job id for a submitted job (one without an idempotency key, or a re-run).</summary>
+    public static string NewJobId() => "sub-" + Guid.NewGuid().ToString("N");
+
     public string Tenant => tenant;
 
     public Task<IReadOnlyList<ForgeJob>> PollQueuedAsync(CancellationToken ct) => Task.FromResult<IReadOnlyList<ForgeJob>>([]);
