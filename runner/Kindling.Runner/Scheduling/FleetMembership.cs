@@ -20,6 +20,7 @@ public sealed partial class FleetMembership(
     TimeProvider time, ILogger<FleetMembership> log)
 {
     private readonly HashSet<(long, string)> _cancelsDelivered = [];
+
     /// <summary>What a dead host may still hold: anything but a cleaned job, or one back in the queue.</summary>
     private static readonly JobState[] NotCleaned = [.. Enum.GetValues<JobState>().Where(s => s != JobState.Cleaned && s != JobState.Queued)];
 
