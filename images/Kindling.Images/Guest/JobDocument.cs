@@ -34,6 +34,7 @@ public static class JobDocument
     private static readonly string[] JobFields = ["id", "name", "timeout_seconds", "step_count", "mode"];
     private static readonly string[] StepFields = ["name", "run", "shell", "working_directory", "if", "continue_on_error"];
     private static readonly string[] NetworkFields = ["address", "gateway", "dns"];
+    private static readonly string[] HostFields = [MmdsKeys.Host.Clock, MmdsKeys.Host.Generation, MmdsKeys.Host.Seed];
 
     /// <summary>The MMDS content for a tree: <c>{"kindling": {"document": text}}</c>.</summary>
     public static JsonObject Mmds(JsonObject tree) =>
@@ -65,6 +66,14 @@ public static class JobDocument
             if (kindling["network"]?[field] is { } v)
             {
                 Record(sb, $"doc_network {field}", $"network.{field}", Text(v, $"network.{field}"));
+            }
+        }
+
+        foreach (string field in HostFields)
+        {
+            if (kindling[MmdsKeys.Host.Key]?[field] is { } v)
+            {
+                Record(sb, $"doc_host {field}", $"host.{field}", Text(v, $"host.{field}"));
             }
         }
 
@@ -183,6 +192,9 @@ public static class JobDocument
                     break;
                 case ["doc_network", var f, var v] when NetworkFields.Contains(f):
                     Object(kindling, "network")[f] = v;
+                    break;
+                case ["doc_host", var f, var v] when HostFields.Contains(f):
+                    Object(kindling, MmdsKeys.Host.Key)[f] = v;
                     break;
                 case ["doc_github", "jitconfig", var v]:
                     Object(kindling, "github")["jitconfig"] = v;
