@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Kindling.Runner.Launch.Snapshots;
@@ -65,24 +64,8 @@ public sealed partial class VmmLauncher : ISnapshotLauncher
             (state, memory) = (JailState, JailMemory);
         }
 
-        Process process;
-        try
+        return await StartAsync(argv, socket, ws, onSpawned, async api =>
         {
-            process = DetachedProcess.Start(_program.FileName, _program.Arguments(argv), ws.Directory, ws.SerialFifoPath, ws.VmmOutputPath);
-        }
-        catch (FileNotFoundException e)
-        {
-            throw new VmLaunchException($"cannot start kindling-vmm: {e.Message}", e);
-        }
-
-#pragma warning disable CA2000 // disposed in the catch below on failure; on success the caller owns it
-        var handle = new ProcessVmHandle(process);
-#pragma warning restore CA2000
-        try
-        {
-            onSpawned(handle.Pid);
-            await WaitForSocketAsync(socket, ws.VmmOutputPath, handle, ct);
-            using var api = new VmmApiClient(socket);
             if (config.Logger is { } logger)
             {
                 await api.PutAsync("logger", logger, Json.LoggerConfig, ct);
@@ -107,17 +90,7 @@ public sealed partial class VmmLauncher : ISnapshotLauncher
 
             await api.PutAsync("mmds", request.Mmds.DeepClone(), ct);
             await PatchAsync(api, "vm", new VmStateUpdate { State = VmStateUpdate.Resumed }, Json.VmStateUpdate, ct);
-            return new MmdsVmHandle(handle, async (patch, token) =>
-            {
-                using var running = new VmmApiClient(socket);
-                await running.PatchAsync("mmds", patch, token);
-            });
-        }
-        catch
-        {
-            await handle.DisposeAsync();
-            throw;
-        }
+        }, ct);
     }
 
     private static Task PatchAsync<T>(VmmApiClient api, string path, T body, JsonTypeInfo<T> type, CancellationToken ct) =>

@@ -29,6 +29,36 @@ public sealed class SnapshotStore(string root, TimeProvider time)
 
     public string Root => root;
 
+    /// <summary>
+    /// Removes what a runner that stopped mid-way left: half-written snapshots (<c>.tmp-*</c>), discarded ones not
+    /// yet deleted (<c>.discarded-*</c>), golden boot folders (<c>.golden-*</c>) and overlays no manifest names.
+    /// Run once at start, before any snapshot is taken.
+    /// </summary>
+    public void Sweep()
+    {
+        if (!Directory.Exists(root))
+        {
+            return;
+        }
+
+        foreach (string dir in Directory.EnumerateDirectories(root, ".*"))
+        {
+            DeleteQuietly(dir);
+        }
+
+        string overlays = Path.Combine(root, "overlays");
+        if (Directory.Exists(overlays))
+        {
+            HashSet<string> named = [.. Directory.EnumerateDirectories(root).Select(d => Path.Combine(d, ManifestName)).Where(File.Exists)
+                .Select(m => { try { return JsonSerializer.Deserialize(File.ReadAllText(m), SnapshotJson.Default.Manifest)?.Overlay; } catch (JsonException) { return null; } })
+                .OfType<string>()];
+            foreach (string overlay in Directory.EnumerateFiles(overlays).Where(o => !named.Contains(o)))
+            {
+                File.Delete(overlay);
+            }
+        }
+    }
+
     /// <summary>The snapshot of <paramref name="key"/> when it is whole; null with <paramref name="damaged"/> saying why when one is there but unusable, null without it when there is none.</summary>
     public SnapshotFiles? Find(SnapshotKey key, out string? damaged)
     {

@@ -44,6 +44,7 @@ public sealed partial class WarmStarts : IVmLauncher
         _golden = golden;
         _time = time;
         _log = log;
+        store.Sweep();
     }
 
     public SnapshotStore Store { get; }

@@ -129,6 +129,25 @@ public sealed class WarmStartsTests : IDisposable
     }
 
     [Fact]
+    public async Task Sweep_LeftoversOfAStoppedRunner_RemovedWholeSnapshotKept()
+    {
+        SnapshotKey key = (await RunJobAsync(1)).Key;
+        await _warm.Taking(key).WaitAsync(Wait, Ct);
+        string root = _warm.Store.Root;
+        Directory.CreateDirectory(Path.Combine(root, ".tmp-half-written"));
+        Directory.CreateDirectory(Path.Combine(root, ".golden-abc"));
+        string stray = Path.Combine(root, "overlays", "stray.ext4");
+        File.WriteAllText(stray, "");
+
+        _warm.Store.Sweep();
+
+        Assert.False(Directory.Exists(Path.Combine(root, ".tmp-half-written")));
+        Assert.False(Directory.Exists(Path.Combine(root, ".golden-abc")));
+        Assert.False(File.Exists(stray));
+        Assert.NotNull(_warm.Store.Find(key, out _));
+    }
+
+    [Fact]
     public void Stamp_JobDocument_HostClockAndGenerationReplaced()
     {
         JsonObject mmds = JobDocument.Mmds(MmdsTree.Build(5, "j", TimeSpan.Zero, null, new Dictionary<string, string>(), null, null, Now.AddHours(-1)));
