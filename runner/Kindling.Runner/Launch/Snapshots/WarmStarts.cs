@@ -21,8 +21,11 @@ namespace Kindling.Runner.Launch.Snapshots;
 /// and this clone's generation) and resumes. A job that brings a workspace (replay) has it built into its
 /// overlay, which a golden overlay cannot hold: it cold-boots.
 /// </remarks>
-public sealed partial class WarmStarts : IVmLauncher
+public sealed partial class WarmStarts : IVmLauncher, IDisposable, IAsyncDisposable
 {
+    /// <summary>Ends golden boots in flight when the runner stops (their VMs are killed, nothing is left running).</summary>
+    private readonly CancellationTokenSource _stopping = new();
+
     private readonly IVmLauncher _inner;
     private readonly ISnapshotLauncher _snapshots;
     private readonly GoldenSnapshot _golden;
@@ -65,6 +68,20 @@ public sealed partial class WarmStarts : IVmLauncher
 
     /// <summary>The golden snapshot being taken for <paramref name="key"/> (completed when none is), for tests and benchmarks.</summary>
     public Task Taking(SnapshotKey key) => _taking.GetValueOrDefault(key.Hash) ?? Task.CompletedTask;
+
+    public void Dispose()
+    {
+        _stopping.Cancel();
+        _stopping.Dispose();
+    }
+
+    /// <summary>Stops golden boots in flight and waits (up to a minute) until their VMs are gone.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _stopping.CancelAsync();
+        await Task.WhenAny(Idle, Task.Delay(TimeSpan.FromMinutes(1), CancellationToken.None));
+        _stopping.Dispose();
+    }
 
     /// <summary>Completes when every golden snapshot being taken now is done (taken or failed).</summary>
     public Task Idle => Task.WhenAll(_taking.Values);
@@ -136,7 +153,7 @@ public sealed partial class WarmStarts : IVmLauncher
     /// <summary>Takes the golden snapshot of <paramref name="key"/> in the background, once at a time per key, backing off after failures.</summary>
     private void StartTaking(SnapshotKey key, VmLaunchRequest like)
     {
-        if (_backoff.TryGetValue(key.Hash, out var b) && _time.GetUtcNow() < b.Until)
+        if (_stopping.IsCancellationRequested || (_backoff.TryGetValue(key.Hash, out var b) && _time.GetUtcNow() < b.Until))
         {
             return;
         }
@@ -152,7 +169,7 @@ public sealed partial class WarmStarts : IVmLauncher
             Store.SetTaking(key, true);
             try
             {
-                await _golden.TakeAsync(key, like, CancellationToken.None);
+                await _golden.TakeAsync(key, like, _stopping.Token);
                 _backoff.TryRemove(key.Hash, out _);
                 string describe = key.Describe();
                 LogTaken(_log, key.Hash, describe);

@@ -129,6 +129,27 @@ public sealed class WarmStartsTests : IDisposable
     }
 
     [Fact]
+    public async Task DisposeAsync_GoldenBootInFlight_ItsVmKilledAndNothingLeft()
+    {
+        var slow = new StubVmLauncher(TimeSpan.Zero, bootDelay: TimeSpan.FromHours(1));
+        var store = new SnapshotStore(Path.Combine(_dir, "slow-snapshots"), _time);
+        using var golden = new GoldenSnapshot(slow, slow, store, _images, new NoTapManager(), TimeSpan.FromHours(2));
+        var warm = new WarmStarts(slow, slow, store, golden, _time, NullLogger<WarmStarts>.Instance);
+        (VmLaunchRequest request, SnapshotKey key) = await RequestAsync(1);
+        using var reader = new FileStream(request.Workspace.SerialFifoPath, FileMode.Open, FileAccess.Read | FileAccess.Write);
+        await using IVmHandle vm = await warm.LaunchAsync(request, _ => { }, Ct);
+        Assert.Equal(1, warm.TakingCount);
+
+        await warm.DisposeAsync().AsTask().WaitAsync(Wait, Ct);
+
+        Assert.True(warm.Taking(key).IsCompleted);
+        Assert.False(slow.Die("kindling-golden-" + key.Hash)); // no golden guest left running
+        Assert.False(Directory.Exists(Path.Combine(store.Root, ".golden-" + key.Hash)));
+        Assert.Null(store.Find(key, out _));
+        await vm.KillAsync();
+    }
+
+    [Fact]
     public async Task Sweep_LeftoversOfAStoppedRunner_RemovedWholeSnapshotKept()
     {
         SnapshotKey key = (await RunJobAsync(1)).Key;
