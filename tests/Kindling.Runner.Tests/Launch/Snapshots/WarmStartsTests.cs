@@ -143,7 +143,9 @@ public sealed class WarmStartsTests : IDisposable
         await warm.DisposeAsync().AsTask().WaitAsync(Wait, Ct);
 
         Assert.True(warm.Taking(key).IsCompleted);
-        Assert.False(slow.Die("kindling-golden-" + key.Hash)); // no golden guest left running
+        // The golden VM's process (its command line carries its VM id) was killed and reaped.
+        Assert.DoesNotContain(Directory.EnumerateDirectories("/proc").Select(Path.GetFileName).Where(p => p!.All(char.IsAsciiDigit)),
+            p => int.TryParse(p, out int pid) && ProcessInspector.CommandLineContains(pid, "kindling-golden-" + key.Hash));
         Assert.False(Directory.Exists(Path.Combine(store.Root, ".golden-" + key.Hash)));
         Assert.Null(store.Find(key, out _));
         await vm.KillAsync();
