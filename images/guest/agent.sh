@@ -3,7 +3,8 @@
 # so in a VM it is PID 1. Contract with the runner: images/guest/PROTOCOL.md (MMDS job tree, serial framing).
 #
 # Test switches (never set in a VM): KINDLING_CMDLINE replaces /proc/cmdline for kindling.* options;
-# KINDLING_AGENT_NO_REBOOT=1 ends with `exit` instead of `reboot -f`. Independently of them, the agent only
+# KINDLING_AGENT_NO_REBOOT=1 ends with `exit` instead of `reboot -f`; KINDLING_AGENT_NO_CLOCK=1 says the clock it
+# would set without setting it; KINDLING_URANDOM replaces /dev/urandom as where host entropy is written. Independently of them, the agent only
 # reboots when it is PID 1 and the real /proc/cmdline carries kindling.agent=1 (the runner's VMs do; a host
 # never does).
 
@@ -137,6 +138,9 @@ doc_step_env() {
 doc_network() {
   case "$1" in address|gateway|dns) eval "N_$1=\$2" ;; *) fatal "job document: unknown network field '$1'" ;; esac
 }
+doc_host() {
+  case "$1" in clock|generation|seed) eval "H_$1=\$2" ;; *) fatal "job document: unknown host field '$1'" ;; esac
+}
 doc_github() { JITCONFIG=$2; }
 doc_end() { DOC_END=1; }
 
@@ -144,6 +148,11 @@ doc_end() { DOC_END=1; }
 # is not a whole version 1 document (wrong start, no doc_complete: truncated) is an agent error.
 read_doc() {
   get "$1" || return 1
+  run_doc "$1"
+}
+
+# run_doc PATH: VALUE (the body of GET /kindling/PATH) run as a job document.
+run_doc() {
   case "$VALUE" in "doc_version 1$NL"*) ;; *) fatal "/$MMDS_PREFIX/$1 is not a version 1 job document" ;; esac
   DOC_COMPLETE=
   eval "$VALUE"
@@ -260,17 +269,60 @@ apply_network() {
   if [ -n "$N_dns" ]; then printf 'nameserver %s\n' "$N_dns" > /etc/resolv.conf; fi
 }
 
+# apply_host: the host's clock and entropy from the document, before anything of the job runs (PROTOCOL.md,
+# "Restored guests"): a guest restored from a snapshot wakes with the golden guest's clock and RNG state.
+URANDOM=${KINDLING_URANDOM:-/dev/urandom}
+apply_host() {
+  if [ -n "$H_clock" ]; then
+    case "$H_clock" in *[!0-9]*) fatal "job document: host clock '$H_clock' is not a number of seconds" ;; esac
+    if [ -z "$KINDLING_AGENT_NO_CLOCK" ]; then
+      $BB date -s "@$H_clock" > /dev/null 2>&1 || fatal "cannot set the clock to @$H_clock"
+    fi
+  fi
+  rng=
+  if [ -n "$H_seed" ]; then printf '%s' "$H_seed" > "$URANDOM" && rng=document; fi
+  if [ -c /dev/hwrng ] && $BB timeout 2 $BB dd if=/dev/hwrng bs=64 count=1 2>/dev/null >> "$URANDOM"; then rng="${rng:+$rng+}hwrng"; fi
+  [ -z "$H_clock$H_seed$H_generation" ] ||
+    printf 'kindling: generation %s, clock @%s, rng reseeded from %s\n' "${H_generation:-0}" "${H_clock:-unchanged}" "${rng:-nothing}"
+}
+
+# token: a fresh MMDS V2 token into TOKEN.
+token() {
+  http PUT /latest/api/token "X-metadata-token-ttl-seconds: $TOKEN_TTL"
+  [ "$HTTP_STATUS" = 200 ] || fatal "no MMDS V2 token from $MMDS (PUT /latest/api/token answered ${HTTP_STATUS:-nothing})"
+  TOKEN=${HTTP_BODY%%"$CR"*}
+  TOKEN=${TOKEN%%"$NL"*}
+  [ -n "$TOKEN" ] || fatal "MMDS returned an empty token"
+}
+
+# park: with kindling.park=1 (the runner's golden snapshot boot), say agent-waiting and poll for the document until
+# it is there. The runner snapshots the guest here; every clone wakes inside this loop, on a new VMM whose MMDS
+# holds the job and whose tokens are its own (401: take a new one). Without it, the document must be there at once.
+park() {
+  ctl "agent-waiting"
+  pk_delay=10000
+  while :; do
+    http GET "/$MMDS_PREFIX/document" "X-metadata-token: $TOKEN"
+    case "$HTTP_STATUS" in
+      200) VALUE=$HTTP_BODY; run_doc document; return 0 ;;
+      401) token ;;
+      *) $BB usleep "$pk_delay"; [ "$pk_delay" -ge 100000 ] || pk_delay=$((pk_delay * 2)) ;;
+    esac
+  done
+}
+
 # --- token, then the whole job in one GET ------------------------------------------------------------------------
 setup_network
-http PUT /latest/api/token "X-metadata-token-ttl-seconds: $TOKEN_TTL"
-[ "$HTTP_STATUS" = 200 ] || fatal "no MMDS V2 token from $MMDS (PUT /latest/api/token answered ${HTTP_STATUS:-nothing})"
-TOKEN=${HTTP_BODY%%"$CR"*}
-TOKEN=${TOKEN%%"$NL"*}
-[ -n "$TOKEN" ] || fatal "MMDS returned an empty token"
+token
 
 # Secrets: environment only, never a file.
 KINDLING_MASK_NAMES=
-read_doc document || fatal "MMDS has no /$MMDS_PREFIX/document: the runner put no job"
+if [ "$(arg kindling.park)" = 1 ]; then
+  park
+else
+  read_doc document || fatal "MMDS has no /$MMDS_PREFIX/document: the runner put no job"
+fi
+apply_host
 [ -n "$J_id" ] || fatal "the job document has no job id"
 JOB_ID=$J_id
 export KINDLING_MASK_NAMES

@@ -108,4 +108,23 @@ public static class MmdsKeys
         public const string Gateway = "gateway";
         public const string Dns = "dns";
     }
+
+    /// <summary>
+    /// The keys of <c>kindling/host/</c>: what the host tells the guest when it hands over the job, which a guest
+    /// restored from a snapshot needs before any step runs (PROTOCOL.md, "Restored guests").
+    /// </summary>
+    public static class Host
+    {
+        /// <summary><c>kindling/host</c> itself.</summary>
+        public const string Key = "host";
+
+        /// <summary>The host's wall clock, whole seconds since the Unix epoch: the agent steps its clock to it.</summary>
+        public const string Clock = "clock";
+
+        /// <summary>Which clone of its golden snapshot this guest is (0: a cold boot), for the log.</summary>
+        public const string Generation = "generation";
+
+        /// <summary>32 random bytes from the host as hex: the agent mixes them into its RNG.</summary>
+        public const string Seed = "seed";
+    }
 }

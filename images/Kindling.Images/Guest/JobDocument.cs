@@ -34,6 +34,7 @@ public static class JobDocument
     private static readonly string[] JobFields = [MmdsKeys.Job.Id, MmdsKeys.Job.Name, MmdsKeys.Job.TimeoutSeconds, MmdsKeys.Job.StepCount, MmdsKeys.Job.Mode];
     private static readonly string[] StepFields =
         [MmdsKeys.Step.Name, MmdsKeys.Step.Run, MmdsKeys.Step.Shell, MmdsKeys.Step.WorkingDirectory, MmdsKeys.Step.If, MmdsKeys.Step.ContinueOnError, MmdsKeys.Step.TimeoutSeconds, MmdsKeys.Step.AddPath];
+    private static readonly string[] HostFields = [MmdsKeys.Host.Clock, MmdsKeys.Host.Generation, MmdsKeys.Host.Seed];
     private static readonly string[] NetworkFields = [MmdsKeys.Network.Address, MmdsKeys.Network.Gateway, MmdsKeys.Network.Dns];
 
     /// <summary>What <see cref="Parse"/> puts under <c>kindling/</c> for a step document that says <see cref="End"/>.</summary>
@@ -69,6 +70,14 @@ public static class JobDocument
             if (kindling[MmdsKeys.Root.Network]?[field] is { } v)
             {
                 Record(sb, $"doc_network {field}", $"network.{field}", Text(v, $"network.{field}"));
+            }
+        }
+
+        foreach (string field in HostFields)
+        {
+            if (kindling[MmdsKeys.Host.Key]?[field] is { } v)
+            {
+                Record(sb, $"doc_host {field}", $"host.{field}", Text(v, $"host.{field}"));
             }
         }
 
@@ -187,6 +196,9 @@ public static class JobDocument
                     break;
                 case ["doc_network", var f, var v] when NetworkFields.Contains(f):
                     Object(kindling, MmdsKeys.Root.Network)[f] = v;
+                    break;
+                case ["doc_host", var f, var v] when HostFields.Contains(f):
+                    Object(kindling, MmdsKeys.Host.Key)[f] = v;
                     break;
                 case ["doc_github", MmdsKeys.GitHub.JitConfig, var v]:
                     Object(kindling, MmdsKeys.Root.GitHub)[MmdsKeys.GitHub.JitConfig] = v;

@@ -372,6 +372,11 @@ public static class ReplaySession
             }
 
             io.Out.WriteLine($"log: {done.LogPath}");
+            if (JobPhases.Load(JobPhases.PathFor(state, job.Id)) is { Count: > 0 } phases)
+            {
+                io.Out.WriteLine($"phases: {JobPhases.Summary(phases)}");
+            }
+
             foreach (string kept in keep?.Kept ?? [])
             {
                 io.Out.WriteLine($"kept the job's overlay disk: {kept} (its upper/workspace is the workspace after the job; mount -o loop,ro)");

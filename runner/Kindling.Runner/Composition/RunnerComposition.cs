@@ -60,16 +60,16 @@ public static partial class RunnerComposition
                     LogStubLauncher(loggers.CreateLogger<StubVmLauncher>());
                 }
 
-                return new StubVmLauncher(o.Launcher.StubJobDuration, o.Launcher.StubBootDelay);
+                return Warm(sp, o, new StubVmLauncher(o.Launcher.StubJobDuration, o.Launcher.StubBootDelay));
             }
 
-            return new VmmLauncher(VmmLauncher.Locate(o.Launcher.VmmPath), o.Launcher.Jail, sp.GetService<Microsoft.Extensions.Logging.ILogger<VmmLauncher>>());
+            return Warm(sp, o, new VmmLauncher(VmmLauncher.Locate(o.Launcher.VmmPath), o.Launcher.Jail, sp.GetService<Microsoft.Extensions.Logging.ILogger<VmmLauncher>>()));
         });
         services.TryAddSingleton<ITapManager>(sp =>
         {
             LauncherOptions l = sp.GetRequiredService<IOptions<KindlingOptions>>().Value.Launcher;
             // A jailed VMM attaches to its TAP as the jail's user (the launcher decides whether it jails).
-            bool jailed = sp.GetRequiredService<IVmLauncher>() is VmmLauncher { Jailed: true };
+            bool jailed = Launch.Snapshots.WarmStarts.Unwrap(sp.GetRequiredService<IVmLauncher>()) is VmmLauncher { Jailed: true };
             return l.Network ? new IpTapManager(jailed ? l.Jail.Uid : null) : new NoTapManager();
         });
         services.TryAddSingleton<Network.IGuestNetworkService>(sp =>
@@ -121,6 +121,28 @@ public static partial class RunnerComposition
         }
 
         return forges;
+    }
+
+    /// <summary>
+    /// The launcher behind warm starts when they are on (Launcher:Snapshots): golden snapshots under
+    /// STATE/images/snapshots, golden boots with a TAP of their own when jobs have one.
+    /// </summary>
+    private static IVmLauncher Warm<T>(IServiceProvider sp, KindlingOptions o, T launcher) where T : IVmLauncher, Launch.Snapshots.ISnapshotLauncher
+    {
+        if (!o.Launcher.SnapshotsEnabled)
+        {
+            return launcher;
+        }
+
+        TimeProvider time = sp.GetService<TimeProvider>() ?? TimeProvider.System;
+        var store = new Launch.Snapshots.SnapshotStore(Path.Combine(o.StateDirectory, "images", "snapshots"), time);
+        bool jailed = launcher is VmmLauncher { Jailed: true };
+        ITapManager taps = o.Launcher.Network ? new IpTapManager(jailed ? o.Launcher.Jail.Uid : null) : new NoTapManager();
+#pragma warning disable CA2000 // the golden snapshot taker lives as long as the launcher singleton
+        var golden = new Launch.Snapshots.GoldenSnapshot(launcher, launcher, store, sp.GetRequiredService<IImageProvider>(), taps, o.Launcher.SnapshotBootTimeout);
+#pragma warning restore CA2000
+        return new Launch.Snapshots.WarmStarts(launcher, launcher, store, golden, time,
+            sp.GetService<ILoggerFactory>()?.CreateLogger<Launch.Snapshots.WarmStarts>() ?? Microsoft.Extensions.Logging.Abstractions.NullLogger<Launch.Snapshots.WarmStarts>.Instance);
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Launcher:Kind is stub: jobs run without a VM, their steps on this host as this user, unsandboxed; use it only for tests and benchmarks, never for untrusted jobs")]

@@ -218,6 +218,17 @@ public sealed class LauncherOptions
     public string? ImagesDirectory { get; set; }
     /// <summary>How kindling-vmm is jailed (one jail per VM, as Firecracker's jailer does).</summary>
     public JailOptions Jail { get; set; } = new();
+    /// <summary>
+    /// Warm starts (issue 21): restore each job's VM from a golden snapshot of its image, kernel, CPU template,
+    /// vCPUs and memory (taken in the background by the first job of its kind, kept under the image store), and
+    /// cold-boot when there is none or it is refused. Unset: on for <c>vmm</c>, off for <c>stub</c> (whose tests
+    /// turn it on where they mean it).
+    /// </summary>
+    public bool? Snapshots { get; set; }
+    /// <summary>How long a golden snapshot's VM may take to boot until its agent waits for a job.</summary>
+    public TimeSpan SnapshotBootTimeout { get; set; } = TimeSpan.FromMinutes(10);
+    /// <summary>Whether warm starts are on (<see cref="Snapshots"/>, or its default for <see cref="Kind"/>).</summary>
+    public bool SnapshotsEnabled => Snapshots ?? Kind == "vmm";
     /// <summary>Stub launcher only: how long the simulated job runs.</summary>
     public TimeSpan StubJobDuration { get; set; } = TimeSpan.FromMilliseconds(200);
     /// <summary>Stub launcher only: how long the simulated guest takes to boot (before job-start).</summary>

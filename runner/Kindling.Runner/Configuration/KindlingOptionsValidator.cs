@@ -102,6 +102,11 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
         {
             Fail("Launcher:ImagesDirectory", $"'{images}' does not exist; point it at a directory with vmlinux and rootfs.ext4, or remove it to use the built images");
         }
+        if (o.Launcher.SnapshotsEnabled && o.Launcher.SnapshotBootTimeout <= TimeSpan.Zero)
+        {
+            Fail("Launcher:SnapshotBootTimeout", $"'{o.Launcher.SnapshotBootTimeout}' must be positive, e.g. 00:10:00 (how long a golden snapshot's VM may boot), or set Launcher:Snapshots to false");
+        }
+
         if (o.Launcher.Jail.Enabled)
         {
             if (o.Launcher.Jail.Uid == 0 || o.Launcher.Jail.Gid == 0) Fail("Launcher:Jail:Uid", "the jail's uid and gid must not be 0 (root): pick an unused id such as 64500");

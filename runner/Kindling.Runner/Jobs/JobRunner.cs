@@ -116,6 +116,7 @@ public sealed partial class JobRunner(
         });
         IVmHandle? vm = null;
         JobLogObserver? observer = null;
+        JobPhases? phases = null;
         Task? pump = null;
         using var pumpStop = new CancellationTokenSource();
         string? forgeUnavailable = null;
@@ -146,13 +147,14 @@ public sealed partial class JobRunner(
             }
 
             FdIo.MakeFifo(ws.SerialFifoPath);
-            observer = new JobLogObserver(store, job.Id, LiveObserver?.Invoke(job.Id), time);
+            phases = new JobPhases(time, LiveObserver?.Invoke(job.Id));
+            observer = new JobLogObserver(store, job.Id, phases, time);
             // Host-driven steps where the job has steps and the VM's MMDS can change after boot; else all steps in the document.
             steps = spec is not null && registration is null && launcher.PatchesMmds
                 ? new HostStepLoop(StepSource?.Invoke(job.Id) ?? new SpecStepSource(spec), observer, spec.Env)
                 : null;
             JsonObject tree = MmdsTree.Build(job.Id, job.Name, timeout, spec, secrets, registration?.EncodedJitConfig, net,
-                steps is null ? Kindling.Vmm.Contract.MmdsKeys.Job.ModeAll : Kindling.Vmm.Contract.MmdsKeys.Job.ModeHost);
+                steps is null ? Kindling.Vmm.Contract.MmdsKeys.Job.ModeAll : Kindling.Vmm.Contract.MmdsKeys.Job.ModeHost, time.GetUtcNow());
             var request = new VmLaunchRequest(
                 vmId, ws,
                 VmConfigBuilder.Build(guest, overlay, job.Vcpus, job.MemoryMib, ws, net),
@@ -180,6 +182,7 @@ public sealed partial class JobRunner(
                 store.SetResources(job.Id, new JobResources { VmmPid = pid });
                 VmSpawned?.Invoke(job.Id);
             }, ct);
+            phases.Mark(vm.Restored ? "restore" : "boot");
             _ = Watch(job, forge, forgeCancel, cancelReason, ct);
             _ = steps?.RunAsync(vm, ct);
             Task stepFailed = (Task?)steps?.Failed ?? Task.Delay(Timeout.Infinite, ct);
@@ -281,6 +284,12 @@ public sealed partial class JobRunner(
         if (vm is not null)
         {
             await vm.DisposeAsync();
+            phases?.Mark("reset");
+        }
+
+        if (phases is not null)
+        {
+            await SavePhasesAsync(phases, JobPhases.PathFor(o.StateDirectory, job.Id));
         }
 
         if (observer is not null)
@@ -378,6 +387,22 @@ public sealed partial class JobRunner(
 
         return job.State;
     }
+
+    /// <summary>The job's phases beside its log; a failure to write them costs the timeline, never the job.</summary>
+    private async Task SavePhasesAsync(JobPhases phases, string path)
+    {
+        try
+        {
+            await phases.SaveAsync(path);
+        }
+        catch (IOException e)
+        {
+            LogPhasesNotSaved(log, path, e.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "the job's phase timings could not be written to {Path}: {Reason}")]
+    private static partial void LogPhasesNotSaved(ILogger log, string path, string reason);
 
     /// <summary>Keeps the VM's config beside the log (it has no secrets), for the admin page after the work directory is gone.</summary>
     private static async Task SaveVmConfigAsync(string path, Kindling.Vmm.Contract.VmConfig config, CancellationToken ct)

@@ -13,7 +13,7 @@ public static class MmdsTree
 {
     public static JsonObject Build(
         long jobId, string jobName, TimeSpan timeout, JobSpec? spec,
-        IReadOnlyDictionary<string, string> secrets, string? encodedJitConfig, GuestNetwork? net, string mode = MmdsKeys.Job.ModeAll)
+        IReadOnlyDictionary<string, string> secrets, string? encodedJitConfig, GuestNetwork? net, string mode = MmdsKeys.Job.ModeAll, DateTimeOffset? now = null)
     {
         var job = new JsonObject
         {
@@ -47,6 +47,18 @@ public static class MmdsTree
             kindling[MmdsKeys.Root.Network] = new JsonObject
             {
                 [MmdsKeys.Network.Address] = $"{net.GuestAddress}/{GuestNetwork.PrefixLength}", [MmdsKeys.Network.Gateway] = net.HostAddress, [MmdsKeys.Network.Dns] = net.HostAddress,
+            };
+        }
+
+        if (now is { } clock)
+        {
+            // The host's clock and fresh entropy: a guest restored from a snapshot steps its clock and reseeds its
+            // RNG from them before any step runs (PROTOCOL.md, "Restored guests"); a cold boot does the same.
+            kindling[MmdsKeys.Host.Key] = new JsonObject
+            {
+                [MmdsKeys.Host.Clock] = clock.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture),
+                [MmdsKeys.Host.Generation] = "0",
+                [MmdsKeys.Host.Seed] = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32)),
             };
         }
 

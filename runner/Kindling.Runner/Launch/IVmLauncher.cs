@@ -17,6 +17,9 @@ public interface IVmHandle : IAsyncDisposable
     /// <summary>Stops the VM now (SIGKILL to the VMM) and waits for it to be reaped.</summary>
     Task KillAsync();
 
+    /// <summary>Whether the VM was restored from a snapshot rather than booted (issue 21's warm starts).</summary>
+    bool Restored => false;
+
     /// <summary>Applies a JSON merge patch to the running VM's MMDS (Firecracker's <c>PATCH /mmds</c>). May hold secrets: never log it.</summary>
     Task PatchMmdsAsync(JsonObject patch, CancellationToken ct) =>
         throw new NotSupportedException("this VM's metadata cannot be changed after it started");

@@ -27,6 +27,18 @@ namespace Kindling.Runner.Launch;
 /// </summary>
 internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, string workspace, TimeSpan jobDuration, TimeSpan bootDelay, Task vmExited) : IDisposable
 {
+    /// <summary>
+    /// As the agent with <c>kindling.park=1</c>: after booting it says agent-waiting and waits for the document
+    /// instead of failing without one (the golden snapshot's guest).
+    /// </summary>
+    public bool Park { get; init; }
+
+    /// <summary>Restored from a snapshot of a parked guest: no boot, it wakes inside the wait for its document.</summary>
+    public bool Restored { get; init; }
+
+    /// <summary>Whether the guest has said agent-waiting and waits for its document (a snapshot may be taken).</summary>
+    public bool Waiting { get; private set; }
+
     /// <summary>The agent's code for its own failures (PROTOCOL.md).</summary>
     private const int ExitAgentError = 125;
 
@@ -134,19 +146,27 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     public async Task RunAsync(StreamWriter w)
     {
         Task stop = Task.WhenAny(vmExited, Task.Delay(Timeout.Infinite, _dead.Token).ContinueWith(_ => { }, TaskScheduler.Default));
-        await w.WriteLineAsync("stub guest: booting");
-        await Task.WhenAny(Task.Delay(bootDelay), stop);
+        if (!Restored)
+        {
+            await w.WriteLineAsync("stub guest: booting");
+            await Task.WhenAny(Task.Delay(bootDelay), stop);
+            if (Stopped)
+            {
+                return;
+            }
+
+            if (Park)
+            {
+                await w.WriteLineAsync("##kindling[agent-waiting]");
+            }
+        }
+
+        // As the agent: one GET of /kindling/document, read as a version 1 job document (parked: until it is there).
+        JsonNode kindling;
+        string? text = await DocumentAsync(Park || Restored, stop);
         if (Stopped)
         {
             return;
-        }
-
-        // As the agent: one GET of /kindling/document, read as a version 1 job document.
-        JsonNode kindling;
-        string? text;
-        lock (_mmdsGate)
-        {
-            text = _mmds[MmdsKeys.Kindling]?[JobDocument.Key]?.GetValue<string>();
         }
 
         if (text is null)
@@ -163,6 +183,11 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         {
             await FatalAsync(w, $"/kindling/document is not a version 1 job document: {e.Message}");
             return;
+        }
+
+        if (kindling[MmdsKeys.Host.Key] is { } host)
+        {
+            await w.WriteLineAsync(HostLine(host));
         }
 
         JsonNode job = kindling[MmdsKeys.Root.Job]!;
@@ -204,6 +229,39 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         }
 
         await RunStepsAsync(w, job, env, stop);
+    }
+
+    /// <summary>The document's text; parked, waits (as the agent polls) until the MMDS holds one or the VM stops.</summary>
+    private async Task<string?> DocumentAsync(bool wait, Task stop)
+    {
+        while (true)
+        {
+            Task patched;
+            lock (_mmdsGate)
+            {
+                if (_mmds["kindling"]?[JobDocument.Key]?.GetValue<string>() is { } text || !wait)
+                {
+                    Waiting = false;
+                    return _mmds["kindling"]?[JobDocument.Key]?.GetValue<string>();
+                }
+
+                Waiting = true;
+                patched = _patched.Task;
+            }
+
+            await Task.WhenAny(patched, stop);
+            if (Stopped)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <summary>The agent's apply_host line (for a document with doc_host records): the stub steps no clock and seeds no RNG, it says what the agent would.</summary>
+    private static string HostLine(JsonNode host)
+    {
+        string? seed = host[MmdsKeys.Host.Seed]?.GetValue<string>();
+        return $"kindling: generation {host[MmdsKeys.Host.Generation]?.GetValue<string>() ?? "0"}, clock @{host[MmdsKeys.Host.Clock]?.GetValue<string>() ?? "unchanged"}, rng reseeded from {(seed is null ? "nothing" : "document")}";
     }
 
     private async Task RunActionsRunnerAsync(StreamWriter w, Dictionary<string, string> env, string jitConfig, Task stop)

@@ -26,7 +26,7 @@ namespace Kindling.Runner.Launch;
 /// </remarks>
 /// <param name="jobDuration">How long the guest works before its first step (or the actions runner) starts.</param>
 /// <param name="bootDelay">How long the guest takes to boot (before job-start).</param>
-public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = default) : IVmLauncher
+public sealed partial class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = default) : IVmLauncher
 {
     private readonly ConcurrentDictionary<string, StubGuest> _guests = new(StringComparer.Ordinal);
 
@@ -37,7 +37,11 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
     /// <summary>Timestamp (Stopwatch) of the last spawn, for latency benchmarks.</summary>
     public long LastSpawnTimestamp { get; private set; }
 
-    public Task<IVmHandle> LaunchAsync(VmLaunchRequest request, Action<int> onSpawned, CancellationToken ct)
+    public Task<IVmHandle> LaunchAsync(VmLaunchRequest request, Action<int> onSpawned, CancellationToken ct) =>
+        Task.FromResult(Start(request, request.VmConfig, onSpawned, restored: false));
+
+    /// <summary>Starts the placeholder VMM and its guest: booted from <paramref name="config"/>, or woken from a snapshot of a parked guest.</summary>
+    private IVmHandle Start(VmLaunchRequest request, VmConfig config, Action<int> onSpawned, bool restored)
     {
         // Like a real VMM it outlives a crashed runner (the reaper kills it), does not hold the runner's stdio, and
         // is one process (no children a kill of its pid would leave): a shell blocked reading a FIFO it also holds
@@ -50,11 +54,14 @@ public sealed class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDelay = de
         var handle = new ProcessVmHandle(process);
 #pragma warning restore CA2000
         onSpawned(handle.Pid);
-        var guest = new StubGuest(request.Mmds, ImageFiles(request.VmConfig), Path.Combine(request.Workspace.Directory, ImageStoreProvider.WorkspaceFolder),
-            jobDuration, bootDelay, handle.Exited);
+        var guest = new StubGuest(request.Mmds, ImageFiles(config), Path.Combine(request.Workspace.Directory, ImageStoreProvider.WorkspaceFolder),
+            jobDuration, bootDelay, handle.Exited)
+        {
+            Park = config.BootSource?.BootArgs?.Split(' ').Contains(ParkArgument) == true, Restored = restored,
+        };
         _guests[request.VmId] = guest;
         _ = Task.Run(() => GuestAsync(request, handle, guest), CancellationToken.None);
-        return Task.FromResult<IVmHandle>(new MmdsVmHandle(handle, (patch, _) => guest.PatchMmds(patch)));
+        return new MmdsVmHandle(handle, (patch, _) => guest.PatchMmds(patch));
     }
 
     /// <summary>

@@ -80,6 +80,21 @@ public sealed partial class VmmLauncher : IVmLauncher
         (IReadOnlyList<string> argv, string socket, VmConfig apiConfig) = _jail is { } jail
             ? JailedCommand(jail, request)
             : (VmmArguments(ws.ApiSocketPath, request.VmId), ws.ApiSocketPath, request.VmConfig);
+        return await StartAsync(argv, socket, ws, onSpawned, async api =>
+        {
+            await ConfigureAsync(api, apiConfig, ct);
+            await api.PutAsync("mmds", request.Mmds.DeepClone(), ct);
+            await api.PutAsync("actions", new InstanceActionInfo { ActionType = InstanceActionInfo.InstanceStart }, Json.InstanceActionInfo, ct);
+        }, ct);
+    }
+
+    /// <summary>
+    /// Spawns kindling-vmm with <paramref name="argv"/> (stdout: the serial FIFO, stderr: vmm.out), reports its pid,
+    /// waits for its API socket and runs <paramref name="configure"/> over it (a boot or a restore); on any failure
+    /// the VMM is killed, so nothing is left running.
+    /// </summary>
+    private async Task<IVmHandle> StartAsync(IReadOnlyList<string> argv, string socket, JobWorkspace ws, Action<int> onSpawned, Func<VmmApiClient, Task> configure, CancellationToken ct)
+    {
         Process process;
         try
         {
@@ -97,10 +112,11 @@ public sealed partial class VmmLauncher : IVmLauncher
         {
             onSpawned(handle.Pid); // inside: a callback that throws must not leave the VMM running
             await WaitForSocketAsync(socket, ws.VmmOutputPath, handle, ct);
-            using var api = new VmmApiClient(socket);
-            await ConfigureAsync(api, apiConfig, ct);
-            await api.PutAsync("mmds", request.Mmds.DeepClone(), ct);
-            await api.PutAsync("actions", new InstanceActionInfo { ActionType = InstanceActionInfo.InstanceStart }, Json.InstanceActionInfo, ct);
+            using (var api = new VmmApiClient(socket))
+            {
+                await configure(api);
+            }
+
             return new MmdsVmHandle(handle, async (patch, token) =>
             {
                 using var running = new VmmApiClient(socket);

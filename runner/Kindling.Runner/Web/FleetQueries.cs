@@ -13,7 +13,7 @@ namespace Kindling.Runner.Web;
 /// <summary>Reads the fleet's state for the admin page and the JSON API (the JobStore, the config, /proc). Changes nothing.</summary>
 public sealed class FleetQueries(
     IOptions<KindlingOptions> options, JobStore store, HostDrain drain, JobCancellations cancellations, IImageProvider images, TimeProvider time,
-    Network.IGuestNetworkService? network = null)
+    Network.IGuestNetworkService? network = null, IVmLauncher? launcher = null)
 {
     /// <summary>How many recent admissions the queue-wait figures are computed over.</summary>
     public const int QueueWaitSamples = 50;
@@ -27,7 +27,10 @@ public sealed class FleetQueries(
         IReadOnlyList<JobRecord> live = store.ListByState(Live);
         return new OverviewView(
             Host(live), Queue(), store.CountByResult().ToDictionary(kv => JobLifecycle.Name(kv.Key), kv => kv.Value),
-            Tenants(live), [.. store.Search(new JobSearch(Limit: RecentJobs)).Select(JobView.From)]);
+            Tenants(live), [.. store.Search(new JobSearch(Limit: RecentJobs)).Select(JobView.From)])
+        {
+            Snapshots = (launcher as Launch.Snapshots.WarmStarts)?.Store.List(),
+        };
     }
 
     public HostView Host() => Host(store.ListByState(Live));
@@ -68,7 +71,10 @@ public sealed class FleetQueries(
             [.. store.Transitions(id).Select(t => new TransitionView(t.At, t.From is { } f ? JobLifecycle.Name(f) : null, JobLifecycle.Name(t.To), t.Reason))],
             [.. steps.OrderBy(s => s.Number)], ReadVmConfig(JobWorkspace.VmConfigRecordPath(o.StateDirectory, id)), logBytes,
             Cancellable(j.Job), Rerunnable(j),
-            j.Job.SpecJson is not null && !JobLifecycle.IsFinished(j.Result) && !JobLifecycle.IsTerminal(j.Result));
+            j.Job.SpecJson is not null && !JobLifecycle.IsFinished(j.Result) && !JobLifecycle.IsTerminal(j.Result))
+        {
+            Phases = JobPhases.Load(JobPhases.PathFor(o.StateDirectory, id)),
+        };
     }
 
     /// <summary>The job's log file when it exists.</summary>

@@ -42,7 +42,11 @@ public sealed record StepView(int Number, string Name, int? ExitCode, double? Se
 /// <param name="RerunnableIfItFails">Still running, with steps a re-run could use: the page offers Re-run once it ends badly.</param>
 public sealed record JobDetailView(
     JobView Job, string? RunnerName, int? VmmPid, string? TapName, IReadOnlyList<TransitionView> Timeline, IReadOnlyList<StepView> Steps,
-    JsonObject? VmConfig, long? LogBytes, bool Cancellable, bool Rerunnable, bool RerunnableIfItFails = false);
+    JsonObject? VmConfig, long? LogBytes, bool Cancellable, bool Rerunnable, bool RerunnableIfItFails = false)
+{
+    /// <summary>The phases of the job's VM (restore or boot, job received, first step, last step, reset), when recorded.</summary>
+    public IReadOnlyList<Jobs.JobPhase> Phases { get; init; } = [];
+}
 
 /// <param name="RssKib">Resident memory of the VMM process (guest memory it touched plus its own).</param>
 public sealed record VmView(string VmId, int Pid, double UptimeSeconds, long? JobId, string? Tenant, int? Vcpus, int? MemoryMib, long? RssKib)
@@ -52,7 +56,11 @@ public sealed record VmView(string VmId, int Pid, double UptimeSeconds, long? Jo
 }
 
 public sealed record OverviewView(
-    HostView Host, QueueView Queue, IReadOnlyDictionary<string, int> JobsByState, IReadOnlyList<TenantView> Tenants, IReadOnlyList<JobView> Recent);
+    HostView Host, QueueView Queue, IReadOnlyDictionary<string, int> JobsByState, IReadOnlyList<TenantView> Tenants, IReadOnlyList<JobView> Recent)
+{
+    /// <summary>Golden snapshots (warm starts): null when warm starts are off.</summary>
+    public IReadOnlyList<Launch.Snapshots.SnapshotStatus>? Snapshots { get; init; }
+}
 
 /// <summary>What an action did, for the flash message on the page and the API's answer.</summary>
 /// <param name="JobId">The job acted on (for a re-run: the new job).</param>

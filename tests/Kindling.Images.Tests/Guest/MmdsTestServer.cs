@@ -57,6 +57,24 @@ internal sealed class MmdsTestServer : IAsyncDisposable
         }
     }
 
+    /// <summary>A copy of <see cref="Requests"/>, safe while the server answers.</summary>
+    public string[] RequestsSeen()
+    {
+        lock (_gate)
+        {
+            return [.. Requests];
+        }
+    }
+
+    /// <summary>Forgets every token issued so far, as a new VMM (a restored clone's) does not know its golden VMM's tokens.</summary>
+    public void ForgetTokens()
+    {
+        lock (_gate)
+        {
+            _tokens.Clear();
+        }
+    }
+
     /// <summary>When true every GET is answered 401, as for a token the VMM does not know.</summary>
     public bool RejectAllTokens { get; init; }
 

@@ -76,9 +76,29 @@ public static class JobPage
               <section class="panel" id="timeline"><h2>Timeline</h2><ol class="timeline">{d.Timeline.Select(t => H($"""
                   <li><span class="when">+{Fmt.Duration(t.At - start)}</span>{(t.From is null ? Empty : H($"{Fmt.State(t.From, t.From)} → "))}{Fmt.State(t.To, t.To)}
                   <span class="reason">{t.Reason} · {Fmt.Time(t.At)}</span></li>
-                  """))}</ol></section>
+                  """))}</ol>{Phases(d.Phases)}</section>
             </div>
             """);
+    }
+
+    /// <summary>The VM's phases, each with the time since the one before (the first: since the job was prepared).</summary>
+    internal static Html Phases(IReadOnlyList<Jobs.JobPhase> phases)
+    {
+        if (phases.Count == 0)
+        {
+            return Empty;
+        }
+
+        double before = 0;
+        var items = new List<Html>();
+        foreach (Jobs.JobPhase p in phases)
+        {
+            double took = p.AtMs - before;
+            before = p.AtMs;
+            items.Add(H($"<li><span class=\"when\">{took.ToString("F0", System.Globalization.CultureInfo.InvariantCulture)} ms</span>{p.Name}</li>"));
+        }
+
+        return H($"""<h3>VM phases</h3><ol class="timeline" id="phases">{(IEnumerable<Html>)items}</ol>""");
     }
 
     /// <summary>A step of a finished job that never reported its end was stopped with the VM.</summary>

@@ -42,10 +42,25 @@ public static class OverviewPage
               <div class="states">{StateOrder.Select(s => H($"<a href=\"/jobs?state={s}\">{Fmt.State(s, s)}<b>{Fmt.Num(o.JobsByState.GetValueOrDefault(s))}</b></a>"))}</div>
             </section>
             <section class="panel"><h2>Tenants</h2>{TenantUsage(o.Tenants)}</section>
+            {Snapshots(o.Snapshots)}
             <section class="panel"><h2>Latest jobs</h2>{JobsPage.Rows(o.Recent)}<div class="pager"><a href="/jobs">All jobs →</a></div></section>
             """);
         return Layout.Page(ctx, "Overview", content, RefreshSeconds);
     }
+
+    /// <summary>Warm starts: each golden snapshot's key, size, age, use and failures (nothing when warm starts are off).</summary>
+    internal static Html Snapshots(IReadOnlyList<Launch.Snapshots.SnapshotStatus>? snapshots) => snapshots is null ? Empty : H($"""
+        <section class="panel" id="snapshots"><h2>Golden snapshots</h2>{Layout.Table(
+            ["Key", "Image, kernel, template, size", "State", "Size", "Created", "Last use", "Restores", "Failures"],
+            snapshots.Select(s => H($"""
+                <tr><td><code>{s.Hash}</code></td><td>{s.Describe}</td>
+                <td>{(s.Taking ? "taking" : s.Present ? "present" : "absent")}</td>
+                <td class="num">{(s.Present ? Fmt.Mib((int)(s.Bytes >> 20)) : "")}</td>
+                <td>{(s.Created is { } c ? Fmt.Time(c) : Empty)}</td><td>{(s.LastUse is { } u ? Fmt.Time(u) : Empty)}</td>
+                <td class="num">{Fmt.Num(s.Uses)}</td><td class="num" title="{s.LastFailure ?? ""}">{Fmt.Num(s.Failures)}</td></tr>
+                """)),
+            "none yet: the first job of each kind cold-boots and takes one", ["Restores", "Failures", "Size"])}</section>
+        """);
 
     private static Html TenantUsage(IReadOnlyList<TenantView> tenants) => Layout.Table(
         ["Tenant", "VMs", "vCPUs", "Memory", "Queued"],
