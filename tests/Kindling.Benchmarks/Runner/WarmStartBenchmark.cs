@@ -31,7 +31,7 @@ public static class WarmStartBenchmark
             var stub = new StubVmLauncher(TimeSpan.Zero);
             var store = new SnapshotStore(Path.Combine(dir, "images", "snapshots"), TimeProvider.System);
             using var golden = new GoldenSnapshot(stub, stub, store, images, new NoTapManager(), TimeSpan.FromMinutes(1));
-            var warm = new WarmStarts(stub, stub, store, golden, TimeProvider.System, NullLogger<WarmStarts>.Instance);
+            await using var warm = new WarmStarts(stub, stub, store, golden, TimeProvider.System, NullLogger<WarmStarts>.Instance);
 
             // The first job takes the golden snapshot (timed: what the first job of a kind pays in the background).
             long t0 = Stopwatch.GetTimestamp();
@@ -68,7 +68,7 @@ public static class WarmStartBenchmark
         string overlay = await images.CreateOverlayAsync(ws.Directory, CancellationToken.None);
         var spec = new JobSpec { Name = "bench", Steps = [new StepSpec { Name = "s", Run = "echo first-output" }] };
         var request = new VmLaunchRequest(JobWorkspace.VmId(id), ws, VmConfigBuilder.Build(guest, overlay, 1, 256, ws, null),
-            JobDocument.Mmds(MmdsTree.Build(id, "bench", TimeSpan.Zero, spec, new Dictionary<string, string>(), null, null, DateTimeOffset.UtcNow)));
+            JobDocument.Mmds(MmdsTree.Build(id, "bench", TimeSpan.Zero, spec, new Dictionary<string, string>(), null, null, now: DateTimeOffset.UtcNow)));
         return (request, SnapshotKey.For(request.VmConfig));
     }
 

@@ -27,7 +27,7 @@ public sealed class ParkedAgentTests : IDisposable
     {
         var spec = new JobSpec { Name = "parked", Steps = [new StepSpec { Name = "s", Run = "echo step-ran" }] };
         DateTimeOffset clock = DateTimeOffset.FromUnixTimeSeconds(1_790_000_000);
-        JsonObject tree = MmdsTree.Build(61, "parked", TimeSpan.FromMinutes(5), spec, new Dictionary<string, string>(), null, null, clock);
+        JsonObject tree = MmdsTree.Build(61, "parked", TimeSpan.FromMinutes(5), spec, new Dictionary<string, string>(), null, null, now: clock);
         tree["kindling"]!["host"]!["generation"] = "5";
         string seed = tree["kindling"]!["host"]!["seed"]!.GetValue<string>();
         string urandom = Path.Combine(_dir, "urandom");

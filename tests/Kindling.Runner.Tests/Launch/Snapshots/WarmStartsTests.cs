@@ -173,7 +173,7 @@ public sealed class WarmStartsTests : IDisposable
     [Fact]
     public void Stamp_JobDocument_HostClockAndGenerationReplaced()
     {
-        JsonObject mmds = JobDocument.Mmds(MmdsTree.Build(5, "j", TimeSpan.Zero, null, new Dictionary<string, string>(), null, null, Now.AddHours(-1)));
+        JsonObject mmds = JobDocument.Mmds(MmdsTree.Build(5, "j", TimeSpan.Zero, null, new Dictionary<string, string>(), null, null, now: Now.AddHours(-1)));
 
         JsonObject stamped = WarmStarts.Stamp(mmds, Now, 42);
 
@@ -192,7 +192,7 @@ public sealed class WarmStartsTests : IDisposable
         string overlay = await _images.CreateOverlayAsync(ws.Directory, Ct);
         var spec = new JobSpec { Name = "j", Steps = [new StepSpec { Name = "s", Run = "echo warm-step-ran" }] };
         var request = new VmLaunchRequest(JobWorkspace.VmId(id), ws, VmConfigBuilder.Build(guest, overlay, 1, 256, ws, null),
-            JobDocument.Mmds(MmdsTree.Build(id, "j", TimeSpan.Zero, spec, new Dictionary<string, string>(), null, null, Now)));
+            JobDocument.Mmds(MmdsTree.Build(id, "j", TimeSpan.Zero, spec, new Dictionary<string, string>(), null, null, now: Now)));
         return (request, SnapshotKey.For(request.VmConfig));
     }
 
