@@ -67,10 +67,10 @@ public static partial class RunnerComposition
         });
         services.TryAddSingleton<ITapManager>(sp =>
         {
-            LauncherOptions l = sp.GetRequiredService<IOptions<KindlingOptions>>().Value.Launcher;
+            KindlingOptions o = sp.GetRequiredService<IOptions<KindlingOptions>>().Value;
             // A jailed VMM attaches to its TAP as the jail's user (the launcher decides whether it jails).
             bool jailed = Launch.Snapshots.WarmStarts.Unwrap(sp.GetRequiredService<IVmLauncher>()) is VmmLauncher { Jailed: true };
-            return l.Network ? new IpTapManager(jailed ? l.Jail.Uid : null) : new NoTapManager();
+            return o.Launcher.Network ? new IpTapManager(jailed ? o.Launcher.Jail.Uid : null, o.StateDirectory) : new NoTapManager();
         });
         services.TryAddSingleton<Network.IGuestNetworkService>(sp =>
         {
@@ -137,7 +137,7 @@ public static partial class RunnerComposition
         TimeProvider time = sp.GetService<TimeProvider>() ?? TimeProvider.System;
         var store = new Launch.Snapshots.SnapshotStore(Path.Combine(o.StateDirectory, "images", "snapshots"), time);
         bool jailed = launcher is VmmLauncher { Jailed: true };
-        ITapManager taps = o.Launcher.Network ? new IpTapManager(jailed ? o.Launcher.Jail.Uid : null) : new NoTapManager();
+        ITapManager taps = o.Launcher.Network ? new IpTapManager(jailed ? o.Launcher.Jail.Uid : null, o.StateDirectory) : new NoTapManager();
 #pragma warning disable CA2000 // the golden snapshot taker lives as long as the launcher singleton
         var golden = new Launch.Snapshots.GoldenSnapshot(launcher, launcher, store, sp.GetRequiredService<IImageProvider>(), taps, o.Launcher.SnapshotBootTimeout);
 #pragma warning restore CA2000

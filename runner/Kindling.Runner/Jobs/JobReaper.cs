@@ -108,7 +108,9 @@ public sealed partial class JobReaper(
 
         try
         {
-            foreach (string tap in (await network.ListTapsAsync(ct)).Where(t => !liveTaps.Contains(t)))
+            // not the elements of another runner's TAPs on this machine (its own reaper looks after them)
+            HashSet<string> others = [.. taps.ListOthers()];
+            foreach (string tap in (await network.ListTapsAsync(ct)).Where(t => !liveTaps.Contains(t) && !others.Contains(t)))
             {
                 await network.RemoveVmAsync(tap, ct);
                 LogOrphan(log, "guest network elements of", tap);

@@ -12,21 +12,40 @@ public interface ITapManager
 
     /// <summary>TAPs that look like ours (for the reaper).</summary>
     IReadOnlyList<string> ListOurs();
+
+    /// <summary>Job TAPs another runner on this machine made (another state directory): never this runner's to reap.</summary>
+    IReadOnlyList<string> ListOthers() => [];
 }
 
 /// <summary>
 /// TAPs with iproute2 (needs root or CAP_NET_ADMIN). With <paramref name="ownerUid"/> the TAP belongs to that user
 /// (the jail's: a jailed VMM has no CAP_NET_ADMIN, and only the owner may attach to a persistent TAP).
+/// With <paramref name="owner"/> (the runner's state directory) each TAP carries it as its interface alias
+/// (<c>ip link show</c> prints it), so runners sharing a machine, as a fleet's daemons may, never reap each other's;
+/// a job TAP with no alias that is up (made before aliases) counts as anyone's.
 /// </summary>
-public sealed class IpTapManager(uint? ownerUid = null) : ITapManager
+public sealed class IpTapManager(uint? ownerUid = null, string? owner = null) : ITapManager
 {
+    private const string AliasPrefix = "kindling:";
+    private readonly string? _alias = string.IsNullOrEmpty(owner) ? null : AliasFor(owner);
+
+    /// <summary>The alias of a runner's TAPs: its state directory, or a hash of it where that is too long for an alias.</summary>
+    public static string AliasFor(string stateDirectory)
+    {
+        string path = Path.GetFullPath(stateDirectory);
+        return AliasPrefix + (System.Text.Encoding.UTF8.GetByteCount(path) <= 200
+            ? path
+            : Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(path)))[..32]);
+    }
+
     public async Task CreateAsync(GuestNetwork net, CancellationToken ct)
     {
         await DeleteAsync(net.TapName, ct); // a leftover of a crashed attempt
         string[] add = ["tuntap", "add", "dev", net.TapName, "mode", "tap"];
         await Ip(ct, ownerUid is { } uid ? [.. add, "user", uid.ToString(CultureInfo.InvariantCulture)] : add);
+        // the alias first, so another runner's reaper never sees this TAP without its owner for longer than one ip call
+        await Ip(ct, _alias is null ? ["link", "set", net.TapName, "up"] : ["link", "set", net.TapName, "alias", _alias, "up"]);
         await Ip(ct, "addr", "add", string.Create(CultureInfo.InvariantCulture, $"{net.HostAddress}/{GuestNetwork.PrefixLength}"), "dev", net.TapName);
-        await Ip(ct, "link", "set", net.TapName, "up");
     }
 
     public async Task DeleteAsync(string tapName, CancellationToken ct)
@@ -44,11 +63,45 @@ public sealed class IpTapManager(uint? ownerUid = null) : ITapManager
         }
     }
 
-    public IReadOnlyList<string> ListOurs() =>
+    public IReadOnlyList<string> ListOurs() => [.. JobTaps().Where(t => !IsOthers(t))];
+
+    public IReadOnlyList<string> ListOthers() => [.. JobTaps().Where(IsOthers)];
+
+    private static IEnumerable<string> JobTaps() =>
         Directory.Exists("/sys/class/net")
-            ? [.. Directory.GetDirectories("/sys/class/net").Select(Path.GetFileName).OfType<string>()
-                .Where(n => n.StartsWith("kt", StringComparison.Ordinal) && n[2..].All(char.IsAsciiDigit) && n.Length > 2)]
+            ? Directory.GetDirectories("/sys/class/net").Select(Path.GetFileName).OfType<string>()
+                .Where(n => n.StartsWith("kt", StringComparison.Ordinal) && n[2..].All(char.IsAsciiDigit) && n.Length > 2)
             : [];
+
+    /// <summary>
+    /// Carries another runner's alias, or is being made by one: no alias yet and not up (<see cref="CreateAsync"/> sets
+    /// the alias and brings the TAP up in one request). An up TAP with no alias predates aliases: anyone's to reap.
+    /// </summary>
+    private bool IsOthers(string tap)
+    {
+        if (_alias is null)
+        {
+            return false;
+        }
+
+        try
+        {
+            string alias = File.ReadAllText($"/sys/class/net/{tap}/ifalias").TrimEnd('\n');
+            if (alias.Length > 0)
+            {
+                return alias.StartsWith(AliasPrefix, StringComparison.Ordinal) && alias != _alias;
+            }
+
+            string flags = File.ReadAllText($"/sys/class/net/{tap}/flags").Trim();
+            return (Convert.ToInt32(flags, 16) & IffUp) == 0;
+        }
+        catch (Exception e) when (e is IOException or FormatException)
+        {
+            return false; // gone meanwhile
+        }
+    }
+
+    private const int IffUp = 0x1;
 
     private static async Task Ip(CancellationToken ct, params string[] args)
     {

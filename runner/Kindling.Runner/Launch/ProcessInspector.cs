@@ -10,7 +10,9 @@ public static class ProcessInspector
 
     /// <summary>
     /// Live processes whose working directory is <paramref name="root"/> or below it (a VM starts in its job's work
-    /// directory; a directory deleted under it still counts): what a crashed runner's jobs left running.
+    /// directory; a directory deleted under it still counts) and whose command line names a path below it (a VM's
+    /// API socket or FIFO): what a crashed runner's jobs left running, never an operator's shell that sits in a job's
+    /// directory.
     /// </summary>
     public static IReadOnlyList<int> WorkingUnder(string root)
     {
@@ -21,7 +23,8 @@ public static class ProcessInspector
             try
             {
                 string? cwd = new DirectoryInfo($"/proc/{pid}/cwd").LinkTarget;
-                if (cwd is not null && (cwd + "/").StartsWith(prefix, StringComparison.Ordinal) && !ProcFs.IsZombie(pid))
+                if (cwd is not null && (cwd + "/").StartsWith(prefix, StringComparison.Ordinal) && !ProcFs.IsZombie(pid) &&
+                    ProcFs.CommandLineContains(pid, prefix))
                 {
                     found.Add(pid);
                 }

@@ -14,7 +14,11 @@ namespace Kindling.Runner.Tests.Jobs;
 /// guest), killed with SIGKILL while a job is in each live stage, then restarted: the job ends cleaned (re-queued
 /// and run again when no guest code had run, failed when it was running), nothing is left (VM process, TAP, work
 /// directory with the overlay, jail directory or cgroup, GitHub runner) and no forge job gets a second row.
+/// In the postgres collection, one class at a time with <see cref="Scheduling.FleetProcessTests"/>: both start daemons that
+/// share this machine's <c>table inet kindling</c>, and a daemon starting while another tears a VM down can re-add that
+/// VM's elements (the next reaper pass removes them, but these tests look right after their daemon stopped).
 /// </summary>
+[Collection(PostgresCollection.Name)]
 public sealed class CrashRecoveryTests : IAsyncLifetime
 {
     private static readonly TimeSpan StageWait = TimeSpan.FromSeconds(90);
