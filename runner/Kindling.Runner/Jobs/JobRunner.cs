@@ -195,16 +195,15 @@ public sealed partial class JobRunner(
                 stage = "running";
             }
 
+            // Cancelled through its steps: the agent ended the step it ran, and the steps a cancelled job runs have run.
+            (JobState, string, int?) Ended(JobEnd end) => steps is { Cancelled: true }
+                ? (JobState.Cancelled, (cancelReason.Value ?? "cancelled") + cancelledDuring, end.ExitCode)
+                : FromJobEnd(end);
             Task ended = await Task.WhenAny(observer.JobEnded.Task, vm.Exited, stepFailed, Task.Delay(Timeout.Infinite, ct));
-            if (ended == observer.JobEnded.Task && steps is { Cancelled: true })
-            {
-                // Cancelled: the agent ended the step it ran, and the steps a cancelled job runs have run.
-                outcome = (JobState.Cancelled, (cancelReason.Value ?? "cancelled") + cancelledDuring, observer.JobEnded.Task.Result.ExitCode);
-            }
-            else if (ended == observer.JobEnded.Task)
+            if (ended == observer.JobEnded.Task)
             {
                 // The agent syncs the overlay before job-end: the VM is ended now, not when its reboot gets there.
-                outcome = FromJobEnd(observer.JobEnded.Task.Result);
+                outcome = Ended(observer.JobEnded.Task.Result);
             }
             else if (ended == stepFailed && !vm.Exited.IsCompleted)
             {
@@ -218,7 +217,7 @@ public sealed partial class JobRunner(
                 // and a host that is busy (its job database restarting) gets the time to deliver them.
                 await Task.WhenAny(pump, Task.Delay(PumpDrain, time, CancellationToken.None));
                 outcome = observer.JobEnded.Task.IsCompleted
-                    ? FromJobEnd(observer.JobEnded.Task.Result)
+                    ? Ended(observer.JobEnded.Task.Result)
                     : (JobState.Failed, $"the VM exited with code {vm.Exited.Result} while {stage}, before the job ended (see {logPath})", null);
             }
             else
