@@ -47,6 +47,9 @@ public static class ActExpectations
         "uses-composite-check-for-input-shadowing/push.yml",
         // a local action missing from the workspace fails its step where it runs (act: "Job 'nopanic' failed", "Job 'mytest' failed")
         "non-existent-action/push.yml", "if-expressions/push.yml",
+        // reusable workflows: callee jobs as caller/job with the caller's with: (typed, defaults, required) and secrets
+        // (a mapping or inherit); the calling job's outputs from on.workflow_call.outputs (needs placeholders in a dry run)
+        "uses-workflow/local-workflow.yml", "uses-workflow/push.yml", "uses-workflow-defaults/workflow_dispatch.yml",
     };
 
     /// <summary>
