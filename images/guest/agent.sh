@@ -188,17 +188,18 @@ mask() {
 # mask_text: mask for a value (a command file's text): secrets replaced, no control-line indent.
 mask_text() { mask 0; }
 
-# --- command files ($GITHUB_OUTPUT, $GITHUB_ENV, $GITHUB_PATH, $GITHUB_STEP_SUMMARY) ------------------------------
-# Each step gets four fresh, empty files under $FILES_DIR/N. After it, the agent applies $GITHUB_ENV and
-# $GITHUB_PATH to the environment of the later steps (as GitHub's runner does) and reports all four on the
-# console, masked, in one step-files line (PROTOCOL.md), so the runner learns steps.<id>.outputs.
+# --- command files ($GITHUB_OUTPUT, $GITHUB_ENV, $GITHUB_PATH, $GITHUB_STEP_SUMMARY, $GITHUB_STATE) --------------
+# Each step gets five fresh, empty files under $FILES_DIR/N. After it, the agent applies $GITHUB_ENV and
+# $GITHUB_PATH to the environment of the later steps (as GitHub's runner does) and reports all five on the
+# console, masked, in one step-files line (PROTOCOL.md), so the runner learns steps.<id>.outputs and the
+# STATE_<name> values it gives that action's post step.
 FILES_DIR=${KINDLING_FILES_DIR:-/tmp/kindling-steps}
 
 step_files_open() {
   d=$FILES_DIR/$1
   $BB mkdir -p "$d" || fatal "cannot create $d for the step's command files"
-  : > "$d/output"; : > "$d/env"; : > "$d/path"; : > "$d/summary"
-  STEP_FILES_ENV="GITHUB_OUTPUT=$d/output GITHUB_ENV=$d/env GITHUB_PATH=$d/path GITHUB_STEP_SUMMARY=$d/summary"
+  : > "$d/output"; : > "$d/env"; : > "$d/path"; : > "$d/summary"; : > "$d/state"
+  STEP_FILES_ENV="GITHUB_OUTPUT=$d/output GITHUB_ENV=$d/env GITHUB_PATH=$d/path GITHUB_STEP_SUMMARY=$d/summary GITHUB_STATE=$d/state"
 }
 
 # env_file FILE: NAME=value and NAME<<DELIMITER ... DELIMITER entries (GitHub's format) into the later steps' env.
@@ -245,7 +246,7 @@ b64file() {
 
 step_files_close() {
   d=$FILES_DIR/$1
-  ctl "step-files n=$1 output=$(b64file "$d/output") env=$(b64file "$d/env") path=$(b64file "$d/path") summary=$(b64file "$d/summary")"
+  ctl "step-files n=$1 output=$(b64file "$d/output") env=$(b64file "$d/env") path=$(b64file "$d/path") summary=$(b64file "$d/summary") state=$(b64file "$d/state")"
   env_file "$d/env"
   path_file "$d/path"
 }
@@ -536,7 +537,7 @@ run_step() {
   else
     ctl "step-end n=$n exit=$code seconds=$(elapsed "$t0")"
   fi
-  if [ "$go" = bad ]; then ctl "step-files n=$n output= env= path= summary="; else step_files_close "$n"; fi
+  if [ "$go" = bad ]; then ctl "step-files n=$n output= env= path= summary= state="; else step_files_close "$n"; fi
   if [ "$code" != 0 ] && [ "$coe" != true ] && [ "$FAILED" = 0 ]; then
     FAILED=1
     FIRST_EXIT=$code

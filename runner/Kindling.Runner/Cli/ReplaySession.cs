@@ -49,6 +49,13 @@ public static class ReplaySession
             : o.Workflows is { } w ? Path.GetFullPath(w, io.CurrentDirectory)
             : Path.Combine(repo, ReplayDefaults.DefaultWorkflowDirectory);
         WorkflowSet set = WorkflowSet.Load(path, io.CurrentDirectory);
+        string? actionCache = o.ActionCache is { } ac ? Path.GetFullPath(ac, io.CurrentDirectory) : null;
+        if (actionCache is not null && !Directory.Exists(actionCache))
+        {
+            throw new ReplayException($"--action-cache {o.ActionCache} is not a directory (it holds actions as owner/repo/ref)");
+        }
+
+        set = set with { Workflows = [.. set.Workflows.Select(wf => ReusableWorkflows.Expand(wf, repo, actionCache))] };
         foreach (WorkflowException broken in set.Broken)
         {
             io.Error.WriteLine($"warning: skipped {broken.Message}");
@@ -79,12 +86,6 @@ public static class ReplaySession
         IReadOnlyList<KeyValuePair<string, string>> given = [.. DotEnv(o.InputFile, "--input-file", ReplayDefaults.DefaultInputFile, repo, io),
             .. SecretArguments.Pairs(o.Inputs, '=', "--input")];
         ExprValue ev = EventFile(o.EventPath, io);
-        string? actionCache = o.ActionCache is { } ac ? Path.GetFullPath(ac, io.CurrentDirectory) : null;
-        if (actionCache is not null && !Directory.Exists(actionCache))
-        {
-            throw new ReplayException($"--action-cache {o.ActionCache} is not a directory (it holds actions as owner/repo/ref)");
-        }
-
         var workspaceHash = new WorkspaceHash(source.Root, () => GitSource.WorkspaceFiles(source, o.Worktree));
         List<ReplayJobPlan> plans = [];
         List<(WorkflowJobRef Job, ReplayInputs Inputs)> targets = [];
@@ -105,6 +106,15 @@ public static class ReplaySession
                 IEnumerable<string> planned = o.DryRun ? [j.Job.Id] : JobGraph.WithNeeds(j.Workflow.Jobs, j.Job.Id).Select(n => n.Id);
                 foreach (string id in planned)
                 {
+                    if (o.DryRun && ReplayPlanner.FindJob(j.Workflow, id) is { CalleeJobs.Count: > 0 } caller)
+                    {
+                        io.Out.Write(DryRunPrinter.Print(plans));
+                        plans.Clear();
+                        io.Out.WriteLine($"job {id}: calls the reusable workflow {caller.Uses}: runs as {string.Join(", ", caller.CalleeJobs)}" +
+                                         (caller.Outputs.Count > 0 ? $"; outputs: {string.Join(", ", caller.Outputs.Select(kv => $"{kv.Key} = {kv.Value}"))}" : "") + "\n");
+                        continue;
+                    }
+
                     try
                     {
                         plans.AddRange(ReplayPlanner.Plan(j.Workflow, id, inputs));

@@ -22,6 +22,9 @@ public sealed record HostStepResult(int Number, bool Skipped, int? ExitCode, Ste
 public sealed record StepCommandEffects(
     IReadOnlyList<KeyValuePair<string, string>> Outputs, IReadOnlyList<KeyValuePair<string, string>> Env, IReadOnlyList<string> Paths, int Warnings, int Errors)
 {
+    /// <summary><c>::save-state</c> values: the <c>STATE_&lt;name&gt;</c> variables of the same action's post step (with $GITHUB_STATE's).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> State { get; init; } = [];
+
     public static StepCommandEffects None { get; } = new([], [], [], 0, 0);
 }
 
@@ -257,6 +260,7 @@ internal sealed class HostStepLoop(IHostStepSource source, ILogObserver next, IR
             {
                 WorkflowCommand.SetOutput when name is { Length: > 0 } => e with { Outputs = [.. e.Outputs, KeyValuePair.Create(name, command.Value)] },
                 WorkflowCommand.SetEnv when name is { Length: > 0 } => e with { Env = [.. e.Env, KeyValuePair.Create(name, command.Value)] },
+                WorkflowCommand.SaveState when name is { Length: > 0 } => e with { State = [.. e.State, KeyValuePair.Create(name, command.Value)] },
                 WorkflowCommand.AddPath when command.Value.Length > 0 => e with { Paths = [.. e.Paths, command.Value] },
                 WorkflowCommand.Warning => e with { Warnings = e.Warnings + 1 },
                 WorkflowCommand.Error => e with { Errors = e.Errors + 1 },

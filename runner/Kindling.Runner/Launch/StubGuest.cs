@@ -429,7 +429,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             if (go is null)
             {
                 await w.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"##kindling[step-end n={n} exit={code} seconds={Stopwatch.GetElapsedTime(t0).TotalSeconds:F2}]"));
-                await w.WriteLineAsync($"##kindling[step-files n={n} output= env= path= summary=]");
+                await w.WriteLineAsync($"##kindling[step-files n={n} output= env= path= summary= state=]");
             }
 
             if (code != 0 && Field(MmdsKeys.Step.ContinueOnError, "false") != "true" && !failed)
@@ -510,8 +510,8 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     }
 
     /// <summary>
-    /// As the agent's step_files_open: four fresh, empty command files for step <paramref name="n"/>, named by
-    /// GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH and GITHUB_STEP_SUMMARY in the step's environment (over the spec's).
+    /// As the agent's step_files_open: five fresh, empty command files for step <paramref name="n"/>, named by
+    /// GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH, GITHUB_STEP_SUMMARY and GITHUB_STATE in the step's environment (over the spec's).
     /// </summary>
     private string OpenStepFiles(int n, Dictionary<string, string> stepEnv)
     {
@@ -528,13 +528,13 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     }
 
     /// <summary>
-    /// As the agent's step_files_close: one step-files line with the four files (secrets masked, base64url), then
+    /// As the agent's step_files_close: one step-files line with the five files (secrets masked, base64url), then
     /// $GITHUB_ENV's entries and $GITHUB_PATH's directories become part of the later steps' environment.
     /// </summary>
     private async Task CloseStepFilesAsync(StreamWriter w, int n, string dir, Dictionary<string, string> env)
     {
         string Read(string file) => Mask(File.ReadAllText(Path.Combine(dir, file)));
-        await w.WriteLineAsync($"##kindling[step-files n={n} output={Encode(Read("output"))} env={Encode(Read("env"))} path={Encode(Read("path"))} summary={Encode(Read("summary"))}]");
+        await w.WriteLineAsync($"##kindling[step-files n={n} output={Encode(Read("output"))} env={Encode(Read("env"))} path={Encode(Read("path"))} summary={Encode(Read("summary"))} state={Encode(Read("state"))}]");
         foreach ((string k, string v) in GuestCommandFiles.ParseEntries(File.ReadAllText(Path.Combine(dir, "env"))))
         {
             if (ValidName().IsMatch(k))
@@ -565,7 +565,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     }
 
     private static readonly (string Variable, string File)[] CommandFiles =
-        [("GITHUB_OUTPUT", "output"), ("GITHUB_ENV", "env"), ("GITHUB_PATH", "path"), ("GITHUB_STEP_SUMMARY", "summary")];
+        [("GITHUB_OUTPUT", "output"), ("GITHUB_ENV", "env"), ("GITHUB_PATH", "path"), ("GITHUB_STEP_SUMMARY", "summary"), ("GITHUB_STATE", "state")];
 
     private string? _filesRoot;
 

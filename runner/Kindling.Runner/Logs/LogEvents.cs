@@ -1,11 +1,11 @@
 namespace Kindling.Runner.Logs;
 
-/// <summary>The text of a step's $GITHUB_OUTPUT, $GITHUB_ENV, $GITHUB_PATH and $GITHUB_STEP_SUMMARY, as its step-files line gave them.</summary>
-public sealed record StepFiles(string Output, string Env, string Path, string Summary)
+/// <summary>The text of a step's $GITHUB_OUTPUT, $GITHUB_ENV, $GITHUB_PATH, $GITHUB_STEP_SUMMARY and $GITHUB_STATE, as its step-files line gave them.</summary>
+public sealed record StepFiles(string Output, string Env, string Path, string Summary, string State = "")
 {
     public static StepFiles None { get; } = new("", "", "", "");
 
-    public static StepFiles From(FramingLine c) => new(c.Text("output") ?? "", c.Text("env") ?? "", c.Text("path") ?? "", c.Text("summary") ?? "");
+    public static StepFiles From(FramingLine c) => new(c.Text("output") ?? "", c.Text("env") ?? "", c.Text("path") ?? "", c.Text("summary") ?? "", c.Text("state") ?? "");
 }
 
 /// <summary>How the guest said the job ended.</summary>

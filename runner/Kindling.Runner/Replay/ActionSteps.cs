@@ -205,6 +205,7 @@ internal static class ActionSteps
             },
         };
         IReadOnlyList<KeyValuePair<string, ExprValue>> env = ctx.Contexts.TryGetValue("env", out ExprValue? e) ? [.. e.Members] : [];
+        var outputs = new CompositeOutputs(action.Outputs, inner with { Where = $"{ctx.Where}: {s.Uses} outputs" });
         List<PlannedStep> steps = [];
         foreach (WorkflowStep a in action.Steps)
         {
@@ -222,6 +223,7 @@ internal static class ActionSteps
                 {
                     StageAction = p.StageAction ?? (at.StageAs is { } stage ? (at.HostDirectory, stage) : null),
                     PartOfAction = true,
+                    Composite = p.Composite ?? new CompositePart(a.Id, outputs), // a nested composite's steps keep their own
                     // a post step runs where its main step ran, under post-if alone (the composite's if: held for main)
                     Spec = p.Stage == PlannedStepStage.Post ? p.Spec : p.Spec with { If = StepConditions.And(outer, StepConditions.FromAgent(p.Spec.If)).AgentCondition },
                 });

@@ -47,7 +47,19 @@ public sealed record PlannedStep
     public PlannedStepStage Stage { get; init; }
     /// <summary>No shell: anywhere (step, job or workflow defaults): the image's default shell.</summary>
     public bool DefaultShell { get; init; }
+    /// <summary>A step of a composite action: its id there and the action's outputs, evaluated as its steps end.</summary>
+    public CompositePart? Composite { get; init; }
 }
+
+/// <summary>A composite action's <c>outputs:</c> (name → template) and the contexts they are evaluated in (its inputs, github, env); one per use of the action.</summary>
+public sealed class CompositeOutputs(IReadOnlyList<KeyValuePair<string, string>> templates, Expressions.ExprContext context)
+{
+    public IReadOnlyList<KeyValuePair<string, string>> Templates => templates;
+    public Expressions.ExprContext Context => context;
+}
+
+/// <summary>A step of a composite action: its <c>id</c> inside the action (null: none) and the action's outputs.</summary>
+public sealed record CompositePart(string? Id, CompositeOutputs Outputs);
 
 /// <summary>One job (one matrix combination) resolved against the inputs: what the guest agent will run.</summary>
 public sealed record ReplayJobPlan

@@ -20,22 +20,43 @@ public static class ReplayPlanner
     {
         WorkflowJob job = FindJob(wf, jobId);
         string where = $"{wf.FileName}: job '{job.Id}'";
+        if (job.CallError is { } callError)
+        {
+            throw new ReplayException(callError);
+        }
+
+        if (job.CalleeJobs.Count > 0)
+        {
+            return []; // the call itself runs nothing: its callee's jobs (caller/job) do
+        }
+
         if (job.Uses is { } reusable)
         {
             throw new ReplayException($"{where} calls the reusable workflow {reusable} (jobs.{job.Id}.uses); reusable workflows are not supported by replay yet");
         }
 
+        // A job of a reusable workflow: the callee's env and defaults, the caller's github context and needs.
+        Workflow outer = wf;
+        wf = job.Call?.Callee ?? wf;
         try
         {
             (ExprValue secrets, IReadOnlyList<string> required, IReadOnlyList<string> missing) = Secrets(wf, job, inputs, where);
-            ExprValue github = ReplayContexts.GitHub(wf, job.Id, inputs);
+            ExprValue github = ReplayContexts.GitHub(outer, job.Id, inputs);
+            (ExprValue inputsContext, ExprValue callSecrets) = ReusableCallContexts.For(outer, job.Call, inputs, github, secrets);
+            if (!InheritsSecrets(job.Call))
+            {
+                // the callee's secrets are the caller's secrets: mapping, not the ones given to replay by name
+                required = [.. required.Where(inputs.Secrets.ContainsKey)];
+                missing = [];
+            }
+
             var contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase)
             {
                 ["github"] = github,
-                ["inputs"] = ReplayContexts.Inputs(wf, inputs, github),
+                ["inputs"] = inputsContext,
                 ["vars"] = ExprValue.Object(inputs.Vars.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value)))),
-                ["secrets"] = secrets,
-                ["needs"] = inputs.Needs ?? PlannedNeeds(wf, job),
+                ["secrets"] = callSecrets,
+                ["needs"] = inputs.Needs ?? PlannedNeeds(outer, job),
             };
             var unavailable = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
             {
@@ -104,6 +125,8 @@ public static class ReplayPlanner
             throw new ReplayException(e.Message, e);
         }
     }
+
+    private static bool InheritsSecrets(ReusableCall? call) => call is null || (call.Caller.SecretsInherit && InheritsSecrets(call.Parent));
 
     /// <summary>
     /// The needs context before the needed jobs have run: each succeeded, each output a placeholder naming where its

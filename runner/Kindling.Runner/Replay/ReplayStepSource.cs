@@ -19,6 +19,7 @@ public sealed class ReplayStepSource(ReplayJobPlan plan) : IHostStepSource
     private readonly Dictionary<int, StepSpec> _handed = [];
     private readonly StepOutcomes _outcomes = new(plan);
     private readonly List<KeyValuePair<string, string>> _envWritten = [];
+    private readonly Dictionary<string, List<KeyValuePair<string, string>>> _state = new(StringComparer.Ordinal);
     private int _seen;
     private bool _failed;
 
@@ -55,6 +56,18 @@ public sealed class ReplayStepSource(ReplayJobPlan plan) : IHostStepSource
         }
 
         bool run = cancelled ? RunsWhenCancelled(planned, spec) : StepConditions.FromAgent(spec.If) is var cond && (_failed ? cond.WhenFailed : cond.WhenOk);
+        if (planned.Stage == PlannedStepStage.Post && _state.TryGetValue(StateKey(planned), out List<KeyValuePair<string, string>>? saved))
+        {
+            // As GitHub's runner: what the action's pre and main steps saved ($GITHUB_STATE, ::save-state) is STATE_<name> in its post step.
+            var env = new Dictionary<string, string>(spec.Env, StringComparer.Ordinal);
+            foreach ((string name, string value) in saved)
+            {
+                env["STATE_" + name] = value;
+            }
+
+            spec = spec with { Env = env };
+        }
+
         StepSpec handed = spec with { If = run ? StepConditions.Always : StepConditions.Never };
         _handed[n] = handed;
         return handed;
@@ -74,8 +87,26 @@ public sealed class ReplayStepSource(ReplayJobPlan plan) : IHostStepSource
         _outcomes.Files(r.Number, r.Files.Output, r.Commands?.Outputs);
         _envWritten.AddRange(GuestCommandFiles.ParseEntries(r.Files.Env));
         _envWritten.AddRange(r.Commands?.Env ?? []);
+        if (r.Number >= 0 && r.Number < plan.Steps.Count && plan.Steps[r.Number] is { Stage: not PlannedStepStage.Post } ran)
+        {
+            // ::save-state lines come first, the file's entries after them (a name in both is the file's), as for outputs.
+            IEnumerable<KeyValuePair<string, string>> saved = [.. r.Commands?.State ?? [], .. GuestCommandFiles.ParseEntries(r.Files.State)];
+            if (saved.Any())
+            {
+                string key = StateKey(ran);
+                if (!_state.TryGetValue(key, out List<KeyValuePair<string, string>>? list))
+                {
+                    _state[key] = list = [];
+                }
+
+                list.AddRange(saved);
+            }
+        }
         _failed |= exit != 0 && !tolerated;
     }
+
+    /// <summary>Which action a step's saved state belongs to: the workflow step and the action it uses (a composite's parts share the number).</summary>
+    private static string StateKey(PlannedStep s) => $"{s.Number}:{s.Uses}";
 
     /// <summary>
     /// After the job was cancelled, as on GitHub: a step runs only when its if: calls a status function and holds with

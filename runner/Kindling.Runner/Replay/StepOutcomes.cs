@@ -52,6 +52,49 @@ public sealed class StepOutcomes(ReplayJobPlan plan)
         {
             Set(number, ended with { Outputs = [.. commands ?? [], .. GuestCommandFiles.ParseEntries(output)] });
         }
+        else if (Number(n) is { } partOf && plan.Steps[n].Composite is { Outputs.Templates.Count: > 0 } part && _steps.TryGetValue(partOf, out StepOutcome? now))
+        {
+            // A composite action's outputs read its own steps' outputs: evaluated again as each of its steps ends.
+            if (!_parts.TryGetValue(part.Outputs, out Dictionary<string, StepOutcome>? inner))
+            {
+                _parts[part.Outputs] = inner = new(StringComparer.Ordinal);
+            }
+
+            if (part.Id is { } id)
+            {
+                inner[id] = now with { Outputs = [.. commands ?? [], .. GuestCommandFiles.ParseEntries(output)] };
+            }
+
+            Set(partOf, now with { Outputs = CompositeValues(part.Outputs, inner) });
+        }
+    }
+
+    private readonly Dictionary<CompositeOutputs, Dictionary<string, StepOutcome>> _parts = new(ReferenceEqualityComparer.Instance);
+
+    private static IReadOnlyList<KeyValuePair<string, string>> CompositeValues(CompositeOutputs outputs, Dictionary<string, StepOutcome> inner)
+    {
+        ExprContext ctx = outputs.Context with
+        {
+            Contexts = new Dictionary<string, ExprValue>(outputs.Context.Contexts, StringComparer.OrdinalIgnoreCase)
+            {
+                ["steps"] = ExprValue.Object(inner.Select(kv => KeyValuePair.Create(kv.Key, Value(kv.Value)))),
+            },
+            Unavailable = outputs.Context.Unavailable.Where(kv => kv.Key != "steps").ToDictionary(StringComparer.OrdinalIgnoreCase),
+        };
+        List<KeyValuePair<string, string>> values = [];
+        foreach ((string name, string template) in outputs.Templates)
+        {
+            try
+            {
+                values.Add(KeyValuePair.Create(name, ReplayPlanner.Text(Template.Evaluate(template, ctx with { Where = $"{ctx.Where}.{name}" }))));
+            }
+            catch (ExpressionException)
+            {
+                // an output that cannot be evaluated yet (it reads a later step of the action) stays unset for now
+            }
+        }
+
+        return values;
     }
 
     /// <summary>The <c>steps</c> context now: the workflow steps with an id that have ended.</summary>

@@ -57,6 +57,11 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
             return _results[job.Id] = new JobSummary(JobResults.Cancelled, [], JobOutcome.Cancelled.ExitCode);
         }
 
+        if (job.CalleeJobs.Count > 0)
+        {
+            return _results[job.Id] = CallSummary(job, needs);
+        }
+
         // As on GitHub, the status functions of a job look at every job upstream, not only the ones it names.
         bool needsFailed = needs.Any(n => n.Summary.Result != JobResults.Success) ||
                            Ancestors(job).Any(a => _results.TryGetValue(a, out JobSummary? r) && r.Result is JobResults.Failure or JobResults.Cancelled);
@@ -133,6 +138,31 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
         }
 
         return _results[job.Id] = new JobSummary(result, Outputs(job, plans, outcomes), exit);
+    }
+
+    /// <summary>
+    /// A job that called a reusable workflow ends with its callee's jobs: failed if one failed (else cancelled, skipped
+    /// when all were), its outputs the callee's <c>on.workflow_call.outputs</c> read from their <c>jobs</c> context.
+    /// </summary>
+    private static JobSummary CallSummary(WorkflowJob job, IReadOnlyList<(string Id, JobSummary Summary)> callee)
+    {
+        string result = callee.Any(n => n.Summary.Result == JobResults.Failure) ? JobResults.Failure
+            : callee.Any(n => n.Summary.Result == JobResults.Cancelled) ? JobResults.Cancelled
+            : callee.All(n => n.Summary.Result == JobResults.Skipped) ? JobResults.Skipped
+            : JobResults.Success;
+        int exit = callee.Select(n => n.Summary.ExitCode).FirstOrDefault(c => c != 0);
+        string prefix = job.Id + "/";
+        var ctx = new ExprContext
+        {
+            Contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase)
+            {
+                ["jobs"] = NeedsContext(callee.Select(n => (n.Id[prefix.Length..], n.Summary))),
+            },
+            Where = $"jobs.{job.Id}: on.workflow_call.outputs",
+        };
+        List<KeyValuePair<string, string>> outputs = [.. job.Outputs.Select(o =>
+            KeyValuePair.Create(o.Key, ReplayPlanner.Text(Template.Evaluate(o.Value, ctx with { Where = $"{ctx.Where}.{o.Key}" }))))];
+        return new JobSummary(result, outputs, exit);
     }
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, JobSummary> _results = new(StringComparer.Ordinal);

@@ -260,6 +260,49 @@ public sealed class HostStepLoopAgentTests : IDisposable
         Assert.Equal((1, 1), loop.Annotations); // the ::warning, and the refused ::set-env
     }
 
+    /// <summary>Hands a spec's steps over as they are and keeps what the ended steps left.</summary>
+    private sealed class RecordingSource(JobSpec spec) : IHostStepSource
+    {
+        public IReadOnlyList<HostStepResult> Done { get; private set; } = [];
+
+        public StepSpec? Next(int n, IReadOnlyList<HostStepResult> done, bool cancelled)
+        {
+            Done = [.. done];
+            return n < spec.Steps.Count ? spec.Steps[n] : null;
+        }
+    }
+
+    [RootFact]
+    public async Task Agent_StepWritesGitHubStateAndSaveState_RunnerGetsBothForThePostStep()
+    {
+        JobSpec spec = new()
+        {
+            Name = "state",
+            Steps =
+            [
+                new StepSpec { Name = "save", Run = "echo phase=main >> \"$GITHUB_STATE\"; printf 'dir<<EOF\\n/tmp/x\\nEOF\\n' >> \"$GITHUB_STATE\"; echo '::save-state name=pid::42'" },
+                new StepSpec { Name = "fresh", Run = "test ! -s \"$GITHUB_STATE\" && echo fresh state file" },
+            ],
+        };
+        var source = new RecordingSource(spec);
+        var loop = new HostStepLoop(source, new Lines());
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), First(loop, spec));
+
+        using Process agent = StartAgent(ns.Name);
+        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
+        var pump = new LogPump(new SecretMasker([]), loop) { Commands = new WorkflowCommandReader() };
+        await pump.RunAsync(agent.StandardOutput.BaseStream, Path.Combine(_dir, "job.log"), Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        await agent.WaitForExitAsync(Ct);
+        await handing;
+
+        Assert.Equal(new JobEnd(true, 0), pump.End);
+        HostStepResult save = source.Done[0];
+        Assert.Equal([new("phase", "main"), new("dir", "/tmp/x")], GuestCommandFiles.ParseEntries(save.Files.State));
+        Assert.Equal([new("pid", "42")], save.Commands!.State);
+        Assert.Equal(0, source.Done[1].ExitCode); // every step gets a fresh, empty $GITHUB_STATE
+    }
+
     /// <summary>The agent as GuestRun runs it (network namespace with MMDS, private mount and PID namespaces), its output streamed.</summary>
     private Process StartAgent(string netns)
     {

@@ -139,7 +139,7 @@ public sealed class StubVmLauncherTests : IDisposable
         Assert.Contains("##kindling[step-skip n=5 name=" + FramingLine.EncodeText("cancelled") + " reason=if]", r.Lines);
         Assert.Contains("kindling: step 6: unsupported if: 'github.ref == 'x'' (use success(), failure(), always() or cancelled())", r.Lines);
         Assert.StartsWith("##kindling[step-end n=6 exit=2 ", r.Lines[^3], StringComparison.Ordinal);
-        Assert.Equal("##kindling[step-files n=6 output= env= path= summary=]", r.Lines[^2]); // after every step-end, even this one
+        Assert.Equal("##kindling[step-files n=6 output= env= path= summary= state=]", r.Lines[^2]); // after every step-end, even this one
         Assert.Equal("##kindling[job-end result=failed exit=4]", r.Lines[^1]);
     }
 

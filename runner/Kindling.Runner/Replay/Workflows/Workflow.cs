@@ -21,6 +21,10 @@ public sealed record Workflow
     public IReadOnlyList<KeyValuePair<string, ExprValue>> InputDefaults { get; init; } = [];
     /// <summary>Declared input types (<c>boolean</c>, <c>number</c>, <c>string</c>, <c>choice</c>, …), by input name.</summary>
     public IReadOnlyDictionary<string, string> InputTypes { get; init; } = new Dictionary<string, string>();
+    /// <summary><c>on.workflow_call.inputs</c>: what a caller's <c>with:</c> may give (only those, unlike <see cref="InputDefaults"/>).</summary>
+    public IReadOnlyList<CallInput> CallInputs { get; init; } = [];
+    /// <summary><c>on.workflow_call.outputs</c>: name → value template (reads the <c>jobs</c> context).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> CallOutputs { get; init; } = [];
     public IReadOnlyList<KeyValuePair<string, string>> Env { get; init; } = [];
     public RunDefaults Defaults { get; init; } = new(null, null);
     public required IReadOnlyList<WorkflowJob> Jobs { get; init; }
@@ -52,6 +56,17 @@ public sealed record WorkflowJob
     public string? TimeoutMinutes { get; init; }
     /// <summary>A reusable workflow this job calls instead of having steps.</summary>
     public string? Uses { get; init; }
+    /// <summary><c>with:</c> of a job that calls a reusable workflow (templates, evaluated in the caller's contexts).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> With { get; init; } = [];
+    /// <summary><c>secrets:</c> of a calling job: name → template; <see cref="SecretsInherit"/> for <c>secrets: inherit</c>.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Secrets { get; init; } = [];
+    public bool SecretsInherit { get; init; }
+    /// <summary>Set on a job expanded from a reusable workflow: the call it comes from.</summary>
+    public ReusableCall? Call { get; init; }
+    /// <summary>Set on a calling job once its callee is expanded: the ids of the callee's jobs (as <c>caller/job</c>).</summary>
+    public IReadOnlyList<string> CalleeJobs { get; init; } = [];
+    /// <summary>Why a calling job's callee could not be read (the job cannot be replayed; the others can).</summary>
+    public string? CallError { get; init; }
     public string? Container { get; init; }
     public IReadOnlyList<string> Services { get; init; } = [];
     public IReadOnlyList<WorkflowStep> Steps { get; init; } = [];
@@ -108,4 +123,16 @@ public sealed record ActionManifest
     public string PostIf { get; init; } = "";
     public string Image { get; init; } = "";
     public IReadOnlyList<WorkflowStep> Steps { get; init; } = [];
+}
+
+/// <summary>One <c>on.workflow_call.inputs</c> entry.</summary>
+public sealed record CallInput(string Name, ExprValue? Default, string? Type, bool Required);
+
+/// <summary>
+/// A reusable workflow call a job was expanded from: the calling job (its with:, secrets:), the callee workflow, and
+/// the call above it when calls nest. <see cref="Prefix"/> is what the callee's job ids are prefixed with.
+/// </summary>
+public sealed record ReusableCall(WorkflowJob Caller, Workflow Callee, string Prefix, ReusableCall? Parent)
+{
+    public int Depth => Parent is null ? 1 : Parent.Depth + 1;
 }

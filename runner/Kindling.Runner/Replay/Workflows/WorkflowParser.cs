@@ -70,6 +70,11 @@ public static partial class WorkflowParser
             Events = p.Events(on),
             InputDefaults = p.InputDefaults(on),
             InputTypes = p.InputTypes(on),
+            CallInputs = p.CallInputs(on),
+            CallOutputs = on is YamlMappingNode onMap && p.Get(onMap, "workflow_call") is YamlMappingNode call && p.Get(call, "outputs") is YamlMappingNode outs
+                ? [.. outs.Children.Select(kv => KeyValuePair.Create(p.Scalar(kv.Key, "on.workflow_call.outputs"),
+                    kv.Value is YamlMappingNode o && p.Get(o, "value") is { } v ? p.Scalar(v, "on.workflow_call.outputs.value") : ""))]
+                : [],
             Env = p.StringMap(p.Get(root, "env"), "env"),
             Defaults = p.Defaults(p.Get(root, "defaults"), "defaults"),
             Jobs = parsed,
@@ -326,6 +331,24 @@ public static partial class WorkflowParser
             return inputs;
         }
 
+        public IReadOnlyList<CallInput> CallInputs(YamlNode on)
+        {
+            if (on is not YamlMappingNode m || Get(m, "workflow_call") is not YamlMappingNode t || Get(t, "inputs") is not YamlMappingNode ins)
+            {
+                return [];
+            }
+
+            return [.. ins.Children.Select(kv =>
+            {
+                string name = Scalar(kv.Key, "on.workflow_call.inputs");
+                YamlMappingNode? def = kv.Value as YamlMappingNode;
+                return new CallInput(name,
+                    def is not null && Get(def, "default") is { } d ? Value(d) : null,
+                    def is not null && Get(def, "type") is YamlScalarNode { Value: { } type } ? type : null,
+                    def is not null && Get(def, "required") is YamlScalarNode { Value: { } req } && req.Equals("true", StringComparison.OrdinalIgnoreCase));
+            })];
+        }
+
         public IReadOnlyDictionary<string, string> InputTypes(YamlNode on)
         {
             var types = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
@@ -422,6 +445,9 @@ public static partial class WorkflowParser
                 ContinueOnError = Get(j, "continue-on-error") is { } jcoe ? Scalar(jcoe, w + ".continue-on-error") : null,
                 TimeoutMinutes = Get(j, "timeout-minutes") is { } tm ? Scalar(tm, w + ".timeout-minutes") : null,
                 Uses = uses,
+                With = StringMap(Get(j, "with"), w + ".with"),
+                SecretsInherit = Get(j, "secrets") is YamlScalarNode { Value: "inherit" },
+                Secrets = Get(j, "secrets") is YamlMappingNode sec ? StringMap(sec, w + ".secrets") : [],
                 Container = Get(j, "container") switch
                 {
                     null => null,

@@ -1,0 +1,67 @@
+using Kindling.Runner.Replay.Expressions;
+using Kindling.Runner.Replay.Workflows;
+
+namespace Kindling.Runner.Replay;
+
+/// <summary>
+/// The <c>inputs</c> and <c>secrets</c> contexts of a job expanded from a reusable workflow: the callee's
+/// <c>on.workflow_call.inputs</c> (defaults, types, required) given the calling job's <c>with:</c>, and its
+/// <c>secrets:</c> (a mapping, or <c>inherit</c>), both evaluated in the caller's own contexts (a nested call's
+/// caller is itself a callee).
+/// </summary>
+public static class ReusableCallContexts
+{
+    /// <summary>(inputs, secrets) for a job of <paramref name="call"/>; with no call, the top workflow's.</summary>
+    public static (ExprValue Inputs, ExprValue Secrets) For(Workflow top, ReusableCall? call, ReplayInputs inputs, ExprValue github, ExprValue topSecrets)
+    {
+        if (call is null)
+        {
+            return (ReplayContexts.Inputs(top, inputs, github), topSecrets);
+        }
+
+        (ExprValue callerInputs, ExprValue callerSecrets) = For(top, call.Parent, inputs, github, topSecrets);
+        ExprValue vars = ExprValue.Object(inputs.Vars.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value))));
+        string where = $"{top.FileName}: jobs.{call.Caller.Id}";
+        var ctx = new ExprContext
+        {
+            Contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase)
+            {
+                ["github"] = github, ["inputs"] = callerInputs, ["secrets"] = callerSecrets, ["vars"] = vars,
+            },
+            Unavailable = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
+            {
+                ["needs"] = "the needs context in a reusable workflow call's with: or secrets: is not supported by replay yet",
+            },
+            Where = where,
+        };
+
+        Workflow callee = call.Callee;
+        foreach ((string name, _) in call.Caller.With)
+        {
+            if (!callee.CallInputs.Any(i => i.Name.Equals(name, StringComparison.OrdinalIgnoreCase)))
+            {
+                throw new ReplayException($"{where}.with.{name}: {callee.FileName} has no such input (its on.workflow_call.inputs: " +
+                                          $"{(callee.CallInputs.Count == 0 ? "none" : string.Join(", ", callee.CallInputs.Select(i => i.Name)))}); GitHub refuses the call");
+            }
+        }
+
+        var defaultsCtx = ctx with { Contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase) { ["github"] = github, ["vars"] = vars } };
+        List<KeyValuePair<string, ExprValue>> values = [];
+        foreach (CallInput input in callee.CallInputs)
+        {
+            string? given = call.Caller.With.FirstOrDefault(kv => kv.Key.Equals(input.Name, StringComparison.OrdinalIgnoreCase)).Value;
+            ExprValue v = given is not null ? Template.Evaluate(given, ctx with { Where = $"{where}.with.{input.Name}" })
+                : input.Default is { Kind: ExprKind.String } d && Template.HasExpressions(d.AsString)
+                    ? Template.Evaluate(d.AsString, defaultsCtx with { Where = $"{callee.FileName}: on.workflow_call.inputs.{input.Name}.default" })
+                : input.Default is { } plain ? plain
+                : input.Required ? throw new ReplayException($"{where}.with: {callee.FileName} requires the input '{input.Name}' " +
+                                                             $"(on.workflow_call.inputs.{input.Name}.required); add {input.Name}: to the job's with:")
+                : input.Type switch { "boolean" => ExprValue.False, "number" => ExprValue.Number(0), _ => ExprValue.String("") };
+            values.Add(KeyValuePair.Create(input.Name, ReplayContexts.Typed(v, input.Type)));
+        }
+
+        ExprValue secrets = call.Caller.SecretsInherit ? callerSecrets
+            : ExprValue.Object(call.Caller.Secrets.Select(kv => KeyValuePair.Create(kv.Key, Template.Evaluate(kv.Value, ctx with { Where = $"{where}.secrets.{kv.Key}" }))));
+        return (ExprValue.Object(values), secrets);
+    }
+}
