@@ -83,6 +83,7 @@ import glob, sys, xml.etree.ElementTree as ET
 ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
 passed = failed = skipped = 0
 skips = []
+fails = []
 for f in glob.glob(sys.argv[1] + "/**/*.trx", recursive=True):
     for r in ET.parse(f).getroot().iterfind(".//t:UnitTestResult", ns):
         o = r.get("outcome")
@@ -92,9 +93,15 @@ for f in glob.glob(sys.argv[1] + "/**/*.trx", recursive=True):
             msg = r.find(".//t:Output/t:StdOut", ns)
             why = r.find(".//t:Output/t:ErrorInfo/t:Message", ns)
             skips.append((r.get("testName"), (why.text if why is not None else msg.text if msg is not None else "") or ""))
-        else: failed += 1
+        else:
+            failed += 1
+            why = r.find(".//t:Output/t:ErrorInfo/t:Message", ns)
+            fails.append((r.get("testName"), (why.text if why is not None else "") or ""))
 for name, why in skips:
     print(f"skipped: {name}: {why.strip()}")
+# Failures last, so that the tail of a CI log names them.
+for name, why in fails:
+    print(f"FAILED: {name}: {' '.join(why.split())[:600]}")
 print(f"Tests: {passed} passed, {failed} failed, {skipped} skipped")
 PY
 exit $status
