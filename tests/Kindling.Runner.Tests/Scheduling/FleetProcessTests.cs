@@ -149,11 +149,12 @@ public sealed class FleetProcessTests(PostgresFixture pg) : IAsyncLifetime
 
         // h3's daemon starts again (as its supervisor restarts it): it rejoins, and its leftovers go.
         DaemonProcess again = Start(Config("h3", vcpus: 3, jobDuration: TimeSpan.FromMilliseconds(100)));
-        await WaitFor(() => _store.GetHost("h3") is { State: HostStates.Live } && DaemonProcess.ProcessesUnder(StateOf("h3")).Count == 0
+        // The nft elements (a process per look) only once the cheap checks pass; awaited, never blocking a pool thread.
+        await WaitFor(async () => _store.GetHost("h3") is { State: HostStates.Live } && DaemonProcess.ProcessesUnder(StateOf("h3")).Count == 0
             && !Directory.EnumerateDirectories(StateOf("h3"), "*", SearchOption.AllDirectories).Any(d => Path.GetFileName(Path.GetDirectoryName(d)) == "jobs")
             && !held.Any(j => j.TapName is { } t && Directory.Exists($"/sys/class/net/{t}"))
-            && !(_network && DaemonProcess.GuestNetworkTapsAsync().GetAwaiter().GetResult().Intersect(held.Select(j => j.TapName)).Any()),
-            "h3 back with its leftovers gone (its TAPs and their rules are its own reaper's: another runner on the machine leaves them)", again);
+            && !(_network && (await DaemonProcess.GuestNetworkTapsAsync()).Intersect(held.Select(j => j.TapName)).Any()),
+            "h3 back with its leftovers gone (its TAPs and their rules are its own reaper's: another runner on the machine leaves them)", [again]);
         foreach (JobRecord j in held)
         {
             Assert.False(j.VmmPid is { } pid && Kindling.Runner.Launch.ProcessInspector.CommandLineContains(pid, j.VmId!), $"VM process {j.VmmPid} of job {j.Id} was left running");
@@ -306,9 +307,11 @@ public sealed class FleetProcessTests(PostgresFixture pg) : IAsyncLifetime
 
     private Task WaitFor(Func<bool> done, string what, DaemonProcess daemon) => WaitFor(done, what, [daemon]);
 
-    private async Task WaitFor(Func<bool> done, string what, DaemonProcess[] daemons)
+    private Task WaitFor(Func<bool> done, string what, DaemonProcess[] daemons) => WaitFor(() => Task.FromResult(done()), what, daemons);
+
+    private async Task WaitFor(Func<Task<bool>> done, string what, DaemonProcess[] daemons)
     {
-        for (var clock = Stopwatch.StartNew(); !done(); await Task.Delay(50, Ct))
+        for (var clock = Stopwatch.StartNew(); !await done(); await Task.Delay(50, Ct))
         {
             foreach (DaemonProcess d in daemons)
             {
