@@ -20,6 +20,9 @@ public sealed class FleetProcessTests(PostgresFixture pg) : IAsyncLifetime
 {
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(3);
 
+    /// <summary>How long the fake holds h3's JIT registration of its third job: past every stage's wait, so it is still preparing when h3 is killed.</summary>
+    private static readonly TimeSpan Hang = TimeSpan.FromMinutes(10);
+
     /// <summary>Longest any one stage may take (generous: CI is loaded and three daemons share its cores).</summary>
     private static readonly TimeSpan StageWait = TimeSpan.FromSeconds(120);
 
@@ -77,11 +80,13 @@ public sealed class FleetProcessTests(PostgresFixture pg) : IAsyncLifetime
 
         // h3 alone first, so that it holds two running jobs (its guests work for minutes) and one preparing (its JIT
         // registration hangs): everything it has when it is killed.
-        string h3Config = Config("h3", vcpus: 3, jobDuration: TimeSpan.FromMinutes(10));
+        // Its forge requests may take as long as the hang: a shorter timeout gives up on the held registration and
+        // retries it, and the "preparing" job boots before the kill when the stages before it are slow (a loaded CI).
+        string h3Config = Config("h3", vcpus: 3, jobDuration: TimeSpan.FromMinutes(10), k => k["Forge"]!["GitHub"]!["RequestTimeout"] = Hang.ToString());
         DaemonProcess h3 = Start(h3Config);
         FakeJob[] running = [.. Enumerable.Range(0, 2).Select(i => _fake.QueueJob("acme/app", $"running-{i}", "self-hosted", "kindling"))];
         await WaitFor(() => running.All(f => Job(f) is { State: JobState.Running, Host: "h3" }), "h3 running two jobs", h3);
-        var hang = new FakeForgeFault { Kind = FakeForgeFaultKind.Delay, Delay = TimeSpan.FromMinutes(10), PathContains = "generate-jitconfig" }; // once
+        var hang = new FakeForgeFault { Kind = FakeForgeFaultKind.Delay, Delay = Hang, PathContains = "generate-jitconfig" }; // once
         _fake.AddFault(hang);
         FakeJob preparing = _fake.QueueJob("acme/app", "preparing-0", "self-hosted", "kindling");
         await WaitFor(() => hang.Hit.IsCompleted && Job(preparing) is { State: JobState.Preparing, Host: "h3", WorkDir: not null }, "h3 preparing a third", h3);
