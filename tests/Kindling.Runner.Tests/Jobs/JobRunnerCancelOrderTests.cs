@@ -16,8 +16,6 @@ namespace Kindling.Runner.Tests.Jobs;
 /// </summary>
 public sealed class JobRunnerCancelOrderTests
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
-
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>Which of a cancelled job's two ends the runner sees first.</summary>
@@ -58,11 +56,11 @@ public sealed class JobRunnerCancelOrderTests
         }, Specs.Labels);
         await h.Dispatcher.PollAsync(Ct);
         h.Dispatcher.AdmitAndStart(Ct);
-        long id = (await WaitAsync(() => h.Store.FindByForgeJob("local", fid))).Id;
-        await WaitAsync(() => h.Store.Steps(id).FirstOrDefault(s => s.Number == 0));
+        long id = (await JobRunnerStepCancelTests.WaitAsync(() => h.Store.FindByForgeJob("local", fid))).Id;
+        await JobRunnerStepCancelTests.WaitAsync(() => h.Store.Steps(id).FirstOrDefault(s => s.Number == 0));
 
         Assert.True(h.Get<JobCancellations>().TryCancel(id, "cancelled by the test"));
-        await h.Dispatcher.WaitIdleAsync().WaitAsync(Patience, Ct);
+        await h.Dispatcher.WaitIdleAsync().WaitAsync(JobRunnerStepCancelTests.Patience, Ct);
 
         OrderedEndLauncher.Handle vm = Assert.Single(launcher.Handles);
         Assert.Equal(order, vm.Seen); // the order asked for is the order the runner was given
@@ -71,21 +69,6 @@ public sealed class JobRunnerCancelOrderTests
         Assert.Equal("cancelled by the test, during step 0 (long)", end.Reason);
         Assert.Equal([StepResults.Cancelled, StepResults.Success, StepResults.Skipped], h.Store.Steps(id).Select(s => s.Outcome));
         Assert.Equal(137, h.Store.Get(id)!.ExitCode);
-    }
-
-    private static async Task<T> WaitAsync<T>(Func<T?> done) where T : class
-    {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        cts.CancelAfter(Patience);
-        while (true)
-        {
-            if (done() is { } v)
-            {
-                return v;
-            }
-
-            await Task.Delay(20, cts.Token);
-        }
     }
 }
 
