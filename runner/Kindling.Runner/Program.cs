@@ -43,6 +43,12 @@ daemon.SetAction(async (parse, ct) =>
         Console.Error.WriteLine($"kindling daemon: {e.Message}");
         return 2;
     }
+    catch (Exception e) when (e is System.Data.Common.DbException or TimeoutException)
+    {
+        // The shared job database did not answer while the host was built (its migrations are tried for about half a minute).
+        Console.Error.WriteLine($"kindling daemon: the job database did not answer: {e.Message}; check Kindling:Store (its connection string) and that the database is up");
+        return 1;
+    }
     catch (Exception e) when (e is InvalidDataException or FormatException or IOException or UnauthorizedAccessException)
     {
         // The file itself: not JSON, a duplicate key, unreadable.

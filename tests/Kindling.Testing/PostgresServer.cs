@@ -36,9 +36,13 @@ public sealed class PostgresServer : IDisposable
         ? "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/initdb); tests/run.sh installs Debian's postgresql package"
         : null;
 
-    /// <summary>An Npgsql connection string for <paramref name="database"/> on this server.</summary>
+    /// <summary>
+    /// An Npgsql connection string for <paramref name="database"/> on this server. Opening a connection may take 15 s
+    /// (generous: on a loaded CI the first open of a new database, which loads its types, has taken more than 5); a
+    /// stopped server refuses at once, so no test waits on it.
+    /// </summary>
     public string ConnectionString(string database = "postgres") =>
-        $"Host={Directory};Port={Port};Username={User};Database={database};Maximum Pool Size=50;Timeout=5;Command Timeout=30";
+        $"Host={Directory};Port={Port};Username={User};Database={database};Maximum Pool Size=50;Timeout=15;Command Timeout=30";
 
     public static PostgresServer Start()
     {

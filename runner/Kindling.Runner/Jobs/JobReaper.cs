@@ -99,27 +99,7 @@ public sealed partial class JobReaper(
             }
         }
 
-        HashSet<string> liveTaps = [.. live.Select(GuestNetwork.TapNameFor)];
-        foreach (string tap in taps.ListOurs().Where(t => !liveTaps.Contains(t)))
-        {
-            await taps.DeleteAsync(tap, ct);
-            LogOrphan(log, "TAP", tap);
-        }
-
-        try
-        {
-            // not the elements of another runner's TAPs on this machine (its own reaper looks after them)
-            HashSet<string> others = [.. taps.ListOthers()];
-            foreach (string tap in (await network.ListTapsAsync(ct)).Where(t => !liveTaps.Contains(t) && !others.Contains(t)))
-            {
-                await network.RemoveVmAsync(tap, ct);
-                LogOrphan(log, "guest network elements of", tap);
-            }
-        }
-        catch (Exception e) when (e is not OperationCanceledException)
-        {
-            LogNetworkReapFailed(log, e);
-        }
+        await ReapTapsAsync([.. live.Select(GuestNetwork.TapNameFor)], ct);
 
         // A finished job's runner and jail are not orphans: its teardown (this process's, or the retry above)
         // removes them, and removing them here as well races that teardown.
@@ -156,6 +136,50 @@ public sealed partial class JobReaper(
             {
                 LogForgeUnavailable(log, e, forge.Tenant);
             }
+        }
+    }
+
+    /// <summary>
+    /// TAPs of no live job, and their guest network elements, except another runner's on this machine (its own reaper
+    /// looks after them). The elements are listed before the TAPs: an element another runner adds after its TAP has
+    /// its alias, so the one look at the TAPs that follows sees that TAP as the other runner's.
+    /// </summary>
+    private async Task ReapTapsAsync(HashSet<string> liveTaps, CancellationToken ct)
+    {
+        IReadOnlyList<string>? elements = null;
+        try
+        {
+            elements = await network.ListTapsAsync(ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogNetworkReapFailed(log, e);
+        }
+
+        TapListing found = taps.List();
+        foreach (string tap in found.Ours.Where(t => !liveTaps.Contains(t)))
+        {
+            await taps.DeleteAsync(tap, ct);
+            LogOrphan(log, "TAP", tap);
+        }
+
+        if (elements is null)
+        {
+            return;
+        }
+
+        HashSet<string> others = [.. found.Others];
+        try
+        {
+            foreach (string tap in elements.Where(t => !liveTaps.Contains(t) && !others.Contains(t)))
+            {
+                await network.RemoveVmAsync(tap, ct);
+                LogOrphan(log, "guest network elements of", tap);
+            }
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            LogNetworkReapFailed(log, e);
         }
     }
 

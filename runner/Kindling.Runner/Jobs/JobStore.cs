@@ -27,13 +27,21 @@ public sealed partial class JobStore
     {
     }
 
-    /// <summary>The store on <paramref name="dialect"/>'s database; its migrations are applied now (under the dialect's lock).</summary>
+    /// <summary>
+    /// The store on <paramref name="dialect"/>'s database; its migrations are applied now (under the dialect's lock),
+    /// tried again as any operation is while a shared database does not answer (a host starting with its database,
+    /// or on a loaded machine).
+    /// </summary>
     public JobStore(StoreDialect dialect, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(dialect);
         _dialect = dialect;
         _time = time;
-        dialect.Migrate();
+        Retry(_ =>
+        {
+            dialect.Migrate();
+            return 0;
+        });
     }
 
     /// <summary>The SQLite file, or a description of the PostgreSQL database (no password).</summary>
@@ -282,15 +290,21 @@ public sealed partial class JobStore
     private T Use<T>(Func<DbConnection, T> work) => Use((db, _) => work(db));
 
     /// <summary>As <see cref="Use{T}(Func{DbConnection, T})"/>; <paramref name="work"/> is told whether this is a retry.</summary>
-    private T Use<T>(Func<DbConnection, bool, T> work)
+    private T Use<T>(Func<DbConnection, bool, T> work) => Retry(retry =>
+    {
+        using DbConnection db = _dialect.Open();
+        return work(db, retry);
+    });
+
+    /// <summary>Runs <paramref name="work"/> (told whether this is a retry) again while it fails in a way worth a retry, for about half a minute.</summary>
+    private T Retry<T>(Func<bool, T> work)
     {
         var waited = System.Diagnostics.Stopwatch.StartNew();
         for (int attempt = 1; ; attempt++)
         {
             try
             {
-                using DbConnection db = _dialect.Open();
-                return work(db, attempt > 1);
+                return work(attempt > 1);
             }
             catch (Exception e) when (waited.Elapsed < TransientPatience && _dialect.IsTransient(e))
             {

@@ -10,11 +10,17 @@ public interface ITapManager
     /// <summary>Deletes a TAP; succeeds when it does not exist.</summary>
     Task DeleteAsync(string tapName, CancellationToken ct);
 
-    /// <summary>TAPs that look like ours (for the reaper).</summary>
-    IReadOnlyList<string> ListOurs();
+    /// <summary>
+    /// The job TAPs on this machine, read once and told apart (for the reaper): those that look like ours, and those
+    /// another runner on this machine made (another state directory), never this runner's to reap.
+    /// </summary>
+    TapListing List();
+}
 
-    /// <summary>Job TAPs another runner on this machine made (another state directory): never this runner's to reap.</summary>
-    IReadOnlyList<string> ListOthers() => [];
+/// <summary>One look at the machine's job TAPs: <see cref="Ours"/> to reap when no live job has them; <see cref="Others"/> never.</summary>
+public sealed record TapListing(IReadOnlyList<string> Ours, IReadOnlyList<string> Others)
+{
+    public static TapListing None { get; } = new([], []);
 }
 
 /// <summary>
@@ -22,7 +28,8 @@ public interface ITapManager
 /// (the jail's: a jailed VMM has no CAP_NET_ADMIN, and only the owner may attach to a persistent TAP).
 /// With <paramref name="owner"/> (the runner's state directory) each TAP carries it as its interface alias
 /// (<c>ip link show</c> prints it), so runners sharing a machine, as a fleet's daemons may, never reap each other's;
-/// a job TAP with no alias that is up (made before aliases) counts as anyone's.
+/// a job TAP with no alias that is up (made before aliases), or whose owner's state directory is gone (a runner
+/// removed, a test's temporary runner), counts as anyone's.
 /// </summary>
 public sealed class IpTapManager(uint? ownerUid = null, string? owner = null) : ITapManager
 {
@@ -63,9 +70,16 @@ public sealed class IpTapManager(uint? ownerUid = null, string? owner = null) : 
         }
     }
 
-    public IReadOnlyList<string> ListOurs() => [.. JobTaps().Where(t => !IsOthers(t))];
+    public TapListing List()
+    {
+        List<string> ours = [], others = [];
+        foreach (string tap in JobTaps())
+        {
+            (IsOthers(tap) ? others : ours).Add(tap);
+        }
 
-    public IReadOnlyList<string> ListOthers() => [.. JobTaps().Where(IsOthers)];
+        return new TapListing(ours, others);
+    }
 
     private static IEnumerable<string> JobTaps() =>
         Directory.Exists("/sys/class/net")
@@ -74,8 +88,9 @@ public sealed class IpTapManager(uint? ownerUid = null, string? owner = null) : 
             : [];
 
     /// <summary>
-    /// Carries another runner's alias, or is being made by one: no alias yet and not up (<see cref="CreateAsync"/> sets
-    /// the alias and brings the TAP up in one request). An up TAP with no alias predates aliases: anyone's to reap.
+    /// Carries another runner's alias whose state directory exists, or is being made by one: no alias yet and not up
+    /// (<see cref="CreateAsync"/> sets the alias and brings the TAP up in one request). An up TAP with no alias
+    /// predates aliases, and one whose owner's state directory is gone has no runner left to reap it: anyone's.
     /// </summary>
     private bool IsOthers(string tap)
     {
@@ -89,7 +104,7 @@ public sealed class IpTapManager(uint? ownerUid = null, string? owner = null) : 
             string alias = File.ReadAllText($"/sys/class/net/{tap}/ifalias").TrimEnd('\n');
             if (alias.Length > 0)
             {
-                return alias.StartsWith(AliasPrefix, StringComparison.Ordinal) && alias != _alias;
+                return alias.StartsWith(AliasPrefix, StringComparison.Ordinal) && alias != _alias && OwnerExists(alias);
             }
 
             string flags = File.ReadAllText($"/sys/class/net/{tap}/flags").Trim();
@@ -102,6 +117,16 @@ public sealed class IpTapManager(uint? ownerUid = null, string? owner = null) : 
     }
 
     private const int IffUp = 0x1;
+
+    /// <summary>
+    /// Whether the state directory an alias names exists. A hashed alias (a state directory too long to name) cannot
+    /// be checked: its owner is taken to exist.
+    /// </summary>
+    private static bool OwnerExists(string alias)
+    {
+        string owner = alias[AliasPrefix.Length..];
+        return !owner.StartsWith('/') || Directory.Exists(owner);
+    }
 
     private static async Task Ip(CancellationToken ct, params string[] args)
     {
@@ -128,5 +153,5 @@ public sealed class NoTapManager : ITapManager
 {
     public Task CreateAsync(GuestNetwork net, CancellationToken ct) => Task.CompletedTask;
     public Task DeleteAsync(string tapName, CancellationToken ct) => Task.CompletedTask;
-    public IReadOnlyList<string> ListOurs() => [];
+    public TapListing List() => TapListing.None;
 }

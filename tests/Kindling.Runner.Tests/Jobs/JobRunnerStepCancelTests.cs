@@ -13,7 +13,7 @@ namespace Kindling.Runner.Tests.Jobs;
 /// </summary>
 public sealed class JobRunnerStepCancelTests
 {
-    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
+    internal static readonly TimeSpan Patience = TimeSpan.FromSeconds(120);
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -124,7 +124,8 @@ public sealed class JobRunnerStepCancelTests
         Assert.Equal([StepResults.TimedOut, StepResults.Skipped, StepResults.Success], h.Store.Steps(id).Select(s => s.Outcome));
     }
 
-    private static async Task<T> WaitAsync<T>(Func<T?> done) where T : class
+    /// <summary>The value of <paramref name="done"/> once it has one (polled; up to <see cref="Patience"/>).</summary>
+    internal static async Task<T> WaitAsync<T>(Func<T?> done) where T : class
     {
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         cts.CancelAfter(Patience);

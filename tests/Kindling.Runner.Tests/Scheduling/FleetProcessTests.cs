@@ -20,6 +20,9 @@ public sealed class FleetProcessTests(PostgresFixture pg) : IAsyncLifetime
 {
     private static readonly TimeSpan Lease = TimeSpan.FromSeconds(3);
 
+    /// <summary>How long the fake holds h3's JIT registration of its third job: past every stage's wait, so it is still preparing when h3 is killed.</summary>
+    private static readonly TimeSpan Hang = TimeSpan.FromMinutes(10);
+
     /// <summary>Longest any one stage may take (generous: CI is loaded and three daemons share its cores).</summary>
     private static readonly TimeSpan StageWait = TimeSpan.FromSeconds(120);
 
@@ -77,11 +80,13 @@ public sealed class FleetProcessTests(PostgresFixture pg) : IAsyncLifetime
 
         // h3 alone first, so that it holds two running jobs (its guests work for minutes) and one preparing (its JIT
         // registration hangs): everything it has when it is killed.
-        string h3Config = Config("h3", vcpus: 3, jobDuration: TimeSpan.FromMinutes(10));
+        // Its forge requests may take as long as the hang: a shorter timeout gives up on the held registration and
+        // retries it, and the "preparing" job boots before the kill when the stages before it are slow (a loaded CI).
+        string h3Config = Config("h3", vcpus: 3, jobDuration: TimeSpan.FromMinutes(10), k => k["Forge"]!["GitHub"]!["RequestTimeout"] = Hang.ToString());
         DaemonProcess h3 = Start(h3Config);
         FakeJob[] running = [.. Enumerable.Range(0, 2).Select(i => _fake.QueueJob("acme/app", $"running-{i}", "self-hosted", "kindling"))];
         await WaitFor(() => running.All(f => Job(f) is { State: JobState.Running, Host: "h3" }), "h3 running two jobs", h3);
-        var hang = new FakeForgeFault { Kind = FakeForgeFaultKind.Delay, Delay = TimeSpan.FromMinutes(10), PathContains = "generate-jitconfig" }; // once
+        var hang = new FakeForgeFault { Kind = FakeForgeFaultKind.Delay, Delay = Hang, PathContains = "generate-jitconfig" }; // once
         _fake.AddFault(hang);
         FakeJob preparing = _fake.QueueJob("acme/app", "preparing-0", "self-hosted", "kindling");
         await WaitFor(() => hang.Hit.IsCompleted && Job(preparing) is { State: JobState.Preparing, Host: "h3", WorkDir: not null }, "h3 preparing a third", h3);
@@ -149,11 +154,12 @@ public sealed class FleetProcessTests(PostgresFixture pg) : IAsyncLifetime
 
         // h3's daemon starts again (as its supervisor restarts it): it rejoins, and its leftovers go.
         DaemonProcess again = Start(Config("h3", vcpus: 3, jobDuration: TimeSpan.FromMilliseconds(100)));
-        await WaitFor(() => _store.GetHost("h3") is { State: HostStates.Live } && DaemonProcess.ProcessesUnder(StateOf("h3")).Count == 0
+        // The nft elements (a process per look) only once the cheap checks pass; awaited, never blocking a pool thread.
+        await WaitFor(async () => _store.GetHost("h3") is { State: HostStates.Live } && DaemonProcess.ProcessesUnder(StateOf("h3")).Count == 0
             && !Directory.EnumerateDirectories(StateOf("h3"), "*", SearchOption.AllDirectories).Any(d => Path.GetFileName(Path.GetDirectoryName(d)) == "jobs")
             && !held.Any(j => j.TapName is { } t && Directory.Exists($"/sys/class/net/{t}"))
-            && !(_network && DaemonProcess.GuestNetworkTapsAsync().GetAwaiter().GetResult().Intersect(held.Select(j => j.TapName)).Any()),
-            "h3 back with its leftovers gone (its TAPs and their rules are its own reaper's: another runner on the machine leaves them)", again);
+            && !(_network && (await DaemonProcess.GuestNetworkTapsAsync()).Intersect(held.Select(j => j.TapName)).Any()),
+            "h3 back with its leftovers gone (its TAPs and their rules are its own reaper's: another runner on the machine leaves them)", [again]);
         foreach (JobRecord j in held)
         {
             Assert.False(j.VmmPid is { } pid && Kindling.Runner.Launch.ProcessInspector.CommandLineContains(pid, j.VmId!), $"VM process {j.VmmPid} of job {j.Id} was left running");
@@ -306,9 +312,11 @@ public sealed class FleetProcessTests(PostgresFixture pg) : IAsyncLifetime
 
     private Task WaitFor(Func<bool> done, string what, DaemonProcess daemon) => WaitFor(done, what, [daemon]);
 
-    private async Task WaitFor(Func<bool> done, string what, DaemonProcess[] daemons)
+    private Task WaitFor(Func<bool> done, string what, DaemonProcess[] daemons) => WaitFor(() => Task.FromResult(done()), what, daemons);
+
+    private async Task WaitFor(Func<Task<bool>> done, string what, DaemonProcess[] daemons)
     {
-        for (var clock = Stopwatch.StartNew(); !done(); await Task.Delay(50, Ct))
+        for (var clock = Stopwatch.StartNew(); !await done(); await Task.Delay(50, Ct))
         {
             foreach (DaemonProcess d in daemons)
             {
