@@ -197,16 +197,7 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
             };
             foreach ((string name, string template) in job.Outputs)
             {
-                string v = ReplayPlanner.Text(Template.Evaluate(template, ctx with { Where = $"{ctx.Where}.{name}" }));
-                int at = outputs.FindIndex(kv => kv.Key == name);
-                if (at < 0)
-                {
-                    outputs.Add(KeyValuePair.Create(name, v));
-                }
-                else if (v.Length > 0)
-                {
-                    outputs[at] = KeyValuePair.Create(name, v);
-                }
+                Merge(outputs, name, ReplayPlanner.Text(Template.Evaluate(template, ctx with { Where = $"{ctx.Where}.{name}" })));
             }
         }
 
@@ -280,19 +271,24 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
             };
             foreach ((string name, string template) in job.Outputs)
             {
-                string v = ReplayPlanner.Text(Template.Evaluate(template, withSteps with { Where = $"{ctx.Where}: outputs.{name}" }));
-                int at = values.FindIndex(kv => kv.Key == name);
-                if (at < 0)
-                {
-                    values.Add(KeyValuePair.Create(name, v));
-                }
-                else if (v.Length > 0)
-                {
-                    values[at] = KeyValuePair.Create(name, v);
-                }
+                Merge(values, name, ReplayPlanner.Text(Template.Evaluate(template, withSteps with { Where = $"{ctx.Where}: outputs.{name}" })));
             }
         }
 
         return values;
+    }
+
+    /// <summary>An output of one more matrix combination (or call): GitHub keeps the first value, a later non-empty one wins.</summary>
+    private static void Merge(List<KeyValuePair<string, string>> values, string name, string v)
+    {
+        int at = values.FindIndex(kv => kv.Key == name);
+        if (at < 0)
+        {
+            values.Add(KeyValuePair.Create(name, v));
+        }
+        else if (v.Length > 0)
+        {
+            values[at] = KeyValuePair.Create(name, v);
+        }
     }
 }

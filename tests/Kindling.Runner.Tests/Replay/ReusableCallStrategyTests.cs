@@ -303,6 +303,16 @@ public sealed class ReusableCallStrategyTests : IDisposable
     }
 
     [Fact]
+    public void Expand_MatrixFromVars_RefusedAsNotSupportedNamingTheField()
+    {
+        Workflow wf = Write(MatrixCaller().Replace("os: [linux, bsd, plan9]", "os: ${{ fromJSON(vars.OSES) }}", StringComparison.Ordinal));
+
+        var e = Assert.Throws<ReplayException>(() => ReplayPlanner.Plan(wf, "build", ReplayCorpus.Inputs()));
+        Assert.Contains("strategy.matrix", e.Message, StringComparison.Ordinal);
+        Assert.Contains("not supported by replay yet (write the matrix out)", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Expand_MatrixFromNeeds_RefusedAsNotSupportedNamingTheField()
     {
         Workflow wf = Write(MatrixCaller().Replace("os: [linux, bsd, plan9]", "os: ${{ fromJSON(needs.prep.outputs.list) }}", StringComparison.Ordinal));

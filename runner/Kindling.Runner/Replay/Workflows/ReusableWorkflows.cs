@@ -27,7 +27,12 @@ public static class ReusableWorkflows
         }
 
         List<string> stack = [wf.FullPath is { } f ? Path.GetFullPath(f) : wf.File];
-        var top = context ?? new ExprContext { Contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase) };
+        const string NotYet = "a calling job's strategy.matrix reading it is not supported by replay yet (write the matrix out)";
+        var top = context ?? new ExprContext
+        {
+            Contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase),
+            Unavailable = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["github"] = NotYet, ["inputs"] = NotYet, ["vars"] = NotYet },
+        };
         return wf with { Jobs = ExpandJobs(wf, wf.Jobs, new Expansion(repoRoot, actionCache, top), null, stack) };
     }
 
