@@ -15,7 +15,7 @@ internal static class CallGate
     /// <summary>
     /// Why a job of <paramref name="call"/> does not run, or null when every calling job above it allows it.
     /// <paramref name="results"/> gives an ended job's summary by its id in the expanded workflow; null plans ahead
-    /// (a dry run): every need counts as succeeded, its outputs empty.
+    /// (a dry run): every need counts as succeeded, its outputs placeholders.
     /// </summary>
     public static string? SkipReason(Workflow top, ReusableCall? call, ReplayInputs inputs, Func<string, JobSummary?>? results)
     {
@@ -29,8 +29,7 @@ internal static class CallGate
         {
             WorkflowJob caller = c.Caller;
             string outer = c.Parent?.FullPrefix ?? "";
-            List<(string Id, JobSummary Summary)> needs = [.. caller.Needs.Select(n =>
-                (n, results?.Invoke(outer + n) ?? new JobSummary(JobResults.Success, [], 0)))];
+            IReadOnlyList<(string Id, JobSummary Summary)> needs = ReusableCallContexts.CallerNeeds(top, c, results);
             bool needsFailed = needs.Any(n => n.Summary.Result != JobResults.Success);
             if (caller.If is null && !needsFailed)
             {
@@ -39,7 +38,7 @@ internal static class CallGate
 
             string fullId = outer + caller.Id;
             ExprValue github = ReplayContexts.GitHub(top, fullId, inputs);
-            (ExprValue callerInputs, _) = ReusableCallContexts.For(top, c.Parent, inputs, github, secrets);
+            (ExprValue callerInputs, _) = ReusableCallContexts.For(top, c.Parent, inputs with { Results = results }, github, secrets);
             var ctx = new ExprContext
             {
                 Contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase)

@@ -30,10 +30,7 @@ public static class ReusableCallContexts
                 ["github"] = github, ["inputs"] = callerInputs, ["secrets"] = callerSecrets, ["vars"] = vars,
                 ["matrix"] = call.Instance?.Combination.ToContext() ?? ExprValue.Object([]),
                 ["strategy"] = Strategy(call.Instance),
-            },
-            Unavailable = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
-            {
-                ["needs"] = "the needs context in a reusable workflow call's with: or secrets: is not supported by replay yet",
+                ["needs"] = WorkflowRun.NeedsContext(CallerNeeds(top, call, inputs.Results)),
             },
             Where = where,
         };
@@ -66,6 +63,18 @@ public static class ReusableCallContexts
         ExprValue secrets = call.Caller.SecretsInherit ? callerSecrets
             : ExprValue.Object(call.Caller.Secrets.Select(kv => KeyValuePair.Create(kv.Key, AsSecret(Template.Evaluate(kv.Value, ctx with { Where = $"{where}.secrets.{kv.Key}" })))));
         return (ExprValue.Object(values), secrets);
+    }
+
+    /// <summary>
+    /// The jobs the calling job of <paramref name="call"/> needs, by their ids in its own workflow, with their
+    /// summaries: from <paramref name="results"/> once they have ended, else (planning ahead) succeeded with each
+    /// output a placeholder naming where its value will come from.
+    /// </summary>
+    internal static IReadOnlyList<(string Id, JobSummary Summary)> CallerNeeds(Workflow top, ReusableCall call, Func<string, JobSummary?>? results)
+    {
+        string outer = call.Parent?.FullPrefix ?? "";
+        return [.. call.Caller.Needs.Select(n => (n, results?.Invoke(outer + n) ?? new JobSummary(JobResults.Success,
+            [.. (top.Jobs.FirstOrDefault(j => j.Id == outer + n)?.Outputs ?? []).Select(o => KeyValuePair.Create(o.Key, $"<needs.{n}.outputs.{o.Key}>"))], 0)))];
     }
 
     /// <summary>

@@ -88,7 +88,8 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
         bool needsFailed = needs.Any(n => n.Id.StartsWith(scope, StringComparison.Ordinal) && n.Summary.Result != JobResults.Success) ||
                            Ancestors(job).Any(a => a.StartsWith(scope, StringComparison.Ordinal) &&
                                                    _results.TryGetValue(a, out JobSummary? r) && r.Result is JobResults.Failure or JobResults.Cancelled);
-        IReadOnlyList<ReplayJobPlan> plans = ReplayPlanner.Plan(workflow, job.Id, inputs with { Needs = NeedsContext(needs), NeedsFailed = needsFailed });
+        IReadOnlyList<ReplayJobPlan> plans = ReplayPlanner.Plan(workflow, job.Id,
+            inputs with { Needs = NeedsContext(needs), NeedsFailed = needsFailed, Results = id => _results.GetValueOrDefault(id) });
         if (plans.All(p => p.SkipReason is not null))
         {
             foreach (ReplayJobPlan p in plans)

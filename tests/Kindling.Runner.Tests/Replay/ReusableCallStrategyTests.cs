@@ -293,6 +293,37 @@ public sealed class ReusableCallStrategyTests : IDisposable
     }
 
     [Fact]
+    public void Plan_WithReadsCallerNeedsOutputs_PlannedAheadWithAPlaceholder()
+    {
+        Workflow wf = Write(IfCaller.Replace("CONDITION", "always()", StringComparison.Ordinal).Replace("target: x", "target: v-${{ needs.prep.outputs.go }}", StringComparison.Ordinal));
+
+        ReplayJobPlan plan = Assert.Single(ReplayPlanner.Plan(wf, "build/make", ReplayCorpus.Inputs()));
+
+        Assert.Equal("echo \"file=v-<needs.prep.outputs.go>.tgz\" >> \"$GITHUB_OUTPUT\"", plan.Spec.Steps[0].Run);
+    }
+
+    [Fact]
+    public async Task RunAsync_WithReadsCallerNeedsOutputs_EveryCalleeJobGetsTheValue()
+    {
+        Workflow wf = Write(IfCaller.Replace("CONDITION", "always()", StringComparison.Ordinal).Replace("target: x", "target: v-${{ needs.prep.outputs.go }}", StringComparison.Ordinal));
+        var ran = new ConcurrentQueue<ReplayJobPlan>();
+        var run = new WorkflowRun(wf, ReplayCorpus.Inputs(), (p, _) =>
+        {
+            ran.Enqueue(p);
+            return Task.FromResult(new JobOutcome
+            {
+                Result = JobResults.Success,
+                Steps = p.Job.Steps.ToDictionary(s => s.Number, s => new StepOutcome(JobResults.Success, JobResults.Success, s.Id == "g" ? [new("go", "yes")] : [])),
+            });
+        }, 4, _ => { });
+
+        await run.RunAsync("build", CancellationToken.None);
+
+        Assert.Equal("echo \"file=v-yes.tgz\" >> \"$GITHUB_OUTPUT\"", ran.Single(p => p.Job.Id == "build/make").Spec.Steps[0].Run);
+        Assert.Equal("echo check v-yes", ran.Single(p => p.Job.Id == "build/check").Spec.Steps[0].Run);
+    }
+
+    [Fact]
     public void Plan_DryRunCallerIfFalse_CalleeJobPlannedAsSkipped()
     {
         Workflow wf = Write(IfCaller.Replace("CONDITION", "false", StringComparison.Ordinal));
