@@ -40,17 +40,20 @@ public sealed class ReplayCheckoutTests : IDisposable
                   ref: refs/pull/${{ github.event.pull_request.number }}/merge
         """;
 
-    public ReplayCheckoutTests()
+    public ReplayCheckoutTests() => CreateRepo(Repo);
+
+    /// <summary>A git repository whose tag v1 says "one" and whose HEAD says "two", with the suite's checkout workflow (also run in a microVM).</summary>
+    internal static void CreateRepo(string repo)
     {
-        Directory.CreateDirectory(Path.Combine(Repo, ".github", "workflows"));
-        Git("init", "-q", "-b", "main");
-        File.WriteAllText(Path.Combine(Repo, "version.txt"), "one\n");
-        File.WriteAllText(Path.Combine(Repo, ".github", "workflows", "ci.yml"), Workflow);
-        Git("add", "-A");
-        Git("commit", "-qm", "one");
-        Git("tag", "v1");
-        File.WriteAllText(Path.Combine(Repo, "version.txt"), "two\n");
-        Git("commit", "-qam", "two");
+        Directory.CreateDirectory(Path.Combine(repo, ".github", "workflows"));
+        Git(repo, "init", "-q", "-b", "main");
+        File.WriteAllText(Path.Combine(repo, "version.txt"), "one\n");
+        File.WriteAllText(Path.Combine(repo, ".github", "workflows", "ci.yml"), Workflow);
+        Git(repo, "add", "-A");
+        Git(repo, "commit", "-qm", "one");
+        Git(repo, "tag", "v1");
+        File.WriteAllText(Path.Combine(repo, "version.txt"), "two\n");
+        Git(repo, "commit", "-qam", "two");
     }
 
     public void Dispose() => Directory.Delete(_root, recursive: true);
@@ -58,9 +61,9 @@ public sealed class ReplayCheckoutTests : IDisposable
     private string Repo => Path.Combine(_root, "repo");
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private void Git(params string[] args)
+    private static void Git(string repo, params string[] args)
     {
-        using Process git = Process.Start(new ProcessStartInfo("git", ["-C", Repo, "-c", "user.name=t", "-c", "user.email=t@localhost", .. args])
+        using Process git = Process.Start(new ProcessStartInfo("git", ["-C", repo, "-c", "user.name=t", "-c", "user.email=t@localhost", .. args])
             { RedirectStandardError = true })!;
         git.WaitForExit();
         Assert.True(git.ExitCode == 0, $"git {string.Join(' ', args)}: {git.StandardError.ReadToEnd()}");

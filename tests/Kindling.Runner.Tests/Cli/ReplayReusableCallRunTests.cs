@@ -17,10 +17,13 @@ public sealed class ReplayReusableCallRunTests : IDisposable
     private readonly StringWriter _out = new();
     private readonly StringWriter _err = new();
 
-    public ReplayReusableCallRunTests()
+    public ReplayReusableCallRunTests() => WriteWorkflows(Repo);
+
+    /// <summary>The suite's caller (matrix call, false if:, literal secret) and callee (also run in a microVM by ReplayCallAndCheckoutHardwareTests).</summary>
+    internal static void WriteWorkflows(string repo)
     {
-        Directory.CreateDirectory(Path.Combine(Repo, ".github", "workflows"));
-        File.WriteAllText(Path.Combine(Repo, ".github", "workflows", "ci.yml"), """
+        Directory.CreateDirectory(Path.Combine(repo, ".github", "workflows"));
+        File.WriteAllText(Path.Combine(repo, ".github", "workflows", "ci.yml"), """
             on: push
             jobs:
               build:
@@ -43,7 +46,7 @@ public sealed class ReplayReusableCallRunTests : IDisposable
                 steps:
                   - run: echo "report ${{ needs.build.outputs.built }} ${{ needs.build.result }} ${{ needs.never.result }}"
             """);
-        File.WriteAllText(Path.Combine(Repo, ".github", "workflows", "build.yml"), """
+        File.WriteAllText(Path.Combine(repo, ".github", "workflows", "build.yml"), """
             on:
               workflow_call:
                 inputs:
