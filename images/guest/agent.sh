@@ -113,7 +113,7 @@ user_env() {
 doc_version() { :; }
 doc_complete() { DOC_COMPLETE=1; }
 doc_job() {
-  case "$1" in id|name|timeout_seconds|step_count|mode) eval "J_$1=\$2" ;; *) fatal "job document: unknown job field '$1'" ;; esac
+  case "$1" in id|name|timeout_seconds|step_count|mode|stop_grace_ms) eval "J_$1=\$2" ;; *) fatal "job document: unknown job field '$1'" ;; esac
 }
 doc_secret() {
   valid_name "$1" || fatal "secret name '$1' is not a valid variable name"
@@ -405,9 +405,11 @@ uptime_cs() {
   UP_CS=$(( up_i * 100 + ${up_f#0} ))
 }
 
-# Time a stopped step has after TERM before its process group gets KILL (GitHub gives a cancelled step's process
-# 7.5 s after SIGINT and 2.5 s after SIGTERM; one TERM and 5 s here).
+# Time a stopped step has after TERM before its process group gets KILL, in centiseconds: the job's stop_grace_ms
+# (the runner's Kindling:StepStopGrace), else 5 s. GitHub gives a cancelled step's process 7.5 s after SIGINT and
+# 2.5 s after SIGTERM; one TERM and the grace here.
 STOP_GRACE_CS=500
+case "${J_stop_grace_ms:-}" in ''|*[!0-9]*) ;; *) STOP_GRACE_CS=$(( J_stop_grace_ms / 10 )); [ "$STOP_GRACE_CS" -ge 1 ] || STOP_GRACE_CS=1 ;; esac
 
 # watch_step N LIMIT: waits until step N's exit code is in $FILES_DIR/N/exit. Meanwhile it ends the step (TERM to
 # its process group, KILL after STOP_GRACE_CS) when LIMIT seconds (its timeout_seconds; 0: none) have passed, or,
@@ -420,7 +422,7 @@ watch_step() {
   wd_t0=$UP_CS
   wd_deadline=0
   [ "$2" -gt 0 ] && wd_deadline=$(( wd_t0 + $2 * 100 ))
-  wd_poll=$(( wd_t0 + 10 )) wd_gap=10 wd_sleep=10000 wd_term=0
+  wd_poll=$(( wd_t0 + 10 )) wd_gap=10 wd_sleep=10000 wd_term=0 wd_killed=0
   while [ ! -s "$wd_d/exit" ]; do
     $BB usleep "$wd_sleep"
     [ "$wd_sleep" -ge 200000 ] || wd_sleep=$(( wd_sleep * 2 ))
@@ -445,6 +447,8 @@ watch_step() {
       wd_term=$(( UP_CS + STOP_GRACE_CS ))
       wd_sleep=10000
     elif [ "$UP_CS" -ge "$wd_term" ]; then
+      [ "$wd_killed" = 1 ] || echo "kindling: step $1 still runs ${STOP_GRACE_CS}0 ms after TERM (its stop grace): KILL"
+      wd_killed=1
       kill -KILL "-$wd_pg" 2>/dev/null
       wd_term=$(( UP_CS + STOP_GRACE_CS ))
     fi

@@ -61,6 +61,9 @@ public static class MmdsKeys
         /// <summary>No steps in the document: the runner hands each one over at <c>kindling/steps/N</c> when its turn comes.</summary>
         public const string ModeHost = "host";
 
+        /// <summary>A stopped step's time between TERM and KILL, in milliseconds; absent: 5000.</summary>
+        public const string StopGraceMs = "stop_grace_ms";
+
         /// <summary><c>steps/N/</c>, N from 0 (<see cref="MmdsKeys.Step"/>).</summary>
         public const string Steps = "steps";
 

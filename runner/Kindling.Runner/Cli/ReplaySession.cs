@@ -162,6 +162,11 @@ public static class ReplaySession
             CopyDirectory(host, Path.Combine(snapshot, relative));
         }
 
+        foreach ((string key, string? commit) in plans.SelectMany(p => p.Steps).Select(s => s.CheckoutTree).OfType<(string, string?)>().Distinct())
+        {
+            await CheckoutStep.StageAsync(source, snapshot, key, commit, ct);
+        }
+
         foreach ((WorkflowJobRef j, ReplayInputs inputs) in targets)
         {
             var run = new WorkflowRun(j.Workflow, inputs, (p, token) => RunPlanAsync(p, snapshot, source.Repository, secrets, image, o, io, token),

@@ -149,6 +149,7 @@ public static partial class SubmitSession
             {
                 Name = s.Name, Run = s.Run, Shell = s.Shell, WorkingDirectory = s.WorkingDirectory.Length == 0 ? null : s.WorkingDirectory,
                 If = s.If, ContinueOnError = s.ContinueOnError ? true : null, Env = s.Env.Count == 0 ? null : s.Env,
+                TimeoutMinutes = s.Timeout?.TotalMinutes,
             })],
         };
     }

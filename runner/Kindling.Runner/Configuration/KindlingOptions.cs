@@ -16,6 +16,11 @@ public sealed class KindlingOptions
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(10);
     /// <summary>Per-job limit when the job does not say (GitHub's default is 6 hours).</summary>
     public TimeSpan JobTimeout { get; set; } = TimeSpan.FromHours(6);
+    /// <summary>
+    /// A step the guest ends (cancelled, or over its timeout-minutes) gets TERM, then KILL this long after if its
+    /// processes are still there (GitHub: SIGINT, 7.5 s, SIGTERM, 2.5 s, then kill). From 100 ms to 5 minutes.
+    /// </summary>
+    public TimeSpan StepStopGrace { get; set; } = TimeSpan.FromSeconds(5);
     /// <summary>A JIT runner GitHub never gave a job to is removed after this long.</summary>
     public TimeSpan IdleRunnerTimeout { get; set; } = TimeSpan.FromMinutes(10);
     /// <summary>How often the reaper looks for leftovers after the start-up pass.</summary>

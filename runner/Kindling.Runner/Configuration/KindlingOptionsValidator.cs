@@ -17,6 +17,9 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
     /// <summary>The most vCPUs kindling-vmm gives a VM (machine-config.vcpu_count, as Firecracker's limit).</summary>
     public const int MaxPoolVcpus = 32;
 
+    /// <summary>The bounds of Kindling:StepStopGrace.</summary>
+    public static readonly TimeSpan MinStepStopGrace = TimeSpan.FromMilliseconds(100), MaxStepStopGrace = TimeSpan.FromMinutes(5);
+
     /// <summary>The least memory a pool's VM may have.</summary>
     public const int MinPoolMemoryMib = 64;
 
@@ -89,6 +92,11 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
         ValidateStore(o, Fail);
         if (o.PollInterval < TimeSpan.FromMilliseconds(10)) Fail("PollInterval", $"is {o.PollInterval}; must be at least 00:00:00.010");
         if (o.JobTimeout <= TimeSpan.Zero) Fail("JobTimeout", $"is {o.JobTimeout}; must be positive (e.g. 06:00:00)");
+        if (o.StepStopGrace < MinStepStopGrace || o.StepStopGrace > MaxStepStopGrace)
+        {
+            Fail("StepStopGrace", $"is {o.StepStopGrace}; must be from {MinStepStopGrace} to {MaxStepStopGrace} (the time a cancelled or timed-out step gets between TERM and KILL, e.g. 00:00:05)");
+        }
+
         if (o.Launcher.Kind is not ("vmm" or "stub")) Fail("Launcher:Kind", $"'{o.Launcher.Kind}' is unknown; use vmm or stub");
         if (o.Launcher.GuestKernel.ToLowerInvariant() is not ("auto" or "debian" or "kindling"))
         {

@@ -154,7 +154,7 @@ public sealed partial class JobRunner(
                 ? new HostStepLoop(StepSource?.Invoke(job.Id) ?? new SpecStepSource(spec), observer, spec.Env)
                 : null;
             JsonObject tree = MmdsTree.Build(job.Id, job.Name, timeout, spec, secrets, registration?.EncodedJitConfig, net,
-                steps is null ? Kindling.Vmm.Contract.MmdsKeys.Job.ModeAll : Kindling.Vmm.Contract.MmdsKeys.Job.ModeHost, time.GetUtcNow());
+                steps is null ? Kindling.Vmm.Contract.MmdsKeys.Job.ModeAll : Kindling.Vmm.Contract.MmdsKeys.Job.ModeHost, time.GetUtcNow(), o.StepStopGrace);
             var request = new VmLaunchRequest(
                 vmId, ws,
                 VmConfigBuilder.Build(guest, overlay, job.Vcpus, job.MemoryMib, ws, net),

@@ -13,7 +13,8 @@ public static class MmdsTree
 {
     public static JsonObject Build(
         long jobId, string jobName, TimeSpan timeout, JobSpec? spec,
-        IReadOnlyDictionary<string, string> secrets, string? encodedJitConfig, GuestNetwork? net, string mode = MmdsKeys.Job.ModeAll, DateTimeOffset? now = null)
+        IReadOnlyDictionary<string, string> secrets, string? encodedJitConfig, GuestNetwork? net, string mode = MmdsKeys.Job.ModeAll, DateTimeOffset? now = null,
+        TimeSpan? stopGrace = null)
     {
         var job = new JsonObject
         {
@@ -21,6 +22,12 @@ public static class MmdsTree
             [MmdsKeys.Job.Name] = jobName,
             [MmdsKeys.Job.TimeoutSeconds] = ((long)timeout.TotalSeconds).ToString(CultureInfo.InvariantCulture),
         };
+        if (stopGrace is { } grace)
+        {
+            // the agent's time between TERM and KILL for a step it ends (a cancel, a step's timeout-minutes)
+            job[MmdsKeys.Job.StopGraceMs] = Math.Max(1L, (long)grace.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+        }
+
         switch (mode)
         {
             case MmdsKeys.Job.ModeAll:

@@ -44,8 +44,10 @@ public sealed record SubmitStep
     public string? If { get; init; }
     public bool? ContinueOnError { get; init; }
     public IReadOnlyDictionary<string, string>? Env { get; init; }
+    /// <summary>The step's own limit (a workflow step's timeout-minutes): the guest ends the step when it is over; at most the job's.</summary>
+    public double? TimeoutMinutes { get; init; }
 
-    public static readonly string[] Fields = ["name", "run", "shell", "working_directory", "if", "continue_on_error", "env"];
+    public static readonly string[] Fields = ["name", "run", "shell", "working_directory", "if", "continue_on_error", "env", "timeout_minutes"];
 }
 
 /// <summary>The answer to a submission: the job, where to look at it, and whether it was an idempotent repeat.</summary>

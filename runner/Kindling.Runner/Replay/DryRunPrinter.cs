@@ -109,8 +109,11 @@ public static class DryRunPrinter
             sb.Append(Indent).Append($"{s.Number}. {s.Name}");
             switch (s.Kind)
             {
-                case PlannedStepKind.Checkout:
+                case PlannedStepKind.Checkout when s.CheckoutTree is null:
                     sb.Append($"  [{s.Uses}: not run, the workspace is already there]");
+                    break;
+                case PlannedStepKind.Checkout:
+                    sb.Append($"  [{s.Uses}: copies a tree staged before the job starts]");
                     break;
                 case PlannedStepKind.UnsupportedUses:
                     sb.Append($"  [uses: {s.Uses}: NOT SUPPORTED: {s.UnsupportedReason ?? "not supported yet"}]");

@@ -106,16 +106,44 @@ public static partial class GitSource
         return list.Split('\0', StringSplitOptions.RemoveEmptyEntries);
     }
 
-    private static async Task ArchiveHeadAsync(string root, string target, CancellationToken ct)
+    private static Task ArchiveHeadAsync(string root, string target, CancellationToken ct) => ArchiveAsync(root, "HEAD", target, ct);
+
+    /// <summary>The files of <paramref name="treeish"/> (a commit) into <paramref name="target"/> (created), as <c>git archive</c> gives them.</summary>
+    public static async Task ArchiveAsync(string root, string treeish, string target, CancellationToken ct)
     {
+        Directory.CreateDirectory(target);
         ProcessResult git = await RunGitAsync(
-            ["-C", root, "archive", "--format=tar", "HEAD"],
+            ["-C", root, "archive", "--format=tar", treeish],
             new ProcessOptions { ReadOutput = (tar, c) => TarFile.ExtractToDirectoryAsync(tar, target, overwriteFiles: false, c) },
             ct);
         if (git.ExitCode != 0)
         {
-            throw new ReplayException($"git archive HEAD failed in {root}: {git.StandardError.Trim()}");
+            throw new ReplayException($"git archive {treeish} failed in {root}: {git.StandardError.Trim()}");
         }
+    }
+
+    /// <summary>
+    /// The commit <paramref name="ref"/> names in the repository (a branch, a tag, a commit, a full refs/… name, or a
+    /// branch only origin has), or null when git knows none.
+    /// </summary>
+    public static string? ResolveCommit(SourceInfo source, string @ref)
+    {
+        if (!source.IsGit || @ref.Length == 0 || @ref.StartsWith('-') || @ref.Any(char.IsControl))
+        {
+            return null;
+        }
+
+        foreach (string candidate in (string[])[@ref, "refs/remotes/origin/" + @ref])
+        {
+            string? sha = GitAsync(source.Root, CancellationToken.None, "rev-parse", "--verify", "--quiet", "--end-of-options", candidate + "^{commit}")
+                .GetAwaiter().GetResult()?.Trim();
+            if (sha is { Length: > 0 })
+            {
+                return sha;
+            }
+        }
+
+        return null;
     }
 
     private static async Task<string?> GitAsync(string dir, CancellationToken ct, params string[] args)

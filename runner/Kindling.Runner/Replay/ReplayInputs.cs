@@ -51,6 +51,11 @@ public sealed record ReplayInputs
     public ExprValue? Needs { get; init; }
     /// <summary>Whether a needed job did not succeed (a job's if: without a status function is then false).</summary>
     public bool NeedsFailed { get; init; }
+    /// <summary>
+    /// The summaries of the run's ended jobs by id (for the needs of a job that calls a reusable workflow, which its
+    /// callee's with:, secrets: and if: read); null when planning ahead (they count as succeeded, outputs shown as placeholders).
+    /// </summary>
+    public Func<string, JobSummary?>? Results { get; init; }
 
     /// <summary>What hashFiles() hashes (null: hashFiles() is an error naming why).</summary>
     public WorkspaceHash? WorkspaceHash { get; init; }

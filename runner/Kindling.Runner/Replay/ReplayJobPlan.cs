@@ -41,6 +41,8 @@ public sealed record PlannedStep
     public string? UnsupportedReason { get; init; }
     /// <summary>A cached action's files to copy into the workspace snapshot: host directory → path under the workspace.</summary>
     public (string Host, string Relative)? StageAction { get; init; }
+    /// <summary>An actions/checkout tree to stage under .kindling/checkout/KEY: the commit to archive, or null for the workspace's own files.</summary>
+    public (string Key, string? Commit)? CheckoutTree { get; init; }
     /// <summary>One of the steps a composite action expands to (its outputs are not the workflow step's).</summary>
     public bool PartOfAction { get; init; }
     /// <summary>Main, or a JavaScript action's pre: / post: (the planner moves those to the job's start and end).</summary>

@@ -114,6 +114,12 @@ public static class ReplayPlanner
                 });
             }
 
+            // Planning ahead (a dry run): a calling job's if: is decided with its needs taken as succeeded.
+            if (inputs.Needs is null && CallGate.SkipReason(outer, job.Call, inputs, null) is { } gate)
+            {
+                plans = [.. plans.Select(p => p.SkipReason is null ? p with { SkipReason = gate } : p)];
+            }
+
             return plans;
         }
         catch (ExpressionException e)
@@ -141,7 +147,7 @@ public static class ReplayPlanner
         ]))));
 
     /// <summary>strategy.fail-fast (default true) and max-parallel (default: every combination at once).</summary>
-    private static (bool FailFast, int MaxParallel) Strategy(WorkflowJob job, ExprContext ctx, int combinations)
+    internal static (bool FailFast, int MaxParallel) Strategy(WorkflowJob job, ExprContext ctx, int combinations)
     {
         bool failFast = true;
         if (job.FailFast is { } ff)
@@ -199,11 +205,11 @@ public static class ReplayPlanner
         }
 
         labels.RemoveAll(string.IsNullOrWhiteSpace);
-        if (labels.FirstOrDefault(OtherOs) is { } other)
+        if (labels.FirstOrDefault(l => OtherOsRunner.Os(l) is not null) is { } other)
         {
-            warnings.Add($"runs-on: {other} names a {(other.Contains("mac", StringComparison.OrdinalIgnoreCase) ? "macOS" : "Windows")} runner, which is not supported: " +
-                         $"replay runs Linux microVMs only, so the steps run in the Kindling {inputs.Image} image's shell (PowerShell and cmd lines will not work)");
+            warnings.Add(OtherOsRunner.Warning(other, wf, job, inputs.Image));
         }
+
         string? skip = null;
         StepConditions jobCondition = StepConditions.Evaluate(job.If, At("if"));
         if (inputs.NeedsFailed ? !jobCondition.WhenFailed : !jobCondition.WhenOk)
@@ -299,10 +305,6 @@ public static class ReplayPlanner
         };
     }
 
-    private static bool OtherOs(string label) =>
-        label.StartsWith("windows", StringComparison.OrdinalIgnoreCase) || label.StartsWith("macos", StringComparison.OrdinalIgnoreCase) ||
-        label.Equals("macOS", StringComparison.OrdinalIgnoreCase);
-
     /// <summary>How a secret value is rebuilt at launch; an error when it was computed in a way that cannot be repeated.</summary>
     internal static IReadOnlyList<SecretPart> Recipe(ExprValue v, string where) =>
         v.SecretParts ?? throw new ReplayException(
@@ -335,7 +337,7 @@ public static class ReplayPlanner
         }
     }
 
-    private static IReadOnlyList<MatrixCombination> Matrix(WorkflowJob job, ExprContext ctx)
+    internal static IReadOnlyList<MatrixCombination> Matrix(WorkflowJob job, ExprContext ctx)
     {
         if (job.Matrix is not { } m)
         {

@@ -1,3 +1,4 @@
+using Kindling.Runner.Jobs;
 using Kindling.Runner.Replay.Expressions;
 using Kindling.Runner.Replay.Workflows;
 
@@ -27,10 +28,9 @@ public static class ReusableCallContexts
             Contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase)
             {
                 ["github"] = github, ["inputs"] = callerInputs, ["secrets"] = callerSecrets, ["vars"] = vars,
-            },
-            Unavailable = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase)
-            {
-                ["needs"] = "the needs context in a reusable workflow call's with: or secrets: is not supported by replay yet",
+                ["matrix"] = call.Instance?.Combination.ToContext() ?? ExprValue.Object([]),
+                ["strategy"] = Strategy(call.Instance),
+                ["needs"] = WorkflowRun.NeedsContext(CallerNeeds(top, call, inputs.Results)),
             },
             Where = where,
         };
@@ -61,7 +61,33 @@ public static class ReusableCallContexts
         }
 
         ExprValue secrets = call.Caller.SecretsInherit ? callerSecrets
-            : ExprValue.Object(call.Caller.Secrets.Select(kv => KeyValuePair.Create(kv.Key, Template.Evaluate(kv.Value, ctx with { Where = $"{where}.secrets.{kv.Key}" }))));
+            : ExprValue.Object(call.Caller.Secrets.Select(kv => KeyValuePair.Create(kv.Key, AsSecret(Template.Evaluate(kv.Value, ctx with { Where = $"{where}.secrets.{kv.Key}" })))));
         return (ExprValue.Object(values), secrets);
     }
+
+    /// <summary>
+    /// The jobs the calling job of <paramref name="call"/> needs, by their ids in its own workflow, with their
+    /// summaries: from <paramref name="results"/> once they have ended, else (planning ahead) succeeded with each
+    /// output a placeholder naming where its value will come from.
+    /// </summary>
+    internal static IReadOnlyList<(string Id, JobSummary Summary)> CallerNeeds(Workflow top, ReusableCall call, Func<string, JobSummary?>? results)
+    {
+        string outer = call.Parent?.FullPrefix ?? "";
+        return [.. call.Caller.Needs.Select(n => (n, results?.Invoke(outer + n) ?? new JobSummary(JobResults.Success,
+            [.. (top.Jobs.FirstOrDefault(j => j.Id == outer + n)?.Outputs ?? []).Select(o => KeyValuePair.Create(o.Key, $"<needs.{n}.outputs.{o.Key}>"))], 0)))];
+    }
+
+    /// <summary>
+    /// A value mapped to a callee's secret is a secret there, whatever it was made of: a literal or a plain
+    /// expression is passed to the guest as a secret (its text as the recipe) and masked in the log like one.
+    /// </summary>
+    internal static ExprValue AsSecret(ExprValue v) =>
+        v.IsSecret || v.ToString().Length == 0 ? v : ExprValue.SecretString(v.ToString(), [SecretPart.FromText(v.ToString())]);
+
+    /// <summary>The <c>strategy</c> context of a call (GitHub's defaults for a call without a matrix).</summary>
+    private static ExprValue Strategy(CallInstance? instance) => ExprValue.Object(
+    [
+        new("fail-fast", ExprValue.Bool(instance?.Strategy.FailFast ?? true)), new("job-index", ExprValue.Number(instance?.Index ?? 0)),
+        new("job-total", ExprValue.Number(instance?.Total ?? 1)), new("max-parallel", ExprValue.Number(instance?.Strategy.MaxParallel ?? 1)),
+    ]);
 }

@@ -76,11 +76,12 @@ internal static class StepPlanner
             string? reason = null;
             if (checkout)
             {
-                message = $"kindling: {uses} is not run: {ReplayDefaults.GuestWorkspace} already holds the {inputs.WorkspaceDescription}";
-                foreach (string ignored in s.With.Select(kv => kv.Key).Where(k => k is "path" or "repository" or "ref" or "submodules"))
+                if (CheckoutStep.Plan(s, uses, At, cond, name, continueOnError, inputs, warnings) is { } planned)
                 {
-                    warnings.Add($"step {s.Number}: {uses} with.{ignored} is not supported (ignored): the workspace is the {(inputs.Worktree ? "working tree" : "checkout of HEAD")} at {ReplayDefaults.GuestWorkspace}");
+                    return [planned];
                 }
+
+                message = $"kindling: {uses} is not run: {ReplayDefaults.GuestWorkspace} already holds the {inputs.WorkspaceDescription}";
             }
             else if (ActionSteps.Plan(wf, job, s, ctx, cond, name, secretNames, inputs, warnings, depth, out string why) is { } action)
             {

@@ -24,12 +24,26 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
     public async Task<IReadOnlyDictionary<string, JobSummary>> RunAsync(string jobId, CancellationToken ct)
     {
         IReadOnlyList<WorkflowJob> jobs = JobGraph.WithNeeds(workflow.Jobs, jobId);
+        using var calls = new CallInstanceSlots(jobs, report, ct);
         var tasks = new Dictionary<string, Task<JobSummary>>(StringComparer.Ordinal);
         foreach (WorkflowJob job in jobs)
         {
             WorkflowJob j = job;
             List<(string, Task<JobSummary>)> needTasks = [.. j.Needs.Select(n => (n, tasks[n]))];
-            tasks[j.Id] = Task.Run(() => RunJobAsync(j, needTasks, ct), CancellationToken.None);
+            tasks[j.Id] = Task.Run(async () =>
+            {
+                string result = JobResults.Failure;
+                try
+                {
+                    JobSummary summary = await RunJobAsync(j, needTasks, calls, ct);
+                    result = summary.Result;
+                    return summary;
+                }
+                finally
+                {
+                    calls.Leave(j, result);
+                }
+            }, CancellationToken.None);
         }
 
         await Task.WhenAll(tasks.Values);
@@ -44,7 +58,7 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
             new("outputs", ExprValue.Object(n.Summary.Outputs.Select(kv => KeyValuePair.Create(kv.Key, ExprValue.String(kv.Value))))),
         ]))));
 
-    private async Task<JobSummary> RunJobAsync(WorkflowJob job, IReadOnlyList<(string Id, Task<JobSummary> Task)> needTasks, CancellationToken ct)
+    private async Task<JobSummary> RunJobAsync(WorkflowJob job, IReadOnlyList<(string Id, Task<JobSummary> Task)> needTasks, CallInstanceSlots calls, CancellationToken ct)
     {
         List<(string Id, JobSummary Summary)> needs = [];
         foreach ((string id, Task<JobSummary> t) in needTasks)
@@ -62,10 +76,20 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
             return _results[job.Id] = CallSummary(job, needs);
         }
 
-        // As on GitHub, the status functions of a job look at every job upstream, not only the ones it names.
-        bool needsFailed = needs.Any(n => n.Summary.Result != JobResults.Success) ||
-                           Ancestors(job).Any(a => _results.TryGetValue(a, out JobSummary? r) && r.Result is JobResults.Failure or JobResults.Cancelled);
-        IReadOnlyList<ReplayJobPlan> plans = ReplayPlanner.Plan(workflow, job.Id, inputs with { Needs = NeedsContext(needs), NeedsFailed = needsFailed });
+        if (CallGate.SkipReason(workflow, job.Call, inputs, id => _results.GetValueOrDefault(id)) is { } gate)
+        {
+            report($"job {job.Id}: skipped: {gate}");
+            return _results[job.Id] = new JobSummary(JobResults.Skipped, [], 0);
+        }
+
+        // As on GitHub, the status functions of a job look at every job upstream, not only the ones it names; a job
+        // of a reusable workflow, at those of its own workflow (its calling job's if: decided the rest).
+        string scope = job.Call?.FullPrefix ?? "";
+        bool needsFailed = needs.Any(n => n.Id.StartsWith(scope, StringComparison.Ordinal) && n.Summary.Result != JobResults.Success) ||
+                           Ancestors(job).Any(a => a.StartsWith(scope, StringComparison.Ordinal) &&
+                                                   _results.TryGetValue(a, out JobSummary? r) && r.Result is JobResults.Failure or JobResults.Cancelled);
+        IReadOnlyList<ReplayJobPlan> plans = ReplayPlanner.Plan(workflow, job.Id,
+            inputs with { Needs = NeedsContext(needs), NeedsFailed = needsFailed, Results = id => _results.GetValueOrDefault(id) });
         if (plans.All(p => p.SkipReason is not null))
         {
             foreach (ReplayJobPlan p in plans)
@@ -76,6 +100,14 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
             return _results[job.Id] = new JobSummary(JobResults.Skipped, [], 0);
         }
 
+        using CancellationTokenSource? call = await calls.EnterAsync(job, ct);
+        if (call is null)
+        {
+            report($"job {job.Id}: cancelled before it started (fail-fast: a job of another call of its matrix failed)");
+            return _results[job.Id] = new JobSummary(JobResults.Cancelled, [], JobOutcome.Cancelled.ExitCode);
+        }
+
+        ct = call.Token;
         using var failFast = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var parallel = new SemaphoreSlim(Math.Max(1, plans[0].MaxParallel));
         var outcomes = new JobOutcome[plans.Count];
@@ -143,27 +175,40 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
     /// <summary>
     /// A job that called a reusable workflow ends with its callee's jobs: failed if one failed (else cancelled, skipped
     /// when all were), its outputs the callee's <c>on.workflow_call.outputs</c> read from their <c>jobs</c> context.
+    /// With a matrix (one call per combination), as on GitHub, the calls are taken in order and a later non-empty
+    /// value wins.
     /// </summary>
-    private static JobSummary CallSummary(WorkflowJob job, IReadOnlyList<(string Id, JobSummary Summary)> callee)
+    private JobSummary CallSummary(WorkflowJob job, IReadOnlyList<(string Id, JobSummary Summary)> callee)
     {
         string result = callee.Any(n => n.Summary.Result == JobResults.Failure) ? JobResults.Failure
             : callee.Any(n => n.Summary.Result == JobResults.Cancelled) ? JobResults.Cancelled
             : callee.All(n => n.Summary.Result == JobResults.Skipped) ? JobResults.Skipped
             : JobResults.Success;
         int exit = callee.Select(n => n.Summary.ExitCode).FirstOrDefault(c => c != 0);
-        string prefix = job.Id + "/";
-        var ctx = new ExprContext
+        List<KeyValuePair<string, string>> outputs = [];
+        foreach (IGrouping<string, (string Id, JobSummary Summary)> call in callee.GroupBy(n => CallPrefix(job, n.Id)))
         {
-            Contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase)
+            var ctx = new ExprContext
             {
-                ["jobs"] = NeedsContext(callee.Select(n => (n.Id[prefix.Length..], n.Summary))),
-            },
-            Where = $"jobs.{job.Id}: on.workflow_call.outputs",
-        };
-        List<KeyValuePair<string, string>> outputs = [.. job.Outputs.Select(o =>
-            KeyValuePair.Create(o.Key, ReplayPlanner.Text(Template.Evaluate(o.Value, ctx with { Where = $"{ctx.Where}.{o.Key}" }))))];
+                Contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase)
+                {
+                    ["jobs"] = NeedsContext(call.Select(n => (n.Id[call.Key.Length..], n.Summary))),
+                },
+                Where = $"jobs.{job.Id}: on.workflow_call.outputs",
+            };
+            foreach ((string name, string template) in job.Outputs)
+            {
+                Merge(outputs, name, ReplayPlanner.Text(Template.Evaluate(template, ctx with { Where = $"{ctx.Where}.{name}" })));
+            }
+        }
+
         return new JobSummary(result, outputs, exit);
     }
+
+    /// <summary>The prefix of the call of <paramref name="caller"/> that the callee job <paramref name="id"/> belongs to (<c>caller/</c>, or <c>caller (values)/</c>).</summary>
+    private string CallPrefix(WorkflowJob caller, string id) =>
+        workflow.Jobs.FirstOrDefault(j => j.Id == id)?.Call?.Chain.FirstOrDefault(c => (c.Parent?.FullPrefix ?? "") + c.Caller.Id == caller.Id)?.FullPrefix
+        ?? caller.Id + "/";
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<string, JobSummary> _results = new(StringComparer.Ordinal);
 
@@ -227,19 +272,24 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
             };
             foreach ((string name, string template) in job.Outputs)
             {
-                string v = ReplayPlanner.Text(Template.Evaluate(template, withSteps with { Where = $"{ctx.Where}: outputs.{name}" }));
-                int at = values.FindIndex(kv => kv.Key == name);
-                if (at < 0)
-                {
-                    values.Add(KeyValuePair.Create(name, v));
-                }
-                else if (v.Length > 0)
-                {
-                    values[at] = KeyValuePair.Create(name, v);
-                }
+                Merge(values, name, ReplayPlanner.Text(Template.Evaluate(template, withSteps with { Where = $"{ctx.Where}: outputs.{name}" })));
             }
         }
 
         return values;
+    }
+
+    /// <summary>An output of one more matrix combination (or call): GitHub keeps the first value, a later non-empty one wins.</summary>
+    private static void Merge(List<KeyValuePair<string, string>> values, string name, string v)
+    {
+        int at = values.FindIndex(kv => kv.Key == name);
+        if (at < 0)
+        {
+            values.Add(KeyValuePair.Create(name, v));
+        }
+        else if (v.Length > 0)
+        {
+            values[at] = KeyValuePair.Create(name, v);
+        }
     }
 }

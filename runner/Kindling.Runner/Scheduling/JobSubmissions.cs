@@ -80,11 +80,12 @@ public sealed partial class JobSubmissions(IOptions<KindlingOptions> options, Jo
             $"runs_on: no pool serves [{string.Join(", ", labels)}]; the pools serve: " +
             string.Join("; ", o.Pools.Select(p => $"{p.Name} ({string.Join(", ", p.Labels)})")) + " (change runs-on, or add a pool under Kindling:Pools)");
         IReadOnlyDictionary<string, string> env = Env(r.Env, "env");
+        TimeSpan? timeout = Timeout(r.TimeoutMinutes, o.JobTimeout);
         var spec = new JobSpec
         {
             Name = name,
-            Timeout = Timeout(r.TimeoutMinutes, o.JobTimeout),
-            Steps = Steps(r.Steps),
+            Timeout = timeout,
+            Steps = Steps(r.Steps, timeout ?? o.JobTimeout),
             Env = env,
             SecretRefs = SecretRefs(r.Secrets, env, tenant, index),
         };
@@ -168,7 +169,7 @@ public sealed partial class JobSubmissions(IOptions<KindlingOptions> options, Jo
         return [.. runsOn.Select((l, i) => Text(l, $"runs_on[{i}]", required: true)!)];
     }
 
-    private static StepSpec[] Steps(IReadOnlyList<SubmitStep>? steps)
+    private static StepSpec[] Steps(IReadOnlyList<SubmitStep>? steps, TimeSpan jobTimeout)
     {
         if (steps is null || steps.Count == 0)
         {
@@ -211,11 +212,16 @@ public sealed partial class JobSubmissions(IOptions<KindlingOptions> options, Jo
                 throw Invalid($"{at}.working_directory: has control characters");
             }
 
+            if (s.TimeoutMinutes is { } m && !(m > 0 && double.IsFinite(m) && m <= jobTimeout.TotalMinutes))
+            {
+                throw Invalid($"{at}.timeout_minutes: {m} is out of range; use more than 0 and at most the job's timeout_minutes ({jobTimeout.TotalMinutes})");
+            }
+
             return new StepSpec
             {
                 Name = Text(s.Name, $"{at}.name", required: false) ?? "Run " + s.Run.Trim().Split('\n')[0].Trim(),
                 Run = s.Run, Shell = agentShell, WorkingDirectory = wd ?? "", If = condition, ContinueOnError = s.ContinueOnError ?? false,
-                Env = Env(s.Env, $"{at}.env"),
+                Env = Env(s.Env, $"{at}.env"), Timeout = s.TimeoutMinutes is { } minutes ? TimeSpan.FromMinutes(minutes) : null,
             };
         })];
     }

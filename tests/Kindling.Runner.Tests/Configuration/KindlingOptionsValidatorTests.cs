@@ -95,6 +95,8 @@ public sealed class KindlingOptionsValidatorTests
     [InlineData("Kindling:Images:ActionsRunner:File", "/nonexistent/runner.tar.gz", "Kindling:Images:ActionsRunner:File: '/nonexistent/runner.tar.gz' does not exist")]
     [InlineData("Kindling:Images:ActionsRunner:Url", "ftp://mirror/{Version}.tgz", "Kindling:Images:ActionsRunner:Url: 'ftp://mirror/{Version}.tgz' is not an http(s) address")]
     [InlineData("Kindling:Tenants:0:SubmitToken", "short", "Kindling:Tenants:0:SubmitToken: is 5 characters; use at least 16")]
+    [InlineData("Kindling:StepStopGrace", "00:00:00", "Kindling:StepStopGrace: is 00:00:00; must be from 00:00:00.1000000 to 00:05:00")]
+    [InlineData("Kindling:StepStopGrace", "01:00:00", "Kindling:StepStopGrace: is 01:00:00; must be from")]
     public void Validate_BadValue_MessageNamesKey(string key, string value, string expected)
     {
         IReadOnlyList<string> errors = Errors(Bind(("Kindling:StateDirectory", "/tmp/x"), (key, value)));

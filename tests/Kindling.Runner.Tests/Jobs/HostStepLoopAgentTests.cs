@@ -166,6 +166,38 @@ public sealed class HostStepLoopAgentTests : IDisposable
     }
 
     [RootFact]
+    public async Task Agent_StepIgnoresTermPastItsTimeout_KilledAfterTheJobsStopGrace()
+    {
+        JobSpec spec = new()
+        {
+            Name = "grace",
+            Steps =
+            [
+                new StepSpec { Name = "stubborn", Run = "trap '' TERM; echo started; sleep 60; echo not reached", Timeout = TimeSpan.FromSeconds(1) },
+                new StepSpec { Name = "handle", Run = "echo handled", If = "failure()" },
+            ],
+        };
+        var lines = new Lines();
+        var loop = new HostStepLoop(new SpecStepSource(spec), lines);
+        JsonObject tree = MmdsTree.Build(9, spec.Name, TimeSpan.FromMinutes(5), spec, new Dictionary<string, string>(), null, null, MmdsKeys.Job.ModeHost,
+            stopGrace: TimeSpan.FromMilliseconds(200));
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), loop.FirstMmds(tree));
+
+        using Process agent = StartAgent(ns.Name);
+        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
+        var pump = new LogPump(new SecretMasker([]), loop);
+        await pump.RunAsync(agent.StandardOutput.BaseStream, Path.Combine(_dir, "job.log"), Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        await agent.WaitForExitAsync(Ct);
+        await handing;
+
+        string log = string.Join('\n', lines.All);
+        Assert.Equal(["0 ended=timed-out", "0 exit=137", "1 exit=0"], lines.Steps);
+        Assert.Contains("kindling: step 0 still runs 200 ms after TERM (its stop grace): KILL", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("not reached", log, StringComparison.Ordinal);
+    }
+
+    [RootFact]
     public async Task Agent_HostDrivenReplayJob_GitHubEnvOfStep1DecidesTheIfOfLaterSteps()
     {
         ReplayJobPlan plan = Assert.Single(ReplayPlanner.Plan(WorkflowParser.Parse(ReplayStepTimeTests.Workflow, "ci.yml"), "a", ReplayCorpus.Inputs()));

@@ -66,12 +66,25 @@ public sealed class ReplayPlannerParityTests
             Assert.Throws<ReplayException>(() => Plan(Head + "    strategy:\n      max-parallel: zero\n    steps: [{run: x}]\n")).Message, StringComparison.Ordinal);
 
     [Theory]
-    [InlineData("windows-latest", "Windows")]
-    [InlineData("macos-14", "macOS")]
-    public void Plan_RunsOnOtherOs_Warns(string label, string os)
+    [InlineData("windows-latest", "Windows", "")]
+    [InlineData("windows-2022", "Windows", "shell: pwsh, ")]
+    [InlineData("macos-14", "macOS", "shell: pwsh, ")]
+    public void Plan_RunsOnOtherOsWithWindowsShellSteps_WarnsNotSupportedNamingSteps(string label, string os, string shell)
     {
-        ReplayJobPlan p = Assert.Single(Plan($"on: push\njobs:\n  j:\n    runs-on: {label}\n    steps: [{{run: x}}]\n"));
-        Assert.Contains(p.Warnings, w => w.StartsWith($"runs-on: {label} names a {os} runner, which is not supported: replay runs Linux microVMs only", StringComparison.Ordinal));
+        ReplayJobPlan p = Assert.Single(Plan($"on: push\njobs:\n  j:\n    runs-on: {label}\n    steps: [{{run: x, shell: bash}}, {{{shell}run: x}}]\n"));
+        Assert.Contains(p.Warnings, w => w.StartsWith($"runs-on: {label} names a {os} runner, which is not supported: replay runs Linux microVMs only, and step 2 uses", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("macos-latest", "macOS", "")]
+    [InlineData("windows-latest", "Windows", "shell: bash, ")]
+    [InlineData("macOS-13", "macOS", "shell: sh, ")]
+    public void Plan_RunsOnOtherOsWithPortableSteps_WarnsItRunsInLinuxAndNotUnsupported(string label, string os, string shell)
+    {
+        ReplayJobPlan p = Assert.Single(Plan($"on: push\njobs:\n  j:\n    runs-on: {label}\n    steps: [{{{shell}run: x}}]\n"));
+        string w = Assert.Single(p.Warnings);
+        Assert.StartsWith($"runs-on: {label} names a {os} runner: replay runs the job in a Linux microVM", w, StringComparison.Ordinal);
+        Assert.DoesNotContain("not supported", w, StringComparison.Ordinal);
     }
 
     [Fact]

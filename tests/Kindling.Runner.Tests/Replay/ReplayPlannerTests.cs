@@ -216,9 +216,16 @@ public sealed class ReplayPlannerTests
     }
 
     [Fact]
-    public void Plan_CheckoutWithPath_Warning() =>
-        Assert.Contains(ReplayPlanner.Plan(ReplayCorpus.Load("monorepo.yml"), "docs", ReplayCorpus.Inputs()).Single().Warnings,
-            w => w.Contains("with.path is not supported (ignored)", StringComparison.Ordinal));
+    public void Plan_CheckoutWithPath_CopiesTheWorkspaceTreeUnderThePath()
+    {
+        ReplayJobPlan p = ReplayPlanner.Plan(ReplayCorpus.Load("monorepo.yml"), "docs", ReplayCorpus.Inputs()).Single();
+
+        PlannedStep checkout = p.Steps[0];
+        Assert.Equal(PlannedStepKind.Checkout, checkout.Kind);
+        Assert.Equal((CheckoutStep.WorkspaceKey, (string?)null), checkout.CheckoutTree);
+        Assert.Contains("cp -a \"$src/.\" \"$ws\"/'site'/", checkout.Spec.Run, StringComparison.Ordinal);
+        Assert.Empty(p.Warnings);
+    }
 
     [Fact]
     public void Plan_ContainerServices_Warnings()

@@ -121,6 +121,8 @@ public sealed class SubmitApiTests : IAsyncLifetime
     [InlineData("""{"tenant": "acme", "name": "x", "runs_on": ["kindling"], "steps": [{"run": "echo", "if": "github.ref == 'main'"}]}""", "steps[0].if:")]
     [InlineData("""{"tenant": "acme", "name": "x", "runs_on": ["kindling"], "steps": [{"run": "echo", "shell": "cmd"}]}""", "steps[0].shell: 'cmd' is not supported")]
     [InlineData("""{"tenant": "acme", "name": "x", "runs_on": ["kindling"], "steps": [{"run": "echo"}], "timeout_minutes": 0}""", "timeout_minutes: 0 is out of range")]
+    [InlineData("""{"tenant": "acme", "name": "x", "runs_on": ["kindling"], "steps": [{"run": "echo", "timeout_minutes": 0}]}""", "steps[0].timeout_minutes: 0 is out of range")]
+    [InlineData("""{"tenant": "acme", "name": "x", "runs_on": ["kindling"], "steps": [{"run": "echo", "timeout_minutes": 20}], "timeout_minutes": 10}""", "steps[0].timeout_minutes: 20 is out of range; use more than 0 and at most the job's timeout_minutes (10)")]
     [InlineData("""{"tenant": "acme", "name": "x", "runs_on": ["kindling"], "steps": [{"run": "echo"}], "secrets": {"AUTH": [{"secret": "NOPE"}]}}""", "secrets.AUTH[0].secret: tenant acme has no secret 'NOPE'")]
     [InlineData("""{"tenant": "acme", "name": "x", "runs_on": ["kindling"], "steps": [{"run": "echo"}], "secrets": {"AUTH": [{"text": "a", "secret": "DEPLOY_KEY"}]}}""", "secrets.AUTH[0]: give exactly one")]
     [InlineData("""[1, 2]""", "the body is not the JSON object")]
@@ -205,6 +207,49 @@ public sealed class SubmitApiTests : IAsyncLifetime
         Assert.Equal("acme/app", done.Job.Repository);
         // The job's forge is the daemon itself: the tenant's own forge is never told about it.
         Assert.Null(_web.Forge("acme").ResultOf(done.Job.ForgeJobId));
+    }
+
+    [Fact]
+    public async Task PostJobs_StepTimeoutMinutes_StepEndedAsTimedOutAndAlwaysStepRuns()
+    {
+        string body = """
+            {"tenant": "acme", "name": "slow-step", "runs_on": ["kindling"],
+             "steps": [
+               {"name": "Slow", "run": "echo slow-started; sleep 120; echo not-reached", "timeout_minutes": 0.01},
+               {"name": "Next", "run": "echo next-ran"},
+               {"name": "Always", "run": "echo always-ran", "if": "always()"}
+             ]}
+            """;
+        using HttpResponseMessage r = await PostAsync(KindlingWebFactory.AdminToken, body);
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        long id = (await r.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetInt64();
+        Assert.Equal(TimeSpan.FromSeconds(0.6), JobSpec.FromJson(_web.Store.Get(id)!.SpecJson!).Steps[0].Timeout);
+
+        JobWithResult done = await _web.WaitCleanedAsync(id);
+        string log = await _web.Client(KindlingWebFactory.AdminToken).GetStringAsync($"/api/jobs/{id}/log", Ct);
+        Assert.True(done.Result == JobState.Failed, log);
+        Assert.Contains("slow-started", log, StringComparison.Ordinal);
+        Assert.Contains("timed out", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-reached", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("next-ran", log, StringComparison.Ordinal);
+        Assert.Contains("always-ran", log, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task PostJobs_JobTimeoutMinutes_JobTimesOut()
+    {
+        string body = """
+            {"tenant": "acme", "name": "slow-job", "runs_on": ["kindling"], "timeout_minutes": 0.01,
+             "steps": [{"name": "Slow", "run": "echo job-started; sleep 120; echo not-reached"}]}
+            """;
+        using HttpResponseMessage r = await PostAsync(KindlingWebFactory.AdminToken, body);
+        Assert.Equal(HttpStatusCode.Created, r.StatusCode);
+        long id = (await r.Content.ReadFromJsonAsync<JsonElement>(Ct)).GetProperty("id").GetInt64();
+
+        JobWithResult done = await _web.WaitCleanedAsync(id);
+        string log = await _web.Client(KindlingWebFactory.AdminToken).GetStringAsync($"/api/jobs/{id}/log", Ct);
+        Assert.True(done.Result == JobState.TimedOut, $"{done.Result}: {log}");
+        Assert.DoesNotContain("not-reached", log, StringComparison.Ordinal);
     }
 
     [Fact]

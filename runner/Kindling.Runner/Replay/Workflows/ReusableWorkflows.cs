@@ -1,3 +1,5 @@
+using Kindling.Runner.Replay.Expressions;
+
 namespace Kindling.Runner.Replay.Workflows;
 
 /// <summary>
@@ -7,6 +9,8 @@ namespace Kindling.Runner.Replay.Workflows;
 /// the call (its result and <c>on.workflow_call.outputs</c>) in the needs of later jobs. A local callee is
 /// <c>./path</c> from the repository; a remote one (<c>owner/repo/path@ref</c>) is read from the action cache
 /// (<c>DIR/owner/repo/ref/path</c>). Calls nest at most <see cref="MaxDepth"/> deep, as on GitHub; a cycle is refused.
+/// A calling job with <c>strategy.matrix</c> calls once per combination: the callee's jobs of each call are
+/// <c>caller (values)/job</c>; the calling job's <c>if:</c> is decided when the call's first jobs are due (CallGate).
 /// </summary>
 public static class ReusableWorkflows
 {
@@ -14,7 +18,8 @@ public static class ReusableWorkflows
     public const int MaxDepth = 4;
 
     /// <summary>The workflow with its calls expanded; a call that cannot be read keeps its job, marked with the reason.</summary>
-    public static Workflow Expand(Workflow wf, string repoRoot, string? actionCache)
+    /// <param name="context">The workflow-level contexts (github, inputs, vars) a calling job's strategy is evaluated in; null: none (a literal matrix only).</param>
+    public static Workflow Expand(Workflow wf, string repoRoot, string? actionCache, ExprContext? context = null)
     {
         if (wf.Jobs.All(j => j.Uses is null))
         {
@@ -22,10 +27,18 @@ public static class ReusableWorkflows
         }
 
         List<string> stack = [wf.FullPath is { } f ? Path.GetFullPath(f) : wf.File];
-        return wf with { Jobs = ExpandJobs(wf, wf.Jobs, repoRoot, actionCache, null, stack) };
+        const string NotYet = "a calling job's strategy.matrix reading it is not supported by replay yet (write the matrix out)";
+        var top = context ?? new ExprContext
+        {
+            Contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase),
+            Unavailable = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["github"] = NotYet, ["inputs"] = NotYet, ["vars"] = NotYet },
+        };
+        return wf with { Jobs = ExpandJobs(wf, wf.Jobs, new Expansion(repoRoot, actionCache, top), null, stack) };
     }
 
-    private static List<WorkflowJob> ExpandJobs(Workflow wf, IReadOnlyList<WorkflowJob> jobs, string repoRoot, string? actionCache, ReusableCall? parent, List<string> stack)
+    private sealed record Expansion(string RepoRoot, string? ActionCache, ExprContext Top);
+
+    private static List<WorkflowJob> ExpandJobs(Workflow wf, IReadOnlyList<WorkflowJob> jobs, Expansion x, ReusableCall? parent, List<string> stack)
     {
         List<WorkflowJob> result = [];
         foreach (WorkflowJob job in jobs)
@@ -39,12 +52,7 @@ public static class ReusableWorkflows
             string where = $"{wf.FileName}: jobs.{job.Id}.uses: {uses}";
             try
             {
-                if (job.If is not null || job.Matrix is not null)
-                {
-                    throw new ReplayException($"{where}: {(job.If is not null ? "if:" : "strategy:")} on a job that calls a reusable workflow is not supported by replay yet");
-                }
-
-                string path = Resolve(uses, repoRoot, actionCache, where);
+                string path = Resolve(uses, x.RepoRoot, x.ActionCache, where);
                 if (stack.Contains(path, StringComparer.Ordinal))
                 {
                     throw new ReplayException($"{where}: the reusable workflows call each other in a cycle ({string.Join(" -> ", stack.Append(path).Select(Path.GetFileName))}); GitHub refuses such a workflow");
@@ -58,7 +66,7 @@ public static class ReusableWorkflows
                 Workflow callee;
                 try
                 {
-                    callee = WorkflowParser.ParseFile(path, Path.GetRelativePath(repoRoot, path));
+                    callee = WorkflowParser.ParseFile(path, Path.GetRelativePath(x.RepoRoot, path));
                 }
                 catch (WorkflowException e)
                 {
@@ -70,20 +78,26 @@ public static class ReusableWorkflows
                     throw new ReplayException($"{where}: {callee.FileName} is not a reusable workflow (its on: has no workflow_call)");
                 }
 
-                string prefix = job.Id + "/";
-                var call = new ReusableCall(job, callee, prefix, parent);
-                stack.Add(path);
-                List<WorkflowJob> inner = ExpandJobs(callee, callee.Jobs, repoRoot, actionCache, call, stack);
-                stack.RemoveAt(stack.Count - 1);
-                HashSet<string> innerIds = [.. inner.Select(j => j.Id)];
-                List<WorkflowJob> expanded = [.. inner.Select(j => j with
+                List<WorkflowJob> expanded = [];
+                foreach (CallInstance? instance in Instances(job, parent, x.Top, where))
                 {
-                    Id = prefix + j.Id,
-                    Name = j.Name is { } n ? $"{job.Name ?? job.Id} / {n}" : null,
-                    Needs = j.Needs.Count == 0 ? job.Needs : [.. j.Needs.Select(n => innerIds.Contains(n) ? prefix + n : n)],
-                    CalleeJobs = [.. j.CalleeJobs.Select(c => prefix + c)],
-                    Call = j.Call ?? call,
-                })];
+                    string label = instance is null ? "" : $" ({string.Join(", ", instance.Combination.Values.Select(kv => kv.Value.ToString()))})";
+                    string prefix = job.Id + label + "/";
+                    var call = new ReusableCall(job, callee, prefix, parent) { Instance = instance };
+                    stack.Add(path);
+                    List<WorkflowJob> inner = ExpandJobs(callee, callee.Jobs, x, call, stack);
+                    stack.RemoveAt(stack.Count - 1);
+                    HashSet<string> innerIds = [.. inner.Select(j => j.Id)];
+                    expanded.AddRange(inner.Select(j => j with
+                    {
+                        Id = prefix + j.Id,
+                        Name = j.Name is { } n ? $"{job.Name ?? job.Id}{label} / {n}" : null,
+                        Needs = j.Needs.Count == 0 ? job.Needs : [.. j.Needs.Select(n => innerIds.Contains(n) ? prefix + n : n)],
+                        CalleeJobs = [.. j.CalleeJobs.Select(c => prefix + c)],
+                        Call = j.Call ?? call,
+                    }));
+                }
+
                 result.AddRange(expanded);
                 result.Add(job with { CalleeJobs = [.. expanded.Select(j => j.Id)], Needs = [.. expanded.Select(j => j.Id)], Outputs = callee.CallOutputs, Call = parent });
             }
@@ -94,6 +108,55 @@ public static class ReusableWorkflows
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// One null (a plain call), or one instance per combination of the calling job's <c>strategy.matrix</c>, evaluated
+    /// in the workflow-level contexts (a nested call's caller cannot read its own inputs here: replay refuses that).
+    /// </summary>
+    private static IReadOnlyList<CallInstance?> Instances(WorkflowJob job, ReusableCall? parent, ExprContext top, string where)
+    {
+        if (job.Matrix is null)
+        {
+            return [null];
+        }
+
+        var ctx = top with
+        {
+            Where = $"{where}: strategy.matrix",
+            Unavailable = new Dictionary<string, string>(top.Unavailable, StringComparer.OrdinalIgnoreCase)
+            {
+                ["needs"] = "a matrix read from needs on a job that calls a reusable workflow is not supported by replay yet (write the matrix out)",
+                ["matrix"] = "the matrix is not known at this level",
+            },
+        };
+        if (parent is not null)
+        {
+            ctx = ctx with
+            {
+                Contexts = ctx.Contexts.Where(kv => kv.Key != "inputs").ToDictionary(StringComparer.OrdinalIgnoreCase),
+                Unavailable = new Dictionary<string, string>(ctx.Unavailable, StringComparer.OrdinalIgnoreCase)
+                {
+                    ["inputs"] = "a nested call's matrix cannot read its workflow's inputs in replay (write the matrix out)",
+                },
+            };
+        }
+
+        try
+        {
+            IReadOnlyList<MatrixCombination> combos = ReplayPlanner.Matrix(job, ctx);
+            (bool failFast, int maxParallel) = ReplayPlanner.Strategy(job, ctx with { Where = $"{where}: strategy" }, combos.Count);
+            var strategy = new CallStrategy(job.Id, failFast, maxParallel);
+            return [.. combos.Select((c, i) => new CallInstance(c, i, combos.Count, strategy))];
+        }
+        catch (ExpressionException e)
+        {
+            throw new ReplayException(e.Message, e);
+        }
+        catch (MatrixException e)
+        {
+            throw new ReplayException(e.Message, e);
+        }
     }
 
     /// <summary>The callee's file: <c>./path</c> in the repository, or <c>owner/repo/path@ref</c> in the action cache.</summary>

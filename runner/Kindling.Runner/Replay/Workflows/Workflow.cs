@@ -135,4 +135,28 @@ public sealed record CallInput(string Name, ExprValue? Default, string? Type, bo
 public sealed record ReusableCall(WorkflowJob Caller, Workflow Callee, string Prefix, ReusableCall? Parent)
 {
     public int Depth => Parent is null ? 1 : Parent.Depth + 1;
+
+    /// <summary>Set when the calling job has a <c>strategy.matrix</c>: the combination this call runs (one call per combination).</summary>
+    public CallInstance? Instance { get; init; }
+
+    /// <summary>The prefix of this call's jobs in the expanded workflow (the calls above it included).</summary>
+    public string FullPrefix => (Parent?.FullPrefix ?? "") + Prefix;
+
+    /// <summary>This call and the calls above it, outermost first.</summary>
+    public IEnumerable<ReusableCall> Chain => Parent is null ? [this] : Parent.Chain.Append(this);
+}
+
+/// <summary>
+/// One matrix combination of a calling job: its <c>matrix</c> and <c>strategy</c> contexts, and the strategy it
+/// shares with its sibling calls (<see cref="Strategy"/> is one object per calling job: fail-fast and max-parallel
+/// apply across the calls).
+/// </summary>
+public sealed record CallInstance(MatrixCombination Combination, int Index, int Total, CallStrategy Strategy);
+
+/// <summary><c>strategy.fail-fast</c> and <c>max-parallel</c> of a calling job, evaluated; one instance per calling job.</summary>
+public sealed class CallStrategy(string callerId, bool failFast, int maxParallel)
+{
+    public string CallerId => callerId;
+    public bool FailFast => failFast;
+    public int MaxParallel => maxParallel;
 }
