@@ -18,28 +18,32 @@ internal static class ActionSteps
     private const string CachedActionsDirectory = ".kindling/actions";
 
     /// <summary>The planned steps of an action step, or null with <paramref name="why"/> when replay cannot run it.</summary>
+    /// <param name="written">Local actions written at run time, read back from the guest: their directory (<see cref="RuntimeActions.Directory"/>) → action.yml's text.</param>
     public static IReadOnlyList<PlannedStep>? Plan(Workflow wf, WorkflowJob job, WorkflowStep s, ExprContext ctx, StepConditions outer, string name,
-        GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings, int depth, out string why)
+        GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings, int depth, IReadOnlyDictionary<string, string>? written, out string why)
     {
         string uses = s.Uses!;
         if (uses.StartsWith("docker://", StringComparison.Ordinal))
         {
-            why = "Docker actions are not supported (steps run in the microVM's own userland, with no container runtime)";
-            return null;
+            return Docker(out why);
         }
 
-        if (Locate(uses, inputs) is not { } at)
+        if (Locate(uses, inputs, written) is not { } at)
         {
-            if (uses.StartsWith("./", StringComparison.Ordinal) && WrittenBefore(job, s) is not { } writer)
+            if (uses.StartsWith("./", StringComparison.Ordinal))
             {
-                // GitHub loads a local action when its step runs: a missing one fails that step (and only if it runs).
+                // GitHub loads a local action when its step runs: a missing one fails that step (and only if it runs),
+                // one that an earlier step writes is read from the guest when the step comes.
                 why = "";
-                return [Missing(s, outer, name, uses)];
+                return RuntimeActions.Writer(job, s) switch
+                {
+                    null => [Missing(s, outer, name, uses)],
+                    { } w when RuntimeActions.WritesDocker(w) => Docker(out why, $"step {w.Number} writes a Docker action for {uses} at run time: "),
+                    { } w => [RuntimeActions.LoadStep(s, outer, name, uses, w)],
+                };
             }
 
-            why = uses.StartsWith("./", StringComparison.Ordinal)
-                ? $"no action.yml in {uses} of the workspace: step {WrittenBefore(job, s)} seems to write it at run time, and replay reads local actions before boot"
-                : inputs.ActionCache is { } cache
+            why = inputs.ActionCache is { } cache
                     ? $"not in the action cache {cache} (expected {Path.Combine(cache, CacheRelative(uses) ?? uses)})"
                     : "remote actions run from a local cache: pass --action-cache DIR holding DIR/owner/repo/ref";
             return null;
@@ -53,7 +57,8 @@ internal static class ActionSteps
         ActionManifest action;
         try
         {
-            action = WorkflowParser.ParseAction(at.Manifest, uses + "/" + Path.GetFileName(at.Manifest));
+            string display = uses + "/" + Path.GetFileName(at.Manifest);
+            action = at.Text is { } text ? WorkflowParser.ParseActionText(text, display) : WorkflowParser.ParseAction(at.Manifest, display);
         }
         catch (WorkflowException e)
         {
@@ -67,7 +72,7 @@ internal static class ActionSteps
         {
             case "composite":
                 why = "";
-                return Composite(wf, job, s, ctx, outer, action, actionInputs, at, secretNames, inputs, warnings, depth);
+                return Composite(wf, job, s, ctx, outer, action, actionInputs, at, secretNames, inputs, warnings, depth, written);
             case var node when node.StartsWith("node", StringComparison.Ordinal):
                 if (inputs.Image != ReplayDefaults.DebianImage)
                 {
@@ -78,27 +83,28 @@ internal static class ActionSteps
                 why = "";
                 return JavaScriptStages(s, ctx, outer, name, action, actionInputs, at, depth);
             case "docker":
-                why = "Docker actions are not supported (steps run in the microVM's own userland, with no container runtime)";
-                return null;
+                return Docker(out why);
             default:
                 why = $"its runs.using '{action.Using}' is not composite, node or docker";
                 return null;
         }
     }
 
-    /// <summary>The earlier workflow step that mentions an action manifest (writes one at run time, as act's tests do), or null.</summary>
-    private static int? WrittenBefore(WorkflowJob job, WorkflowStep s) =>
-        job.Steps.Where(w => w.Number < s.Number)
-            .FirstOrDefault(w => ((string?[])[w.Run, w.Shell]).Any(t => t is not null && ManifestNames.Any(m => t.Contains(m, StringComparison.Ordinal))))?.Number;
-
-    private static readonly string[] ManifestNames = ["action.yml", "action.yaml", "Dockerfile"];
+    private static IReadOnlyList<PlannedStep>? Docker(out string why, string prefix = "")
+    {
+        why = prefix + "Docker actions are not supported (steps run in the microVM's own userland, with no container runtime)";
+        return null;
+    }
 
     /// <summary>A local action that is not in the workspace: the step fails when it runs, with GitHub's message.</summary>
-    private static PlannedStep Missing(WorkflowStep s, StepConditions outer, string name, string uses)
+    private static PlannedStep Missing(WorkflowStep s, StepConditions outer, string name, string uses) =>
+        Failing(s, outer, name, uses, MissingMessage(uses), $"{uses} has no action.yml in the workspace: the step fails if it runs, as on GitHub");
+
+    /// <summary>GitHub's message for a local action without a manifest.</summary>
+    internal static string MissingMessage(string uses)
     {
         string dir = $"{ReplayDefaults.GuestWorkspace}/{uses[2..].TrimEnd('/')}".TrimEnd('/');
-        string message = $"Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under '{dir}'. Did you forget to run actions/checkout before running your local action?";
-        return Failing(s, outer, name, uses, message, $"{uses} has no action.yml in the workspace: the step fails if it runs, as on GitHub");
+        return $"Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under '{dir}'. Did you forget to run actions/checkout before running your local action?";
     }
 
     /// <summary>A step that prints <paramref name="message"/> and fails, where it runs.</summary>
@@ -125,14 +131,23 @@ internal static class ActionSteps
         return (parts.Length >= 2 ? $"{parts[0]}/{parts[1]}" : "", uses[(at + 1)..]);
     }
 
-    /// <summary>Where an action is: its action.yml on this host, its directory in the guest, and (cached actions) the files to stage.</summary>
-    private sealed record Location(string Manifest, string HostDirectory, string GuestDirectory, string? StageAs);
+    /// <summary>
+    /// Where an action is: its action.yml on this host (or its text, read back from the guest), its directory in the
+    /// guest, and (cached actions) the files to stage.
+    /// </summary>
+    private sealed record Location(string Manifest, string HostDirectory, string GuestDirectory, string? StageAs, string? Text = null);
 
-    private static Location? Locate(string uses, ReplayInputs inputs)
+    private static Location? Locate(string uses, ReplayInputs inputs, IReadOnlyDictionary<string, string>? written)
     {
         if (uses.StartsWith("./", StringComparison.Ordinal))
         {
             string rel = uses[2..].TrimEnd('/');
+            if (written?.GetValueOrDefault(RuntimeActions.Directory(uses)) is { } text)
+            {
+                string guest = $"{ReplayDefaults.GuestWorkspace}/{RuntimeActions.Directory(uses)}".TrimEnd('/');
+                return new Location("action.yml", "", guest, null, text);
+            }
+
             string host = Path.GetFullPath(Path.Combine(inputs.Source.Root, rel));
             return Manifest(host) is { } m ? new Location(m, host, $"{ReplayDefaults.GuestWorkspace}/{rel}", null) : null;
         }
@@ -170,27 +185,37 @@ internal static class ActionSteps
     private static string? Manifest(string dir) =>
         new[] { "action.yml", "action.yaml" }.Select(f => Path.Combine(dir, f)).FirstOrDefault(File.Exists);
 
-    /// <summary>The action's inputs context: with: values, else declared defaults (both evaluated in the step's context).</summary>
+    /// <summary>
+    /// The action's inputs context: with: values (evaluated in the step's context), else declared defaults, which may
+    /// read the inputs given (<c>default: ${{ inputs.some }}</c>: the action's own inputs context, as on GitHub).
+    /// </summary>
     private static ExprValue Inputs(ActionManifest action, WorkflowStep s, ExprContext ctx)
     {
+        var given = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase);
+        foreach ((string k, string v) in s.With)
+        {
+            given[k] = Template.Evaluate(v, ctx with { Where = $"{ctx.Where}: with.{k}" });
+        }
+
+        ExprContext defaults = ctx with
+        {
+            Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["inputs"] = ExprValue.Object(given) },
+        };
         var values = new List<KeyValuePair<string, ExprValue>>();
         foreach ((string name, string? def) in action.Inputs)
         {
-            string? given = s.With.FirstOrDefault(w => string.Equals(w.Key, name, StringComparison.OrdinalIgnoreCase)).Value;
-            string? source = given ?? def;
-            values.Add(KeyValuePair.Create(name, source is null ? ExprValue.String("") : Template.Evaluate(source, ctx with { Where = $"{ctx.Where}: with.{name}" })));
+            values.Add(KeyValuePair.Create(name, given.GetValueOrDefault(name)
+                ?? (def is null ? ExprValue.String("") : Template.Evaluate(def, defaults with { Where = $"{ctx.Where}: inputs.{name}.default" }))));
         }
 
-        foreach ((string k, string v) in s.With.Where(w => !action.Inputs.Any(i => string.Equals(i.Key, w.Key, StringComparison.OrdinalIgnoreCase))))
-        {
-            values.Add(KeyValuePair.Create(k, Template.Evaluate(v, ctx with { Where = $"{ctx.Where}: with.{k}" })));
-        }
-
+        values.AddRange(s.With.Where(w => !action.Inputs.Any(i => string.Equals(i.Key, w.Key, StringComparison.OrdinalIgnoreCase)))
+            .Select(w => KeyValuePair.Create(w.Key, given[w.Key])));
         return ExprValue.Object(values);
     }
 
     private static IReadOnlyList<PlannedStep> Composite(Workflow wf, WorkflowJob job, WorkflowStep s, ExprContext ctx, StepConditions outer, ActionManifest action,
-        ExprValue actionInputs, Location at, GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings, int depth)
+        ExprValue actionInputs, Location at, GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings, int depth,
+        IReadOnlyDictionary<string, string>? written)
     {
         ExprValue github = ctx.Contexts["github"];
         var inner = ctx with
@@ -217,8 +242,13 @@ internal static class ActionSteps
                              "which runs it only while the job has not failed: a failure() inside the action does not run");
             }
 
-            foreach (PlannedStep p in StepPlanner.PlanAll(wf, job, part, inner with { Where = $"{ctx.Where}: {s.Uses} step {a.Number}" }, env, secretNames, inputs, warnings, depth + 1))
+            foreach (PlannedStep p in StepPlanner.PlanAll(wf, job, part, inner with { Where = $"{ctx.Where}: {s.Uses} step {a.Number}" }, env, secretNames, inputs, warnings, depth + 1, written))
             {
+                if (p.Composite is { } nested)
+                {
+                    nested.Outputs.NestIn(outputs, a.Id); // a nested composite's outputs are its step's, in this action's steps context
+                }
+
                 steps.Add(p with
                 {
                     StageAction = p.StageAction ?? (at.StageAs is { } stage ? (at.HostDirectory, stage) : null),
