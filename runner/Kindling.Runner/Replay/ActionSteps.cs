@@ -57,7 +57,7 @@ internal static class ActionSteps
         ActionManifest action;
         try
         {
-            string display = uses + "/" + Path.GetFileName(at.Manifest);
+            string display = uses.TrimEnd('/') + "/" + Path.GetFileName(at.Manifest);
             action = at.Text is { } text ? WorkflowParser.ParseActionText(text, display) : WorkflowParser.ParseAction(at.Manifest, display);
         }
         catch (WorkflowException e)
