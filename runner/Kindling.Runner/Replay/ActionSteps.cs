@@ -72,7 +72,7 @@ internal static class ActionSteps
         {
             case "composite":
                 why = "";
-                return Composite(wf, job, s, ctx, outer, action, actionInputs, at, secretNames, inputs, warnings, depth, written);
+                return CompositeSteps.Plan(wf, job, s, ctx, outer, action, actionInputs, at, secretNames, inputs, warnings, depth, written);
             case var node when node.StartsWith("node", StringComparison.Ordinal):
                 if (inputs.Image != ReplayDefaults.DebianImage)
                 {
@@ -119,7 +119,7 @@ internal static class ActionSteps
     }
 
     /// <summary>github.action_repository and github.action_ref: owner/repo and the ref of a remote action, empty for a local one.</summary>
-    private static (string Repository, string Ref) RefOf(string uses)
+    internal static (string Repository, string Ref) RefOf(string uses)
     {
         int at = uses.LastIndexOf('@');
         if (uses.StartsWith("./", StringComparison.Ordinal) || at <= 0)
@@ -135,7 +135,7 @@ internal static class ActionSteps
     /// Where an action is: its action.yml on this host (or its text, read back from the guest), its directory in the
     /// guest, and (cached actions) the files to stage.
     /// </summary>
-    private sealed record Location(string Manifest, string HostDirectory, string GuestDirectory, string? StageAs, string? Text = null);
+    internal sealed record Location(string Manifest, string HostDirectory, string GuestDirectory, string? StageAs, string? Text = null);
 
     private static Location? Locate(string uses, ReplayInputs inputs, IReadOnlyDictionary<string, string>? written)
     {
@@ -211,65 +211,6 @@ internal static class ActionSteps
         values.AddRange(s.With.Where(w => !action.Inputs.Any(i => string.Equals(i.Key, w.Key, StringComparison.OrdinalIgnoreCase)))
             .Select(w => KeyValuePair.Create(w.Key, given[w.Key])));
         return ExprValue.Object(values);
-    }
-
-    private static IReadOnlyList<PlannedStep> Composite(Workflow wf, WorkflowJob job, WorkflowStep s, ExprContext ctx, StepConditions outer, ActionManifest action,
-        ExprValue actionInputs, Location at, GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings, int depth,
-        IReadOnlyDictionary<string, string>? written)
-    {
-        ExprValue github = ctx.Contexts["github"];
-        var inner = ctx with
-        {
-            Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase)
-            {
-                ["inputs"] = actionInputs,
-                ["github"] = ExprValue.Object(github.Members.Where(kv => kv.Key is not ("action_path" or "action_ref" or "action_repository"))
-                    .Append(KeyValuePair.Create("action_path", ExprValue.String(at.GuestDirectory)))
-                    .Append(KeyValuePair.Create("action_ref", ExprValue.String(RefOf(s.Uses!).Ref)))
-                    .Append(KeyValuePair.Create("action_repository", ExprValue.String(RefOf(s.Uses!).Repository)))),
-            },
-        };
-        IReadOnlyList<KeyValuePair<string, ExprValue>> env = ctx.Contexts.TryGetValue("env", out ExprValue? e) ? [.. e.Members] : [];
-        var outputs = new CompositeOutputs(action.Outputs, inner with { Where = $"{ctx.Where}: {s.Uses} outputs" });
-        List<PlannedStep> steps = [];
-        foreach (WorkflowStep a in action.Steps)
-        {
-            // The composite's steps are parts of the workflow step: its number, its env (below theirs), its if: as well as theirs.
-            WorkflowStep part = a with { Number = s.Number, Env = [.. s.Env.Where(kv => a.Env.All(x => x.Key != kv.Key)), .. a.Env], Mark = s.Mark };
-            if (a.If is { } innerIf && !outer.WhenFailed && ExprTree.CallsStatusFunction(Template.ParseCondition(innerIf, ctx.Where)))
-            {
-                warnings.Add($"step {s.Number}: {s.Uses} step {a.Number}'s if: ({innerIf.Trim()}) is taken together with the step's own if:, " +
-                             "which runs it only while the job has not failed: a failure() inside the action does not run");
-            }
-
-            foreach (PlannedStep p in StepPlanner.PlanAll(wf, job, part, inner with { Where = $"{ctx.Where}: {s.Uses} step {a.Number}" }, env, secretNames, inputs, warnings, depth + 1, written))
-            {
-                if (p.Composite is { } nested)
-                {
-                    nested.Outputs.NestIn(outputs, a.Id); // a nested composite's outputs are its step's, in this action's steps context
-                }
-
-                steps.Add(p with
-                {
-                    StageAction = p.StageAction ?? (at.StageAs is { } stage ? (at.HostDirectory, stage) : null),
-                    PartOfAction = true,
-                    Composite = p.Composite ?? new CompositePart(a.Id, outputs), // a nested composite's steps keep their own
-                    // a post step runs where its main step ran, under post-if alone (the composite's if: held for main)
-                    Spec = p.Stage == PlannedStepStage.Post ? p.Spec : p.Spec with { If = StepConditions.And(outer, StepConditions.FromAgent(p.Spec.If)).AgentCondition },
-                });
-            }
-        }
-
-        if (steps.Count == 0)
-        {
-            warnings.Add($"step {s.Number}: {s.Uses} has no steps");
-        }
-        else if (at.StageAs is { } stageAs && steps[0].StageAction is null)
-        {
-            steps[0] = steps[0] with { StageAction = (at.HostDirectory, stageAs) };
-        }
-
-        return steps;
     }
 
     /// <summary>

@@ -82,7 +82,14 @@ public sealed class CompositeOutputs(IReadOnlyList<KeyValuePair<string, string>>
 }
 
 /// <summary>A step of a composite action: its <c>id</c> inside the action (null: none) and the action's outputs.</summary>
-public sealed record CompositePart(string? Id, CompositeOutputs Outputs);
+public sealed record CompositePart(string? Id, CompositeOutputs Outputs)
+{
+    /// <summary>
+    /// Plans this step again at step time over the action's steps context (<see cref="StepOutcomes.Scope"/>) and the
+    /// $GITHUB_ENV entries written so far; null for a step that keeps its plan (a uses: stand-in, a pre: or post: step).
+    /// </summary>
+    public Func<Expressions.ExprValue, IReadOnlyList<KeyValuePair<string, string>>, PlannedStep>? Again { get; init; }
+}
 
 /// <summary>One job (one matrix combination) resolved against the inputs: what the guest agent will run.</summary>
 public sealed record ReplayJobPlan

@@ -99,6 +99,12 @@ public sealed class ReplayStepSource : IHostStepSource
                 planned = _steps[n];
                 spec = planned.Spec;
             }
+
+            if (planned.PartOfAction && planned.Composite is { Again: { } again } composite)
+            {
+                // A step of a composite action, planned when it runs: the action's own steps context and $GITHUB_ENV now.
+                spec = again(_outcomes.Scope(composite.Outputs), _envWritten).Spec;
+            }
         }
 
         bool run = cancelled ? RunsWhenCancelled(planned, spec) : StepConditions.FromAgent(spec.If) is var cond && (_failed ? cond.WhenFailed : cond.WhenOk);

@@ -122,6 +122,10 @@ public sealed class StepOutcomes(ReplayJobPlan plan, IReadOnlyList<PlannedStep> 
         return values;
     }
 
+    /// <summary>A composite action's own <c>steps</c> context now: its steps with an id that have ended (a nested action's with its outputs).</summary>
+    public ExprValue Scope(CompositeOutputs action) =>
+        ExprValue.Object(_parts.TryGetValue(action, out Dictionary<string, StepOutcome>? inner) ? inner.Select(kv => KeyValuePair.Create(kv.Key, Value(kv.Value))) : []);
+
     /// <summary>The <c>steps</c> context now: the workflow steps with an id that have ended.</summary>
     public ExprValue Context() => ExprValue.Object(plan.Job.Steps.Where(s => s.Id is not null && _context.ContainsKey(s.Id)).Select(s => KeyValuePair.Create(s.Id!, _context[s.Id!])));
 

@@ -169,14 +169,38 @@ public sealed class ReplayRuntimeActionsTests
         ReplayJobPlan plan = ReplayActionsTests.Plan(
             "      - id: o\n        uses: ./Actions/outer-tally\n        with:\n          label: pears\n" +
             "      - run: echo \"${{ steps.o.outputs.total }} ${{ steps.o.outputs.summary }}\"\n");
-        Assert.Equal(3, plan.Steps.Count);
+        Assert.Equal(4, plan.Steps.Count);
         var source = new ReplayStepSource(plan);
         source.Next(0, [], false);
         source.Next(1, [Ran(0, "total=7\n")], false);
 
-        StepSpec report = source.Next(2, [Ran(0, "total=7\n"), Ran(1)], false)!;
+        StepSpec inside = source.Next(2, [Ran(0, "total=7\n"), Ran(1)], false)!;
+        StepSpec report = source.Next(3, [Ran(0, "total=7\n"), Ran(1), Ran(2)], false)!;
 
+        Assert.Equal("echo \"inner said pears=7 (success)\"", inside.Run);
         Assert.Equal("echo \"7 pears=7 (success) pears!\"", report.Run);
+    }
+
+    [Fact]
+    public void Next_CompositeStepReadsAnEarlierStepOfTheAction_ItsOutputsAndGitHubEnvAtStepTime()
+    {
+        ReplayJobPlan plan = ReplayActionsTests.Plan("      - id: first\n        run: echo \"word=fig\" >> \"$GITHUB_OUTPUT\"\n      - id: r\n        uses: ./Actions/relay\n" +
+                                                     "      - run: echo \"${{ steps.r.outputs.word }} ${{ steps.first.outputs.word }}\"\n");
+        Assert.Equal("cancelled()", plan.Spec.Steps[2].If); // before boot the action's first step has no outputs
+        var source = new ReplayStepSource(plan);
+        List<HostStepResult> done = [];
+        source.Next(0, done, false);
+        done.Add(Ran(0, "word=fig\n"));
+        source.Next(1, done, false);
+        done.Add(new HostStepResult(1, false, 0, new StepFiles("word=plum\n", "COLOR=red\n", "", "")));
+
+        StepSpec second = source.Next(2, done, false)!;
+        done.Add(Ran(2));
+        StepSpec last = source.Next(3, done, false)!;
+
+        Assert.Equal("always()", second.If);
+        Assert.Equal("echo \"got plum in red\"", second.Run); // the action's steps.first, not the workflow's
+        Assert.Equal("echo \"plum fig\"", last.Run);
     }
 
     /// <summary>The control lines a guest would have written for these results.</summary>
