@@ -1,3 +1,4 @@
+using Kindling.Runner.Jobs;
 using Kindling.Runner.Replay.Expressions;
 using Kindling.Runner.Replay.Workflows;
 
@@ -48,7 +49,7 @@ internal static class CompositeSteps
                 StageAction = p.StageAction ?? (at.StageAs is { } stage ? (at.HostDirectory, stage) : null),
                 PartOfAction = true,
                 // a post step runs where its main step ran, under post-if alone (the composite's if: held for main)
-                Spec = p.Stage == PlannedStepStage.Post ? p.Spec : p.Spec with { If = StepConditions.And(outer, StepConditions.FromAgent(p.Spec.If)).AgentCondition },
+                Spec = WithActionPath(p.Stage == PlannedStepStage.Post ? p.Spec : p.Spec with { If = StepConditions.And(outer, StepConditions.FromAgent(p.Spec.If)).AgentCondition }),
             };
 
             // At step time: this part again, over the action's steps context and $GITHUB_ENV then (the step's own env still wins).
@@ -97,5 +98,11 @@ internal static class CompositeSteps
         }
 
         return steps;
+
+        // As GitHub's runner: a composite's run: steps have $GITHUB_ACTION_PATH, the action's directory (a nested action's steps their own).
+        StepSpec WithActionPath(StepSpec spec) => spec.Env.ContainsKey(ActionPath) ? spec
+            : spec with { Env = new Dictionary<string, string>(spec.Env, StringComparer.Ordinal) { [ActionPath] = at.GuestDirectory } };
     }
+
+    private const string ActionPath = "GITHUB_ACTION_PATH";
 }

@@ -103,7 +103,8 @@ public sealed class ReplayStepSource : IHostStepSource
             if (planned.PartOfAction && planned.Composite is { Again: { } again } composite)
             {
                 // A step of a composite action, planned when it runs: the action's own steps context and $GITHUB_ENV now.
-                spec = again(_outcomes.Scope(composite.Outputs), _envWritten).Spec;
+                StepSpec now = again(_outcomes.Scope(composite.Outputs), _envWritten).Spec;
+                spec = now with { ContinueOnError = now.ContinueOnError || spec.ContinueOnError }; // the workflow step's continue-on-error holds for its parts
             }
         }
 

@@ -203,6 +203,21 @@ public sealed class ReplayRuntimeActionsTests
         Assert.Equal("echo \"plum fig\"", last.Run);
     }
 
+    [Fact]
+    public void Next_CompositeUnderContinueOnError_ItsStepsKeepItAndHaveTheActionPath()
+    {
+        ReplayJobPlan plan = ReplayActionsTests.Plan("      - uses: ./Actions/relay\n        continue-on-error: true\n      - run: echo after\n");
+        var source = new ReplayStepSource(plan);
+
+        StepSpec first = source.Next(0, [], false)!;
+        StepSpec second = source.Next(1, [Ran(0, "word=plum\n", exit: 1)], false)!;
+        StepSpec after = source.Next(2, [Ran(0, "word=plum\n", exit: 1), Ran(1)], false)!;
+
+        Assert.True(first.ContinueOnError && second.ContinueOnError);
+        Assert.Equal("/workspace/Actions/relay", first.Env["GITHUB_ACTION_PATH"]);
+        Assert.Equal("always()", after.If); // the action's failure was tolerated
+    }
+
     /// <summary>The control lines a guest would have written for these results.</summary>
     private static IEnumerable<string> Log(IEnumerable<HostStepResult> done) => done.SelectMany(r => new[]
     {
