@@ -81,7 +81,9 @@ internal static class ActionSteps
                 }
 
                 why = "";
-                return JavaScriptStages(s, ctx, outer, name, action, actionInputs, at, depth);
+                // the workflow step's own action: GitHub reads a remote one (and the actions inside it) before the job's first step
+                bool rootRemote = job.Steps.FirstOrDefault(w => w.Number == s.Number)?.Uses is { } root && !root.StartsWith("./", StringComparison.Ordinal);
+                return JavaScriptStages(s, ctx, outer, name, action, actionInputs, at, rootRemote);
             case "docker":
                 return Docker(out why);
             default:
@@ -219,7 +221,7 @@ internal static class ActionSteps
     /// under <c>post-if</c>, only where the main step ran: it leaves a marker the post step looks for).
     /// </summary>
     private static IReadOnlyList<PlannedStep> JavaScriptStages(WorkflowStep s, ExprContext ctx, StepConditions outer, string name, ActionManifest action,
-        ExprValue actionInputs, Location at, int depth)
+        ExprValue actionInputs, Location at, bool rootRemote)
     {
         PlannedStep main = JavaScript(s, ctx, outer, name, action, actionInputs, at);
         if (action.Pre.Length == 0 && action.Post.Length == 0)
@@ -233,11 +235,12 @@ internal static class ActionSteps
         string node = $"node '{at.GuestDirectory}/{{0}}'";
         List<PlannedStep> steps = [];
         List<string> notes = [];
-        if (action.Pre.Length > 0 && (depth > 0 || at.StageAs is null))
+        if (action.Pre.Length > 0 && (at.StageAs is null || !rootRemote))
         {
-            // GitHub reads a job's actions before its first step: a local action (not checked out yet) and an action
-            // inside a composite have no pre step there (actions/runner ActionManager: HasPre && depth < 1, not SelfAlias).
-            notes.Add($"its pre: ({action.Pre}) does not run: GitHub runs pre: only for a job's own steps that use a remote action");
+            // GitHub reads a job's remote actions, and the actions inside remote composites, before its first step: a local
+            // action (not checked out yet), or one inside a local composite, has no pre step (actions/runner ActionManager:
+            // pre steps for remote actions only, a composite's embedded ones as its own pre step).
+            notes.Add($"its pre: ({action.Pre}) does not run: GitHub runs pre: only for remote actions of a job's own steps or inside a remote composite");
         }
         else if (action.Pre.Length > 0)
         {

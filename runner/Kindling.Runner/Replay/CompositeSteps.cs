@@ -48,8 +48,8 @@ internal static class CompositeSteps
             {
                 StageAction = p.StageAction ?? (at.StageAs is { } stage ? (at.HostDirectory, stage) : null),
                 PartOfAction = true,
-                // a post step runs where its main step ran, under post-if alone (the composite's if: held for main)
-                Spec = WithActionPath(p.Stage == PlannedStepStage.Post ? p.Spec : p.Spec with { If = StepConditions.And(outer, StepConditions.FromAgent(p.Spec.If)).AgentCondition }),
+                // pre and post steps run under pre-if / post-if alone (the composite's if: holds for its main steps)
+                Spec = WithActionPath(p.Stage != PlannedStepStage.Main ? p.Spec : p.Spec with { If = StepConditions.And(outer, StepConditions.FromAgent(p.Spec.If)).AgentCondition }),
             };
 
             // At step time: this part again, over the action's steps context and $GITHUB_ENV then (the step's own env still wins).

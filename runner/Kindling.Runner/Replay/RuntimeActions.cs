@@ -37,7 +37,7 @@ internal static partial class RuntimeActions
     {
         Number = s.Number, Name = name, Kind = PlannedStepKind.LoadAction, Uses = uses, IfSource = s.If, PartOfAction = true,
         Notes = [$"{uses} is written at run time by step {writer.Number}: when this step comes the guest reads its action.yml, " +
-                 "and the action's steps are planned and run then (composite, or JavaScript where the image has node; Docker is not supported)"],
+                 "and the action's steps are planned and run then (composite, or JavaScript where the image has node; a Docker action fails the step)"],
         Spec = new StepSpec { Name = name, Run = Script(uses), Shell = ShellNames.Sh, If = outer.AgentCondition },
     };
 

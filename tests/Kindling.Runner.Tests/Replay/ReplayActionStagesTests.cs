@@ -107,6 +107,28 @@ public sealed class ReplayActionStagesTests
         Assert.Empty(p.UnsupportedSteps);
     }
 
+    [Fact]
+    public void Plan_RemoteCompositeUsingAnActionWithPre_ItsPreRunsFirstUnderPreIf()
+    {
+        ReplayJobPlan p = Plan("      - run: echo first\n      - uses: octo/tools/bundle@v1\n        if: false\n");
+
+        Assert.Equal([PlannedStepStage.Pre, PlannedStepStage.Main, PlannedStepStage.Main, PlannedStepStage.Post], p.Steps.Select(s => s.Stage));
+        Assert.EndsWith("exec node '/workspace/.kindling/actions/octo/tools/v1/lifecycle/setup.js'", p.Spec.Steps[0].Run, StringComparison.Ordinal);
+        Assert.Equal("bundled", p.Spec.Steps[0].Env["INPUT_MODE"]);
+        Assert.Equal(StepConditions.Success, p.Spec.Steps[0].If); // its pre-if alone, not the workflow step's if: false
+        Assert.Equal(StepConditions.Never, p.Spec.Steps[2].If);
+    }
+
+    [Fact]
+    public void Plan_LocalCompositeUsingAnActionWithPre_NoPreStep()
+    {
+        ReplayJobPlan p = Plan("      - uses: ./Actions/wrap-lifecycle\n");
+
+        Assert.DoesNotContain(p.Steps, s => s.Stage == PlannedStepStage.Pre);
+        Assert.Contains(p.Steps[0].Notes, n => n.Contains("its pre: (setup.js) does not run", StringComparison.Ordinal));
+        Assert.Equal(PlannedStepStage.Post, p.Steps[^1].Stage);
+    }
+
     [Theory]
     [InlineData("./Actions/broken", "needs exactly one of run: or uses:")]
     [InlineData("./Actions/stepless", "a composite action needs runs.steps")]

@@ -55,7 +55,7 @@ public sealed class ReplayRuntimeActionsTests
         Assert.Empty(p.UnsupportedSteps);
         string dry = DryRunPrinter.Print([p]);
         Assert.Contains("[uses: ./dyn: loaded when the step runs, written by an earlier step]", dry, StringComparison.Ordinal);
-        Assert.DoesNotContain("not supported", dry.Replace("Docker is not supported", "", StringComparison.Ordinal), StringComparison.OrdinalIgnoreCase);
+        Assert.DoesNotContain("not supported", dry, StringComparison.OrdinalIgnoreCase); // what the act corpus counts as not supported
     }
 
     [Fact]

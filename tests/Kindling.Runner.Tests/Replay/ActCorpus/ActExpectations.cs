@@ -65,6 +65,9 @@ public static class ActExpectations
         // a composite's with: evaluated when it starts (steps.<id>.outputs of earlier steps), a default reading another
         // input (inputs.other: ${{ inputs.some }}), a remote composite's outputs from its step's ::set-output
         "uses-composite-with-inputs/push.yml",
+        // the pre: of JavaScript actions inside a remote composite runs before the job's steps with the inputs' defaults,
+        // as GitHub's runner does (ActionManager's embedded pre steps; none for a local composite)
+        "remote-action-composite-js-pre-with-defaults/push.yml",
     };
 
     /// <summary>
@@ -85,7 +88,6 @@ public static class ActExpectations
         ["if-env-act/push.yml"] = "asserts act's own ACT=true variable, which GitHub (and replay) does not set",
         ["runs-on/push.yml"] = "asserts act's default actor nektos/act",
         [".github/workflows/local-reusable-workflow.yml"] = "a callee run on its own, without its required inputs",
-        ["remote-action-composite-js-pre-with-defaults/push.yml"] = "act runs pre: of JavaScript actions inside a composite; replay follows GitHub, which does not",
         ["uses-nested-composite/push.yml"] = "its nested composite asserts Node 16 from actions/setup-node@v3, which downloads it at run time; the debian image's node is another version and the VM fetches no toolchains",
         // reviewed: not among act's test cases (runner_test.go runs none of them); each step is planned as GitHub would,
         // but the run depends on toolchains or services the VM does not have
