@@ -8,7 +8,7 @@ namespace Kindling.Runner.Cli;
 /// its exit code and time; skipped steps; agent errors. Boot output before the agent starts is kept back (it is in
 /// the job log) and shown only when the job never started.
 /// </summary>
-public sealed class ReplayConsoleObserver(TextWriter output, int stepCount) : ILogObserver
+public sealed class ReplayConsoleObserver(TextWriter output, Func<int> stepCount) : ILogObserver
 {
     public const int BootLinesKept = 20;
     private const string OutputIndent = "  ";
@@ -62,7 +62,7 @@ public sealed class ReplayConsoleObserver(TextWriter output, int stepCount) : IL
 
     public void OnAgentError(string message) => Write(() => output.WriteLine($"! guest agent error: {message}"));
 
-    private string Label(int n) => $"[{n + 1}/{stepCount}]";
+    private string Label(int n) => $"[{n + 1}/{stepCount()}]";
 
     private void Write(Action a)
     {

@@ -217,10 +217,11 @@ public static class ReplaySession
         string image, ReplayOptions o, ReplayConsole io, CancellationToken ct)
     {
         SpecResult r;
+        var source = new ReplayStepSource(p);
         try
         {
             r = await RunSpecResultAsync(p.Spec with { Workspace = snapshot }, p.Labels, repository, secrets, p.Warnings,
-                p.Total > 1 ? $" [matrix {p.Index}/{p.Total}]" : "", image, o, io, ct, new ReplayStepSource(p));
+                p.Total > 1 ? $" [matrix {p.Index}/{p.Total}]" : "", image, o, io, ct, source);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -238,7 +239,7 @@ public static class ReplaySession
                 _ => JobResults.Failure,
             },
             ExitCode = r.ExitCode,
-            Steps = JobLogOutcome.Read(log, p),
+            Steps = JobLogOutcome.Read(log, p, source.Steps),
         };
     }
 
@@ -348,7 +349,8 @@ public static class ReplaySession
             var forge = (LocalForge)app.Services.GetRequiredService<ForgeRegistry>().For(ReplayDefaults.Tenant);
             var dispatcher = app.Services.GetRequiredService<JobDispatcher>();
             var store = app.Services.GetRequiredService<JobStore>();
-            var observer = new ReplayConsoleObserver(io.Out, spec.Steps.Count);
+            // a replayed job's step list grows where it loads an action written at run time
+            var observer = new ReplayConsoleObserver(io.Out, steps is ReplayStepSource grows ? () => grows.Steps.Count : () => spec.Steps.Count);
             app.Services.GetRequiredService<JobRunner>().LiveObserver = _ => observer;
             app.Services.GetRequiredService<JobRunner>().StepSource = _ => steps; // null (a rerun): the stored spec's steps as they are
 

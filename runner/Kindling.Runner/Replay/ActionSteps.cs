@@ -18,28 +18,32 @@ internal static class ActionSteps
     private const string CachedActionsDirectory = ".kindling/actions";
 
     /// <summary>The planned steps of an action step, or null with <paramref name="why"/> when replay cannot run it.</summary>
+    /// <param name="written">Local actions written at run time, read back from the guest: their directory (<see cref="RuntimeActions.Directory"/>) → action.yml's text.</param>
     public static IReadOnlyList<PlannedStep>? Plan(Workflow wf, WorkflowJob job, WorkflowStep s, ExprContext ctx, StepConditions outer, string name,
-        GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings, int depth, out string why)
+        GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings, int depth, IReadOnlyDictionary<string, string>? written, out string why)
     {
         string uses = s.Uses!;
         if (uses.StartsWith("docker://", StringComparison.Ordinal))
         {
-            why = "Docker actions are not supported (steps run in the microVM's own userland, with no container runtime)";
-            return null;
+            return Docker(out why);
         }
 
-        if (Locate(uses, inputs) is not { } at)
+        if (Locate(uses, inputs, written) is not { } at)
         {
-            if (uses.StartsWith("./", StringComparison.Ordinal) && WrittenBefore(job, s) is not { } writer)
+            if (uses.StartsWith("./", StringComparison.Ordinal))
             {
-                // GitHub loads a local action when its step runs: a missing one fails that step (and only if it runs).
+                // GitHub loads a local action when its step runs: a missing one fails that step (and only if it runs),
+                // one that an earlier step writes is read from the guest when the step comes.
                 why = "";
-                return [Missing(s, outer, name, uses)];
+                return RuntimeActions.Writer(job, s) switch
+                {
+                    null => [Missing(s, outer, name, uses)],
+                    { } w when RuntimeActions.WritesDocker(w) => Docker(out why, $"step {w.Number} writes a Docker action for {uses} at run time: "),
+                    { } w => [RuntimeActions.LoadStep(s, outer, name, uses, w)],
+                };
             }
 
-            why = uses.StartsWith("./", StringComparison.Ordinal)
-                ? $"no action.yml in {uses} of the workspace: step {WrittenBefore(job, s)} seems to write it at run time, and replay reads local actions before boot"
-                : inputs.ActionCache is { } cache
+            why = inputs.ActionCache is { } cache
                     ? $"not in the action cache {cache} (expected {Path.Combine(cache, CacheRelative(uses) ?? uses)})"
                     : "remote actions run from a local cache: pass --action-cache DIR holding DIR/owner/repo/ref";
             return null;
@@ -53,7 +57,8 @@ internal static class ActionSteps
         ActionManifest action;
         try
         {
-            action = WorkflowParser.ParseAction(at.Manifest, uses + "/" + Path.GetFileName(at.Manifest));
+            string display = uses.TrimEnd('/') + "/" + Path.GetFileName(at.Manifest);
+            action = at.Text is { } text ? WorkflowParser.ParseActionText(text, display) : WorkflowParser.ParseAction(at.Manifest, display);
         }
         catch (WorkflowException e)
         {
@@ -67,7 +72,7 @@ internal static class ActionSteps
         {
             case "composite":
                 why = "";
-                return Composite(wf, job, s, ctx, outer, action, actionInputs, at, secretNames, inputs, warnings, depth);
+                return CompositeSteps.Plan(wf, job, s, ctx, outer, action, actionInputs, at, secretNames, inputs, warnings, depth, written);
             case var node when node.StartsWith("node", StringComparison.Ordinal):
                 if (inputs.Image != ReplayDefaults.DebianImage)
                 {
@@ -76,29 +81,32 @@ internal static class ActionSteps
                 }
 
                 why = "";
-                return JavaScriptStages(s, ctx, outer, name, action, actionInputs, at, depth);
+                // the workflow step's own action: GitHub reads a remote one (and the actions inside it) before the job's first step
+                bool rootRemote = job.Steps.FirstOrDefault(w => w.Number == s.Number)?.Uses is { } root && !root.StartsWith("./", StringComparison.Ordinal);
+                return JavaScriptStages(s, ctx, outer, name, action, actionInputs, at, rootRemote);
             case "docker":
-                why = "Docker actions are not supported (steps run in the microVM's own userland, with no container runtime)";
-                return null;
+                return Docker(out why);
             default:
                 why = $"its runs.using '{action.Using}' is not composite, node or docker";
                 return null;
         }
     }
 
-    /// <summary>The earlier workflow step that mentions an action manifest (writes one at run time, as act's tests do), or null.</summary>
-    private static int? WrittenBefore(WorkflowJob job, WorkflowStep s) =>
-        job.Steps.Where(w => w.Number < s.Number)
-            .FirstOrDefault(w => ((string?[])[w.Run, w.Shell]).Any(t => t is not null && ManifestNames.Any(m => t.Contains(m, StringComparison.Ordinal))))?.Number;
-
-    private static readonly string[] ManifestNames = ["action.yml", "action.yaml", "Dockerfile"];
+    private static IReadOnlyList<PlannedStep>? Docker(out string why, string prefix = "")
+    {
+        why = prefix + "Docker actions are not supported (steps run in the microVM's own userland, with no container runtime)";
+        return null;
+    }
 
     /// <summary>A local action that is not in the workspace: the step fails when it runs, with GitHub's message.</summary>
-    private static PlannedStep Missing(WorkflowStep s, StepConditions outer, string name, string uses)
+    private static PlannedStep Missing(WorkflowStep s, StepConditions outer, string name, string uses) =>
+        Failing(s, outer, name, uses, MissingMessage(uses), $"{uses} has no action.yml in the workspace: the step fails if it runs, as on GitHub");
+
+    /// <summary>GitHub's message for a local action without a manifest.</summary>
+    internal static string MissingMessage(string uses)
     {
         string dir = $"{ReplayDefaults.GuestWorkspace}/{uses[2..].TrimEnd('/')}".TrimEnd('/');
-        string message = $"Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under '{dir}'. Did you forget to run actions/checkout before running your local action?";
-        return Failing(s, outer, name, uses, message, $"{uses} has no action.yml in the workspace: the step fails if it runs, as on GitHub");
+        return $"Can't find 'action.yml', 'action.yaml' or 'Dockerfile' under '{dir}'. Did you forget to run actions/checkout before running your local action?";
     }
 
     /// <summary>A step that prints <paramref name="message"/> and fails, where it runs.</summary>
@@ -113,7 +121,7 @@ internal static class ActionSteps
     }
 
     /// <summary>github.action_repository and github.action_ref: owner/repo and the ref of a remote action, empty for a local one.</summary>
-    private static (string Repository, string Ref) RefOf(string uses)
+    internal static (string Repository, string Ref) RefOf(string uses)
     {
         int at = uses.LastIndexOf('@');
         if (uses.StartsWith("./", StringComparison.Ordinal) || at <= 0)
@@ -125,14 +133,23 @@ internal static class ActionSteps
         return (parts.Length >= 2 ? $"{parts[0]}/{parts[1]}" : "", uses[(at + 1)..]);
     }
 
-    /// <summary>Where an action is: its action.yml on this host, its directory in the guest, and (cached actions) the files to stage.</summary>
-    private sealed record Location(string Manifest, string HostDirectory, string GuestDirectory, string? StageAs);
+    /// <summary>
+    /// Where an action is: its action.yml on this host (or its text, read back from the guest), its directory in the
+    /// guest, and (cached actions) the files to stage.
+    /// </summary>
+    internal sealed record Location(string Manifest, string HostDirectory, string GuestDirectory, string? StageAs, string? Text = null);
 
-    private static Location? Locate(string uses, ReplayInputs inputs)
+    private static Location? Locate(string uses, ReplayInputs inputs, IReadOnlyDictionary<string, string>? written)
     {
         if (uses.StartsWith("./", StringComparison.Ordinal))
         {
             string rel = uses[2..].TrimEnd('/');
+            if (written?.GetValueOrDefault(RuntimeActions.Directory(uses)) is { } text)
+            {
+                string guest = $"{ReplayDefaults.GuestWorkspace}/{RuntimeActions.Directory(uses)}".TrimEnd('/');
+                return new Location("action.yml", "", guest, null, text);
+            }
+
             string host = Path.GetFullPath(Path.Combine(inputs.Source.Root, rel));
             return Manifest(host) is { } m ? new Location(m, host, $"{ReplayDefaults.GuestWorkspace}/{rel}", null) : null;
         }
@@ -170,76 +187,32 @@ internal static class ActionSteps
     private static string? Manifest(string dir) =>
         new[] { "action.yml", "action.yaml" }.Select(f => Path.Combine(dir, f)).FirstOrDefault(File.Exists);
 
-    /// <summary>The action's inputs context: with: values, else declared defaults (both evaluated in the step's context).</summary>
+    /// <summary>
+    /// The action's inputs context: with: values (evaluated in the step's context), else declared defaults, which may
+    /// read the inputs given (<c>default: ${{ inputs.some }}</c>: the action's own inputs context, as on GitHub).
+    /// </summary>
     private static ExprValue Inputs(ActionManifest action, WorkflowStep s, ExprContext ctx)
     {
+        var given = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase);
+        foreach ((string k, string v) in s.With)
+        {
+            given[k] = Template.Evaluate(v, ctx with { Where = $"{ctx.Where}: with.{k}" });
+        }
+
+        ExprContext defaults = ctx with
+        {
+            Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["inputs"] = ExprValue.Object(given) },
+        };
         var values = new List<KeyValuePair<string, ExprValue>>();
         foreach ((string name, string? def) in action.Inputs)
         {
-            string? given = s.With.FirstOrDefault(w => string.Equals(w.Key, name, StringComparison.OrdinalIgnoreCase)).Value;
-            string? source = given ?? def;
-            values.Add(KeyValuePair.Create(name, source is null ? ExprValue.String("") : Template.Evaluate(source, ctx with { Where = $"{ctx.Where}: with.{name}" })));
+            values.Add(KeyValuePair.Create(name, given.GetValueOrDefault(name)
+                ?? (def is null ? ExprValue.String("") : Template.Evaluate(def, defaults with { Where = $"{ctx.Where}: inputs.{name}.default" }))));
         }
 
-        foreach ((string k, string v) in s.With.Where(w => !action.Inputs.Any(i => string.Equals(i.Key, w.Key, StringComparison.OrdinalIgnoreCase))))
-        {
-            values.Add(KeyValuePair.Create(k, Template.Evaluate(v, ctx with { Where = $"{ctx.Where}: with.{k}" })));
-        }
-
+        values.AddRange(s.With.Where(w => !action.Inputs.Any(i => string.Equals(i.Key, w.Key, StringComparison.OrdinalIgnoreCase)))
+            .Select(w => KeyValuePair.Create(w.Key, given[w.Key])));
         return ExprValue.Object(values);
-    }
-
-    private static IReadOnlyList<PlannedStep> Composite(Workflow wf, WorkflowJob job, WorkflowStep s, ExprContext ctx, StepConditions outer, ActionManifest action,
-        ExprValue actionInputs, Location at, GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings, int depth)
-    {
-        ExprValue github = ctx.Contexts["github"];
-        var inner = ctx with
-        {
-            Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase)
-            {
-                ["inputs"] = actionInputs,
-                ["github"] = ExprValue.Object(github.Members.Where(kv => kv.Key is not ("action_path" or "action_ref" or "action_repository"))
-                    .Append(KeyValuePair.Create("action_path", ExprValue.String(at.GuestDirectory)))
-                    .Append(KeyValuePair.Create("action_ref", ExprValue.String(RefOf(s.Uses!).Ref)))
-                    .Append(KeyValuePair.Create("action_repository", ExprValue.String(RefOf(s.Uses!).Repository)))),
-            },
-        };
-        IReadOnlyList<KeyValuePair<string, ExprValue>> env = ctx.Contexts.TryGetValue("env", out ExprValue? e) ? [.. e.Members] : [];
-        var outputs = new CompositeOutputs(action.Outputs, inner with { Where = $"{ctx.Where}: {s.Uses} outputs" });
-        List<PlannedStep> steps = [];
-        foreach (WorkflowStep a in action.Steps)
-        {
-            // The composite's steps are parts of the workflow step: its number, its env (below theirs), its if: as well as theirs.
-            WorkflowStep part = a with { Number = s.Number, Env = [.. s.Env.Where(kv => a.Env.All(x => x.Key != kv.Key)), .. a.Env], Mark = s.Mark };
-            if (a.If is { } innerIf && !outer.WhenFailed && ExprTree.CallsStatusFunction(Template.ParseCondition(innerIf, ctx.Where)))
-            {
-                warnings.Add($"step {s.Number}: {s.Uses} step {a.Number}'s if: ({innerIf.Trim()}) is taken together with the step's own if:, " +
-                             "which runs it only while the job has not failed: a failure() inside the action does not run");
-            }
-
-            foreach (PlannedStep p in StepPlanner.PlanAll(wf, job, part, inner with { Where = $"{ctx.Where}: {s.Uses} step {a.Number}" }, env, secretNames, inputs, warnings, depth + 1))
-            {
-                steps.Add(p with
-                {
-                    StageAction = p.StageAction ?? (at.StageAs is { } stage ? (at.HostDirectory, stage) : null),
-                    PartOfAction = true,
-                    Composite = p.Composite ?? new CompositePart(a.Id, outputs), // a nested composite's steps keep their own
-                    // a post step runs where its main step ran, under post-if alone (the composite's if: held for main)
-                    Spec = p.Stage == PlannedStepStage.Post ? p.Spec : p.Spec with { If = StepConditions.And(outer, StepConditions.FromAgent(p.Spec.If)).AgentCondition },
-                });
-            }
-        }
-
-        if (steps.Count == 0)
-        {
-            warnings.Add($"step {s.Number}: {s.Uses} has no steps");
-        }
-        else if (at.StageAs is { } stageAs && steps[0].StageAction is null)
-        {
-            steps[0] = steps[0] with { StageAction = (at.HostDirectory, stageAs) };
-        }
-
-        return steps;
     }
 
     /// <summary>
@@ -248,7 +221,7 @@ internal static class ActionSteps
     /// under <c>post-if</c>, only where the main step ran: it leaves a marker the post step looks for).
     /// </summary>
     private static IReadOnlyList<PlannedStep> JavaScriptStages(WorkflowStep s, ExprContext ctx, StepConditions outer, string name, ActionManifest action,
-        ExprValue actionInputs, Location at, int depth)
+        ExprValue actionInputs, Location at, bool rootRemote)
     {
         PlannedStep main = JavaScript(s, ctx, outer, name, action, actionInputs, at);
         if (action.Pre.Length == 0 && action.Post.Length == 0)
@@ -262,11 +235,12 @@ internal static class ActionSteps
         string node = $"node '{at.GuestDirectory}/{{0}}'";
         List<PlannedStep> steps = [];
         List<string> notes = [];
-        if (action.Pre.Length > 0 && (depth > 0 || at.StageAs is null))
+        if (action.Pre.Length > 0 && (at.StageAs is null || !rootRemote))
         {
-            // GitHub reads a job's actions before its first step: a local action (not checked out yet) and an action
-            // inside a composite have no pre step there (actions/runner ActionManager: HasPre && depth < 1, not SelfAlias).
-            notes.Add($"its pre: ({action.Pre}) does not run: GitHub runs pre: only for a job's own steps that use a remote action");
+            // GitHub reads a job's remote actions, and the actions inside remote composites, before its first step: a local
+            // action (not checked out yet), or one inside a local composite, has no pre step (actions/runner ActionManager:
+            // pre steps for remote actions only, a composite's embedded ones as its own pre step).
+            notes.Add($"its pre: ({action.Pre}) does not run: GitHub runs pre: only for remote actions of a job's own steps or inside a remote composite");
         }
         else if (action.Pre.Length > 0)
         {

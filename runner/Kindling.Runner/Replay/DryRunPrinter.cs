@@ -118,6 +118,9 @@ public static class DryRunPrinter
                 case PlannedStepKind.UnsupportedUses:
                     sb.Append($"  [uses: {s.Uses}: NOT SUPPORTED: {s.UnsupportedReason ?? "not supported yet"}]");
                     break;
+                case PlannedStepKind.LoadAction:
+                    sb.Append($"  [uses: {s.Uses}: loaded when the step runs, written by an earlier step]");
+                    break;
                 default:
                     sb.Append($"  [{st.Shell}");
                     if (st.WorkingDirectory.Length > 0)

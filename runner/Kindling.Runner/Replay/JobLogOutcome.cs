@@ -9,12 +9,14 @@ namespace Kindling.Runner.Replay;
 /// </summary>
 public static class JobLogOutcome
 {
-    public static IReadOnlyDictionary<int, StepOutcome> Read(IEnumerable<string> logLines, ReplayJobPlan plan)
+    /// <param name="ran">The job's steps by the guest's number as the run left them (<see cref="ReplayStepSource.Steps"/>); null: the plan's.</param>
+    public static IReadOnlyDictionary<int, StepOutcome> Read(IEnumerable<string> logLines, ReplayJobPlan plan, IReadOnlyList<PlannedStep>? ran = null)
     {
-        var steps = new StepOutcomes(plan);
+        ran ??= plan.Steps;
+        var steps = new StepOutcomes(plan, ran);
         foreach (string line in logLines)
         {
-            if (FramingLine.TryParse(line) is not { } c || c.Int("n") is not { } n || n < 0 || n >= plan.Steps.Count)
+            if (FramingLine.TryParse(line) is not { } c || c.Int("n") is not { } n || n < 0 || n >= ran.Count)
             {
                 continue;
             }
@@ -22,7 +24,7 @@ public static class JobLogOutcome
             switch (c.Kind)
             {
                 case "step-end":
-                    steps.Ended(n, c.Int("exit") ?? -1, plan.Spec.Steps[n].ContinueOnError, c.Fields.GetValueOrDefault(FramingLine.StepEndedField) == FramingLine.EndedCancelled);
+                    steps.Ended(n, c.Int("exit") ?? -1, ran[n].Spec.ContinueOnError, c.Fields.GetValueOrDefault(FramingLine.StepEndedField) == FramingLine.EndedCancelled);
                     break;
                 case "step-skip":
                     steps.Skipped(n);

@@ -11,6 +11,8 @@ public enum PlannedStepKind
     Checkout,
     /// <summary>Another action: not supported yet.</summary>
     UnsupportedUses,
+    /// <summary>A local action an earlier step writes at run time: loaded from the guest when its step comes (<see cref="RuntimeActions"/>).</summary>
+    LoadAction,
 }
 
 /// <summary>When a planned step runs: in the job's order, or as a JavaScript action's pre: / post: script.</summary>
@@ -58,10 +60,38 @@ public sealed class CompositeOutputs(IReadOnlyList<KeyValuePair<string, string>>
 {
     public IReadOnlyList<KeyValuePair<string, string>> Templates => templates;
     public Expressions.ExprContext Context => context;
+
+    /// <summary>
+    /// For a composite used inside another: the outer action's outputs and the id of its step that uses this one (null:
+    /// none). This action's outputs are that step's outputs in the outer action's steps context, and flow up from there.
+    /// </summary>
+    public (CompositeOutputs Outputs, string? Id)? Parent { get; private set; }
+
+    /// <summary>Links the outermost action of this chain under <paramref name="outer"/>, as its step <paramref name="id"/>.</summary>
+    internal void NestIn(CompositeOutputs outer, string? id)
+    {
+        CompositeOutputs top = this;
+        while (top.Parent is { } up)
+        {
+            top = up.Outputs;
+        }
+
+        if (!ReferenceEquals(top, outer))
+        {
+            top.Parent = (outer, id);
+        }
+    }
 }
 
 /// <summary>A step of a composite action: its <c>id</c> inside the action (null: none) and the action's outputs.</summary>
-public sealed record CompositePart(string? Id, CompositeOutputs Outputs);
+public sealed record CompositePart(string? Id, CompositeOutputs Outputs)
+{
+    /// <summary>
+    /// Plans this step again at step time over the action's steps context (<see cref="StepOutcomes.Scope"/>) and the
+    /// $GITHUB_ENV entries written so far; null for a step that keeps its plan (a uses: stand-in, a pre: or post: step).
+    /// </summary>
+    public Func<Expressions.ExprValue, IReadOnlyList<KeyValuePair<string, string>>, PlannedStep>? Again { get; init; }
+}
 
 /// <summary>One job (one matrix combination) resolved against the inputs: what the guest agent will run.</summary>
 public sealed record ReplayJobPlan
@@ -92,10 +122,11 @@ public sealed record ReplayJobPlan
     /// <summary>The job-level expression context (matrix, needs, env, …): job outputs: are evaluated in it after the job.</summary>
     public Kindling.Runner.Replay.Expressions.ExprContext? JobContext { get; init; }
     /// <summary>
-    /// Plans one of the job's workflow steps again at step time, with the <c>steps</c> context and the $GITHUB_ENV
-    /// entries written so far (<see cref="ReplayStepSource"/>); null for a plan that cannot (a rerun's stored spec).
+    /// Plans one of the job's workflow steps again at step time, with the <c>steps</c> context, the $GITHUB_ENV entries
+    /// written so far and the local actions written at run time (<see cref="ReplayStepSource"/>): its planned steps (one,
+    /// or an action's); null for a plan that cannot (a rerun's stored spec).
     /// </summary>
-    public Func<WorkflowStep, Kindling.Runner.Replay.Expressions.ExprValue, IReadOnlyList<KeyValuePair<string, string>>, PlannedStep>? Replan { get; init; }
+    public Func<WorkflowStep, Kindling.Runner.Replay.Expressions.ExprValue, IReadOnlyList<KeyValuePair<string, string>>, IReadOnlyDictionary<string, string>, IReadOnlyList<PlannedStep>>? Replan { get; init; }
     /// <summary>Why the job does not run at all (its if: is false), or null.</summary>
     public string? SkipReason { get; init; }
 }

@@ -301,7 +301,8 @@ public static class ReplayPlanner
             Spec = spec, Steps = steps, DefaultEnvNames = defaultNames, SecretEnv = secretEnv,
             RequiredSecrets = required, MissingSecrets = missing, Warnings = warnings, SkipReason = skip,
             JobContext = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(env) } },
-            Replan = (s, stepsNow, envWritten) => ReplayStepSource.Replan(wf, job, s, stepCtx with { Where = $"{where}: {StepName(s)}" }, env, stepsNow, envWritten, secretNames, inputs),
+            Replan = (s, stepsNow, envWritten, written) =>
+                ReplayStepSource.Replan(wf, job, s, stepCtx with { Where = $"{where}: {StepName(s)}" }, env, stepsNow, envWritten, written, secretNames, inputs),
         };
     }
 

@@ -9,10 +9,17 @@ namespace Kindling.Runner.Replay;
 /// read back after the job (<see cref="JobLogOutcome"/>). A step that ran has outcome success or failure by its exit
 /// code (cancelled when the job's cancellation ended it) and conclusion success when continue-on-error tolerates its
 /// failure; a skipped step is skipped; only a workflow step's own $GITHUB_OUTPUT gives its outputs (the steps of a
-/// composite action keep the outputs the step had).
+/// composite action give it the action's outputs, a nested composite's flowing up through the actions that use it).
+/// <paramref name="steps"/> are the job's steps by the guest's number, the plan's unless actions were loaded at run
+/// time (<see cref="ReplayStepSource.Steps"/>, a list that grows as the job runs).
 /// </summary>
-public sealed class StepOutcomes(ReplayJobPlan plan)
+public sealed class StepOutcomes(ReplayJobPlan plan, IReadOnlyList<PlannedStep> steps)
 {
+    public StepOutcomes(ReplayJobPlan plan)
+        : this(plan, plan.Steps)
+    {
+    }
+
     private readonly Dictionary<int, StepOutcome> _steps = [];
     private readonly Dictionary<string, ExprValue> _context = new(StringComparer.Ordinal);
     private readonly Dictionary<int, string> _ids = plan.Job.Steps.Where(s => s.Id is not null).ToDictionary(s => s.Number, s => s.Id!);
@@ -48,24 +55,42 @@ public sealed class StepOutcomes(ReplayJobPlan plan)
     /// </summary>
     public void Files(int n, string output, IReadOnlyList<KeyValuePair<string, string>>? commands = null)
     {
-        if (Number(n) is { } number && !plan.Steps[n].PartOfAction && _steps.TryGetValue(number, out StepOutcome? ended))
+        if (Number(n) is { } number && !steps[n].PartOfAction && _steps.TryGetValue(number, out StepOutcome? ended))
         {
             Set(number, ended with { Outputs = [.. commands ?? [], .. GuestCommandFiles.ParseEntries(output)] });
         }
-        else if (Number(n) is { } partOf && plan.Steps[n].Composite is { Outputs.Templates.Count: > 0 } part && _steps.TryGetValue(partOf, out StepOutcome? now))
+        else if (Number(n) is { } partOf && steps[n].Composite is { } part && _steps.TryGetValue(partOf, out StepOutcome? now))
         {
-            // A composite action's outputs read its own steps' outputs: evaluated again as each of its steps ends.
-            if (!_parts.TryGetValue(part.Outputs, out Dictionary<string, StepOutcome>? inner))
+            // A composite action's outputs read its own steps' outputs: evaluated again as each of its steps ends; a
+            // nested action's outputs are its step's in the action that uses it, and so on up to the workflow step.
+            (CompositeOutputs scope, string? id) = (part.Outputs, part.Id);
+            IReadOnlyList<KeyValuePair<string, string>> values = [.. commands ?? [], .. GuestCommandFiles.ParseEntries(output)];
+            while (true)
             {
-                _parts[part.Outputs] = inner = new(StringComparer.Ordinal);
-            }
+                if (!_parts.TryGetValue(scope, out Dictionary<string, StepOutcome>? inner))
+                {
+                    _parts[scope] = inner = new(StringComparer.Ordinal);
+                }
 
-            if (part.Id is { } id)
-            {
-                inner[id] = now with { Outputs = [.. commands ?? [], .. GuestCommandFiles.ParseEntries(output)] };
-            }
+                if (id is not null)
+                {
+                    inner[id] = now with { Outputs = values };
+                }
 
-            Set(partOf, now with { Outputs = CompositeValues(part.Outputs, inner) });
+                if (scope.Parent is null && scope.Templates.Count == 0)
+                {
+                    return; // the workflow step's action declares no outputs
+                }
+
+                values = CompositeValues(scope, inner);
+                if (scope.Parent is not { } up)
+                {
+                    Set(partOf, now with { Outputs = values });
+                    return;
+                }
+
+                (scope, id) = up;
+            }
         }
     }
 
@@ -97,10 +122,14 @@ public sealed class StepOutcomes(ReplayJobPlan plan)
         return values;
     }
 
+    /// <summary>A composite action's own <c>steps</c> context now: its steps with an id that have ended (a nested action's with its outputs).</summary>
+    public ExprValue Scope(CompositeOutputs action) =>
+        ExprValue.Object(_parts.TryGetValue(action, out Dictionary<string, StepOutcome>? inner) ? inner.Select(kv => KeyValuePair.Create(kv.Key, Value(kv.Value))) : []);
+
     /// <summary>The <c>steps</c> context now: the workflow steps with an id that have ended.</summary>
     public ExprValue Context() => ExprValue.Object(plan.Job.Steps.Where(s => s.Id is not null && _context.ContainsKey(s.Id)).Select(s => KeyValuePair.Create(s.Id!, _context[s.Id!])));
 
-    private int? Number(int n) => n >= 0 && n < plan.Steps.Count ? plan.Steps[n].Number : null;
+    private int? Number(int n) => n >= 0 && n < steps.Count ? steps[n].Number : null;
 
     private void Set(int number, StepOutcome o)
     {

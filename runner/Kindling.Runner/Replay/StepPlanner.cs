@@ -14,9 +14,12 @@ internal static class StepPlanner
         GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings) =>
         PlanAll(wf, job, s, ctx, jobEnv, secretNames, inputs, warnings, 0).Single(p => p.Stage == PlannedStepStage.Main);
 
-    /// <summary>The planned steps of a workflow step: one, or a composite action's steps (<paramref name="depth"/>: nesting).</summary>
+    /// <summary>
+    /// The planned steps of a workflow step: one, or a composite action's steps (<paramref name="depth"/>: nesting;
+    /// <paramref name="written"/>: local actions written at run time, read back from the guest, see <see cref="RuntimeActions"/>).
+    /// </summary>
     public static IReadOnlyList<PlannedStep> PlanAll(Workflow wf, WorkflowJob job, WorkflowStep s, ExprContext ctx, IReadOnlyList<KeyValuePair<string, ExprValue>> jobEnv,
-        GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings, int depth)
+        GuestSecretNames secretNames, ReplayInputs inputs, List<string> warnings, int depth, IReadOnlyDictionary<string, string>? written = null)
     {
         string where = ctx.Where;
         ExprContext At(string field) => ctx with { Where = $"{where}: {field}" };
@@ -83,7 +86,7 @@ internal static class StepPlanner
 
                 message = $"kindling: {uses} is not run: {ReplayDefaults.GuestWorkspace} already holds the {inputs.WorkspaceDescription}";
             }
-            else if (ActionSteps.Plan(wf, job, s, ctx, cond, name, secretNames, inputs, warnings, depth, out string why) is { } action)
+            else if (ActionSteps.Plan(wf, job, s, ctx, cond, name, secretNames, inputs, warnings, depth, written, out string why) is { } action)
             {
                 return [.. action.Select(a => a with { Spec = a.Spec with { ContinueOnError = a.Spec.ContinueOnError || continueOnError } })];
             }

@@ -69,7 +69,7 @@ public sealed class ReplayActionStagesTests
     public void Plan_StepTimeReplanOfTheMainStep_SameMarkerAsBeforeBoot()
     {
         ReplayJobPlan p = Plan("      - uses: ./Actions/tidy\n");
-        PlannedStep again = p.Replan!(p.Job.Steps[0], Kindling.Runner.Replay.Expressions.ExprValue.Object([]), []);
+        PlannedStep again = p.Replan!(p.Job.Steps[0], Kindling.Runner.Replay.Expressions.ExprValue.Object([]), [], new Dictionary<string, string>()).Single(s => s.Stage == PlannedStepStage.Main);
 
         Assert.Equal(p.Spec.Steps[0].Run, again.Spec.Run);
         Assert.Equal(PlannedStepStage.Main, again.Stage);
@@ -108,11 +108,25 @@ public sealed class ReplayActionStagesTests
     }
 
     [Fact]
-    public void Plan_LocalActionWrittenByAnEarlierStep_NotSupportedNamingThatStep()
+    public void Plan_RemoteCompositeUsingAnActionWithPre_ItsPreRunsFirstUnderPreIf()
     {
-        ReplayJobPlan p = Plan("      - run: 'runs: {using: composite, steps: []}'\n        shell: cp {0} action.yml\n      - uses: ./\n");
+        ReplayJobPlan p = Plan("      - run: echo first\n      - uses: octo/tools/bundle@v1\n        if: false\n");
 
-        Assert.Contains("step 1 seems to write it at run time", Assert.Single(p.UnsupportedSteps).UnsupportedReason, StringComparison.Ordinal);
+        Assert.Equal([PlannedStepStage.Pre, PlannedStepStage.Main, PlannedStepStage.Main, PlannedStepStage.Post], p.Steps.Select(s => s.Stage));
+        Assert.EndsWith("exec node '/workspace/.kindling/actions/octo/tools/v1/lifecycle/setup.js'", p.Spec.Steps[0].Run, StringComparison.Ordinal);
+        Assert.Equal("bundled", p.Spec.Steps[0].Env["INPUT_MODE"]);
+        Assert.Equal(StepConditions.Success, p.Spec.Steps[0].If); // its pre-if alone, not the workflow step's if: false
+        Assert.Equal(StepConditions.Never, p.Spec.Steps[2].If);
+    }
+
+    [Fact]
+    public void Plan_LocalCompositeUsingAnActionWithPre_NoPreStep()
+    {
+        ReplayJobPlan p = Plan("      - uses: ./Actions/wrap-lifecycle\n");
+
+        Assert.DoesNotContain(p.Steps, s => s.Stage == PlannedStepStage.Pre);
+        Assert.Contains(p.Steps[0].Notes, n => n.Contains("its pre: (setup.js) does not run", StringComparison.Ordinal));
+        Assert.Equal(PlannedStepStage.Post, p.Steps[^1].Stage);
     }
 
     [Theory]

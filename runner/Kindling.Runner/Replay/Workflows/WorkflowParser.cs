@@ -97,6 +97,12 @@ public static partial class WorkflowParser
             throw new WorkflowException(display, null, $"cannot read the action: {e.Message}");
         }
 
+        return ParseActionText(text, display);
+    }
+
+    /// <summary>An action's metadata from its text (a local action an earlier step wrote, read back from the guest).</summary>
+    public static ActionManifest ParseActionText(string text, string display)
+    {
         YamlMappingNode root = Load(text, display);
         var p = new Reader(display);
         string Str(YamlMappingNode m, string key, string where) => p.Get(m, key) is { } v ? p.Scalar(v, where) : "";

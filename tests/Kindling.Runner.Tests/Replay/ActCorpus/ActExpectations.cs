@@ -56,6 +56,18 @@ public static class ActExpectations
         // a composite's outputs read from its own steps' outputs (::set-output, $GITHUB_OUTPUT) as they end, in the steps
         // context of later steps (StepOutcomes); composite2 has its own; an inner failure under continue-on-error keeps them
         "uses-composite/push.yml", "composite-fail-with-output/push.yml",
+        // local actions an earlier step writes (shell: cp {0} action.yml), loaded from the guest when their step comes
+        // (RuntimeActions); each run on the stub launcher did what act asserts: the step's env stays out of later steps
+        // and reaches the composite's if:, $GITHUB_ENV written inside it wins over the step's env afterwards, the github
+        // context inside equals the workflow's (pull-request), and every invalid action fails its job (no-panic)
+        "do-not-leak-step-env-in-composite/push.yml", "set-env-step-env-override/push.yml", "workflow_dispatch-scalar-composite-action/workflow_dispatch.yml",
+        "pull-request/main.yaml", "no-panic-on-invalid-composite-action/push.yml",
+        // a composite's with: evaluated when it starts (steps.<id>.outputs of earlier steps), a default reading another
+        // input (inputs.other: ${{ inputs.some }}), a remote composite's outputs from its step's ::set-output
+        "uses-composite-with-inputs/push.yml",
+        // the pre: of JavaScript actions inside a remote composite runs before the job's steps with the inputs' defaults,
+        // as GitHub's runner does (ActionManager's embedded pre steps; none for a local composite)
+        "remote-action-composite-js-pre-with-defaults/push.yml",
     };
 
     /// <summary>
@@ -76,8 +88,6 @@ public static class ActExpectations
         ["if-env-act/push.yml"] = "asserts act's own ACT=true variable, which GitHub (and replay) does not set",
         ["runs-on/push.yml"] = "asserts act's default actor nektos/act",
         [".github/workflows/local-reusable-workflow.yml"] = "a callee run on its own, without its required inputs",
-        ["uses-composite-with-inputs/push.yml"] = "a composite's with: reads steps.<id>.outputs: composite inputs are evaluated before boot",
-        ["remote-action-composite-js-pre-with-defaults/push.yml"] = "act runs pre: of JavaScript actions inside a composite; replay follows GitHub, which does not",
         ["uses-nested-composite/push.yml"] = "its nested composite asserts Node 16 from actions/setup-node@v3, which downloads it at run time; the debian image's node is another version and the VM fetches no toolchains",
         // reviewed: not among act's test cases (runner_test.go runs none of them); each step is planned as GitHub would,
         // but the run depends on toolchains or services the VM does not have
