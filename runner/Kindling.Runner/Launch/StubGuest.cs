@@ -198,6 +198,13 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
 
             if (Park)
             {
+                // Parked before it says so: the runner snapshots as soon as it reads the line (under load the line
+                // reached it before this thread got to DocumentAsync, and the snapshot was refused).
+                lock (_mmdsGate)
+                {
+                    Waiting = true;
+                }
+
                 await w.WriteLineAsync("##kindling[agent-waiting]");
             }
         }

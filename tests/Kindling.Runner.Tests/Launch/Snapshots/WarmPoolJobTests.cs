@@ -156,6 +156,32 @@ public sealed class WarmPoolJobTests
         }
     }
 
+    [Fact]
+    public async Task ReapPeriodicAsync_SlotsOfACrashedRunnerBesideLiveOnes_OnlyTheLeftoversRemoved()
+    {
+        (RunnerHarness h, _, _) = Start(warm: 1);
+        await using (h)
+        {
+            WarmPool pool = h.Get<WarmPool>();
+            pool.Refill();
+            await WarmPoolTests.UntilAsync(pool, s => s[0].Ready == 1);
+            // What a runner that crashed left: a pool of its own under the same state directory, still running at the reap.
+            await using var crashed = new WarmPool(h.Get<IOptions<KindlingOptions>>(), h.Get<IVmLauncher>(), h.Get<IImageProvider>(), new NoTapManager(),
+                TimeProvider.System, NullLogger<WarmPool>.Instance);
+            crashed.Refill();
+            await WarmPoolTests.UntilAsync(crashed, s => s[0].Ready == 1);
+            string mine = Assert.Single(pool.Held().Directories), theirs = Assert.Single(crashed.Held().Directories);
+            Assert.Equal(2, ProcessInspector.WorkingUnder(pool.Root).Count);
+
+            await h.Reaper.ReapPeriodicAsync(new HashSet<long>(), Ct);
+
+            Assert.True(Directory.Exists(mine));
+            Assert.False(Directory.Exists(theirs));
+            Assert.Single(ProcessInspector.WorkingUnder(pool.Root));
+            Assert.Equal(1, pool.Status()[0].Ready);
+        }
+    }
+
     /// <summary>A harness whose one pool keeps <paramref name="warm"/> slots, with warm starts over a counting stub.</summary>
     private static (RunnerHarness, CountingSnapshotLauncher, LocalForge) Start(int warm, int hostVcpus = 16)
     {

@@ -190,6 +190,8 @@ public sealed class WarmPoolTests : IAsyncDisposable
         pool.Refill();
         await UntilAsync(pool, s => s[0].Waiting is not null || s[0].Ready > 0);
         await _warm.Idle;
+        SnapshotStatus golden = Assert.Single(_warm.Store.List());
+        Assert.True(golden.Present, $"the golden snapshot was not taken: {golden.LastFailure}");
     }
 
     private WarmPool Pool(int warm, ITapManager? taps = null, bool network = false)
