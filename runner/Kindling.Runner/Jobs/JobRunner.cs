@@ -211,6 +211,13 @@ public sealed partial class JobRunner(
             }
 
             phases.Mark(slot is not null ? JobPhases.WarmSlot : vm.Restored ? JobPhases.Restore : JobPhases.Boot);
+            if (slot is null && vm.Restored && net is not null)
+            {
+                // A restored guest has the golden guest's MAC (a snapshot holds it): its TAP's elements say so.
+                net = net with { GuestMac = GuestNetwork.SnapshotMac };
+                await network.AddVmAsync(net.Link, job.Tenant, ct);
+            }
+
             _ = Watch(job, forge, forgeCancel, cancelReason, ct);
             _ = steps?.RunAsync(vm, ct);
             Task stepFailed = (Task?)steps?.Failed ?? Task.Delay(Timeout.Infinite, ct);
