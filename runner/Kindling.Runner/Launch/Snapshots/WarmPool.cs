@@ -160,34 +160,47 @@ public sealed partial class WarmPool : IAsyncDisposable
     public WarmSlot? Take(string pool, long jobId, SnapshotKey key, Action<WarmSlot> record)
     {
         WarmSlot? slot = null, stale = null;
+        PoolState? state = null;
         lock (_gate)
         {
-            if (_pools.TryGetValue(pool, out PoolState? p) &&
-                (p.Ready.FirstOrDefault(s => s.ClaimedBy == jobId) ?? p.Ready.FirstOrDefault(s => s.ClaimedBy is null)) is { } found)
+            if (_pools.TryGetValue(pool, out state) &&
+                (state.Ready.FirstOrDefault(s => s.ClaimedBy == jobId) ?? state.Ready.FirstOrDefault(s => s.ClaimedBy is null)) is { } found)
             {
-                p.Ready.Remove(found);
+                state.Ready.Remove(found);
                 if (found.Key != key || found.Vm is not { Exited.IsCompleted: false })
                 {
                     stale = found;
                 }
                 else
                 {
-                    try
-                    {
-                        record(found);
-                    }
-                    catch
-                    {
-                        _ = Task.Run(() => DestroyAsync(found), CancellationToken.None);
-                        throw;
-                    }
-
-                    p.Taken++;
+                    state.Handing.Add(found); // still held (the reaper's view) until the job has recorded it
+                    state.Taken++;
                     slot = found;
                 }
             }
 
             Signal();
+        }
+
+        if (slot is not null)
+        {
+            // Outside the lock: the job store's write must never wait while holding what an admission asks for.
+            try
+            {
+                record(slot);
+            }
+            catch
+            {
+                _ = Task.Run(() => DestroyAsync(slot), CancellationToken.None);
+                throw;
+            }
+            finally
+            {
+                lock (_gate)
+                {
+                    state!.Handing.Remove(slot);
+                }
+            }
         }
 
         if (stale is not null)
@@ -310,7 +323,7 @@ public sealed partial class WarmPool : IAsyncDisposable
     {
         lock (_gate)
         {
-            List<WarmSlot> all = [.. _pools.Values.SelectMany(p => p.Filling is null ? p.Ready : [.. p.Ready, p.Filling])];
+            List<WarmSlot> all = [.. _pools.Values.SelectMany(p => p.Ready.Concat(p.Handing).Append(p.Filling).OfType<WarmSlot>())];
             return (all.Select(s => s.Network?.TapName).OfType<string>().ToHashSet(StringComparer.Ordinal), all.Select(s => s.VmId).ToHashSet(StringComparer.Ordinal),
                 all.Select(s => s.Workspace.Directory).ToHashSet(StringComparer.Ordinal));
         }
@@ -426,6 +439,9 @@ public sealed partial class WarmPool : IAsyncDisposable
     {
         public PoolOptions Options { get; } = options;
         public List<WarmSlot> Ready { get; } = [];
+
+        /// <summary>Taken slots whose job is recording them (held until it has).</summary>
+        public List<WarmSlot> Handing { get; } = [];
         public WarmSlot? Filling { get; set; }
         public Task? Fill { get; set; }
         public Task? AwaitingGolden { get; set; }
