@@ -80,6 +80,7 @@ public static partial class RunnerComposition
                 : new Network.DisabledGuestNetworkService();
         });
         services.TryAddSingleton(sp => new ForgeRegistry(CreateForges(sp)));
+        services.TryAddSingleton<Launch.Snapshots.WarmPool>();
         services.TryAddSingleton<JobTeardown>();
         services.TryAddSingleton<JobRunner>();
         services.TryAddSingleton<JobReaper>();

@@ -114,6 +114,13 @@ public sealed class PoolOptions
     public List<string> Labels { get; set; } = [];
     public int Vcpus { get; set; } = 2;
     public int MemoryMib { get; set; } = 2048;
+
+    /// <summary>
+    /// Warm slots: this many VMs of the pool kept restored from its golden snapshot and paused, each with its own
+    /// overlay and TAP, so that a job of the pool starts by resuming one (Launch/Snapshots/WarmPool.cs). Each holds
+    /// its VM's memory and counts against the host's capacity (not a tenant's) until a job takes it. 0: none.
+    /// </summary>
+    public int Warm { get; set; }
 }
 
 public sealed class TenantOptions

@@ -23,6 +23,40 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
     /// <summary>The least memory a pool's VM may have.</summary>
     public const int MinPoolMemoryMib = 64;
 
+    /// <summary>
+    /// <c>Pools:N:Warm</c>: not negative, and no more slots than VMs of the pool fit the host (each slot holds a VM's
+    /// vCPUs and memory); it needs warm starts (<c>Launcher:Snapshots</c>) to mean anything.
+    /// </summary>
+    private static void ValidateWarm(KindlingOptions o, PoolOptions p, int i, Action<string, string> fail)
+    {
+        if (p.Warm < 0)
+        {
+            fail($"Pools:{i}:Warm", $"is {p.Warm}; must be 0 (no warm slots) or more");
+            return;
+        }
+
+        int fits = Math.Min((int)Math.Floor(o.Host.Vcpus * o.Host.Oversubscription) / Math.Max(1, p.Vcpus), o.Host.MemoryMib / Math.Max(1, p.MemoryMib));
+        if (p.Warm > fits)
+        {
+            fail($"Pools:{i}:Warm", $"is {p.Warm}, more than the {fits} VMs of {p.Vcpus} vCPUs/{p.MemoryMib} MiB the host holds (Host:Vcpus × Host:Oversubscription, Host:MemoryMib); lower it or raise the host's capacity");
+        }
+        else if (p.Warm > 0 && !o.Launcher.SnapshotsEnabled)
+        {
+            fail($"Pools:{i}:Warm", $"is {p.Warm} but warm starts are off (Launcher:Snapshots is false); turn them on or set Warm to 0");
+        }
+    }
+
+    /// <summary>All pools' warm slots together must fit the host's memory (each holds its VM's memory).</summary>
+    private static void ValidateWarmTotal(KindlingOptions o, Action<string, string> fail)
+    {
+        long total = o.Pools.Where(p => p.Warm > 0).Sum(p => (long)p.Warm * p.MemoryMib);
+        int vcpus = o.Pools.Where(p => p.Warm > 0).Sum(p => p.Warm * p.Vcpus);
+        if (total > o.Host.MemoryMib || vcpus > Math.Floor(o.Host.Vcpus * o.Host.Oversubscription))
+        {
+            fail("Pools", $"the warm slots of all pools (Pools:N:Warm) hold {vcpus} vCPUs and {total} MiB, more than the host has (Host:Vcpus × Host:Oversubscription, Host:MemoryMib); lower the pools' Warm");
+        }
+    }
+
     public ValidateOptionsResult Validate(string? name, KindlingOptions o)
     {
         List<string> errors = [];
@@ -55,8 +89,11 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
             {
                 Fail($"Pools:{i}", $"a VM of {p.Vcpus} vCPUs/{p.MemoryMib} MiB never fits the host ({o.Host.Vcpus} vCPUs × {o.Host.Oversubscription}, {o.Host.MemoryMib} MiB)");
             }
+
+            ValidateWarm(o, p, i, Fail);
         }
 
+        ValidateWarmTotal(o, Fail);
         if (o.Tenants.Count == 0) Fail("Tenants", "is empty; configure at least one tenant");
         HashSet<string> names = new(StringComparer.OrdinalIgnoreCase);
         Dictionary<string, string> submitTokens = new(StringComparer.Ordinal);

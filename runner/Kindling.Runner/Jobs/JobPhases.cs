@@ -11,14 +11,24 @@ public sealed record JobPhase(
     [property: JsonPropertyName("at_ms")] double AtMs);
 
 /// <summary>
-/// The phases of a job's VM as the runner saw them: <c>restore</c> or <c>boot</c> (the VMM is up and the guest
-/// running), <c>job received</c> (the agent read its job: job-start), <c>first step</c> (its first step-start),
+/// The phases of a job's VM as the runner saw them: <c>warm slot</c>, <c>restore</c> or <c>boot</c> (the VMM is up
+/// and the guest running: a paused VM of the pool's warm slots resumed, a VMM restored from the golden snapshot, or
+/// a cold boot), <c>job received</c> (the agent read its job: job-start), <c>first step</c> (its first step-start),
 /// <c>last step</c> (the last step-end), <c>reset</c> (the VM gone after the job). Recorded with the runner's
 /// clock, written beside the job's log (<c>logs/ID.phases.json</c>, no secrets) for the job page and
 /// <c>kindling replay</c>'s summary. It also observes the log (forwarding everything to the next observer).
 /// </summary>
 public sealed class JobPhases(TimeProvider time, ILogObserver? next) : ILogObserver
 {
+    /// <summary>The first phase of a job that started from a warm slot (a paused, restored VM resumed with its job).</summary>
+    public const string WarmSlot = "warm slot";
+
+    /// <summary>The first phase of a job whose VM was restored from the golden snapshot.</summary>
+    public const string Restore = "restore";
+
+    /// <summary>The first phase of a job whose VM booted.</summary>
+    public const string Boot = "boot";
+
     private readonly long _start = time.GetTimestamp();
     private readonly List<JobPhase> _phases = [];
     private readonly Lock _gate = new();

@@ -1,6 +1,7 @@
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Forges;
 using Kindling.Runner.Launch;
+using Kindling.Runner.Launch.Snapshots;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -16,11 +17,13 @@ namespace Kindling.Runner.Jobs;
 /// <item>finished but not cleaned: teardown is retried until it succeeds, then <b>cleaned</b>.</item>
 /// <item>orphans: work directories and TAPs of no live job, jails of no live or still-tearing-down job whose VMM
 /// is gone, and forge runners named kindling-* of no job that is live or still being torn down.</item>
+/// <item>warm slots (<see cref="WarmPool"/>): VMs and folders under <c>STATE/warm</c> that no slot of this process
+/// holds, and <c>ktw</c> TAPs that neither a slot nor a job (which took a slot: its record names the TAP) holds.</item>
 /// </list>
 /// </summary>
 public sealed partial class JobReaper(
     IOptions<KindlingOptions> options, JobStore store, JobTeardown teardown, JobRunner runner, ForgeRegistry forges,
-    ITapManager taps, IVmLauncher launcher, Network.IGuestNetworkService network, ILogger<JobReaper> log)
+    ITapManager taps, IVmLauncher launcher, Network.IGuestNetworkService network, ILogger<JobReaper> log, WarmPool? warm = null)
 {
     /// <summary>
     /// Start-up pass: nothing of this process is running yet, so every non-terminal job of this host is a leftover
@@ -85,7 +88,18 @@ public sealed partial class JobReaper(
             }
         }
 
-        HashSet<long> live = [.. store.ListByState(JobState.Preparing, JobState.Booting, JobState.Running).Select(j => j.Id), .. activeJobs];
+        // What warm slots hold, read before the jobs: a job that takes a slot records its TAP before the pool lets go.
+        (IReadOnlySet<string> Taps, IReadOnlySet<string> VmIds, IReadOnlySet<string> _) slots = warm?.Held() ?? (new HashSet<string>(), new HashSet<string>(), new HashSet<string>());
+        if (warm is not null)
+        {
+            foreach (string removed in await warm.ReapLeftoversAsync())
+            {
+                LogOrphan(log, "leftover of", removed);
+            }
+        }
+
+        IReadOnlyList<JobRecord> liveJobs = store.ListByState(JobState.Preparing, JobState.Booting, JobState.Running);
+        HashSet<long> live = [.. liveJobs.Select(j => j.Id), .. activeJobs];
         string jobsDir = Path.Combine(options.Value.StateDirectory, "jobs");
         if (Directory.Exists(jobsDir))
         {
@@ -99,13 +113,13 @@ public sealed partial class JobReaper(
             }
         }
 
-        await ReapTapsAsync([.. live.Select(GuestNetwork.TapNameFor)], ct);
+        await ReapTapsAsync([.. live.Select(GuestNetwork.TapNameFor), .. liveJobs.Select(j => j.TapName).OfType<string>(), .. slots.Taps], ct);
 
         // A finished job's runner and jail are not orphans: its teardown (this process's, or the retry above)
         // removes them, and removing them here as well races that teardown.
         IReadOnlyList<JobRecord> notCleaned = store.ListByState(
             JobState.Preparing, JobState.Booting, JobState.Running, JobState.Succeeded, JobState.Failed, JobState.Cancelled, JobState.TimedOut);
-        HashSet<string> liveVms = [.. notCleaned.Select(j => j.VmId).OfType<string>(), .. activeJobs.Select(JobWorkspace.VmId)];
+        HashSet<string> liveVms = [.. notCleaned.Select(j => j.VmId).OfType<string>(), .. activeJobs.Select(JobWorkspace.VmId), .. slots.VmIds];
         try
         {
             foreach (string removed in await launcher.ReapOrphansAsync(liveVms, ct))

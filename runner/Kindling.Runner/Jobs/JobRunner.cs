@@ -4,6 +4,7 @@ using Kindling.Images.Guest;
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Forges;
 using Kindling.Runner.Launch;
+using Kindling.Runner.Launch.Snapshots;
 using Kindling.Runner.Logs;
 using Kindling.Runner.Telemetry;
 using Microsoft.Extensions.Logging;
@@ -29,7 +30,8 @@ public sealed partial class JobRunner(
     KindlingMetrics metrics,
     JobCancellations cancellations,
     TimeProvider time,
-    ILogger<JobRunner> log)
+    ILogger<JobRunner> log,
+    WarmPool? warm = null)
 {
     /// <summary>How long the log pump may take to drain the serial FIFO once the VM is gone.</summary>
     public static readonly TimeSpan PumpDrain = TimeSpan.FromSeconds(5);
@@ -115,6 +117,7 @@ public sealed partial class JobRunner(
             StopVm();
         });
         IVmHandle? vm = null;
+        WarmSlot? slot = null;
         JobLogObserver? observer = null;
         JobPhases? phases = null;
         Task? pump = null;
@@ -139,14 +142,29 @@ public sealed partial class JobRunner(
                 StageWorkspace(source, ws);
             }
 
-            string overlay = await images.CreateOverlayAsync(ws.Directory, ct);
+            // A warm slot of the job's pool: its folder, overlay, FIFO, TAP and paused VM become the job's (not for a
+            // job that brings a workspace: its overlay is built from it).
+            slot = spec?.Workspace is null ? TakeSlot(pool, job, guest, ws, net) : null;
+            string overlay;
+            if (slot is not null)
+            {
+                vm = slot.Handle; // from here the job's: killed at its end whatever happens
+                vmId = slot.VmId;
+                overlay = slot.MoveTo(ws);
+                net = slot.NetworkFor(net);
+            }
+            else
+            {
+                overlay = await images.CreateOverlayAsync(ws.Directory, ct);
+                FdIo.MakeFifo(ws.SerialFifoPath);
+            }
+
             if (net is not null)
             {
-                await taps.CreateAsync(net, ct);
+                await (slot is null ? taps.CreateAsync(net, ct) : taps.AddressAsync(net, ct));
                 await network.AddVmAsync(net.Link, job.Tenant, ct);
             }
 
-            FdIo.MakeFifo(ws.SerialFifoPath);
             phases = new JobPhases(time, LiveObserver?.Invoke(job.Id));
             observer = new JobLogObserver(store, job.Id, phases, time);
             // Host-driven steps where the job has steps and the VM's MMDS can change after boot; else all steps in the document.
@@ -177,12 +195,29 @@ public sealed partial class JobRunner(
 #pragma warning restore CA2000
 
             long spawnStart = Stopwatch.GetTimestamp();
-            vm = await launcher.LaunchAsync(request, pid =>
+            if (slot is not null)
             {
-                store.SetResources(job.Id, new JobResources { VmmPid = pid });
+                await slot.ReleaseSerialAsync(); // the log pump reads the console from here
                 VmSpawned?.Invoke(job.Id);
-            }, ct);
-            phases.Mark(vm.Restored ? "restore" : "boot");
+                vm = await warm!.ResumeAsync(slot, request, ct);
+            }
+            else
+            {
+                vm = await launcher.LaunchAsync(request, pid =>
+                {
+                    store.SetResources(job.Id, new JobResources { VmmPid = pid });
+                    VmSpawned?.Invoke(job.Id);
+                }, ct);
+            }
+
+            phases.Mark(slot is not null ? JobPhases.WarmSlot : vm.Restored ? JobPhases.Restore : JobPhases.Boot);
+            if (slot is null && vm.Restored && net is not null)
+            {
+                // A restored guest has the golden guest's MAC (a snapshot holds it): its TAP's elements say so.
+                net = net with { GuestMac = GuestNetwork.SnapshotMac };
+                await network.AddVmAsync(net.Link, job.Tenant, ct);
+            }
+
             _ = Watch(job, forge, forgeCancel, cancelReason, ct);
             _ = steps?.RunAsync(vm, ct);
             Task stepFailed = (Task?)steps?.Failed ?? Task.Delay(Timeout.Infinite, ct);
@@ -262,6 +297,12 @@ public sealed partial class JobRunner(
             await cancelGrace.DisposeAsync();
         }
 
+        warm?.Unclaim(job.Id); // a slot claimed for the job and not taken goes to the next job
+        if (slot is not null)
+        {
+            await slot.ReleaseSerialAsync();
+        }
+
         if (vm is not null && !vm.Exited.IsCompleted)
         {
             await vm.KillAsync();
@@ -307,6 +348,22 @@ public sealed partial class JobRunner(
         }
 
         return await FinishAsync(job.Id, outcome.State, outcome.Reason, outcome.Exit);
+    }
+
+    /// <summary>
+    /// A ready warm slot of the job's pool when its pool keeps them and the slot was restored from the snapshot of the
+    /// job's VM; its VM, pid and TAP are recorded as the job's before the pool lets go of it.
+    /// </summary>
+    private WarmSlot? TakeSlot(PoolOptions pool, JobRecord job, GuestImages guest, JobWorkspace ws, GuestNetwork? net)
+    {
+        if (warm is not { Enabled: true })
+        {
+            return null;
+        }
+
+        var key = SnapshotKey.For(VmConfigBuilder.Build(guest, "", job.Vcpus, job.MemoryMib, ws, net));
+        return warm.Take(pool.Name, job.Id, key, s =>
+            store.SetResources(job.Id, new JobResources { VmId = s.VmId, VmmPid = s.Pid, TapName = s.Network?.TapName }));
     }
 
     /// <summary>", during step N (name)" for a host-driven job that was running a step, else "".</summary>

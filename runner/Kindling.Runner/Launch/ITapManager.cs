@@ -5,7 +5,11 @@ namespace Kindling.Runner.Launch;
 /// <summary>Creates and deletes per-job TAP devices.</summary>
 public interface ITapManager
 {
+    /// <summary>Creates the TAP of <paramref name="net"/> with its host address (none when that is empty: a warm slot's TAP, addressed when a job takes it).</summary>
     Task CreateAsync(GuestNetwork net, CancellationToken ct);
+
+    /// <summary>Gives an existing TAP (a warm slot's) the host address of <paramref name="net"/>, the job's.</summary>
+    Task AddressAsync(GuestNetwork net, CancellationToken ct) => Task.CompletedTask;
 
     /// <summary>Deletes a TAP; succeeds when it does not exist.</summary>
     Task DeleteAsync(string tapName, CancellationToken ct);
@@ -52,8 +56,14 @@ public sealed class IpTapManager(uint? ownerUid = null, string? owner = null) : 
         await Ip(ct, ownerUid is { } uid ? [.. add, "user", uid.ToString(CultureInfo.InvariantCulture)] : add);
         // the alias first, so another runner's reaper never sees this TAP without its owner for longer than one ip call
         await Ip(ct, _alias is null ? ["link", "set", net.TapName, "up"] : ["link", "set", net.TapName, "alias", _alias, "up"]);
-        await Ip(ct, "addr", "add", string.Create(CultureInfo.InvariantCulture, $"{net.HostAddress}/{GuestNetwork.PrefixLength}"), "dev", net.TapName);
+        if (net.HostAddress.Length > 0)
+        {
+            await AddressAsync(net, ct);
+        }
     }
+
+    public Task AddressAsync(GuestNetwork net, CancellationToken ct) =>
+        Ip(ct, "addr", "add", string.Create(CultureInfo.InvariantCulture, $"{net.HostAddress}/{GuestNetwork.PrefixLength}"), "dev", net.TapName);
 
     public async Task DeleteAsync(string tapName, CancellationToken ct)
     {
@@ -84,7 +94,7 @@ public sealed class IpTapManager(uint? ownerUid = null, string? owner = null) : 
     private static IEnumerable<string> JobTaps() =>
         Directory.Exists("/sys/class/net")
             ? Directory.GetDirectories("/sys/class/net").Select(Path.GetFileName).OfType<string>()
-                .Where(n => n.StartsWith("kt", StringComparison.Ordinal) && n[2..].All(char.IsAsciiDigit) && n.Length > 2)
+                .Where(n => GuestNetwork.IsJobOrSlotTap(n))
             : [];
 
     /// <summary>

@@ -36,6 +36,47 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     /// <summary>Restored from a snapshot of a parked guest: no boot, it wakes inside the wait for its document.</summary>
     public bool Restored { get; init; }
 
+    /// <summary>Restored paused (a warm slot): its vCPUs do not run, so it reads nothing, until <see cref="Resume"/>.</summary>
+    public bool Paused
+    {
+        get => !_resumed.Task.IsCompleted;
+        init
+        {
+            if (!value)
+            {
+                _resumed.TrySetResult();
+            }
+        }
+    }
+
+    private readonly TaskCompletionSource _resumed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>PATCH /vm Resumed.</summary>
+    public void Resume() => _resumed.TrySetResult();
+
+    /// <summary>Firecracker's <c>PUT /mmds</c>: the data store replaced whole.</summary>
+    public void PutMmds(JsonObject data)
+    {
+        lock (_mmdsGate)
+        {
+            _mmds = data.DeepClone().AsObject();
+            _patched.TrySetResult();
+            _patched = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
+    /// <summary>What the guest's MMDS holds now (for tests: a warm slot's holds no job and no secret).</summary>
+    public string MmdsText
+    {
+        get
+        {
+            lock (_mmdsGate)
+            {
+                return _mmds.ToJsonString();
+            }
+        }
+    }
+
     /// <summary>Whether the guest has said agent-waiting and waits for its document (a snapshot may be taken).</summary>
     public bool Waiting { get; private set; }
 
@@ -157,8 +198,21 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
 
             if (Park)
             {
+                // Parked before it says so: the runner snapshots as soon as it reads the line (under load the line
+                // reached it before this thread got to DocumentAsync, and the snapshot was refused).
+                lock (_mmdsGate)
+                {
+                    Waiting = true;
+                }
+
                 await w.WriteLineAsync("##kindling[agent-waiting]");
             }
+        }
+
+        await Task.WhenAny(_resumed.Task, stop); // a paused VM runs nothing
+        if (Stopped)
+        {
+            return;
         }
 
         // As the agent: one GET of /kindling/document, read as a version 1 job document (parked: until it is there).

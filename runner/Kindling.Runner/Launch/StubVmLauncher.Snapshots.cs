@@ -47,7 +47,31 @@ public sealed partial class StubVmLauncher : ISnapshotLauncher
         return Task.CompletedTask;
     }
 
-    public Task<IVmHandle> RestoreAsync(VmLaunchRequest request, SnapshotFiles snapshot, Action<int> onSpawned, CancellationToken ct)
+    public Task<IVmHandle> RestoreAsync(VmLaunchRequest request, SnapshotFiles snapshot, Action<int> onSpawned, CancellationToken ct) =>
+        Task.FromResult(Restore(request, snapshot, onSpawned, paused: false));
+
+    public Task<IVmHandle> RestorePausedAsync(VmLaunchRequest request, SnapshotFiles snapshot, Action<int> onSpawned, CancellationToken ct) =>
+        Task.FromResult(Restore(request, snapshot, onSpawned, paused: true));
+
+    /// <summary>PUT /mmds (replacing the data store) and PATCH /vm Resumed; refused for a VM that is not running or not paused, as the VMM's API does.</summary>
+    public Task<IVmHandle> ResumeAsync(VmLaunchRequest request, IVmHandle vm, CancellationToken ct)
+    {
+        if (!_guests.TryGetValue(request.VmId, out StubGuest? guest) || vm.Exited.IsCompleted)
+        {
+            throw new VmLaunchException($"VMM API PUT /mmds failed: the microVM {request.VmId} is not running");
+        }
+
+        if (!guest.Paused)
+        {
+            throw new VmLaunchException("VMM API PATCH /vm answered 400: the microVM is not paused");
+        }
+
+        guest.PutMmds(request.Mmds);
+        guest.Resume();
+        return Task.FromResult(vm);
+    }
+
+    private IVmHandle Restore(VmLaunchRequest request, SnapshotFiles snapshot, Action<int> onSpawned, bool paused)
     {
         static VmLaunchException Refused(string why) => new($"VMM API PUT /snapshot/load answered 400: snapshot/load: {why}");
         VmConfig config;
@@ -98,6 +122,6 @@ public sealed partial class StubVmLauncher : ISnapshotLauncher
             Drives = [.. config.Drives.Select(d => request.VmConfig.Drives.FirstOrDefault(r => r.DriveId == d.DriveId) is { } mine ? d with { PathOnHost = mine.PathOnHost } : d)],
             NetworkInterfaces = request.VmConfig.NetworkInterfaces,
         };
-        return Task.FromResult(Start(request, clone, onSpawned, restored: true));
+        return Start(request, clone, onSpawned, restored: true, paused);
     }
 }

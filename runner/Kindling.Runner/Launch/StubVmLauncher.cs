@@ -38,10 +38,10 @@ public sealed partial class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDe
     public long LastSpawnTimestamp { get; private set; }
 
     public Task<IVmHandle> LaunchAsync(VmLaunchRequest request, Action<int> onSpawned, CancellationToken ct) =>
-        Task.FromResult(Start(request, request.VmConfig, onSpawned, restored: false));
+        Task.FromResult(Start(request, request.VmConfig, onSpawned, restored: false, paused: false));
 
-    /// <summary>Starts the placeholder VMM and its guest: booted from <paramref name="config"/>, or woken from a snapshot of a parked guest.</summary>
-    private IVmHandle Start(VmLaunchRequest request, VmConfig config, Action<int> onSpawned, bool restored)
+    /// <summary>Starts the placeholder VMM and its guest: booted from <paramref name="config"/>, or woken from a snapshot of a parked guest (left paused: until <see cref="ResumeAsync"/>).</summary>
+    private IVmHandle Start(VmLaunchRequest request, VmConfig config, Action<int> onSpawned, bool restored, bool paused)
     {
         // Like a real VMM it outlives a crashed runner (the reaper kills it), does not hold the runner's stdio, and
         // is one process (no children a kill of its pid would leave): a shell blocked reading a FIFO it also holds
@@ -57,7 +57,7 @@ public sealed partial class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDe
         var guest = new StubGuest(request.Mmds, ImageFiles(config), Path.Combine(request.Workspace.Directory, ImageStoreProvider.WorkspaceFolder),
             jobDuration, bootDelay, handle.Exited)
         {
-            Park = config.BootSource?.BootArgs?.Split(' ').Contains(ParkArgument) == true, Restored = restored,
+            Park = config.BootSource?.BootArgs?.Split(' ').Contains(ParkArgument) == true, Restored = restored, Paused = paused,
         };
         _guests[request.VmId] = guest;
         _ = Task.Run(() => GuestAsync(request, handle, guest), CancellationToken.None);
@@ -79,6 +79,9 @@ public sealed partial class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDe
         guest.Die();
         return true;
     }
+
+    /// <summary>What the MMDS of the running VM <paramref name="vmId"/> holds now (JSON), or null when none runs.</summary>
+    public string? MmdsOf(string vmId) => _guests.TryGetValue(vmId, out StubGuest? guest) ? guest.MmdsText : null;
 
     /// <summary>The stand-in image's file tree for the root drive of <paramref name="vmConfig"/>, or null.</summary>
     private static string? ImageFiles(VmConfig vmConfig)

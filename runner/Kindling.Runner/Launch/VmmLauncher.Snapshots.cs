@@ -41,7 +41,30 @@ public sealed partial class VmmLauncher : ISnapshotLauncher
         }
     }
 
-    public async Task<IVmHandle> RestoreAsync(VmLaunchRequest request, SnapshotFiles snapshot, Action<int> onSpawned, CancellationToken ct)
+    public Task<IVmHandle> RestoreAsync(VmLaunchRequest request, SnapshotFiles snapshot, Action<int> onSpawned, CancellationToken ct) =>
+        RestoreAsync(request, snapshot, onSpawned, resume: true, ct);
+
+    public Task<IVmHandle> RestorePausedAsync(VmLaunchRequest request, SnapshotFiles snapshot, Action<int> onSpawned, CancellationToken ct) =>
+        RestoreAsync(request, snapshot, onSpawned, resume: false, ct);
+
+    /// <summary>A warm slot's VM gets its job: <c>PUT /mmds</c>, <c>PATCH /vm Resumed</c>, over the socket where the VM's files are now.</summary>
+    public async Task<IVmHandle> ResumeAsync(VmLaunchRequest request, IVmHandle vm, CancellationToken ct)
+    {
+        string socket = _jail is { } jail ? Path.Combine(JailDirectory(jail, request.VmId), "root", "run", "api.sock") : request.Workspace.ApiSocketPath;
+        using (var api = new VmmApiClient(socket))
+        {
+            await api.PutAsync("mmds", request.Mmds.DeepClone(), ct);
+            await PatchAsync(api, "vm", new VmStateUpdate { State = VmStateUpdate.Resumed }, Json.VmStateUpdate, ct);
+        }
+
+        return new MmdsVmHandle(vm, async (patch, token) =>
+        {
+            using var running = new VmmApiClient(socket);
+            await running.PatchAsync("mmds", patch, token);
+        });
+    }
+
+    private async Task<IVmHandle> RestoreAsync(VmLaunchRequest request, SnapshotFiles snapshot, Action<int> onSpawned, bool resume, CancellationToken ct)
     {
         foreach (string file in (string[])[snapshot.StatePath, snapshot.MemoryPath])
         {
@@ -88,8 +111,11 @@ public sealed partial class VmmLauncher : ISnapshotLauncher
                 await PatchAsync(api, $"drives/{drive.DriveId}", new PartialDrive { DriveId = drive.DriveId, PathOnHost = drive.PathOnHost }, Json.PartialDrive, ct);
             }
 
-            await api.PutAsync("mmds", request.Mmds.DeepClone(), ct);
-            await PatchAsync(api, "vm", new VmStateUpdate { State = VmStateUpdate.Resumed }, Json.VmStateUpdate, ct);
+            if (resume)
+            {
+                await api.PutAsync("mmds", request.Mmds.DeepClone(), ct);
+                await PatchAsync(api, "vm", new VmStateUpdate { State = VmStateUpdate.Resumed }, Json.VmStateUpdate, ct);
+            }
         }, ct);
     }
 

@@ -1,7 +1,7 @@
 namespace Kindling.Runner.Scheduling;
 
-/// <summary>A queued job asking for a VM of this size.</summary>
-public readonly record struct Demand(long JobId, string Tenant, int Vcpus, int MemoryMib);
+/// <summary>A queued job asking for a VM of this size (of <paramref name="Pool"/>, whose warm slots it may take).</summary>
+public readonly record struct Demand(long JobId, string Tenant, int Vcpus, int MemoryMib, string? Pool = null);
 
 /// <summary>What a tenant (or the host) has committed right now.</summary>
 public readonly record struct Usage(int Vms, int Vcpus, int MemoryMib)

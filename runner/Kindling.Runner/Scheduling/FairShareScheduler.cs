@@ -7,7 +7,8 @@ namespace Kindling.Runner.Scheduling;
 /// A tenant whose next job does not fit is passed over (smaller jobs of others may still fit). Equal shares go to the
 /// tenant admitted least recently (then the oldest head job): without it the tenant whose jobs were queued first
 /// wins every tie, and two equal tenants contending for an odd number of slots split them 4:3 for as long as both
-/// have work. Pure: the caller owns the usage and admission history it passes in and applies the admissions it gets back.
+/// have work. A job of a pool with a ready warm slot (<paramref name="readySlots"/> of <see cref="Admit"/>) takes that
+/// slot's place on the host, whose usage already counts it: it is checked against its tenant's quota only. Pure: the caller owns the usage and admission history it passes in and applies the admissions it gets back.
 /// </summary>
 public sealed class FairShareScheduler(HostCapacity host, IReadOnlyDictionary<string, TenantShare> tenants)
 {
@@ -16,9 +17,11 @@ public sealed class FairShareScheduler(HostCapacity host, IReadOnlyDictionary<st
     /// <param name="running">What each tenant runs now (in a fleet: on every host, so quotas and shares are fleet-wide).</param>
     /// <param name="hostRunning">What this host runs now, checked against its capacity; default: the sum of <paramref name="running"/>.</param>
     /// <param name="lastAdmitted">Each tenant's latest admission as an increasing number (absent: never), for ties.</param>
+    /// <param name="readySlots">Per pool, warm slots ready and unclaimed, whose VMs <paramref name="hostRunning"/> counts already.</param>
     public IReadOnlyList<Demand> Admit(IEnumerable<Demand> queue, IReadOnlyDictionary<string, Usage> running, Usage? hostRunning = null,
-        IReadOnlyDictionary<string, long>? lastAdmitted = null)
+        IReadOnlyDictionary<string, long>? lastAdmitted = null, IReadOnlyDictionary<string, int>? readySlots = null)
     {
+        Dictionary<string, int> slots = readySlots is null ? [] : new(readySlots, StringComparer.Ordinal);
         var perTenant = new Dictionary<string, Queue<Demand>>(StringComparer.Ordinal);
         foreach (Demand d in queue)
         {
@@ -59,7 +62,8 @@ public sealed class FairShareScheduler(HostCapacity host, IReadOnlyDictionary<st
             Queue<Demand> q = perTenant[tenant];
             Demand head = q.Peek();
             Usage mine = usage.GetValueOrDefault(tenant);
-            if (!tenants[tenant].Fits(mine, head) || !host.Fits(hostUsage, head))
+            bool slot = head.Pool is { } pool && slots.GetValueOrDefault(pool) > 0;
+            if (!tenants[tenant].Fits(mine, head) || (!slot && !host.Fits(hostUsage, head)))
             {
                 continue; // this tenant waits for this round
             }
@@ -68,7 +72,14 @@ public sealed class FairShareScheduler(HostCapacity host, IReadOnlyDictionary<st
             admitted.Add(head);
             mine = mine.Add(head);
             usage[tenant] = mine;
-            hostUsage = hostUsage.Add(head);
+            if (slot)
+            {
+                slots[head.Pool!]--; // the job's VM is the slot's, already counted on the host
+            }
+            else
+            {
+                hostUsage = hostUsage.Add(head);
+            }
             if (q.Count > 0)
             {
                 order.Enqueue(tenant, (Share(tenant, mine), ++round, q.Peek().JobId));

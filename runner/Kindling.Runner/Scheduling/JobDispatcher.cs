@@ -46,13 +46,21 @@ public sealed partial class JobDispatcher
     private readonly Lock _admission = new();
     private readonly FleetMembership _fleet;
     private readonly FleetHealth _health;
+    private readonly Launch.Snapshots.WarmPool? _warm;
     private volatile bool _pollNow;
 
     public JobDispatcher(IOptions<KindlingOptions> options, JobStore store, ForgeRegistry forges, JobRunner runner, JobReaper reaper,
-        KindlingMetrics metrics, HostDrain drain, FleetMembership fleet, FleetHealth health, TimeProvider time, ILogger<JobDispatcher> log)
+        KindlingMetrics metrics, HostDrain drain, FleetMembership fleet, FleetHealth health, TimeProvider time, ILogger<JobDispatcher> log,
+        Launch.Snapshots.WarmPool? warm = null)
     {
         (_options, _store, _forges, _runner, _reaper, _metrics, _drain, _time, _log) = (options, store, forges, runner, reaper, metrics, drain, time, log);
-        (_fleet, _health) = (fleet, health);
+        (_fleet, _health, _warm) = (fleet, health, warm);
+        if (warm is not null)
+        {
+            warm.JobsOnHost = JobsOnHost;
+            warm.CapacityGate = _admission;
+        }
+
         KindlingOptions o = options.Value;
         _scheduler = new FairShareScheduler(
             new HostCapacity(o.Host.Vcpus, o.Host.MemoryMib, o.Host.Oversubscription),
@@ -81,8 +89,24 @@ public sealed partial class JobDispatcher
 
     public async Task RunAsync(CancellationToken stopping)
     {
+        try
+        {
+            await RunLoopAsync(stopping);
+        }
+        finally
+        {
+            if (_warm is not null)
+            {
+                await _warm.DisposeAsync(); // the slots are killed: nothing is left when the daemon stops
+            }
+        }
+    }
+
+    private async Task RunLoopAsync(CancellationToken stopping)
+    {
         _fleet.Register();
         await _reaper.ReapAfterRestartAsync(stopping);
+        _warm?.Refill();
         Task membership = _fleet.RunAsync(stopping);
         DateTimeOffset nextReap = _time.GetUtcNow() + _options.Value.ReapInterval;
         while (!stopping.IsCancellationRequested)
@@ -264,6 +288,11 @@ public sealed partial class JobDispatcher
         {
             if (_drain.IsDrained || _fleet.DrainedBy is not null || !_health.CanAdmit)
             {
+                if (_warm is { Enabled: true } && (_drain.IsDrained || _fleet.DrainedBy is not null))
+                {
+                    _ = _warm.SuspendAsync("the host is drained"); // a drained host runs nothing new: its slots would only hold memory
+                }
+
                 return [];
             }
 
@@ -273,6 +302,7 @@ public sealed partial class JobDispatcher
                 Start(id, stopping);
             }
 
+            _warm?.Resume(); // refills what the jobs took, when the host has room
             return admitted;
         }
     }
@@ -324,7 +354,18 @@ public sealed partial class JobDispatcher
                 byId[j.Id] = j;
             }
 
-            IEnumerable<Demand> picked = _scheduler.Admit(queued.Select(j => new Demand(j.Id, j.Tenant, j.Vcpus, j.MemoryMib)), usage, mine, lastAdmitted);
+            // Warm slots hold their VMs' share of the host; a job that will take one is charged nothing more there.
+            IReadOnlyDictionary<string, int>? ready = null;
+            if (_warm is { Enabled: true })
+            {
+                (int v, int m) = _warm.Reserved;
+                mine = new Usage(mine.Vms, mine.Vcpus + v, mine.MemoryMib + m);
+                ready = _warm.Unclaimed();
+            }
+
+            IEnumerable<Demand> picked = _scheduler.Admit(
+                queued.Select(j => new Demand(j.Id, j.Tenant, j.Vcpus, j.MemoryMib, LabelMatcher.Match(j.Labels, _options.Value.Pools)?.Name)),
+                usage, mine, lastAdmitted, ready);
             if (_store.IsShared && me is not null && others.Count > 0)
             {
                 picked = Placement.Prefer(picked, me, others, live, id => now - byId[id].CreatedAt, _options.Value.PollInterval * 2);
@@ -345,9 +386,22 @@ public sealed partial class JobDispatcher
         {
             _metrics.Transition(JobLifecycle.Name(JobState.Preparing));
             _metrics.QueueWait(now - j.CreatedAt, j.Tenant);
+            if (_warm is { Enabled: true } && LabelMatcher.Match(j.Labels, _options.Value.Pools) is { } pool)
+            {
+                _warm.Claim(pool.Name, j.Id); // the slot the scheduler counted the job in
+            }
         }
 
         return [.. admitted.Select(j => j.Id)];
+    }
+
+    /// <summary>The vCPUs and memory of the jobs this host runs now (the warm pool refills only beside them).</summary>
+    private (int Vcpus, int MemoryMib) JobsOnHost()
+    {
+        string host = _fleet.HostName;
+        IEnumerable<JobRecord> mine = _store.ListByState(JobState.Preparing, JobState.Booting, JobState.Running)
+            .Where(j => j.Host == host || (!_store.IsShared && j.Host is null));
+        return mine.Aggregate((0, 0), (a, j) => (a.Item1 + j.Vcpus, a.Item2 + j.MemoryMib));
     }
 
     /// <summary>Runs an admitted job in the background; when it is re-queued it waits out a jittered backoff first.</summary>

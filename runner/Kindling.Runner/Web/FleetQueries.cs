@@ -13,7 +13,7 @@ namespace Kindling.Runner.Web;
 /// <summary>Reads the fleet's state for the admin page and the JSON API (the JobStore, the config, /proc). Changes nothing.</summary>
 public sealed class FleetQueries(
     IOptions<KindlingOptions> options, JobStore store, HostDrain drain, JobCancellations cancellations, IImageProvider images, TimeProvider time,
-    Network.IGuestNetworkService? network = null, IVmLauncher? launcher = null)
+    Network.IGuestNetworkService? network = null, IVmLauncher? launcher = null, Launch.Snapshots.WarmPool? warm = null)
 {
     /// <summary>How many recent admissions the queue-wait figures are computed over.</summary>
     public const int QueueWaitSamples = 50;
@@ -30,6 +30,7 @@ public sealed class FleetQueries(
             Tenants(live), [.. store.Search(new JobSearch(Limit: RecentJobs)).Select(JobView.From)])
         {
             Snapshots = (launcher as Launch.Snapshots.WarmStarts)?.Store.List(),
+            WarmPools = warm is { Enabled: true } ? warm.Status() : null,
         };
     }
 

@@ -60,6 +60,9 @@ public sealed record OverviewView(
 {
     /// <summary>Golden snapshots (warm starts): null when warm starts are off.</summary>
     public IReadOnlyList<Launch.Snapshots.SnapshotStatus>? Snapshots { get; init; }
+
+    /// <summary>Warm slots per pool with <c>Warm</c> set (target, ready, refilling, last refill error): null when no pool keeps any.</summary>
+    public IReadOnlyList<Launch.Snapshots.WarmPoolStatus>? WarmPools { get; init; }
 }
 
 /// <summary>What an action did, for the flash message on the page and the API's answer.</summary>

@@ -86,7 +86,7 @@ public sealed class GoldenSnapshot(IVmLauncher launcher, ISnapshotLauncher snaps
         {
             BootSource = c.BootSource is { } boot ? boot with { BootArgs = $"{SnapshotKey.WithoutJobArgs(boot.BootArgs ?? "")} {StubVmLauncher.ParkArgument}".Trim() } : null,
             Drives = [.. c.Drives.Select(d => d.DriveId == VmConfigBuilder.OverlayDriveId ? d with { PathOnHost = overlay } : d)],
-            NetworkInterfaces = net is null ? [] : [.. c.NetworkInterfaces.Select(i => i with { HostDevName = net.TapName })],
+            NetworkInterfaces = net is null ? [] : [.. c.NetworkInterfaces.Select(i => i with { HostDevName = net.TapName, GuestMac = GuestNetwork.SnapshotMac })],
             Serial = c.Serial is null ? null : new SerialConfig { SerialOutPath = ws.SerialFifoPath },
             Logger = c.Logger is null ? null : c.Logger with { LogPath = ws.VmmLogPath },
             Metrics = c.Metrics is null ? null : new MetricsConfig { MetricsPath = ws.MetricsPath },

@@ -21,4 +21,17 @@ public interface ISnapshotLauncher
     /// (nothing left running) when the snapshot is missing, damaged or refused.
     /// </summary>
     Task<IVmHandle> RestoreAsync(VmLaunchRequest request, SnapshotFiles snapshot, Action<int> onSpawned, CancellationToken ct);
+
+    /// <summary>
+    /// As <see cref="RestoreAsync"/> up to the drives swap, and no further: the VM stays paused, with no MMDS data
+    /// (a warm slot: <see cref="WarmPool"/>). <see cref="ResumeAsync"/> hands it its job.
+    /// </summary>
+    Task<IVmHandle> RestorePausedAsync(VmLaunchRequest request, SnapshotFiles snapshot, Action<int> onSpawned, CancellationToken ct);
+
+    /// <summary>
+    /// Puts <paramref name="request"/>'s MMDS into <paramref name="vm"/> (restored paused for <c>request.VmId</c>, its
+    /// files now in <c>request.Workspace</c>) and resumes it; the handle returned reaches the VMM at its files' new
+    /// place. Throws <see cref="VmLaunchException"/> with the VMM's refusal (a VM that is not paused: 400).
+    /// </summary>
+    Task<IVmHandle> ResumeAsync(VmLaunchRequest request, IVmHandle vm, CancellationToken ct);
 }

@@ -150,8 +150,11 @@ public sealed partial class WarmStarts : IVmLauncher, IDisposable, IAsyncDisposa
         return copy;
     }
 
+    /// <summary>The launcher's snapshot side (warm slots restore through it).</summary>
+    internal ISnapshotLauncher Snapshots => _snapshots;
+
     /// <summary>Takes the golden snapshot of <paramref name="key"/> in the background, once at a time per key, backing off after failures.</summary>
-    private void StartTaking(SnapshotKey key, VmLaunchRequest like)
+    internal void StartTaking(SnapshotKey key, VmLaunchRequest like)
     {
         if (_stopping.IsCancellationRequested || (_backoff.TryGetValue(key.Hash, out var b) && _time.GetUtcNow() < b.Until))
         {
@@ -191,7 +194,7 @@ public sealed partial class WarmStarts : IVmLauncher, IDisposable, IAsyncDisposa
     }
 
     /// <summary>The golden overlay copied over the request's overlay drive (sparse; a reflink where the file system has them).</summary>
-    private static async Task CopyOverlayAsync(string golden, VmConfig config, CancellationToken ct)
+    internal static async Task CopyOverlayAsync(string golden, VmConfig config, CancellationToken ct)
     {
         string target = config.Drives.FirstOrDefault(d => d.DriveId == VmConfigBuilder.OverlayDriveId)?.PathOnHost
             ?? throw new VmLaunchException("the VM has no overlay drive to restore into");

@@ -43,6 +43,7 @@ public static class OverviewPage
             </section>
             <section class="panel"><h2>Tenants</h2>{TenantUsage(o.Tenants)}</section>
             {Snapshots(o.Snapshots)}
+            {WarmPools(o.WarmPools)}
             <section class="panel"><h2>Latest jobs</h2>{JobsPage.Rows(o.Recent)}<div class="pager"><a href="/jobs">All jobs →</a></div></section>
             """);
         return Layout.Page(ctx, "Overview", content, RefreshSeconds);
@@ -60,6 +61,18 @@ public static class OverviewPage
                 <td class="num">{Fmt.Num(s.Uses)}</td><td class="num" title="{s.LastFailure ?? ""}">{Fmt.Num(s.Failures)}</td></tr>
                 """)),
             "none yet: the first job of each kind cold-boots and takes one", ["Restores", "Failures", "Size"])}</section>
+        """);
+
+    /// <summary>Warm slots: per pool its target, ready and refilling slots, jobs that took one, and why it has none or its last refill error.</summary>
+    internal static Html WarmPools(IReadOnlyList<Launch.Snapshots.WarmPoolStatus>? pools) => pools is null ? Empty : H($"""
+        <section class="panel" id="warm-pools"><h2>Warm slots</h2>{Layout.Table(
+            ["Pool", "Ready", "Refilling", "Taken", "Waiting", "Last refill error"],
+            pools.Select(p => H($"""
+                <tr><td>{p.Pool}</td><td>{p.Ready} / {p.Target}{Fmt.Meter(p.Ready, p.Target)}</td>
+                <td class="num">{p.Refilling}</td><td class="num">{Fmt.Num(p.Taken)}</td><td>{p.Waiting ?? ""}</td>
+                <td>{(p.LastError is { } e ? H($"{(p.LastErrorAt is { } at ? Fmt.Time(at) : Empty)} {e}{(p.RetryAt is { } r ? H($" (next try {Fmt.Time(r)})") : Empty)}") : Empty)}</td></tr>
+                """)),
+            "no pool keeps warm slots", ["Refilling", "Taken"])}</section>
         """);
 
     private static Html TenantUsage(IReadOnlyList<TenantView> tenants) => Layout.Table(
