@@ -105,6 +105,13 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     private JsonObject _secrets = new();
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    /// <summary>
+    /// While a step runs, its output (<see cref="CopyOutputAsync"/>) and the agent's own lines about it share the serial
+    /// writer: one write at a time (a StreamWriter refuses a second write while one is in flight; the refusal ended the
+    /// guest with its step still running when a cancel's line met the step's output).
+    /// </summary>
+    private readonly SemaphoreSlim _writing = new(1, 1);
+
     /// <summary>Whether <see cref="Die"/> ended this guest.</summary>
     public bool Died { get; private set; }
 
@@ -126,6 +133,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     public void Dispose()
     {
         _dead.Dispose();
+        _writing.Dispose();
         if (_filesRoot is { } root && Directory.Exists(root))
         {
             Directory.Delete(root, recursive: true);
@@ -678,12 +686,12 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         if (first == stepTimedOut)
         {
             endedBy = FramingLine.EndedTimedOut;
-            await w.WriteLineAsync($"kindling: step timed out after {(int)stepLimit!.Value.TotalSeconds} seconds (its timeout_seconds): ending it");
+            await WriteWhileStepRunsAsync(w, $"kindling: step timed out after {(int)stepLimit!.Value.TotalSeconds} seconds (its timeout_seconds): ending it");
         }
         else if (first == cancel)
         {
             endedBy = FramingLine.EndedCancelled;
-            await w.WriteLineAsync("kindling: the job was cancelled: ending the step");
+            await WriteWhileStepRunsAsync(w, "kindling: the job was cancelled: ending the step");
         }
 
         if (first != exited)
@@ -708,8 +716,21 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             if (!Stopped)
             {
                 // Like the agent's mask(): only the agent's own lines start with ##kindling[ at column 0.
-                await w.WriteLineAsync(line.StartsWith("##kindling[", StringComparison.Ordinal) ? " " + line : line);
+                await WriteWhileStepRunsAsync(w, line.StartsWith("##kindling[", StringComparison.Ordinal) ? " " + line : line);
             }
+        }
+    }
+
+    private async Task WriteWhileStepRunsAsync(StreamWriter w, string line)
+    {
+        await _writing.WaitAsync();
+        try
+        {
+            await w.WriteLineAsync(line);
+        }
+        finally
+        {
+            _writing.Release();
         }
     }
 
