@@ -239,7 +239,9 @@ public static class FleetBenchmark
 
         public void Dispose()
         {
-            _sp.Dispose();
+            // the runner's warm pool is only IAsyncDisposable (it awaits its slots' VMs), which a synchronous
+            // ServiceProvider.Dispose refuses; a console program has no synchronization context to block
+            _sp.DisposeAsync().AsTask().GetAwaiter().GetResult();
             Directory.Delete(_state, recursive: true);
         }
     }
