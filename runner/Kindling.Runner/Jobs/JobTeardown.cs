@@ -33,14 +33,9 @@ public sealed partial class JobTeardown(
             await taps.DeleteAsync(tap, ct);
         }
 
-        if (job.WorkDir is { } dir && Directory.Exists(dir))
+        if (job.WorkDir is { } dir)
         {
-            foreach (string overlay in Directory.GetFiles(dir, "overlay*"))
-            {
-                images.DeleteOverlay(overlay);
-            }
-
-            Directory.Delete(dir, recursive: true);
+            images.DeleteWorkFolder(dir);
         }
 
         if (job.RunnerId is { } runnerId && forges.TryGet(job.Tenant, out IForge forge))

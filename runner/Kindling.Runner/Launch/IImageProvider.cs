@@ -36,5 +36,28 @@ public interface IImageProvider
     IReadOnlyList<ImageFile> List() => [];
 }
 
+/// <summary>What every owner of a work folder (a job's, a warm slot's) does with it at the end.</summary>
+public static class ImageProviderExtensions
+{
+    /// <summary>
+    /// Removes a work folder: its overlays through <paramref name="images"/> (which may keep or account for them), then
+    /// the folder; succeeds when it is already gone.
+    /// </summary>
+    public static void DeleteWorkFolder(this IImageProvider images, string dir)
+    {
+        if (!Directory.Exists(dir))
+        {
+            return;
+        }
+
+        foreach (string overlay in Directory.GetFiles(dir, "overlay*"))
+        {
+            images.DeleteOverlay(overlay);
+        }
+
+        Directory.Delete(dir, recursive: true);
+    }
+}
+
 /// <summary>The images cannot be produced here; the message says why and what to do.</summary>
 public sealed class ImagesUnavailableException(string message, Exception? inner = null) : Exception(message, inner);

@@ -135,27 +135,12 @@ public sealed partial class WarmPool
                 await _taps.DeleteAsync(net.TapName, CancellationToken.None);
             }
 
-            DeleteFolder(slot.Workspace.Directory);
+            _images.DeleteWorkFolder(slot.Workspace.Directory);
         }
         catch (Exception e) when (e is IOException or VmLaunchException or UnauthorizedAccessException)
         {
             LogDiscardFailed(_log, slot.VmId, e.Message);
         }
-    }
-
-    private void DeleteFolder(string dir)
-    {
-        if (!Directory.Exists(dir))
-        {
-            return;
-        }
-
-        foreach (string overlay in Directory.GetFiles(dir, "overlay*"))
-        {
-            _images.DeleteOverlay(overlay);
-        }
-
-        Directory.Delete(dir, recursive: true);
     }
 
     /// <summary>
@@ -179,7 +164,7 @@ public sealed partial class WarmPool
                 removed.Add(string.Create(CultureInfo.InvariantCulture, $"warm slot VM process {pid}"));
             }
 
-            DeleteFolder(dir);
+            _images.DeleteWorkFolder(dir);
             removed.Add("warm slot folder " + dir);
         }
 
