@@ -20,6 +20,8 @@ public static unsafe partial class Libc
     public const int O_RDWR = 0x2;
     public const int O_NONBLOCK = 0x800;
     public const int O_CLOEXEC = 0x80000;
+    /// <summary>A descriptor that only names the file (no read or write); reopening /proc/self/fd/N opens that very file.</summary>
+    public const int O_PATH = 0x200000;
 
     // <errno.h>
     public const int EPERM = 1;

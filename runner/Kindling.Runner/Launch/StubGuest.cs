@@ -25,7 +25,7 @@ namespace Kindling.Runner.Launch;
 /// the job's, and fails with the agent's error when the image has none. The job arrives as the agent's one job
 /// document (<see cref="JobDocument"/>); in host-driven mode each step arrives later, through <see cref="PatchMmds"/>.
 /// </summary>
-internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, string workspace, TimeSpan jobDuration, TimeSpan bootDelay, Task vmExited) : IDisposable
+internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, string folder, TimeSpan jobDuration, TimeSpan bootDelay, Task vmExited) : IDisposable
 {
     /// <summary>
     /// As the agent with <c>kindling.park=1</c>: after booting it says agent-waiting and waits for the document
@@ -51,8 +51,18 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
 
     private readonly TaskCompletionSource _resumed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>PATCH /vm Resumed.</summary>
-    public void Resume() => _resumed.TrySetResult();
+    /// <summary>
+    /// PATCH /vm Resumed. <paramref name="movedTo"/>: where the workspace is now (a warm slot's folder became the
+    /// job's while the guest was paused; a real guest's disk moves with it).
+    /// </summary>
+    public void Resume(string? movedTo = null)
+    {
+        _workspace = movedTo ?? _workspace;
+        _resumed.TrySetResult();
+    }
+
+    /// <summary>The job's workspace on this host (the guest's /workspace).</summary>
+    private string _workspace = folder;
 
     /// <summary>Firecracker's <c>PUT /mmds</c>: the data store replaced whole.</summary>
     public void PutMmds(JsonObject data)
@@ -272,11 +282,11 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         }
 
         string jobId = job[MmdsKeys.Job.Id]!.GetValue<string>();
-        Directory.CreateDirectory(workspace);
+        Directory.CreateDirectory(_workspace);
         env["CI"] = "true";
         env["KINDLING"] = "true";
         env["KINDLING_JOB_ID"] = jobId;
-        env["KINDLING_WORKSPACE"] = workspace;
+        env["KINDLING_WORKSPACE"] = _workspace;
         await w.WriteLineAsync($"##kindling[job-start id={UnsafeIdChars().Replace(jobId, "_")}]");
         await Task.WhenAny(Task.Delay(jobDuration), stop);
         if (Stopped)
@@ -454,9 +464,9 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                 string wd = Field(MmdsKeys.Step.WorkingDirectory, "");
                 (string hostDir, string guestDir) = wd switch
                 {
-                    "" => (workspace, GuestWorkspace),
+                    "" => (_workspace, GuestWorkspace),
                     _ when wd.StartsWith('/') => (HostPath(wd), wd),
-                    _ => (Path.Combine(workspace, wd), $"{GuestWorkspace}/{wd}"),
+                    _ => (Path.Combine(_workspace, wd), $"{GuestWorkspace}/{wd}"),
                 };
                 string[] shell = Field(MmdsKeys.Step.Shell, "sh") switch
                 {
@@ -646,7 +656,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         {
             UseShellExecute = false,
             RedirectStandardOutput = true,
-            WorkingDirectory = workspace,
+            WorkingDirectory = _workspace,
         };
         // As the agent's subshell: cd or say why not (exit 2), then exec the command (not found: 127).
         start.ArgumentList.Add("-c");
@@ -737,7 +747,7 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     /// <summary>An absolute guest path on this host: /workspace is the job's workspace, the rest is in the image's files.</summary>
     private string HostPath(string guestPath) =>
         guestPath == GuestWorkspace || guestPath.StartsWith(GuestWorkspace + "/", StringComparison.Ordinal)
-            ? workspace + guestPath[GuestWorkspace.Length..]
+            ? _workspace + guestPath[GuestWorkspace.Length..]
             : imageFiles is null ? Path.Combine("/nonexistent-stub-image", guestPath.TrimStart('/')) : Path.Combine(imageFiles, guestPath.TrimStart('/'));
 
     private static void KillTree(Process process)

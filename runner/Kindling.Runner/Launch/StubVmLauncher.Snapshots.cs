@@ -67,7 +67,7 @@ public sealed partial class StubVmLauncher : ISnapshotLauncher
         }
 
         guest.PutMmds(request.Mmds);
-        guest.Resume();
+        guest.Resume(Path.Combine(request.Workspace.Directory, ImageStoreProvider.WorkspaceFolder));
         return Task.FromResult(vm);
     }
 

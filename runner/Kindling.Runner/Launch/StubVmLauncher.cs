@@ -46,6 +46,12 @@ public sealed partial class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDe
         // Like a real VMM it outlives a crashed runner (the reaper kills it), does not hold the runner's stdio, and
         // is one process (no children a kill of its pid would leave): a shell blocked reading a FIFO it also holds
         // open for writing, which never ends. Its command line carries the VM id ($0).
+        // The serial FIFO is pinned first, by a descriptor that only names it: a warm slot's folder is renamed to the
+        // job's when a job takes it, possibly before GuestAsync opens the FIFO for writing (the path would then be
+        // gone, and the guest would never run).
+#pragma warning disable CA2000 // GuestAsync owns it (it closes it once the FIFO is open, or in its finally)
+        FileDescriptor serial = FileDescriptor.Open(request.Workspace.SerialFifoPath, Libc.O_PATH);
+#pragma warning restore CA2000
         string hold = Path.Combine(request.Workspace.Directory, "stub-vm.fifo");
         FdIo.MakeFifo(hold);
         Process process = DetachedProcess.Start("/bin/sh", ["-c", "exec 3<>\"$1\"; read -r never <&3", request.VmId, hold], request.Workspace.Directory, "/dev/null", "/dev/null");
@@ -60,7 +66,7 @@ public sealed partial class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDe
             Park = config.BootSource?.BootArgs?.Split(' ').Contains(ParkArgument) == true, Restored = restored, Paused = paused,
         };
         _guests[request.VmId] = guest;
-        _ = Task.Run(() => GuestAsync(request, handle, guest), CancellationToken.None);
+        _ = Task.Run(() => GuestAsync(request, serial, handle, guest), CancellationToken.None);
         return new MmdsVmHandle(handle, (patch, _) => guest.PatchMmds(patch));
     }
 
@@ -83,6 +89,15 @@ public sealed partial class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDe
     /// <summary>What the MMDS of the running VM <paramref name="vmId"/> holds now (JSON), or null when none runs.</summary>
     public string? MmdsOf(string vmId) => _guests.TryGetValue(vmId, out StubGuest? guest) ? guest.MmdsText : null;
 
+    /// <summary>Opens for writing the FIFO that <paramref name="pinned"/> names, wherever its folder is now; waits for its reader as open(2) does.</summary>
+    private static FileStream OpenPinned(FileDescriptor pinned)
+    {
+        using (pinned)
+        {
+            return new FileStream($"/proc/self/fd/{pinned.Number}", FileMode.Open, FileAccess.Write);
+        }
+    }
+
     /// <summary>The stand-in image's file tree for the root drive of <paramref name="vmConfig"/>, or null.</summary>
     private static string? ImageFiles(VmConfig vmConfig)
     {
@@ -98,13 +113,13 @@ public sealed partial class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDe
         return null;
     }
 
-    private async Task GuestAsync(VmLaunchRequest request, ProcessVmHandle handle, StubGuest guest)
+    private async Task GuestAsync(VmLaunchRequest request, FileDescriptor serial, ProcessVmHandle handle, StubGuest guest)
     {
         bool ended = false;
         try
         {
             // Opening a FIFO for writing waits for its reader (the LogPump), as the VMM's would.
-            await using var fifo = new FileStream(request.Workspace.SerialFifoPath, FileMode.Open, FileAccess.Write);
+            await using var fifo = OpenPinned(serial);
             await using var w = new StreamWriter(fifo, new UTF8Encoding(false)) { AutoFlush = true, NewLine = "\n" };
             await guest.RunAsync(w);
             ended = true;
@@ -120,6 +135,7 @@ public sealed partial class StubVmLauncher(TimeSpan jobDuration, TimeSpan bootDe
         }
         finally
         {
+            serial.Dispose();
             _guests.TryRemove(new KeyValuePair<string, StubGuest>(request.VmId, guest));
             guest.Dispose();
         }

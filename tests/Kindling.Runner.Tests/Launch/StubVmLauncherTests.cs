@@ -234,6 +234,14 @@ public sealed class StubVmLauncherTests : IDisposable
     [Fact]
     public void Die_UnknownVm_False() => Assert.False(new StubVmLauncher(TimeSpan.Zero).Die("kindling-vm-404"));
 
+    [Fact]
+    public async Task Launch_FolderMovedBeforeTheGuestOpensItsSerialFifo_GuestStillWritesToIt()
+    {
+        Run run = await RunAsync(Job(), moveTo: Path.Combine(_dir, "jobs-7"));
+
+        Assert.Equal(["stub guest: booting", "##kindling[job-start id=7]", "##kindling[job-end result=succeeded exit=0]"], run.Lines);
+    }
+
     private static JobSpec Job(params StepSpec[] steps) => new() { Name = "j", Steps = steps };
 
     private sealed record Run(IReadOnlyList<string> Lines, int VmmExit)
@@ -244,7 +252,7 @@ public sealed class StubVmLauncherTests : IDisposable
 
     /// <summary>Launches job 7 on the stub and reads its serial console to the end (or, with <paramref name="until"/>, to that line, then runs <paramref name="then"/> and reads on).</summary>
     private async Task<Run> RunAsync(JobSpec? spec = null, string? jitConfig = null, IReadOnlyDictionary<string, string>? secrets = null,
-        string? until = null, Action<StubVmLauncher, string>? then = null)
+        string? until = null, Action<StubVmLauncher, string>? then = null, string? moveTo = null)
     {
         GuestImages guest = await _images.EnsureImagesAsync(null, Ct);
         var ws = new JobWorkspace(Path.Combine(_dir, "job"));
@@ -256,7 +264,10 @@ public sealed class StubVmLauncherTests : IDisposable
         var stub = new StubVmLauncher(TimeSpan.Zero);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         timeout.CancelAfter(Wait);
-        await using IVmHandle vm = await stub.LaunchAsync(request, _ => { }, Ct);
+        // moveTo: a warm slot taken by a job, its folder the job's now, as soon as its VMM runs (before its guest is scheduled).
+        await using IVmHandle vm = await stub.LaunchAsync(request, _ => { if (moveTo is not null) { Directory.Move(ws.Directory, moveTo); } }, Ct);
+        ws = moveTo is null ? ws : new JobWorkspace(moveTo);
+
         using var serial = new StreamReader(new FileStream(ws.SerialFifoPath, FileMode.Open, FileAccess.Read));
         List<string> lines = [];
         while (await serial.ReadLineAsync(timeout.Token) is { } line)

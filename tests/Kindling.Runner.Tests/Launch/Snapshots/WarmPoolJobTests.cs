@@ -1,3 +1,4 @@
+using System.Globalization;
 using Kindling.Runner.Configuration;
 using Kindling.Runner.Forges;
 using Kindling.Runner.Forges.Local;
@@ -52,7 +53,7 @@ public sealed class WarmPoolJobTests
             await WarmPoolTests.UntilAsync(pool, s => s[0].Ready == 2);
             string[] before = [.. c.PausedRequests.Select(r => c.Stub.MmdsOf(r.VmId) ?? "")];
 
-            string id = forge.Submit(Specs.Steps("build", ("Say", "echo warm; echo key=$API_KEY")), Specs.Labels);
+            string id = forge.Submit(Specs.Steps("build", ("Say", "echo warm; echo key=$API_KEY; echo \"in $PWD\"")), Specs.Labels);
             await h.RunAllAsync(Ct);
             await WarmPoolTests.UntilAsync(pool, s => s[0].Ready == 2);
 
@@ -68,6 +69,10 @@ public sealed class WarmPoolJobTests
             Assert.Contains("warm", log, StringComparison.Ordinal);
             Assert.Contains("key=***", log, StringComparison.Ordinal);
             Assert.DoesNotContain("stub guest: booting", log, StringComparison.Ordinal);
+            // The slot's folder became the job's: its steps ran there, and nothing of it was left under warm/.
+            Assert.Contains($"in {Path.Combine(h.StateDirectory, "jobs", job.Id.ToString(CultureInfo.InvariantCulture), "workspace")}", log, StringComparison.Ordinal);
+            Assert.Equal(2, Directory.GetDirectories(pool.Root).Length);
+            Assert.All(Directory.GetDirectories(pool.Root), d => Assert.Contains(d, pool.Held().Directories));
             // The secret reached the job's VM only when it was taken: in no slot before, in no request a slot was made from.
             Assert.All(before, m => Assert.DoesNotContain(Secret, m, StringComparison.Ordinal));
             Assert.All(c.PausedRequests, r => Assert.DoesNotContain(Secret, r.Mmds.ToJsonString(), StringComparison.Ordinal));
