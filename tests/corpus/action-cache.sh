@@ -7,7 +7,8 @@
 #   The actions to lay out are the uses: of every .yml/.yaml under WORKFLOW_DIR, or the ones given; actions found
 #   in the cache that use other remote actions (composites) bring theirs too. Each ref (a tag, a branch or a full
 #   commit) is extracted whole with git archive. A repository or ref the mirrors lack is reported and skipped: the
-#   replay then says "not in the action cache" for it.
+#   replay then says "not in the action cache" for it. A checkout's `repository: owner/repo` lays out the mirror's
+#   HEAD (its default branch) as DIR/owner/repo/HEAD, which replay takes where the checkout gives no with.ref.
 set -euo pipefail
 mirrors=${1:?usage: $0 MIRROR_DIR OUT_DIR [WORKFLOW_DIR | owner/repo[/path]@ref ...]}
 out=${2:?usage: $0 MIRROR_DIR OUT_DIR [WORKFLOW_DIR | owner/repo[/path]@ref ...]}
@@ -23,10 +24,17 @@ uses_in() {
     | sed -E "s/^uses:[[:space:]]*['\"]?//" || true
 }
 
+# actions/checkout's with.repository: owner/repo (no ref in the same line): the repository's default branch, which
+# replay takes from DIR/owner/repo/HEAD (the mirror's HEAD) where a checkout gives no with.ref.
+repositories_in() {
+  grep -rhoE --include='*.yml' --include='*.yaml' "^[[:space:]]*repository:[[:space:]]*['\"]?[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+['\"]?[[:space:]]*$" "$@" 2>/dev/null \
+    | sed -E "s/^[[:space:]]*repository:[[:space:]]*['\"]?//; s/['\"]?[[:space:]]*$//; s/$/@HEAD/" || true
+}
+
 declare -A seen=()
 queue=()
 if [ $# -eq 1 ] && [ -d "$1" ]; then
-  mapfile -t queue < <(uses_in "$1" | sort -u)
+  mapfile -t queue < <({ uses_in "$1"; repositories_in "$1"; } | sort -u)
 else
   queue=("$@")
 fi
@@ -54,7 +62,11 @@ while [ ${#queue[@]} -gt 0 ]; do
     continue
   fi
   commit=""
+  if [ "$ref" = HEAD ]; then
+    commit=$(git --git-dir="$git" rev-parse --verify -q "HEAD^{commit}" || true)
+  fi
   for name in "refs/tags/$ref" "refs/heads/$ref" "refs/remotes/origin/$ref"; do
+    [ -z "$commit" ] || break
     if commit=$(git --git-dir="$git" rev-parse --verify -q "$name^{commit}"); then break; fi
     commit=""
   done

@@ -27,6 +27,8 @@ public static class ReplayCommand
         var worktree = new Option<bool>("--worktree") { Description = "use the working tree as it is (default: a checkout of HEAD)" };
         var skipUses = new Option<bool>("--skip-uses") { Description = "run a job whose uses: steps are not supported yet, reporting them as skipped" };
         var actionCache = new Option<string?>("--action-cache") { Description = "directory of actions as owner/repo/ref (act's offline layout) for uses: owner/repo@ref" };
+        var localRepository = new Option<string[]>("--local-repository") { Description = "owner/repo@ref=PATH: that repository at that ref from the directory PATH (before --action-cache); repeatable", Arity = ArgumentArity.ZeroOrMore };
+        var actor = new Option<string?>("--actor", "-a") { Description = "github.actor and $GITHUB_ACTOR (default: the event's sender, else $USER, else kindling)" };
         var rerun = new Option<long?>("--rerun") { Description = "replay a recorded job again (same spec and workspace, fresh VM)" };
         var directory = new Option<string?>("--directory", "-C") { Description = "the repository (default: the current directory)" };
         var state = new Option<string?>("--state") { Description = "state directory (default $KINDLING_STATE or ~/.local/share/kindling)" };
@@ -35,7 +37,7 @@ public static class ReplayCommand
         var command = new Command("replay", "run a workflow job from its YAML in a microVM, as CI would (like act)")
         {
             workflow, workflows, job, list, dryRun, eventPath, eventName, secret, secretFile, envFile, variable, input, inputFile, matrix, image, keep, worktree,
-            skipUses, actionCache, rerun, directory, state, launcher,
+            skipUses, actionCache, localRepository, actor, rerun, directory, state, launcher,
         };
         command.SetAction((parse, ct) => ReplaySession.RunAsync(new ReplayOptions
         {
@@ -58,6 +60,8 @@ public static class ReplayCommand
             Worktree = parse.GetValue(worktree),
             SkipUses = parse.GetValue(skipUses),
             ActionCache = parse.GetValue(actionCache),
+            LocalRepositories = parse.GetValue(localRepository) ?? [],
+            Actor = parse.GetValue(actor),
             Rerun = parse.GetValue(rerun),
             Directory = parse.GetValue(directory),
             State = parse.GetValue(state),

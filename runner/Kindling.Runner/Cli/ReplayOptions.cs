@@ -33,6 +33,10 @@ public sealed record ReplayOptions
     public bool SkipUses { get; init; }
     /// <summary>--action-cache DIR: remote actions at DIR/owner/repo/ref.</summary>
     public string? ActionCache { get; init; }
+    /// <summary>--local-repository owner/repo@ref=PATH (repeatable): that repository at that ref from PATH, before the action cache.</summary>
+    public IReadOnlyList<string> LocalRepositories { get; init; } = [];
+    /// <summary>--actor NAME: github.actor and $GITHUB_ACTOR; null: the event's sender, else $USER, else kindling.</summary>
+    public string? Actor { get; init; }
     public long? Rerun { get; init; }
     /// <summary>-C DIR: the repository (default: the current directory).</summary>
     public string? Directory { get; init; }

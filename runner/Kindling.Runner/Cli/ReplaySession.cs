@@ -55,7 +55,10 @@ public static class ReplaySession
             throw new ReplayException($"--action-cache {o.ActionCache} is not a directory (it holds actions as owner/repo/ref)");
         }
 
-        set = set with { Workflows = [.. set.Workflows.Select(wf => ReusableWorkflows.Expand(wf, repo, actionCache))] };
+        IReadOnlyDictionary<string, string> localRepositories = RemoteSources.ParseLocalRepositories(o.LocalRepositories, io.CurrentDirectory);
+        string? actor = ReplayContexts.ParseActor(o.Actor);
+        var remotes = new RemoteSources { ActionCache = actionCache, LocalRepositories = localRepositories };
+        set = set with { Workflows = [.. set.Workflows.Select(wf => ReusableWorkflows.Expand(wf, repo, remotes))] };
         foreach (WorkflowException broken in set.Broken)
         {
             io.Error.WriteLine($"warning: skipped {broken.Message}");
@@ -97,7 +100,7 @@ public static class ReplaySession
                 Source = source, EventName = o.EventName ?? EventName(ev, j.Workflow), Event = ev, Secrets = secrets,
                 Vars = SecretArguments.Pairs(o.Vars, '=', "--var"), EnvFile = envFile, Inputs = given,
                 MatrixFilters = SecretArguments.Pairs(o.Matrix, ':', "--matrix"), Image = image, Worktree = o.Worktree, SkipUses = o.SkipUses,
-                ActionCache = actionCache,
+                ActionCache = actionCache, LocalRepositories = localRepositories, Actor = actor,
                 WorkspaceHash = workspaceHash,
             };
             targets.Add((j, inputs));

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Kindling.Runner.Jobs;
 using Kindling.Runner.Replay.Expressions;
 using Kindling.Runner.Replay.Workflows;
@@ -6,13 +5,14 @@ using Kindling.Runner.Replay.Workflows;
 namespace Kindling.Runner.Replay;
 
 /// <summary>
-/// <c>uses:</c> steps replay can run: a composite action (local <c>./path</c>, or <c>owner/repo@ref</c> from
-/// <c>--action-cache DIR</c>, found at <c>DIR/owner/repo/ref</c> as act's offline mode keeps them) becomes its steps,
+/// <c>uses:</c> steps replay can run: a composite action (local <c>./path</c>, or <c>owner/repo@ref</c> from a
+/// <c>--local-repository owner/repo@ref=PATH</c> or <c>--action-cache DIR</c>, found at <c>DIR/owner/repo/ref</c> as act's
+/// offline mode keeps them: <see cref="RemoteSources"/>) becomes its steps,
 /// with the <c>inputs</c> context from <c>with:</c> and the defaults and <c>github.action_path</c>; a JavaScript action
 /// becomes <c>node main</c> with <c>INPUT_*</c> in its environment, where the image has node (debian). Docker actions
 /// are not supported: the steps run in the VM's own userland, with no container runtime.
 /// </summary>
-internal static class ActionSteps
+internal static partial class ActionSteps
 {
     public const int MaxDepth = 10;
     private const string CachedActionsDirectory = ".kindling/actions";
@@ -43,9 +43,7 @@ internal static class ActionSteps
                 };
             }
 
-            why = inputs.ActionCache is { } cache
-                    ? $"not in the action cache {cache} (expected {Path.Combine(cache, CacheRelative(uses) ?? uses)})"
-                    : "remote actions run from a local cache: pass --action-cache DIR holding DIR/owner/repo/ref";
+            why = NotFound(uses, inputs.Remotes);
             return null;
         }
 
@@ -154,15 +152,47 @@ internal static class ActionSteps
             return Manifest(host) is { } m ? new Location(m, host, $"{ReplayDefaults.GuestWorkspace}/{rel}", null) : null;
         }
 
-        if (inputs.ActionCache is not { } cache || CacheRelative(uses) is not { } relative)
+        if (Remote(uses) is not { } r || inputs.Remotes.Find(r.Repository, r.Ref, out _) is not { } root)
         {
             return null;
         }
 
-        string dir = Path.Combine(cache, relative);
+        string dir = r.Path.Length == 0 ? root : Path.Combine(root, r.Path);
+        string relative = CacheRelative(uses)!;
         return Manifest(dir) is { } found
             ? new Location(found, dir, $"{ReplayDefaults.GuestWorkspace}/{CachedActionsDirectory}/{relative}", $"{CachedActionsDirectory}/{relative}")
             : null;
+    }
+
+    /// <summary>Why a remote action is not found: where it was looked for, or how to give it.</summary>
+    private static string NotFound(string uses, RemoteSources remotes)
+    {
+        if (Remote(uses) is not { } r)
+        {
+            return $"'{uses}' is not owner/repo[/path]@ref";
+        }
+
+        if (remotes.LocalRepositories.TryGetValue($"{r.Repository.ToLowerInvariant()}@{r.Ref}", out string? local))
+        {
+            return $"--local-repository {r.Repository}@{r.Ref} ({local}) has no {(r.Path.Length == 0 ? "" : r.Path + "/")}action.yml";
+        }
+
+        return remotes.ActionCache is { } cache
+            ? $"not in the action cache {cache} (expected {Path.Combine(cache, CacheRelative(uses)!)})"
+            : $"remote actions run from a local cache: pass --action-cache DIR holding DIR/owner/repo/ref, or --local-repository {r.Repository}@{r.Ref}=PATH";
+    }
+
+    /// <summary>owner/repo, the ref and the path inside of <c>owner/repo[/path]@ref</c>, or null when it is not that shape.</summary>
+    private static (string Repository, string Ref, string Path)? Remote(string uses)
+    {
+        if (CacheRelative(uses) is null)
+        {
+            return null;
+        }
+
+        int at = uses.LastIndexOf('@');
+        string[] parts = uses[..at].Split('/');
+        return ($"{parts[0]}/{parts[1]}", uses[(at + 1)..], string.Join('/', parts[2..]));
     }
 
     /// <summary><c>owner/repo[/path]@ref</c> → <c>owner/repo/ref[/path]</c>, or null when it is not that shape.</summary>
@@ -232,7 +262,7 @@ internal static class ActionSteps
         string marker = $"{RanMarkers}/{MarkerKey(ctx.Where)}";
         // pre-if and post-if read the action's own inputs (${{ inputs.pre == 'true' }})
         ExprContext actionCtx = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["inputs"] = actionInputs } };
-        string node = $"node '{at.GuestDirectory}/{{0}}'";
+        string Node(string file) => $"{InputsOutsideShellNames(actionInputs)}node '{at.GuestDirectory}/{file}'";
         List<PlannedStep> steps = [];
         List<string> notes = [];
         if (action.Pre.Length > 0 && (at.StageAs is null || !rootRemote))
@@ -248,7 +278,7 @@ internal static class ActionSteps
             steps.Add(main with
             {
                 Name = "Pre " + name, Stage = PlannedStepStage.Pre, PartOfAction = true, IfSource = action.PreIf.Length > 0 ? action.PreIf : null,
-                Spec = main.Spec with { Name = "Pre " + name, Run = "exec " + string.Format(CultureInfo.InvariantCulture, node, action.Pre), If = preIf.AgentCondition },
+                Spec = main.Spec with { Name = "Pre " + name, Run = "exec " + Node(action.Pre), If = preIf.AgentCondition },
             });
         }
 
@@ -264,7 +294,7 @@ internal static class ActionSteps
             Spec = main.Spec with { Run = $"mkdir -p {RanMarkers} && : > {marker} && {main.Spec.Run}" },
         });
         StepConditions postIf = StepConditions.Evaluate(action.PostIf.Length > 0 ? action.PostIf : StepConditions.Always, actionCtx with { Where = $"{ctx.Where}: runs.post-if" });
-        string post = string.Format(CultureInfo.InvariantCulture, node, action.Post);
+        string post = Node(action.Post);
         steps.Add(main with
         {
             Name = "Post " + name, Stage = PlannedStepStage.Post, PartOfAction = true, IfSource = action.PostIf.Length > 0 ? action.PostIf : null,
@@ -285,6 +315,24 @@ internal static class ActionSteps
     private static string MarkerKey(string where) =>
         Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(where)))[..16];
 
+    /// <summary>GitHub's variable for an action input: INPUT_ and the name in upper case, spaces as '_' (a '-' stays).</summary>
+    private static string InputName(string input) => "INPUT_" + input.Replace(' ', '_').ToUpperInvariant();
+
+    /// <summary>
+    /// <c>env 'INPUT_WHO-TO-GREET=value' </c> for the inputs whose variable is not a shell name (a '-' in it, as
+    /// <c>who-to-greet</c> gives): the guest agent sets only shell names in a step's environment, so these reach node
+    /// through env(1), as GitHub's runner sets them; empty when there are none.
+    /// </summary>
+    private static string InputsOutsideShellNames(ExprValue actionInputs)
+    {
+        string[] pairs = [.. actionInputs.Members.Where(kv => !ShellName().IsMatch(InputName(kv.Key)))
+            .Select(kv => "'" + $"{InputName(kv.Key)}={kv.Value}".Replace("'", "'\\''", StringComparison.Ordinal) + "'")];
+        return pairs.Length == 0 ? "" : $"env {string.Join(' ', pairs)} ";
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
+    private static partial System.Text.RegularExpressions.Regex ShellName();
+
     private static PlannedStep JavaScript(WorkflowStep s, ExprContext ctx, StepConditions outer, string name, ActionManifest action, ExprValue actionInputs, Location at)
     {
         var env = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -295,7 +343,10 @@ internal static class ActionSteps
                 throw new ReplayException($"{ctx.Where}: with.{k}: a secret as a JavaScript action's input is not supported by replay; pass it in env: instead");
             }
 
-            env["INPUT_" + k.Replace(' ', '_').ToUpperInvariant()] = v.ToString();
+            if (ShellName().IsMatch(InputName(k)))
+            {
+                env[InputName(k)] = v.ToString();
+            }
         }
 
         foreach ((string k, string v) in s.Env)
@@ -311,7 +362,7 @@ internal static class ActionSteps
             StageAction = at.StageAs is { } stage ? (at.HostDirectory, stage) : null,
             Spec = new StepSpec
             {
-                Name = name, Run = $"exec node '{at.GuestDirectory}/{action.Main}'", Shell = ShellNames.Sh, If = outer.AgentCondition, Env = env,
+                Name = name, Run = $"exec {InputsOutsideShellNames(actionInputs)}node '{at.GuestDirectory}/{action.Main}'", Shell = ShellNames.Sh, If = outer.AgentCondition, Env = env,
             },
         };
     }

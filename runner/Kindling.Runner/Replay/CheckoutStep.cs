@@ -9,7 +9,10 @@ namespace Kindling.Runner.Replay;
 /// working tree), so a plain checkout runs nothing. <c>with.ref</c> checks out another ref of that repository (its
 /// tree as <c>git archive</c> gives it, staged into the workspace before the job starts; a ref git does not know is
 /// refused, naming it), and <c>with.path</c> puts the checkout under <c>$GITHUB_WORKSPACE/PATH</c>, as on GitHub
-/// (the directory is emptied first, as checkout's <c>clean</c> does). Another repository is not supported.
+/// (the directory is emptied first, as checkout's <c>clean</c> does). <c>with.repository</c> naming another repository
+/// takes its tree from a <c>--local-repository</c> or the action cache (<see cref="RemoteSources"/>) at <c>with.ref</c>, or
+/// without one at the ref that stands for its default branch offline; a repository replay does not have is refused
+/// for that step, naming the directory it looked for.
 /// </summary>
 internal static class CheckoutStep
 {
@@ -40,22 +43,35 @@ internal static class CheckoutStep
             return null; // never runs: its ref need not exist (GitHub evaluates nothing of a skipped step)
         }
 
-        PlannedStep Step(string run, PlannedStepKind kind = PlannedStepKind.Checkout, string? reason = null, (string, string?)? tree = null, string? note = null) => new()
+        PlannedStep Step(string run, PlannedStepKind kind = PlannedStepKind.Checkout, string? reason = null, (string, string?)? tree = null, string? note = null,
+            (string, string)? stage = null) => new()
         {
             Number = s.Number, Name = name, Kind = kind, Uses = uses, IfSource = s.If, UnsupportedReason = reason, CheckoutTree = tree, Notes = note is null ? [] : [note],
+            StageAction = stage,
             Spec = new StepSpec { Name = name, Run = run, Shell = ShellNames.Sh, If = cond.AgentCondition, ContinueOnError = continueOnError },
         };
 
         string? repository = With("repository");
-        string own = inputs.Source.Repository;
-        if (repository is { Length: > 0 } && !repository.Equals(own, StringComparison.OrdinalIgnoreCase))
-        {
-            string why = $"with.repository: checking out another repository ({repository}) is not supported: replay checks out refs of the repository it runs from ({own})";
-            return Step($"echo 'kindling: uses: {uses}: {why.Replace("'", "", StringComparison.Ordinal)}; step skipped (--skip-uses)'", PlannedStepKind.UnsupportedUses, why);
-        }
-
         string? path = Path(With("path"), at("with.path").Where);
         string? @ref = With("ref");
+        if (repository is { Length: > 0 } && !repository.Equals(inputs.Source.Repository, StringComparison.OrdinalIgnoreCase))
+        {
+            string repo = OtherRepository(repository, at("with.repository").Where);
+            if (@ref is { Length: > 0 } && !RemoteSources.ValidRef(@ref))
+            {
+                throw new ReplayException($"{at("with.ref").Where}: '{@ref}' is not a ref replay can look up (no empty, '.' or '..' part, no leading '-')");
+            }
+
+            if (Find(repo, @ref is { Length: > 0 } ? @ref : null, inputs.Remotes, out string why) is not { } found)
+            {
+                return Step($"echo 'kindling: uses: {uses}: {why.Replace("'", "", StringComparison.Ordinal)}; step skipped (--skip-uses)'", PlannedStepKind.UnsupportedUses, why);
+            }
+
+            string other = $"{repo}@{found.Ref}";
+            return Step(Script(uses, Key(other), other, path), note: $"checks out {other} ({found.Directory}) in $GITHUB_WORKSPACE{(path is null ? "" : "/" + path)}",
+                stage: (found.Directory, $"{StagedDirectory}/{Key(other)}"));
+        }
+
         string? commit = null;
         if (@ref is { Length: > 0 } && !inputs.Source.IsGit)
         {
@@ -77,6 +93,12 @@ internal static class CheckoutStep
 
         string key = commit ?? WorkspaceKey;
         string what = commit is null ? $"the {inputs.WorkspaceDescription}" : $"{@ref} ({commit[..12]})";
+        return Step(Script(uses, key, what, path), tree: (key, commit), note: $"checks out {what} in $GITHUB_WORKSPACE{(path is null ? "" : "/" + path)}");
+    }
+
+    /// <summary>The guest script: empties the destination (but .kindling) and copies the tree staged under KEY into it.</summary>
+    private static string Script(string uses, string key, string what, string? path)
+    {
         string dst = path is null ? "\"$ws\"" : $"\"$ws\"/{Quote(path)}";
         string done = $"kindling: {uses}: {what} checked out in $GITHUB_WORKSPACE{(path is null ? "" : "/" + path)}";
         string missing = $"kindling: {uses}: {what} was not staged before the job started (a ref or path known only at run time is not supported)";
@@ -96,8 +118,61 @@ internal static class CheckoutStep
             cp -a "$src/." {{dst}}/
             echo {{Quote(done)}}
             """;
-        return Step(script, tree: (key, commit), note: $"checks out {what} in $GITHUB_WORKSPACE{(path is null ? "" : "/" + path)}");
+        return script;
     }
+
+    /// <summary>with.repository naming another repository: owner/repo, or an error naming the key.</summary>
+    private static string OtherRepository(string repository, string where)
+    {
+        string[] parts = repository.Split('/');
+        return parts.Length == 2 && RemoteSources.ValidName(parts[0]) && RemoteSources.ValidName(parts[1]) ? repository
+            : throw new ReplayException($"{where}: '{repository}' is not owner/repo (e.g. actions/checkout)");
+    }
+
+    /// <summary>
+    /// Another repository at <paramref name="ref"/> (null: its default branch, <see cref="RemoteSources.DefaultRef"/>)
+    /// from a --local-repository or the action cache; null with <paramref name="why"/> when replay does not have it.
+    /// A full <c>refs/heads/NAME</c> or <c>refs/tags/NAME</c> is also looked up as NAME.
+    /// </summary>
+    private static (string Ref, string Directory)? Find(string repository, string? @ref, RemoteSources remotes, out string why)
+    {
+        why = "";
+        if (@ref is null)
+        {
+            if (remotes.DefaultRef(repository, out IReadOnlyList<string> held) is { } def && remotes.Find(repository, def, out _) is { } dir)
+            {
+                return (def, dir);
+            }
+
+            why = held.Count > 1
+                ? $"with.repository {repository} without with.ref is its default branch, which replay cannot tell offline among the refs held ({string.Join(", ", held)}): " +
+                  $"give with.ref, or lay the default branch out as {RemoteSources.DefaultBranchRef}"
+                : $"with.repository {repository} (its default branch, no with.ref) is not here: {RemoteSources.HowToGive(repository, RemoteSources.DefaultBranchRef)}";
+            return null;
+        }
+
+        string? expected = null;
+        foreach (string candidate in (string[])[@ref, ShortRef(@ref)])
+        {
+            if (remotes.Find(repository, candidate, out string? looked) is { } dir)
+            {
+                return (candidate, dir);
+            }
+
+            expected ??= looked;
+        }
+
+        why = $"with.repository {repository} at {@ref} is not here" + (expected is null ? "" : $" (expected {expected})") + $": {RemoteSources.HowToGive(repository, @ref)}";
+        return null;
+    }
+
+    private static string ShortRef(string @ref) =>
+        @ref.StartsWith("refs/heads/", StringComparison.Ordinal) ? @ref["refs/heads/".Length..]
+        : @ref.StartsWith("refs/tags/", StringComparison.Ordinal) ? @ref["refs/tags/".Length..] : @ref;
+
+    /// <summary>The staging key of another repository's tree: a hash of owner/repo@ref (no shell or path characters).</summary>
+    private static string Key(string other) =>
+        "repo-" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(other.ToLowerInvariant())))[..16];
 
     /// <summary>Writes a staged tree into the workspace snapshot: the commit's files (git archive), or the snapshot's own.</summary>
     public static async Task StageAsync(SourceInfo source, string snapshot, string key, string? commit, CancellationToken ct)

@@ -109,7 +109,7 @@ public static class DryRunPrinter
             sb.Append(Indent).Append($"{s.Number}. {s.Name}");
             switch (s.Kind)
             {
-                case PlannedStepKind.Checkout when s.CheckoutTree is null:
+                case PlannedStepKind.Checkout when s.CheckoutTree is null && s.StageAction is null:
                     sb.Append($"  [{s.Uses}: not run, the workspace is already there]");
                     break;
                 case PlannedStepKind.Checkout:

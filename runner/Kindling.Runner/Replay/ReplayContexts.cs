@@ -19,6 +19,19 @@ public static class ReplayContexts
     public const string RunnerArch = "X64";
     public const string RunnerName = "kindling-replay";
 
+    /// <summary>--actor NAME: a user name (act's default is nektos/act), one word; null when not given.</summary>
+    public static string? ParseActor(string? actor)
+    {
+        if (actor is null)
+        {
+            return null;
+        }
+
+        string a = actor.Trim();
+        return a.Length > 0 && !a.Any(c => char.IsControl(c) || char.IsWhiteSpace(c)) ? a
+            : throw new ReplayException($"--actor '{actor}': give a user name for github.actor, without spaces, e.g. --actor octocat");
+    }
+
     public static ExprValue GitHub(Workflow wf, string jobId, ReplayInputs inputs)
     {
         ExprValue ev = inputs.Event;
@@ -43,7 +56,7 @@ public static class ReplayContexts
                       ?? (Member(pr, "number") is { Kind: ExprKind.Number } n ? $"refs/pull/{n}/merge" : null)
                       ?? inputs.Source.Ref;
         string repository = Str(Member(Member(ev, "repository"), "full_name")) ?? inputs.Source.Repository;
-        string actor = Str(Member(Member(ev, "sender"), "login")) ?? inputs.Source.Actor;
+        string actor = inputs.Actor ?? Str(Member(Member(ev, "sender"), "login")) ?? inputs.Source.Actor;
         (string refName, string refType) = RefName(@ref);
         var members = new List<KeyValuePair<string, ExprValue>>
         {

@@ -40,6 +40,12 @@ public sealed record ReplayInputs
     public bool Worktree { get; init; }
     /// <summary>--action-cache DIR: remote actions found at DIR/owner/repo/ref (act's offline layout); null: none.</summary>
     public string? ActionCache { get; init; }
+    /// <summary>--local-repository owner/repo@ref=PATH (<see cref="RemoteSources.LocalRepositories"/>): taken before the action cache.</summary>
+    public IReadOnlyDictionary<string, string> LocalRepositories { get; init; } = new Dictionary<string, string>();
+    /// <summary>--actor: github.actor and github.triggering_actor (over the event's sender); null: the sender, else the source's.</summary>
+    public string? Actor { get; init; }
+    /// <summary>Where other repositories are found: <see cref="LocalRepositories"/>, then <see cref="ActionCache"/>.</summary>
+    public RemoteSources Remotes => new() { ActionCache = ActionCache, LocalRepositories = LocalRepositories };
     /// <summary>--skip-uses: run the job with its unsupported uses: steps reported and skipped.</summary>
     public bool SkipUses { get; init; }
 

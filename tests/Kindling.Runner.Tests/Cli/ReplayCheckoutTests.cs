@@ -9,7 +9,8 @@ namespace Kindling.Runner.Tests.Cli;
 /// <summary>
 /// <c>actions/checkout</c> with.ref and with.path in <c>kindling replay</c>: another ref of the local repository
 /// (staged from git archive) and a checkout under a path, dry run and run on the stub guest; a ref git does not
-/// know is refused before anything runs, unless its step never runs.
+/// know is refused before anything runs, unless its step never runs. with.repository naming another repository comes
+/// from --local-repository or the action cache (its HEAD without with.ref), or is not supported naming what is missing.
 /// </summary>
 public sealed class ReplayCheckoutTests : IDisposable
 {
@@ -115,14 +116,78 @@ public sealed class ReplayCheckoutTests : IDisposable
         Assert.Contains("git fetch origin v9", said, StringComparison.Ordinal);
     }
 
-    [Fact]
-    public async Task DryRun_AnotherRepository_NotSupportedNamingIt()
+    private void WriteWorkflow(string steps) =>
+        File.WriteAllText(Path.Combine(Repo, ".github", "workflows", "ci.yml"), "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n" + steps);
+
+    private string Tree(string relative, string file, string text)
     {
-        File.WriteAllText(Path.Combine(Repo, ".github", "workflows", "ci.yml"),
-            "on: push\njobs:\n  a:\n    runs-on: x\n    steps:\n      - uses: actions/checkout@v4\n        with: {repository: actions/checkout, path: x}\n");
+        string dir = Path.Combine(_root, relative);
+        Directory.CreateDirectory(dir);
+        File.WriteAllText(Path.Combine(dir, file), text);
+        return dir;
+    }
 
-        await ReplayAsync("-n", "--worktree");
+    [Fact]
+    public async Task Replay_AnotherRepositoryFromLocalRepository_ItsTreeUnderThePath()
+    {
+        string tools = Tree("tools", "action.yml", "name: 'Checkout'\n");
+        WriteWorkflow("      - uses: actions/checkout@v4\n        with: {repository: octo/tools, ref: v3, path: sub}\n" +
+                      "      - run: grep Checkout sub/action.yml && echo \"root says $(cat version.txt)\"\n");
 
-        Assert.Contains("with.repository: checking out another repository (actions/checkout) is not supported", _out.ToString() + _err, StringComparison.Ordinal);
+        int exit = await ReplayAsync("--worktree", "--local-repository", $"octo/tools@v3={tools}");
+
+        string output = _out.ToString();
+        Assert.True(exit == 0, output + _err);
+        Assert.Contains("octo/tools@v3 checked out in $GITHUB_WORKSPACE/sub", output, StringComparison.Ordinal);
+        Assert.Contains("name: 'Checkout'", output, StringComparison.Ordinal);
+        Assert.Contains("root says two", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Replay_AnotherRepositoryWithoutRef_TheCachesHeadAsItsDefaultBranch()
+    {
+        Tree("cache/octo/tools/HEAD", "readme.txt", "the default branch\n");
+        Tree("cache/octo/tools/v1", "readme.txt", "tag v1\n");
+        WriteWorkflow("      - uses: actions/checkout@v4\n        with: {repository: octo/tools, path: t}\n      - run: echo \"t says $(cat t/readme.txt)\"\n");
+
+        int exit = await ReplayAsync("--worktree", "--action-cache", Path.Combine(_root, "cache"));
+
+        string output = _out.ToString();
+        Assert.True(exit == 0, output + _err);
+        Assert.Contains("t says the default branch", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DryRun_AnotherRepositoryNotHeld_NotSupportedNamingTheDirectoryLookedFor()
+    {
+        Directory.CreateDirectory(Path.Combine(_root, "cache"));
+        WriteWorkflow("      - uses: actions/checkout@v4\n        with: {repository: octo/tools, ref: v9, path: x}\n");
+
+        await ReplayAsync("-n", "--worktree", "--action-cache", Path.Combine(_root, "cache"));
+
+        Assert.Contains($"NOT SUPPORTED: with.repository octo/tools at v9 is not here (expected {Path.Combine(_root, "cache", "octo/tools", "v9")}): " +
+                        "pass --action-cache DIR holding DIR/octo/tools/v9, or --local-repository octo/tools@v9=PATH", _out.ToString() + _err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DryRun_AnotherRepositorySeveralRefsNoHead_AsksForTheRef()
+    {
+        Tree("cache/octo/tools/v1", "a", "");
+        Tree("cache/octo/tools/v2", "a", "");
+        WriteWorkflow("      - uses: actions/checkout@v4\n        with: {repository: octo/tools}\n");
+
+        await ReplayAsync("-n", "--worktree", "--action-cache", Path.Combine(_root, "cache"));
+
+        Assert.Contains("cannot tell offline among the refs held (v1, v2): give with.ref", _out.ToString() + _err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task DryRun_RepositoryNotOwnerRepo_RefusedNamingTheKey()
+    {
+        WriteWorkflow("      - uses: actions/checkout@v4\n        with: {repository: just-a-name}\n");
+
+        Assert.Equal(ReplaySession.ExitUsage, await ReplayAsync("-n", "--worktree"));
+
+        Assert.Contains("with.repository: 'just-a-name' is not owner/repo", _out.ToString() + _err, StringComparison.Ordinal);
     }
 }

@@ -247,7 +247,7 @@ public sealed class ReplaySessionTests : IDisposable
         Assert.Empty(_launcher.Requests);
 
         Assert.Equal(0, await Replay("--worktree", "--skip-uses"));
-        Assert.Contains("kindling: uses: actions/setup-go@v5: remote actions run from a local cache: pass --action-cache DIR holding DIR/owner/repo/ref; step skipped (--skip-uses)", _out.ToString(), StringComparison.Ordinal);
+        Assert.Contains("kindling: uses: actions/setup-go@v5: remote actions run from a local cache: pass --action-cache DIR holding DIR/owner/repo/ref, or --local-repository actions/setup-go@v5=PATH; step skipped (--skip-uses)", _out.ToString(), StringComparison.Ordinal);
         Assert.Contains("  built", _out.ToString(), StringComparison.Ordinal);
     }
 

@@ -7,7 +7,7 @@ namespace Kindling.Runner.Replay.Workflows;
 /// shows them: each callee job becomes <c>caller/job</c>, its needs within the callee prefixed the same way, the
 /// callee's first jobs needing what the caller needs. The calling job stays, needing every callee job: it stands for
 /// the call (its result and <c>on.workflow_call.outputs</c>) in the needs of later jobs. A local callee is
-/// <c>./path</c> from the repository; a remote one (<c>owner/repo/path@ref</c>) is read from the action cache
+/// <c>./path</c> from the repository; a remote one (<c>owner/repo/path@ref</c>) is read from a --local-repository or the action cache
 /// (<c>DIR/owner/repo/ref/path</c>). Calls nest at most <see cref="MaxDepth"/> deep, as on GitHub; a cycle is refused.
 /// A calling job with <c>strategy.matrix</c> calls once per combination: the callee's jobs of each call are
 /// <c>caller (values)/job</c>; the calling job's <c>if:</c> is decided when the call's first jobs are due (CallGate).
@@ -19,7 +19,11 @@ public static class ReusableWorkflows
 
     /// <summary>The workflow with its calls expanded; a call that cannot be read keeps its job, marked with the reason.</summary>
     /// <param name="context">The workflow-level contexts (github, inputs, vars) a calling job's strategy is evaluated in; null: none (a literal matrix only).</param>
-    public static Workflow Expand(Workflow wf, string repoRoot, string? actionCache, ExprContext? context = null)
+    public static Workflow Expand(Workflow wf, string repoRoot, string? actionCache, ExprContext? context = null) =>
+        Expand(wf, repoRoot, new RemoteSources { ActionCache = actionCache }, context);
+
+    /// <summary>The same, a remote callee found by <paramref name="remotes"/> (a --local-repository, then the action cache).</summary>
+    public static Workflow Expand(Workflow wf, string repoRoot, RemoteSources remotes, ExprContext? context = null)
     {
         if (wf.Jobs.All(j => j.Uses is null))
         {
@@ -33,10 +37,10 @@ public static class ReusableWorkflows
             Contexts = new Dictionary<string, ExprValue>(StringComparer.OrdinalIgnoreCase),
             Unavailable = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase) { ["github"] = NotYet, ["inputs"] = NotYet, ["vars"] = NotYet },
         };
-        return wf with { Jobs = ExpandJobs(wf, wf.Jobs, new Expansion(repoRoot, actionCache, top), null, stack) };
+        return wf with { Jobs = ExpandJobs(wf, wf.Jobs, new Expansion(repoRoot, remotes, top), null, stack) };
     }
 
-    private sealed record Expansion(string RepoRoot, string? ActionCache, ExprContext Top);
+    private sealed record Expansion(string RepoRoot, RemoteSources Remotes, ExprContext Top);
 
     private static List<WorkflowJob> ExpandJobs(Workflow wf, IReadOnlyList<WorkflowJob> jobs, Expansion x, ReusableCall? parent, List<string> stack)
     {
@@ -52,7 +56,7 @@ public static class ReusableWorkflows
             string where = $"{wf.FileName}: jobs.{job.Id}.uses: {uses}";
             try
             {
-                string path = Resolve(uses, x.RepoRoot, x.ActionCache, where);
+                string path = Resolve(uses, x.RepoRoot, x.Remotes, where);
                 if (stack.Contains(path, StringComparer.Ordinal))
                 {
                     throw new ReplayException($"{where}: the reusable workflows call each other in a cycle ({string.Join(" -> ", stack.Append(path).Select(Path.GetFileName))}); GitHub refuses such a workflow");
@@ -160,7 +164,7 @@ public static class ReusableWorkflows
     }
 
     /// <summary>The callee's file: <c>./path</c> in the repository, or <c>owner/repo/path@ref</c> in the action cache.</summary>
-    private static string Resolve(string uses, string repoRoot, string? actionCache, string where)
+    private static string Resolve(string uses, string repoRoot, RemoteSources remotes, string where)
     {
         if (uses.StartsWith("./", StringComparison.Ordinal))
         {
@@ -175,12 +179,19 @@ public static class ReusableWorkflows
             throw new ReplayException($"{where}: expected ./.github/workflows/FILE.yml or OWNER/REPO/.github/workflows/FILE.yml@REF");
         }
 
-        if (actionCache is null)
+        string repository = $"{parts[0]}/{parts[1]}", @ref = uses[(at + 1)..];
+        if (remotes.IsEmpty)
         {
-            throw new ReplayException($"{where}: a remote reusable workflow is not supported without --action-cache DIR (it is read from DIR/{parts[0]}/{parts[1]}/{uses[(at + 1)..]}/{parts[2]})");
+            throw new ReplayException($"{where}: a remote reusable workflow is not supported without --action-cache DIR (it is read from DIR/{repository}/{@ref}/{parts[2]}) " +
+                                      $"or --local-repository {repository}@{@ref}=PATH");
         }
 
-        string cached = Path.GetFullPath(Path.Combine(actionCache, parts[0], parts[1], uses[(at + 1)..], parts[2]));
-        return File.Exists(cached) ? cached : throw new ReplayException($"{where}: a remote reusable workflow not in the action cache is not supported ({cached} does not exist)");
+        string? expected = null;
+        string? root = RemoteSources.ValidRef(@ref) ? remotes.Find(repository, @ref, out expected) : null;
+        string file = Path.GetFullPath(Path.Combine(root ?? expected ?? Path.Combine(remotes.ActionCache ?? "", repository, @ref), parts[2]));
+        return root is not null && File.Exists(file) ? file
+            : remotes.LocalRepositories.ContainsKey($"{repository.ToLowerInvariant()}@{@ref}")
+                ? throw new ReplayException($"{where}: the reusable workflow is not in --local-repository {repository}@{@ref} ({file} does not exist)")
+                : throw new ReplayException($"{where}: a remote reusable workflow not in the action cache is not supported ({file} does not exist)");
     }
 }

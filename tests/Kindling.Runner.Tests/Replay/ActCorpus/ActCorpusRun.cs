@@ -1,5 +1,6 @@
 using System.Text.RegularExpressions;
 using Kindling.Runner.Cli;
+using YamlDotNet.RepresentationModel;
 
 namespace Kindling.Runner.Tests.Replay.ActCorpus;
 
@@ -31,8 +32,8 @@ public static partial class ActCorpusRun
         string relative = Path.GetRelativePath(testdata, file).Replace('\\', '/');
         string dir = Path.GetDirectoryName(file)!;
         ActTestCase test = ActTestTable.For(Path.GetRelativePath(testdata, dir).Replace('\\', '/'));
-        // act's tests run on node:*-bookworm-slim (bash, node): Kindling's debian image is the match.
-        List<string> args = ["-W", file, "-C", testdata, "--image", "debian"];
+        // act's tests run on node:*-bookworm-slim (bash, node): Kindling's debian image is the match; act's actor is its default.
+        List<string> args = ["-W", file, "-C", testdata, "--image", "debian", "--actor", ActDefaultActor];
         if (test.EventName is { } eventName)
         {
             bool other = test.AlsoEvent is { } also && !Triggers(file, eventName) && Triggers(file, also);
@@ -51,6 +52,7 @@ public static partial class ActCorpusRun
         args.AddRange(["--secret-file", test.SecretFile is { } sf ? Path.Combine(dir, sf) : EmptyFile()]);
         args.AddRange(["--env-file", test.EnvFile is { } ef ? Path.Combine(dir, ef) : EmptyFile()]);
         args.AddRange(["--input-file", EmptyFile()]);
+        args.AddRange(LocalRepositories(testdata, dir).SelectMany(r => new[] { "--local-repository", r }));
         if (actionCache is not null)
         {
             // act's offline mode: owner/repo@ref from a local cache (tests/corpus/action-cache.sh lays one out)
@@ -81,6 +83,42 @@ public static partial class ActCorpusRun
         }
 
         return new CorpusResult(relative, unsupported ? CorpusOutcome.NotSupported : CorpusOutcome.Refused, Reason(text), output);
+    }
+
+    /// <summary>act's Config.Actor default (cmd/root.go: -a, default "nektos/act"), which act's tests run with.</summary>
+    public const string ActDefaultActor = "nektos/act";
+
+    /// <summary>
+    /// A test's config/config.yml <c>local-repositories:</c> (runner_test.go's TestConfig) as --local-repository values:
+    /// act reads the paths relative to its pkg/runner, so <c>testdata/...</c> is taken from the extracted corpus.
+    /// </summary>
+    public static IEnumerable<string> LocalRepositories(string testdata, string testDirectory)
+    {
+        string config = Path.Combine(testDirectory, "config", "config.yml");
+        if (!File.Exists(config))
+        {
+            return [];
+        }
+
+        var yaml = new YamlStream();
+        using (var reader = new StringReader(File.ReadAllText(config)))
+        {
+            yaml.Load(reader);
+        }
+
+        if (yaml.Documents.Count == 0 || yaml.Documents[0].RootNode is not YamlMappingNode root
+            || !root.Children.TryGetValue(new YamlScalarNode("local-repositories"), out var node)
+            || node is not YamlMappingNode map)
+        {
+            return [];
+        }
+
+        return map.Children.Select(kv =>
+        {
+            string path = ((YamlScalarNode)kv.Value).Value ?? "";
+            path = path.StartsWith("testdata/", StringComparison.Ordinal) ? Path.Combine(testdata, path["testdata/".Length..]) : Path.Combine(testdata, "..", path);
+            return $"{((YamlScalarNode)kv.Key).Value}={path}";
+        }).ToList();
     }
 
     private static string Redact(string text, string testdata, string? actionCache)
