@@ -74,6 +74,10 @@ public sealed class HostStepLoopAgentTests : IDisposable
             }
         }
 
+        public List<string> Errors { get; } = [];
+
+        public void OnAgentError(string message) => Errors.Add(message);
+
         public void OnStepStopped(int n, string endedBy) => Steps.Add($"{n} ended={endedBy}");
         public void OnStepSkip(int n, string name, string reason) => Steps.Add($"{n} skipped");
 
@@ -335,6 +339,60 @@ public sealed class HostStepLoopAgentTests : IDisposable
         Assert.Equal(0, source.Done[1].ExitCode); // every step gets a fresh, empty $GITHUB_STATE
     }
 
+    /// <summary>Runs <paramref name="spec"/> host-driven through the real agent: what the console said and the steps left.</summary>
+    private async Task<(Lines Lines, RecordingSource Source, JobEnd? End)> RunAgentAsync(JobSpec spec)
+    {
+        var lines = new Lines();
+        var source = new RecordingSource(spec);
+        var loop = new HostStepLoop(source, lines);
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), First(loop, spec));
+
+        using Process agent = StartAgent(ns.Name);
+        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
+        var pump = new LogPump(new SecretMasker([]), loop);
+        await pump.RunAsync(agent.StandardOutput.BaseStream, Path.Combine(_dir, "job.log"), Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        await agent.WaitForExitAsync(Ct);
+        await Task.WhenAny(handing, Task.Delay(TimeSpan.FromSeconds(5), Ct));
+        return (lines, source, pump.End);
+    }
+
+    [RootFact]
+    public async Task Agent_JobUserAndHostname_StepsRunAsThatUserUnderThatNameAndWriteTheirCommandFiles()
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(_dir, (UnixFileMode)0x1ED); // the step's user reaches its command files under it, as under the guest's /tmp
+        }
+        JobSpec spec = new()
+        {
+            Name = "user", User = "4321:4322", Hostname = "box.example",
+            Steps =
+            [
+                new StepSpec { Name = "who", Run = "echo \"id=$(id -u):$(id -g) host=$(uname -n) home=$HOME\"; echo \"who=$(id -u)\" >> \"$GITHUB_OUTPUT\"" },
+            ],
+        };
+
+        (Lines lines, RecordingSource source, JobEnd? end) = await RunAgentAsync(spec);
+
+        string log = string.Join('\n', lines.All);
+        Assert.True(end == new JobEnd(true, 0), log + string.Join('\n', lines.Errors));
+        Assert.Contains("id=4321:4322 host=box.example home=/", log, StringComparison.Ordinal);
+        Assert.Equal([new("who", "4321")], GuestCommandFiles.ParseEntries(source.Done[0].Files.Output));
+    }
+
+    [RootFact]
+    public async Task Agent_JobUserMissingFromPasswd_FailsBeforeItsFirstStepWithDockersMessage()
+    {
+        JobSpec spec = new() { Name = "user", User = "kindling-no-such-user", Steps = [new StepSpec { Name = "never", Run = "echo step ran" }] };
+
+        (Lines lines, _, JobEnd? end) = await RunAgentAsync(spec);
+
+        Assert.Equal(["unable to find user kindling-no-such-user: no matching entries in passwd file"], lines.Errors);
+        Assert.False(end!.Succeeded);
+        Assert.DoesNotContain("step ran", string.Join('\n', lines.All), StringComparison.Ordinal);
+    }
+
     /// <summary>The agent as GuestRun runs it (network namespace with MMDS, private mount and PID namespaces), its output streamed.</summary>
     private Process StartAgent(string netns)
     {
@@ -343,7 +401,7 @@ public sealed class HostStepLoopAgentTests : IDisposable
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, UseShellExecute = false };
         foreach (string a in (string[])["netns", "exec", netns, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "KINDLING_AGENT_NO_REBOOT=1",
                      "KINDLING_BUSYBOX=/bin/busybox", "KINDLING_CMDLINE=", $"KINDLING_FILES_DIR={Path.Combine(_dir, "steps")}",
-                     "unshare", "--mount", "--pid", "--fork", "--propagation", "private", "sh", script])
+                     "unshare", "--mount", "--pid", "--uts", "--fork", "--propagation", "private", "sh", script])
         {
             psi.ArgumentList.Add(a);
         }
