@@ -106,6 +106,7 @@ public static class ActExpectations
         ["if-env-act/push.yml"] = "asserts act's own ACT=true variable, which GitHub (and replay) does not set",
         ["runs-on/push.yml"] = "asserts act's default actor nektos/act",
         ["shells/python/push.yml"] = "its steps run shell: python; act runs them in node:16-buster, which has Python, and the debian image has no python3",
+        ["remote-action-js-node-user/push.yml"] = "container.options --user node: node:16-buster-slim has a node user, the debian image has none, so the job fails at set-up (unable to find user node) where act's passes",
         ["shells/pwsh/push.yml"] = "its steps run shell: pwsh; act runs them in catthehacker/ubuntu:pwsh-latest, and the debian image has no PowerShell",
         [".github/workflows/local-reusable-workflow.yml"] = "a callee run on its own, without its required inputs",
         ["uses-nested-composite/push.yml"] = "its nested composite asserts Node 16 from actions/setup-node@v3, which downloads it at run time; the debian image's node is another version and the VM fetches no toolchains",
