@@ -32,7 +32,7 @@ public sealed partial record ContainerJob
 
     /// <summary>The plan's one line about where the steps run.</summary>
     public string Note => $"container: {Image} is not pulled: the job runs in a microVM of the Kindling {Flavour} image in its place" +
-                          (User is null ? "" : $", steps as user {User}") + $", hostname {Hostname}";
+                          (User is null ? "" : $", steps as user {User}") + $", hostname {Hostname} (--container-image {Image}=FLAVOUR picks the image)";
 
     /// <summary>The container of <paramref name="job"/> at <paramref name="ctx"/> (matrix known); null when it has none or its image is empty (GitHub then runs the job on the runner).</summary>
     public static ContainerJob? Resolve(WorkflowJob job, ExprContext ctx, ReplayInputs inputs, string identity)

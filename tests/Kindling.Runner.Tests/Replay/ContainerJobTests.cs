@@ -50,8 +50,8 @@ public sealed class ContainerJobTests
     {
         ReplayJobPlan p = Plan("      image: node:20\n");
 
-        Assert.Equal("container: node:20 is not pulled: the job runs in a microVM of the Kindling debian image in its place, hostname " + p.Spec.Hostname,
-            Assert.Single(p.Warnings));
+        Assert.Equal("container: node:20 is not pulled: the job runs in a microVM of the Kindling debian image in its place, hostname " + p.Spec.Hostname +
+                     " (--container-image node:20=FLAVOUR picks the image)", Assert.Single(p.Warnings));
         Assert.DoesNotContain("not supported", DryRunPrinter.Print([p]), StringComparison.OrdinalIgnoreCase);
         Assert.Null(p.Spec.User);
         Assert.Matches("^[0-9a-f]{12}$", p.Spec.Hostname);
