@@ -568,7 +568,7 @@ run_step() {
         cd "$dir" 2>/dev/null || { echo "kindling: working directory '$dir' does not exist"; exit 2; }
         # the job's user (set up above): its HOME, then the command through setpriv or su
         if [ -n "$U_SU" ]; then
-          export HOME="$U_HOME"; set -- $BB su -s /bin/sh -c 'exec "$0" "$@"' "$U_NAME" "$@"
+          export HOME="$U_HOME"; set -- $BB su -s /bin/sh -c 'exec "$0" "$@"' -- "$U_NAME" "$@"
         elif [ -n "$U_UID" ]; then
           export HOME="$U_HOME"; set -- "$U_SETPRIV" --reuid="$U_UID" --regid="$U_GID" "$U_GROUPS" -- "$@"
         fi

@@ -330,7 +330,7 @@ public sealed class HostStepLoopAgentTests : IDisposable
     }
 
     /// <summary>Runs <paramref name="spec"/> host-driven through the real agent: what the console said and the steps left.</summary>
-    private async Task<(Lines Lines, RecordingSource Source, JobEnd? End)> RunAgentAsync(JobSpec spec)
+    private async Task<(Lines Lines, RecordingSource Source, JobEnd? End)> RunAgentAsync(JobSpec spec, string setup = "")
     {
         var lines = new Lines();
         var source = new RecordingSource(spec);
@@ -338,7 +338,7 @@ public sealed class HostStepLoopAgentTests : IDisposable
         using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
         await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), First(loop, spec));
 
-        using Process agent = StartAgent(ns.Name);
+        using Process agent = StartAgent(ns.Name, setup);
         Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
         var pump = new LogPump(new SecretMasker([]), loop);
         await pump.RunAsync(agent.StandardOutput.BaseStream, Path.Combine(_dir, "job.log"), Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct);
@@ -376,6 +376,24 @@ public sealed class HostStepLoopAgentTests : IDisposable
     }
 
     [RootFact]
+    public async Task Agent_JobUserByNameWithoutSetpriv_StepsRunAsThatUserThroughBusyboxSu()
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(_dir, (UnixFileMode)0x1ED);
+        }
+
+        JobSpec spec = new() { Name = "user", User = "nobody", Steps = [new StepSpec { Name = "who", Run = "echo \"id=$(id -un) X=$X\"", Env = new Dictionary<string, string> { ["X"] = "kept" } }] };
+
+        // as on the minimal image: no util-linux setpriv (a file that is not executable in its place, in the agent's mount namespace)
+        (Lines lines, _, JobEnd? end) = await RunAgentAsync(spec, "for p in /usr/bin/setpriv /bin/setpriv; do [ -e \"$p\" ] && mount --bind /dev/null \"$p\"; done");
+
+        string log = string.Join('\n', lines.All);
+        Assert.True(end == new JobEnd(true, 0), log + string.Join('\n', lines.Errors));
+        Assert.Contains("id=nobody X=kept", log, StringComparison.Ordinal);
+    }
+
+    [RootFact]
     public async Task Agent_JobUserMissingFromPasswd_FailsBeforeItsFirstStepWithDockersMessage()
     {
         JobSpec spec = new() { Name = "user", User = "kindling-no-such-user", Steps = [new StepSpec { Name = "never", Run = "echo step ran" }] };
@@ -388,10 +406,10 @@ public sealed class HostStepLoopAgentTests : IDisposable
     }
 
     /// <summary>The agent as GuestRun runs it (network namespace with MMDS, private mount and PID namespaces), its output streamed.</summary>
-    private Process StartAgent(string netns)
+    private Process StartAgent(string netns, string setup = "")
     {
         string script = Path.Combine(_dir, "agent-run.sh");
-        File.WriteAllText(script, $"mount -t proc proc /proc; exec /bin/busybox sh '{AgentPath}' 2>&1\n");
+        File.WriteAllText(script, $"mount -t proc proc /proc; {setup}\nexec /bin/busybox sh '{AgentPath}' 2>&1\n");
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, UseShellExecute = false };
         foreach (string a in (string[])["netns", "exec", netns, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "KINDLING_AGENT_NO_REBOOT=1",
                      "KINDLING_BUSYBOX=/bin/busybox", "KINDLING_CMDLINE=", $"KINDLING_FILES_DIR={Path.Combine(_dir, "steps")}",
