@@ -113,7 +113,7 @@ user_env() {
 doc_version() { :; }
 doc_complete() { DOC_COMPLETE=1; }
 doc_job() {
-  case "$1" in id|name|timeout_seconds|step_count|mode|stop_grace_ms) eval "J_$1=\$2" ;; *) fatal "job document: unknown job field '$1'" ;; esac
+  case "$1" in id|name|timeout_seconds|step_count|mode|stop_grace_ms|user|hostname) eval "J_$1=\$2" ;; *) fatal "job document: unknown job field '$1'" ;; esac
 }
 doc_secret() {
   valid_name "$1" || fatal "secret name '$1' is not a valid variable name"
@@ -199,6 +199,7 @@ step_files_open() {
   d=$FILES_DIR/$1
   $BB mkdir -p "$d" || fatal "cannot create $d for the step's command files"
   : > "$d/output"; : > "$d/env"; : > "$d/path"; : > "$d/summary"; : > "$d/state"
+  [ -z "$U_UID" ] || $BB chown -R "$U_UID:$U_GID" "$d" || fatal "cannot hand $d to the job's user"
   STEP_FILES_ENV="GITHUB_OUTPUT=$d/output GITHUB_ENV=$d/env GITHUB_PATH=$d/path GITHUB_STEP_SUMMARY=$d/summary GITHUB_STATE=$d/state"
 }
 
@@ -368,6 +369,50 @@ run_actions_runner() {
 }
 if [ -n "$JITCONFIG" ]; then run_actions_runner "$JITCONFIG"; fi
 
+# --- the job's hostname and user (PROTOCOL.md: a replayed container job's --hostname and --user) -------------------
+if [ -n "${J_hostname:-}" ]; then
+  $BB hostname "$J_hostname" 2>/dev/null || fatal "cannot set the hostname to '$J_hostname'"
+fi
+# user NAME, UID, NAME:GROUP or UID:GID, resolved as docker does: a name must be in /etc/passwd (a group name in
+# /etc/group); a UID without an entry runs with GID 0 and HOME /. Steps run as it through util-linux's setpriv (by
+# path: busybox's setpriv applet cannot change ids), else busybox su (a name with its own primary group only). The
+# workspace and the step command files are handed to that user.
+U_UID= U_GID= U_HOME= U_NAME= U_SU=
+if [ -n "${J_user:-}" ]; then
+  u=${J_user%%:*} g=
+  case "$J_user" in *:*) g=${J_user#*:} ;; esac
+  case "$u" in
+    ''|*[!0-9]*) pw=$($BB awk -F: -v u="$u" '$1 == u { print; exit }' /etc/passwd 2>/dev/null)
+                 [ -n "$pw" ] || fatal "unable to find user $u: no matching entries in passwd file" ;;
+    *) pw=$($BB awk -F: -v u="$u" '$3 == u { print; exit }' /etc/passwd 2>/dev/null) ;;
+  esac
+  if [ -n "$pw" ]; then
+    IFS=: read -r U_NAME _ U_UID U_GID _ U_HOME _ <<EOF_PW
+$pw
+EOF_PW
+  else
+    U_UID=$u U_GID=0 U_HOME=/
+  fi
+  case "$g" in
+    '') ;;
+    *[!0-9]*) U_GID=$($BB awk -F: -v g="$g" '$1 == g { print $3; exit }' /etc/group 2>/dev/null)
+              [ -n "$U_GID" ] || fatal "unable to find group $g: no matching entries in group file" ;;
+    *) U_GID=$g ;;
+  esac
+  # supplementary groups: the user's from /etc/group when it has a name and no group was given (docker's), else none
+  U_GROUPS=--clear-groups
+  [ -z "$U_NAME" ] || [ -n "$g" ] || U_GROUPS=--init-groups
+  U_SETPRIV=
+  for p in /usr/bin/setpriv /bin/setpriv; do [ -x "$p" ] && U_SETPRIV=$p && break; done
+  if [ -z "$U_SETPRIV" ]; then
+    [ -n "$U_NAME" ] && [ -z "$g" ] || fatal "cannot run steps as user '$J_user': this image has no setpriv (util-linux), and busybox su needs a user name from /etc/passwd with its own group (use the debian image)"
+    U_SU=1
+  fi
+  [ -n "$U_HOME" ] || U_HOME=/
+  [ "$WORKSPACE" = / ] || $BB chown -R "$U_UID:$U_GID" "$WORKSPACE" || fatal "cannot hand $WORKSPACE to user '$J_user'"
+  $BB mkdir -p "$FILES_DIR" && $BB chown "$U_UID:$U_GID" "$FILES_DIR" || fatal "cannot hand $FILES_DIR to user '$J_user'"
+fi
+
 # --- run: steps ---------------------------------------------------------------------------------------------------
 # Two modes (PROTOCOL.md). "all" (default): every step is in the document, step_count of them. "host": the runner
 # decides each step when the one before has ended (expressions at step time) and puts it at /kindling/steps/N; the
@@ -521,6 +566,12 @@ run_step() {
         for ap in $add_path; do PATH="$ap:$PATH"; done
         unset IFS; set +f; export PATH
         cd "$dir" 2>/dev/null || { echo "kindling: working directory '$dir' does not exist"; exit 2; }
+        # the job's user (set up above): its HOME, then the command through setpriv or su
+        if [ -n "$U_SU" ]; then
+          export HOME="$U_HOME"; set -- $BB su -s /bin/sh -c 'exec "$0" "$@"' -- "$U_NAME" "$@"
+        elif [ -n "$U_UID" ]; then
+          export HOME="$U_HOME"; set -- "$U_SETPRIV" --reuid="$U_UID" --regid="$U_GID" "$U_GROUPS" -- "$@"
+        fi
         exec $BB setsid $limit "$@" "$run" < /dev/null
       ) 2>&1 &
       echo "$!" > "$d/pid"

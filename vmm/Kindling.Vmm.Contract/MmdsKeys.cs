@@ -64,6 +64,15 @@ public static class MmdsKeys
         /// <summary>A stopped step's time between TERM and KILL, in milliseconds; absent: 5000.</summary>
         public const string StopGraceMs = "stop_grace_ms";
 
+        /// <summary>
+        /// Optional: the user every step runs as, NAME, UID, NAME:GROUP or UID:GID, resolved against the guest's
+        /// /etc/passwd and /etc/group before the first step (absent: root).
+        /// </summary>
+        public const string User = "user";
+
+        /// <summary>Optional: the guest's hostname for the job, set before the first step (absent: the image's).</summary>
+        public const string Hostname = "hostname";
+
         /// <summary><c>steps/N/</c>, N from 0 (<see cref="MmdsKeys.Step"/>).</summary>
         public const string Steps = "steps";
 

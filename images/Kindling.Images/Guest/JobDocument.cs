@@ -31,7 +31,7 @@ public static class JobDocument
     /// <summary>The one record of a step document that ends a host-driven job.</summary>
     public const string End = "doc_end";
 
-    private static readonly string[] JobFields = [MmdsKeys.Job.Id, MmdsKeys.Job.Name, MmdsKeys.Job.TimeoutSeconds, MmdsKeys.Job.StepCount, MmdsKeys.Job.Mode, MmdsKeys.Job.StopGraceMs];
+    private static readonly string[] JobFields = [MmdsKeys.Job.Id, MmdsKeys.Job.Name, MmdsKeys.Job.TimeoutSeconds, MmdsKeys.Job.StepCount, MmdsKeys.Job.Mode, MmdsKeys.Job.StopGraceMs, MmdsKeys.Job.User, MmdsKeys.Job.Hostname];
     private static readonly string[] StepFields =
         [MmdsKeys.Step.Name, MmdsKeys.Step.Run, MmdsKeys.Step.Shell, MmdsKeys.Step.WorkingDirectory, MmdsKeys.Step.If, MmdsKeys.Step.ContinueOnError, MmdsKeys.Step.TimeoutSeconds, MmdsKeys.Step.AddPath];
     private static readonly string[] HostFields = [MmdsKeys.Host.Clock, MmdsKeys.Host.Generation, MmdsKeys.Host.Seed];

@@ -23,6 +23,11 @@ public static class ReplayCommand
         var inputFile = new Option<string?>("--input-file") { Description = "inputs in .env format (default .input when it exists)" };
         var matrix = new Option<string[]>("--matrix") { Description = "key:value: run only matching matrix combinations; repeatable", Arity = ArgumentArity.ZeroOrMore };
         var image = new Option<string?>("--image") { Description = "base image: minimal (busybox) or debian" };
+        var containerImage = new Option<string[]>("--container-image")
+        {
+            Description = "NAME=FLAVOUR: run a job whose container: is NAME in that Kindling image (minimal or debian; default: --image); repeatable",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
         var keep = new Option<bool>("--keep") { Description = "keep the job's overlay disk (the workspace after the job) instead of deleting it" };
         var worktree = new Option<bool>("--worktree") { Description = "use the working tree as it is (default: a checkout of HEAD)" };
         var skipUses = new Option<bool>("--skip-uses") { Description = "run a job whose uses: steps are not supported yet, reporting them as skipped" };
@@ -36,7 +41,7 @@ public static class ReplayCommand
         launcher.AcceptOnlyFromAmong("vmm", "stub");
         var command = new Command("replay", "run a workflow job from its YAML in a microVM, as CI would (like act)")
         {
-            workflow, workflows, job, list, dryRun, eventPath, eventName, secret, secretFile, envFile, variable, input, inputFile, matrix, image, keep, worktree,
+            workflow, workflows, job, list, dryRun, eventPath, eventName, secret, secretFile, envFile, variable, input, inputFile, matrix, image, containerImage, keep, worktree,
             skipUses, actionCache, localRepository, actor, rerun, directory, state, launcher,
         };
         command.SetAction((parse, ct) => ReplaySession.RunAsync(new ReplayOptions
@@ -56,6 +61,7 @@ public static class ReplayCommand
             InputFile = parse.GetValue(inputFile),
             Matrix = parse.GetValue(matrix) ?? [],
             Image = parse.GetValue(image),
+            ContainerImages = parse.GetValue(containerImage) ?? [],
             Keep = parse.GetValue(keep),
             Worktree = parse.GetValue(worktree),
             SkipUses = parse.GetValue(skipUses),

@@ -28,6 +28,8 @@ public sealed record ReplayOptions
     public IReadOnlyList<string> Matrix { get; init; } = [];
     /// <summary>--image; null: minimal (or, for --rerun, the job's own).</summary>
     public string? Image { get; init; }
+    /// <summary>--container-image NAME=FLAVOUR: the Kindling image for jobs whose container: is NAME.</summary>
+    public IReadOnlyList<string> ContainerImages { get; init; } = [];
     public bool Keep { get; init; }
     public bool Worktree { get; init; }
     public bool SkipUses { get; init; }

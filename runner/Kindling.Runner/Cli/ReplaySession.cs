@@ -100,6 +100,7 @@ public static class ReplaySession
                 Source = source, EventName = o.EventName ?? EventName(ev, j.Workflow), Event = ev, Secrets = secrets,
                 Vars = SecretArguments.Pairs(o.Vars, '=', "--var"), EnvFile = envFile, Inputs = given,
                 MatrixFilters = SecretArguments.Pairs(o.Matrix, ':', "--matrix"), Image = image, Worktree = o.Worktree, SkipUses = o.SkipUses,
+                ContainerImages = [.. SecretArguments.Pairs(o.ContainerImages, '=', "--container-image").Select(kv => KeyValuePair.Create(kv.Key, Image(kv.Value, "--container-image " + kv.Key + "=")))],
                 ActionCache = actionCache, LocalRepositories = localRepositories, Actor = actor,
                 WorkspaceHash = workspaceHash,
             };
@@ -224,7 +225,7 @@ public static class ReplaySession
         try
         {
             r = await RunSpecResultAsync(p.Spec with { Workspace = snapshot }, p.Labels, repository, secrets, p.Warnings,
-                p.Total > 1 ? $" [matrix {p.Index}/{p.Total}]" : "", image, o, io, ct, source);
+                p.Total > 1 ? $" [matrix {p.Index}/{p.Total}]" : "", p.Container?.Flavour ?? image, o, io, ct, source);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -501,11 +502,11 @@ public static class ReplaySession
         throw new ReplayException($"there are {all.Count} jobs; pick one with -j: {string.Join(", ", names)}");
     }
 
-    private static string Image(string? image) => image switch
+    private static string Image(string? image, string option = "--image ") => image switch
     {
         null => ReplayDefaults.MinimalImage,
         ReplayDefaults.MinimalImage or ReplayDefaults.DebianImage => image,
-        _ => throw new ReplayException($"--image {image}: use {ReplayDefaults.MinimalImage} (busybox, boots fastest) or {ReplayDefaults.DebianImage} (bash, apt, a Debian userland)"),
+        _ => throw new ReplayException($"{option}{image}: use {ReplayDefaults.MinimalImage} (busybox, boots fastest) or {ReplayDefaults.DebianImage} (bash, apt, a Debian userland)"),
     };
 
     private static string State(ReplayOptions o) => Path.GetFullPath(o.State ?? KindlingServices.DefaultStateDirectory());

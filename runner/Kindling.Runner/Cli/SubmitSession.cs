@@ -122,6 +122,11 @@ public static partial class SubmitSession
                 continue;
             }
 
+            if (p.SetupError is { } setup)
+            {
+                throw new ReplayException($"job {p.DisplayName} would fail at set-up: {setup}");
+            }
+
             jobs.Add((Request(p, o, source), Warnings(p, j)));
         }
 
@@ -161,6 +166,11 @@ public static partial class SubmitSession
         {
             w.Add($"job {p.Job.Id}: actions/checkout is kept as a step, but the daemon's job starts with an empty /workspace (submit sends no files): " +
                   "clone the repository in a run: step if the job needs it");
+        }
+
+        if (p.Spec.User is not null || p.Spec.Hostname is not null)
+        {
+            w.Add($"job {p.Job.Id}: its container's user and hostname are not submitted (the daemon's API has no such fields): its steps run as root");
         }
 
         if (j.Job.Needs.Count > 0)

@@ -27,6 +27,15 @@ public sealed record JobSpec
     /// </summary>
     public IReadOnlyDictionary<string, IReadOnlyList<SecretPart>> SecretRefs { get; init; } = new Dictionary<string, IReadOnlyList<SecretPart>>();
 
+    /// <summary>
+    /// The user the steps run as (a replayed container job's <c>--user</c>: NAME, UID, NAME:GROUP or UID:GID, resolved
+    /// against the guest's /etc/passwd and /etc/group at set-up); null: root.
+    /// </summary>
+    public string? User { get; init; }
+
+    /// <summary>The guest's hostname for the job (a replayed container job's); null: the image's own.</summary>
+    public string? Hostname { get; init; }
+
     /// <summary>Where a replayed job came from (workflow file, job id, matrix, image); informational.</summary>
     public ReplayOrigin? Origin { get; init; }
 

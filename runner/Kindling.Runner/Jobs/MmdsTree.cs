@@ -28,6 +28,16 @@ public static class MmdsTree
             job[MmdsKeys.Job.StopGraceMs] = Math.Max(1L, (long)grace.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
         }
 
+        if (spec?.User is { } user)
+        {
+            job[MmdsKeys.Job.User] = user;
+        }
+
+        if (spec?.Hostname is { } hostname)
+        {
+            job[MmdsKeys.Job.Hostname] = hostname;
+        }
+
         switch (mode)
         {
             case MmdsKeys.Job.ModeAll:

@@ -22,7 +22,8 @@ namespace Kindling.Runner.Launch;
 /// $GITHUB_PATH, $GITHUB_STEP_SUMMARY: fresh per step, reported in a step-files line, env and path applied to the
 /// later steps); a GitHub job runs the image's <c>/opt/actions-runner/run.sh --jitconfig</c> in its folder as step 0
 /// (as this host's user: the stub cannot switch to the image's <c>runner</c> user as the agent does), its exit code
-/// the job's, and fails with the agent's error when the image has none. The job arrives as the agent's one job
+/// the job's, and fails with the agent's error when the image has none; the job's <c>user</c> and <c>hostname</c>
+/// (<see cref="StubGuestIdentity"/>). The job arrives as the agent's one job
 /// document (<see cref="JobDocument"/>); in host-driven mode each step arrives later, through <see cref="PatchMmds"/>.
 /// </summary>
 internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, string folder, TimeSpan jobDuration, TimeSpan bootDelay, Task vmExited) : IDisposable
@@ -385,6 +386,16 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         }
 
         int timeout = int.TryParse(job[MmdsKeys.Job.TimeoutSeconds]?.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out int t) ? t : 0;
+        (StubGuestIdentity identity, string? identityError) = StubGuestIdentity.For(
+            job[MmdsKeys.Job.User]?.GetValue<string>(), job[MmdsKeys.Job.Hostname]?.GetValue<string>(), Environment.IsPrivilegedProcess);
+        if (identityError is not null)
+        {
+            await FatalAsync(w, identityError);
+            return;
+        }
+
+        _identity = identity;
+        _identity.HandOver(_workspace);
         long jobT0 = Stopwatch.GetTimestamp();
         bool failed = false;
         int firstExit = 0;
@@ -485,7 +496,12 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                     ? TimeSpan.FromSeconds(sl) : null;
                 using var cancelWait = new CancellationTokenSource();
                 Task? cancel = mode == MmdsKeys.Job.ModeHost ? WaitCancelAsync(n, stop, cancelWait.Token) : null;
-                (int? exit, string? endedBy) = await RunProcessAsync(w, [.. shell, Field(MmdsKeys.Step.Run, "")], hostDir, guestDir, stepEnv, limit, stepLimit, cancel, stop);
+                if (_identity.Home is { } home)
+                {
+                    stepEnv["HOME"] = home;
+                }
+
+                (int? exit, string? endedBy) = await RunProcessAsync(w, [.. _identity.Prefix, .. shell, Field(MmdsKeys.Step.Run, "")], hostDir, guestDir, stepEnv, limit, stepLimit, cancel, stop);
                 await cancelWait.CancelAsync();
                 if (exit is null)
                 {
@@ -585,6 +601,9 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
     /// As the agent's step_files_open: five fresh, empty command files for step <paramref name="n"/>, named by
     /// GITHUB_OUTPUT, GITHUB_ENV, GITHUB_PATH, GITHUB_STEP_SUMMARY and GITHUB_STATE in the step's environment (over the spec's).
     /// </summary>
+    /// <summary>The job's user and hostname (<see cref="StubGuestIdentity"/>), set when its steps start.</summary>
+    private StubGuestIdentity _identity = StubGuestIdentity.None;
+
     private string OpenStepFiles(int n, Dictionary<string, string> stepEnv)
     {
         _filesRoot ??= Directory.CreateTempSubdirectory("kindling-stub-steps-").FullName;
@@ -595,6 +614,8 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             File.WriteAllText(Path.Combine(dir, file), "");
             stepEnv[variable] = Path.Combine(dir, file);
         }
+
+        _identity.HandOver(_filesRoot); // the job's user writes its command files, as the agent's chown
 
         return dir;
     }

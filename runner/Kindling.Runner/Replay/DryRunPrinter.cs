@@ -59,10 +59,16 @@ public static class DryRunPrinter
             Line(sb, "skipped", $"the job does not run: {skip}");
         }
 
+        if (p.SetupError is { } setup)
+        {
+            Line(sb, "fails", $"the job fails at set-up, before its first step: {setup}");
+        }
+
         if (p.Steps.FirstOrDefault(s => s.DefaultShell) is { } defaultShell)
         {
             Line(sb, "shell", defaultShell.Spec.Shell == ShellNames.Bash
                 ? "bash where a step sets none (GitHub's default where bash exists)"
+                : p.Container is not null ? "sh where a step sets none (GitHub's default in a container job)"
                 : "sh where a step sets none (the minimal image has no bash; --image debian for bash)");
         }
 

@@ -48,6 +48,10 @@ public sealed record ReplayInputs
     public RemoteSources Remotes => new() { ActionCache = ActionCache, LocalRepositories = LocalRepositories };
     /// <summary>--skip-uses: run the job with its unsupported uses: steps reported and skipped.</summary>
     public bool SkipUses { get; init; }
+    /// <summary>--container-image NAME=FLAVOUR: the Kindling image a job whose container: is NAME runs in (else <see cref="Image"/>).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> ContainerImages { get; init; } = [];
+    /// <summary>Set by the planner while it plans a job with a container: (its steps' default shell is sh, as GitHub's).</summary>
+    public bool InContainer { get; init; }
 
     /// <summary>
     /// The <c>needs</c> context (each needed job's result and outputs) once those jobs have run; null when planning

@@ -127,6 +127,10 @@ public sealed record ReplayJobPlan
     /// or an action's); null for a plan that cannot (a rerun's stored spec).
     /// </summary>
     public Func<WorkflowStep, Kindling.Runner.Replay.Expressions.ExprValue, IReadOnlyList<KeyValuePair<string, string>>, IReadOnlyDictionary<string, string>, IReadOnlyList<PlannedStep>>? Replan { get; init; }
+    /// <summary>The job's <c>container:</c> as replay runs it, or null.</summary>
+    public ContainerJob? Container { get; init; }
+    /// <summary>Why the job fails at set-up, before any step (GitHub's "Initialize containers"), or null.</summary>
+    public string? SetupError { get; init; }
     /// <summary>Why the job does not run at all (its if: is false), or null.</summary>
     public string? SkipReason { get; init; }
 }

@@ -229,9 +229,19 @@ public static class ReplayPlanner
             timeout = TimeSpan.FromMinutes(Minutes(Template.Evaluate(tm, At("timeout-minutes")), $"{where}: timeout-minutes"));
         }
 
-        if (job.Container is { } image)
+        ContainerJob? container = ContainerJob.Resolve(job, ctx with { Where = where }, inputs, $"{wf.File}|{job.Id}|{combo}");
+        if (container is not null)
         {
-            warnings.Add($"container: {image} is not supported yet: the steps run in the Kindling {inputs.Image} image itself");
+            // container.env is the container's own environment: the workflow's and the job's env win over it (GitHub
+            // passes those to each step's docker exec), as does a step's.
+            foreach ((string k, ExprValue v) in container.Env.Where(kv => !wf.Env.Any(e => e.Key == kv.Key) && !job.Env.Any(e => e.Key == kv.Key)))
+            {
+                Set(env, [KeyValuePair.Create(k, v)]);
+            }
+
+            warnings.Add(container.Note);
+            warnings.AddRange(container.Warnings);
+            inputs = inputs with { Image = container.Flavour, InContainer = true };
         }
 
         if (job.Services.Count > 0)
@@ -287,6 +297,7 @@ public static class ReplayPlanner
             Steps = [.. steps.Select(s => s.Spec)],
             Env = env.Where(kv => !kv.Value.IsSecret).ToDictionary(kv => kv.Key, kv => kv.Value.ToString(), StringComparer.Ordinal),
             SecretRefs = secretNames.Refs,
+            User = container?.User, Hostname = container?.Hostname,
             Origin = new ReplayOrigin
             {
                 WorkflowFile = wf.FullPath is { } full ? RelativeTo(inputs.Source.Root, full) : wf.File, JobId = job.Id,
@@ -300,6 +311,7 @@ public static class ReplayPlanner
             Labels = labels.Count > 0 ? labels : [ReplayDefaults.Tenant],
             Spec = spec, Steps = steps, DefaultEnvNames = defaultNames, SecretEnv = secretEnv,
             RequiredSecrets = required, MissingSecrets = missing, Warnings = warnings, SkipReason = skip,
+            Container = container, SetupError = container?.SetupError,
             JobContext = ctx with { Contexts = new Dictionary<string, ExprValue>(ctx.Contexts, StringComparer.OrdinalIgnoreCase) { ["env"] = ExprValue.Object(env) } },
             Replan = (s, stepsNow, envWritten, written) =>
                 ReplayStepSource.Replan(wf, job, s, stepCtx with { Where = $"{where}: {StepName(s)}" }, env, stepsNow, envWritten, written, secretNames, inputs),

@@ -108,9 +108,9 @@ internal static class StepPlanner
             ];
         }
 
-        string shell = ShellNames.ForAgent(
-            s.Shell is { } sh ? Literal(sh, At("shell")) : (job.Defaults.Shell ?? wf.Defaults.Shell) is { } d ? Literal(d, At("defaults.run.shell")) : null,
-            inputs.Image, where);
+        string? given = s.Shell is { } sh ? Literal(sh, At("shell")) : (job.Defaults.Shell ?? wf.Defaults.Shell) is { } d ? Literal(d, At("defaults.run.shell")) : null;
+        // GitHub's default: bash on the runner where it exists, sh in a container job (whatever the image holds).
+        string shell = given is null && inputs.InContainer ? ShellNames.Sh : ShellNames.ForAgent(given, inputs.Image, where);
         string? wd = s.WorkingDirectory ?? job.Defaults.WorkingDirectory ?? wf.Defaults.WorkingDirectory;
         string script = Script(s.Run!, shell, At("run"), secretNames, plainEnv.Keys.ToHashSet(StringComparer.Ordinal), s.Number, warnings);
         if (CommandsIn(script) is { Count: > 0 } commands)

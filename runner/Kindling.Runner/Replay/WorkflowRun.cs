@@ -124,6 +124,14 @@ public sealed class WorkflowRun(Workflow workflow, ReplayInputs inputs, Func<Rep
                 continue;
             }
 
+            if (p.SetupError is { } setup)
+            {
+                // GitHub fails such a job in "Initialize containers", before any step (and before a VM would start here).
+                report($"job {p.Job.Id} ({p.DisplayName}): failed to set up: {setup}");
+                outcomes[at] = new JobOutcome { Result = JobResults.Failure, ExitCode = 1 };
+                continue;
+            }
+
             if (!await TryEnterAsync(parallel, failFast.Token))
             {
                 outcomes[at] = NotStarted(p);

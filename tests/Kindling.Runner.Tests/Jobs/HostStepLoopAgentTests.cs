@@ -74,6 +74,10 @@ public sealed class HostStepLoopAgentTests : IDisposable
             }
         }
 
+        public List<string> Errors { get; } = [];
+
+        public void OnAgentError(string message) => Errors.Add(message);
+
         public void OnStepStopped(int n, string endedBy) => Steps.Add($"{n} ended={endedBy}");
         public void OnStepSkip(int n, string name, string reason) => Steps.Add($"{n} skipped");
 
@@ -146,23 +150,13 @@ public sealed class HostStepLoopAgentTests : IDisposable
                 new StepSpec { Name = "handle", Run = "echo handled", If = "failure()" },
             ],
         };
-        var lines = new Lines();
-        var loop = new HostStepLoop(new SpecStepSource(spec), lines);
-        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
-        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), First(loop, spec));
-
-        using Process agent = StartAgent(ns.Name);
-        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
-        var pump = new LogPump(new SecretMasker([]), loop);
-        await pump.RunAsync(agent.StandardOutput.BaseStream, Path.Combine(_dir, "job.log"), Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct);
-        await agent.WaitForExitAsync(Ct);
-        await handing;
+        (Lines lines, _, JobEnd? end) = await RunAgentAsync(spec);
         TestContext.Current.SendDiagnosticMessage($"a 1 s step timeout ended the step after {lines.Ends[0].Seconds} s");
 
         Assert.Equal(["0 ended=timed-out", "0 exit=143", "1 skipped", "2 exit=0"], lines.Steps);
         Assert.Contains("handled", string.Join('\n', lines.All), StringComparison.Ordinal);
         Assert.True(lines.Ends[0].Seconds < 30, $"the step ran {lines.Ends[0].Seconds} s under a 1 s timeout");
-        Assert.Equal(new JobEnd(false, 143), pump.End);
+        Assert.Equal(new JobEnd(false, 143), end);
     }
 
     [RootFact]
@@ -335,15 +329,91 @@ public sealed class HostStepLoopAgentTests : IDisposable
         Assert.Equal(0, source.Done[1].ExitCode); // every step gets a fresh, empty $GITHUB_STATE
     }
 
+    /// <summary>Runs <paramref name="spec"/> host-driven through the real agent: what the console said and the steps left.</summary>
+    private async Task<(Lines Lines, RecordingSource Source, JobEnd? End)> RunAgentAsync(JobSpec spec, string setup = "")
+    {
+        var lines = new Lines();
+        var source = new RecordingSource(spec);
+        var loop = new HostStepLoop(source, lines);
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), First(loop, spec));
+
+        using Process agent = StartAgent(ns.Name, setup);
+        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
+        var pump = new LogPump(new SecretMasker([]), loop);
+        await pump.RunAsync(agent.StandardOutput.BaseStream, Path.Combine(_dir, "job.log"), Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        await agent.WaitForExitAsync(Ct);
+        if (lines.Errors.Count == 0)
+        {
+            await handing;
+        }
+
+        return (lines, source, pump.End);
+    }
+
+    [RootFact]
+    public async Task Agent_JobUserAndHostname_StepsRunAsThatUserUnderThatNameAndWriteTheirCommandFiles()
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(_dir, (UnixFileMode)0x1ED); // the step's user reaches its command files under it, as under the guest's /tmp
+        }
+        JobSpec spec = new()
+        {
+            Name = "user", User = "4321:4322", Hostname = "box.example",
+            Steps =
+            [
+                new StepSpec { Name = "who", Run = "echo \"id=$(id -u):$(id -g) host=$(uname -n) home=$HOME\"; echo \"who=$(id -u)\" >> \"$GITHUB_OUTPUT\"" },
+            ],
+        };
+
+        (Lines lines, RecordingSource source, JobEnd? end) = await RunAgentAsync(spec);
+
+        string log = string.Join('\n', lines.All);
+        Assert.True(end == new JobEnd(true, 0), log + string.Join('\n', lines.Errors));
+        Assert.Contains("id=4321:4322 host=box.example home=/", log, StringComparison.Ordinal);
+        Assert.Equal([new("who", "4321")], GuestCommandFiles.ParseEntries(source.Done[0].Files.Output));
+    }
+
+    [RootFact]
+    public async Task Agent_JobUserByNameWithoutSetpriv_StepsRunAsThatUserThroughBusyboxSu()
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(_dir, (UnixFileMode)0x1ED);
+        }
+
+        JobSpec spec = new() { Name = "user", User = "nobody", Steps = [new StepSpec { Name = "who", Run = "echo \"id=$(id -un) X=$X\"", Env = new Dictionary<string, string> { ["X"] = "kept" } }] };
+
+        // as on the minimal image: no util-linux setpriv (a file that is not executable in its place, in the agent's mount namespace)
+        (Lines lines, _, JobEnd? end) = await RunAgentAsync(spec, "for p in /usr/bin/setpriv /bin/setpriv; do [ -e \"$p\" ] && mount --bind /dev/null \"$p\"; done");
+
+        string log = string.Join('\n', lines.All);
+        Assert.True(end == new JobEnd(true, 0), log + string.Join('\n', lines.Errors));
+        Assert.Contains("id=nobody X=kept", log, StringComparison.Ordinal);
+    }
+
+    [RootFact]
+    public async Task Agent_JobUserMissingFromPasswd_FailsBeforeItsFirstStepWithDockersMessage()
+    {
+        JobSpec spec = new() { Name = "user", User = "kindling-no-such-user", Steps = [new StepSpec { Name = "never", Run = "echo step ran" }] };
+
+        (Lines lines, _, JobEnd? end) = await RunAgentAsync(spec);
+
+        Assert.Equal(["unable to find user kindling-no-such-user: no matching entries in passwd file"], lines.Errors);
+        Assert.False(end!.Succeeded);
+        Assert.DoesNotContain("step ran", string.Join('\n', lines.All), StringComparison.Ordinal);
+    }
+
     /// <summary>The agent as GuestRun runs it (network namespace with MMDS, private mount and PID namespaces), its output streamed.</summary>
-    private Process StartAgent(string netns)
+    private Process StartAgent(string netns, string setup = "")
     {
         string script = Path.Combine(_dir, "agent-run.sh");
-        File.WriteAllText(script, $"mount -t proc proc /proc; exec /bin/busybox sh '{AgentPath}' 2>&1\n");
+        File.WriteAllText(script, $"mount -t proc proc /proc; {setup}\nexec /bin/busybox sh '{AgentPath}' 2>&1\n");
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, UseShellExecute = false };
         foreach (string a in (string[])["netns", "exec", netns, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "KINDLING_AGENT_NO_REBOOT=1",
                      "KINDLING_BUSYBOX=/bin/busybox", "KINDLING_CMDLINE=", $"KINDLING_FILES_DIR={Path.Combine(_dir, "steps")}",
-                     "unshare", "--mount", "--pid", "--fork", "--propagation", "private", "sh", script])
+                     "unshare", "--mount", "--pid", "--uts", "--fork", "--propagation", "private", "sh", script])
         {
             psi.ArgumentList.Add(a);
         }

@@ -67,7 +67,8 @@ public sealed record WorkflowJob
     public IReadOnlyList<string> CalleeJobs { get; init; } = [];
     /// <summary>Why a calling job's callee could not be read (the job cannot be replayed; the others can).</summary>
     public string? CallError { get; init; }
-    public string? Container { get; init; }
+    /// <summary><c>container:</c>, or null: replay runs its steps in the Kindling image's microVM (<see cref="ContainerJob"/>).</summary>
+    public JobContainer? Container { get; init; }
     public IReadOnlyList<string> Services { get; init; } = [];
     public IReadOnlyList<WorkflowStep> Steps { get; init; } = [];
     public SourceMark Mark { get; init; }

@@ -454,16 +454,43 @@ public static partial class WorkflowParser
                 With = StringMap(Get(j, "with"), w + ".with"),
                 SecretsInherit = Get(j, "secrets") is YamlScalarNode { Value: "inherit" },
                 Secrets = Get(j, "secrets") is YamlMappingNode sec ? StringMap(sec, w + ".secrets") : [],
-                Container = Get(j, "container") switch
-                {
-                    null => null,
-                    YamlScalarNode c => c.Value,
-                    YamlMappingNode c => Get(c, "image") is { } img ? Scalar(img, w + ".container.image") : "(no image)",
-                    { } c => throw Error(c, $"{w}.container must be an image name or a mapping with image:"),
-                },
+                Container = Get(j, "container") is { } container ? Container(container, w + ".container") : null,
                 Services = Get(j, "services") is YamlMappingNode sv ? [.. sv.Children.Keys.Select(k => Scalar(k, w + ".services"))] : [],
                 Steps = steps is null ? [] : Steps(steps, w),
                 Mark = Mark(key),
+            };
+        }
+
+        private JobContainer Container(YamlNode n, string where)
+        {
+            if (n is YamlScalarNode s)
+            {
+                return new JobContainer { Image = s.Value ?? "" };
+            }
+
+            if (n is not YamlMappingNode m)
+            {
+                throw Error(n, $"{where} must be an image name or a mapping with image:");
+            }
+
+            CheckKeys(m, ["image", "credentials", "env", "ports", "volumes", "options"], where);
+            (string?, string?)? credentials = null;
+            if (Get(m, "credentials") is { } c)
+            {
+                YamlMappingNode cm = Mapping(c, where + ".credentials");
+                CheckKeys(cm, ["username", "password"], where + ".credentials");
+                credentials = (Get(cm, "username") is { } u ? Scalar(u, where + ".credentials.username") : null,
+                    Get(cm, "password") is { } pw ? Scalar(pw, where + ".credentials.password") : null);
+            }
+
+            return new JobContainer
+            {
+                Image = Get(m, "image") is { } img ? Scalar(img, where + ".image") : "",
+                Env = StringMap(Get(m, "env"), where + ".env"),
+                Options = Get(m, "options") is { } o ? Scalar(o, where + ".options") : null,
+                Credentials = credentials,
+                Ports = Get(m, "ports") is { } ports ? ScalarOrList(ports, where + ".ports") : [],
+                Volumes = Get(m, "volumes") is { } vols ? ScalarOrList(vols, where + ".volumes") : [],
             };
         }
 

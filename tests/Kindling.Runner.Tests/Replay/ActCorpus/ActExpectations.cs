@@ -86,6 +86,17 @@ public static class ActExpectations
         // mirror's default branch, laid out by tests/corpus/action-cache.sh) under test-subdir2; both greps find
         // Checkout (run on the stub launcher). Without an action cache it is not supported, naming what is missing.
         "issue-122/main.yaml",
+        // container: jobs in the debian image's microVM in the image's place (act's -P mapping, ContainerJob): container.env
+        // in the job's env (job-container's TEST_ENV greps test-value; fail's greps bazooka and fails with exit 1 as act
+        // expects), sh as the default shell where no shell: is set (shells/defaults: $BASH unset in the container job, bash
+        // on the runner), shell: bash / sh / defaults.run.shell from env as given; container-hostname: --user 100:101 and
+        // --hostname my.host.local through the agent's doc_job user and hostname (setpriv, hostname), the other job root
+        // under a generated name (a stub-launcher run of the same options printed those ids and names:
+        // Cli/ReplayContainerJobTests); an empty credentials.password fails the job before its first step ("failed to
+        // handle credentials", as act's test expects); job-container-non-root asserts only that echo PASS succeeds in a job
+        // whose image has a non-root USER: it does, as root (the image's USER is not known without pulling it)
+        "container-hostname/push.yml", "fail/push.yml", "job-container/push.yml", "job-container-invalid-credentials/push.yml",
+        "job-container-non-root/push.yml", "shells/bash/push.yml", "shells/defaults/push.yml", "shells/sh/push.yml",
     };
 
     /// <summary>
@@ -104,6 +115,9 @@ public static class ActExpectations
     public static readonly IReadOnlyDictionary<string, string> Differs = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["if-env-act/push.yml"] = "asserts act's own ACT=true variable, which GitHub (and replay) does not set",
+        ["shells/python/push.yml"] = "its steps run shell: python; act runs them in node:16-buster, which has Python, and the debian image has no python3",
+        ["remote-action-js-node-user/push.yml"] = "container.options --user node: node:16-buster-slim has a node user, the debian image has none, so the job fails at set-up (unable to find user node) where act's passes",
+        ["shells/pwsh/push.yml"] = "its steps run shell: pwsh; act runs them in catthehacker/ubuntu:pwsh-latest, and the debian image has no PowerShell",
         [".github/workflows/local-reusable-workflow.yml"] = "a callee run on its own, without its required inputs",
         ["uses-nested-composite/push.yml"] = "its nested composite asserts Node 16 from actions/setup-node@v3, which downloads it at run time; the debian image's node is another version and the VM fetches no toolchains",
         // reviewed: not among act's test cases (runner_test.go runs none of them); each step is planned as GitHub would,

@@ -65,7 +65,7 @@ public sealed class WorkflowParserTests
         Workflow wf = ReplayCorpus.Load("monorepo.yml");
         WorkflowJob build = wf.Jobs.Single(j => j.Id == "build");
         Assert.Equal(["lint"], build.Needs);
-        Assert.Equal("node:20-bookworm", build.Container);
+        Assert.Equal("node:20-bookworm", build.Container?.Image);
         Assert.Equal(["postgres"], build.Services);
         Assert.Equal(["lint", "build"], wf.Jobs.Single(j => j.Id == "e2e").Needs);
     }
