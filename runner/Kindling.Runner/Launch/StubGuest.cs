@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Kindling.Images.Guest;
+using Kindling.Runner.Jobs;
 using Kindling.Runner.Logs;
 using Kindling.Vmm.Contract;
 
@@ -22,7 +23,8 @@ namespace Kindling.Runner.Launch;
 /// $GITHUB_PATH, $GITHUB_STEP_SUMMARY: fresh per step, reported in a step-files line, env and path applied to the
 /// later steps); a GitHub job runs the image's <c>/opt/actions-runner/run.sh --jitconfig</c> in its folder as step 0
 /// (as this host's user: the stub cannot switch to the image's <c>runner</c> user as the agent does), its exit code
-/// the job's, and fails with the agent's error when the image has none. The job arrives as the agent's one job
+/// the job's, and fails with the agent's error when the image has none; a script with secret placeholders has them
+/// replaced and runs from a file, removed after the step (<see cref="WriteScript"/>). The job arrives as the agent's one job
 /// document (<see cref="JobDocument"/>); in host-driven mode each step arrives later, through <see cref="PatchMmds"/>.
 /// </summary>
 internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, string workspace, TimeSpan jobDuration, TimeSpan bootDelay, Task vmExited) : IDisposable
@@ -137,6 +139,11 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         if (_filesRoot is { } root && Directory.Exists(root))
         {
             Directory.Delete(root, recursive: true);
+        }
+
+        if (_scriptsRoot is { } scripts && Directory.Exists(scripts))
+        {
+            Directory.Delete(scripts, recursive: true);
         }
     }
 
@@ -441,9 +448,18 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             await w.WriteLineAsync($"##kindling[step-start n={n} name={encoded}]");
             long t0 = Stopwatch.GetTimestamp();
             int code;
+            string run = Field(MmdsKeys.Step.Run, "");
+            string shellName = Field(MmdsKeys.Step.Shell, "sh");
+            (string? script, string? scriptError) = go == true && SecretPlaceholders.Any(run) ? WriteScript(n, run, shellName) : (null, null);
             if (go is null)
             {
                 await w.WriteLineAsync($"kindling: step {n}: unsupported if: '{cond}' (use success(), failure(), always() or cancelled())");
+                code = 2;
+            }
+            else if (scriptError is not null)
+            {
+                go = null; // as the agent: no command files, an empty step-files line
+                await w.WriteLineAsync(scriptError);
                 code = 2;
             }
             else
@@ -458,11 +474,11 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                     _ when wd.StartsWith('/') => (HostPath(wd), wd),
                     _ => (Path.Combine(workspace, wd), $"{GuestWorkspace}/{wd}"),
                 };
-                string[] shell = Field(MmdsKeys.Step.Shell, "sh") switch
+                string[] shell = shellName switch
                 {
-                    "sh" => ["sh", "-e", "-c"],
-                    "bash" => ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"],
-                    string other => [.. other.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries), "-c"],
+                    "sh" => ["sh", "-e"],
+                    "bash" => ["bash", "--noprofile", "--norc", "-eo", "pipefail"],
+                    string other => other.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries),
                 };
                 string files = OpenStepFiles(n, stepEnv);
                 foreach (string d in Field(MmdsKeys.Step.AddPath, "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
@@ -475,7 +491,13 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                     ? TimeSpan.FromSeconds(sl) : null;
                 using var cancelWait = new CancellationTokenSource();
                 Task? cancel = mode == MmdsKeys.Job.ModeHost ? WaitCancelAsync(n, stop, cancelWait.Token) : null;
-                (int? exit, string? endedBy) = await RunProcessAsync(w, [.. shell, Field(MmdsKeys.Step.Run, "")], hostDir, guestDir, stepEnv, limit, stepLimit, cancel, stop);
+                if (script is not null)
+                {
+                    stepEnv["KINDLING_STEP_TMP"] = Path.GetDirectoryName(script)!;
+                }
+
+                (int? exit, string? endedBy) = await RunProcessAsync(w, script is null ? [.. shell, "-c", run] : [.. shell, script], hostDir, guestDir, stepEnv, limit, stepLimit, cancel, stop);
+                RemoveScript(script);
                 await cancelWait.CancelAsync();
                 if (exit is null)
                 {

@@ -292,6 +292,73 @@ public sealed class HostStepLoopAgentTests : IDisposable
         Assert.Equal((1, 1), loop.Annotations); // the ::warning, and the refused ::set-env
     }
 
+    [RootFact]
+    public async Task Agent_SecretsInScriptText_ReplacedByteForByteInARamFileRemovedAfterTheStepAndMasked()
+    {
+        ReplayInputs inputs = ReplayCorpus.Inputs(SecretScriptWorkflow.Secrets);
+        ReplayJobPlan plan = Assert.Single(ReplayPlanner.Plan(WorkflowParser.Parse(SecretScriptWorkflow.Yaml, "secrets.yml"), "a", inputs));
+        IReadOnlyDictionary<string, string> secrets = SecretResolver.Derive(inputs.Secrets, plan.Spec.SecretRefs, "replay", 0);
+        var lines = new Lines();
+        var loop = new HostStepLoop(new ReplayStepSource(plan), lines, plan.Spec.Env);
+        JsonObject first = loop.FirstMmds(MmdsTree.Build(9, "a", TimeSpan.FromMinutes(5), plan.Spec, secrets, null, null, MmdsKeys.Job.ModeHost));
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), first);
+
+        using Process agent = StartAgent(ns.Name);
+        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
+        var pump = new LogPump(new SecretMasker([]), loop); // the agent's masking only
+        string logPath = Path.Combine(_dir, "job.log");
+        await pump.RunAsync(agent.StandardOutput.BaseStream, logPath, Ct).WaitAsync(TimeSpan.FromSeconds(120), Ct);
+        await agent.WaitForExitAsync(Ct);
+        await handing;
+
+        string log = string.Join('\n', lines.All);
+        Assert.True(pump.End == new JobEnd(true, 0), log);
+        Assert.Equal(["0 exit=0", "1 exit=0", "2 exit=0", "3 exit=0", "4 exit=0", "5 exit=0"], lines.Steps);
+        Assert.Contains("printed: ***", log, StringComparison.Ordinal);
+        Assert.Contains("+ v=***", log, StringComparison.Ordinal); // xtrace of the pasted value
+        Assert.Contains("heredoc exact", log, StringComparison.Ordinal);
+        Assert.Contains("script fs: tmpfs", log, StringComparison.Ordinal);
+        Assert.Contains("script gone", log, StringComparison.Ordinal);
+        Assert.Contains("python exact", log, StringComparison.Ordinal);
+        string written = await File.ReadAllTextAsync(logPath, Ct);
+        Assert.DoesNotContain(SecretScriptWorkflow.Key, written, StringComparison.Ordinal);
+        Assert.DoesNotContain("[1, 2]", written, StringComparison.Ordinal);
+        Assert.DoesNotContain(SecretScriptWorkflow.Key, plan.Spec.ToJson(), StringComparison.Ordinal);
+        Assert.All(mmds.Requests, q => Assert.DoesNotContain(SecretScriptWorkflow.Key, q, StringComparison.Ordinal));
+    }
+
+    [RootFact]
+    public async Task Agent_PlaceholderNamingNoSecret_StepFailsWithExit2AndTheReason()
+    {
+        JobSpec spec = new()
+        {
+            Name = "missing",
+            Steps =
+            [
+                new StepSpec { Name = "named", Run = "echo 'x %%kindling-secret:NOPE%%'" },
+                new StepSpec { Name = "malformed", Run = "echo '%%kindling-secret:a b%%'", If = "always()" },
+            ],
+        };
+        var lines = new Lines();
+        var loop = new HostStepLoop(new SpecStepSource(spec), lines);
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), First(loop, spec));
+
+        using Process agent = StartAgent(ns.Name);
+        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
+        var pump = new LogPump(new SecretMasker([]), loop);
+        await pump.RunAsync(agent.StandardOutput.BaseStream, Path.Combine(_dir, "job.log"), Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct);
+        await agent.WaitForExitAsync(Ct);
+        await handing;
+
+        string log = string.Join('\n', lines.All);
+        Assert.Equal(["0 exit=2", "1 exit=2"], lines.Steps);
+        Assert.Contains("kindling: step 0: the script names the secret NOPE, which the job document does not hold", log, StringComparison.Ordinal);
+        Assert.Contains("kindling: step 1: the script holds a malformed secret placeholder", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("x %%", log, StringComparison.Ordinal); // nothing ran
+    }
+
     /// <summary>Hands a spec's steps over as they are and keeps what the ended steps left.</summary>
     private sealed class RecordingSource(JobSpec spec) : IHostStepSource
     {
