@@ -75,6 +75,9 @@ public static class ActExpectations
         // the pre: of JavaScript actions inside a remote composite runs before the job's steps with the inputs' defaults,
         // as GitHub's runner does (ActionManager's embedded pre steps; none for a local composite)
         "remote-action-composite-js-pre-with-defaults/push.yml",
+        // secrets pasted into the script text as GitHub does, single quotes included: the plan shows ***, the guest writes
+        // the values (.secrets: a multi-line one, a JSON one) into the script; on the stub launcher each grep and wc -l passed
+        "secrets/push.yml",
     };
 
     /// <summary>
