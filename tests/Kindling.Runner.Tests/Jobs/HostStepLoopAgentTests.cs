@@ -300,20 +300,11 @@ public sealed class HostStepLoopAgentTests : IDisposable
         IReadOnlyDictionary<string, string> secrets = SecretResolver.Derive(inputs.Secrets, plan.Spec.SecretRefs, "replay", 0);
         var lines = new Lines();
         var loop = new HostStepLoop(new ReplayStepSource(plan), lines, plan.Spec.Env);
-        JsonObject first = loop.FirstMmds(MmdsTree.Build(9, "a", TimeSpan.FromMinutes(5), plan.Spec, secrets, null, null, MmdsKeys.Job.ModeHost));
-        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
-        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), first);
-
-        using Process agent = StartAgent(ns.Name);
-        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
-        var pump = new LogPump(new SecretMasker([]), loop); // the agent's masking only
-        string logPath = Path.Combine(_dir, "job.log");
-        await pump.RunAsync(agent.StandardOutput.BaseStream, logPath, Ct).WaitAsync(TimeSpan.FromSeconds(120), Ct);
-        await agent.WaitForExitAsync(Ct);
-        await handing;
+        (JobEnd? end, string written, IReadOnlyList<string> requests) =
+            await RunToEndAsync(loop, MmdsTree.Build(9, "a", TimeSpan.FromMinutes(5), plan.Spec, secrets, null, null, MmdsKeys.Job.ModeHost));
 
         string log = string.Join('\n', lines.All);
-        Assert.True(pump.End == new JobEnd(true, 0), log);
+        Assert.True(end == new JobEnd(true, 0), log);
         Assert.Equal(["0 exit=0", "1 exit=0", "2 exit=0", "3 exit=0", "4 exit=0", "5 exit=0"], lines.Steps);
         Assert.Contains("printed: ***", log, StringComparison.Ordinal);
         Assert.Contains("+ v=***", log, StringComparison.Ordinal); // xtrace of the pasted value
@@ -321,11 +312,10 @@ public sealed class HostStepLoopAgentTests : IDisposable
         Assert.Contains("script fs: tmpfs", log, StringComparison.Ordinal);
         Assert.Contains("script gone", log, StringComparison.Ordinal);
         Assert.Contains("python exact", log, StringComparison.Ordinal);
-        string written = await File.ReadAllTextAsync(logPath, Ct);
         Assert.DoesNotContain(SecretScriptWorkflow.Key, written, StringComparison.Ordinal);
         Assert.DoesNotContain("[1, 2]", written, StringComparison.Ordinal);
         Assert.DoesNotContain(SecretScriptWorkflow.Key, plan.Spec.ToJson(), StringComparison.Ordinal);
-        Assert.All(mmds.Requests, q => Assert.DoesNotContain(SecretScriptWorkflow.Key, q, StringComparison.Ordinal));
+        Assert.All(requests, q => Assert.DoesNotContain(SecretScriptWorkflow.Key, q, StringComparison.Ordinal));
     }
 
     [RootFact]
@@ -341,16 +331,8 @@ public sealed class HostStepLoopAgentTests : IDisposable
             ],
         };
         var lines = new Lines();
-        var loop = new HostStepLoop(new SpecStepSource(spec), lines);
-        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
-        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), First(loop, spec));
-
-        using Process agent = StartAgent(ns.Name);
-        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
-        var pump = new LogPump(new SecretMasker([]), loop);
-        await pump.RunAsync(agent.StandardOutput.BaseStream, Path.Combine(_dir, "job.log"), Ct).WaitAsync(TimeSpan.FromSeconds(60), Ct);
-        await agent.WaitForExitAsync(Ct);
-        await handing;
+        await RunToEndAsync(new HostStepLoop(new SpecStepSource(spec), lines), MmdsTree.Build(9, spec.Name, TimeSpan.FromMinutes(5), spec,
+            new Dictionary<string, string>(), null, null, MmdsKeys.Job.ModeHost));
 
         string log = string.Join('\n', lines.All);
         Assert.Equal(["0 exit=2", "1 exit=2"], lines.Steps);
@@ -400,6 +382,24 @@ public sealed class HostStepLoopAgentTests : IDisposable
         Assert.Equal([new("phase", "main"), new("dir", "/tmp/x")], GuestCommandFiles.ParseEntries(save.Files.State));
         Assert.Equal([new("pid", "42")], save.Commands!.State);
         Assert.Equal(0, source.Done[1].ExitCode); // every step gets a fresh, empty $GITHUB_STATE
+    }
+
+    /// <summary>
+    /// The real agent runs a host-driven job to its end: how it ended, the log as written (masked by the agent only:
+    /// the pump's masker knows no secret) and every MMDS request.
+    /// </summary>
+    private async Task<(JobEnd? End, string Log, IReadOnlyList<string> Requests)> RunToEndAsync(HostStepLoop loop, JsonObject tree)
+    {
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), loop.FirstMmds(tree));
+        using Process agent = StartAgent(ns.Name);
+        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
+        var pump = new LogPump(new SecretMasker([]), loop);
+        string logPath = Path.Combine(_dir, "job.log");
+        await pump.RunAsync(agent.StandardOutput.BaseStream, logPath, Ct).WaitAsync(TimeSpan.FromSeconds(120), Ct);
+        await agent.WaitForExitAsync(Ct);
+        await handing;
+        return (pump.End, await File.ReadAllTextAsync(logPath, Ct), [.. mmds.Requests]);
     }
 
     /// <summary>The agent as GuestRun runs it (network namespace with MMDS, private mount and PID namespaces), its output streamed.</summary>
