@@ -4,7 +4,8 @@
 #
 # Test switches (never set in a VM): KINDLING_CMDLINE replaces /proc/cmdline for kindling.* options;
 # KINDLING_AGENT_NO_REBOOT=1 ends with `exit` instead of `reboot -f`; KINDLING_AGENT_NO_CLOCK=1 says the clock it
-# would set without setting it; KINDLING_URANDOM replaces /dev/urandom as where host entropy is written. Independently of them, the agent only
+# would set without setting it; KINDLING_URANDOM replaces /dev/urandom as where host entropy is written; KINDLING_SCRIPTS_DIR
+# replaces /run/kindling-scripts as where the tmpfs for scripts holding secrets is mounted. Independently of them, the agent only
 # reboots when it is PID 1 and the real /proc/cmdline carries kindling.agent=1 (the runner's VMs do; a host
 # never does).
 

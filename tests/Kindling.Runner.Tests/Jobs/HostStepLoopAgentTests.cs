@@ -410,6 +410,7 @@ public sealed class HostStepLoopAgentTests : IDisposable
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, UseShellExecute = false };
         foreach (string a in (string[])["netns", "exec", netns, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "KINDLING_AGENT_NO_REBOOT=1",
                      "KINDLING_BUSYBOX=/bin/busybox", "KINDLING_CMDLINE=", $"KINDLING_FILES_DIR={Path.Combine(_dir, "steps")}",
+                     $"KINDLING_SCRIPTS_DIR={Path.Combine(_dir, "scripts")}",
                      "unshare", "--mount", "--pid", "--fork", "--propagation", "private", "sh", script])
         {
             psi.ArgumentList.Add(a);
