@@ -48,6 +48,7 @@ public sealed class ReplaySecretScriptTests : IDisposable
         Assert.Contains("  heredoc exact", output, StringComparison.Ordinal);
         Assert.Contains("  script gone", output, StringComparison.Ordinal);
         Assert.Contains("  python exact", output, StringComparison.Ordinal);
+        Assert.Contains("  custom shell file in the step's tmp", output, StringComparison.Ordinal);
         Assert.DoesNotContain(SecretScriptWorkflow.Key, output + _err, StringComparison.Ordinal);
         JobRecord job = new JobStore(Path.Combine(state, "kindling.db"), TimeProvider.System).Get(1)!;
         Assert.Contains("%%kindling-secret:KEY%%", job.SpecJson!, StringComparison.Ordinal);

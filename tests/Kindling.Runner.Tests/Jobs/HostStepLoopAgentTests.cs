@@ -305,7 +305,8 @@ public sealed class HostStepLoopAgentTests : IDisposable
 
         string log = string.Join('\n', lines.All);
         Assert.True(end == new JobEnd(true, 0), log);
-        Assert.Equal(["0 exit=0", "1 exit=0", "2 exit=0", "3 exit=0", "4 exit=0", "5 exit=0"], lines.Steps);
+        Assert.Equal(["0 exit=0", "1 exit=0", "2 exit=0", "3 exit=0", "4 exit=0", "5 exit=0", "6 exit=0"], lines.Steps);
+        Assert.Contains("custom shell file in the step's tmp", log, StringComparison.Ordinal);
         Assert.Contains("printed: ***", log, StringComparison.Ordinal);
         Assert.Contains("+ v=***", log, StringComparison.Ordinal); // xtrace of the pasted value
         Assert.Contains("heredoc exact", log, StringComparison.Ordinal);

@@ -60,5 +60,10 @@ internal static class SecretScriptWorkflow
                   print('python exact')
               - name: Derived
                 run: echo '${{ env.AUTH }}' | grep -x 'Bearer top-secre[t]'
+              - name: Custom shell
+                shell: bash --noprofile {0}
+                run: |
+                  echo '${{ secrets.KEY }}' | grep -x 'top-secre[t]'
+                  case "$0" in "$KINDLING_STEP_TMP"/*) echo "custom shell file in the step's tmp" ;; esac
         """;
 }
