@@ -4,7 +4,8 @@
 #
 # Test switches (never set in a VM): KINDLING_CMDLINE replaces /proc/cmdline for kindling.* options;
 # KINDLING_AGENT_NO_REBOOT=1 ends with `exit` instead of `reboot -f`; KINDLING_AGENT_NO_CLOCK=1 says the clock it
-# would set without setting it; KINDLING_URANDOM replaces /dev/urandom as where host entropy is written. Independently of them, the agent only
+# would set without setting it; KINDLING_URANDOM replaces /dev/urandom as where host entropy is written; KINDLING_SCRIPTS_DIR
+# replaces /run/kindling-scripts as where the tmpfs for scripts holding secrets is mounted. Independently of them, the agent only
 # reboots when it is PID 1 and the real /proc/cmdline carries kindling.agent=1 (the runner's VMs do; a host
 # never does).
 
@@ -188,6 +189,43 @@ mask() {
 # mask_text: mask for a value (a command file's text): secrets replaced, no control-line indent.
 mask_text() { mask 0; }
 
+# --- secrets in a step's script (PROTOCOL.md) ------------------------------------------------------------------
+# The runner writes %%kindling-secret:NAME%% where GitHub would paste a secret's value into the script text. The
+# agent replaces each by KSV_NAME's value, byte for byte (index/substr, no regular expressions: & and \1 stay
+# themselves), into a file on a tmpfs of its own (mounted at the first such step, never the overlay), and removes
+# the step's folder there when the step ends.
+SECRET_MARK='%%kindling-secret:'
+SCRIPTS_DIR=${KINDLING_SCRIPTS_DIR:-/run/kindling-scripts}
+SCRIPTS_RAM=
+
+# fill_script N FILE: step N's script ($run) with its placeholders replaced, into FILE (mode 0600). On a malformed
+# placeholder or one naming no secret of the job it prints why and fails.
+fill_script() {
+  if [ -z "$SCRIPTS_RAM" ]; then
+    $BB mkdir -p "$SCRIPTS_DIR" && $BB mount -t tmpfs -o mode=0711,nosuid,nodev,noexec tmpfs "$SCRIPTS_DIR" || {
+      echo "kindling: step $1: cannot mount a RAM filesystem at $SCRIPTS_DIR for the step's script (it holds secret values, which never go to the overlay)"
+      return 1
+    }
+    SCRIPTS_RAM=1
+  fi
+  (umask 077; $BB mkdir -p "${2%/*}") || return 1
+  (umask 077; KS_RUN=$run $BB awk -v n="$1" -v out="$2" -v mark="$SECRET_MARK" '
+    BEGIN {
+      s = ENVIRON["KS_RUN"]; res = ""
+      while ((k = index(s, mark)) > 0) {
+        res = res substr(s, 1, k - 1); s = substr(s, k + length(mark))
+        e = index(s, "%%"); name = e > 0 ? substr(s, 1, e - 1) : ""
+        if (name !~ /^[A-Za-z_][A-Za-z0-9_]*$/) { print "kindling: step " n ": the script holds a malformed secret placeholder"; exit 2 }
+        if (!(("KSV_" name) in ENVIRON)) { print "kindling: step " n ": the script names the secret " name ", which the job document does not hold"; exit 2 }
+        res = res ENVIRON["KSV_" name]; s = substr(s, e + 2)
+      }
+      printf "%s", res s > out
+      close(out)
+    }') || return 1
+  # a job's user (container options --user) reads it; the folder stays closed to anyone else (the tmpfs is 0711)
+  [ -z "$U_UID" ] || $BB chown -R "$U_UID:$U_GID" "${2%/*}"
+}
+
 # --- command files ($GITHUB_OUTPUT, $GITHUB_ENV, $GITHUB_PATH, $GITHUB_STEP_SUMMARY, $GITHUB_STATE) --------------
 # Each step gets five fresh, empty files under $FILES_DIR/N. After it, the agent applies $GITHUB_ENV and
 # $GITHUB_PATH to the environment of the later steps (as GitHub's runner does) and reports all five on the
@@ -317,7 +355,7 @@ park() {
 setup_network
 token
 
-# Secrets: environment only, never a file.
+# Secrets: in the environment; a step's script that holds them is a file on a tmpfs (fill_script), never the overlay.
 KINDLING_MASK_NAMES=
 if [ "$(arg kindling.park)" = 1 ]; then
   park
@@ -533,11 +571,17 @@ run_step() {
     /*) dir=$wd ;;
     *) dir=$WORKSPACE/$wd ;;
   esac
-  case "$shell" in
-    sh) set -- sh -e -c ;;
-    bash) set -- bash --noprofile --norc -eo pipefail -c ;;
-    *) set -- $shell -c ;;
+  # A script with secrets runs from its RAM file (as GitHub runs {0}); any other as -c SCRIPT.
+  script=
+  case "$run" in *"$SECRET_MARK"*)
+    case "$shell" in pwsh) script=$SCRIPTS_DIR/$n/script.ps1 ;; python*) script=$SCRIPTS_DIR/$n/script.py ;; *) script=$SCRIPTS_DIR/$n/script.sh ;; esac ;;
   esac
+  case "$shell" in
+    sh) set -- sh -e ;;
+    bash) set -- bash --noprofile --norc -eo pipefail ;;
+    *) set -- $shell ;;
+  esac
+  if [ -n "$script" ]; then set -- "$@" "$script"; else set -- "$@" -c "$run"; fi
   limit=
   if [ "$TIMEOUT" -gt 0 ]; then
     left=$($BB awk -v t="$TIMEOUT" -v a="$JOB_T0" -v b="$(uptime_s)" 'BEGIN { l = int(t - (b - a)); print (l < 1 ? 1 : l) }')
@@ -550,6 +594,10 @@ run_step() {
   if [ "$go" = bad ]; then
     echo "kindling: step $n: unsupported if: '$cond' (use success(), failure(), always() or cancelled())"
     code=2
+  elif [ -n "$script" ] && ! fill_script "$n" "$script"; then
+    $BB rm -rf "${script%/*}"
+    go=bad
+    code=2
   else
     step_files_open "$n"
     # The step runs in a session of its own (setsid: its process group), so a cancel or its timeout can end all of
@@ -561,6 +609,7 @@ run_step() {
           eval "export $k=\"\$SE_${n}_$k\""
         done
         export $STEP_FILES_ENV
+        [ -z "$script" ] || export KINDLING_STEP_TMP="${script%/*}"
         # add_path: earlier steps' ::add-path:: directories, each put in front of PATH in turn (PROTOCOL.md).
         set -f; IFS=$NL
         for ap in $add_path; do PATH="$ap:$PATH"; done
@@ -572,7 +621,7 @@ run_step() {
         elif [ -n "$U_UID" ]; then
           export HOME="$U_HOME"; set -- "$U_SETPRIV" --reuid="$U_UID" --regid="$U_GID" "$U_GROUPS" -- "$@"
         fi
-        exec $BB setsid $limit "$@" "$run" < /dev/null
+        exec $BB setsid $limit "$@" < /dev/null
       ) 2>&1 &
       echo "$!" > "$d/pid"
       wait "$!"
@@ -581,6 +630,7 @@ run_step() {
     step_pipe=$!
     watch_step "$n" "$step_limit"
     wait "$step_pipe"
+    [ -z "$script" ] || $BB rm -rf "${script%/*}"
     read -r code < "$d/exit"
     # A step the agent ended never counts as a success, whatever it exited with when told to stop.
     if [ -n "$STOPPED" ] && [ "$code" = 0 ]; then

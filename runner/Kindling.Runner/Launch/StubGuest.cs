@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Kindling.Images.Guest;
+using Kindling.Runner.Jobs;
 using Kindling.Runner.Logs;
 using Kindling.Vmm.Contract;
 
@@ -23,7 +24,8 @@ namespace Kindling.Runner.Launch;
 /// later steps); a GitHub job runs the image's <c>/opt/actions-runner/run.sh --jitconfig</c> in its folder as step 0
 /// (as this host's user: the stub cannot switch to the image's <c>runner</c> user as the agent does), its exit code
 /// the job's, and fails with the agent's error when the image has none; the job's <c>user</c> and <c>hostname</c>
-/// (<see cref="StubGuestIdentity"/>). The job arrives as the agent's one job
+/// (<see cref="StubGuestIdentity"/>); a script with secret placeholders has them replaced and runs from a file,
+/// removed after the step (<see cref="WriteScript"/>). The job arrives as the agent's one job
 /// document (<see cref="JobDocument"/>); in host-driven mode each step arrives later, through <see cref="PatchMmds"/>.
 /// </summary>
 internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, string folder, TimeSpan jobDuration, TimeSpan bootDelay, Task vmExited) : IDisposable
@@ -148,6 +150,11 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
         if (_filesRoot is { } root && Directory.Exists(root))
         {
             Directory.Delete(root, recursive: true);
+        }
+
+        if (_scriptsRoot is { } scripts && Directory.Exists(scripts))
+        {
+            Directory.Delete(scripts, recursive: true);
         }
     }
 
@@ -462,9 +469,18 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
             await w.WriteLineAsync($"##kindling[step-start n={n} name={encoded}]");
             long t0 = Stopwatch.GetTimestamp();
             int code;
+            string run = Field(MmdsKeys.Step.Run, "");
+            string shellName = Field(MmdsKeys.Step.Shell, "sh");
+            (string? script, string? scriptError) = go == true && SecretPlaceholders.Any(run) ? WriteScript(n, run, shellName) : (null, null);
             if (go is null)
             {
                 await w.WriteLineAsync($"kindling: step {n}: unsupported if: '{cond}' (use success(), failure(), always() or cancelled())");
+                code = 2;
+            }
+            else if (scriptError is not null)
+            {
+                go = null; // as the agent: no command files, an empty step-files line
+                await w.WriteLineAsync(scriptError);
                 code = 2;
             }
             else
@@ -479,11 +495,11 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                     _ when wd.StartsWith('/') => (HostPath(wd), wd),
                     _ => (Path.Combine(_workspace, wd), $"{GuestWorkspace}/{wd}"),
                 };
-                string[] shell = Field(MmdsKeys.Step.Shell, "sh") switch
+                string[] shell = shellName switch
                 {
-                    "sh" => ["sh", "-e", "-c"],
-                    "bash" => ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c"],
-                    string other => [.. other.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries), "-c"],
+                    "sh" => ["sh", "-e"],
+                    "bash" => ["bash", "--noprofile", "--norc", "-eo", "pipefail"],
+                    string other => other.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries),
                 };
                 string files = OpenStepFiles(n, stepEnv);
                 foreach (string d in Field(MmdsKeys.Step.AddPath, "").Split('\n', StringSplitOptions.RemoveEmptyEntries))
@@ -501,7 +517,15 @@ internal sealed partial class StubGuest(JsonObject mmds, string? imageFiles, str
                     stepEnv["HOME"] = home;
                 }
 
-                (int? exit, string? endedBy) = await RunProcessAsync(w, [.. _identity.Prefix, .. shell, Field(MmdsKeys.Step.Run, "")], hostDir, guestDir, stepEnv, limit, stepLimit, cancel, stop);
+                if (script is not null)
+                {
+                    stepEnv["KINDLING_STEP_TMP"] = Path.GetDirectoryName(script)!;
+                    _identity.HandOver(Path.GetDirectoryName(script)!);
+                }
+
+                string[] command = script is null ? [.. shell, "-c", run] : [.. shell, script];
+                (int? exit, string? endedBy) = await RunProcessAsync(w, [.. _identity.Prefix, .. command], hostDir, guestDir, stepEnv, limit, stepLimit, cancel, stop);
+                RemoveScript(script);
                 await cancelWait.CancelAsync();
                 if (exit is null)
                 {

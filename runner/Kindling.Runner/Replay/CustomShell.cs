@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.RegularExpressions;
+using Kindling.Runner.Jobs;
 
 namespace Kindling.Runner.Replay;
 
@@ -31,7 +32,9 @@ public static partial class CustomShell
             command.Append(' ').Append(string.Join($"\"${ScriptFileVariable}\"", word.Split("{0}").Select(Quote)));
         }
 
-        return $"{ScriptFileVariable}=\"$(mktemp \"${{RUNNER_TEMP:-/tmp}}/kindling-step-XXXXXX\")\"\n" +
+        // A script holding secret values goes where the agent put it: KINDLING_STEP_TMP, a RAM filesystem (PROTOCOL.md).
+        string dir = SecretPlaceholders.Any(script) ? "${KINDLING_STEP_TMP:?}" : "${RUNNER_TEMP:-/tmp}";
+        return $"{ScriptFileVariable}=\"$(mktemp \"{dir}/kindling-step-XXXXXX\")\"\n" +
                $"cat > \"${ScriptFileVariable}\" <<'{delimiter}'\n{script}\n{delimiter}\n{command}";
     }
 

@@ -173,7 +173,7 @@ public static class DryRunPrinter
 
             if (s.Kind == PlannedStepKind.Run)
             {
-                foreach (string line in st.Run.TrimEnd('\n').Split('\n'))
+                foreach (string line in SecretPlaceholders.Masked(st.Run).TrimEnd('\n').Split('\n'))
                 {
                     sb.Append(ScriptIndent).Append(line).Append('\n');
                 }

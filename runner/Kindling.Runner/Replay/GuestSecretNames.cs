@@ -5,7 +5,8 @@ namespace Kindling.Runner.Replay;
 /// <summary>
 /// The secrets one job's guest gets, by environment name, each with its recipe. The guest agent exports every
 /// secret for the whole job, before the job's env, so a name set from a secret must not also be set plainly in the
-/// job's env; run: scripts read secrets by name (<c>${NAME}</c>) rather than having values pasted into them.
+/// job's env. A secret in a run: script is a placeholder naming its guest secret (<see cref="SecretPlaceholders"/>):
+/// the agent writes the value into the script in the guest.
 /// </summary>
 internal sealed class GuestSecretNames(IReadOnlySet<string> jobPlainEnv)
 {
@@ -36,7 +37,7 @@ internal sealed class GuestSecretNames(IReadOnlySet<string> jobPlainEnv)
         _refs[name] = parts;
     }
 
-    /// <summary>The variable a run: script reads for a secret value: the secret's own name when that is free, else a generated one.</summary>
+    /// <summary>The guest secret a run: script's placeholder names: the secret's own name when that is free, else a generated one.</summary>
     public string ForScript(IReadOnlyList<SecretPart> parts, IReadOnlySet<string> stepPlainEnv)
     {
         if (parts is [{ Secret: { } name }] && !jobPlainEnv.Contains(name) && !stepPlainEnv.Contains(name) &&

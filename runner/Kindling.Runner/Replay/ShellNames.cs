@@ -55,7 +55,4 @@ public static class ShellNames
         throw new ReplayException(
             $"{where}: shell '{s}' is not supported by replay yet; use bash, sh, python, pwsh or a template of plain words with {{0}} (command [options] {{0}}; quotes and other shell syntax in it are not run)");
     }
-
-    /// <summary>Whether <c>${NAME}</c> in the script reads an environment variable (POSIX shells).</summary>
-    public static bool ExpandsVariables(string agentShell) => agentShell is Sh or Bash;
 }

@@ -112,7 +112,12 @@ internal static class StepPlanner
         // GitHub's default: bash on the runner where it exists, sh in a container job (whatever the image holds).
         string shell = given is null && inputs.InContainer ? ShellNames.Sh : ShellNames.ForAgent(given, inputs.Image, where);
         string? wd = s.WorkingDirectory ?? job.Defaults.WorkingDirectory ?? wf.Defaults.WorkingDirectory;
-        string script = Script(s.Run!, shell, At("run"), secretNames, plainEnv.Keys.ToHashSet(StringComparer.Ordinal), s.Number, warnings);
+        string script = Script(s.Run!, At("run"), secretNames, plainEnv.Keys.ToHashSet(StringComparer.Ordinal));
+        if (SecretPlaceholders.Any(script))
+        {
+            notes.Add($"the guest writes secret values into the script ({SecretPlaceholders.Shown} here) on a RAM filesystem, removed when the step ends");
+        }
+
         if (CommandsIn(script) is { Count: > 0 } commands)
         {
             // read from standard output while the step runs (Logs/WorkflowCommandReader); set-env and add-path only where allowed
@@ -146,46 +151,39 @@ internal static class StepPlanner
     }
 
     /// <summary>
-    /// The script with its interpolations done. Secret values are not pasted in (the spec is stored and shown): the
-    /// script reads them from the environment as <c>${NAME}</c>, which POSIX shells expand inside double quotes too.
+    /// The script with its interpolations done. As on GitHub a secret's value goes into the script text, wherever it
+    /// stands (single quotes, a quoted heredoc, a python script), but not here: the spec is stored and shown, so it
+    /// holds a placeholder naming the guest secret (<see cref="SecretPlaceholders"/>), which the guest agent replaces
+    /// by the value when the step starts. Text that would read as a placeholder is refused.
     /// </summary>
-    private static string Script(string run, string shell, ExprContext ctx, GuestSecretNames secretNames, IReadOnlySet<string> stepPlainEnv, int step, List<string> warnings)
+    private static string Script(string run, ExprContext ctx, GuestSecretNames secretNames, IReadOnlySet<string> stepPlainEnv)
     {
         var sb = new StringBuilder();
         foreach (TemplatePart p in Template.Parse(run, ctx.Where))
         {
             if (p.Expression is null)
             {
-                sb.Append(p.Text);
+                sb.Append(NoPlaceholder(p.Text ?? "", ctx.Where, "its text"));
                 continue;
             }
 
             ExprValue v = ExprEvaluator.Evaluate(p.Expression, ctx);
             if (!v.IsSecret)
             {
-                sb.Append(v.ToString());
+                sb.Append(NoPlaceholder(v.ToString(), ctx.Where, $"the value of ${{{{ {p.Source} }}}}"));
                 continue;
             }
 
-            if (!ShellNames.ExpandsVariables(shell))
-            {
-                throw new ReplayException(
-                    $"{ctx.Where}: ${{{{ {p.Source} }}}} puts a secret into a {shell} script; replay passes secrets as environment variables: " +
-                    $"set env: NAME: ${{{{ {p.Source} }}}} on the step and read NAME from the environment");
-            }
-
-            string name = secretNames.ForScript(ReplayPlanner.Recipe(v, ctx.Where), stepPlainEnv);
-            string line = sb.ToString()[(sb.ToString().LastIndexOf('\n') + 1)..];
-            if (line.Count(c => c == '\'') % 2 == 1)
-            {
-                warnings.Add($"step {step}: ${{{{ {p.Source} }}}} is inside single quotes, where the shell does not expand ${{{name}}}: use double quotes (replay passes a secret as a variable; writing its value into the script text is not supported)");
-            }
-
-            sb.Append("${").Append(name).Append('}');
+            sb.Append(SecretPlaceholders.For(secretNames.ForScript(ReplayPlanner.Recipe(v, ctx.Where), stepPlainEnv)));
         }
 
         return sb.ToString();
     }
+
+    private static string NoPlaceholder(string text, string where, string what) =>
+        SecretPlaceholders.Any(text)
+            ? throw new ReplayException($"{where}: {what} holds '{SecretPlaceholders.Prefix}', which replay uses to mark where the guest writes a secret's value; the step cannot run as it is")
+            : text;
 
     /// <summary>GitHub's stdout workflow commands that change state (<see cref="Logs.WorkflowCommandReader"/> reads them).</summary>
     private static readonly string[] StateCommands = ["::set-output", "::set-env", "::add-path", "::add-mask", "::save-state"];

@@ -29,7 +29,7 @@ public sealed class AgentTests(ImageStoreFixture fixture)
                   "shell": "sh", "working_directory": "", "if": "success()", "continue_on_error": "false", "env": {"STEPVAR": "step-only"}},
             "1": {"name": "Skipped", "run": "echo should not run", "if": "success()"},
             "2": {"name": "On failure", "run": "echo handling failure; cat src/a.txt; echo var=$STEPVAR", "if": "failure()"},
-            "3": {"name": "Always", "run": "echo always; printf 'multi %s\\n' \"$API_KEY\"", "if": "always()"}}},
+            "3": {"name": "Always", "run": "echo always; printf 'multi %s\\n' \"$API_KEY\"; echo 'pasted %%kindling-secret:API_KEY%%'", "if": "always()"}}},
           "secrets": {"API_KEY": "s3cr3t-value"}}}
         """)!;
 
@@ -132,6 +132,7 @@ public sealed class AgentTests(ImageStoreFixture fixture)
                 Assert.Contains("var=\n", r.Output);                          // step env does not leak to later steps
                 Assert.Contains("token is ***", r.Output);
                 Assert.Contains("multi ***", r.Output);
+                Assert.Contains("pasted ***", r.Output); // written into the script on the agent's tmpfs, not the overlay (below)
                 Assert.DoesNotContain(Secret, r.Output);
                 Assert.Contains(" ##kindling[job-end result=succeeded exit=0]", r.Output); // a forged control line is defused
                 Assert.DoesNotContain("should not run", r.Output);

@@ -286,6 +286,56 @@ public sealed class HostStepLoopAgentTests : IDisposable
         Assert.Equal((1, 1), loop.Annotations); // the ::warning, and the refused ::set-env
     }
 
+    [RootFact]
+    public async Task Agent_SecretsInScriptText_ReplacedByteForByteInARamFileRemovedAfterTheStepAndMasked()
+    {
+        ReplayInputs inputs = ReplayCorpus.Inputs(SecretScriptWorkflow.Secrets);
+        ReplayJobPlan plan = Assert.Single(ReplayPlanner.Plan(WorkflowParser.Parse(SecretScriptWorkflow.Yaml, "secrets.yml"), "a", inputs));
+        IReadOnlyDictionary<string, string> secrets = SecretResolver.Derive(inputs.Secrets, plan.Spec.SecretRefs, "replay", 0);
+        var lines = new Lines();
+        var loop = new HostStepLoop(new ReplayStepSource(plan), lines, plan.Spec.Env);
+        (JobEnd? end, string written, IReadOnlyList<string> requests) =
+            await RunToEndAsync(loop, MmdsTree.Build(9, "a", TimeSpan.FromMinutes(5), plan.Spec, secrets, null, null, MmdsKeys.Job.ModeHost));
+
+        string log = string.Join('\n', lines.All);
+        Assert.True(end == new JobEnd(true, 0), log);
+        Assert.Equal(["0 exit=0", "1 exit=0", "2 exit=0", "3 exit=0", "4 exit=0", "5 exit=0", "6 exit=0"], lines.Steps);
+        Assert.Contains("custom shell file in the step's tmp", log, StringComparison.Ordinal);
+        Assert.Contains("printed: ***", log, StringComparison.Ordinal);
+        Assert.Contains("+ v=***", log, StringComparison.Ordinal); // xtrace of the pasted value
+        Assert.Contains("heredoc exact", log, StringComparison.Ordinal);
+        Assert.Contains("script fs: tmpfs", log, StringComparison.Ordinal);
+        Assert.Contains("script gone", log, StringComparison.Ordinal);
+        Assert.Contains("python exact", log, StringComparison.Ordinal);
+        Assert.DoesNotContain(SecretScriptWorkflow.Key, written, StringComparison.Ordinal);
+        Assert.DoesNotContain("[1, 2]", written, StringComparison.Ordinal);
+        Assert.DoesNotContain(SecretScriptWorkflow.Key, plan.Spec.ToJson(), StringComparison.Ordinal);
+        Assert.All(requests, q => Assert.DoesNotContain(SecretScriptWorkflow.Key, q, StringComparison.Ordinal));
+    }
+
+    [RootFact]
+    public async Task Agent_PlaceholderNamingNoSecret_StepFailsWithExit2AndTheReason()
+    {
+        JobSpec spec = new()
+        {
+            Name = "missing",
+            Steps =
+            [
+                new StepSpec { Name = "named", Run = "echo 'x %%kindling-secret:NOPE%%'" },
+                new StepSpec { Name = "malformed", Run = "echo '%%kindling-secret:a b%%'", If = "always()" },
+            ],
+        };
+        var lines = new Lines();
+        await RunToEndAsync(new HostStepLoop(new SpecStepSource(spec), lines), MmdsTree.Build(9, spec.Name, TimeSpan.FromMinutes(5), spec,
+            new Dictionary<string, string>(), null, null, MmdsKeys.Job.ModeHost));
+
+        string log = string.Join('\n', lines.All);
+        Assert.Equal(["0 exit=2", "1 exit=2"], lines.Steps);
+        Assert.Contains("kindling: step 0: the script names the secret NOPE, which the job document does not hold", log, StringComparison.Ordinal);
+        Assert.Contains("kindling: step 1: the script holds a malformed secret placeholder", log, StringComparison.Ordinal);
+        Assert.DoesNotContain("x %%", log, StringComparison.Ordinal); // nothing ran
+    }
+
     /// <summary>Hands a spec's steps over as they are and keeps what the ended steps left.</summary>
     private sealed class RecordingSource(JobSpec spec) : IHostStepSource
     {
@@ -405,6 +455,24 @@ public sealed class HostStepLoopAgentTests : IDisposable
         Assert.DoesNotContain("step ran", string.Join('\n', lines.All), StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// The real agent runs a host-driven job to its end: how it ended, the log as written (masked by the agent only:
+    /// the pump's masker knows no secret) and every MMDS request.
+    /// </summary>
+    private async Task<(JobEnd? End, string Log, IReadOnlyList<string> Requests)> RunToEndAsync(HostStepLoop loop, JsonObject tree)
+    {
+        using NetworkNamespace ns = await NetworkNamespace.CreateAsync(MmdsAddress);
+        await using MmdsTestServer mmds = new(ns.Listen(new IPEndPoint(IPAddress.Parse(MmdsAddress), 80)), loop.FirstMmds(tree));
+        using Process agent = StartAgent(ns.Name);
+        Task handing = loop.RunAsync(new ServedVm(mmds), Ct);
+        var pump = new LogPump(new SecretMasker([]), loop);
+        string logPath = Path.Combine(_dir, "job.log");
+        await pump.RunAsync(agent.StandardOutput.BaseStream, logPath, Ct).WaitAsync(TimeSpan.FromSeconds(120), Ct);
+        await agent.WaitForExitAsync(Ct);
+        await handing;
+        return (pump.End, await File.ReadAllTextAsync(logPath, Ct), [.. mmds.Requests]);
+    }
+
     /// <summary>The agent as GuestRun runs it (network namespace with MMDS, private mount and PID namespaces), its output streamed.</summary>
     private Process StartAgent(string netns, string setup = "")
     {
@@ -413,6 +481,7 @@ public sealed class HostStepLoopAgentTests : IDisposable
         var psi = new ProcessStartInfo("ip") { RedirectStandardOutput = true, UseShellExecute = false };
         foreach (string a in (string[])["netns", "exec", netns, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "KINDLING_AGENT_NO_REBOOT=1",
                      "KINDLING_BUSYBOX=/bin/busybox", "KINDLING_CMDLINE=", $"KINDLING_FILES_DIR={Path.Combine(_dir, "steps")}",
+                     $"KINDLING_SCRIPTS_DIR={Path.Combine(_dir, "scripts")}",
                      "unshare", "--mount", "--pid", "--uts", "--fork", "--propagation", "private", "sh", script])
         {
             psi.ArgumentList.Add(a);

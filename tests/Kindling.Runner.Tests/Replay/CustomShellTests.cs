@@ -51,13 +51,14 @@ public sealed class CustomShellTests
     }
 
     [Fact]
-    public void Plan_CustomTemplateWithSecretInScript_RefusedWithTheEnvAdvice()
+    public void Plan_CustomTemplateWithSecretInScript_FileInTheAgentsRamFolder()
     {
         var wf = Kindling.Runner.Replay.Workflows.WorkflowParser.Parse(
             "on: push\njobs:\n  j:\n    runs-on: ubuntu-latest\n    steps:\n      - run: print '${{ secrets.T }}'\n        shell: perl {0}\n", "w.yml");
 
-        var e = Assert.Throws<ReplayException>(() => ReplayPlanner.Plan(wf, "j", ReplayCorpus.Inputs(("T", "v"))));
+        Kindling.Runner.Jobs.StepSpec step = ReplayPlanner.Plan(wf, "j", ReplayCorpus.Inputs(("T", "v"))).Single().Spec.Steps[0];
 
-        Assert.Contains("replay passes secrets as environment variables", e.Message, StringComparison.Ordinal);
+        Assert.Contains("<<'KINDLING_STEP_SCRIPT'\nprint '%%kindling-secret:T%%'\nKINDLING_STEP_SCRIPT\n", step.Run, StringComparison.Ordinal);
+        Assert.StartsWith("kindling_script=\"$(mktemp \"${KINDLING_STEP_TMP:?}/kindling-step-XXXXXX\")\"", step.Run, StringComparison.Ordinal);
     }
 }

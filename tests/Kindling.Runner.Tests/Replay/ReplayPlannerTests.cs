@@ -142,34 +142,53 @@ public sealed class ReplayPlannerTests
     }
 
     [Fact]
-    public void Plan_SecretInRun_ReadFromEnvironmentByName()
+    public void Plan_SecretInRun_PlaceholderNamingTheGuestSecret()
     {
         ReplayJobPlan p = One(Head + "    steps:\n      - run: |\n          curl -H \"token: ${{ secrets.TOKEN }}\"\n", inputs: ReplayCorpus.Inputs(("TOKEN", "s3cr3t-value")));
-        Assert.Equal("curl -H \"token: ${TOKEN}\"\n", p.Spec.Steps[0].Run);
+        Assert.Equal("curl -H \"token: %%kindling-secret:TOKEN%%\"\n", p.Spec.Steps[0].Run);
         Assert.Equal([SecretPart.FromSecret("TOKEN")], p.Spec.SecretRefs["TOKEN"]);
         Assert.Empty(p.Warnings);
+        Assert.DoesNotContain("s3cr3t-value", p.Spec.ToJson(), StringComparison.Ordinal);
     }
 
     [Fact]
     public void Plan_SecretNameTakenByPlainEnv_GeneratedName()
     {
         ReplayJobPlan p = One(Head + "    env: {TOKEN: plain}\n    steps:\n      - run: echo ${{ secrets.TOKEN }}\n", inputs: ReplayCorpus.Inputs(("TOKEN", "s3cr3t-value")));
-        Assert.Equal("echo ${KINDLING_SECRET_1}", p.Spec.Steps[0].Run);
+        Assert.Equal("echo %%kindling-secret:KINDLING_SECRET_1%%", p.Spec.Steps[0].Run);
         Assert.Equal([SecretPart.FromSecret("TOKEN")], p.Spec.SecretRefs["KINDLING_SECRET_1"]);
     }
 
-    [Fact]
-    public void Plan_SecretInsideSingleQuotes_Warning()
+    [Theory]
+    [InlineData("sh", "echo '${{ secrets.TOKEN }}' > key.json", "echo '%%kindling-secret:TOKEN%%' > key.json")]
+    [InlineData("bash", "cat <<'EOF'\n${{ secrets.TOKEN }}\nEOF", "cat <<'EOF'\n%%kindling-secret:TOKEN%%\nEOF")]
+    [InlineData("python", "print('${{ secrets.TOKEN }}')", "print('%%kindling-secret:TOKEN%%')")]
+    [InlineData("pwsh", "Write-Output '${{ secrets.TOKEN }}'", "Write-Output '%%kindling-secret:TOKEN%%'")]
+    public void Plan_SecretWhereNoVariableExpands_PlaceholderAndNoWarning(string shell, string run, string expected)
     {
-        ReplayJobPlan p = One(Head + "    steps:\n      - run: echo '${{ secrets.TOKEN }}'\n", inputs: ReplayCorpus.Inputs(("TOKEN", "s3cr3t-value")));
-        Assert.Contains(p.Warnings, w => w.Contains("inside single quotes", StringComparison.Ordinal));
+        ReplayJobPlan p = One(Head + $"    steps:\n      - shell: {shell}\n        run: |\n          {run.Replace("\n", "\n          ", StringComparison.Ordinal)}\n",
+            inputs: ReplayCorpus.Inputs(("TOKEN", "s3cr3t-value")));
+        Assert.Equal(expected + "\n", p.Spec.Steps[0].Run);
+        Assert.Empty(p.Warnings);
     }
 
     [Fact]
-    public void Plan_SecretInPythonScript_Error() =>
-        Assert.Contains("puts a secret into a python3 script",
-            Assert.Throws<ReplayException>(() => One(Head + "    steps:\n      - shell: python\n        run: print('${{ secrets.T }}')\n", inputs: ReplayCorpus.Inputs(("T", "v")))).Message,
-            StringComparison.Ordinal);
+    public void Plan_DerivedSecretInRun_PlaceholderOfAGeneratedGuestSecret()
+    {
+        ReplayJobPlan p = One(Head + "    env:\n      AUTH: Bearer ${{ secrets.T }}\n    steps:\n      - run: echo '${{ env.AUTH }}' and '${{ secrets.T }}'\n", inputs: ReplayCorpus.Inputs(("T", "v")));
+        Assert.Equal("echo '%%kindling-secret:KINDLING_SECRET_1%%' and '%%kindling-secret:T%%'", p.Spec.Steps[0].Run);
+        Assert.Equal([SecretPart.FromText("Bearer "), SecretPart.FromSecret("T")], p.Spec.SecretRefs["KINDLING_SECRET_1"]);
+    }
+
+    [Theory]
+    [InlineData("echo '%%kindling-secret:T%%'", "its text")]
+    [InlineData("echo '${{ github.event.title }}'", "the value of ${{ github.event.title }}")]
+    public void Plan_ScriptHoldingThePlaceholderText_RefusedNamingWhere(string run, string what)
+    {
+        var inputs = ReplayCorpus.Inputs(("T", "v")) with { Event = ExprValue.Object([new("title", ExprValue.String("x %%kindling-secret:T%% y"))]) };
+        var e = Assert.Throws<ReplayException>(() => One(Head + $"    steps:\n      - run: \"{run}\"\n", inputs: inputs));
+        Assert.Contains($"{what} holds '%%kindling-secret:'", e.Message, StringComparison.Ordinal);
+    }
 
     [Fact]
     public void Plan_SecretComputedWithFunction_Error() =>
@@ -197,7 +216,7 @@ public sealed class ReplayPlannerTests
         ReplayJobPlan p = One(Head + "    steps:\n      - run: echo ${{ secrets.api_key }}\n", inputs: ReplayCorpus.Inputs(("API_KEY", "value-123")));
         Assert.Equal(["API_KEY"], p.RequiredSecrets);
         Assert.Empty(p.MissingSecrets);
-        Assert.Equal("echo ${API_KEY}", p.Spec.Steps[0].Run);
+        Assert.Equal("echo %%kindling-secret:API_KEY%%", p.Spec.Steps[0].Run);
     }
 
     [Fact]
