@@ -336,6 +336,27 @@ public sealed class HostStepLoopAgentTests : IDisposable
         Assert.DoesNotContain("x %%", log, StringComparison.Ordinal); // nothing ran
     }
 
+    [RootFact]
+    public async Task Agent_SecretInScriptOfAJobUser_ThatUserReadsItsRamScript()
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(_dir, (UnixFileMode)0x1ED); // the step's user reaches its command files under it, as under the guest's /tmp
+        }
+
+        JobSpec spec = new()
+        {
+            Name = "user-secret", User = "4321:4322",
+            Steps = [new StepSpec { Name = "paste", Run = "[ \"$(id -u)\" = 4321 ] && [ '%%kindling-secret:KEY%%' = 'pa$te' ] && echo pasted-as-user" }],
+        };
+        var lines = new Lines();
+        (JobEnd? end, string log, _) = await RunToEndAsync(new HostStepLoop(new SpecStepSource(spec), lines), MmdsTree.Build(9, spec.Name, TimeSpan.FromMinutes(5), spec,
+            new Dictionary<string, string> { ["KEY"] = "pa$te" }, null, null, MmdsKeys.Job.ModeHost));
+
+        Assert.True(end == new JobEnd(true, 0), log + string.Join('\n', lines.Errors));
+        Assert.Contains("pasted-as-user", log, StringComparison.Ordinal);
+    }
+
     /// <summary>Hands a spec's steps over as they are and keeps what the ended steps left.</summary>
     private sealed class RecordingSource(JobSpec spec) : IHostStepSource
     {
