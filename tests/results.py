@@ -5,7 +5,9 @@
   results.py summary DIR RERUN [DIR RERUN ...]
                                    every skip with its reason, then every failure with its message, then the counts;
                                    a test that failed in DIR and passed in its RERUN (run again on its own) is
-                                   reported as FLAKY and not counted failed. Exit status 1 when a failure is left.
+                                   reported as FLAKY and not counted failed; a run that was aborted (a test host
+                                   that crashed, or was stopped after --blame-hang-timeout) is reported ABORTED.
+                                   Exit status 1 when a failure or an aborted run is left.
 """
 import glob
 import sys
@@ -31,6 +33,18 @@ def results(folder):
             std = r.find(".//t:Output/t:StdOut", NS)
             message = (why.text if why is not None else std.text if std is not None else "") or ""
             out.append((method, project, r.get("testName"), r.get("outcome"), message))
+    return out
+
+
+def aborted(folder):
+    """(trx file, message) for every run in folder that did not end (a test host that crashed or was stopped as hung)."""
+    out = []
+    for f in sorted(glob.glob(folder + "/**/*.trx", recursive=True)):
+        root = ET.parse(f).getroot()
+        for text in root.iterfind(".//t:ResultSummary/t:RunInfos/t:RunInfo/t:Text", NS):
+            if text.text and "aborted" in text.text:
+                out.append((f, " ".join(t.text or "" for t in root.iterfind(".//t:ResultSummary/t:RunInfos/t:RunInfo/t:Text", NS))))
+                break
     return out
 
 
@@ -73,8 +87,9 @@ def main(argv):
         return 0
     if len(argv) >= 3 and argv[0] == "summary" and len(argv) % 2 == 1:
         passed = skipped = 0
-        skips, fails, flaky = [], [], []
+        skips, fails, flaky, ended_early = [], [], [], []
         for first_dir, rerun_dir in zip(argv[1::2], argv[2::2]):
+            ended_early += aborted(first_dir) + aborted(rerun_dir)
             p, s = tally(results(first_dir), passed_again(results(rerun_dir)), skips, fails, flaky)
             passed += p
             skipped += s
@@ -85,8 +100,12 @@ def main(argv):
         # Failures last, so that the tail of a CI log names them.
         for name, why in fails:
             print(f"FAILED: {name}: {' '.join(why.split())[:600]}")
-        print(f"Tests: {passed} passed, {len(fails)} failed, {skipped} skipped, {len(flaky)} flaky")
-        return 1 if fails else 0
+        # A run that did not end ran only part of its tests: what it names is above ([Long Running Test] lines).
+        for trx, why in ended_early:
+            print(f"ABORTED: {trx}: {' '.join(why.split())[:600]}")
+        print(f"Tests: {passed} passed, {len(fails)} failed, {skipped} skipped, {len(flaky)} flaky" +
+              (f", {len(ended_early)} test run(s) aborted" if ended_early else ""))
+        return 1 if fails or ended_early else 0
     print(__doc__, file=sys.stderr)
     return 2
 

@@ -83,13 +83,16 @@ rerun_failed() { # FIRST_RESULTS RERUN_RESULTS: 0 when every failed test passed 
 
 log "running tests"
 status=0
-dotnet test Runner.sln -c Debug --no-build --nologo \
+# A hung test host is stopped (and the run reported ABORTED) instead of holding CI until its own limit; xunit names
+# any test still running after 300 s (tests/xunit.runner.json).
+hang=(--blame-hang-timeout 45m --blame-hang-dump-type none)
+dotnet test Runner.sln -c Debug --no-build --nologo "${hang[@]}" \
   --logger "trx" --logger "console;verbosity=normal" --results-directory "$results/main" "$@" \
   || rerun_failed "$results/main" "$results/main-rerun" || status=1
 
 log "running the process-level VMM tests against the native kindling-vmm"
 export KINDLING_VMM_NATIVE="$native/publish/kindling-vmm" KINDLING_VMM_NATIVE_PUBLISH_LOG="$native/publish.log"
-dotnet test tests/Kindling.Vmm.Tests -c Debug --no-build --nologo \
+dotnet test tests/Kindling.Vmm.Tests -c Debug --no-build --nologo "${hang[@]}" \
   --filter "(FullyQualifiedName~Kindling.Vmm.Tests.Cli.|FullyQualifiedName~Kindling.Vmm.Tests.Jail.|FullyQualifiedName~Kindling.Vmm.Tests.Guests.|FullyQualifiedName~Kindling.Vmm.Tests.Boot.DebianKernelBootTests)&FullyQualifiedName!~JailPublishedBuildTests" \
   --logger "trx;LogFileName=native.trx" --logger "console;verbosity=minimal" --results-directory "$results/native" \
   || rerun_failed "$results/native" "$results/native-rerun" || status=1
