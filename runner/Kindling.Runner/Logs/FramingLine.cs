@@ -72,4 +72,53 @@ public sealed record FramingLine(string Kind, IReadOnlyDictionary<string, string
     }
 
     public static string EncodeText(string s) => Base64Url.EncodeToString(Encoding.UTF8.GetBytes(s));
+
+    /// <summary>The fields that carry base64url text (a step's name, the agent's error, a step's command files).</summary>
+    private static readonly HashSet<string> TextFields = new(StringComparer.Ordinal) { "name", "message", "output", "env", "path", "summary", "state" };
+
+    private static readonly UTF8Encoding StrictUtf8 = new(false, throwOnInvalidBytes: true);
+
+    /// <summary>
+    /// <paramref name="line"/> (a control line) with secrets masked in what it says: a text field's decoded text is
+    /// masked and encoded again, so a step named after a secret reads <c>***</c> where masking the encoded form would
+    /// break the encoding (the masker also masks a secret's base64); any other field, and a text field that does not
+    /// decode or whose decoded text shows no secret but whose encoded form does, is masked as it stands.
+    /// </summary>
+    public static string Masked(string line, SecretMasker masker)
+    {
+        if (TryParse(line) is not { } c)
+        {
+            return masker.Apply(line);
+        }
+
+        var s = new StringBuilder(Prefix).Append(c.Kind);
+        foreach ((string key, string raw) in c.Fields)
+        {
+            string value = masker.Apply(raw);
+            if (TextFields.Contains(key) && DecodeText(raw) is { } text && masker.Apply(text) is var masked && masked != text)
+            {
+                value = EncodeText(masked);
+            }
+
+            s.Append(' ').Append(key).Append('=').Append(value);
+        }
+
+        return s.Append(']').ToString();
+    }
+
+    private static string? DecodeText(string raw)
+    {
+        try
+        {
+            return StrictUtf8.GetString(Base64Url.DecodeFromChars(raw));
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+        catch (DecoderFallbackException)
+        {
+            return null;
+        }
+    }
 }

@@ -68,7 +68,8 @@ public sealed class LogPump(SecretMasker masker, ILogObserver observer)
                 masker.Add(command.Value); // before its own line is written: the value never reaches the log
             }
 
-            string masked = truncated ? masker.Apply(text, MaxLineLength) + TruncatedMarker : masker.Apply(text);
+            string masked = truncated ? masker.Apply(text, MaxLineLength) + TruncatedMarker
+                : text.StartsWith(FramingLine.Prefix, StringComparison.Ordinal) ? FramingLine.Masked(text, masker) : masker.Apply(text);
             line.Clear();
             truncated = false;
             long offset = log.Position;

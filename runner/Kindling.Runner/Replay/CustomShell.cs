@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.RegularExpressions;
 using Kindling.Runner.Jobs;
+using Kindling.Runner.Launch;
 
 namespace Kindling.Runner.Replay;
 

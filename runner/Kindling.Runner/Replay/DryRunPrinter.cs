@@ -1,5 +1,6 @@
 using System.Text;
 using Kindling.Runner.Jobs;
+using Kindling.Runner.Launch;
 
 namespace Kindling.Runner.Replay;
 

@@ -1,4 +1,5 @@
 using Kindling.Runner.Jobs;
+using Kindling.Runner.Launch;
 
 namespace Kindling.Runner.Replay;
 

@@ -1,5 +1,6 @@
 using System.Text;
 using Kindling.Runner.Jobs;
+using Kindling.Runner.Launch;
 using Kindling.Runner.Replay.Expressions;
 using Kindling.Runner.Replay.Workflows;
 

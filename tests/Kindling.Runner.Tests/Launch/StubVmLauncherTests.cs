@@ -242,6 +242,19 @@ public sealed class StubVmLauncherTests : IDisposable
         Assert.Equal(["stub guest: booting", "##kindling[job-start id=7]", "##kindling[job-end result=succeeded exit=0]"], run.Lines);
     }
 
+    private static bool HoldsFifo(int pid)
+    {
+        try
+        {
+            return Directory.EnumerateFileSystemEntries($"/proc/{pid}/fd")
+                .Any(fd => new FileInfo(fd).LinkTarget?.EndsWith("stub-vm.fifo", StringComparison.Ordinal) == true);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
     private static JobSpec Job(params StepSpec[] steps) => new() { Name = "j", Steps = steps };
 
     private sealed record Run(IReadOnlyList<string> Lines, int VmmExit)
@@ -264,11 +277,21 @@ public sealed class StubVmLauncherTests : IDisposable
         var stub = new StubVmLauncher(TimeSpan.Zero);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         timeout.CancelAfter(Wait);
-        // moveTo: a warm slot taken by a job, its folder the job's now, as soon as its VMM runs (before its guest is scheduled).
-        await using IVmHandle vm = await stub.LaunchAsync(request, _ => { if (moveTo is not null) { Directory.Move(ws.Directory, moveTo); } }, Ct);
+        // moveTo: a warm slot taken by a job, its folder the job's now, as soon as its VMM holds its own FIFO (and before
+        // the guest is started, which happens after onSpawned).
+        await using IVmHandle vm = await stub.LaunchAsync(request, pid =>
+        {
+            if (moveTo is not null)
+            {
+                Assert.True(SpinWait.SpinUntil(() => HoldsFifo(pid), Wait), "the placeholder VMM never opened its FIFO");
+                Directory.Move(ws.Directory, moveTo);
+            }
+        }, Ct);
         ws = moveTo is null ? ws : new JobWorkspace(moveTo);
 
-        using var serial = new StreamReader(new FileStream(ws.SerialFifoPath, FileMode.Open, FileAccess.Read));
+        // open(2) of a FIFO waits for its writer: bounded, so a guest that never opens it fails the test instead of hanging it
+        string fifo = ws.SerialFifoPath;
+        using var serial = new StreamReader(await Task.Run(() => new FileStream(fifo, FileMode.Open, FileAccess.Read), Ct).WaitAsync(Wait, Ct));
         List<string> lines = [];
         while (await serial.ReadLineAsync(timeout.Token) is { } line)
         {

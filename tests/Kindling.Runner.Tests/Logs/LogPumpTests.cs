@@ -58,6 +58,20 @@ public sealed class LogPumpTests : IDisposable
         Assert.Equal(["5 job-start id=7", "36 job-end result=failed exit=3"], await File.ReadAllLinesAsync(LogPath + ".idx", Ct));
     }
 
+    [Fact]
+    public async Task RunAsync_StepNamedWithASecret_NameMaskedAndStillReadable()
+    {
+        var recorder = new Recorder();
+        var pump = new LogPump(new SecretMasker(["top-secret"]), recorder);
+        string name = FramingLine.EncodeText("Run echo '***' | grep 'top-secret'");
+        await pump.RunAsync(new MemoryStream(Encoding.UTF8.GetBytes($"##kindling[step-start n=0 name={name}]\n##kindling[error message=top-secret]\n")), LogPath, Ct);
+
+        string[] log = await File.ReadAllLinesAsync(LogPath, Ct);
+        Assert.Equal("Run echo '***' | grep '***'", FramingLine.TryParse(log[0])!.Text("name"));
+        Assert.DoesNotContain("top-secret", FramingLine.TryParse(log[0])!.Text("name"), StringComparison.Ordinal);
+        Assert.Equal("##kindling[error message=***]", log[1]); // a field that does not decode is masked as it stands
+    }
+
     /// <summary>
     /// The log store stalls (the observer blocks): the pump stops reading, so a writer on a real pipe is held back
     /// after about a pipe buffer instead of the pump buffering its output; once it moves again every line arrives in order.

@@ -1,9 +1,10 @@
 using Kindling.Runner.Jobs;
+using Kindling.Runner.Launch;
 using Kindling.Runner.Replay;
 using Kindling.Runner.Replay.Workflows;
 using Kindling.Runner.Tests.Replay;
 
-namespace Kindling.Runner.Tests.Jobs;
+namespace Kindling.Runner.Tests.Launch;
 
 public sealed class SecretPlaceholdersTests
 {

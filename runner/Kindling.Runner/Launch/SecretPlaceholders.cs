@@ -1,12 +1,12 @@
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace Kindling.Runner.Jobs;
+namespace Kindling.Runner.Launch;
 
 /// <summary>
 /// Secret values in a step's script text, as GitHub puts them there (<c>echo '${{ secrets.KEY }}' &gt; key.json</c>).
 /// The spec never holds a value: the host writes a placeholder per reference, naming a guest secret (a name under
-/// <see cref="JobSpec.SecretRefs"/> or a tenant secret), and the guest agent replaces each by the secret's value when
+/// <c>JobSpec.SecretRefs</c> or a tenant secret), and the guest agent replaces each by the secret's value when
 /// the step starts, into a file on a RAM filesystem that is removed when the step ends (images/guest/PROTOCOL.md).
 /// </summary>
 public static partial class SecretPlaceholders
