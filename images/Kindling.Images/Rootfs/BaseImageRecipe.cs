@@ -12,7 +12,12 @@ public sealed record BaseImageRecipe(Flavour Flavour, IReadOnlyList<string> Pack
     /// <summary>Bump when the builder's output changes for the same inputs.</summary>
     public const int BuilderVersion = 1;
 
-    public static readonly IReadOnlyList<string> DebianPackages = ["git", "curl", "ca-certificates", "build-essential"];
+    /// <summary>
+    /// The <c>debian</c> flavour: a build box with what workflows most often call beside the shell, as GitHub's
+    /// runners have them: git, curl, a C toolchain, node (JavaScript actions run as <c>node main.js</c>) and python3
+    /// (<c>shell: python</c>).
+    /// </summary>
+    public static readonly IReadOnlyList<string> DebianPackages = ["git", "curl", "ca-certificates", "build-essential", "nodejs", "python3"];
 
     /// <summary>
     /// The <c>github</c> flavour: the Debian (bookworm) list of actions/runner's <c>bin/installdependencies.sh</c>

@@ -24,20 +24,34 @@ internal static class Ext4Image
         await ProcessRunner.RunAsync("mkfs.ext4", args, cancellationToken: ct);
     }
 
-    /// <summary>Bytes and inodes a tree will need in ext4 (4 KiB blocks, one inode each), without fs overhead.</summary>
+    /// <summary>
+    /// Bytes and inodes a tree will need in ext4 (4 KiB blocks, one inode each), without fs overhead. A symbolic link
+    /// counts as itself, never as what it names: a Debian tree's /dev/fd links to /proc/self/fd, which is this host's.
+    /// </summary>
     public static (long Bytes, long Inodes) Measure(string tree)
     {
         long bytes = 0, inodes = 1;
-        foreach (FileSystemInfo e in new DirectoryInfo(tree).EnumerateFileSystemInfos("*", new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = 0, IgnoreInaccessible = false }))
+        var folders = new Stack<DirectoryInfo>([new DirectoryInfo(tree)]);
+        var options = new EnumerationOptions { AttributesToSkip = 0, IgnoreInaccessible = false };
+        while (folders.TryPop(out DirectoryInfo? folder))
         {
-            inodes++;
-            if (e is FileInfo f && f.LinkTarget is null)
+            foreach (FileSystemInfo e in folder.EnumerateFileSystemInfos("*", options))
             {
-                bytes += (f.Length + BlockSize - 1) / BlockSize * BlockSize;
-            }
-            else
-            {
-                bytes += e is DirectoryInfo ? BlockSize : 0;
+                inodes++;
+                if (e.LinkTarget is not null)
+                {
+                    continue;
+                }
+
+                if (e is DirectoryInfo d)
+                {
+                    bytes += BlockSize;
+                    folders.Push(d);
+                }
+                else if (e is FileInfo f)
+                {
+                    bytes += (f.Length + BlockSize - 1) / BlockSize * BlockSize;
+                }
             }
         }
 

@@ -100,6 +100,9 @@ public static class ActExpectations
         // secrets pasted into the script text as GitHub does, single quotes included: the plan shows ***, the guest writes
         // the values (.secrets: a multi-line one, a JSON one) into the script; on the stub launcher each grep and wc -l passed
         "secrets/push.yml",
+        // shell: python as python3 (ShellNames) on the runner, in the node:16-buster container's place and from
+        // defaults.run.shell via env.MY_SHELL: each job prints the version; the debian image has python3 (BaseImageRecipe)
+        "shells/python/push.yml",
     };
 
     /// <summary>
@@ -118,7 +121,6 @@ public static class ActExpectations
     public static readonly IReadOnlyDictionary<string, string> Differs = new Dictionary<string, string>(StringComparer.Ordinal)
     {
         ["if-env-act/push.yml"] = "asserts act's own ACT=true variable, which GitHub (and replay) does not set",
-        ["shells/python/push.yml"] = "its steps run shell: python; act runs them in node:16-buster, which has Python, and the debian image has no python3",
         ["remote-action-js-node-user/push.yml"] = "container.options --user node: node:16-buster-slim has a node user, the debian image has none, so the job fails at set-up (unable to find user node) where act's passes",
         ["shells/pwsh/push.yml"] = "its steps run shell: pwsh; act runs them in catthehacker/ubuntu:pwsh-latest, and the debian image has no PowerShell",
         [".github/workflows/local-reusable-workflow.yml"] = "a callee run on its own, without its required inputs",
