@@ -237,6 +237,11 @@ public sealed class LauncherOptions
     /// turn it on where they mean it).
     /// </summary>
     public bool? Snapshots { get; set; }
+    /// <summary>
+    /// How long a job's VM may take from its VMM's start (or a warm slot's resume) until the guest agent starts the
+    /// job; past it the job fails and its VM is ended, instead of holding its room until the job's own time limit.
+    /// </summary>
+    public TimeSpan BootTimeout { get; set; } = TimeSpan.FromMinutes(10);
     /// <summary>How long a golden snapshot's VM may take to boot until its agent waits for a job.</summary>
     public TimeSpan SnapshotBootTimeout { get; set; } = TimeSpan.FromMinutes(10);
     /// <summary>Whether warm starts are on (<see cref="Snapshots"/>, or its default for <see cref="Kind"/>).</summary>

@@ -147,6 +147,11 @@ public sealed class KindlingOptionsValidator(IConfiguration? configuration = nul
         {
             Fail("Launcher:ImagesDirectory", $"'{images}' does not exist; point it at a directory with vmlinux and rootfs.ext4, or remove it to use the built images");
         }
+        if (o.Launcher.BootTimeout <= TimeSpan.Zero)
+        {
+            Fail("Launcher:BootTimeout", $"'{o.Launcher.BootTimeout}' must be positive, e.g. 00:10:00 (how long a job's VM may take until its guest agent starts the job)");
+        }
+
         if (o.Launcher.SnapshotsEnabled && o.Launcher.SnapshotBootTimeout <= TimeSpan.Zero)
         {
             Fail("Launcher:SnapshotBootTimeout", $"'{o.Launcher.SnapshotBootTimeout}' must be positive, e.g. 00:10:00 (how long a golden snapshot's VM may boot), or set Launcher:Snapshots to false");

@@ -222,12 +222,21 @@ public sealed partial class JobRunner(
             _ = steps?.RunAsync(vm, ct);
             Task stepFailed = (Task?)steps?.Failed ?? Task.Delay(Timeout.Infinite, ct);
 
-            Task started = await Task.WhenAny(observer.JobStarted.Task, vm.Exited, Task.Delay(Timeout.Infinite, ct));
+            using var bootLimit = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            Task booted = Task.Delay(o.Launcher.BootTimeout, time, bootLimit.Token);
+            Task started = await Task.WhenAny(observer.JobStarted.Task, vm.Exited, booted, Task.Delay(Timeout.Infinite, ct));
+            await bootLimit.CancelAsync();
             if (started == observer.JobStarted.Task)
             {
                 metrics.BootTime(Stopwatch.GetElapsedTime(spawnStart));
                 Move(job.Id, JobState.Booting, JobState.Running, "guest agent started the job");
                 stage = "running";
+            }
+            else if (started == booted && booted.IsCompletedSuccessfully && !observer.JobStarted.Task.IsCompleted && !vm.Exited.IsCompleted)
+            {
+                // Launcher:BootTimeout: the VM is ended below, as after any other failure, and its room freed now.
+                throw new BootTimedOutException($"the guest agent did not start the job within {o.Launcher.BootTimeout} of the VM's start " +
+                                                $"(Launcher:BootTimeout; the guest's console is in {logPath})");
             }
 
             // Cancelled through its steps: the agent ended the step it ran, and the steps a cancelled job runs have run.
@@ -264,6 +273,10 @@ public sealed partial class JobRunner(
         catch (OperationCanceledException) when (timeoutCts.IsCancellationRequested)
         {
             outcome = (stage == "preparing" ? JobState.Failed : JobState.TimedOut, $"timed out after {timeout} while {stage}" + DuringStep(steps), null);
+        }
+        catch (BootTimedOutException e)
+        {
+            outcome = (JobState.Failed, e.Message, null);
         }
         catch (OperationCanceledException) when (forgeCancel.IsCancellationRequested)
         {
@@ -534,4 +547,7 @@ public sealed partial class JobRunner(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "teardown of job {JobId} failed; the reaper will retry")]
     private static partial void LogTeardownFailed(ILogger log, Exception e, long jobId);
+
+    /// <summary>The guest agent did not start the job within Launcher:BootTimeout.</summary>
+    private sealed class BootTimedOutException(string message) : Exception(message);
 }

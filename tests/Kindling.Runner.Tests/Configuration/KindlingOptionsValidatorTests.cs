@@ -81,6 +81,7 @@ public sealed class KindlingOptionsValidatorTests
     [InlineData("Kindling:Forge:GitHub:WebhookMaxBodyBytes", "1000", "Kindling:Forge:GitHub:WebhookMaxBodyBytes: is 1000; must be at least 65536")]
     [InlineData("Kindling:Launcher:Kind", "qemu", "Kindling:Launcher:Kind: 'qemu' is unknown")]
     [InlineData("Kindling:Launcher:SnapshotBootTimeout", "00:00:00", "Kindling:Launcher:SnapshotBootTimeout: '00:00:00' must be positive")]
+    [InlineData("Kindling:Launcher:BootTimeout", "00:00:00", "Kindling:Launcher:BootTimeout: '00:00:00' must be positive")]
     [InlineData("Kindling:Tenants:0:Forge:Repositories:0", "noslash", "Kindling:Tenants:0:Forge:Repositories:0: 'noslash' is not owner/repo")]
     [InlineData("Kindling:Tenants:1:Name", "acme", "Kindling:Tenants:1:Name: 'acme' is used by two tenants")]
     [InlineData("Kindling:Web:Url", "ftp://x", "Kindling:Web:Url: 'ftp://x' is not an http URL")]
