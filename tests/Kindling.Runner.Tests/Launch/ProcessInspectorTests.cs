@@ -24,6 +24,9 @@ public sealed class ProcessInspectorTests : IDisposable
         using Process shell = DetachedProcess.Start("/bin/sh", ["-c", Hold, "operator", elsewhere], job, "/dev/null", "/dev/null");
         try
         {
+            // Both are running their own command line (started is not yet exec'd: until then /proc shows this process's)
+            Assert.True(SpinWait.SpinUntil(() => Kindling.Native.ProcFs.CommandLineContains(vm.Id, fifo) &&
+                                                 Kindling.Native.ProcFs.CommandLineContains(shell.Id, elsewhere), TimeSpan.FromSeconds(30)), "the processes never ran");
             IReadOnlyList<int> found = ProcessInspector.WorkingUnder(Path.Combine(_root, "jobs"));
 
             Assert.Contains(vm.Id, found);
