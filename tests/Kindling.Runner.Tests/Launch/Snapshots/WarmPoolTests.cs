@@ -134,7 +134,7 @@ public sealed class WarmPoolTests : IAsyncDisposable
             root = crashed.Root;
             // A crash: the next runner's pool starts while these VMs still run (this one is disposed only after).
             await using WarmPool next = Pool(warm: 2);
-            Assert.Equal(2, ProcessInspector.WorkingUnder(root).Count);
+            Assert.True(SpinWait.SpinUntil(() => ProcessInspector.WorkingUnder(root).Count == 2, TimeSpan.FromSeconds(30)), RunningNote);
 
             IReadOnlyList<string> removed = await next.ReapLeftoversAsync();
 
@@ -151,6 +151,8 @@ public sealed class WarmPoolTests : IAsyncDisposable
         await using WarmPool pool = Pool(warm: 1);
         await TakeGoldenAsync(pool);
         await UntilAsync(pool, s => s[0].Ready == 1);
+
+        Assert.True(SpinWait.SpinUntil(() => ProcessInspector.WorkingUnder(pool.Root).Count == 1, TimeSpan.FromSeconds(30)), RunningNote);
 
         Assert.Empty(await pool.ReapLeftoversAsync());
         Assert.Single(ProcessInspector.WorkingUnder(pool.Root));
@@ -175,6 +177,9 @@ public sealed class WarmPoolTests : IAsyncDisposable
         Assert.Empty(ProcessInspector.WorkingUnder(pool.Root));
         Assert.Empty(Directory.GetDirectories(pool.Root));
     }
+
+    /// <summary>A slot is ready once its VMM is spawned; /proc shows its own command line and folder only once it has exec'd.</summary>
+    private const string RunningNote = "the slots' VMM processes never showed under the pool's folder";
 
     private static string Ip(params string[] args)
     {
